@@ -1,0 +1,171 @@
+/**
+ * The one S3 module. Jobs, functions and the local runtime talk to S3 through these few calls, so
+ * the same code runs against AWS or the embedded server by endpoint alone.
+ *
+ * Environment (all optional):
+ * - `AWS_ENDPOINT_URL_S3`: an S3-compatible endpoint (e.g. the embedded server); path-style addressing is used with it.
+ * - `AWS_REGION`: defaults to us-east-1 when nothing else sets it.
+ * - `NIGHTSHIFT_S3_MAX_ATTEMPTS`: attempts per request, including the first (default 8). Retries
+ *   use the SDK's adaptive mode: exponential backoff with jitter plus client-side rate limiting
+ *   when S3 answers 503 SlowDown.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+export interface S3Options {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly maxAttempts?: number;
+  /** Sockets per client; size it to the request concurrency. Default: 64. */
+  readonly maxSockets?: number;
+}
+
+export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv = process.env): S3Client {
+  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_S3;
+  const maxAttempts = options.maxAttempts ?? positiveInt(env.NIGHTSHIFT_S3_MAX_ATTEMPTS, 'NIGHTSHIFT_S3_MAX_ATTEMPTS') ?? 8;
+  const config: S3ClientConfig = {
+    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    maxAttempts,
+    retryMode: 'adaptive',
+    requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
+  };
+  if (endpoint) {
+    config.endpoint = endpoint;
+    config.forcePathStyle = true;
+    // Local servers accept any key pair; a real endpoint gets the default credential chain.
+    if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) config.credentials = { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' };
+  }
+  return new S3Client(config);
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1, received ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** True for "no such key" (and "no such bucket" when `bucketToo`): the answers that mean "not there". */
+export function isNotFound(error: unknown, bucketToo = false): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const name = e?.name ?? e?.Code;
+  if (name === 'NoSuchBucket') return bucketToo;
+  return name === 'NoSuchKey' || name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** True when S3 refused because a precondition (If-Match, CopySourceIfMatch) did not hold. */
+export function isPreconditionFailed(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
+}
+
+export function errorText(error: unknown): string {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode;
+  return `${e?.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${e?.message ?? String(error)}`;
+}
+
+export async function getText(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body!.transformToString('utf-8');
+}
+
+export async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
+  const text = await getText(s3, bucket, key);
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`s3://${bucket}/${key} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+  await putText(s3, bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType: string): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: `${contentType}; charset=utf-8` }));
+}
+
+/** Streams an object line by line (JSON Lines manifests and catalogues); `undefined` when it does not exist. */
+export async function readLinesIfExists(s3: S3Client, bucket: string, key: string): Promise<AsyncGenerator<string> | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return nonEmptyLines(out.Body as Readable);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+export async function readLines(s3: S3Client, bucket: string, key: string): Promise<AsyncGenerator<string>> {
+  const lines = await readLinesIfExists(s3, bucket, key);
+  if (!lines) throw Object.assign(new Error(`s3://${bucket}/${key} does not exist`), { name: 'NoSuchKey' });
+  return lines;
+}
+
+async function* nonEmptyLines(body: Readable): AsyncGenerator<string> {
+  body.setEncoding('utf8');
+  for await (const line of createInterface({ input: body, crlfDelay: Infinity })) if (line) yield line;
+}
+
+/** Uploads a local file (multipart above 8 MiB parts), e.g. a catalogue written to a temp file. */
+export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string): Promise<number> {
+  const { size } = await stat(path);
+  await new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ContentLength: size },
+    partSize: 8 * 1024 * 1024,
+    queueSize: 4,
+  }).done();
+  return size;
+}
+
+export interface ListOptions {
+  readonly bucket: string;
+  readonly prefix?: string;
+  readonly delimiter?: string;
+  readonly startAfter?: string;
+  /** Objects per page (S3's maximum and default is 1000). */
+  readonly pageSize?: number;
+}
+
+export interface ListPage {
+  readonly objects: readonly _Object[];
+  readonly prefixes: readonly string[];
+}
+
+/** Every page of a ListObjectsV2 listing, following continuation tokens. */
+export async function* listPages(s3: S3Client, options: ListOptions): AsyncGenerator<ListPage> {
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: options.bucket,
+        Prefix: options.prefix || undefined,
+        Delimiter: options.delimiter,
+        StartAfter: token ? undefined : options.startAfter,
+        ContinuationToken: token,
+        MaxKeys: options.pageSize,
+        // Tells archived objects that have a readable restored copy apart from those that do not.
+        OptionalObjectAttributes: ['RestoreStatus'],
+      }),
+    );
+    yield { objects: page.Contents ?? [], prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix!).filter(Boolean) };
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 on ${options.bucket} said the listing was truncated but gave no continuation token`);
+  } while (token);
+}

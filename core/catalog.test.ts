@@ -1,0 +1,47 @@
+import { type CatalogRecord, filterRecord, RenditionCollisions } from './catalog';
+import { parsePipelineConfig } from './config';
+import { compareKeys } from './keys';
+
+const rules = parsePipelineConfig({
+  buckets: { corpus: 'aaa', renditions: 'bbb', backup: 'ccc', work: 'ddd' },
+  filter: { excludePrefixes: ['tmp/'], maxBytes: 1000, minBytes: 10, modifiedAfter: '2026-01-01T00:00:00Z' },
+}).filter;
+const rec = (key: string, extra: Partial<CatalogRecord> = {}): CatalogRecord => ({ key, size: 100, etag: '"e"', lastModified: '2026-11-01T00:00:00.000Z', storageClass: 'STANDARD', ...extra });
+
+describe('filter rules', () => {
+  it('gives every object it leaves alone a reason', () => {
+    expect(filterRecord(rec('photos/'), rules)).toBe('folder-placeholder');
+    expect(filterRecord(rec('empty.png', { size: 0 }), rules)).toBe('zero-byte');
+    expect(filterRecord(rec('tmp/a.jpg'), rules)).toBe('excluded-prefix');
+    expect(filterRecord(rec('notes.txt'), rules)).toBe('not-an-image');
+    expect(filterRecord(rec('drawing.svg'), rules)).toBe('not-an-image');
+    expect(filterRecord(rec('tiny.jpg', { size: 5 }), rules)).toBe('too-small');
+    expect(filterRecord(rec('huge.jpg', { size: 1001 }), rules)).toBe('too-large');
+    expect(filterRecord(rec('old.jpg', { lastModified: '2025-12-31T23:59:59.000Z' }), rules)).toBe('too-old');
+    expect(filterRecord(rec('cold.jpg', { storageClass: 'GLACIER' }), rules)).toBe('archived');
+    expect(filterRecord(rec('colder.jpg', { storageClass: 'DEEP_ARCHIVE' }), rules)).toBe('archived');
+  });
+
+  it('selects images, whatever the case of the extension, and readable archive tiers', () => {
+    expect(filterRecord(rec('a/B.JPG'), rules)).toBeUndefined();
+    expect(filterRecord(rec('ir.webp', { storageClass: 'GLACIER_IR' }), rules)).toBeUndefined();
+    expect(filterRecord(rec('thawed.png', { storageClass: 'GLACIER', restored: true }), rules)).toBeUndefined();
+  });
+});
+
+describe('rendition-key collisions', () => {
+  it('finds keys that differ only by extension, wherever they fall in S3 order', () => {
+    const keys = ['a b.jpg', 'a.b/c.jpg', 'a.jpg', 'a.jpg.png', 'a.png', 'a.webp', 'b.jpg', 'b/c.jpg'].sort(compareKeys);
+    const c = new RenditionCollisions();
+    const found = keys.map((k) => [k, c.check(k)]).filter(([, owner]) => owner);
+    expect(found).toEqual([
+      ['a.png', 'a.jpg'],
+      ['a.webp', 'a.jpg'],
+    ]);
+  });
+
+  it('keeps a key without extension as owner across keys that sort between "a" and "a."', () => {
+    const c = new RenditionCollisions();
+    expect(['a', 'a b.jpg', 'a-1.jpg', 'a.jpg'].map((k) => c.check(k))).toEqual([undefined, undefined, undefined, 'a']);
+  });
+});

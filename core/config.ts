@@ -1,0 +1,145 @@
+/**
+ * The pipeline configuration: what the jobs and functions need to know about buckets, presets,
+ * filter rules, sorting and sharding. Validated once, at the edge (cdk synth, job start-up, the
+ * local runner), with every default spelled out here.
+ */
+import { z } from 'zod';
+import { parseWith } from './validation';
+
+export const OUTPUT_FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export const FITS = ['inside', 'cover', 'contain', 'fill', 'outside'] as const;
+export type Fit = (typeof FITS)[number];
+
+/** Input formats sharp decodes that nightshift accepts, by sharp's `metadata().format` name. */
+export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+/** S3 storage classes whose objects cannot be read without a restore. */
+export const ARCHIVED_STORAGE_CLASSES = ['GLACIER', 'DEEP_ARCHIVE'] as const;
+
+export const BACKUP_STORAGE_CLASSES = [
+  'STANDARD',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+  'GLACIER_IR',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+] as const;
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const bucketName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)');
+
+/** A preset's name is a key prefix: keep it to a safe, readable alphabet. */
+const presetName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/);
+
+export const presetSchema = z.strictObject({
+  name: presetName,
+  /** Target width in pixels. */
+  width: z.number().int().min(1).max(16384),
+  /** Target height in pixels; when left out the height follows the aspect ratio. */
+  height: z.number().int().min(1).max(16384).optional(),
+  /** How the image fits width × height (sharp's `fit`); `inside` never crops. */
+  fit: z.enum(FITS).default('inside'),
+  formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).refine((f) => new Set(f).size === f.length, 'each format once'),
+  /** Encoder quality, 1-100, for every format of the preset (PNG ignores it). */
+  quality: z.number().int().min(1).max(100).default(80),
+});
+export type Preset = z.output<typeof presetSchema>;
+
+export const DEFAULT_PRESETS: readonly Preset[] = [
+  { name: 'large', width: 2048, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'web', width: 1280, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'small', width: 640, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'thumb', width: 320, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+];
+
+export const filterSchema = z.strictObject({
+  /** File extensions (lower case, no dot) that are candidate images. SVG is left out on purpose: rasterising untrusted SVG is unsafe. */
+  extensions: z.array(z.string().regex(/^[a-z0-9]{1,10}$/)).min(1).default(['jpg', 'jpeg', 'png', 'webp', 'gif', 'tif', 'tiff', 'avif', 'heic', 'heif']),
+  /** Content-Type values accepted when an object has one; generic binary types are always accepted and sniffed. */
+  contentTypes: z
+    .array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/))
+    .min(1)
+    .default(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heic', 'image/heif']),
+  /** Objects smaller than this are skipped (zero-byte objects always are). */
+  minBytes: z.number().int().min(1).default(1),
+  /** Objects larger than this are skipped as too large to decode. */
+  maxBytes: z.number().int().min(1).default(512 * MiB),
+  /** Images with more pixels than this are rejected before decoding (sharp's limitInputPixels). */
+  maxPixels: z.number().int().min(1).default(100_000_000),
+  /** Keys under these prefixes are never touched. */
+  excludePrefixes: z.array(z.string().min(1)).default([]),
+  /** Only objects modified at or after this instant (ISO 8601) are considered. */
+  modifiedAfter: z.iso.datetime({ offset: true }).optional(),
+});
+export type FilterRules = z.output<typeof filterSchema>;
+
+export const SORT_KEYS = ['key', 'size', 'lastModified'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export const shardSchema = z.strictObject({
+  /** Aim for about this many objects per shard. */
+  targetObjects: z.number().int().min(1).default(500),
+  /** …and about this many bytes per shard, whichever gives more shards. */
+  targetBytes: z.number().int().min(1).default(2 * GiB),
+  /** Never more shards than this (AWS Batch array jobs take 2 to 10,000 children). */
+  maxShards: z.number().int().min(2).max(10_000).default(10_000),
+});
+export type ShardRules = z.output<typeof shardSchema>;
+
+export const pipelineConfigSchema = z.strictObject({
+  buckets: z.strictObject({
+    corpus: bucketName,
+    renditions: bucketName,
+    backup: bucketName,
+    work: bucketName,
+  }),
+  presets: z
+    .array(presetSchema)
+    .min(1)
+    .default(() => DEFAULT_PRESETS.map((p) => ({ ...p, formats: [...p.formats] })))
+    .refine((p) => new Set(p.map((x) => x.name)).size === p.length, 'unique preset names'),
+  filter: filterSchema.default(() => filterSchema.parse({})),
+  sort: z.strictObject({ by: z.enum(SORT_KEYS).default('key') }).default({ by: 'key' }),
+  shards: shardSchema.default(() => shardSchema.parse({})),
+  backup: z
+    .strictObject({
+      /** Storage class of backup copies. */
+      storageClass: z.enum(BACKUP_STORAGE_CLASSES).default('STANDARD_IA'),
+      /** Objects above this size are copied with multipart UploadPartCopy (S3's CopyObject limit is 5 GiB). */
+      multipartThresholdBytes: z.number().int().min(5 * MiB).max(5 * GiB).default(5 * GiB),
+      /** Part size of multipart copies. */
+      partSizeBytes: z.number().int().min(5 * MiB).max(5 * GiB).default(512 * MiB),
+      /** Copies in flight at once per job. */
+      concurrency: z.number().int().min(1).max(256).default(32),
+    })
+    .default(() => ({ storageClass: 'STANDARD_IA' as const, multipartThresholdBytes: 5 * GiB, partSizeBytes: 512 * MiB, concurrency: 32 })),
+  resize: z
+    .strictObject({
+      /** Images in flight at once per job (download, decode/encode, upload overlap across them). */
+      concurrency: z.number().int().min(1).max(64).default(3),
+      /** WebP encoder effort 0-6: the dominant CPU cost of a rendition set. */
+      webpEffort: z.number().int().min(0).max(6).default(4),
+      /** AVIF encoder effort 0-9 (AVIF is opt-in per preset: it costs far more than JPEG and WebP together). */
+      avifEffort: z.number().int().min(0).max(9).default(4),
+      /** When sharp aborts on invalid pixel data: `warning` (strictest) suits untrusted input. */
+      failOn: z.enum(['none', 'truncated', 'error', 'warning']).default('warning'),
+      /** Cache-Control written on every rendition. */
+      cacheControl: z.string().min(1).default('public, max-age=31536000, immutable'),
+    })
+    .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: 'public, max-age=31536000, immutable' })),
+});
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+
+/** Validates a pipeline configuration and fills in every default. */
+export function parsePipelineConfig(raw: unknown, root = 'config'): PipelineConfig {
+  return parseWith(pipelineConfigSchema, raw, root, 'Fix the value in your configuration (cdk.json context "nightshift", or NIGHTSHIFT_CONFIG for a job) and try again.');
+}

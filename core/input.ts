@@ -1,0 +1,70 @@
+/**
+ * The input of one run, as given to "Start execution" in the Step Functions console, by the
+ * schedule (`{}`) or by `nightshift run`. Unknown fields and bad values are rejected with a message
+ * naming the field, the value received and what is allowed.
+ */
+import { z } from 'zod';
+import type { PipelineConfig } from './config';
+import { parseWith, showValue, ValidationError } from './validation';
+
+export const OPERATIONS = ['filter', 'sort', 'backup', 'resize'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Operations that run as a Batch array job over the shards (filter and sort are the plan itself). */
+export const SHARD_OPERATIONS = ['backup', 'resize'] as const;
+export type ShardOperation = (typeof SHARD_OPERATIONS)[number];
+
+export const runInputSchema = z.strictObject({
+  /** Only keys under this prefix are considered. Default: the whole corpus. */
+  prefix: z.string().max(1024).optional(),
+  /** Which operations to run. Default: all of them. */
+  operations: z
+    .array(z.enum(OPERATIONS))
+    .min(1)
+    .refine((ops) => new Set(ops).size === ops.length, 'each operation at most once')
+    .optional(),
+  /** Which presets to render (names from the configuration). Default: all configured presets. */
+  presets: z.array(z.string().min(1)).min(1).optional(),
+  /** Plan and report what would be done, write nothing outside runs/<runId>/. Default: false. */
+  dryRun: z.boolean().optional(),
+  /** Treat every selected object as new (ignore last night's catalogue). Default: false. */
+  full: z.boolean().optional(),
+});
+export type RunInputRaw = z.input<typeof runInputSchema>;
+
+/** The run input with every default applied and every name checked against the configuration. */
+export interface RunInput {
+  readonly prefix: string;
+  readonly operations: readonly Operation[];
+  readonly presets: readonly string[];
+  readonly dryRun: boolean;
+  readonly full: boolean;
+}
+
+const INPUT_FIX = 'Example of a valid input: {"prefix": "2026/11/", "operations": ["resize"], "presets": ["thumb"], "dryRun": true}. An empty object {} runs everything.';
+
+/** Validates a run input against the schema and the configuration (preset names), applying defaults. */
+export function parseRunInput(raw: unknown, config: Pick<PipelineConfig, 'presets'>): RunInput {
+  const input = parseWith(runInputSchema, raw ?? {}, 'input', INPUT_FIX);
+  const known = config.presets.map((p) => p.name);
+  const unknown = (input.presets ?? []).map((name, i) => ({ name, i })).filter(({ name }) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      'input',
+      unknown.map(({ name, i }) => ({ field: `input.presets[${i}]`, received: showValue(name), expected: `one of the configured presets ${known.map((k) => JSON.stringify(k)).join(', ')}` })),
+      INPUT_FIX,
+    );
+  }
+  return {
+    prefix: input.prefix ?? '',
+    operations: input.operations ?? [...OPERATIONS],
+    presets: input.presets ?? known,
+    dryRun: input.dryRun ?? false,
+    full: input.full ?? false,
+  };
+}
+
+/** The shard operations (backup, resize) a run asked for, in a fixed order. */
+export function shardOperations(input: Pick<RunInput, 'operations'>): ShardOperation[] {
+  return SHARD_OPERATIONS.filter((op) => input.operations.includes(op));
+}

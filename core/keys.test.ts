@@ -1,0 +1,66 @@
+import fc from 'fast-check';
+import { compareKeys, copySource, extensionOf, renditionKey, runKeys, shardName, stripExtension } from './keys';
+
+describe('rendition keys', () => {
+  it('replace the extension of the last segment only', () => {
+    expect(renditionKey('thumb', '2026/11/cat.jpg', 'webp')).toBe('thumb/2026/11/cat.webp');
+    expect(renditionKey('thumb', 'a.b/c', 'jpeg')).toBe('thumb/a.b/c.jpeg');
+    expect(renditionKey('web', '.hidden', 'jpeg')).toBe('web/.hidden.jpeg');
+    expect(renditionKey('web', 'x y+z%2F&=é.JPG', 'png')).toBe('web/x y+z%2F&=é.png');
+    expect(extensionOf('a/B.JPG')).toBe('jpg');
+    expect(extensionOf('folder.d/noext')).toBe('');
+    expect(stripExtension('a.tar.gz')).toBe('a.tar');
+  });
+
+  it('run artefacts sit exactly where DESIGN.md puts them', () => {
+    const k = runKeys('2026-11-22T02-00-00Z');
+    expect([k.plan, k.catalog, k.shard(7), k.result('resize', 12), k.report, k.reportHtml, k.failuresCsv]).toEqual([
+      'runs/2026-11-22T02-00-00Z/plan.json',
+      'runs/2026-11-22T02-00-00Z/catalog.jsonl',
+      'runs/2026-11-22T02-00-00Z/shards/00007.jsonl',
+      'runs/2026-11-22T02-00-00Z/results/resize/00012.json',
+      'runs/2026-11-22T02-00-00Z/report.json',
+      'runs/2026-11-22T02-00-00Z/report.html',
+      'runs/2026-11-22T02-00-00Z/failures.csv',
+    ]);
+    expect(shardName(9999)).toBe('09999');
+    expect(() => runKeys('../etc')).toThrow(/Invalid run id/);
+  });
+});
+
+describe('S3 key order', () => {
+  const utf8 = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+
+  it('is UTF-8 byte order, also where UTF-16 order differs (astral vs U+E000-U+FFFF)', () => {
+    const astral = '\u{1F600}'; // a surrogate pair in UTF-16
+    const high = '\uFF21'; // FULLWIDTH A, above the surrogates in UTF-16
+    expect(astral < high).toBe(true); // JavaScript's order...
+    expect(Math.sign(compareKeys(astral, high))).toBe(1); // ...is not S3's
+    expect(utf8(astral, high)).toBe(1);
+    expect(Math.sign(compareKeys('B', 'a'))).toBe(-1); // case-sensitive, unlike localeCompare
+    expect(Math.sign(compareKeys('cafe\u0301', 'caf\u00e9'))).toBe(-1); // NFD and NFC are different keys
+  });
+
+  it('agrees with UTF-8 byte comparison on arbitrary strings', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'grapheme' }), (a, b) => Math.sign(compareKeys(a, b)) === utf8(a, b)), { numRuns: 2000 });
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), (a, b) => Math.sign(compareKeys(a, b)) === utf8(a, b)), { numRuns: 2000 });
+  });
+});
+
+describe('CopySource', () => {
+  const hostile = ['x y+z%2F&=.jpg', 'caf\u00e9.jpg', 'cafe\u0301.jpg', 'a/b/c?.png', '#hash;semi,comma.jpg', `${'\u00fc'.repeat(512)}`];
+
+  it('escapes every character S3 would misread and keeps the slashes', () => {
+    expect(copySource('corpus', 'dir/x y+z%2F&=.jpg')).toBe('corpus/dir/x%20y%2Bz%252F%26%3D.jpg');
+    for (const key of hostile) {
+      const encoded = copySource('b', key);
+      expect(encoded).toMatch(/^[A-Za-z0-9%._~!*'()/-]+$/);
+      expect(decodeURIComponent(encoded.slice(2))).toBe(key);
+    }
+  });
+
+  it('round-trips any key of up to 1024 UTF-8 bytes', () => {
+    const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 300 }).filter((k) => Buffer.byteLength(k) <= 1024);
+    fc.assert(fc.property(key, (k) => decodeURIComponent(copySource('bucket', k).slice('bucket/'.length)) === k), { numRuns: 1000 });
+  });
+});

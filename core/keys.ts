@@ -1,0 +1,94 @@
+/**
+ * Where everything lives: rendition keys, run artefacts, the last good catalogue. Every key the
+ * pipeline writes is derived from the run id, the shard index, the source key or the preset, so a
+ * retried step writes the same keys again.
+ */
+import type { OutputFormat } from './config';
+
+/** The work-bucket key of the last good catalogue, promoted by aggregate after a successful run. */
+export const STATE_CATALOG_KEY = 'state/catalog.jsonl';
+
+/** Shard numbers are zero-padded to five digits: 10,000 shards at most (AWS Batch's array limit). */
+export function shardName(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index > 99_999) throw new RangeError(`shard index out of range: ${index}`);
+  return String(index).padStart(5, '0');
+}
+
+/** A run id becomes a key segment: keep it to characters that need no escaping anywhere. */
+export function assertRunId(runId: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$/.test(runId)) {
+    throw new Error(`Invalid run id ${JSON.stringify(runId)}: expected 1-80 characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit.`);
+  }
+  return runId;
+}
+
+export const runKeys = (runId: string) => {
+  const base = `runs/${assertRunId(runId)}`;
+  return {
+    base,
+    plan: `${base}/plan.json`,
+    catalog: `${base}/catalog.jsonl`,
+    /** The catalogue in a non-key order, when the configuration asks for one. */
+    catalogBy: (field: string) => `${base}/catalog.by-${field}.jsonl`,
+    shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
+    result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
+    resultsPrefix: (operation: string) => `${base}/results/${operation}/`,
+    report: `${base}/report.json`,
+    reportHtml: `${base}/report.html`,
+    failuresCsv: `${base}/failures.csv`,
+  };
+};
+
+/** The source key without its extension: the extension is the part after the last dot of the last path segment. */
+export function stripExtension(key: string): string {
+  const slash = key.lastIndexOf('/');
+  const dot = key.lastIndexOf('.');
+  return dot > slash + 1 ? key.slice(0, dot) : key;
+}
+
+/** The lower-case extension of a key, or '' when it has none. */
+export function extensionOf(key: string): string {
+  const stem = stripExtension(key);
+  return stem.length < key.length ? key.slice(stem.length + 1).toLowerCase() : '';
+}
+
+const FORMAT_EXTENSION: Record<OutputFormat, string> = { jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png' };
+export const FORMAT_CONTENT_TYPE: Record<OutputFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif', png: 'image/png' };
+
+/** `<preset>/<source key without extension>.<format>` */
+export function renditionKey(preset: string, sourceKey: string, format: OutputFormat): string {
+  return `${preset}/${stripExtension(sourceKey)}.${FORMAT_EXTENSION[format]}`;
+}
+
+/**
+ * S3 lists keys in UTF-8 binary order. JavaScript compares UTF-16 code units, which differs only
+ * where a surrogate pair (U+10000 and up) meets a character from U+E000 to U+FFFF; shifting those
+ * two ranges past each other gives exactly the UTF-8 (code point) order without encoding anything.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit >= 0xe000 ? unit - 0x800 : unit + 0x2000;
+}
+
+/**
+ * The CopySource of CopyObject/UploadPartCopy: `<bucket>/<key>` with the key URL-encoded per path
+ * segment (S3 decodes it once; `+`, `%`, `&`, `=`, spaces and unicode must all be escaped, `/` kept).
+ */
+export function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** S3 user-metadata values travel as HTTP headers: ASCII only. */
+export function metadataValue(text: string): string {
+  return encodeURIComponent(text);
+}

@@ -1,0 +1,129 @@
+/**
+ * What a run writes about itself: the plan (catalog's output, read by the workflow) and one result
+ * per shard and operation (read by aggregate). Every object a job is given ends up counted exactly
+ * once as processed, skipped or failed; skips and failures carry a reason code.
+ */
+import type { Operation, ShardOperation } from './input';
+
+export interface PlanCounts {
+  /** Objects listed under the run's prefix. */
+  listed: number;
+  /** Listed objects that passed the filter rules (the catalogue). */
+  selected: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  /** In the last catalogue, no longer listed. */
+  deleted: number;
+  /** Objects in the work list (new + changed, or every selected object on a full run). */
+  work: number;
+  /** Listed objects left alone by the filter, by reason. */
+  skipped: Record<string, number>;
+}
+
+export interface Plan {
+  readonly runId: string;
+  readonly createdAt: string;
+  readonly prefix: string;
+  readonly dryRun: boolean;
+  readonly full: boolean;
+  readonly operations: readonly Operation[];
+  /** The shard operations the workflow runs as array jobs (those requested, when there is work). */
+  readonly shardOperations: readonly ShardOperation[];
+  readonly presets: readonly string[];
+  /** 0 when there is nothing to do, else 2..10,000 (an array job's size). */
+  readonly shardCount: number;
+  readonly counts: PlanCounts;
+  readonly bytes: { readonly listed: number; readonly selected: number; readonly work: number };
+  /** The catalogue was diffed against this many records of the last good catalogue (0 on a first or full run). */
+  readonly previousCatalogRecords: number;
+  /** True when there is no work for any requested shard operation. */
+  readonly nothingToDo: boolean;
+}
+
+/** Reason codes of per-object failures. `retryable` failures are worth another attempt tomorrow. */
+export const FAILURE_CODES = {
+  'source-missing': { retryable: true, hint: 'the object was deleted after it was listed' },
+  'source-changed': { retryable: true, hint: 'the object changed after it was listed; the next run picks up the new version' },
+  'read-failed': { retryable: true, hint: 'the object could not be read from S3' },
+  'write-failed': { retryable: true, hint: 'an output could not be written to S3' },
+  'copy-failed': { retryable: true, hint: 'the server-side copy failed' },
+  'verify-failed': { retryable: true, hint: 'the copy did not match its source after writing' },
+  'unsupported-format': { retryable: false, hint: 'the content is not an image format nightshift renders (sniffed from the bytes, not the name)' },
+  'content-type': { retryable: false, hint: 'the object\'s Content-Type is not an accepted image type' },
+  'too-many-pixels': { retryable: false, hint: 'width × height exceeds filter.maxPixels' },
+  'decode-failed': { retryable: false, hint: 'the image is corrupt or truncated' },
+  'encode-failed': { retryable: false, hint: 'a rendition could not be encoded' },
+  archived: { retryable: false, hint: 'the object is archived and must be restored before it can be read' },
+  'internal-error': { retryable: true, hint: 'an unexpected error in nightshift itself: see the job log for the stack trace' },
+} as const;
+export type FailureCode = keyof typeof FAILURE_CODES;
+
+export interface Failure {
+  readonly key: string;
+  readonly code: FailureCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+export interface Skip {
+  readonly key: string;
+  readonly code: string;
+  readonly message?: string;
+}
+
+export interface ShardResult {
+  readonly runId: string;
+  readonly operation: ShardOperation;
+  readonly shard: number;
+  readonly attempt: number;
+  readonly dryRun: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly counts: { items: number; processed: number; skipped: number; failed: number };
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Output bytes by `<preset>/<format>` (resize only). */
+  readonly outputs?: Record<string, { count: number; bytes: number }>;
+  readonly skipped: readonly Skip[];
+  readonly failures: readonly Failure[];
+}
+
+export function failure(key: string, code: FailureCode, message: string): Failure {
+  return { key, code, message, retryable: FAILURE_CODES[code].retryable };
+}
+
+/** Accumulates one shard's outcome, one call per object. */
+export class ShardTally {
+  readonly counts = { items: 0, processed: 0, skipped: 0, failed: 0 };
+  bytesRead = 0;
+  bytesWritten = 0;
+  readonly skipped: Skip[] = [];
+  readonly failures: Failure[] = [];
+  readonly outputs: Record<string, { count: number; bytes: number }> = {};
+
+  processed(): void {
+    this.counts.items++;
+    this.counts.processed++;
+  }
+
+  skip(key: string, code: string, message?: string): void {
+    this.counts.items++;
+    this.counts.skipped++;
+    this.skipped.push(message === undefined ? { key, code } : { key, code, message });
+  }
+
+  fail(f: Failure): void {
+    this.counts.items++;
+    this.counts.failed++;
+    this.failures.push(f);
+  }
+
+  output(name: string, bytes: number): void {
+    const o = (this.outputs[name] ??= { count: 0, bytes: 0 });
+    o.count++;
+    o.bytes += bytes;
+    this.bytesWritten += bytes;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * One way to turn a schema failure into an error an operator can act on: every problem names the
+ * field (as a path from the root the caller names), the value received, what is allowed, and how
+ * to fix it where there is more to say than "use an allowed value".
+ */
+import type { z } from 'zod';
+
+export interface FieldProblem {
+  /** Dotted path from the root, e.g. `input.operations[1]` or `config.presets[0].formats`. */
+  readonly field: string;
+  /** The value that was received, as JSON (truncated), or `(missing)`. */
+  readonly received: string;
+  /** What was expected, in words. */
+  readonly expected: string;
+}
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(
+    /** What was being validated: `input`, `config`, `environment`… */
+    readonly subject: string,
+    readonly problems: readonly FieldProblem[],
+    /** One sentence on how to fix it, shown after the problems. */
+    readonly fix?: string,
+  ) {
+    super(formatProblems(subject, problems, fix));
+  }
+}
+
+function formatProblems(subject: string, problems: readonly FieldProblem[], fix?: string): string {
+  const lines = problems.map((p) => `${p.field}: expected ${p.expected}, received ${p.received}`);
+  const head = problems.length === 1 ? `Invalid ${subject}: ${lines[0]}` : `Invalid ${subject} (${problems.length} problems):\n  - ${lines.join('\n  - ')}`;
+  return fix ? `${head}\n${fix}` : head;
+}
+
+/** Renders a value for an error message: JSON, cut to a readable length. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+export function fieldPath(root: string, path: readonly PropertyKey[]): string {
+  let out = root;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${String(part)}`;
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return `no field named ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (check the spelling against the documented fields)`;
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'a whole number' : `a value of type ${issue.expected}`;
+    case 'too_small':
+      return issue.origin === 'array' || issue.origin === 'set'
+        ? `at least ${String(issue.minimum)} item(s)`
+        : issue.origin === 'string'
+          ? `at least ${String(issue.minimum)} character(s)`
+          : `a number ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
+    case 'too_big':
+      return issue.origin === 'array' || issue.origin === 'set'
+        ? `at most ${String(issue.maximum)} item(s)`
+        : issue.origin === 'string'
+          ? `at most ${String(issue.maximum)} character(s)`
+          : `a number ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return issue.format === 'email' ? 'an email address such as ops@example.com' : `a string in ${issue.format} format`;
+    default:
+      return issue.message;
+  }
+}
+
+/** Parses `raw` with `schema`, or throws a ValidationError naming every bad field under `root`. */
+export function parseWith<S extends z.ZodType>(schema: S, raw: unknown, root: string, fix?: string): z.output<S> {
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+    const received = issue.code === 'unrecognized_keys' ? showValue(pick(issue.input, issue.keys[0])) : showValue(issue.input);
+    return { field: fieldPath(root, path), received, expected: describeIssue(issue) };
+  });
+  throw new ValidationError(root, problems, fix);
+}
+
+function pick(value: unknown, key: string | undefined): unknown {
+  return key !== undefined && value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+}

@@ -1,0 +1,247 @@
+/**
+ * catalog (the Plan step): list the corpus under the run's prefix, filter, sort with bounded
+ * memory, diff against the last good catalogue, and write the run's catalogue, the shard manifests,
+ * the catalog result (every listed object left alone, with its reason) and, last, plan.json.
+ * Writing plan.json last means a plan in S3 always describes artefacts that are all there.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { _Object } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import { byKey, type CatalogRecord, filterRecord, parseRecordLine, recordComparator, RenditionCollisions, SKIP_REASONS, type WorkItem } from '../../core/catalog';
+import { diffCatalogs } from '../../core/diff';
+import { ExternalSorter } from '../../core/extsort';
+import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
+import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
+import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../../core/keys';
+import type { Plan, PlanCounts } from '../../core/results';
+import { ShardCutter, shardCount } from '../../core/shards';
+import { ValidationError } from '../../core/validation';
+import { isNotFound, listPages, putText, readLinesIfExists, uploadFile } from '../../adapters/s3';
+import { type JobContext, UsageError } from './context';
+
+const LIST_CONCURRENCY = 8;
+const UPLOAD_CONCURRENCY = 8;
+/** How many levels of single-child folders the lister descends before fanning out. */
+const MAX_DESCENT = 4;
+
+export async function catalogJob(ctx: JobContext): Promise<Plan> {
+  let input: RunInput;
+  try {
+    input = parseRunInput(ctx.input, ctx.config);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UsageError(error.message);
+    throw error;
+  }
+  const log = ctx.log.child({ operation: 'catalog' });
+  const dir = await mkdtemp(join(ctx.tmpDir, 'nightshift-catalog-'));
+  try {
+    return await buildPlan(ctx, input, dir, log);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
+  const { config, s3 } = ctx;
+  const keys = runKeys(ctx.runId);
+  const counts: PlanCounts = { listed: 0, selected: 0, new: 0, changed: 0, unchanged: 0, deleted: 0, work: 0, skipped: {} };
+  const bytes = { listed: 0, selected: 0, work: 0 };
+
+  // 1. List and filter; what passes goes into the external sort, what does not is written down with its reason.
+  const sorter = new ExternalSorter<CatalogRecord>({ compare: byKey, memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
+  const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
+  await listCorpus(ctx, input.prefix, async (objects) => {
+    for (const object of objects) {
+      const record = toRecord(object);
+      counts.listed++;
+      bytes.listed += record.size;
+      const reason = filterRecord(record, config.filter);
+      if (reason) {
+        counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
+        await skippedFile.write({ key: record.key, code: reason, message: SKIP_REASONS[reason] });
+      } else await sorter.add(record);
+    }
+  });
+  await skippedFile.close();
+  log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
+
+  // 2. Diff against the last good catalogue (restricted to the prefix), unless this is a full run.
+  let previousRecords = 0;
+  const previous = input.full ? undefined : await readLinesIfExists(s3, config.buckets.work, STATE_CATALOG_KEY);
+  async function* previousCatalog(): AsyncGenerator<CatalogRecord> {
+    if (!previous) return;
+    let line = 0;
+    for await (const text of previous) {
+      line++;
+      const record = parseRecordLine(text, `s3://${config.buckets.work}/${STATE_CATALOG_KEY} line ${line}`);
+      if (record.key.startsWith(input.prefix)) {
+        previousRecords++;
+        yield record;
+      }
+    }
+  }
+
+  const catalogFile = new JsonLinesWriter(join(dir, 'catalog.jsonl'));
+  const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
+  const otherOrder = config.sort.by === 'key' ? undefined : new ExternalSorter<CatalogRecord>({ compare: recordComparator(config.sort.by), memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
+  const collisions = new RenditionCollisions();
+  for await (const entry of diffCatalogs(unique(sorter.sorted(), log), previousCatalog())) {
+    if (entry.kind === 'deleted') {
+      counts.deleted++;
+      continue;
+    }
+    const { record } = entry;
+    counts[entry.kind]++;
+    counts.selected++;
+    bytes.selected += record.size;
+    await catalogFile.write(record);
+    await otherOrder?.add(record);
+    const owner = collisions.check(record.key);
+    if (entry.kind !== 'unchanged' || input.full) {
+      const item: WorkItem = owner
+        ? { ...record, change: entry.kind, resizeSkip: { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(owner)} already use the same keys (only the extension differs)` } }
+        : { ...record, change: entry.kind };
+      await workFile.write(item);
+      counts.work++;
+      bytes.work += record.size;
+    }
+  }
+  await catalogFile.close();
+  await workFile.close();
+  log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, previous: previousRecords, sort: sorter.stats });
+
+  // 3. Cut the work list into shards.
+  const operations = shardOperations(input);
+  const shards = operations.length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
+  const uploads = pLimit(UPLOAD_CONCURRENCY);
+  const pending: Promise<void>[] = [];
+  const putShard = (index: number, lines: string[]) => pending.push(uploads(() => putText(s3, config.buckets.work, keys.shard(index), lines.join(''), 'application/x-ndjson')));
+  if (shards > 0) {
+    const cutter = new ShardCutter(shards, counts.work, bytes.work);
+    let current = 0;
+    let lines: string[] = [];
+    for await (const item of readJsonLines<WorkItem>(workFile.path)) {
+      const index = cutter.next(item.size);
+      while (index > current) {
+        putShard(current++, lines);
+        lines = [];
+      }
+      lines.push(`${JSON.stringify(item)}\n`);
+    }
+    for (; current < shards; current++, lines = []) putShard(current, lines);
+  }
+
+  // 4. Artefacts, plan last.
+  pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
+  if (otherOrder) {
+    const path = join(dir, `catalog.by-${config.sort.by}.jsonl`);
+    const writer = new JsonLinesWriter(path);
+    for await (const record of otherOrder.sorted()) await writer.write(record);
+    await writer.close();
+    pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalogBy(config.sort.by), path, 'application/x-ndjson'))));
+  }
+  pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
+  await Promise.all(pending);
+
+  const plan: Plan = {
+    runId: ctx.runId,
+    createdAt: new Date().toISOString(),
+    prefix: input.prefix,
+    dryRun: input.dryRun,
+    full: input.full,
+    operations: input.operations,
+    shardOperations: shards > 0 ? operations : [],
+    presets: input.presets,
+    shardCount: shards,
+    counts,
+    bytes,
+    previousCatalogRecords: previousRecords,
+    nothingToDo: shards === 0,
+  };
+  await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
+  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
+  return plan;
+}
+
+/** results/catalog/00000.json: counts and every skipped key with its reason, streamed from disk. */
+async function writeCatalogResult(ctx: JobContext, skippedPath: string, counts: PlanCounts): Promise<void> {
+  const path = `${skippedPath}.result.json`;
+  const writer = new JsonLinesWriter(path);
+  const head = { runId: ctx.runId, operation: 'catalog', shard: 0, attempt: ctx.attempt, finishedAt: new Date().toISOString(), counts };
+  const prefix = JSON.stringify(head).slice(0, -1);
+  let first = true;
+  await writer.writeRaw(`${prefix},"skipped":[`);
+  for await (const entry of readJsonLines(skippedPath)) {
+    await writer.writeRaw(`${first ? '' : ','}\n${JSON.stringify(entry)}`);
+    first = false;
+  }
+  await writer.writeRaw(']}');
+  await writer.close();
+  await uploadFile(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).result('catalog', 0), path, 'application/json');
+}
+
+function toRecord(o: _Object): CatalogRecord {
+  const restored = o.RestoreStatus && !o.RestoreStatus.IsRestoreInProgress && o.RestoreStatus.RestoreExpiryDate && o.RestoreStatus.RestoreExpiryDate.getTime() > Date.now();
+  return {
+    key: o.Key!,
+    size: o.Size ?? 0,
+    etag: o.ETag ?? '',
+    lastModified: (o.LastModified ?? new Date(0)).toISOString(),
+    storageClass: o.StorageClass ?? 'STANDARD',
+    ...(restored ? { restored: true } : {}),
+  };
+}
+
+/** Drops repeated keys (a listing may repeat one across pages); the catalogue holds each key once. */
+async function* unique(records: AsyncIterable<CatalogRecord>, log: JobContext['log']): AsyncGenerator<CatalogRecord> {
+  let last: string | undefined;
+  for await (const record of records) {
+    if (last !== undefined && compareKeys(last, record.key) === 0) {
+      log.warn('the listing returned a key twice; counted once', { key: record.key });
+      continue;
+    }
+    last = record.key;
+    yield record;
+  }
+}
+
+/**
+ * Lists every object under `prefix`, in parallel by folder: the top level is listed with a
+ * delimiter (descending while it is a single folder), then each folder is listed in full by its
+ * own worker. Pages are handed to `onPage` one at a time.
+ */
+async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<void> {
+  const bucket = ctx.config.buckets.corpus;
+  let serial = Promise.resolve();
+  const handle = (objects: readonly _Object[]) => (serial = serial.then(() => onPage(objects)));
+  try {
+    let level = prefix;
+    let folders = new Set<string>();
+    for (let depth = 0; ; depth++) {
+      folders = new Set();
+      let direct = 0;
+      for await (const page of listPages(ctx.s3, { bucket, prefix: level, delimiter: '/' })) {
+        direct += page.objects.length;
+        await handle(page.objects);
+        for (const p of page.prefixes) folders.add(p);
+      }
+      if (folders.size !== 1 || direct > 0 || depth >= MAX_DESCENT) break;
+      level = [...folders][0]!;
+    }
+    const limit = pLimit(LIST_CONCURRENCY);
+    await Promise.all(
+      [...folders].map((folder) =>
+        limit(async () => {
+          for await (const page of listPages(ctx.s3, { bucket, prefix: folder })) await handle(page.objects);
+        }),
+      ),
+    );
+  } catch (error) {
+    if (isNotFound(error, true) && (error as { name?: string }).name === 'NoSuchBucket') {
+      throw new Error(`The corpus bucket ${JSON.stringify(bucket)} does not exist (config buckets.corpus): create it or fix the name.`);
+    }
+    throw error;
+  }
+}
+

@@ -1,0 +1,111 @@
+/**
+ * The job contract: everything a job needs comes from its environment (as AWS Batch sets it, or the
+ * local executor imitates it) and from the run's plan.json. Parsed once, at start-up; a missing or
+ * bad variable stops the job with exit code 2 and a message naming it.
+ */
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
+import { assertRunId } from '../../core/keys';
+import { showValue, ValidationError } from '../../core/validation';
+import type { Logger } from '../../adapters/log';
+
+export const JOB_NAMES = ['catalog', 'backup', 'resize'] as const;
+export type JobName = (typeof JOB_NAMES)[number];
+
+export interface JobContext {
+  readonly job: JobName;
+  readonly runId: string;
+  readonly config: PipelineConfig;
+  /** Raw run input (catalog validates it against the configuration). */
+  readonly input: unknown;
+  /** Array child index (AWS_BATCH_JOB_ARRAY_INDEX); 0 for the catalog job. */
+  readonly shard: number;
+  /** 1 on the first attempt (AWS_BATCH_JOB_ATTEMPT). */
+  readonly attempt: number;
+  readonly tmpDir: string;
+  readonly sortMemoryBytes: number;
+  /** After SIGTERM, how long in-flight objects may take to finish before the job exits anyway. */
+  readonly graceMs: number;
+  readonly s3: S3Client;
+  readonly log: Logger;
+  /** Aborted on SIGTERM: jobs stop taking new objects. */
+  readonly signal: AbortSignal;
+}
+
+/** Exit codes, also used by the Batch retry strategy: 1 is worth a retry, 2 is not. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, terminated: 143 } as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv) {
+  if (!job || !(JOB_NAMES as readonly string[]).includes(job)) {
+    throw new UsageError(`Unknown job ${showValue(job)}: expected one of ${JOB_NAMES.join(', ')} as the first argument (e.g. \`nightshift-job resize\`).`);
+  }
+  const runId = required(env, 'NIGHTSHIFT_RUN_ID', 'the run id, e.g. the Step Functions execution name');
+  try {
+    assertRunId(runId);
+  } catch (error) {
+    throw new UsageError(`NIGHTSHIFT_RUN_ID: ${(error as Error).message}`);
+  }
+  const config = parseConfigFromEnv(env);
+  const input = env.NIGHTSHIFT_INPUT ? parseJsonVar(env, 'NIGHTSHIFT_INPUT') : {};
+  const shard = job === 'catalog' ? 0 : intVar(env, 'AWS_BATCH_JOB_ARRAY_INDEX', undefined, 0, 9_999);
+  return {
+    job: job as JobName,
+    runId,
+    config,
+    input,
+    shard,
+    attempt: intVar(env, 'AWS_BATCH_JOB_ATTEMPT', 1, 1, 10),
+    tmpDir: env.NIGHTSHIFT_TMPDIR || tmpdir(),
+    sortMemoryBytes: intVar(env, 'NIGHTSHIFT_SORT_MEMORY_MB', 128, 1, 65_536) * 1024 * 1024,
+    graceMs: intVar(env, 'NIGHTSHIFT_GRACE_SECONDS', 20, 0, 3_600) * 1000,
+  };
+}
+
+function parseConfigFromEnv(env: NodeJS.ProcessEnv): PipelineConfig {
+  let raw: unknown;
+  if (env.NIGHTSHIFT_CONFIG) raw = parseJsonVar(env, 'NIGHTSHIFT_CONFIG');
+  else if (env.NIGHTSHIFT_CONFIG_FILE) {
+    try {
+      raw = JSON.parse(readFileSync(env.NIGHTSHIFT_CONFIG_FILE, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`NIGHTSHIFT_CONFIG_FILE: cannot read ${env.NIGHTSHIFT_CONFIG_FILE} as JSON: ${(error as Error).message}`);
+    }
+  } else throw new UsageError('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON (or NIGHTSHIFT_CONFIG_FILE, a path to it).');
+  try {
+    return parsePipelineConfig(raw, 'NIGHTSHIFT_CONFIG');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function required(env: NodeJS.ProcessEnv, name: string, what: string): string {
+  const value = env[name];
+  if (!value) throw new UsageError(`${name} is not set: expected ${what}.`);
+  return value;
+}
+
+function parseJsonVar(env: NodeJS.ProcessEnv, name: string): unknown {
+  try {
+    return JSON.parse(env[name]!);
+  } catch (error) {
+    throw new UsageError(`${name} is not valid JSON (${(error as Error).message}): received ${showValue(env[name])}`);
+  }
+}
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number | undefined, min: number, max: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    if (fallback === undefined) throw new UsageError(`${name} is not set: expected a whole number from ${min} to ${max} (AWS Batch sets it for array job children).`);
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, received ${showValue(value)}`);
+  return n;
+}

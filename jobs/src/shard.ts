@@ -1,0 +1,95 @@
+/**
+ * What backup and resize share: read the plan and this child's manifest, work through the items
+ * with bounded concurrency, stop taking items on SIGTERM, and write the shard's result only when
+ * every item has been accounted for. A stopped job writes no result and exits non-zero, so the
+ * retried attempt redoes the shard; every output key is deterministic, so it redoes it in place.
+ */
+import pLimit from 'p-limit';
+import type { WorkItem } from '../../core/catalog';
+import { parseRecordLine } from '../../core/catalog';
+import type { ShardOperation } from '../../core/input';
+import { runKeys } from '../../core/keys';
+import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
+import { errorText, getJson, isNotFound, putJson, readLines } from '../../adapters/s3';
+import { type JobContext, UsageError } from './context';
+
+export interface ShardWork {
+  readonly concurrency: number;
+  /** Handles one item and records its outcome on the tally (exactly one of processed/skip/fail). */
+  handle(item: WorkItem, tally: ShardTally): Promise<void>;
+}
+
+export type ShardOutcome = { readonly status: 'done'; readonly result: ShardResult } | { readonly status: 'stopped'; readonly pending: number };
+
+export async function readPlan(ctx: JobContext): Promise<Plan> {
+  const key = runKeys(ctx.runId).plan;
+  try {
+    return await getJson<Plan>(ctx.s3, ctx.config.buckets.work, key);
+  } catch (error) {
+    if (isNotFound(error)) throw new Error(`The plan s3://${ctx.config.buckets.work}/${key} does not exist: the catalog job must run first for run ${ctx.runId}.`);
+    throw error;
+  }
+}
+
+export async function runShard(ctx: JobContext, operation: ShardOperation, plan: Plan, work: ShardWork): Promise<ShardOutcome> {
+  const keys = runKeys(ctx.runId);
+  const startedAt = new Date();
+  const tally = new ShardTally();
+  if (ctx.shard >= plan.shardCount) {
+    throw new UsageError(`AWS_BATCH_JOB_ARRAY_INDEX=${ctx.shard} but the plan of run ${ctx.runId} has ${plan.shardCount} shard(s): the array job's size must come from plan.shardCount.`);
+  }
+  const log = ctx.log.child({ shard: ctx.shard, operation });
+  if (plan.shardOperations.includes(operation)) {
+    const limit = pLimit(work.concurrency);
+    const inFlight = new Set<Promise<void>>();
+    const lines = await readLines(ctx.s3, ctx.config.buckets.work, keys.shard(ctx.shard));
+    let lineNo = 0;
+    for await (const line of lines) {
+      lineNo++;
+      if (ctx.signal.aborted) break;
+      const item = parseRecordLine<WorkItem>(line, `${keys.shard(ctx.shard)} line ${lineNo}`);
+      const task = limit(async () => {
+        if (ctx.signal.aborted) return; // not started: the retry does it
+        try {
+          await work.handle(item, tally);
+        } catch (error) {
+          log.error('unexpected error on one object', { key: item.key, error });
+          tally.fail(failure(item.key, 'internal-error', errorText(error)));
+        }
+      }).finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      // Keep the manifest read just ahead of the work instead of queueing the whole shard.
+      while (limit.pendingCount > work.concurrency) await Promise.race(inFlight);
+    }
+    if (ctx.signal.aborted) {
+      // Queued tasks see the signal and return at once; only those already running are waited for.
+      const pending = limit.pendingCount;
+      log.warn('stopping: finishing objects in flight, leaving the rest to the retry', { inFlight: limit.activeCount, notStarted: pending, graceMs: ctx.graceMs });
+      await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
+      return { status: 'stopped', pending };
+    }
+    await Promise.all(inFlight);
+  } else {
+    log.info('operation not requested for this run: nothing to do', { requested: plan.shardOperations });
+  }
+  const finishedAt = new Date();
+  const result: ShardResult = {
+    runId: ctx.runId,
+    operation,
+    shard: ctx.shard,
+    attempt: ctx.attempt,
+    dryRun: plan.dryRun,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    counts: tally.counts,
+    bytesRead: tally.bytesRead,
+    bytesWritten: tally.bytesWritten,
+    ...(operation === 'resize' ? { outputs: tally.outputs } : {}),
+    skipped: tally.skipped,
+    failures: tally.failures,
+  };
+  await putJson(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard), result);
+  log.info('shard done', { counts: result.counts, bytesRead: result.bytesRead, bytesWritten: result.bytesWritten, durationMs: result.durationMs });
+  return { status: 'done', result };
+}
