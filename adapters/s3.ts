@@ -10,7 +10,7 @@
  *   when S3 answers 503 SlowDown.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
@@ -97,7 +97,8 @@ export async function putJson(s3: S3Client, bucket: string, key: string, value: 
 }
 
 export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType: string): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: `${contentType}; charset=utf-8` }));
+  // ContentLength explicitly: for an empty body (an empty shard manifest) the SDK would send none.
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: `${contentType}; charset=utf-8` }));
 }
 
 /** Streams an object line by line (JSON Lines manifests and catalogues); `undefined` when it does not exist. */
@@ -122,15 +123,16 @@ async function* nonEmptyLines(body: Readable): AsyncGenerator<string> {
   for await (const line of createInterface({ input: body, crlfDelay: Infinity })) if (line) yield line;
 }
 
-/** Uploads a local file (multipart above 8 MiB parts), e.g. a catalogue written to a temp file. */
+const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+
+/** Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart above. */
 export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string): Promise<number> {
   const { size } = await stat(path);
-  await new Upload({
-    client: s3,
-    params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ContentLength: size },
-    partSize: 8 * 1024 * 1024,
-    queueSize: 4,
-  }).done();
+  if (size <= UPLOAD_PART_BYTES) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: contentType }));
+  } else {
+    await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+  }
   return size;
 }
 

@@ -103,7 +103,7 @@ export async function render(input: Buffer, presets: readonly Preset[], options:
     let resized: Level;
     try {
       resized = await from
-        .resize({ width: preset.width, height: preset.height, fit: preset.fit, withoutEnlargement: true })
+        .resize(resizeFor(preset, source))
         .toColourspace('srgb')
         .raw()
         .toBuffer({ resolveWithObject: true });
@@ -115,6 +115,17 @@ export async function render(input: Buffer, presets: readonly Preset[], options:
     if (keepsWholeImage(preset)) level = resized;
   }
   return { source, renditions };
+}
+
+/**
+ * A whole-image preset's size is computed once from the source's displayed size, so that a
+ * rendition cascaded through smaller levels has exactly the size a direct resize would give
+ * (rounding at each level would otherwise drift by a pixel). Cropping presets have a fixed box.
+ */
+export function resizeFor(preset: Preset, source: { width: number; height: number }): sharp.ResizeOptions {
+  if (!keepsWholeImage(preset)) return { width: preset.width, height: preset.height, fit: preset.fit, withoutEnlargement: true };
+  const scale = presetScale(preset, source.width, source.height);
+  return { width: Math.max(1, Math.round(source.width * scale)), height: Math.max(1, Math.round(source.height * scale)), fit: 'fill' };
 }
 
 /** Only a level that is the whole image at its own aspect ratio (no crop, padding or stretch) can feed a smaller preset. */

@@ -1,0 +1,322 @@
+/**
+ * The three Batch jobs, each run as a process through its real entry point against the embedded
+ * S3 server on loopback, over a generated hostile corpus. Every object must end up processed,
+ * skipped or failed with the expected reason; no original may change.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import sharp from 'sharp';
+import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
+import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { Plan, ShardResult } from '../core/results';
+import { getJson, listPages } from '../adapters/s3';
+import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
+import { photoJpeg } from '../scripts/lib/images';
+import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+
+const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
+const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 2 } };
+const config = parsePipelineConfig(configInput);
+
+let server: TestS3;
+let s3: S3Client;
+let tmp: string;
+let corpus: CorpusObject[];
+let checksumsBefore: Map<string, string>;
+
+const env = (runId: string, extra: Record<string, string> = {}) => ({
+  AWS_ENDPOINT_URL_S3: server.endpoint,
+  NIGHTSHIFT_RUN_ID: runId,
+  NIGHTSHIFT_CONFIG: JSON.stringify(configInput),
+  NIGHTSHIFT_TMPDIR: tmp,
+  ...extra,
+});
+
+async function put(key: string, body: Buffer, contentType?: string): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: body, ContentType: contentType }));
+}
+
+async function keysOf(bucket: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const page of listPages(s3, { bucket, prefix })) keys.push(...page.objects.map((o) => o.Key!));
+  return keys;
+}
+
+async function checksums(bucket: string): Promise<Map<string, string>> {
+  const sums = new Map<string, string>();
+  for (const key of await keysOf(bucket)) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    sums.set(key, createHash('sha256').update(await got.Body!.transformToByteArray()).digest('hex'));
+  }
+  return sums;
+}
+
+/** Runs catalog, then every backup and resize child, as Batch would; returns the plan and results. */
+async function runPipeline(runId: string, input: object = {}) {
+  const catalog = await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify(input) }));
+  expect(catalog).toMatchObject({ code: 0, stderr: '' });
+  const plan = await getJson<Plan>(s3, buckets.work, runKeys(runId).plan);
+  const results: Record<string, ShardResult[]> = { backup: [], resize: [] };
+  for (const op of plan.shardOperations) {
+    for (let shard = 0; shard < plan.shardCount; shard++) {
+      const run = await runJob(op, env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect({ op, shard, code: run.code, stderr: run.stderr }).toEqual({ op, shard, code: 0, stderr: '' });
+      results[op]!.push(await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result(op, shard)));
+    }
+  }
+  return { plan, results };
+}
+
+/** key → outcome code ('processed' or the skip/failure code) across a run's results. */
+function outcomes(results: ShardResult[], workKeys: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of results) {
+    for (const s of r.skipped) out.set(s.key, s.code);
+    for (const f of r.failures) out.set(f.key, f.code);
+  }
+  for (const key of workKeys) if (!out.has(key)) out.set(key, 'processed');
+  return out;
+}
+
+const sum = (results: ShardResult[], field: 'items' | 'processed' | 'skipped' | 'failed') => results.reduce((a, r) => a + r.counts[field], 0);
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nightshift-jobs-'));
+  server = await startTestS3(Object.values(buckets));
+  s3 = server.s3;
+  corpus = await hostileCorpus();
+  for (const o of corpus) await put(o.key, o.body, o.contentType);
+  checksumsBefore = await checksums(buckets.corpus);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the jobs over a hostile corpus', () => {
+  const runId = 'run-1';
+  let plan: Plan;
+  let results: Record<string, ShardResult[]>;
+  const selected = () => corpus.filter((o) => !o.catalog);
+
+  beforeAll(async () => {
+    ({ plan, results } = await runPipeline(runId));
+  }, 300_000);
+
+  it('catalog lists everything, skips with reasons, and plans 2+ shards', async () => {
+    expect(plan.counts.listed).toBe(corpus.length);
+    expect(plan.counts.selected).toBe(selected().length);
+    expect(plan.counts.new).toBe(selected().length);
+    expect(plan.counts.work).toBe(selected().length);
+    expect(plan.counts.skipped).toEqual({ 'not-an-image': 2, 'zero-byte': 1, 'folder-placeholder': 1 });
+    expect(plan.shardCount).toBeGreaterThanOrEqual(2);
+    expect(plan.shardOperations).toEqual(['backup', 'resize']);
+    const catalogResult = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys(runId).result('catalog', 0));
+    expect(new Map(catalogResult.skipped.map((s) => [s.key, s.code]))).toEqual(new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!])));
+  });
+
+  it('writes a catalogue sorted in S3 order with one line per selected object, and shard manifests that partition the work', async () => {
+    const lines = async (key: string) => (await (await s3.send(new GetObjectCommand({ Bucket: buckets.work, Key: key }))).Body!.transformToString()).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string });
+    const catalog = (await lines(runKeys(runId).catalog)).map((r) => r.key);
+    expect(catalog).toEqual(selected().map((o) => o.key).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    const sharded: string[] = [];
+    for (let i = 0; i < plan.shardCount; i++) sharded.push(...(await lines(runKeys(runId).shard(i))).map((r) => r.key));
+    expect(sharded).toEqual(catalog);
+  });
+
+  it('accounts for every object once per operation: processed + skipped + failed = work', () => {
+    for (const op of ['backup', 'resize'] as const) {
+      expect(sum(results[op]!, 'items')).toBe(plan.counts.work);
+      expect(sum(results[op]!, 'processed') + sum(results[op]!, 'skipped') + sum(results[op]!, 'failed')).toBe(plan.counts.work);
+      for (const f of results[op]!.flatMap((r) => r.failures)) expect(f.message.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('resize gives each object the expected outcome', () => {
+    const got = outcomes(results.resize!, selected().map((o) => o.key));
+    expect(Object.fromEntries(got)).toEqual(Object.fromEntries(selected().map((o) => [o.key, o.resize])));
+  });
+
+  it('writes every preset × format for each processed image, upright, with headers and the source ETag', async () => {
+    for (const o of selected().filter((x) => x.resize === 'processed')) {
+      const source = await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: o.key }));
+      const meta = await sharp(o.body).metadata();
+      const w = meta.autoOrient.width;
+      const h = meta.autoOrient.height;
+      for (const preset of config.presets) {
+        for (const format of preset.formats) {
+          const key = renditionKey(preset.name, o.key, format);
+          const got = await s3.send(new GetObjectCommand({ Bucket: buckets.renditions, Key: key }));
+          expect({ key, type: got.ContentType, cache: got.CacheControl, etag: got.Metadata?.['source-etag'] }).toEqual({
+            key,
+            type: `image/${format}`,
+            cache: 'public, max-age=31536000, immutable',
+            etag: source.ETag!.replaceAll('"', ''),
+          });
+          const out = await sharp(Buffer.from(await got.Body!.transformToByteArray())).metadata();
+          const width = Math.min(w, preset.width);
+          expect({ key, format: out.format, width: out.width, height: out.height }).toEqual({ key, format, width, height: Math.round((h * width) / w) });
+        }
+      }
+    }
+  });
+
+  it('writes no rendition for an object that was not processed', async () => {
+    const rendered = new Set(await keysOf(buckets.renditions));
+    const expected = new Set(selected().filter((o) => o.resize === 'processed').flatMap((o) => config.presets.flatMap((p) => p.formats.map((f) => renditionKey(p.name, o.key, f)))));
+    expect(rendered).toEqual(expected);
+  });
+
+  it('backs up every selected original with the same bytes and ETag, in the configured storage class', async () => {
+    expect(sum(results.backup!, 'processed')).toBe(selected().length);
+    for (const o of selected()) {
+      const [src, dst] = await Promise.all([s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: o.key })), s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: o.key }))]);
+      expect({ key: o.key, etag: dst.ETag, size: dst.ContentLength }).toEqual({ key: o.key, etag: src.ETag, size: src.ContentLength });
+    }
+    expect((await keysOf(buckets.backup)).length).toBe(selected().length);
+  });
+
+  it('never alters an original', async () => {
+    expect(await checksums(buckets.corpus)).toEqual(checksumsBefore);
+  });
+
+  it('is idempotent: a second attempt of every child skips what is done and writes nothing new', async () => {
+    const renditionsBefore = await checksums(buckets.renditions);
+    for (const op of ['backup', 'resize'] as const) {
+      for (let shard = 0; shard < plan.shardCount; shard++) {
+        const run = await runJob(op, env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '2' }));
+        expect(run.code).toBe(0);
+        const again = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result(op, shard));
+        expect(again.attempt).toBe(2);
+        expect(again.counts.processed).toBe(0);
+        expect(again.counts.failed).toBe(results[op]![shard]!.counts.failed); // the bad objects are still bad
+      }
+    }
+    expect(await checksums(buckets.renditions)).toEqual(renditionsBefore);
+  });
+
+  it('diffs the next run against the promoted catalogue: only new and changed objects are work', async () => {
+    await s3.send(new CopyObjectCommand({ Bucket: buckets.work, Key: STATE_CATALOG_KEY, CopySource: `${buckets.work}/${runKeys(runId).catalog}` }));
+    await put('photos/2026/11/new-arrival.jpg', await photoJpeg(800, 600, 4242), 'image/jpeg');
+    await put('photos/beach.jpg', await photoJpeg(1000, 700, 4343), 'image/jpeg'); // replaced
+    const second = await runPipeline('run-2');
+    expect(second.plan.counts).toMatchObject({ new: 1, changed: 1, unchanged: selected().length - 1, deleted: 0, work: 2 });
+    expect(sum(second.results.resize!, 'processed')).toBe(2);
+    const thumb = await s3.send(new GetObjectCommand({ Bucket: buckets.renditions, Key: 'thumb/photos/beach.jpeg' }));
+    expect(thumb.Metadata?.['source-etag']).toBe((await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: 'photos/beach.jpg' }))).ETag!.replaceAll('"', ''));
+    expect((await sharp(Buffer.from(await thumb.Body!.transformToByteArray())).metadata()).height).toBe(224); // 1000×700 → 320×224
+  });
+
+  it('dryRun plans as usual but writes nothing outside runs/<runId>/', async () => {
+    await s3.send(new CopyObjectCommand({ Bucket: buckets.work, Key: STATE_CATALOG_KEY, CopySource: `${buckets.work}/${runKeys('run-2').catalog}` }));
+    await put('photos/2026/11/dry.jpg', await photoJpeg(640, 480, 99), 'image/jpeg');
+    const before = { renditions: await keysOf(buckets.renditions), backup: await keysOf(buckets.backup), work: await keysOf(buckets.work) };
+    const dry = await runPipeline('run-dry', { dryRun: true });
+    expect(dry.plan).toMatchObject({ dryRun: true, counts: { new: 1, work: 1 } });
+    expect(await keysOf(buckets.renditions)).toEqual(before.renditions);
+    expect(await keysOf(buckets.backup)).toEqual(before.backup);
+    expect((await keysOf(buckets.work)).filter((k) => !before.work.includes(k)).every((k) => k.startsWith('runs/run-dry/'))).toBe(true);
+    const wouldResize = dry.results.resize!.flatMap((r) => r.skipped).filter((s) => s.code === 'dry-run');
+    expect(wouldResize.map((s) => s.key)).toEqual(['photos/2026/11/dry.jpg']);
+    expect(wouldResize[0]!.message).toBe('would write 8 rendition(s)');
+  });
+});
+
+describe('job failures', () => {
+  it('exit 2 with the variable named when the configuration is missing or invalid', async () => {
+    const missing = await runJob('catalog', { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'x1' });
+    expect(missing.code).toBe(2);
+    expect(missing.logs[0]).toMatchObject({ level: 'error', msg: expect.stringContaining('NIGHTSHIFT_CONFIG is not set') });
+    const bad = await runJob('catalog', env('x2', { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets: { ...buckets, corpus: 'Bad Bucket' } }) }));
+    expect(bad.code).toBe(2);
+    expect(bad.logs[0]!.msg).toContain('NIGHTSHIFT_CONFIG.buckets.corpus: expected');
+    expect(bad.logs[0]!.msg).toContain('"Bad Bucket"');
+  });
+
+  it('exit 2 naming the field for bad run input, before anything is written', async () => {
+    const run = await runJob('catalog', env('x3', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['rezise'] }) }));
+    expect(run.code).toBe(2);
+    expect(run.logs.at(-1)!.msg).toContain('input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
+    expect(await keysOf(buckets.work, 'runs/x3/')).toEqual([]);
+  });
+
+  it('exit 2 for an unknown job name or an array index missing from a child', async () => {
+    expect((await runJob('thumbnail', env('x4'))).code).toBe(2);
+    const child = await runJob('resize', env('x4'));
+    expect(child.code).toBe(2);
+    expect(child.logs[0]!.msg).toContain('AWS_BATCH_JOB_ARRAY_INDEX is not set');
+  });
+
+  it('exit 1 (worth a retry) when the plan is not there', async () => {
+    const run = await runJob('backup', env('never-planned', { AWS_BATCH_JOB_ARRAY_INDEX: '0' }));
+    expect(run.code).toBe(1);
+    expect(run.logs.at(-1)!.msg).toContain('the catalog job must run first');
+  });
+
+  it('exit 1 with the bucket named when the corpus bucket does not exist', async () => {
+    const run = await runJob('catalog', env('x5', { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets: { ...buckets, corpus: 'no-such-corpus' } }) }));
+    expect(run.code).toBe(1);
+    expect(run.logs.at(-1)!.msg).toContain('The corpus bucket "no-such-corpus" does not exist');
+  });
+});
+
+describe('SIGTERM (Batch timeout, Spot reclaim)', () => {
+  it('stops taking objects, exits 143 without a result, and the retry finishes the shard', async () => {
+    const runId = 'run-term';
+    const prefix = 'term/';
+    for (let i = 0; i < 12; i++) await put(`${prefix}img-${String(i).padStart(2, '0')}.jpg`, await photoJpeg(1280, 960, 500 + i), 'image/jpeg');
+    const slow = { ...configInput, resize: { concurrency: 1, webpEffort: 6 } };
+    const termEnv = (extra: Record<string, string>) => env(runId, { NIGHTSHIFT_CONFIG: JSON.stringify(slow), ...extra });
+    expect((await runJob('catalog', termEnv({ NIGHTSHIFT_INPUT: JSON.stringify({ prefix, operations: ['resize'] }) }))).code).toBe(0);
+
+    const { child, done } = spawnJob('resize', termEnv({ AWS_BATCH_JOB_ARRAY_INDEX: '0', NIGHTSHIFT_GRACE_SECONDS: '30' }));
+    while ((await keysOf(buckets.renditions, `large/${prefix}`)).length === 0) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const stopped = await done;
+    expect(stopped.code).toBe(143);
+    expect(stopped.logs.some((l) => l.msg === 'SIGTERM received: taking no new objects')).toBe(true);
+    const partial = (await keysOf(buckets.renditions, `large/${prefix}`)).length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(6); // shard 0 has 6 images; it stopped early
+    await expect(getJson(s3, buckets.work, runKeys(runId).result('resize', 0))).rejects.toMatchObject({ name: 'NoSuchKey' });
+
+    const retry = await runJob('resize', termEnv({ AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '2' }));
+    expect(retry.code).toBe(0);
+    const result = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', 0));
+    expect(result.counts.items).toBe(6);
+    expect(result.counts.failed).toBe(0);
+    expect(result.counts.processed + result.counts.skipped).toBe(6);
+    expect(result.counts.skipped).toBeGreaterThan(0); // what the stopped attempt finished is not redone
+    expect(result.skipped.every((x) => x.code === 'up-to-date')).toBe(true);
+  });
+});
+
+describe('backup of objects above the multipart threshold', () => {
+  it('copies with UploadPartCopy, keeps metadata, records the source ETag and verifies size', async () => {
+    const big = Buffer.alloc(12 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i * 2654435761 >>> 0, i);
+    await new Upload({ client: s3, params: { Bucket: buckets.corpus, Key: 'big/scan.tif', Body: big, ContentType: 'image/tiff', Metadata: { camera: 'flatbed' } }, partSize: 6 * 1024 * 1024 }).done();
+    const multipart = { ...configInput, backup: { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 } };
+    const runEnv = (extra: Record<string, string>) => env('run-big', { NIGHTSHIFT_CONFIG: JSON.stringify(multipart), ...extra });
+    expect((await runJob('catalog', runEnv({ NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'big/', operations: ['backup'] }) }))).code).toBe(0);
+    for (const shard of ['0', '1']) expect((await runJob('backup', runEnv({ AWS_BATCH_JOB_ARRAY_INDEX: shard }))).code).toBe(0);
+    const results = await Promise.all([0, 1].map((i) => getJson<ShardResult>(s3, buckets.work, runKeys('run-big').result('backup', i))));
+    expect(sum(results, 'processed')).toBe(1);
+    const [src, dst] = await Promise.all([s3.send(new GetObjectCommand({ Bucket: buckets.corpus, Key: 'big/scan.tif' })), s3.send(new GetObjectCommand({ Bucket: buckets.backup, Key: 'big/scan.tif' }))]);
+    expect(dst.ContentLength).toBe(big.length);
+    expect(dst.ContentType).toBe('image/tiff');
+    expect(dst.Metadata).toEqual({ camera: 'flatbed', 'source-etag': src.ETag!.replaceAll('"', '') });
+    expect(Buffer.from(await dst.Body!.transformToByteArray()).equals(big)).toBe(true);
+    await src.Body!.transformToByteArray();
+    // A retry sees the recorded source ETag and does not copy again.
+    for (const shard of ['0', '1']) expect((await runJob('backup', runEnv({ AWS_BATCH_JOB_ARRAY_INDEX: shard, AWS_BATCH_JOB_ATTEMPT: '2' }))).code).toBe(0);
+    const again = await Promise.all([0, 1].map((i) => getJson<ShardResult>(s3, buckets.work, runKeys('run-big').result('backup', i))));
+    expect(sum(again, 'processed')).toBe(0);
+    expect(again.flatMap((r) => r.skipped)).toEqual([{ key: 'big/scan.tif', code: 'up-to-date', message: 'the backup already holds this version' }]);
+  });
+});
