@@ -1,0 +1,49 @@
+/**
+ * The container runs the esbuild bundle, not the TypeScript sources. Docker is not available
+ * here, so this builds the bundle exactly as jobs/Dockerfile does and runs jobs from it against
+ * the embedded S3 server: if bundling breaks (ESM-only deps, dynamic requires), this fails.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { runKeys } from '../core/keys';
+import type { Plan, ShardResult } from '../core/results';
+import { getJson } from '../adapters/s3';
+import { buildJobBundle } from '../jobs/build';
+import { photoJpeg } from '../scripts/lib/images';
+import { ROOT, startTestS3, type TestS3 } from './support/processes';
+
+const outDir = join(ROOT, 'dist', 'bundle-test');
+const bundle = join(outDir, 'main.js');
+const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
+let server: TestS3;
+
+beforeAll(async () => {
+  server = await startTestS3(Object.values(buckets));
+  await buildJobBundle(bundle);
+});
+afterAll(async () => {
+  await server.stop();
+  rmSync(outDir, { recursive: true, force: true });
+});
+
+async function runBundled(job: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [bundle, job], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', ...env } });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = await once(child, 'exit');
+  return { code: code as number | null, stderr };
+}
+
+it('the bundled entry point runs catalog and resize', async () => {
+  for (const [i, key] of ['a/1.jpg', 'b/2.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(640, 480, i) }));
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'bundled', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["resize"]}' };
+  expect(await runBundled('catalog', env)).toEqual({ code: 0, stderr: '' });
+  const plan = await getJson<Plan>(server.s3, 'work', runKeys('bundled').plan);
+  expect(plan.shardCount).toBe(2);
+  for (const shard of ['0', '1']) expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: shard })).toEqual({ code: 0, stderr: '' });
+  const results = await Promise.all([0, 1].map((i) => getJson<ShardResult>(server.s3, 'work', runKeys('bundled').result('resize', i))));
+  expect(results.reduce((n, r) => n + r.counts.processed, 0)).toBe(2);
+});
