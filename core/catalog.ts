@@ -108,3 +108,33 @@ export class RenditionCollisions {
     return undefined;
   }
 }
+
+/**
+ * The catalogue to promote after a run: the previous one with the run's prefix range replaced by
+ * the run's catalogue, minus `exclude` (keys that failed transiently, so tomorrow retries them).
+ * Both inputs are key-sorted; the output is too. Constant memory but for `exclude`.
+ */
+export async function* mergeForPromotion(
+  previous: AsyncIterable<CatalogRecord>,
+  current: AsyncIterable<CatalogRecord>,
+  prefix: string,
+  exclude: ReadonlySet<string>,
+): AsyncGenerator<CatalogRecord> {
+  const prev = (async function* () {
+    for await (const r of previous) if (!r.key.startsWith(prefix)) yield r;
+  })();
+  const cur = (async function* () {
+    for await (const r of current) if (!exclude.has(r.key)) yield r;
+  })();
+  let a = await prev.next();
+  let b = await cur.next();
+  while (!a.done || !b.done) {
+    if (b.done || (!a.done && compareKeys(a.value.key, b.value.key) < 0)) {
+      yield a.value as CatalogRecord;
+      a = await prev.next();
+    } else {
+      yield b.value;
+      b = await cur.next();
+    }
+  }
+}

@@ -30,6 +30,8 @@ export interface Plan {
   readonly operations: readonly Operation[];
   /** The shard operations the workflow runs as array jobs (those requested, when there is work). */
   readonly shardOperations: readonly ShardOperation[];
+  /** The same as booleans, for the workflow's Choice states (JSONPath cannot test array membership). */
+  readonly arrayJobs: Readonly<Record<ShardOperation, boolean>>;
   readonly presets: readonly string[];
   /** 0 when there is nothing to do, else 2..10,000 (an array job's size). */
   readonly shardCount: number;

@@ -72,7 +72,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
           ? `at most ${String(issue.maximum)} character(s)`
           : `a number ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
     case 'invalid_format':
-      return issue.format === 'email' ? 'an email address such as ops@example.com' : `a string in ${issue.format} format`;
+      if (issue.format === 'email') return 'an email address such as ops@example.com';
+      // A regex check carries its own wording (e.g. "an S3 bucket name (…)"); zod's default says only "Invalid string".
+      if (issue.format === 'regex' && !issue.message.startsWith('Invalid')) return issue.message;
+      return issue.format === 'regex' ? `a string matching ${String((issue as { pattern?: string }).pattern)}` : `a string in ${issue.format} format`;
     default:
       return issue.message;
   }

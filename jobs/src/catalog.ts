@@ -152,6 +152,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     full: input.full,
     operations: input.operations,
     shardOperations: shards > 0 ? operations : [],
+    arrayJobs: { backup: shards > 0 && operations.includes('backup'), resize: shards > 0 && operations.includes('resize') },
     presets: input.presets,
     shardCount: shards,
     counts,

@@ -1,0 +1,210 @@
+/**
+ * The one email per run, as plain text (SNS email is plain text, so the text is the contract).
+ * The subject is ASCII, under 100 characters, one line (SNS's rules); the first line of the body
+ * is a sentence a person can act on; the whole message stays under SNS's 256 KB limit however
+ * many failures there are.
+ */
+import type { Plan } from './results';
+import { type Report, topFailureReasons, type Trigger } from './report';
+
+export const SNS_MESSAGE_MAX_BYTES = 262_144;
+export const SUBJECT_MAX_CHARS = 99;
+/** Room kept free below the SNS limit for the message's envelope. */
+const BODY_BUDGET_BYTES = SNS_MESSAGE_MAX_BYTES - 8_192;
+
+export interface Email {
+  readonly subject: string;
+  readonly text: string;
+}
+
+export interface EmailLinks {
+  /** The execution in the Step Functions console (or the local run's log folder). */
+  readonly execution?: string;
+  readonly report?: string;
+  readonly reportJson?: string;
+  readonly failuresCsv?: string;
+}
+
+export const n = (x: number) => x.toLocaleString('en-US');
+
+export function bytes(x: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = x;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** `2026-11-22 02:00 UTC` */
+export function utcMinute(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+}
+
+/** SNS subjects: printable ASCII, one line, under 100 characters. */
+export function subjectLine(text: string): string {
+  const ascii = text.replace(/[^\x20-\x7e]/g, '?').replace(/\s+/g, ' ').trim();
+  return ascii.length <= SUBJECT_MAX_CHARS ? ascii : `${ascii.slice(0, SUBJECT_MAX_CHARS - 3)}...`;
+}
+
+const TRIGGER: Record<Trigger, string> = { schedule: 'schedule', console: 'Step Functions console', cli: 'nightshift run (CLI)', local: 'local run (npm start / nightshift local)' };
+
+function field(label: string, value: string): string {
+  return `${label.padEnd(10)} ${value}`;
+}
+
+function linkLines(links: EmailLinks): string[] {
+  return [
+    links.execution && field('Execution', links.execution),
+    links.report && field('Report', links.report),
+    links.reportJson && field('Data', links.reportJson),
+    links.failuresCsv && field('Failures', links.failuresCsv),
+  ].filter((x): x is string => Boolean(x));
+}
+
+function catalogueLines(objects: Report['objects']): string[] {
+  const skipped = Object.entries(objects.skipped);
+  return [
+    field('Catalogue', `${n(objects.listed)} objects listed: ${n(objects.new)} new, ${n(objects.changed)} changed, ${n(objects.unchanged)} unchanged, ${n(objects.deleted)} deleted since the last run`),
+    ...(skipped.length ? [field('', `left alone by the filter: ${skipped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}`)] : []),
+  ];
+}
+
+/** The email after a run that got to Aggregate (with or without per-object failures). */
+export function runEmail(report: Report, links: EmailLinks = {}): Email {
+  const work = report.objects.work;
+  const resize = report.operations.resize;
+  const backup = report.operations.backup;
+  const failed = report.failures.length;
+  const failedObjects = new Set(report.failures.map((f) => f.key)).size;
+  const what = report.full ? 'selected images' : 'new or changed images';
+  const lead = report.dryRun
+    ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.`
+    : failed === 0
+      ? `All ${n(work)} ${what} processed successfully.`
+      : `${n(work - failedObjects)} of ${n(work)} ${what} processed; ${n(failedObjects)} failed, see below.`;
+  const subject = subjectLine(
+    `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
+  );
+  const opLine = (label: string, t: typeof resize, verb: string, extra: string) =>
+    t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
+  const lines = [
+    lead,
+    '',
+    field('Run', report.runId),
+    field('Status', report.status === 'SUCCEEDED' ? 'succeeded' : report.status === 'NOTHING_TO_DO' ? 'nothing to do' : 'completed with failures'),
+    field('Trigger', TRIGGER[report.trigger]),
+    field('Started', utcMinute(report.startedAt)),
+    field('Finished', `${utcMinute(report.finishedAt)} (${duration(report.durationMs)})`),
+    field('Scope', `${report.prefix ? `prefix ${report.prefix}` : 'whole corpus'}${report.full ? ', full run' : ''}; presets ${report.presets.join(', ')}`),
+    '',
+    ...catalogueLines(report.objects),
+    ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
+    ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
+    field('Catalogue', report.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue'),
+  ];
+  if (failed > 0) {
+    lines.push('', `Failures: ${n(failed)} in all. Most frequent reasons:`);
+    for (const r of topFailureReasons(report.failures)) {
+      lines.push(`  ${r.operation.padEnd(7)} ${r.code.padEnd(20)} ${n(r.count).padStart(7)}   e.g. ${r.examples.map((k) => JSON.stringify(k)).join(', ')}`);
+    }
+    const retryable = report.failures.filter((f) => f.retryable).length;
+    if (retryable > 0) lines.push(`  ${n(retryable)} of them may succeed on a rerun (transient); the rest need the source fixed.`);
+  }
+  lines.push('', ...linkLines(links));
+  return fit({ subject, text: `${lines.join('\n')}\n` });
+}
+
+/** The email when the plan found nothing to do. */
+export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string }, links: EmailLinks = {}): Email {
+  const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
+  const requested = plan.operations.filter((op) => op === 'backup' || op === 'resize');
+  const lead =
+    requested.length === 0
+      ? `Catalogue written; no backup or resize was requested (operations: ${plan.operations.join(', ')}).`
+      : `Nothing to do: no new or changed images among the ${n(plan.counts.selected)} selected.`;
+  const lines = [
+    lead,
+    '',
+    field('Run', plan.runId),
+    field('Status', 'nothing to do'),
+    field('Trigger', TRIGGER[meta.trigger]),
+    field('Started', utcMinute(meta.startedAt)),
+    field('Finished', `${utcMinute(meta.finishedAt)} (${duration(ms)})`),
+    field('Scope', `${plan.prefix ? `prefix ${plan.prefix}` : 'whole corpus'}${plan.dryRun ? ', dry run' : ''}`),
+    '',
+    ...catalogueLines(plan.counts),
+    '',
+    ...linkLines(links),
+  ];
+  return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: nothing new (${n(plan.counts.selected)} images checked), ${duration(ms)}`), text: `${lines.join('\n')}\n` };
+}
+
+export interface WorkflowFailure {
+  readonly runId: string;
+  /** The state that failed, e.g. Plan, Resize. */
+  readonly state: string;
+  readonly error: string;
+  readonly cause: string;
+  readonly startedAt: string;
+  readonly failedAt: string;
+  /** What to type or click to try again. */
+  readonly rerun: string;
+}
+
+/** The email when the workflow itself failed (a state's Catch). */
+export function failureEmail(f: WorkflowFailure, links: EmailLinks = {}): Email {
+  const cause = f.cause.length > 20_000 ? `${f.cause.slice(0, 20_000)}... (cut; the full cause is in the execution history)` : f.cause;
+  const hint = NEXT_STEP[f.error] ?? 'Read the cause below and the execution history; once fixed, redrive the execution or start a new run.';
+  const lines = [
+    `Run failed in ${f.state}: ${f.error}. ${hint}`,
+    '',
+    field('Run', f.runId),
+    field('Status', 'failed'),
+    field('State', f.state),
+    field('Error', f.error),
+    field('Started', utcMinute(f.startedAt)),
+    field('Failed', `${utcMinute(f.failedAt)} (${duration(Date.parse(f.failedAt) - Date.parse(f.startedAt))})`),
+    '',
+    'Cause:',
+    ...cause.split('\n').map((l) => `  ${l}`),
+    '',
+    'Next:',
+    `  ${f.rerun}`,
+    '',
+    ...linkLines(links),
+  ];
+  return fit({ subject: subjectLine(`nightshift ${utcMinute(f.startedAt)}: FAILED in ${f.state} (${f.error})`), text: `${lines.join('\n')}\n` });
+}
+
+const NEXT_STEP: Record<string, string> = {
+  InvalidInput: 'The run input was rejected before anything ran; fix the input and start again.',
+  'States.Timeout': 'A step ran longer than its timeout; consider more shards (shards.targetObjects) or a longer job timeout.',
+  'States.TaskFailed': 'A job or function failed after its retries.',
+};
+
+/** Keeps a message under the SNS limit: cuts the body at a line boundary and says so. */
+export function fit(email: Email, maxBytes = BODY_BUDGET_BYTES): Email {
+  if (Buffer.byteLength(email.text) <= maxBytes) return email;
+  const note = '\n... (cut to fit the email size limit; the full report has everything)\n';
+  const lines = email.text.split('\n');
+  let size = Buffer.byteLength(note);
+  const kept: string[] = [];
+  for (const line of lines) {
+    const add = Buffer.byteLength(line) + 1;
+    if (size + add > maxBytes) break;
+    kept.push(line);
+    size += add;
+  }
+  return { subject: email.subject, text: `${kept.join('\n')}${note}` };
+}

@@ -1,0 +1,104 @@
+/**
+ * report.html: one self-contained file (inline CSS and SVG, no script, no network request) that
+ * opens from the S3 console or the local disk and answers "what happened, and do I act?".
+ */
+import { bytes, duration, n, utcMinute } from './email';
+import { type Report, topFailureReasons } from './report';
+
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const STATUS: Record<Report['status'], { label: string; colour: string }> = {
+  SUCCEEDED: { label: 'Succeeded', colour: '#1a7f37' },
+  COMPLETED_WITH_FAILURES: { label: 'Completed with failures', colour: '#bf8700' },
+  NOTHING_TO_DO: { label: 'Nothing to do', colour: '#57606a' },
+};
+
+/** Rows shown in the failures table before the rest is folded away (failures.csv has them all). */
+const FAILURE_ROWS_OPEN = 200;
+const FAILURE_ROWS_MAX = 5_000;
+
+export interface ReportHtmlOptions {
+  /** Link to failures.csv, relative to the report (default: failures.csv beside it). */
+  readonly failuresCsvHref?: string;
+}
+
+export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}): string {
+  const status = STATUS[report.status];
+  const ops = (['backup', 'resize'] as const).filter((op) => report.operations[op]);
+  const title = `nightshift ${report.runId}`;
+  const totals = ops
+    .map((op) => {
+      const t = report.operations[op]!;
+      const ratio = op === 'resize' && t.bytesRead > 0 ? `${((t.bytesWritten / t.bytesRead) * 100).toFixed(0)} % of the originals` : '';
+      return `<tr><th>${op}</th><td>${n(t.processed)}</td><td>${n(t.skipped)}</td><td class="${t.failed ? 'bad' : ''}">${n(t.failed)}</td><td>${bytes(t.bytesRead)}</td><td>${bytes(t.bytesWritten)}</td><td>${ratio}</td><td>${duration(t.maxShardMs)}</td></tr>`;
+    })
+    .join('');
+  const reasons = topFailureReasons(report.failures, 20, 1);
+  const rows = report.failures.slice(0, FAILURE_ROWS_MAX).map((f) => `<tr><td>${f.operation}</td><td><code>${escapeHtml(f.code)}</code></td><td class="key">${escapeHtml(f.key)}</td><td>${escapeHtml(f.message)}</td></tr>`);
+  const csv = escapeHtml(options.failuresCsvHref ?? 'failures.csv');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#1f2328;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+.status{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600;background:${status.colour}}
+.meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;min-width:130px}.card b{display:block;font-size:22px}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
+td.bad{color:#cf222e;font-weight:600}.key{word-break:break-all;font-family:ui-monospace,monospace;font-size:13px}
+code{font-size:13px}svg text{font:12px system-ui,sans-serif;fill:#1f2328}details summary{cursor:pointer;margin:8px 0}
+</style></head><body>
+<h1>${escapeHtml(title)} <span class="status">${status.label}</span>${report.dryRun ? ' <span class="status" style="background:#8250df">Dry run</span>' : ''}</h1>
+<p class="meta">Trigger: ${escapeHtml(report.trigger)} · started ${utcMinute(report.startedAt)} · finished ${utcMinute(report.finishedAt)} · ${duration(report.durationMs)} · ${report.prefix ? `prefix <code>${escapeHtml(report.prefix)}</code>` : 'whole corpus'}${report.full ? ' · full run' : ''}</p>
+<div class="cards">
+<div class="card"><b>${n(report.objects.listed)}</b>objects listed</div>
+<div class="card"><b>${n(report.objects.work)}</b>to process (${n(report.objects.new)} new, ${n(report.objects.changed)} changed)</div>
+<div class="card"><b>${n(report.objects.unchanged)}</b>unchanged</div>
+<div class="card"><b class="${report.failures.length ? 'bad' : ''}">${n(report.failures.length)}</b>failures</div>
+</div>
+${ops.length ? `<h2>Operations</h2><table><tr><th></th><th>processed</th><th>skipped</th><th>failed</th><th>bytes read</th><th>bytes written</th><th>output size</th><th>slowest shard</th></tr>${totals}</table>` : ''}
+${shardChart(report)}
+${renditionChart(report)}
+<h2>Catalogue</h2>
+<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
+${
+  report.failures.length
+    ? `<h2>Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
+<p>All ${n(report.failures.length)} failures are in <a href="${csv}">failures.csv</a>.</p>
+<table><tr><th>operation</th><th>reason</th><th>key</th><th>message</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>
+${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${report.failures.length > FAILURE_ROWS_MAX ? ` (of ${n(report.failures.length - FAILURE_ROWS_OPEN)}; the rest are in failures.csv)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}`
+    : ''
+}
+</body></html>
+`;
+}
+
+function shardChart(report: Report): string {
+  if (report.shards.length === 0) return '';
+  const bars = report.shards.map((s) => ({ label: `${s.operation} ${String(s.shard).padStart(5, '0')}`, value: s.durationMs, text: `${duration(s.durationMs)}${s.failed ? `, ${n(s.failed)} failed` : ''}` }));
+  return `<h2>Time per shard</h2>${barChart(bars.length > 60 ? [...bars].sort((a, b) => b.value - a.value).slice(0, 60) : bars, '#0969da')}${bars.length > 60 ? '<p class="meta">The 60 slowest shards.</p>' : ''}`;
+}
+
+function renditionChart(report: Report): string {
+  const entries = Object.entries(report.renditions).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return '';
+  return `<h2>Rendition bytes by preset and format</h2>${barChart(entries.map(([k, v]) => ({ label: k, value: v.bytes, text: `${bytes(v.bytes)} in ${n(v.count)}` })), '#8250df')}`;
+}
+
+/** A horizontal bar chart as inline SVG. */
+export function barChart(bars: readonly { label: string; value: number; text: string }[], colour: string): string {
+  const max = Math.max(1, ...bars.map((b) => b.value));
+  const row = 20;
+  const labelWidth = 190;
+  const width = 900;
+  const barSpace = width - labelWidth - 170;
+  const items = bars
+    .map((b, i) => {
+      const w = Math.max(1, Math.round((b.value / max) * barSpace));
+      const y = i * row;
+      return `<text x="0" y="${y + 14}">${escapeHtml(b.label)}</text><rect x="${labelWidth}" y="${y + 3}" width="${w}" height="14" rx="2" fill="${colour}"/><text x="${labelWidth + w + 6}" y="${y + 14}">${escapeHtml(b.text)}</text>`;
+    })
+    .join('');
+  return `<svg role="img" width="100%" viewBox="0 0 ${width} ${bars.length * row + 4}" xmlns="http://www.w3.org/2000/svg">${items}</svg>`;
+}

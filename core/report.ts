@@ -1,0 +1,170 @@
+/**
+ * The run report: what aggregate writes as report.json (and renders as report.html and
+ * failures.csv), and what the email summarises. Built from the plan and every shard result; an
+ * object is counted once per operation as processed, skipped or failed.
+ */
+import type { ShardOperation } from './input';
+import type { Plan, PlanCounts, ShardResult } from './results';
+
+export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
+
+export type RunStatus = 'SUCCEEDED' | 'COMPLETED_WITH_FAILURES' | 'NOTHING_TO_DO';
+
+export interface OperationTotals {
+  shards: number;
+  items: number;
+  processed: number;
+  skipped: number;
+  failed: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Sum of shard durations (compute time, not wall time). */
+  shardMs: number;
+  /** The slowest shard: the straggler that sets the wall time. */
+  maxShardMs: number;
+  skippedByCode: Record<string, number>;
+  failedByCode: Record<string, number>;
+}
+
+export interface ReportFailure {
+  readonly key: string;
+  readonly operation: ShardOperation;
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+export interface Report {
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly trigger: Trigger;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
+  readonly dryRun: boolean;
+  readonly full: boolean;
+  readonly prefix: string;
+  readonly presets: readonly string[];
+  /** The catalogue side: listed, selected, new, changed, unchanged, deleted, work, skipped by reason. */
+  readonly objects: PlanCounts;
+  readonly bytes: Plan['bytes'];
+  readonly operations: Partial<Record<ShardOperation, OperationTotals>>;
+  /** Rendition counts and bytes by `<preset>/<format>`. */
+  readonly renditions: Record<string, { count: number; bytes: number }>;
+  readonly shards: readonly { operation: ShardOperation; shard: number; attempt: number; durationMs: number; items: number; failed: number }[];
+  /** Every failure of the run. */
+  readonly failures: readonly ReportFailure[];
+  /** Whether this run's catalogue became state/catalog.jsonl (the basis of the next diff). */
+  readonly catalogPromoted: boolean;
+}
+
+export interface ReportMeta {
+  readonly trigger: Trigger;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly catalogPromoted: boolean;
+}
+
+export function emptyTotals(): OperationTotals {
+  return { shards: 0, items: 0, processed: 0, skipped: 0, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: {}, failedByCode: {} };
+}
+
+export function buildReport(plan: Plan, results: readonly ShardResult[], meta: ReportMeta): Report {
+  const operations: Partial<Record<ShardOperation, OperationTotals>> = {};
+  const renditions: Record<string, { count: number; bytes: number }> = {};
+  const failures: ReportFailure[] = [];
+  const shards: Report['shards'][number][] = [];
+  for (const r of results) {
+    const t = (operations[r.operation] ??= emptyTotals());
+    t.shards++;
+    t.items += r.counts.items;
+    t.processed += r.counts.processed;
+    t.skipped += r.counts.skipped;
+    t.failed += r.counts.failed;
+    t.bytesRead += r.bytesRead;
+    t.bytesWritten += r.bytesWritten;
+    t.shardMs += r.durationMs;
+    t.maxShardMs = Math.max(t.maxShardMs, r.durationMs);
+    for (const s of r.skipped) t.skippedByCode[s.code] = (t.skippedByCode[s.code] ?? 0) + 1;
+    for (const f of r.failures) {
+      t.failedByCode[f.code] = (t.failedByCode[f.code] ?? 0) + 1;
+      failures.push({ key: f.key, operation: r.operation, code: f.code, message: f.message, retryable: f.retryable });
+    }
+    for (const [name, o] of Object.entries(r.outputs ?? {})) {
+      const acc = (renditions[name] ??= { count: 0, bytes: 0 });
+      acc.count += o.count;
+      acc.bytes += o.bytes;
+    }
+    shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
+  }
+  shards.sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
+  const status: RunStatus = plan.nothingToDo ? 'NOTHING_TO_DO' : failures.length > 0 ? 'COMPLETED_WITH_FAILURES' : 'SUCCEEDED';
+  return {
+    runId: plan.runId,
+    status,
+    trigger: meta.trigger,
+    startedAt: meta.startedAt,
+    finishedAt: meta.finishedAt,
+    durationMs: Date.parse(meta.finishedAt) - Date.parse(meta.startedAt),
+    dryRun: plan.dryRun,
+    full: plan.full,
+    prefix: plan.prefix,
+    presets: plan.presets,
+    objects: plan.counts,
+    bytes: plan.bytes,
+    operations,
+    renditions,
+    shards,
+    failures,
+    catalogPromoted: meta.catalogPromoted,
+  };
+}
+
+/**
+ * Checks that the results cover the plan: one result per shard and operation, and per operation
+ * as many objects as the work list holds. A gap means a shard's result is missing or wrong, and
+ * the report would silently under-count.
+ */
+export function checkCoverage(plan: Plan, results: readonly ShardResult[]): string[] {
+  const problems: string[] = [];
+  for (const op of plan.shardOperations) {
+    const mine = results.filter((r) => r.operation === op);
+    const seen = new Set(mine.map((r) => r.shard));
+    for (let i = 0; i < plan.shardCount; i++) if (!seen.has(i)) problems.push(`${op}: no result for shard ${i}`);
+    const items = mine.reduce((n, r) => n + r.counts.items, 0);
+    if (seen.size === plan.shardCount && items !== plan.counts.work) problems.push(`${op}: results account for ${items} objects, the plan has ${plan.counts.work}`);
+  }
+  return problems;
+}
+
+/** Whether a run's catalogue may become the basis of tomorrow's diff. */
+export function shouldPromoteCatalog(plan: Plan): boolean {
+  // A dry run did nothing; a run without backup or resize left new objects unprocessed, and
+  // promoting its catalogue would make the next night think they were done.
+  return !plan.dryRun && plan.operations.includes('backup') && plan.operations.includes('resize');
+}
+
+/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** failures.csv, in the columns of an S3 Batch Operations completion report. */
+export function failuresCsv(report: Pick<Report, 'failures'>, bucket: string): string {
+  const rows = ['Bucket,Key,Operation,ErrorCode,Message'];
+  for (const f of report.failures) rows.push([bucket, f.key, f.operation, f.code, f.message].map(csvField).join(','));
+  return `${rows.join('\r\n')}\r\n`;
+}
+
+/** Failure reasons, most frequent first, with up to `examples` keys each. */
+export function topFailureReasons(failures: readonly ReportFailure[], limit = 10, examples = 3): { operation: ShardOperation; code: string; count: number; examples: string[] }[] {
+  const groups = new Map<string, { operation: ShardOperation; code: string; count: number; examples: string[] }>();
+  for (const f of failures) {
+    const id = `${f.operation}\u0000${f.code}`;
+    const g = groups.get(id) ?? { operation: f.operation, code: f.code, count: 0, examples: [] };
+    g.count++;
+    if (g.examples.length < examples) g.examples.push(f.key);
+    groups.set(id, g);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)).slice(0, limit);
+}

@@ -1,0 +1,99 @@
+/**
+ * Aggregate: merges every shard result into report.json, failures.csv and report.html, publishes
+ * the run's metrics, and promotes the run's catalogue to state/catalog.jsonl when the run may be
+ * the basis of tomorrow's diff. Returns a small summary (the full report stays in S3).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { type CatalogRecord, mergeForPromotion, parseRecordLine } from '../core/catalog';
+import { writeJsonLines } from '../core/jsonl';
+import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { buildReport, checkCoverage, failuresCsv, type Report, shouldPromoteCatalog, type Trigger } from '../core/report';
+import { renderReportHtml } from '../core/report-html';
+import type { Plan, ShardResult } from '../core/results';
+import { emitMetrics } from '../adapters/metrics';
+import { getJson, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
+import { type FunctionContext, functionContext } from './context';
+
+export interface AggregateEvent {
+  readonly runId: string;
+  readonly trigger: Trigger;
+  readonly startedAt: string;
+}
+
+export interface AggregateSummary {
+  readonly runId: string;
+  readonly status: Report['status'];
+  readonly work: number;
+  readonly failures: number;
+  readonly catalogPromoted: boolean;
+  readonly reportKey: string;
+}
+
+/** The results do not cover the plan: a shard's result is missing or miscounted. */
+export class IncompleteResults extends Error {
+  override readonly name = 'IncompleteResults';
+}
+
+export async function handler(event: AggregateEvent): Promise<AggregateSummary> {
+  const ctx = functionContext();
+  const { work } = ctx.config.buckets;
+  const keys = runKeys(event.runId);
+  const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
+  const limit = pLimit(16);
+  const results = await Promise.all(
+    plan.shardOperations.flatMap((op) => Array.from({ length: plan.shardCount }, (_, shard) => limit(() => getJson<ShardResult>(ctx.s3, work, keys.result(op, shard))))),
+  );
+  const gaps = checkCoverage(plan, results);
+  if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
+
+  const promote = shouldPromoteCatalog(plan);
+  const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
+  if (promote) await promoteCatalog(ctx, plan, new Set(report.failures.filter((f) => f.retryable).map((f) => f.key)));
+
+  await Promise.all([
+    putJson(ctx.s3, work, keys.report, report),
+    putText(ctx.s3, work, keys.failuresCsv, failuresCsv(report, ctx.config.buckets.corpus), 'text/csv'),
+    putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report), 'text/html'),
+  ]);
+  const resize = report.operations.resize;
+  const backup = report.operations.backup;
+  emitMetrics(
+    {
+      ImagesProcessed: { value: resize?.processed ?? 0, unit: 'Count' },
+      ImagesFailed: { value: resize?.failed ?? 0, unit: 'Count' },
+      BackupsCopied: { value: backup?.processed ?? 0, unit: 'Count' },
+      BackupsFailed: { value: backup?.failed ?? 0, unit: 'Count' },
+      BytesWritten: { value: (resize?.bytesWritten ?? 0) + (backup?.bytesWritten ?? 0), unit: 'Bytes' },
+      ObjectsListed: { value: report.objects.listed, unit: 'Count' },
+      RunDuration: { value: Math.round(report.durationMs / 1000), unit: 'Seconds' },
+    },
+    { runId: report.runId, status: report.status, dryRun: report.dryRun },
+  );
+  ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
+  return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
+}
+
+async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: ReadonlySet<string>): Promise<void> {
+  const { work } = ctx.config.buckets;
+  const keys = runKeys(plan.runId);
+  const parse = (where: string) =>
+    async function* (lines: AsyncIterable<string> | undefined): AsyncGenerator<CatalogRecord> {
+      let i = 0;
+      for await (const line of lines ?? []) yield parseRecordLine(line, `${where} line ${++i}`);
+    };
+  // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
+  const previous = plan.prefix === '' ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY);
+  const current = await readLines(ctx.s3, work, keys.catalog);
+  const dir = await mkdtemp(join(ctx.env.NIGHTSHIFT_TMPDIR || tmpdir(), 'nightshift-promote-'));
+  try {
+    const file = join(dir, 'catalog.jsonl');
+    await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, exclude));
+    await uploadFile(ctx.s3, work, STATE_CATALOG_KEY, file, 'application/x-ndjson');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, excluded: exclude.size });
+}

@@ -1,0 +1,62 @@
+/**
+ * What every function shares: the pipeline configuration from NIGHTSHIFT_CONFIG (validated once
+ * per container), the S3 and SNS clients, and links for the email.
+ *
+ * Environment: NIGHTSHIFT_CONFIG (required), NIGHTSHIFT_TOPIC_ARN (notify, notify-failure),
+ * NIGHTSHIFT_SCHEDULE_CRON and NIGHTSHIFT_SCHEDULE_TIME_ZONE (prepare), AWS_REGION (set by Lambda),
+ * NIGHTSHIFT_LINKS=local to link reports as local files (the embedded runtime).
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { parsePipelineConfig, type PipelineConfig } from '../core/config';
+import type { EmailLinks } from '../core/email';
+import { runKeys } from '../core/keys';
+import { createLogger, type Logger } from '../adapters/log';
+import { createS3Client } from '../adapters/s3';
+
+export interface FunctionContext {
+  readonly config: PipelineConfig;
+  readonly s3: S3Client;
+  readonly sns: SNSClient;
+  readonly log: Logger;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+let cached: FunctionContext | undefined;
+
+/** One context per Lambda container (or per local process); `env` is read on first use. */
+export function functionContext(env: NodeJS.ProcessEnv = process.env): FunctionContext {
+  if (cached && cached.env === env) return cached;
+  if (!env.NIGHTSHIFT_CONFIG) throw new Error('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON.');
+  const config = parsePipelineConfig(JSON.parse(env.NIGHTSHIFT_CONFIG), 'NIGHTSHIFT_CONFIG');
+  const endpoint = env.AWS_ENDPOINT_URL_SNS ?? env.AWS_ENDPOINT_URL;
+  cached = {
+    config,
+    s3: createS3Client({}, env),
+    sns: new SNSClient({ region: env.AWS_REGION ?? 'us-east-1', maxAttempts: 5, ...(endpoint ? { endpoint } : {}), ...(endpoint && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' } } : {}) }),
+    log: createLogger({ function: env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, {}, env),
+    env,
+  };
+  return cached;
+}
+
+/** For tests and the local runtime: forget the cached context. */
+export function resetFunctionContext(): void {
+  cached = undefined;
+}
+
+/** Links in the email: the AWS consoles, or files on disk for a local run. */
+export function emailLinks(ctx: FunctionContext, runId: string, executionArn: string | undefined, withReport: boolean): EmailLinks {
+  const keys = runKeys(runId);
+  const bucket = ctx.config.buckets.work;
+  if (ctx.env.NIGHTSHIFT_LINKS === 'local') {
+    const dir = ctx.env.NIGHTSHIFT_LOCAL_REPORTS ?? '.nightshift/reports';
+    return withReport ? { execution: executionArn, report: `${dir}/${runId}/report.html`, failuresCsv: `${dir}/${runId}/failures.csv` } : { execution: executionArn };
+  }
+  const region = ctx.env.AWS_REGION ?? 'us-east-1';
+  const object = (key: string) => `https://${region}.console.aws.amazon.com/s3/object/${bucket}?region=${region}&prefix=${encodeURIComponent(key)}`;
+  return {
+    execution: executionArn ? `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}` : undefined,
+    ...(withReport ? { report: object(keys.reportHtml), reportJson: `s3://${bucket}/${keys.report}`, failuresCsv: object(keys.failuresCsv) } : {}),
+  };
+}

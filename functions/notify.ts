@@ -1,0 +1,33 @@
+/**
+ * Notify: the one email of a run that reached its end, from report.json (after Aggregate) or
+ * from plan.json (when the plan found nothing to do).
+ */
+import { nothingToDoEmail, runEmail } from '../core/email';
+import { runKeys } from '../core/keys';
+import type { Report, Trigger } from '../core/report';
+import type { Plan } from '../core/results';
+import { getJson } from '../adapters/s3';
+import { emailLinks, functionContext } from './context';
+import { type Published, publishOnce } from './publish';
+
+export interface NotifyEvent {
+  readonly runId: string;
+  readonly trigger: Trigger;
+  readonly startedAt: string;
+  readonly executionArn?: string;
+  /** `report`: after Aggregate; `nothing-to-do`: straight from the plan. */
+  readonly kind: 'report' | 'nothing-to-do';
+}
+
+export async function handler(event: NotifyEvent): Promise<Published> {
+  const ctx = functionContext();
+  const keys = runKeys(event.runId);
+  const { work } = ctx.config.buckets;
+  if (event.kind === 'report') {
+    const report = await getJson<Report>(ctx.s3, work, keys.report);
+    return publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
+  }
+  const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
+  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString() }, emailLinks(ctx, event.runId, event.executionArn, false));
+  return publishOnce(ctx, event.runId, email);
+}

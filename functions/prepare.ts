@@ -1,0 +1,53 @@
+/**
+ * The workflow's first state: validates the run input against the configuration (so a bad console
+ * input fails in seconds, with the validation message in the failure email) and fixes the run's
+ * id, trigger and start time.
+ */
+import { parseCron } from '../core/cron';
+import { parseRunInput, type RunInput } from '../core/input';
+import { assertRunId } from '../core/keys';
+import type { Trigger } from '../core/report';
+import { detectTrigger } from '../core/trigger';
+import { ValidationError } from '../core/validation';
+import { functionContext } from './context';
+
+export interface PrepareEvent {
+  /** The execution input, as given. */
+  readonly input: unknown;
+  /** The context object's `$$.Execution`. */
+  readonly execution: { readonly Id: string; readonly Name: string; readonly StartTime: string };
+}
+
+export interface Prepared {
+  readonly runId: string;
+  readonly input: RunInput;
+  readonly trigger: Trigger;
+  readonly startedAt: string;
+  readonly executionArn: string;
+}
+
+/** Step Functions names the error after `name`: the workflow's Catch reports it as the error. */
+export class InvalidInput extends Error {
+  override readonly name = 'InvalidInput';
+}
+
+export async function handler(event: PrepareEvent): Promise<Prepared> {
+  const ctx = functionContext();
+  const runId = event.execution.Name;
+  try {
+    assertRunId(runId);
+  } catch (error) {
+    throw new InvalidInput(`The execution name is used as the run id: ${(error as Error).message}`);
+  }
+  let input: RunInput;
+  try {
+    input = parseRunInput(event.input, ctx.config);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new InvalidInput(error.message);
+    throw error;
+  }
+  const cron = ctx.env.NIGHTSHIFT_SCHEDULE_CRON;
+  const trigger = detectTrigger(runId, new Date(event.execution.StartTime), cron ? { cron: parseCron(cron), timeZone: ctx.env.NIGHTSHIFT_SCHEDULE_TIME_ZONE || undefined } : undefined);
+  ctx.log.info('run prepared', { runId, trigger, input });
+  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id };
+}

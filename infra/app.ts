@@ -1,0 +1,28 @@
+/**
+ * The CDK app: `npx cdk synth` / `npx cdk deploy`. Configuration comes from cdk.json's context
+ * (key "nightshift") with -c nightshift.<key>=<value> overrides; an invalid value stops here with
+ * a message naming the key, the value and the fix.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ValidationError } from '../core/validation';
+import { configFromContext } from './config';
+import { NightshiftStack } from './stack';
+
+const app = new App();
+let config;
+try {
+  config = configFromContext((key) => app.node.tryGetContext(key), Object.keys(app.node.getAllContext?.() ?? {}));
+} catch (error) {
+  if (error instanceof ValidationError) {
+    process.stderr.write(`\n${error.message}\n\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+new NightshiftStack(app, app.node.tryGetContext('stackName') ?? 'Nightshift', {
+  config,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  description: 'nightshift: nightly catalogue, backup and resize of an S3 image corpus',
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

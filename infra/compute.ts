@@ -1,0 +1,164 @@
+import { join } from 'node:path';
+import { Duration, Size } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { StackConfig } from './config';
+import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
+import type { Storage } from './storage';
+
+export type JobName = 'catalog' | 'backup' | 'resize';
+export type JobSize = StackConfig['compute']['resize'];
+
+export interface ComputeProps {
+  /** The buckets the jobs read and write; the job role gets exactly the access each needs. */
+  readonly storage: Storage;
+  /** vCPU, memory, timeout and attempts of each job. */
+  readonly jobs: Record<JobName, JobSize>;
+  /** The pipeline configuration as JSON, given to every job as NIGHTSHIFT_CONFIG. */
+  readonly pipelineConfigJson: string;
+  /**
+   * Run on Fargate Spot first, with on-demand Fargate as the queue's second compute environment.
+   * @default true
+   */
+  readonly spot?: boolean;
+  /**
+   * Most vCPUs running at once, per compute environment.
+   * @default 32
+   */
+  readonly maxVcpus?: number;
+  /**
+   * The VPC to run in (its private subnets with egress).
+   * @default - a new VPC: two AZs, one NAT gateway, an S3 gateway endpoint, flow logs on
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * The job image.
+   * @default - built from jobs/Dockerfile with the repository root as context
+   */
+  readonly image?: ecs.ContainerImage;
+  /**
+   * Retention of job logs and VPC flow logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Where the Batch jobs run: a VPC, a Fargate Spot compute environment with an on-demand one behind
+ * it in the job queue, and one job definition per job, all from the same image.
+ */
+export class Compute extends Construct {
+  readonly vpc: ec2.IVpc;
+  readonly queue: batch.JobQueue;
+  readonly jobRole: iam.Role;
+  readonly jobDefinitions: Record<JobName, batch.EcsJobDefinition>;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ComputeProps) {
+    super(scope, id);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.vpc = props.vpc ?? this.newVpc(retention);
+    const securityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', { vpc: this.vpc, description: 'nightshift Batch jobs: no inbound, outbound HTTPS to AWS APIs', allowAllOutbound: true });
+    const subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const environments: batch.OrderedComputeEnvironment[] = [];
+    if (props.spot ?? true) {
+      environments.push({
+        order: 1,
+        computeEnvironment: new batch.FargateComputeEnvironment(this, 'FargateSpot', { vpc: this.vpc, vpcSubnets: subnets, securityGroups: [securityGroup], spot: true, maxvCpus: props.maxVcpus ?? 32 }),
+      });
+    }
+    environments.push({
+      order: environments.length + 1,
+      computeEnvironment: new batch.FargateComputeEnvironment(this, 'FargateOnDemand', { vpc: this.vpc, vpcSubnets: subnets, securityGroups: [securityGroup], spot: false, maxvCpus: props.maxVcpus ?? 32 }),
+    });
+    this.queue = new batch.JobQueue(this, 'Queue', { computeEnvironments: environments, priority: 1 });
+
+    this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; never delete' });
+    grantJobAccess(this.jobRole, props.storage);
+    this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention });
+    const image = props.image ?? ecs.ContainerImage.fromAsset(join(__dirname, '..'), { file: 'jobs/Dockerfile', exclude: ['node_modules', 'cdk.out', '.nightshift', '.git', 'dist', 'coverage'] });
+    const make = (job: JobName) => {
+      const size = props.jobs[job];
+      return new batch.EcsJobDefinition(this, `${job[0]!.toUpperCase()}${job.slice(1)}Job`, {
+        container: new batch.EcsFargateContainerDefinition(this, `${job}Container`, {
+          image,
+          command: [job],
+          cpu: size.vcpu,
+          memory: Size.mebibytes(size.memoryMiB),
+          jobRole: this.jobRole,
+          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp' },
+          logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
+          fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
+          // The catalog's external sort spills to /tmp: room for a catalogue of tens of millions of objects.
+          ephemeralStorageSize: job === 'catalog' ? Size.gibibytes(100) : undefined,
+        }),
+        timeout: Duration.minutes(size.timeoutMinutes),
+        retryAttempts: size.attempts,
+        retryStrategies: RETRY_STRATEGIES,
+        propagateTags: true,
+      });
+    };
+    this.jobDefinitions = { catalog: make('catalog'), backup: make('backup'), resize: make('resize') };
+    for (const definition of Object.values(this.jobDefinitions)) {
+      acknowledge((definition.container as batch.EcsFargateContainerDefinition).executionRole, {
+        [ANY_RESOURCE]: 'ecr:GetAuthorizationToken has no resource-level permissions: ECR requires "*" to pull the job image.',
+      });
+    }
+  }
+
+  private newVpc(retention: logs.RetentionDays): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'jobs', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+      ],
+      // Image bytes to and from S3 go through the free gateway endpoint, not the NAT gateway.
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', { retention })), trafficType: ec2.FlowLogTrafficType.ALL } },
+    });
+    return vpc;
+  }
+}
+
+/**
+ * Batch retries what a retry can fix and nothing else. At most five rules, first match wins, and
+ * a failure no rule matches is retried, hence the final catch-all EXIT.
+ */
+export const RETRY_STRATEGIES: batch.RetryStrategy[] = [
+  // Spot capacity reclaimed (EC2 wording, and Fargate's).
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Your Spot Task was interrupted*' })),
+  // Exit 1: the job could not do its work (S3 unreachable, a manifest unreadable): worth another attempt.
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1' })),
+  // Exit 143: stopped by SIGTERM before finishing; the next attempt skips what is done.
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '143' })),
+  // Everything else (exit 2: bad configuration; out of memory; image pull errors) fails at once.
+  batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+];
+
+/** Exactly what the jobs do with each bucket. No delete anywhere; the corpus is read-only. */
+function grantJobAccess(role: iam.Role, storage: Storage): void {
+  const objects = (bucket: { bucketArn: string }, prefix = '') => `${bucket.bucketArn}/${prefix}*`;
+  // ListBucket on the buckets the jobs HEAD or GET keys that may not exist yet: without it S3
+  // answers 403 instead of 404, and "not there yet" could not be told from "not allowed".
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListBucket'], resources: [storage.corpus.bucketArn, storage.renditions.bucketArn, storage.backup.bucketArn, storage.work.bucketArn] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadCorpus', actions: ['s3:GetObject'], resources: [objects(storage.corpus)] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.renditions)] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.work, 'runs/')] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLastCatalogue', actions: ['s3:GetObject'], resources: [objects(storage.work, 'state/')] }));
+  const byKey = 'the jobs address objects by key, which is not known in advance; no delete action is granted';
+  acknowledge(role, {
+    [wildcardResource(role, storage.corpus.bucketArn, '/*')]: `Read-only on the corpus objects: ${byKey}.`,
+    [wildcardResource(role, storage.renditions.bucketArn, '/*')]: `Renditions are written under keys derived from the source keys: ${byKey}.`,
+    [wildcardResource(role, storage.backup.bucketArn, '/*')]: `Backups keep the source keys: ${byKey}.`,
+    [wildcardResource(role, storage.work.bucketArn, '/runs/*')]: 'Run artefacts live under runs/<runId>/, a new prefix every run.',
+    [wildcardResource(role, storage.work.bucketArn, '/state/*')]: 'Read-only on state/, where the last good catalogue is kept.',
+  });
+}

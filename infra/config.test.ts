@@ -1,0 +1,58 @@
+import { ValidationError } from '../core/validation';
+import { configFromContext, parseStackConfig } from './config';
+
+function problems(raw: unknown) {
+  try {
+    parseStackConfig(raw);
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('stack configuration', () => {
+  it('needs only the email addresses; everything else has a default', () => {
+    const c = parseStackConfig({ notificationEmails: ['ops@example.com'] });
+    expect(c.schedule).toEqual({ cron: 'cron(0 2 * * ? *)', enabled: true });
+    expect(c.compute).toMatchObject({ spot: true, maxVcpus: 32, resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 } });
+    expect(c.backup.storageClass).toBe('STANDARD_IA');
+    expect(c.presets).toHaveLength(4);
+    expect(c.corpus.bucketName).toBeUndefined();
+  });
+
+  it.each([
+    [{ schedule: { cron: 'cron(0 2 * * * *)' } }, 'nightshift.schedule.cron', 'exactly one of day-of-month'],
+    [{ schedule: { cron: '0 2 * * *' } }, 'nightshift.schedule.cron', 'is not a cron expression'],
+    [{ schedule: { timeZone: 'Mars/Olympus' } }, 'nightshift.schedule.timeZone', 'an IANA time zone'],
+    [{ presets: [{ name: 'thumb', width: 320, formats: [] }] }, 'nightshift.presets[0].formats', 'at least 1 item(s)'],
+    [{ notificationEmails: ['ops at example'] }, 'nightshift.notificationEmails[0]', 'an email address'],
+    [{ compute: { resize: { vcpu: 2, memoryMiB: 2048 } } }, 'nightshift.compute.resize.memoryMiB', 'a Fargate memory size for 2 vCPU: 4096-16384 MiB'],
+    [{ compute: { resize: { vcpu: 3 } } }, 'nightshift.compute.resize.vcpu', "one of Fargate's vCPU sizes"],
+    [{ corpus: { bucketName: 'My_Photos' } }, 'nightshift.corpus.bucketName', 'S3 bucket name'],
+    [{ scheduel: {} }, 'nightshift.scheduel', 'no field named "scheduel"'],
+  ])('stops synth on %j naming the key, the value and the fix', (override, field, expected) => {
+    const e = problems({ notificationEmails: ['ops@example.com'], ...override });
+    const p = e.problems.find((x) => x.field === field);
+    expect(p?.expected).toContain(expected);
+    expect(e.message).toContain(field);
+    expect(e.message).toContain('-c nightshift.<key>=<JSON value>');
+  });
+
+  it('requires at least one email address', () => {
+    expect(problems({}).problems[0]).toMatchObject({ field: 'nightshift.notificationEmails', received: '(missing)' });
+  });
+
+  it('reads cdk.json context and applies -c nightshift.<path> overrides (JSON or plain strings)', () => {
+    const context: Record<string, unknown> = {
+      nightshift: { notificationEmails: ['a@example.com'], schedule: { cron: 'cron(0 2 * * ? *)' } },
+      'nightshift.schedule.cron': 'cron(30 1 * * ? *)',
+      'nightshift.compute.maxVcpus': '64',
+      'nightshift.notificationEmails': '["b@example.com","c@example.com"]',
+    };
+    const c = configFromContext((k) => context[k], Object.keys(context));
+    expect(c.schedule.cron).toBe('cron(30 1 * * ? *)');
+    expect(c.compute.maxVcpus).toBe(64);
+    expect(c.notificationEmails).toEqual(['b@example.com', 'c@example.com']);
+  });
+});

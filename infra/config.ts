@@ -1,0 +1,164 @@
+/**
+ * The stack's configuration: one validated object, read from the `nightshift` key of cdk.json's
+ * context and overridable per key on the command line:
+ *
+ *   npx cdk deploy -c nightshift.notificationEmails='["ops@example.com"]' -c nightshift.schedule.cron='cron(30 1 * * ? *)'
+ *
+ * Every key but `notificationEmails` has a default (README, "Configuration"). An invalid value
+ * stops `cdk synth` with a message naming the key, the value and the fix.
+ */
+import { z } from 'zod';
+import { filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, shardSchema, SORT_KEYS } from '../core/config';
+import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
+import { parseWith, showValue, ValidationError } from '../core/validation';
+
+/** Fargate's accepted vCPU → memory (MiB) combinations. */
+const FARGATE_MEMORY: Record<string, readonly [number, number, number]> = {
+  '0.25': [512, 2048, 1024],
+  '0.5': [1024, 4096, 1024],
+  '1': [2048, 8192, 1024],
+  '2': [4096, 16384, 1024],
+  '4': [8192, 30720, 1024],
+  '8': [16384, 61440, 4096],
+  '16': [32768, 122880, 8192],
+};
+
+const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
+  z
+    .strictObject({
+      vcpu: z.number().refine((v) => String(v) in FARGATE_MEMORY, 'one of Fargate\'s vCPU sizes 0.25, 0.5, 1, 2, 4, 8, 16').default(vcpu),
+      memoryMiB: z.number().int().default(memoryMiB),
+      /** A job attempt is stopped (SIGTERM, then SIGKILL) after this long. */
+      timeoutMinutes: z.number().int().min(1).max(14 * 24 * 60).default(timeoutMinutes),
+      /** Attempts per job, including the first (infrastructure failures and exit codes 1/143 are retried). */
+      attempts: z.number().int().min(1).max(10).default(3),
+    })
+    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3 })
+    .superRefine((job, ctx) => {
+      const range = FARGATE_MEMORY[String(job.vcpu)];
+      if (range && (job.memoryMiB < range[0] || job.memoryMiB > range[1] || job.memoryMiB % range[2] !== 0)) {
+        ctx.addIssue({ code: 'custom', path: ['memoryMiB'], input: job.memoryMiB, message: `a Fargate memory size for ${job.vcpu} vCPU: ${range[0]}-${range[1]} MiB in steps of ${range[2]}` });
+      }
+    });
+
+const cronSchema = z.string().superRefine((value, ctx) => {
+  try {
+    parseCron(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', input: value, message: error instanceof CronError ? `a valid EventBridge cron expression (${error.message.replace(`${JSON.stringify(value)}: `, '').replace(` ${CRON_HELP}`, '')}); ${CRON_HELP}` : String(error) });
+  }
+});
+
+const bucketName = pipelineConfigSchema.shape.buckets.shape.corpus;
+
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export const stackConfigSchema = z.strictObject({
+  /** Who gets the email after every run (required: nothing sensible can default it). */
+  notificationEmails: z.array(z.email()).min(1),
+  corpus: z
+    .strictObject({
+      /** An existing bucket to read the corpus from. Left out: the stack creates one (and retains it on delete). */
+      bucketName: bucketName.optional(),
+    })
+    .default({}),
+  schedule: z
+    .strictObject({
+      /** EventBridge cron, evaluated in UTC unless timeZone is set. */
+      cron: cronSchema.default('cron(0 2 * * ? *)'),
+      /** An IANA time zone (e.g. Europe/Paris): uses EventBridge Scheduler, which follows daylight saving time. */
+      timeZone: z.string().refine(isTimeZone, 'an IANA time zone such as Europe/Paris or America/New_York').optional(),
+      /** false: deploy without a schedule (ad-hoc runs only). */
+      enabled: z.boolean().default(true),
+    })
+    .default({ cron: 'cron(0 2 * * ? *)', enabled: true }),
+  presets: pipelineConfigSchema.shape.presets,
+  filter: filterSchema.default(() => filterSchema.parse({})),
+  sort: z.strictObject({ by: z.enum(SORT_KEYS).default('key') }).default({ by: 'key' }),
+  shards: shardSchema.default(() => shardSchema.parse({})),
+  backup: pipelineConfigSchema.shape.backup,
+  resize: pipelineConfigSchema.shape.resize,
+  /** Object Lock retention on the backup bucket (compliance/governance mode, days). Left out: no Object Lock. */
+  backupObjectLock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: z.number().int().min(1).max(36500) }).optional(),
+  compute: z
+    .strictObject({
+      /** Run on Fargate Spot first (about 70 % cheaper), with on-demand Fargate as the fallback queue entry. */
+      spot: z.boolean().default(true),
+      /** Most vCPUs running at once across all jobs. */
+      maxVcpus: z.number().int().min(1).max(10_000).default(32),
+      /** An existing VPC (its private subnets with egress are used). Left out: the stack creates one with flow logs. */
+      vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
+      catalog: jobSchema(1, 4096, 120),
+      backup: jobSchema(0.5, 1024, 120),
+      resize: jobSchema(2, 4096, 240),
+    })
+    .default(() => ({
+      spot: true,
+      maxVcpus: 32,
+      catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3 },
+      backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
+      resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 },
+    })),
+  retention: z
+    .strictObject({
+      /** Days run artefacts (runs/<runId>/…) are kept in the work bucket. */
+      runDays: z.number().int().min(1).default(90),
+      /** Days a replaced or deleted backup version is kept. */
+      noncurrentBackupDays: z.number().int().min(1).default(90),
+      /** Days CloudWatch keeps job, function and workflow logs (one of CloudWatch's retention values). */
+      logDays: z
+        .number()
+        .int()
+        .refine((d) => LOG_RETENTION_DAYS.includes(d), `one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(', ')}`)
+        .default(30),
+    })
+    .default({ runDays: 90, noncurrentBackupDays: 90, logDays: 30 }),
+});
+
+export type StackConfig = z.output<typeof stackConfigSchema>;
+
+export { presetSchema };
+
+/** Reads the configuration from context: the `nightshift` object, then `nightshift.<path>` overrides. */
+export function configFromContext(tryGetContext: (key: string) => unknown, contextKeys: readonly string[]): StackConfig {
+  const base = tryGetContext('nightshift');
+  const raw: Record<string, unknown> = typeof base === 'string' ? (parseContextValue(base, 'nightshift') as Record<string, unknown>) : structuredClone((base ?? {}) as Record<string, unknown>);
+  for (const key of contextKeys.filter((k) => k.startsWith('nightshift.')).sort()) {
+    setPath(raw, key.slice('nightshift.'.length).split('.'), parseContextValue(tryGetContext(key), key));
+  }
+  return parseStackConfig(raw);
+}
+
+export function parseStackConfig(raw: unknown): StackConfig {
+  return parseWith(
+    stackConfigSchema,
+    raw,
+    'nightshift',
+    'Fix it in cdk.json ("context" → "nightshift") or on the command line with -c nightshift.<key>=<JSON value>, then run cdk synth again.',
+  );
+}
+
+/** `-c key=value` always gives a string: JSON where it parses (numbers, booleans, arrays), the string otherwise. */
+function parseContextValue(value: unknown, key: string): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    if (/^\s*[[{]/.test(value)) throw new ValidationError('nightshift', [{ field: key, received: showValue(value), expected: 'valid JSON' }]);
+    return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const part of path.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+/** The pipeline configuration the jobs and functions receive, given the deployed bucket names. */
+export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['buckets']): PipelineConfig {
+  return { buckets, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize };
+}

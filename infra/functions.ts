@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { Duration, Size } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
+import type { Storage } from './storage';
+
+export interface FunctionsProps {
+  readonly storage: Storage;
+  readonly topic: sns.ITopic;
+  /** The pipeline configuration as JSON (NIGHTSHIFT_CONFIG). */
+  readonly pipelineConfigJson: string;
+  /**
+   * The schedule, so that prepare can tell scheduled runs from console runs.
+   * @default - no schedule: runs are attributed to the console or the CLI
+   */
+  readonly schedule?: { readonly cron: string; readonly timeZone?: string };
+  /**
+   * Retention of the functions' logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The workflow's Lambda functions, bundled from functions/*.ts with the local esbuild (no Docker),
+ * on Node.js 22 with JSON logs and X-Ray tracing: prepare, aggregate, notify, notify-failure.
+ */
+export class Functions extends Construct {
+  readonly prepare: nodejs.NodejsFunction;
+  readonly aggregate: nodejs.NodejsFunction;
+  readonly notify: nodejs.NodejsFunction;
+  readonly notifyFailure: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: FunctionsProps) {
+    super(scope, id);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const make = (name: string, options: { memoryMiB?: number; timeout?: Duration; tmpGiB?: number; env?: Record<string, string> } = {}) => {
+      const fn = new nodejs.NodejsFunction(this, name, {
+        entry: join(__dirname, '..', 'functions', `${name}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: options.memoryMiB ?? 256,
+        timeout: options.timeout ?? Duration.seconds(60),
+        ephemeralStorageSize: options.tmpGiB ? Size.gibibytes(options.tmpGiB) : undefined,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        tracing: lambda.Tracing.ACTIVE,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
+        environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
+        bundling: { target: 'node22', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
+      });
+      acknowledge(fn, {
+        [LAMBDA_BASIC_EXECUTION]: 'AWSLambdaBasicExecutionRole is the AWS-managed minimum for a function to write its own logs.',
+        [ANY_RESOURCE]: 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords have no resource-level permissions.',
+      });
+      return fn;
+    };
+    this.prepare = make('prepare', { env: props.schedule ? { NIGHTSHIFT_SCHEDULE_CRON: props.schedule.cron, NIGHTSHIFT_SCHEDULE_TIME_ZONE: props.schedule.timeZone ?? '' } : {} });
+    this.aggregate = make('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15), tmpGiB: 4 });
+    this.notify = make('notify', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
+    this.notifyFailure = make('notify-failure', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
+
+    const work = props.storage.work;
+    const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
+    this.aggregate.addToRolePolicy(list);
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
+    for (const fn of [this.notify, this.notifyFailure]) {
+      fn.addToRolePolicy(list);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));
+      props.topic.grantPublish(fn);
+      acknowledge(fn, {
+        [wildcardResource(fn, work.bucketArn, '/runs/*')]: 'Reads a run\'s report or plan and writes its notified marker under runs/<runId>/, a new prefix every run.',
+        'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]': 'Publishing to the KMS-encrypted topic needs a data key; the grant is limited to the topic\'s key.',
+      });
+    }
+    acknowledge(this.aggregate, {
+      [wildcardResource(this.aggregate, work.bucketArn, '/runs/*')]: 'Reads shard results and writes the report under runs/<runId>/, a new prefix every run.',
+      [wildcardResource(this.aggregate, work.bucketArn, '/state/*')]: 'Promotes the run\'s catalogue to state/catalog.jsonl.',
+    });
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * What matters in the synthesized template (never a whole-template snapshot: asset hashes change
+ * with every edit): the schedule, the jobs' retry strategies and timeouts, bucket hardening, IAM
+ * scope, the topic's TLS policy, the alarms, cdk-nag, and the workflow's definition.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import aslValidator = require('asl-validator');
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
+import { parseStackConfig, type StackConfig } from './config';
+import { NightshiftStack } from './stack';
+import { STATE } from './workflow';
+
+const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+
+interface Synthesized {
+  template: Template;
+  json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+  definition: AslDefinition;
+  report: { pluginReports: { pluginName: string; conclusion: string; violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[] } | undefined;
+  outdir: string;
+}
+
+function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'nightshift-cdk-'));
+  const app = new App({ outdir, context: { ...cdkJson.context } });
+  const config = parseStackConfig({ notificationEmails: ['ops@example.com', 'oncall@example.com'], ...overrides });
+  const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  try {
+    app.synth();
+  } catch (error) {
+    if (!/Validation failed/.test((error as Error).message)) throw error;
+  }
+  const reportPath = join(outdir, 'validation-report.json');
+  const template = Template.fromJSON(JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')));
+  const json = template.toJSON() as Synthesized['json'];
+  return { template, json, definition: definitionFromTemplate(json), report: existsSync(reportPath) ? JSON.parse(readFileSync(reportPath, 'utf8')) : undefined, outdir };
+}
+
+let s: Synthesized;
+beforeAll(() => {
+  s = synth();
+}, 120_000);
+afterAll(() => rmSync(s.outdir, { recursive: true, force: true }));
+
+const statementsOf = (logicalIdPrefix: string) =>
+  Object.entries(s.json.Resources)
+    .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(logicalIdPrefix))
+    .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown; Sid?: string }[] }).Statement);
+const actionsOf = (st: { Action: string | string[] }) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('has zero unacknowledged findings', () => {
+    const plugin = s.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
+    const open = plugin?.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)) ?? [];
+    expect(open).toEqual([]);
+    expect(plugin?.conclusion ?? 'success').toBe('success');
+  });
+
+  it('gives every acknowledgement a reason', () => {
+    const metadata = readFileSync(join(s.outdir, 'Nightshift.template.json'), 'utf8');
+    expect(metadata).not.toMatch(/"reason":\s*""/);
+  });
+});
+
+describe('schedule', () => {
+  it('starts the state machine with {} on the configured cron (UTC)', () => {
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('WorkflowStateMachine') }, Input: '{}' })],
+    });
+  });
+
+  it('uses EventBridge Scheduler when a time zone is configured', () => {
+    const zoned = synth({ schedule: { cron: 'cron(30 1 * * ? *)', timeZone: 'Europe/Paris' } });
+    try {
+      zoned.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+        ScheduleExpression: 'cron(30 1 * * ? *)',
+        ScheduleExpressionTimezone: 'Europe/Paris',
+        Target: Match.objectLike({ Input: '{}' }),
+      });
+      zoned.template.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+    } finally {
+      rmSync(zoned.outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Batch', () => {
+  it.each([
+    ['catalog', 1, 4096, 120],
+    ['backup', 0.5, 1024, 120],
+    ['resize', 2, 4096, 240],
+  ])('%s job: Fargate size, timeout, attempts, and retries only what a retry can fix', (job, vcpu, memory, minutes) => {
+    s.template.hasResourceProperties('AWS::Batch::JobDefinition', {
+      PlatformCapabilities: ['FARGATE'],
+      ContainerProperties: Match.objectLike({
+        Command: [job],
+        ResourceRequirements: [{ Type: 'MEMORY', Value: String(memory) }, { Type: 'VCPU', Value: String(vcpu) }],
+      }),
+      Timeout: { AttemptDurationSeconds: minutes * 60 },
+      RetryStrategy: {
+        Attempts: 3,
+        EvaluateOnExit: [
+          { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+          { Action: 'RETRY', OnStatusReason: 'Your Spot Task was interrupted*' },
+          { Action: 'RETRY', OnExitCode: '1' },
+          { Action: 'RETRY', OnExitCode: '143' },
+          { Action: 'EXIT', OnReason: '*' }, // unmatched failures would otherwise be retried
+        ],
+      },
+    });
+  });
+
+  it('queues on Fargate Spot first and on-demand Fargate second', () => {
+    const envs = s.template.findResources('AWS::Batch::ComputeEnvironment');
+    const spot = Object.keys(envs).find((id) => (envs[id]!.Properties.ComputeResources as { Type: string }).Type === 'FARGATE_SPOT')!;
+    const onDemand = Object.keys(envs).find((id) => (envs[id]!.Properties.ComputeResources as { Type: string }).Type === 'FARGATE')!;
+    s.template.hasResourceProperties('AWS::Batch::JobQueue', {
+      ComputeEnvironmentOrder: [
+        { ComputeEnvironment: { 'Fn::GetAtt': [spot, 'ComputeEnvironmentArn'] }, Order: 1 },
+        { ComputeEnvironment: { 'Fn::GetAtt': [onDemand, 'ComputeEnvironmentArn'] }, Order: 2 },
+      ],
+    });
+  });
+
+  it('gives every job the pipeline configuration with the deployed bucket names', () => {
+    const defs = s.template.findResources('AWS::Batch::JobDefinition');
+    for (const def of Object.values(defs)) {
+      const env = (def.Properties.ContainerProperties as { Environment: { Name: string; Value: unknown }[] }).Environment;
+      const config = env.find((e) => e.Name === 'NIGHTSHIFT_CONFIG')!.Value;
+      expect(JSON.stringify(config)).toMatch(/StorageWork.*StorageRenditions|StorageRenditions.*StorageWork/s);
+    }
+  });
+});
+
+describe('storage', () => {
+  it('hardens every bucket: public access blocked, encrypted, TLS required, access logs on', () => {
+    const buckets = s.template.findResources('AWS::S3::Bucket');
+    expect(Object.keys(buckets)).toHaveLength(5); // corpus, renditions, backup, work, access logs
+    for (const [id, b] of Object.entries(buckets)) {
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+      expect(b.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+      if (!id.startsWith('StorageAccessLogs')) expect(b.Properties.LoggingConfiguration).toMatchObject({ DestinationBucketName: { Ref: expect.stringMatching(/^StorageAccessLogs/) } });
+    }
+    const policies = s.template.findResources('AWS::S3::BucketPolicy');
+    expect(Object.keys(policies)).toHaveLength(5);
+    for (const p of Object.values(policies)) {
+      expect((p.Properties.PolicyDocument as { Statement: unknown[] }).Statement).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    }
+  });
+
+  it('versions the backup bucket and expires old versions and run artefacts', () => {
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 90 }, Status: 'Enabled' })]) },
+    });
+    s.template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'runs/', ExpirationInDays: 90 })]) },
+    });
+  });
+
+  it('retains the data buckets when the stack is deleted', () => {
+    for (const [id, b] of Object.entries(s.template.findResources('AWS::S3::Bucket'))) if (!id.startsWith('StorageAccessLogs')) expect(b.DeletionPolicy).toBe('Retain');
+  });
+
+  it('can turn on Object Lock for backups', () => {
+    const locked = synth({ backupObjectLock: { mode: 'GOVERNANCE', days: 30 } });
+    try {
+      locked.template.hasResourceProperties('AWS::S3::Bucket', { ObjectLockEnabled: true, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 30 } } } });
+    } finally {
+      rmSync(locked.outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('IAM: least privilege', () => {
+  const job = () => statementsOf('ComputeJobRole');
+  const bucketRef = (prefix: string) => expect.objectContaining({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${prefix}`)), 'Arn'] });
+
+  it('lets the jobs read the corpus but never write or delete it', () => {
+    const onCorpus = job().filter((st) => JSON.stringify(st.Resource).includes('StorageCorpus'));
+    expect(onCorpus.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+  });
+
+  it('lets the jobs put renditions and backups, and delete nothing anywhere', () => {
+    const all = job().flatMap(actionsOf);
+    expect(all.filter((a) => /Delete|\*/.test(a))).toEqual([]);
+    const backup = job().find((st) => st.Sid === 'WriteBackups')!;
+    expect(actionsOf(backup).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(backup.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageBackup'), '/*']] });
+  });
+
+  it('scopes the work bucket to runs/ (read-write) and state/ (read-only) for the jobs', () => {
+    const run = job().find((st) => st.Sid === 'RunArtefacts')!;
+    const state = job().find((st) => st.Sid === 'ReadLastCatalogue')!;
+    expect(run.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageWork'), '/runs/*']] });
+    expect(actionsOf(state)).toEqual(['s3:GetObject']);
+  });
+
+  it('has no s3:* and no Resource "*" except for APIs without resource-level permissions', () => {
+    const allowedOnAnyResource = /^(xray:|logs:(Create|Delete|Get|Update)LogDelivery|logs:ListLogDeliveries|logs:Describe|logs:PutResourcePolicy|logs:DeleteResourcePolicy|ecr:GetAuthorizationToken|kms:)/;
+    for (const [id, r] of Object.entries(s.json.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy')) {
+      for (const st of (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement) {
+        expect({ id, star: actionsOf(st).filter((a) => a === 's3:*' || a === '*') }).toEqual({ id, star: [] });
+        if (st.Resource === '*') expect({ id, actions: actionsOf(st).filter((a) => !allowedOnAnyResource.test(a)) }).toEqual({ id, actions: [] });
+      }
+    }
+  });
+});
+
+describe('notifications', () => {
+  it('requires TLS to publish, encrypts the topic, and subscribes every configured address', () => {
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    for (const email of ['ops@example.com', 'oncall@example.com']) s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email });
+  });
+
+  it('alarms to the topic on failed, timed-out and aborted executions and on failed Batch jobs', () => {
+    for (const metric of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted', 'BatchJobsFailed']) {
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: Match.stringLikeRegexp('NotificationsTopic') }],
+      });
+    }
+    s.template.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ source: ['aws.batch'], detail: Match.objectLike({ status: ['FAILED'] }) }) });
+  });
+});
+
+describe('functions', () => {
+  it('run on Node.js 22 with JSON logs and tracing', () => {
+    const fns = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((f) => JSON.stringify(f.Properties.Environment ?? {}).includes('NIGHTSHIFT_CONFIG'));
+    expect(fns).toHaveLength(4);
+    for (const f of fns) expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', LoggingConfig: { LogFormat: 'JSON' }, TracingConfig: { Mode: 'Active' } });
+  });
+});
+
+describe('workflow definition (synthesized ASL)', () => {
+  it('is valid Amazon States Language', () => {
+    const { isValid, errorsText } = aslValidator(s.definition as never);
+    expect(errorsText()).toBe('');
+    expect(isValid).toBe(true);
+  });
+
+  it('runs in the order DESIGN.md draws', () => {
+    const d = s.definition.States;
+    expect(s.definition.StartAt).toBe(STATE.prepare);
+    expect([d[STATE.prepare]!.Next, d[STATE.plan]!.Next, d[STATE.readPlan]!.Next]).toEqual([STATE.plan, STATE.readPlan, STATE.hasWork]);
+    expect(d[STATE.hasWork]!.Choices![0]).toMatchObject({ Variable: '$.plan.value.shardCount', NumericEquals: 0, Next: STATE.notifyNothingToDo });
+    expect(d[STATE.hasWork]!.Default).toBe(STATE.work);
+    expect([d[STATE.work]!.Next, d[STATE.aggregate]!.Next, d[STATE.notify]!.Next]).toEqual([STATE.aggregate, STATE.notify, STATE.done]);
+    expect(d[STATE.work]!.Branches!.map((b) => b.StartAt)).toEqual([STATE.backupRequested, STATE.resizeRequested]);
+    expect(d[STATE.plan]!.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
+  });
+
+  it('gives every Task a Retry, a Catch and its own timeout (never the 60 s default of a local interpreter)', () => {
+    const tasks = allStates(s.definition).filter(({ state }) => state.Type === 'Task');
+    expect(tasks.length).toBeGreaterThanOrEqual(8);
+    for (const { name, state } of tasks) {
+      expect({ name, retry: (state.Retry ?? []).length > 0, catch: (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL')), timeout: (state.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, retry: true, catch: true, timeout: true });
+    }
+    for (const name of [STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
+      expect(s.definition.States[name]!.Catch![0]!.Next).toBe(`Failed in ${name}`);
+      expect(s.definition.States[`Failed in ${name}`]!.Next).toBe(STATE.notifyFailure);
+    }
+    expect(s.definition.States[STATE.notifyFailure]!.Next).toBe(STATE.failed);
+  });
+
+  it('ends every path in Succeed or Fail, and reaches every state', () => {
+    for (const scope of [s.definition, ...s.definition.States[STATE.work]!.Branches!]) {
+      const seen = new Set<string>();
+      const stack = [scope.StartAt];
+      while (stack.length) {
+        const name = stack.pop()!;
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const state = scope.States[name];
+        expect(state).toBeDefined();
+        const next = successors(state!);
+        if (next.length === 0) expect(['Succeed', 'Fail'].includes(state!.Type) || state!.End === true).toBe(true);
+        if (state!.Type !== 'Succeed' && state!.Type !== 'Fail' && !state!.End) expect(next.length).toBeGreaterThan(0);
+        stack.push(...next);
+      }
+      expect([...seen].sort()).toEqual(Object.keys(scope.States).sort());
+    }
+  });
+
+  it('leaves each Batch attempt to its job definition\'s timeout and bounds the state by all attempts plus queueing', () => {
+    const states = Object.fromEntries(allStates(s.definition).map(({ name, state }) => [name, state]));
+    expect(states[STATE.plan]!.Parameters!.Timeout).toBeUndefined();
+    expect(states[STATE.plan]!.TimeoutSeconds).toBe((120 * 3 + 60) * 60);
+    expect(states[STATE.resize]!.TimeoutSeconds).toBe((240 * 3 + 60) * 60);
+  });
+
+  it('sizes the backup and resize array jobs from the plan', () => {
+    const states = Object.fromEntries(allStates(s.definition).map(({ name, state }) => [name, state]));
+    for (const name of [STATE.backup, STATE.resize]) {
+      expect(states[name]!.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
+      expect(states[name]!.Parameters).toMatchObject({ ArrayProperties: { 'Size.$': '$.plan.value.shardCount' }, ContainerOverrides: { Environment: [{ Name: 'NIGHTSHIFT_RUN_ID', 'Value.$': '$.run.runId' }] } });
+    }
+  });
+
+  it('logs every execution at level ALL with tracing on', () => {
+    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: Match.anyValue() },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+});

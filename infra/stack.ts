@@ -1,0 +1,90 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { Compute } from './compute';
+import { pipelineConfigOf, type StackConfig } from './config';
+import { Functions } from './functions';
+import { acknowledge } from './nag';
+import { Notifications } from './notifications';
+import { Observability } from './observability';
+import { NightlySchedule } from './schedule';
+import { Storage } from './storage';
+import { Workflow } from './workflow';
+
+export interface NightshiftStackProps extends StackProps {
+  /** The validated configuration (infra/config.ts). */
+  readonly config: StackConfig;
+  /**
+   * The job image.
+   * @default - built from jobs/Dockerfile
+   */
+  readonly jobImage?: ecs.ContainerImage;
+}
+
+/** The whole pipeline: EventBridge schedule → Step Functions → AWS Batch → Lambda → SNS. */
+export class NightshiftStack extends Stack {
+  readonly storage: Storage;
+  readonly compute: Compute;
+  readonly functions: Functions;
+  readonly notifications: Notifications;
+  readonly workflow: Workflow;
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: NightshiftStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.retention.logDays as logs.RetentionDays;
+    this.storage = new Storage(this, 'Storage', {
+      corpusBucketName: config.corpus.bucketName,
+      runRetentionDays: config.retention.runDays,
+      noncurrentBackupDays: config.retention.noncurrentBackupDays,
+      backupObjectLock: config.backupObjectLock,
+    });
+    const pipelineConfigJson = this.toJsonString(
+      pipelineConfigOf(config, { corpus: this.storage.corpus.bucketName, renditions: this.storage.renditions.bucketName, backup: this.storage.backup.bucketName, work: this.storage.work.bucketName }),
+    );
+    this.notifications = new Notifications(this, 'Notifications', { emails: config.notificationEmails });
+    const jobs = { catalog: config.compute.catalog, backup: config.compute.backup, resize: config.compute.resize };
+    this.compute = new Compute(this, 'Compute', {
+      storage: this.storage,
+      jobs,
+      pipelineConfigJson,
+      spot: config.compute.spot,
+      maxVcpus: config.compute.maxVcpus,
+      vpc: config.compute.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: config.compute.vpcId }) : undefined,
+      image: props.jobImage,
+      logRetention,
+    });
+    this.functions = new Functions(this, 'Functions', {
+      storage: this.storage,
+      topic: this.notifications.topic,
+      pipelineConfigJson,
+      schedule: config.schedule.enabled ? { cron: config.schedule.cron, timeZone: config.schedule.timeZone } : undefined,
+      logRetention,
+    });
+    this.workflow = new Workflow(this, 'Workflow', {
+      queue: this.compute.queue,
+      jobDefinitions: this.compute.jobDefinitions,
+      jobs,
+      functions: this.functions,
+      workBucket: this.storage.work,
+      logRetention,
+    });
+    if (config.schedule.enabled) new NightlySchedule(this, 'Schedule', { stateMachine: this.workflow.stateMachine, cron: config.schedule.cron, timeZone: config.schedule.timeZone });
+    this.observability = new Observability(this, 'Observability', { stateMachine: this.workflow.stateMachine, queue: this.compute.queue, topic: this.notifications.topic, logRetention });
+
+    acknowledge(this, {
+      'AwsSolutions-L1': 'Functions are pinned to Node.js 22, the runtime the project builds and tests on (the jobs run on node:22 too); they move with the project.',
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'nightshift run uses it; Start execution with {} in the console for an ad-hoc run' });
+    new CfnOutput(this, 'CorpusBucket', { value: this.storage.corpus.bucketName });
+    new CfnOutput(this, 'RenditionsBucket', { value: this.storage.renditions.bucketName });
+    new CfnOutput(this, 'BackupBucket', { value: this.storage.backup.bucketName });
+    new CfnOutput(this, 'WorkBucket', { value: this.storage.work.bucketName });
+    new CfnOutput(this, 'TopicArn', { value: this.notifications.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+  }
+}

@@ -1,0 +1,227 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as batch from 'aws-cdk-lib/aws-batch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { JobName, JobSize } from './compute';
+import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
+
+export interface WorkflowProps {
+  readonly queue: batch.IJobQueue;
+  readonly jobDefinitions: Record<JobName, batch.IJobDefinition>;
+  /** Job sizes, for the Batch tasks' timeouts (job timeout × attempts, plus time in the queue). */
+  readonly jobs: Record<JobName, JobSize>;
+  readonly functions: { prepare: lambda.IFunction; aggregate: lambda.IFunction; notify: lambda.IFunction; notifyFailure: lambda.IFunction };
+  /** The work bucket, where the plan is read from. */
+  readonly workBucket: s3.IBucket;
+  /**
+   * Retention of the execution logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The longest a run may take.
+   * @default Duration.hours(24)
+   */
+  readonly timeout?: Duration;
+}
+
+/**
+ * BatchSubmitJob spends `taskTimeout` on the Batch job's attempt timeout (overriding the job
+ * definition's) and renders no state TimeoutSeconds. Here the job definitions keep their
+ * per-attempt timeouts, and the state gets its own: every attempt plus time waiting in the queue.
+ */
+class BatchJobState extends tasks.BatchSubmitJob {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly stateTimeout: Duration,
+    props: tasks.BatchSubmitJobProps,
+  ) {
+    super(scope, id, props);
+  }
+
+  override toStateJson(queryLanguage?: sfn.QueryLanguage): object {
+    return { ...super.toStateJson(queryLanguage), TimeoutSeconds: this.stateTimeout.toSeconds() };
+  }
+}
+
+/** State names: the local runtime binds its handlers to them, and the failure email names them. */
+export const STATE = {
+  prepare: 'Prepare',
+  plan: 'Plan',
+  readPlan: 'ReadPlan',
+  hasWork: 'HasWork',
+  work: 'Work',
+  backupRequested: 'BackupRequested',
+  backup: 'Backup',
+  backupNotRequested: 'BackupNotRequested',
+  resizeRequested: 'ResizeRequested',
+  resize: 'Resize',
+  resizeNotRequested: 'ResizeNotRequested',
+  aggregate: 'Aggregate',
+  notify: 'Notify',
+  notifyNothingToDo: 'NotifyNothingToDo',
+  notifyFailure: 'NotifyFailure',
+  done: 'Done',
+  failed: 'RunFailed',
+} as const;
+
+const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+const BATCH_TRANSIENT = ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'];
+const S3_TRANSIENT = ['S3.SdkClientException', 'S3.InternalError', 'S3.SlowDown', 'S3.ServiceUnavailable'];
+
+/**
+ * The nightly workflow, in JSONPath (so the local interpreter runs the same definition):
+ *
+ *   Prepare → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → NotifyNothingToDo → Done
+ *                                                      └ yes → Work ∥ (Backup array job, Resize array job)
+ *                                                              → Aggregate → Notify → Done
+ *   any state's error → "Failed in <state>" → NotifyFailure → RunFailed
+ *
+ * Big data never travels through the states: they pass the run id, counts and S3 keys.
+ */
+export class Workflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly definition: sfn.IChainable;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const fns = props.functions;
+    const run = (field: string) => sfn.JsonPath.stringAt(`$.run.${field}`);
+
+    const notifyFailure = new tasks.LambdaInvoke(this, STATE.notifyFailure, {
+      lambdaFunction: fns.notifyFailure,
+      payload: sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        state: sfn.JsonPath.stringAt('$.failedIn.state'),
+        error: sfn.JsonPath.objectAt('$.error'),
+        startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+        executionArn: sfn.JsonPath.stringAt('$$.Execution.Id'),
+      }),
+      retryOnServiceExceptions: false,
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
+    });
+    const failed = new sfn.Fail(this, STATE.failed, { error: 'RunFailed', causePath: sfn.JsonPath.format('Failed in {}: {}', sfn.JsonPath.stringAt('$.failedIn.state'), sfn.JsonPath.stringAt('$.error.Error')) });
+    notifyFailure.addRetry({ errors: LAMBDA_TRANSIENT, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+    // If even the failure email cannot be sent, the execution still fails (and the alarm fires).
+    notifyFailure.addCatch(failed, { resultPath: '$.notifyError' });
+    notifyFailure.next(failed);
+
+    /** Retry transient service errors, then send any error to NotifyFailure, naming the state. */
+    const guard = <T extends sfn.TaskStateBase | sfn.Parallel>(state: T, transient: string[]): T => {
+      if (transient.length > 0) state.addRetry({ errors: transient, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+      const label = new sfn.Pass(this, `Failed in ${state.id}`, { result: sfn.Result.fromObject({ state: state.id }), resultPath: '$.failedIn' });
+      label.next(notifyFailure);
+      state.addCatch(label, { resultPath: '$.error' });
+      return state;
+    };
+    const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, timeout: Duration, resultPath: string | undefined) =>
+      guard(
+        new tasks.LambdaInvoke(this, stateId, {
+          lambdaFunction: fn,
+          payload: sfn.TaskInput.fromObject(payload),
+          retryOnServiceExceptions: false,
+          resultSelector: resultPath ? { 'value.$': '$.Payload' } : undefined,
+          resultPath: resultPath ?? sfn.JsonPath.DISCARD,
+          taskTimeout: sfn.Timeout.duration(timeout),
+        }),
+        LAMBDA_TRANSIENT,
+      );
+    const batchTimeout = (job: JobName) => Duration.minutes(props.jobs[job].timeoutMinutes * props.jobs[job].attempts + 60);
+    const runEnvironment = { NIGHTSHIFT_RUN_ID: run('runId') };
+
+    const prepare = guard(
+      new tasks.LambdaInvoke(this, STATE.prepare, {
+        lambdaFunction: fns.prepare,
+        payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$$.Execution.Input'), execution: sfn.JsonPath.objectAt('$$.Execution') }),
+        retryOnServiceExceptions: false,
+        resultSelector: { 'run.$': '$.Payload' },
+        taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+      }),
+      LAMBDA_TRANSIENT,
+    );
+    const plan = guard(
+      new BatchJobState(this, STATE.plan, batchTimeout('catalog'), {
+        jobName: 'nightshift-catalog',
+        jobQueueArn: props.queue.jobQueueArn,
+        jobDefinitionArn: props.jobDefinitions.catalog.jobDefinitionArn,
+        containerOverrides: { environment: { ...runEnvironment, NIGHTSHIFT_INPUT: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.run.input')) } },
+        resultPath: sfn.JsonPath.DISCARD,
+      }),
+      BATCH_TRANSIENT,
+    );
+    const readPlan = guard(
+      new tasks.CallAwsService(this, STATE.readPlan, {
+        service: 's3',
+        action: 'getObject',
+        parameters: { Bucket: props.workBucket.bucketName, Key: sfn.JsonPath.format('runs/{}/plan.json', run('runId')) },
+        iamResources: [props.workBucket.arnForObjects('runs/*')],
+        resultSelector: { 'value.$': 'States.StringToJson($.Body)' },
+        resultPath: '$.plan',
+        taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+      }),
+      S3_TRANSIENT,
+    );
+    // Inside a branch a Catch can only lead to the branch's own states: it ends the branch with a
+    // named error, which the Parallel's Catch then reports (e.g. "Failed in Work: ResizeFailed").
+    const arrayJob = (job: 'backup' | 'resize', stateId: string) => {
+      const task = new BatchJobState(this, stateId, batchTimeout(job), {
+        jobName: `nightshift-${job}`,
+        jobQueueArn: props.queue.jobQueueArn,
+        jobDefinitionArn: props.jobDefinitions[job].jobDefinitionArn,
+        arraySize: sfn.JsonPath.numberAt('$.plan.value.shardCount'),
+        containerOverrides: { environment: runEnvironment },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      task.addRetry({ errors: BATCH_TRANSIENT, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+      task.addCatch(new sfn.Fail(this, `${stateId}Failed`, { error: `${stateId}Failed`, causePath: '$.error.Cause' }), { resultPath: '$.error' });
+      return task;
+    };
+    const branch = (job: 'backup' | 'resize', choiceId: string, jobId: string, skipId: string) =>
+      new sfn.Choice(this, choiceId).when(sfn.Condition.booleanEquals(`$.plan.value.arrayJobs.${job}`, true), arrayJob(job, jobId)).otherwise(new sfn.Pass(this, skipId));
+    const work = guard(
+      new sfn.Parallel(this, STATE.work, { resultPath: sfn.JsonPath.DISCARD })
+        .branch(branch('backup', STATE.backupRequested, STATE.backup, STATE.backupNotRequested))
+        .branch(branch('resize', STATE.resizeRequested, STATE.resize, STATE.resizeNotRequested)),
+      [],
+    );
+    const common = { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt'), executionArn: run('executionArn') };
+    const aggregate = invoke(STATE.aggregate, fns.aggregate, { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt') }, Duration.minutes(16), '$.aggregate');
+    const notify = invoke(STATE.notify, fns.notify, { ...common, kind: 'report' }, Duration.minutes(2), undefined);
+    const notifyNothing = invoke(STATE.notifyNothingToDo, fns.notify, { ...common, kind: 'nothing-to-do' }, Duration.minutes(2), undefined);
+    const done = new sfn.Succeed(this, STATE.done);
+
+    this.definition = prepare
+      .next(plan)
+      .next(readPlan)
+      .next(
+        new sfn.Choice(this, STATE.hasWork)
+          .when(sfn.Condition.numberEquals('$.plan.value.shardCount', 0), notifyNothing.next(done))
+          .otherwise(work.next(aggregate).next(notify).next(done)),
+      );
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      comment: 'nightshift: plan, back up and resize new images, report, notify',
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout ?? Duration.hours(24),
+      tracingEnabled: true,
+      logs: { destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }), level: sfn.LogLevel.ALL, includeExecutionData: true },
+    });
+    const role = this.stateMachine.role;
+    acknowledge(role, {
+      ...Object.fromEntries(
+        Object.values(fns).map((fn) => [wildcardResource(role, fn.functionArn, ':*'), 'CDK\'s LambdaInvoke grants the function and its versions and aliases (<function ARN>:*).']),
+      ),
+      [wildcardResource(role, Stack.of(this).formatArn({ service: 'batch', resource: 'job-definition', resourceName: '*' }))]:
+        'batch:SubmitJob on job-definition/*: a job definition ARN names one revision, and every deployment registers a new revision.',
+      [wildcardResource(role, props.workBucket.bucketArn, '/runs/*')]: 'ReadPlan reads runs/<runId>/plan.json, a new prefix every run.',
+      [ANY_RESOURCE]: 'Execution logging (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray tracing have no resource-level permissions.',
+    });
+  }
+}
