@@ -12,9 +12,10 @@ import { writeJsonLines } from '../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { buildReport, checkCoverage, failuresCsv, type Report, shouldPromoteCatalog, type Trigger } from '../core/report';
 import { renderReportHtml } from '../core/report-html';
+import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
-import { getJson, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
+import { getJson, isNotFound, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 
 export interface AggregateEvent {
@@ -43,9 +44,15 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const keys = runKeys(event.runId);
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const limit = pLimit(16);
-  const results = await Promise.all(
-    plan.shardOperations.flatMap((op) => Array.from({ length: plan.shardCount }, (_, shard) => limit(() => getJson<ShardResult>(ctx.s3, work, keys.result(op, shard))))),
-  );
+  // A missing result is a gap in the run (a shard that never finished), named as such below.
+  const read = (op: ShardOperation, shard: number) =>
+    limit(() =>
+      getJson<ShardResult>(ctx.s3, work, keys.result(op, shard)).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }),
+    );
+  const results = (await Promise.all(plan.shardOperations.flatMap((op) => Array.from({ length: plan.shardCount }, (_, shard) => read(op, shard))))).filter((r): r is ShardResult => r !== undefined);
   const gaps = checkCoverage(plan, results);
   if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 

@@ -1,0 +1,99 @@
+import { failureEmail, nothingToDoEmail, runEmail, SNS_MESSAGE_MAX_BYTES } from './email';
+import { buildReport, type Report } from './report';
+import type { Plan, ShardResult } from './results';
+
+const plan: Plan = {
+  runId: '2026-11-22T02-00-00Z',
+  createdAt: '2026-11-22T02:00:05.000Z',
+  prefix: '',
+  dryRun: false,
+  full: false,
+  operations: ['filter', 'sort', 'backup', 'resize'],
+  shardOperations: ['backup', 'resize'],
+  arrayJobs: { backup: true, resize: true },
+  presets: ['large', 'web', 'small', 'thumb'],
+  shardCount: 2,
+  counts: { listed: 1_204_000, selected: 1_200_000, new: 12_400, changed: 8, unchanged: 1_187_592, deleted: 3, work: 12_408, skipped: { 'not-an-image': 4000 } },
+  bytes: { listed: 0, selected: 0, work: 0 },
+  previousCatalogRecords: 1_187_595,
+  nothingToDo: false,
+};
+const meta = { trigger: 'schedule' as const, startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:41:00.000Z', catalogPromoted: true };
+
+function shard(operation: 'backup' | 'resize', failures: number, keyLength = 40): ShardResult {
+  return {
+    runId: plan.runId,
+    operation,
+    shard: 0,
+    attempt: 1,
+    dryRun: false,
+    startedAt: '',
+    finishedAt: '',
+    durationMs: 1,
+    counts: { items: 12_408, processed: 12_408 - failures, skipped: 0, failed: failures },
+    bytesRead: 5e9,
+    bytesWritten: 1e9,
+    skipped: [],
+    failures: Array.from({ length: failures }, (_, i) => ({ key: `photos/${String(i).padStart(keyLength, 'é')}.jpg`, code: (['decode-failed', 'too-many-pixels', 'read-failed'] as const)[i % 3]!, message: 'x'.repeat(200), retryable: i % 3 === 2 })),
+  };
+}
+
+const report = (failures: number, extra: Partial<Report> = {}, keyLength?: number): Report => ({ ...buildReport(plan, [shard('backup', 0), shard('resize', failures, keyLength)], meta), ...extra });
+
+function expectSnsRules(email: { subject: string; text: string }) {
+  expect(email.subject.length).toBeLessThan(100);
+  expect(email.subject).toMatch(/^[\x20-\x7e]+$/); // printable ASCII, one line
+  expect(Buffer.byteLength(email.text)).toBeLessThan(SNS_MESSAGE_MAX_BYTES);
+}
+
+describe('the run email', () => {
+  it('says what happened in the subject and the first sentence', () => {
+    const email = runEmail(report(3));
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 12,408 images, 3 failed, 41 min');
+    expect(email.text.split('\n')[0]).toBe('12,405 of 12,408 new or changed images processed; 3 failed, see below.');
+    expect(email.text).toContain('Trigger    schedule');
+    expect(email.text).toContain('Resize     12,405 rendered, 0 skipped, 3 failed (read 4.7 GiB, wrote 954 MiB)');
+    expectSnsRules(email);
+  });
+
+  it('says "all processed" when nothing failed', () => {
+    const email = runEmail(report(0));
+    expect(email.text.split('\n')[0]).toBe('All 12,408 new or changed images processed successfully.');
+    expect(email.text).not.toContain('Failures:');
+  });
+
+  it('stays under the SNS limit with 10,000 failures of 1 KB keys, listing the ten most frequent reasons', () => {
+    const email = runEmail(report(10_000, {}, 500), { execution: 'https://console/x', report: 'https://console/r' });
+    expectSnsRules(email);
+    expect(email.text).toContain('Failures: 10,000 in all. Most frequent reasons:');
+    expect(email.text.match(/^ {2}resize /gm)).toHaveLength(3);
+    expect(email.text).toContain('3,333 of them may succeed on a rerun');
+    expect(email.text.trimEnd().split('\n').at(-1)).toBe('Report     https://console/r');
+  });
+
+  it('marks a dry run', () => {
+    const email = runEmail(report(0, { dryRun: true }));
+    expect(email.subject).toContain('DRY RUN');
+    expect(email.text.split('\n')[0]).toBe("Dry run: 12,408 new or changed images would be processed; nothing was written outside the run's folder.");
+  });
+
+  it('says when there is nothing to do', () => {
+    const email = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, meta);
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: nothing new (1,200,000 images checked), 41 min');
+    expect(email.text.split('\n')[0]).toBe('Nothing to do: no new or changed images among the 1,200,000 selected.');
+    expectSnsRules(email);
+  });
+
+  it('says where a workflow failed, why, and what to do', () => {
+    const email = failureEmail({ runId: 'r', state: 'Resize', error: 'ResizeFailed', cause: 'Essential container in task exited', startedAt: meta.startedAt, failedAt: meta.finishedAt, rerun: 'npx nightshift run --wait' });
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: FAILED in Resize (ResizeFailed)');
+    expect(email.text.split('\n')[0]).toMatch(/^Run failed in Resize: ResizeFailed\. /);
+    expect(email.text).toContain('  npx nightshift run --wait');
+    const huge = failureEmail({ runId: 'r', state: 'Plan', error: 'X', cause: 'é'.repeat(500_000), startedAt: meta.startedAt, failedAt: meta.finishedAt, rerun: 'again' });
+    expectSnsRules(huge);
+  });
+
+  it('keeps subjects ASCII even for unicode prefixes and run ids', () => {
+    expectSnsRules(nothingToDoEmail({ ...plan, runId: 'ünïcode', prefix: '写真/' }, meta));
+  });
+});

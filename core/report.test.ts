@@ -1,0 +1,87 @@
+import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons } from './report';
+import type { Plan, ShardResult } from './results';
+
+const plan: Plan = {
+  runId: 'r1',
+  createdAt: '2026-11-22T02:00:05.000Z',
+  prefix: '',
+  dryRun: false,
+  full: false,
+  operations: ['filter', 'sort', 'backup', 'resize'],
+  shardOperations: ['backup', 'resize'],
+  arrayJobs: { backup: true, resize: true },
+  presets: ['thumb'],
+  shardCount: 2,
+  counts: { listed: 7, selected: 5, new: 4, changed: 1, unchanged: 0, deleted: 0, work: 5, skipped: { 'not-an-image': 2 } },
+  bytes: { listed: 700, selected: 500, work: 500 },
+  previousCatalogRecords: 0,
+  nothingToDo: false,
+};
+
+function result(operation: 'backup' | 'resize', shard: number, items: number, failures: ShardResult['failures'], durationMs = 1000): ShardResult {
+  return {
+    runId: 'r1',
+    operation,
+    shard,
+    attempt: 1,
+    dryRun: false,
+    startedAt: '',
+    finishedAt: '',
+    durationMs,
+    counts: { items, processed: items - failures.length, skipped: 0, failed: failures.length },
+    bytesRead: 100 * items,
+    bytesWritten: 10 * items,
+    outputs: operation === 'resize' ? { 'thumb/webp': { count: items, bytes: 10 * items } } : undefined,
+    skipped: [],
+    failures,
+  };
+}
+
+const results = [
+  result('backup', 0, 3, []),
+  result('backup', 1, 2, []),
+  result('resize', 0, 3, [{ key: 'a,"b".jpg', code: 'decode-failed', message: 'truncated\nfile', retryable: false }], 4000),
+  result('resize', 1, 2, [{ key: 'c.jpg', code: 'read-failed', message: 'SlowDown', retryable: true }]),
+];
+
+describe('report', () => {
+  const report = buildReport(plan, results, { trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:41:00.000Z', catalogPromoted: true });
+
+  it('adds up every shard per operation and keeps every failure', () => {
+    expect(report.status).toBe('COMPLETED_WITH_FAILURES');
+    expect(report.operations.resize).toMatchObject({ shards: 2, items: 5, processed: 3, failed: 2, bytesRead: 500, bytesWritten: 50, maxShardMs: 4000, failedByCode: { 'decode-failed': 1, 'read-failed': 1 } });
+    expect(report.operations.backup).toMatchObject({ items: 5, processed: 5, failed: 0 });
+    expect(report.failures.map((f) => [f.operation, f.key])).toEqual([
+      ['resize', 'a,"b".jpg'],
+      ['resize', 'c.jpg'],
+    ]);
+    expect(report.renditions).toEqual({ 'thumb/webp': { count: 5, bytes: 50 } });
+    expect(report.durationMs).toBe(41 * 60_000);
+    expect(report.objects.listed).toBe(7);
+  });
+
+  it('finds results that do not cover the plan', () => {
+    expect(checkCoverage(plan, results)).toEqual([]);
+    expect(checkCoverage(plan, results.slice(1))).toEqual(['backup: no result for shard 0']);
+    expect(checkCoverage({ ...plan, counts: { ...plan.counts, work: 6 } }, results)).toEqual(['backup: results account for 5 objects, the plan has 6', 'resize: results account for 5 objects, the plan has 6']);
+  });
+
+  it('writes failures.csv like an S3 Batch Operations report, quoting what needs quoting', () => {
+    expect(failuresCsv(report, 'corpus')).toBe('Bucket,Key,Operation,ErrorCode,Message\r\ncorpus,"a,""b"".jpg",resize,decode-failed,"truncated\nfile"\r\ncorpus,c.jpg,resize,read-failed,SlowDown\r\n');
+    expect(csvField('plain')).toBe('plain');
+  });
+
+  it('promotes the catalogue only after a real run of both backup and resize', () => {
+    expect(shouldPromoteCatalog(plan)).toBe(true);
+    expect(shouldPromoteCatalog({ ...plan, dryRun: true })).toBe(false);
+    expect(shouldPromoteCatalog({ ...plan, operations: ['resize'] })).toBe(false);
+  });
+
+  it('ranks failure reasons by frequency with example keys', () => {
+    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, operation: 'resize' as const, code: i % 3 ? 'decode-failed' : 'too-many-pixels', message: '', retryable: false }));
+    expect(topFailureReasons(many, 10, 2)).toEqual([
+      { operation: 'resize', code: 'decode-failed', count: 20, examples: ['k1', 'k2'] },
+      { operation: 'resize', code: 'too-many-pixels', count: 10, examples: ['k0', 'k3'] },
+    ]);
+  });
+});

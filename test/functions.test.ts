@@ -1,0 +1,178 @@
+/**
+ * The Lambda handlers against real parts: the jobs run as processes over a small corpus on the
+ * embedded S3 server, then prepare, aggregate, notify and notify-failure run in-process with the
+ * environment Lambda would give them. Emails are read back from an SQS queue subscribed to the
+ * SNS topic on the same server.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { Report } from '../core/report';
+import type { Plan } from '../core/results';
+import { getJson, getText } from '../adapters/s3';
+import { handler as aggregate } from '../functions/aggregate';
+import { resetFunctionContext } from '../functions/context';
+import { handler as notify } from '../functions/notify';
+import { handler as notifyFailure } from '../functions/notify-failure';
+import { handler as prepare } from '../functions/prepare';
+import { photoJpeg } from '../scripts/lib/images';
+import { runJob, startTestS3, type TestS3 } from './support/processes';
+
+const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
+const config = { buckets, presets: [{ name: 'thumb', width: 160, formats: ['jpeg'] }] };
+let server: TestS3;
+let sqs: SQSClient;
+let queueUrl: string;
+let tmp: string;
+const saved = { ...process.env };
+
+async function inbox(): Promise<{ Subject: string; Message: string }[]> {
+  const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  return (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as { Subject: string; Message: string });
+}
+
+async function runJobs(runId: string, input: object): Promise<Plan> {
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify(input) };
+  expect((await runJob('catalog', env)).code).toBe(0);
+  const plan = await getJson<Plan>(server.s3, 'work', runKeys(runId).plan);
+  for (const op of plan.shardOperations) for (let i = 0; i < plan.shardCount; i++) expect((await runJob(op, { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) })).code).toBe(0);
+  return plan;
+}
+
+const execution = (name: string, start = '2026-11-22T10:17:00.000Z') => ({ Id: `arn:aws:states:us-east-1:000000000000:execution:nightshift:${name}`, Name: name, StartTime: start });
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nightshift-fn-'));
+  server = await startTestS3(Object.values(buckets));
+  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+  const sns = new SNSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
+  sqs = new SQSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'nightshift' }));
+  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))).QueueUrl!;
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
+  sns.destroy();
+  Object.assign(process.env, {
+    NIGHTSHIFT_CONFIG: JSON.stringify(config),
+    AWS_ENDPOINT_URL_S3: server.endpoint,
+    AWS_ENDPOINT_URL_SNS: server.endpoint,
+    AWS_REGION: 'us-east-1',
+    NIGHTSHIFT_TOPIC_ARN: TopicArn,
+    NIGHTSHIFT_TMPDIR: tmp,
+    NIGHTSHIFT_SCHEDULE_CRON: 'cron(0 2 * * ? *)',
+    NIGHTSHIFT_LOG_LEVEL: 'warn',
+  });
+  resetFunctionContext();
+  for (const [i, key] of ['a/1.jpg', 'a/2.jpg', 'b/3.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(320, 240, i) }));
+  const whole = await photoJpeg(320, 240, 9);
+  await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/broken.jpg', Body: whole.subarray(0, 500) }));
+}, 120_000);
+
+afterAll(async () => {
+  process.env = saved;
+  resetFunctionContext();
+  sqs?.destroy();
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('prepare', () => {
+  it('fixes the run id, trigger and start, and applies input defaults', async () => {
+    const run = await prepare({ input: { prefix: 'a/' }, execution: execution('cli-2026-11-22') });
+    expect(run).toMatchObject({ runId: 'cli-2026-11-22', trigger: 'cli', input: { prefix: 'a/', operations: ['filter', 'sort', 'backup', 'resize'], presets: ['thumb'], dryRun: false } });
+    expect((await prepare({ input: {}, execution: execution('3f2c9d1e', '2026-11-22T02:00:41.000Z') })).trigger).toBe('schedule');
+    expect((await prepare({ input: {}, execution: execution('3f2c9d1e', '2026-11-22T10:17:00.000Z') })).trigger).toBe('console');
+  });
+
+  it('fails fast with InvalidInput naming the field', async () => {
+    await expect(prepare({ input: { presets: ['huge'] }, execution: execution('x') })).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('input.presets[0]: expected one of the configured presets "thumb", received "huge"') });
+  });
+});
+
+describe('aggregate and notify after a run', () => {
+  const runId = 'fn-run-1';
+  let plan: Plan;
+  beforeAll(async () => {
+    plan = await runJobs(runId, {});
+  }, 120_000);
+
+  it('writes report.json, report.html and failures.csv that account for every object', async () => {
+    const summary = await aggregate({ runId, trigger: 'console', startedAt: '2026-11-22T10:00:00.000Z' });
+    expect(summary).toEqual({ runId, status: 'COMPLETED_WITH_FAILURES', work: 4, failures: 1, catalogPromoted: true, reportKey: runKeys(runId).report });
+    const report = await getJson<Report>(server.s3, 'work', runKeys(runId).report);
+    expect(report.operations.resize).toMatchObject({ items: 4, processed: 3, failed: 1 });
+    expect(report.operations.backup).toMatchObject({ items: 4, processed: 4, failed: 0 });
+    expect(report.failures).toEqual([{ key: 'b/broken.jpg', operation: 'resize', code: 'decode-failed', message: expect.any(String), retryable: false }]);
+    expect(report.shards).toHaveLength(plan.shardCount * 2);
+    expect(await getText(server.s3, 'work', runKeys(runId).failuresCsv)).toMatch(/^Bucket,Key,Operation,ErrorCode,Message\r\ncorpus,b\/broken\.jpg,resize,decode-failed,/);
+    const html = await getText(server.s3, 'work', runKeys(runId).reportHtml);
+    expect(html).toContain('<title>nightshift fn-run-1</title>');
+    expect(html).toContain('b/broken.jpg');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: no script, no network
+  });
+
+  it('promotes the catalogue, keeping permanent failures so they are not retried every night', async () => {
+    const state = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+    expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['a/1.jpg', 'a/2.jpg', 'b/3.jpg', 'b/broken.jpg']);
+  });
+
+  it('sends exactly one email per run, whatever is retried', async () => {
+    const event = { runId, trigger: 'console' as const, startedAt: '2026-11-22T10:00:00.000Z', kind: 'report' as const, executionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift:fn-run-1' };
+    expect(await notify(event)).toMatchObject({ sent: true, subject: expect.stringMatching(/^nightshift 2026-11-22 10:00 UTC: 4 images, 1 failed, /) });
+    const [email, ...rest] = await inbox();
+    expect(rest).toEqual([]);
+    expect(email!.Subject).toMatch(/4 images, 1 failed/);
+    expect(email!.Message.split('\n')[0]).toBe('3 of 4 new or changed images processed; 1 failed, see below.');
+    expect(email!.Message).toContain('decode-failed');
+    expect(email!.Message).toContain('https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states');
+    expect(await notify(event)).toMatchObject({ sent: false });
+    expect(await notifyFailure({ runId, state: 'Notify', error: { Error: 'Lambda.Unknown' }, startedAt: event.startedAt })).toMatchObject({ sent: false });
+    expect(await inbox()).toEqual([]);
+  });
+});
+
+describe('a run limited to a prefix', () => {
+  it('promotes by replacing only that prefix in the catalogue', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/4.jpg', Body: await photoJpeg(320, 240, 4) }));
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'a/new-but-outside.jpg', Body: await photoJpeg(320, 240, 5) }));
+    const plan = await runJobs('fn-run-2', { prefix: 'b/' });
+    expect(plan.counts).toMatchObject({ listed: 3, new: 1, unchanged: 2, work: 1 });
+    await aggregate({ runId: 'fn-run-2', trigger: 'cli', startedAt: '2026-11-22T11:00:00.000Z' });
+    const state = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+    expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['a/1.jpg', 'a/2.jpg', 'b/3.jpg', 'b/4.jpg', 'b/broken.jpg']);
+  });
+});
+
+describe('notify when there is nothing to do, and notify-failure', () => {
+  it('sends the nothing-to-do email from the plan', async () => {
+    const plan = await runJobs('fn-run-3', { prefix: 'a/1' });
+    expect(plan.nothingToDo).toBe(true);
+    expect(await notify({ runId: 'fn-run-3', trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', kind: 'nothing-to-do' })).toMatchObject({ sent: true });
+    const [email] = await inbox();
+    expect(email!.Subject).toMatch(/nothing new \(1 images checked\)/);
+  });
+
+  it('sends the failure email with the readable cause and the next step', async () => {
+    const cause = JSON.stringify({ errorType: 'IncompleteResults', errorMessage: 'Run x: the shard results do not cover the plan: resize: no result for shard 1' });
+    expect(await notifyFailure({ runId: 'fn-run-4', state: 'Aggregate', error: { Error: 'IncompleteResults', Cause: cause }, startedAt: '2026-11-22T02:00:00.000Z' })).toMatchObject({ sent: true });
+    const [email] = await inbox();
+    expect(email!.Subject).toBe('nightshift 2026-11-22 02:00 UTC: FAILED in Aggregate (IncompleteResults)');
+    expect(email!.Message).toContain('  Run x: the shard results do not cover the plan: resize: no result for shard 1');
+    expect(email!.Message).toContain('Fix the cause, then start a new run');
+  });
+
+  it('refuses to aggregate results that do not cover the plan', async () => {
+    // A plan whose shards never reported: aggregate must name the gap and leave the catalogue alone.
+    await server.s3.send(new PutObjectCommand({ Bucket: 'work', Key: runKeys('fn-run-5').plan, Body: JSON.stringify({ ...(await getJson<Plan>(server.s3, 'work', runKeys('fn-run-1').plan)), runId: 'fn-run-5' }) }));
+    const catalogBefore = (await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag;
+    await expect(aggregate({ runId: 'fn-run-5', trigger: 'cli', startedAt: '2026-11-22T11:00:00.000Z' })).rejects.toMatchObject({
+      name: 'IncompleteResults',
+      message: expect.stringContaining('backup: no result for shard 0; backup: no result for shard 1; resize: no result for shard 0'),
+    });
+    expect((await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag).toBe(catalogBefore);
+  });
+});
