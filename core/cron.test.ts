@@ -29,7 +29,7 @@ describe('EventBridge cron', () => {
   });
 
   it.each([
-    ['0 2 * * ? *', 'is not a cron expression'],
+    ['0 2 * * ? *', 'it is not written as cron(...)'],
     ['cron(0 2 * * ?)', 'has 5 fields; EventBridge cron has 6'],
     ['cron(0 2 * * * *)', 'exactly one of day-of-month (*) and day-of-week (*) must be "?"'],
     ['cron(0 2 ? * ? *)', 'exactly one of day-of-month'],

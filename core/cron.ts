@@ -10,6 +10,13 @@
 
 export class CronError extends Error {
   override readonly name = 'CronError';
+  constructor(
+    readonly expression: string,
+    /** Why the expression is not accepted, without the expression or the help text. */
+    readonly reason: string,
+  ) {
+    super(`${JSON.stringify(expression)}: ${reason}. ${CRON_HELP}`);
+  }
 }
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
@@ -47,15 +54,15 @@ export const CRON_HELP = 'Use cron(minutes hours day-of-month month day-of-week 
 
 export function parseCron(expression: string): Cron {
   const match = /^cron\((.*)\)$/.exec(expression.trim());
-  if (!match) throw new CronError(`${JSON.stringify(expression)} is not a cron expression. ${CRON_HELP}`);
+  if (!match) throw new CronError(expression, 'it is not written as cron(...)');
   const parts = match[1]!.trim().split(/\s+/);
-  if (parts.length !== 6) throw new CronError(`${JSON.stringify(expression)} has ${parts.length} fields; EventBridge cron has 6 (the year is required). ${CRON_HELP}`);
+  if (parts.length !== 6) throw new CronError(expression, `it has ${parts.length} fields; EventBridge cron has 6 (the year is required)`);
   const [min, hour, dom, mon, dow, year] = parts as [string, string, string, string, string, string];
   if ((dom === '?') === (dow === '?')) {
-    throw new CronError(`${JSON.stringify(expression)}: exactly one of day-of-month (${dom}) and day-of-week (${dow}) must be "?". ${CRON_HELP}`);
+    throw new CronError(expression, `exactly one of day-of-month (${dom}) and day-of-week (${dow}) must be "?"`);
   }
   const fail = (field: FieldSpec, text: string, why: string): never => {
-    throw new CronError(`${JSON.stringify(expression)}: ${field.name} field ${JSON.stringify(text)} ${why}. ${CRON_HELP}`);
+    throw new CronError(expression, `the ${field.name} field ${JSON.stringify(text)} ${why}`);
   };
   return {
     expression,

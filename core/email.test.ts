@@ -1,23 +1,15 @@
 import { failureEmail, nothingToDoEmail, runEmail, SNS_MESSAGE_MAX_BYTES } from './email';
 import { buildReport, type Report } from './report';
-import type { Plan, ShardResult } from './results';
+import type { ShardResult } from './results';
+import { samplePlan } from '../test/support/fixtures';
 
-const plan: Plan = {
+const plan = samplePlan({
   runId: '2026-11-22T02-00-00Z',
-  createdAt: '2026-11-22T02:00:05.000Z',
-  prefix: '',
-  dryRun: false,
-  full: false,
-  operations: ['filter', 'sort', 'backup', 'resize'],
-  shardOperations: ['backup', 'resize'],
-  arrayJobs: { backup: true, resize: true },
   presets: ['large', 'web', 'small', 'thumb'],
-  shardCount: 2,
   counts: { listed: 1_204_000, selected: 1_200_000, new: 12_400, changed: 8, unchanged: 1_187_592, deleted: 3, work: 12_408, skipped: { 'not-an-image': 4000 } },
   bytes: { listed: 0, selected: 0, work: 0 },
   previousCatalogRecords: 1_187_595,
-  nothingToDo: false,
-};
+});
 const meta = { trigger: 'schedule' as const, startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:41:00.000Z', catalogPromoted: true };
 
 function shard(operation: 'backup' | 'resize', failures: number, keyLength = 40): ShardResult {

@@ -1,18 +1,9 @@
 import { parsePipelineConfig } from './config';
 import { parseRunInput } from './input';
-import { ValidationError } from './validation';
+import { validationErrorOf } from '../test/support/fixtures';
 
 const config = parsePipelineConfig({ buckets: { corpus: 'corpus-b', renditions: 'renditions-b', backup: 'backup-b', work: 'work-b' } });
 
-function errorOf(fn: () => unknown): ValidationError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ValidationError) return error;
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('run input', () => {
   it('applies every default to an empty object (what the schedule sends)', () => {
@@ -31,36 +22,36 @@ describe('run input', () => {
   });
 
   it('names the field, the value received and what is allowed for an unknown operation', () => {
-    const e = errorOf(() => parseRunInput({ operations: ['resize', 'rezise'] }, config));
+    const e = validationErrorOf(() => parseRunInput({ operations: ['resize', 'rezise'] }, config));
     expect(e.problems).toEqual([{ field: 'input.operations[1]', received: '"rezise"', expected: 'one of "filter", "sort", "backup", "resize"' }]);
     expect(e.message).toContain('input.operations[1]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
     expect(e.message).toContain('Example of a valid input');
   });
 
   it('rejects unknown fields by name', () => {
-    const e = errorOf(() => parseRunInput({ dryrun: true }, config));
+    const e = validationErrorOf(() => parseRunInput({ dryrun: true }, config));
     expect(e.problems[0]).toMatchObject({ field: 'input.dryrun', received: 'true' });
     expect(e.problems[0]!.expected).toContain('no field named "dryrun"');
   });
 
   it('rejects wrong types', () => {
-    const e = errorOf(() => parseRunInput({ dryRun: 'yes', prefix: 7 }, config));
+    const e = validationErrorOf(() => parseRunInput({ dryRun: 'yes', prefix: 7 }, config));
     expect(e.problems.map((p) => p.field).sort()).toEqual(['input.dryRun', 'input.prefix']);
     expect(e.problems.find((p) => p.field === 'input.dryRun')).toMatchObject({ received: '"yes"', expected: 'a value of type boolean' });
   });
 
   it('rejects presets that are not configured, listing the configured ones', () => {
-    const e = errorOf(() => parseRunInput({ presets: ['thumb', 'huge'] }, config));
+    const e = validationErrorOf(() => parseRunInput({ presets: ['thumb', 'huge'] }, config));
     expect(e.problems).toEqual([{ field: 'input.presets[1]', received: '"huge"', expected: 'one of the configured presets "large", "web", "small", "thumb"' }]);
   });
 
   it('rejects an empty operation list and repeated operations', () => {
-    expect(errorOf(() => parseRunInput({ operations: [] }, config)).problems[0]).toMatchObject({ field: 'input.operations', expected: 'at least 1 item(s)' });
-    expect(errorOf(() => parseRunInput({ operations: ['resize', 'resize'] }, config)).problems[0]!.field).toBe('input.operations');
+    expect(validationErrorOf(() => parseRunInput({ operations: [] }, config)).problems[0]).toMatchObject({ field: 'input.operations', expected: 'at least 1 item(s)' });
+    expect(validationErrorOf(() => parseRunInput({ operations: ['resize', 'resize'] }, config)).problems[0]!.field).toBe('input.operations');
   });
 
   it('rejects input that is not an object', () => {
-    expect(errorOf(() => parseRunInput('resize', config)).problems[0]).toMatchObject({ field: 'input', received: '"resize"' });
+    expect(validationErrorOf(() => parseRunInput('resize', config)).problems[0]).toMatchObject({ field: 'input', received: '"resize"' });
   });
 });
 
@@ -78,19 +69,19 @@ describe('pipeline configuration', () => {
   });
 
   it('names a preset with no formats', () => {
-    const e = errorOf(() => parsePipelineConfig({ buckets: config.buckets, presets: [{ name: 'x', width: 10, formats: [] }] }));
+    const e = validationErrorOf(() => parsePipelineConfig({ buckets: config.buckets, presets: [{ name: 'x', width: 10, formats: [] }] }));
     expect(e.problems[0]).toMatchObject({ field: 'config.presets[0].formats', received: '[]', expected: 'at least 1 item(s)' });
   });
 
   it('names an unknown output format and a bad bucket name', () => {
-    const e = errorOf(() => parsePipelineConfig({ buckets: { ...config.buckets, backup: 'Bad_Bucket' }, presets: [{ name: 'x', width: 10, formats: ['gif'] }] }));
+    const e = validationErrorOf(() => parsePipelineConfig({ buckets: { ...config.buckets, backup: 'Bad_Bucket' }, presets: [{ name: 'x', width: 10, formats: ['gif'] }] }));
     const fields = e.problems.map((p) => p.field).sort();
     expect(fields).toEqual(['config.buckets.backup', 'config.presets[0].formats[0]']);
     expect(e.message).toContain('"Bad_Bucket"');
   });
 
   it('rejects more than 10,000 shards (the AWS Batch array limit)', () => {
-    const e = errorOf(() => parsePipelineConfig({ buckets: config.buckets, shards: { maxShards: 20_000 } }));
+    const e = validationErrorOf(() => parsePipelineConfig({ buckets: config.buckets, shards: { maxShards: 20_000 } }));
     expect(e.problems[0]).toMatchObject({ field: 'config.shards.maxShards', received: '20000', expected: 'a number <= 10000' });
   });
 });

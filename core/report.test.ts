@@ -1,22 +1,8 @@
 import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons } from './report';
-import type { Plan, ShardResult } from './results';
+import type { ShardResult } from './results';
+import { samplePlan } from '../test/support/fixtures';
 
-const plan: Plan = {
-  runId: 'r1',
-  createdAt: '2026-11-22T02:00:05.000Z',
-  prefix: '',
-  dryRun: false,
-  full: false,
-  operations: ['filter', 'sort', 'backup', 'resize'],
-  shardOperations: ['backup', 'resize'],
-  arrayJobs: { backup: true, resize: true },
-  presets: ['thumb'],
-  shardCount: 2,
-  counts: { listed: 7, selected: 5, new: 4, changed: 1, unchanged: 0, deleted: 0, work: 5, skipped: { 'not-an-image': 2 } },
-  bytes: { listed: 700, selected: 500, work: 500 },
-  previousCatalogRecords: 0,
-  nothingToDo: false,
-};
+const plan = samplePlan();
 
 function result(operation: 'backup' | 'resize', shard: number, items: number, failures: ShardResult['failures'], durationMs = 1000): ShardResult {
   return {

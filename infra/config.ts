@@ -45,7 +45,7 @@ const cronSchema = z.string().superRefine((value, ctx) => {
   try {
     parseCron(value);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', input: value, message: error instanceof CronError ? `a valid EventBridge cron expression (${error.message.replace(`${JSON.stringify(value)}: `, '').replace(` ${CRON_HELP}`, '')}); ${CRON_HELP}` : String(error) });
+    ctx.addIssue({ code: 'custom', input: value, message: error instanceof CronError ? `an EventBridge cron expression, but ${error.reason}. ${CRON_HELP}` : String(error) });
   }
 });
 
