@@ -16,6 +16,8 @@ export function metricsLine(values: Record<string, { value: number; unit: Metric
   })}\n`;
 }
 
-export function emitMetrics(values: Record<string, { value: number; unit: MetricUnit }>, properties: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stdout.write(l)): void {
-  write(metricsLine(values, properties));
+/** Writes the metrics line to stdout, unless NIGHTSHIFT_METRICS=off (tests, local runs that print their own figures). */
+export function emitMetrics(values: Record<string, { value: number; unit: MetricUnit }>, properties: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): void {
+  if (env.NIGHTSHIFT_METRICS === 'off') return;
+  process.stdout.write(metricsLine(values, properties));
 }

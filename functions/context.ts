@@ -4,7 +4,8 @@
  *
  * Environment: NIGHTSHIFT_CONFIG (required), NIGHTSHIFT_TOPIC_ARN (notify, notify-failure),
  * NIGHTSHIFT_SCHEDULE_CRON and NIGHTSHIFT_SCHEDULE_TIME_ZONE (prepare), AWS_REGION (set by Lambda),
- * NIGHTSHIFT_LINKS=local to link reports as local files (the embedded runtime).
+ * NIGHTSHIFT_LINKS=local to link reports as local files (the embedded runtime), NIGHTSHIFT_METRICS=off
+ * to skip the embedded-metric-format lines.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';

@@ -65,6 +65,7 @@ beforeAll(async () => {
     NIGHTSHIFT_TMPDIR: tmp,
     NIGHTSHIFT_SCHEDULE_CRON: 'cron(0 2 * * ? *)',
     NIGHTSHIFT_LOG_LEVEL: 'warn',
+    NIGHTSHIFT_METRICS: 'off',
   });
   resetFunctionContext();
   for (const [i, key] of ['a/1.jpg', 'a/2.jpg', 'b/3.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(320, 240, i) }));
