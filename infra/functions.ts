@@ -42,6 +42,9 @@ export class Functions extends Construct {
     const make = (name: string, options: { memoryMiB?: number; timeout?: Duration; tmpGiB?: number; env?: Record<string, string> } = {}) => {
       const fn = new nodejs.NodejsFunction(this, name, {
         entry: join(__dirname, '..', 'functions', `${name}.ts`),
+        // Named, not searched for from the working directory: synth works from any folder.
+        projectRoot: join(__dirname, '..'),
+        depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,

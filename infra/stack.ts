@@ -23,6 +23,9 @@ export interface NightshiftStackProps extends StackProps {
   readonly jobImage?: ecs.ContainerImage;
 }
 
+/** The state machine's name for a stack: how `nightshift run` finds the deployed workflow. */
+export const stateMachineNameOf = (stackName: string) => `${stackName}-workflow`;
+
 /** The whole pipeline: EventBridge schedule → Step Functions → AWS Batch → Lambda → SNS. */
 export class NightshiftStack extends Stack {
   readonly storage: Storage;
@@ -71,6 +74,7 @@ export class NightshiftStack extends Stack {
       functions: this.functions,
       workBucket: this.storage.work,
       logRetention,
+      stateMachineName: stateMachineNameOf(this.stackName),
     });
     if (config.schedule.enabled) new NightlySchedule(this, 'Schedule', { stateMachine: this.workflow.stateMachine, cron: config.schedule.cron, timeZone: config.schedule.timeZone });
     this.observability = new Observability(this, 'Observability', { stateMachine: this.workflow.stateMachine, queue: this.compute.queue, topic: this.notifications.topic, logRetention });

@@ -27,6 +27,11 @@ export interface WorkflowProps {
    * @default Duration.hours(24)
    */
   readonly timeout?: Duration;
+  /**
+   * The state machine's name (`nightshift run` finds it by this name).
+   * @default - a name CloudFormation generates
+   */
+  readonly stateMachineName?: string;
 }
 
 /**
@@ -106,7 +111,9 @@ export class Workflow extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
     });
-    const failed = new sfn.Fail(this, STATE.failed, { error: 'RunFailed', causePath: sfn.JsonPath.format('Failed in {}: {}', sfn.JsonPath.stringAt('$.failedIn.state'), sfn.JsonPath.stringAt('$.error.Error')) });
+    // A plain path, not an intrinsic: the local interpreter evaluates CausePath as JSONPath only.
+    // The failed state's name is in the execution history and in the failure email.
+    const failed = new sfn.Fail(this, STATE.failed, { error: 'RunFailed', causePath: '$.error.Cause' });
     notifyFailure.addRetry({ errors: LAMBDA_TRANSIENT, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
     // If even the failure email cannot be sent, the execution still fails (and the alarm fires).
     notifyFailure.addCatch(failed, { resultPath: '$.notifyError' });
@@ -206,6 +213,7 @@ export class Workflow extends Construct {
       );
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
       comment: 'nightshift: plan, back up and resize new images, report, notify',
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition),
       stateMachineType: sfn.StateMachineType.STANDARD,

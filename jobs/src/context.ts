@@ -28,6 +28,8 @@ export interface JobContext {
   readonly sortMemoryBytes: number;
   /** After SIGTERM, how long in-flight objects may take to finish before the job exits anyway. */
   readonly graceMs: number;
+  /** At most one progress log line per this many milliseconds. */
+  readonly progressMs: number;
   readonly s3: S3Client;
   readonly log: Logger;
   /** Aborted on SIGTERM: jobs stop taking new objects. */
@@ -64,6 +66,7 @@ export function parseJobEnvironment(job: string | undefined, env: NodeJS.Process
     tmpDir: env.NIGHTSHIFT_TMPDIR || tmpdir(),
     sortMemoryBytes: intVar(env, 'NIGHTSHIFT_SORT_MEMORY_MB', 128, 1, 65_536) * 1024 * 1024,
     graceMs: intVar(env, 'NIGHTSHIFT_GRACE_SECONDS', 20, 0, 3_600) * 1000,
+    progressMs: intVar(env, 'NIGHTSHIFT_PROGRESS_MS', 30_000, 0, 3_600_000),
   };
 }
 

@@ -43,6 +43,13 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     const limit = pLimit(work.concurrency);
     const inFlight = new Set<Promise<void>>();
     const lines = await readLines(ctx.s3, ctx.config.buckets.work, keys.shard(ctx.shard));
+    // Progress for people watching (the local runner draws it; in AWS it is a log line now and then).
+    let lastProgress = Date.now();
+    const progress = () => {
+      if (Date.now() - lastProgress < ctx.progressMs) return;
+      lastProgress = Date.now();
+      log.info('progress', { done: tally.counts.items, failed: tally.counts.failed });
+    };
     let lineNo = 0;
     for await (const line of lines) {
       lineNo++;
@@ -56,6 +63,7 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
           log.error('unexpected error on one object', { key: item.key, error });
           tally.fail(failure(item.key, 'internal-error', errorText(error)));
         }
+        progress();
       }).finally(() => inFlight.delete(task));
       inFlight.add(task);
       // Keep the manifest read just ahead of the work instead of queueing the whole shard.

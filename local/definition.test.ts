@@ -1,0 +1,71 @@
+/**
+ * The local runtime executes the definition synthesized from the CDK construct, not a copy: a
+ * state renamed in the construct shows up in the local execution history. The task handlers here
+ * return canned outputs; what is under test is where the definition comes from and how the
+ * interpreter walks it (the full local pipeline has its own end-to-end test).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePipelineConfig } from '../core/config';
+import { STATE } from '../infra/workflow';
+import { synthesizeLocalDefinition } from './definition';
+import { executeWorkflow, LOCAL_BUCKETS } from './runner';
+
+const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
+const tmp = mkdtempSync(join(tmpdir(), 'nightshift-def-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const lambda = (payload: unknown) => async () => ({ Payload: payload, StatusCode: 200 });
+const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) => async () => ({ Body: JSON.stringify({ shardCount, arrayJobs }) });
+
+function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<string, (input: unknown) => Promise<unknown>> = {}) {
+  return {
+    [names.prepare]: lambda({ runId: 'local-test', trigger: 'local', startedAt: '2026-11-22T02:00:00Z', executionArn: 'arn', input: {} }),
+    [names.plan]: async () => ({ Status: 'SUCCEEDED' }),
+    [names.readPlan]: plan(2),
+    [names.backup]: async () => ({ Status: 'SUCCEEDED' }),
+    [names.resize]: async () => ({ Status: 'SUCCEEDED' }),
+    [names.aggregate]: lambda({}),
+    [names.notify]: lambda({ sent: true }),
+    [names.notifyNothingToDo]: lambda({ sent: true }),
+    [names.notifyFailure]: lambda({ sent: true }),
+    ...overrides,
+  };
+}
+
+it('runs a state renamed in the construct under its new name', async () => {
+  const names = { ...STATE };
+  const mutable = STATE as { aggregate: string };
+  mutable.aggregate = 'AggregateAndReport';
+  let definition;
+  try {
+    definition = synthesizeLocalDefinition(config, join(tmp, 'renamed'));
+  } finally {
+    mutable.aggregate = names.aggregate;
+  }
+  const outcome = await executeWorkflow(definition, handlers({ ...names, aggregate: 'AggregateAndReport' }), {}, 'local-test');
+  expect(outcome.status).toBe('SUCCEEDED');
+  expect(outcome.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
+});
+
+it('resolves the work bucket to the local one in the S3 task', () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'plain'));
+  expect(definition.States[STATE.readPlan]!.Parameters).toMatchObject({ Bucket: LOCAL_BUCKETS.work, 'Key.$': "States.Format('runs/{}/plan.json', $.run.runId)" });
+});
+
+it('routes a failed task through its Catch to NotifyFailure and fails the run', async () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'failing'));
+  const failing = async () => {
+    throw Object.assign(new Error('{"StatusReason":"1 of 2 resize job(s) failed"}'), { name: 'States.TaskFailed' });
+  };
+  const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(2, { backup: false, resize: true }), [STATE.resize]: failing }), {}, 'local-test');
+  expect(outcome.status).toBe('FAILED');
+  expect(outcome.history.slice(-4)).toEqual(['ResizeFailed', 'Failed in Work', 'NotifyFailure', 'RunFailed']);
+});
+
+it('goes straight to the nothing-to-do email when the plan has no shards', async () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'nothing'));
+  const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(0) }), {}, 'local-test');
+  expect(outcome.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
+});

@@ -1,0 +1,281 @@
+/**
+ * The embedded runtime: one complete run of the real workflow on this machine. The definition is
+ * synthesized from the CDK stack and executed by aws-local-stepfunctions; Batch tasks run the
+ * jobs' entry point as child processes, Lambda tasks call the real handlers, the S3 task reads
+ * from the embedded server, and emails go through its SNS topic into .nightshift/outbox/.
+ */
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
+import { runKeys } from '../core/keys';
+import type { Report } from '../core/report';
+import type { Plan } from '../core/results';
+import { createS3Client, getJson, isNotFound } from '../adapters/s3';
+import { handler as aggregate } from '../functions/aggregate';
+import { resetFunctionContext } from '../functions/context';
+import { handler as notify } from '../functions/notify';
+import { handler as notifyFailure } from '../functions/notify-failure';
+import { handler as prepare } from '../functions/prepare';
+import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
+import type { AslDefinition } from '../infra/asl';
+import { STATE } from '../infra/workflow';
+import { hostileCorpus } from '../scripts/lib/corpus';
+import { photoJpeg, photoPng } from '../scripts/lib/images';
+import { type JobName, runBatchJob } from './batch';
+import { LOCAL_EMAIL, synthesizeLocalDefinition } from './definition';
+import { openOutbox } from './outbox';
+import { ProgressDisplay } from './progress';
+import { startEmbeddedS3 } from './s3-server';
+
+export const LOCAL_BUCKETS = { corpus: 'nightshift-corpus', renditions: 'nightshift-renditions', backup: 'nightshift-backup', work: 'nightshift-work' } as const;
+
+export interface LocalRunOptions {
+  /** Where the embedded server's data, logs, reports and emails live. Default: .nightshift */
+  readonly dataDir?: string;
+  /** The run input, as the console would give it. */
+  readonly input?: Record<string, unknown>;
+  /** Copy this folder's files into the corpus first (keys are the relative paths). */
+  readonly importDir?: string;
+  /** Use this S3-compatible endpoint instead of the embedded server's S3. */
+  readonly endpoint?: string;
+  /** Seed the sample corpus when the corpus bucket is empty. Default: true. */
+  readonly seed?: boolean;
+  /** Pipeline configuration beyond the local buckets (presets, filter…). */
+  readonly config?: Omit<PipelineConfigInput, 'buckets'>;
+  /** Concurrent job children. Default: the number of cores. */
+  readonly concurrency?: number;
+  /** Where people read progress and the summary (default stderr / stdout). */
+  readonly progress?: (text: string) => void;
+  readonly out?: (text: string) => void;
+  readonly tty?: boolean;
+  /** Hook for fault tests: each job child as it starts. */
+  readonly onSpawn?: Parameters<typeof runBatchJob>[1]['onSpawn'];
+}
+
+export interface LocalRunResult {
+  readonly runId: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** report.html on disk, when the run got that far. */
+  readonly report?: string;
+  /** The run's email as an .eml file. */
+  readonly email?: string;
+  readonly emailText?: string;
+  readonly counts?: Record<string, number>;
+  /** States entered, in order (the execution history). */
+  readonly history: readonly string[];
+  readonly error?: { readonly Error: string; readonly Cause: string };
+}
+
+export function localRunId(now = new Date()): string {
+  return `local-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunResult> {
+  const dataDir = resolve(options.dataDir ?? '.nightshift');
+  const out = options.out ?? ((t: string) => process.stdout.write(t));
+  const progressOut = options.progress ?? ((t: string) => process.stderr.write(t));
+  const runId = localRunId();
+  mkdirSync(dataDir, { recursive: true });
+  const server = await startEmbeddedS3({ dataDir: join(dataDir, 's3') });
+  const s3Endpoint = options.endpoint ?? server.endpoint;
+  const s3 = createS3Client({ endpoint: s3Endpoint, maxAttempts: 8 }, {});
+  const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
+  try {
+    const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
+    // On an external endpoint the corpus is the user's data: it must exist; the rest is created.
+    for (const bucket of Object.values(LOCAL_BUCKETS).filter((b) => !(options.endpoint && b === LOCAL_BUCKETS.corpus))) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: { name?: string }) => {
+        if (error.name !== 'BucketAlreadyOwnedByYou' && error.name !== 'BucketAlreadyExists') throw error;
+      });
+    }
+    if (options.importDir) progressOut(`Imported ${await importFolder(s3, options.importDir)} file(s) from ${options.importDir}\n`);
+    else if (options.seed !== false && !options.endpoint && (await isEmpty(s3, LOCAL_BUCKETS.corpus))) {
+      progressOut('Seeding a sample corpus (first run)...\n');
+      progressOut(`Seeded ${await seedSampleCorpus(s3)} objects into s3://${LOCAL_BUCKETS.corpus}\n`);
+    }
+
+    const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
+    const entry = LOCAL_JOB_BUNDLE;
+    mkdirSync(join(entry, '..'), { recursive: true });
+    await buildJobBundle(entry);
+
+    Object.assign(process.env, {
+      NIGHTSHIFT_CONFIG: JSON.stringify(config),
+      AWS_ENDPOINT_URL_S3: s3Endpoint,
+      AWS_ENDPOINT_URL_SNS: server.endpoint,
+      AWS_REGION: server.region,
+      NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
+      NIGHTSHIFT_LINKS: 'local',
+      NIGHTSHIFT_LOCAL_REPORTS: join(dataDir, 'reports'),
+      NIGHTSHIFT_METRICS: 'off',
+      NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
+      NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+    });
+    mkdirSync(join(dataDir, 'tmp'), { recursive: true });
+    resetFunctionContext();
+
+    const display = new ProgressDisplay(progressOut, options.tty ?? Boolean(process.stderr.isTTY));
+    let plan: Plan | undefined;
+    const batch = (job: JobName) => async (task: unknown) => {
+      const t = task as { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }; ArrayProperties?: { Size: number } };
+      const environment = Object.fromEntries((t.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
+      display.start(job, t.ArrayProperties?.Size ?? 0, job === 'catalog' ? 0 : (plan?.counts.work ?? 0));
+      try {
+        const result = await runBatchJob(
+          { job, environment, arraySize: t.ArrayProperties?.Size },
+          {
+            entry,
+            baseEnvironment: { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: s3Endpoint, NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'), NIGHTSHIFT_PROGRESS_MS: '250' },
+            logDir: join(dataDir, 'logs', runId),
+            concurrency: options.concurrency ?? availableParallelism(),
+            attempts: { catalog: 3, backup: 3, resize: 3 },
+            onProgress: (p) => display.update(p),
+            onSpawn: options.onSpawn,
+          },
+        );
+        display.finish(job, true);
+        return result;
+      } catch (error) {
+        display.finish(job, false);
+        throw error;
+      }
+    };
+    const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await fn((task as { Payload: never }).Payload), StatusCode: 200, ExecutedVersion: '$LATEST' });
+    const handlers = {
+      [STATE.prepare]: lambda(prepare),
+      [STATE.plan]: batch('catalog'),
+      [STATE.readPlan]: async (task: unknown) => {
+        const { Bucket, Key } = task as { Bucket: string; Key: string };
+        const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+        const Body = await got.Body!.transformToString();
+        plan = JSON.parse(Body) as Plan;
+        return { Body, ContentType: got.ContentType, ETag: got.ETag };
+      },
+      [STATE.backup]: batch('backup'),
+      [STATE.resize]: batch('resize'),
+      [STATE.aggregate]: lambda(aggregate),
+      [STATE.notify]: lambda(notify),
+      [STATE.notifyNothingToDo]: lambda(notify),
+      [STATE.notifyFailure]: lambda(notifyFailure),
+    };
+
+    const { status, history, error: failure } = await executeWorkflow(definition, handlers, options.input ?? {}, runId, server.region);
+
+    const emails = await outbox.drain(runId, [LOCAL_EMAIL]);
+    const reportDir = join(dataDir, 'reports', runId);
+    const report = await copyReport(s3, config, runId, reportDir);
+    let counts: Record<string, number> | undefined;
+    if (report) {
+      const r = await getJson<Report>(s3, config.buckets.work, runKeys(runId).report);
+      counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
+    } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };
+
+    const email = emails.at(-1);
+    out(`\n${email ? `${'-'.repeat(72)}\nSubject: ${email.subject}\n\n${email.text}${'-'.repeat(72)}\n` : 'No email was sent.\n'}`);
+    if (email) out(`Email:  ${relative(process.cwd(), email.path)}\n`);
+    if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
+    if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
+    return { runId, status, report, email: email?.path, emailText: email?.text, counts, history, error: failure };
+  } finally {
+    outbox.close();
+    s3.destroy();
+    await server.stop();
+  }
+}
+
+export interface WorkflowOutcome {
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** States entered, in order. */
+  readonly history: readonly string[];
+  readonly error?: { readonly Error: string; readonly Cause: string };
+}
+
+/** Runs a definition with aws-local-stepfunctions, the given task handlers (by state name) and a Step Functions-like context. */
+export async function executeWorkflow(definition: AslDefinition, handlers: Record<string, (input: unknown) => Promise<unknown>>, input: Record<string, unknown>, runId: string, region = 'us-east-1'): Promise<WorkflowOutcome> {
+  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const execution = machine.run(input as never, {
+    overrides: { taskResourceLocalHandlers: handlers as never },
+    context: { Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: new Date().toISOString(), Input: input as never, RoleArn: 'local' } },
+  });
+  const history: string[] = [];
+  const watching = (async () => {
+    for await (const event of execution.eventLogs) if (event.type === 'StateEntered') history.push(event.state.name);
+  })();
+  try {
+    await execution.result;
+    await watching;
+    return { status: 'SUCCEEDED', history };
+  } catch (error) {
+    await watching;
+    const e = error as Error & { cause?: Error };
+    const cause = e instanceof ExecutionError ? e.cause : undefined;
+    return { status: 'FAILED', history, error: { Error: cause?.name ?? e.name, Cause: cause?.message ?? e.message } };
+  }
+}
+
+async function isEmpty(s3: S3Client, bucket: string): Promise<boolean> {
+  const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
+  return (page.KeyCount ?? 0) === 0;
+}
+
+/** report.html, report.json and failures.csv copied to disk, so the report opens from a file. */
+async function copyReport(s3: S3Client, config: PipelineConfig, runId: string, dir: string): Promise<string | undefined> {
+  const keys = runKeys(runId);
+  let html: string | undefined;
+  for (const [key, file] of [
+    [keys.reportHtml, 'report.html'],
+    [keys.report, 'report.json'],
+    [keys.failuresCsv, 'failures.csv'],
+  ] as const) {
+    try {
+      const got = await s3.send(new GetObjectCommand({ Bucket: config.buckets.work, Key: key }));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, file), Buffer.from(await got.Body!.transformToByteArray()));
+      if (file === 'report.html') html = join(dir, file);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return html;
+}
+
+const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', tif: 'image/tiff', tiff: 'image/tiff', avif: 'image/avif', heic: 'image/heic', heif: 'image/heif' };
+
+/** Uploads every file under `dir` (keys: relative paths with "/"), skipping dot-files. */
+export async function importFolder(s3: S3Client, dir: string): Promise<number> {
+  const root = resolve(dir);
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--import: ${dir} is not a folder.`);
+  let count = 0;
+  const walk = async (folder: string): Promise<void> => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile()) {
+        const key = relative(root, path).split(sep).join('/');
+        const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+        const { createReadStream } = await import('node:fs');
+        await new Upload({ client: s3, params: { Bucket: LOCAL_BUCKETS.corpus, Key: key, Body: createReadStream(path), ContentType: CONTENT_TYPES[ext] }, partSize: 8 * 1024 * 1024 }).done();
+        count++;
+      }
+    }
+  };
+  await walk(root);
+  return count;
+}
+
+/** The sample corpus: photos of several sizes and formats, plus the hostile objects a real bucket collects. */
+export async function seedSampleCorpus(s3: S3Client): Promise<number> {
+  const objects = [
+    ...(await hostileCorpus({ photos: 6, photoWidth: 2400, photoHeight: 1600, seed: 7 })),
+    { key: 'photos/2026/10/harbour.jpg', body: await photoJpeg(4000, 3000, 71), contentType: 'image/jpeg' },
+    { key: 'photos/2026/10/portrait.jpg', body: await photoJpeg(1800, 2700, 72), contentType: 'image/jpeg' },
+    { key: 'graphics/diagram.png', body: await photoPng(1600, 900, 73), contentType: 'image/png' },
+  ];
+  for (const o of objects) await s3.send(new PutObjectCommand({ Bucket: LOCAL_BUCKETS.corpus, Key: o.key, Body: o.body, ContentType: o.contentType }));
+  return objects.length;
+}

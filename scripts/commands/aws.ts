@@ -1,0 +1,104 @@
+/** `nightshift run` and `nightshift status`: the deployed workflow, through the Step Functions API. */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { duration, n } from '../../core/email';
+import type { Report } from '../../core/report';
+import { stateMachineNameOf } from '../../infra/stack';
+import { UsageError } from '../nightshift';
+
+function client(): SFNClient {
+  return new SFNClient({ maxAttempts: 5 });
+}
+
+/** AWS errors, said as what to do. */
+function explain(error: unknown): Error {
+  const e = error as { name?: string; message?: string; code?: string };
+  if (e.name === 'CredentialsProviderError' || /Could not load credentials|credential/i.test(e.message ?? '')) {
+    return new Error('no AWS credentials: configure them (aws configure, AWS_PROFILE, or environment variables) and try again');
+  }
+  if (e.name === 'UnrecognizedClientException' || e.name === 'InvalidSignatureException') return new Error(`AWS rejected the credentials (${e.name}): check AWS_PROFILE and the keys`);
+  if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || /ECONNREFUSED|ENOTFOUND|getaddrinfo/.test(e.message ?? '')) return new Error(`cannot reach the Step Functions API (${e.message}): check the network and AWS_REGION`);
+  if (e.name === 'ExecutionDoesNotExist') return new Error('no such execution: check the ARN (nightshift status latest shows the newest)');
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+async function findStateMachine(sfn: SFNClient, values: Record<string, unknown>): Promise<string> {
+  if (typeof values['state-machine-arn'] === 'string') return values['state-machine-arn'];
+  const name = stateMachineNameOf((values.stack as string | undefined) ?? 'Nightshift');
+  let token: string | undefined;
+  do {
+    const page = await sfn.send(new ListStateMachinesCommand({ nextToken: token }));
+    const found = page.stateMachines?.find((m) => m.name === name);
+    if (found) return found.stateMachineArn!;
+    token = page.nextToken;
+  } while (token);
+  throw new Error(`no state machine named ${name} in this account and region: deploy the stack first (npx cdk deploy), or pass --state-machine-arn`);
+}
+
+const consoleLink = (arn: string) => {
+  const region = arn.split(':')[3];
+  return `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${arn}`;
+};
+
+export async function runCommand(values: Record<string, unknown>, input: Record<string, unknown>): Promise<number> {
+  const sfn = client();
+  try {
+    const stateMachineArn = await findStateMachine(sfn, values);
+    const name = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
+    process.stdout.write(`Started ${name}\n  ${consoleLink(executionArn!)}\n`);
+    if (!values.wait) return 0;
+    let last = '';
+    for (;;) {
+      const e = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      const line = `${e.status} after ${duration(Date.now() - e.startDate!.getTime())}`;
+      if (line !== last && process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+      last = line;
+      if (e.status !== 'RUNNING' && e.status !== 'PENDING_REDRIVE') {
+        process.stderr.write('\n');
+        process.stdout.write(`${e.status}${e.error ? `: ${e.error}: ${e.cause ?? ''}` : ''}\n`);
+        return e.status === 'SUCCEEDED' ? 0 : 1;
+      }
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
+  } catch (error) {
+    throw explain(error);
+  } finally {
+    sfn.destroy();
+  }
+}
+
+export async function statusCommand(values: Record<string, unknown>, which: string): Promise<number> {
+  if (values.local) return localStatus(resolve((values['data-dir'] as string | undefined) ?? '.nightshift'));
+  if (which !== 'latest' && !which.startsWith('arn:')) throw new UsageError(`expected an execution ARN or "latest", received "${which}"`);
+  const sfn = client();
+  try {
+    let executionArn = which;
+    if (which === 'latest') {
+      const stateMachineArn = await findStateMachine(sfn, values);
+      const { executions } = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 }));
+      if (!executions?.length) throw new Error('the state machine has no executions yet: start one with nightshift run');
+      executionArn = executions[0]!.executionArn!;
+    }
+    const e = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    process.stdout.write(`${e.name}  ${e.status}  started ${e.startDate?.toISOString()}${e.stopDate ? `, ${duration(e.stopDate.getTime() - e.startDate!.getTime())}` : ''}\n  ${consoleLink(executionArn)}\n`);
+    if (e.error) process.stdout.write(`  ${e.error}: ${e.cause ?? ''}\n`);
+    return 0;
+  } catch (error) {
+    throw explain(error);
+  } finally {
+    sfn.destroy();
+  }
+}
+
+function localStatus(dataDir: string): number {
+  const reports = join(dataDir, 'reports');
+  const runs = statSync(reports, { throwIfNoEntry: false }) ? readdirSync(reports).filter((d) => d.startsWith('local-')).sort() : [];
+  if (runs.length === 0) throw new Error(`no local run yet in ${dataDir}: run nightshift local (or npm start)`);
+  const runId = runs.at(-1)!;
+  const report = JSON.parse(readFileSync(join(reports, runId, 'report.json'), 'utf8')) as Report;
+  const r = report.operations.resize;
+  process.stdout.write(`${runId}  ${report.status}  ${duration(report.durationMs)}\n  ${n(report.objects.listed)} listed, ${n(report.objects.work)} to process${r ? `, ${n(r.processed)} rendered, ${n(r.failed)} failed` : ''}\n  ${join(reports, runId, 'report.html')}\n`);
+  return 0;
+}

@@ -1,0 +1,44 @@
+/** `nightshift local` and `nightshift local serve`. */
+import { resolve } from 'node:path';
+import { parsePipelineConfig } from '../../core/config';
+import { parseRunInput } from '../../core/input';
+import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
+import { startEmbeddedS3 } from '../../local/s3-server';
+import { UsageError } from '../nightshift';
+
+export async function localCommand(values: Record<string, unknown>, input: Record<string, unknown>): Promise<number> {
+  // Validate the input before starting anything: a bad flag fails in a second, with the field named.
+  parseRunInput(input, parsePipelineConfig({ buckets: LOCAL_BUCKETS }));
+  const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL_S3;
+  if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:9000, received "${endpoint}"`);
+  const json = Boolean(values.json);
+  const result = await runLocal({
+    dataDir: values['data-dir'] as string | undefined,
+    input,
+    importDir: values.import as string | undefined,
+    endpoint,
+    // With --json, stdout carries only the summary's last line for scripts; people read stderr.
+    out: json ? (t) => process.stderr.write(t) : undefined,
+  });
+  if (json) process.stdout.write(`${JSON.stringify({ runId: result.runId, status: result.status, report: result.report ? resolve(result.report) : null, email: result.email ? resolve(result.email) : null, counts: result.counts ?? null, history: result.history })}\n`);
+  return result.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+export async function serveCommand(values: Record<string, unknown>): Promise<number> {
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, received "${String(values.port)}"`);
+  const server = await startEmbeddedS3({ port, dataDir: resolve((values['data-dir'] as string | undefined) ?? '.nightshift', 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+  const info = { endpoint: server.endpoint, buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
+  if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+  else {
+    process.stdout.write(`Embedded S3 server on ${server.endpoint} (Ctrl-C to stop)\n`);
+    for (const [role, bucket] of Object.entries(info.buckets)) process.stdout.write(`  ${role.padEnd(11)} s3://${bucket}\n`);
+    process.stdout.write(`\nBrowse with any S3 client, e.g.:\n  aws --endpoint-url ${server.endpoint} s3 ls s3://${LOCAL_BUCKETS.renditions}/ --recursive\n  (any access key works; region us-east-1)\n`);
+  }
+  await new Promise<void>((done) => {
+    const stop = () => void server.stop().then(done);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

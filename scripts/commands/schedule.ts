@@ -1,0 +1,46 @@
+/** `nightshift schedule` and `nightshift synth`: read the configuration the stack would deploy. */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nextRuns, parseCron } from '../../core/cron';
+import { configFromContext } from '../../infra/config';
+import { synthesizeLocalDefinition } from '../../local/definition';
+import { LOCAL_BUCKETS } from '../../local/runner';
+import { parsePipelineConfig } from '../../core/config';
+import { UsageError } from '../nightshift';
+
+/** The configuration in cdk.json, as `cdk synth` reads it (without -c overrides). */
+export function projectConfig() {
+  const context = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+  return configFromContext((k) => context[k], Object.keys(context));
+}
+
+export async function scheduleCommand(values: Record<string, unknown>): Promise<number> {
+  const count = values.count === undefined ? 5 : Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError(`--count must be a whole number from 1 to 100, received "${String(values.count)}"`);
+  const { schedule } = projectConfig();
+  if (!schedule.enabled) {
+    process.stdout.write('The schedule is disabled (schedule.enabled: false): runs start only from the console or `nightshift run`.\n');
+    return 0;
+  }
+  const zone = schedule.timeZone ?? 'UTC';
+  const local = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const fmt = (d: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(d);
+  process.stdout.write(`Schedule: ${schedule.cron} in ${zone}${schedule.timeZone ? ' (EventBridge Scheduler)' : ' (EventBridge rule crons are UTC)'}\n\nNext ${count} runs:\n`);
+  for (const at of nextRuns(parseCron(schedule.cron), new Date(), count, zone)) process.stdout.write(`  ${fmt(at, 'UTC').padEnd(34)}  ${local !== 'UTC' ? fmt(at, local) : ''}\n`);
+  if (!schedule.timeZone) process.stdout.write(`\nTo run at a local time across daylight saving changes, set "schedule.timeZone" (e.g. "${local !== 'UTC' ? local : 'Europe/Paris'}") in cdk.json.\n`);
+  return 0;
+}
+
+export async function synthCommand(): Promise<number> {
+  const outdir = mkdtempSync(join(tmpdir(), 'nightshift-synth-'));
+  try {
+    const config = projectConfig();
+    const definition = synthesizeLocalDefinition(parsePipelineConfig({ buckets: LOCAL_BUCKETS, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize }), outdir);
+    process.stdout.write(`${JSON.stringify(definition, null, 2)}\n`);
+    return 0;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

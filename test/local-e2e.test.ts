@@ -1,0 +1,236 @@
+/**
+ * The embedded runtime end to end, through the CLI as a user runs it: the synthesized workflow on
+ * the embedded S3 server, the real jobs and handlers, the email in .nightshift/outbox/. Results
+ * are checked through the S3 API on the same data afterwards.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
+import { decodeQuotedPrintable } from '../core/eml';
+import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { Report } from '../core/report';
+import { getJson, getText, listPages } from '../adapters/s3';
+import { LOCAL_BUCKETS } from '../local/runner';
+import { hostileCorpus } from '../scripts/lib/corpus';
+import { photoJpeg } from '../scripts/lib/images';
+import { ROOT, startTestS3, type TestS3 } from './support/processes';
+
+const TSX = require.resolve('tsx/cli');
+const B = LOCAL_BUCKETS;
+let data: string;
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: { runId: string; status: string; report: string | null; email: string | null; counts: Record<string, number> | null; history: string[] };
+}
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), ...args], {
+    cwd: data,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return { code, stdout, stderr, json: last.startsWith('{') ? JSON.parse(last) : undefined } as CliRun;
+}
+
+const local = (extra: string[] = [], env?: Record<string, string>) => cli(['local', '--data-dir', join(data, '.nightshift'), '--json', ...extra], env);
+
+/** The embedded server over the run's data, for looking at the results through the S3 API. */
+async function inspect<T>(fn: (s: TestS3) => Promise<T>): Promise<T> {
+  const server = await startTestS3([], join(data, '.nightshift', 's3'));
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function keys(server: TestS3, bucket: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for await (const page of listPages(server.s3, { bucket, prefix })) out.push(...page.objects.map((o) => o.Key!));
+  return out;
+}
+
+const corpusPromise = hostileCorpus({ photos: 2 });
+
+beforeAll(async () => {
+  data = mkdtempSync(join(tmpdir(), 'nightshift-e2e-'));
+  const corpus = await corpusPromise;
+  await inspect(async (server) => {
+    for (const b of Object.values(B)) await server.s3.send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: b }));
+    for (const o of corpus) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: o.key, Body: o.body, ContentType: o.contentType }));
+  });
+}, 120_000);
+afterAll(() => rmSync(data, { recursive: true, force: true }));
+
+describe('nightshift local (npm start)', () => {
+  let first: CliRun;
+  beforeAll(async () => {
+    first = await local();
+  }, 300_000);
+
+  it('runs the whole workflow and exits 0 with a JSON summary last', async () => {
+    expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
+    const corpus = await corpusPromise;
+    const selected = corpus.filter((o) => !o.catalog);
+    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z$/), counts: { listed: corpus.length, work: selected.length } });
+    expect(first.json.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
+    expect(first.stderr).toMatch(/resize +\[#+\] 2\/2 shards/);
+    expect(first.stderr).toContain('Report: '); // with --json, people read stderr and scripts the last stdout line
+    expect(first.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('renders every processed image, backs up every selected original, and accounts for every object', async () => {
+    const corpus = await corpusPromise;
+    const selected = corpus.filter((o) => !o.catalog);
+    await inspect(async (server) => {
+      const report = await getJson<Report>(server.s3, B.work, runKeys(first.json.runId).report);
+      const resize = report.operations.resize!;
+      expect(resize.processed + resize.skipped + resize.failed).toBe(selected.length);
+      expect(resize.processed).toBe(selected.filter((o) => o.resize === 'processed').length);
+      expect(new Map(report.failures.map((f) => [f.key, f.code]))).toEqual(new Map(selected.filter((o) => o.resize !== 'processed' && o.resize !== 'rendition-key-collision').map((o) => [o.key, o.resize!])));
+      for (const o of selected.filter((x) => x.resize === 'processed')) {
+        const thumb = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: renditionKey('thumb', o.key, 'webp') }));
+        const meta = await sharp(Buffer.from(await thumb.Body!.transformToByteArray())).metadata();
+        const source = await sharp(o.body).metadata();
+        expect({ key: o.key, format: meta.format, width: meta.width }).toEqual({ key: o.key, format: 'webp', width: Math.min(320, source.autoOrient.width) });
+      }
+      for (const o of selected) {
+        const [src, dst] = await Promise.all([server.s3.send(new HeadObjectCommand({ Bucket: B.corpus, Key: o.key })), server.s3.send(new HeadObjectCommand({ Bucket: B.backup, Key: o.key }))]);
+        expect(dst.ETag).toBe(src.ETag);
+      }
+      const csv = await getText(server.s3, B.work, runKeys(first.json.runId).failuresCsv);
+      expect(csv.trim().split('\r\n')).toHaveLength(1 + report.failures.length);
+      const state = await getText(server.s3, B.work, STATE_CATALOG_KEY);
+      expect(state.trim().split('\n')).toHaveLength(selected.length);
+    });
+  });
+
+  it('writes the email as an .eml with the counts, and the report to disk', () => {
+    const eml = readFileSync(first.json.email!, 'utf8');
+    expect(eml).toMatch(/^From: nightshift <nightshift@localhost>\r\nTo: operator@nightshift\.local\r\nSubject: nightshift \d{4}-\d\d-\d\d \d\d:\d\d UTC: \d+ images, 6 failed, /);
+    expect(eml).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
+    const body = decodeQuotedPrintable(eml.split('\r\n\r\n').slice(1).join('\r\n\r\n'));
+    expect(body).toMatch(/^\d+ of \d+ new or changed images processed; 6 failed, see below\./);
+    expect(body).toContain('too-many-pixels');
+    expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
+  });
+
+  it('finds nothing to do on the second run', async () => {
+    const second = await local();
+    expect(second.code).toBe(0);
+    expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { work: 0 }, report: null });
+    expect(second.json.history).toContain('NotifyNothingToDo');
+    expect(second.stderr).toContain('Nothing to do: no new or changed images');
+  }, 120_000);
+
+  it('processes exactly the two images added since', async () => {
+    await inspect(async (server) => {
+      for (const [i, key] of ['photos/new/one.jpg', 'photos/new/two.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: key, Body: await photoJpeg(640, 480, 900 + i) }));
+    });
+    const third = await local();
+    expect(third.code).toBe(0);
+    expect(third.json.counts).toMatchObject({ work: 2, processed: 2, failed: 0, backedUp: 2 });
+  }, 120_000);
+
+  it('--dry-run writes nothing outside runs/<runId>/', async () => {
+    const before = await inspect(async (server) => {
+      await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: 'photos/new/three.jpg', Body: await photoJpeg(640, 480, 903) }));
+      return { renditions: await keys(server, B.renditions), backup: await keys(server, B.backup), state: await getText(server.s3, B.work, STATE_CATALOG_KEY) };
+    });
+    const dry = await local(['--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.json.counts).toMatchObject({ work: 1, processed: 0 });
+    await inspect(async (server) => {
+      expect(await keys(server, B.renditions)).toEqual(before.renditions);
+      expect(await keys(server, B.backup)).toEqual(before.backup);
+      expect(await getText(server.s3, B.work, STATE_CATALOG_KEY)).toBe(before.state); // not promoted
+    });
+    expect(readFileSync(dry.json.email!, 'utf8')).toContain('DRY RUN');
+  }, 120_000);
+});
+
+describe('nightshift local, other cases', () => {
+  it('--import copies a folder into the corpus, keys = relative paths', async () => {
+    const folder = join(data, 'my-photos');
+    mkdirSync(join(folder, 'trip', 'day 1'), { recursive: true });
+    writeFileSync(join(folder, 'trip', 'day 1', 'beach.jpg'), await photoJpeg(800, 600, 1));
+    writeFileSync(join(folder, 'cover.jpg'), await photoJpeg(600, 800, 2));
+    writeFileSync(join(folder, '.DS_Store'), 'junk');
+    const run = await cli(['local', '--data-dir', join(data, 'imported'), '--json', '--import', folder]);
+    expect(run.code).toBe(0);
+    expect(run.json.counts).toMatchObject({ listed: 2, work: 2, processed: 2 });
+    expect(run.stderr).toContain('Imported 2 file(s)');
+  }, 120_000);
+
+  it('a failing run (the corpus bucket is missing) ends in the failure email and exit 1', async () => {
+    const empty = await startTestS3([]);
+    try {
+      const run = await cli(['local', '--data-dir', join(data, 'failing'), '--json', '--endpoint', empty.endpoint]);
+      expect(run.code).toBe(1);
+      expect(run.json).toMatchObject({ status: 'FAILED', report: null });
+      expect(run.json.history.slice(-3)).toEqual(['Failed in Plan', 'NotifyFailure', 'RunFailed']);
+      const body = decodeQuotedPrintable(readFileSync(run.json.email!, 'utf8').split('\r\n\r\n').slice(1).join(''));
+      expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
+      expect(body).toContain('exited with code 1 after 3 attempt(s)');
+    } finally {
+      await empty.stop();
+    }
+  }, 120_000);
+});
+
+describe('the CLI', () => {
+  it.each(['local', 'serve', 'run', 'status', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
+    const run = await cli(command === 'serve' ? ['local', 'serve', '--help'] : [command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Usage: nightshift /);
+    expect(run.stdout).toContain('Examples:');
+  });
+
+  it('answers bad flags, commands and input with one line and exit 2', async () => {
+    for (const [args, message] of [
+      [['local', '--frobnicate'], "Unknown option '--frobnicate'"],
+      [['deploy'], 'unknown command "deploy"'],
+      [['local', '--ops', 'rezise'], 'input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"'],
+      [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
+      [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
+    ] as const) {
+      const run = await cli([...args]);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).toContain(message);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('says what to do when AWS is not reachable', async () => {
+    const run = await cli(['run'], { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', AWS_ENDPOINT_URL_SFN: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^nightshift: cannot reach the Step Functions API .*check the network and AWS_REGION\n$/);
+  });
+
+  it('prints the next runs of the schedule in UTC and the local zone', async () => {
+    const run = await cli(['schedule', '--count', '3'], { TZ: 'Asia/Tokyo' });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Schedule: cron(0 2 * * ? *) in UTC (EventBridge rule crons are UTC)');
+    expect(run.stdout.match(/02:00 UTC\s+\w{3}, \d\d\/\d\d\/\d{4}, 11:00 GMT\+9/g)).toHaveLength(3);
+  });
+
+  it('prints the synthesized workflow', async () => {
+    const run = await cli(['synth']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ StartAt: 'Prepare', States: { Plan: { Resource: 'arn:aws:states:::batch:submitJob.sync' } } });
+  });
+});
