@@ -58,13 +58,14 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
 
   const promote = shouldPromoteCatalog(plan);
   const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
-  if (promote) await promoteCatalog(ctx, plan, new Set(report.failures.filter((f) => f.retryable).map((f) => f.key)));
-
   await Promise.all([
     putJson(ctx.s3, work, keys.report, report),
     putText(ctx.s3, work, keys.failuresCsv, failuresCsv(report, ctx.config.buckets.corpus), 'text/csv'),
     putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report), 'text/html'),
   ]);
+  // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
+  // was, and tomorrow's diff redoes what this run did not finish.
+  if (promote) await promoteCatalog(ctx, plan, new Set(report.failures.filter((f) => f.retryable).map((f) => f.key)));
   const resize = report.operations.resize;
   const backup = report.operations.backup;
   emitMetrics(

@@ -134,11 +134,14 @@ export const RETRY_STRATEGIES: batch.RetryStrategy[] = [
   // Spot capacity reclaimed (EC2 wording, and Fargate's).
   batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
   batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Your Spot Task was interrupted*' })),
-  // Exit 1: the job could not do its work (S3 unreachable, a manifest unreadable): worth another attempt.
-  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1' })),
-  // Exit 143: stopped by SIGTERM before finishing; the next attempt skips what is done.
-  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '143' })),
-  // Everything else (exit 2: bad configuration; out of memory; image pull errors) fails at once.
+  // Exit 1 (could not do its work: S3 unreachable, a manifest unreadable), 137 (SIGKILL: a worker
+  // killed mid-shard) and 143 (SIGTERM before finishing): the next attempt redoes the shard,
+  // skipping what is done. One glob, as Batch allows five rules: '1*' matches 1, 137 and 143 (and
+  // no exit code the jobs use for errors a retry cannot fix: that is 2).
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '1*' })),
+  // A container stopped without an exit code by Batch itself (e.g. the host went away).
+  batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onStatusReason: 'Task failed to start*' })),
+  // Everything else (exit 2: bad configuration; image pull errors) fails at once.
   batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
 ];
 

@@ -110,8 +110,8 @@ describe('Batch', () => {
         EvaluateOnExit: [
           { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
           { Action: 'RETRY', OnStatusReason: 'Your Spot Task was interrupted*' },
-          { Action: 'RETRY', OnExitCode: '1' },
-          { Action: 'RETRY', OnExitCode: '143' },
+          { Action: 'RETRY', OnExitCode: '1*' }, // 1, 137 (SIGKILL), 143 (SIGTERM); not 2
+          { Action: 'RETRY', OnStatusReason: 'Task failed to start*' },
           { Action: 'EXIT', OnReason: '*' }, // unmatched failures would otherwise be retried
         ],
       },

@@ -1,7 +1,7 @@
 /**
  * The local AWS Batch: runs a job's real entry point as child processes with the environment
  * Batch gives a container (array index per child, attempt number), at most `concurrency` at once,
- * with the job definition's retry rule (exit 1 and 143 are retried, anything else fails), and
+ * with the job definition's retry rule (exit 1, 137 and 143 are retried, anything else fails), and
  * each child's output in its own log file.
  */
 import { spawn } from 'node:child_process';
@@ -48,7 +48,8 @@ export class BatchJobFailed extends Error {
   override readonly name = 'States.TaskFailed';
 }
 
-const RETRYABLE_EXIT_CODES = new Set([1, 143]);
+/** As the job definitions' retry strategy (onExitCode '1*'): 1, 137 (SIGKILL) and 143 (SIGTERM). */
+const RETRYABLE_EXIT_CODES = new Set([1, 137, 143]);
 
 export async function runBatchJob(request: BatchJobRequest, options: LocalBatchOptions): Promise<{ Status: 'SUCCEEDED'; JobName: string; ArraySize?: number }> {
   mkdirSync(options.logDir, { recursive: true });
