@@ -4,6 +4,7 @@
  * object is counted once per operation as processed, skipped or failed.
  */
 import type { ShardOperation } from './input';
+import { compareKeys } from './keys';
 import type { Plan, PlanCounts, ShardResult } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
@@ -98,6 +99,8 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
   shards.sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
+  // Within a shard failures arrive in completion order; the report lists them in key order.
+  failures.sort((a, b) => (a.operation === b.operation ? compareKeys(a.key, b.key) : a.operation < b.operation ? -1 : 1));
   const status: RunStatus = plan.nothingToDo ? 'NOTHING_TO_DO' : failures.length > 0 ? 'COMPLETED_WITH_FAILURES' : 'SUCCEEDED';
   return {
     runId: plan.runId,

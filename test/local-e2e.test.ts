@@ -3,8 +3,6 @@
  * the embedded S3 server, the real jobs and handlers, the email in .nightshift/outbox/. Results
  * are checked through the S3 API on the same data afterwards.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,33 +15,13 @@ import { getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS } from '../local/runner';
 import { hostileCorpus } from '../scripts/lib/corpus';
 import { photoJpeg } from '../scripts/lib/images';
-import { ROOT, startTestS3, type TestS3 } from './support/processes';
+import { type CliRun, runCli } from './support/cli';
+import { startTestS3, type TestS3 } from './support/processes';
 
-const TSX = require.resolve('tsx/cli');
 const B = LOCAL_BUCKETS;
 let data: string;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json: { runId: string; status: string; report: string | null; email: string | null; counts: Record<string, number> | null; history: string[] };
-}
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), ...args], {
-    cwd: data,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const last = stdout.trim().split('\n').at(-1) ?? '';
-  return { code, stdout, stderr, json: last.startsWith('{') ? JSON.parse(last) : undefined } as CliRun;
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: data, env });
 
 const local = (extra: string[] = [], env?: Record<string, string>) => cli(['local', '--data-dir', join(data, '.nightshift'), '--json', ...extra], env);
 

@@ -1,0 +1,137 @@
+/**
+ * Nothing lost under faults. The same hostile corpus is processed twice by the whole local
+ * pipeline: once against a clean S3 server, once through a proxy that fails a seeded 20% of the
+ * requests (503 SlowDown, 500, connection resets, and resets after the write was carried out).
+ * The SDK's retries (adaptive mode) must make the faulty run's outputs identical to the clean
+ * run's, and the invariants below must hold after it.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { renditionKey, runKeys, stripExtension } from '../core/keys';
+import type { Report } from '../core/report';
+import { getJson, getText, listPages } from '../adapters/s3';
+import { LOCAL_BUCKETS as B } from '../local/runner';
+import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
+import { runCli, type CliRun } from './support/cli';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
+import { startTestS3, type TestS3 } from './support/processes';
+
+let tmp: string;
+let corpus: CorpusObject[];
+let clean: TestS3;
+let faulty: TestS3;
+let proxy: FaultProxy;
+let cleanRun: CliRun;
+let faultyRun: CliRun;
+
+async function load(server: TestS3): Promise<void> {
+  for (const b of Object.values(B)) await server.s3.send(new CreateBucketCommand({ Bucket: b }));
+  for (const o of corpus) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: o.key, Body: o.body, ContentType: o.contentType }));
+}
+
+async function listing(server: TestS3, bucket: string, prefix = ''): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const page of listPages(server.s3, { bucket, prefix })) for (const o of page.objects) out.set(o.Key!, o.ETag!);
+  return out;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nightshift-faults-'));
+  corpus = await hostileCorpus({ photos: 3 });
+  [clean, faulty] = await Promise.all([startTestS3([]), startTestS3([])]);
+  await Promise.all([load(clean), load(faulty)]);
+  proxy = await startFaultProxy({ target: faulty.endpoint, rate: 0.2, seed: 7 });
+  const run = (endpoint: string, dir: string) => runCli(['local', '--json', '--data-dir', join(tmp, dir), '--endpoint', endpoint], { cwd: tmp, env: { NIGHTSHIFT_S3_MAX_ATTEMPTS: '10' } });
+  [cleanRun, faultyRun] = await Promise.all([run(clean.endpoint, 'clean'), run(proxy.endpoint, 'faulty')]);
+}, 600_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await Promise.all([clean?.stop(), faulty?.stop()]);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('throttling and transient errors (20% of S3 requests fail)', () => {
+  it('injected every kind of fault, at about the configured rate', () => {
+    const faults = Object.values(proxy.stats.faults).reduce((a, b) => a + b, 0);
+    process.stdout.write(`fault proxy: ${proxy.stats.requests} requests, ${faults} faults ${JSON.stringify(proxy.stats.faults)}\n`);
+    for (const kind of ['slowdown', 'internal', 'reset-before', 'reset-after'] as const) expect(proxy.stats.faults[kind]).toBeGreaterThan(0);
+    expect(faults / proxy.stats.requests).toBeGreaterThan(0.12);
+  });
+
+  it('completes like the clean run', () => {
+    expect({ code: faultyRun.code, status: faultyRun.json?.status, stderr: faultyRun.code === 0 ? '' : faultyRun.stderr.slice(-2000) }).toEqual({ code: 0, status: 'SUCCEEDED', stderr: '' });
+    expect(cleanRun.code).toBe(0);
+    expect(faultyRun.json.history).toEqual(cleanRun.json.history);
+    expect(faultyRun.json.counts).toEqual(cleanRun.json.counts);
+  });
+
+  it('writes the same renditions and backups, byte for byte', async () => {
+    for (const bucket of [B.renditions, B.backup]) {
+      const [a, b] = await Promise.all([listing(clean, bucket), listing(faulty, bucket)]);
+      expect(b.size).toBeGreaterThan(0);
+      expect(b).toEqual(a);
+    }
+  });
+
+  it('reports the same outcome for every object', async () => {
+    const [a, b] = await Promise.all([
+      getJson<Report>(clean.s3, B.work, runKeys(cleanRun.json.runId).report),
+      getJson<Report>(faulty.s3, B.work, runKeys(faultyRun.json.runId).report),
+    ]);
+    expect(b.failures.map((f) => [f.key, f.operation, f.code])).toEqual(a.failures.map((f) => [f.key, f.operation, f.code]));
+    expect(b.operations.resize).toMatchObject({ processed: a.operations.resize!.processed, skipped: a.operations.resize!.skipped, failed: a.operations.resize!.failed });
+    expect(b.operations.backup).toMatchObject({ processed: a.operations.backup!.processed, failed: a.operations.backup!.failed });
+  });
+
+  describe('invariants after the faulty run', () => {
+    let report: Report;
+    beforeAll(async () => {
+      report = await getJson<Report>(faulty.s3, B.work, runKeys(faultyRun.json.runId).report);
+    });
+
+    it('originals are byte-identical to before', async () => {
+      for (const o of corpus) {
+        const got = await faulty.s3.send(new GetObjectCommand({ Bucket: B.corpus, Key: o.key }));
+        expect({ key: o.key, sha: sha256(await got.Body!.transformToByteArray()) }).toEqual({ key: o.key, sha: sha256(o.body) });
+      }
+      expect([...(await listing(faulty, B.corpus)).keys()].sort()).toEqual(corpus.map((o) => o.key).sort());
+    });
+
+    it('processed + skipped + failed = objects in the work list, per operation; the catalogue accounts for the rest', () => {
+      for (const op of ['backup', 'resize'] as const) {
+        const t = report.operations[op]!;
+        expect(t.processed + t.skipped + t.failed).toBe(report.objects.work);
+      }
+      expect(report.objects.selected + Object.values(report.objects.skipped).reduce((a, b) => a + b, 0)).toBe(report.objects.listed);
+      expect(report.objects.listed).toBe(corpus.length);
+    });
+
+    it('every failure has a reason code and a message', () => {
+      for (const f of report.failures) expect(f.code.length > 0 && f.message.length > 0).toBe(true);
+    });
+
+    it('no rendition without its source, no duplicate key in any manifest or report', async () => {
+      const sources = new Set(corpus.map((o) => stripExtension(o.key)));
+      for (const key of (await listing(faulty, B.renditions)).keys()) expect(sources.has(stripExtension(key.slice(key.indexOf('/') + 1)))).toBe(true);
+      const processed = corpus.filter((o) => o.resize === 'processed');
+      for (const o of processed) expect((await listing(faulty, B.renditions)).has(renditionKey('thumb', o.key, 'webp'))).toBe(true);
+      const keys = runKeys(faultyRun.json.runId);
+      const manifestKeys: string[] = [];
+      for (let i = 0; i < report.shards.length / 2; i++) manifestKeys.push(...(await getText(faulty.s3, B.work, keys.shard(i))).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { key: string }).key));
+      expect(new Set(manifestKeys).size).toBe(manifestKeys.length);
+      const failureIds = report.failures.map((f) => `${f.operation}:${f.key}`);
+      expect(new Set(failureIds).size).toBe(failureIds.length);
+    });
+
+    it('sent exactly one email for the run', () => {
+      const emails = readdirSync(join(tmp, 'faulty', 'outbox')).filter((f) => f.startsWith(faultyRun.json.runId));
+      expect(emails).toEqual([`${faultyRun.json.runId}.eml`]);
+    });
+  });
+});
