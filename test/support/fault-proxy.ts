@@ -19,6 +19,8 @@ export interface FaultProxyOptions {
   readonly seed?: number;
   /** Faults injected at most (default 2000). */
   readonly maxFaults?: number;
+  /** Delay before forwarding each request, to make work slow enough to interrupt (default 0). */
+  readonly delayMs?: number;
 }
 
 export interface FaultProxy {
@@ -50,6 +52,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 
   const server: Server = createServer((req, res) => {
+    if (options.delayMs) {
+      req.pause();
+      setTimeout(() => handle(req, res), options.delayMs);
+    } else handle(req, res);
+  });
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
     const fault = total() < maxFaults && random() < rate ? KINDS[Math.floor(random() * KINDS.length)]! : undefined;
     if (fault) stats.faults[fault]++;
@@ -87,7 +95,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           },
         );
     }
-  });
+  };
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
