@@ -1,4 +1,4 @@
-import { failureEmail, nothingToDoEmail, runEmail, SNS_MESSAGE_MAX_BYTES } from './email';
+import { failureEmail, nothingToDoEmail, runEmail, skippedEmail, SNS_MESSAGE_MAX_BYTES } from './email';
 import { buildReport, type Report } from './report';
 import type { ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
@@ -87,5 +87,12 @@ describe('the run email', () => {
 
   it('keeps subjects ASCII even for unicode prefixes and run ids', () => {
     expectSnsRules(nothingToDoEmail({ ...plan, runId: 'ünïcode', prefix: '写真/' }, meta));
+  });
+
+  it('says a run was skipped because another was in progress', () => {
+    const email = skippedEmail({ runId: 'e2', activeRun: 'cli-20261122T013000Z-ab12', activeSince: '2026-11-22T01:30:00.000Z', startedAt: meta.startedAt, trigger: 'schedule' });
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: skipped, run cli-20261122T013000Z-ab12 in progress');
+    expect(email.text.split('\n')[0]).toBe('Skipped: run cli-20261122T013000Z-ab12 was still in progress (since 2026-11-22 01:30 UTC), so this run did nothing rather than race it.');
+    expectSnsRules(email);
   });
 });

@@ -187,6 +187,25 @@ export function failureEmail(f: WorkflowFailure, links: EmailLinks = {}): Email 
   return fit({ subject: subjectLine(`nightshift ${utcMinute(f.startedAt)}: FAILED in ${f.state} (${f.error})`), text: `${lines.join('\n')}\n` });
 }
 
+/** The email when a run gave way to another run that was still in progress. */
+export function skippedEmail(s: { runId: string; activeRun: string; activeSince: string; startedAt: string; trigger: Trigger }, links: EmailLinks = {}): Email {
+  const lines = [
+    `Skipped: run ${s.activeRun} was still in progress (since ${utcMinute(s.activeSince)}), so this run did nothing rather than race it.`,
+    '',
+    field('Run', s.runId),
+    field('Status', 'skipped'),
+    field('Trigger', TRIGGER[s.trigger]),
+    field('Started', utcMinute(s.startedAt)),
+    field('Active run', s.activeRun),
+    '',
+    'Next:',
+    '  Nothing, usually: the active run covers the corpus. If it was a partial run (a prefix or some operations), start this one again once it ends.',
+    '',
+    ...linkLines(links),
+  ];
+  return { subject: subjectLine(`nightshift ${utcMinute(s.startedAt)}: skipped, run ${s.activeRun} in progress`), text: `${lines.join('\n')}\n` };
+}
+
 const NEXT_STEP: Record<string, string> = {
   InvalidInput: 'The run input was rejected before anything ran; fix the input and start again.',
   'States.Timeout': 'A step ran longer than its timeout; consider more shards (shards.targetObjects) or a longer job timeout.',

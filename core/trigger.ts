@@ -18,3 +18,19 @@ export function detectTrigger(executionName: string, startedAt: Date, schedule?:
   }
   return 'console';
 }
+
+/** A running execution, as ListExecutions describes it. */
+export interface ActiveExecution {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly startDate: string;
+}
+
+/**
+ * The run this one must give way to: the oldest other running execution, if it started before
+ * this one (ties broken by name, so of two runs started together exactly one goes ahead).
+ */
+export function runToYieldTo(self: { name: string; startDate: string }, running: readonly ActiveExecution[]): ActiveExecution | undefined {
+  const earlier = running.filter((e) => e.name !== self.name && (Date.parse(e.startDate) < Date.parse(self.startDate) || (Date.parse(e.startDate) === Date.parse(self.startDate) && e.name < self.name)));
+  return earlier.sort((a, b) => Date.parse(a.startDate) - Date.parse(b.startDate) || (a.name < b.name ? -1 : 1))[0];
+}

@@ -2,7 +2,7 @@
  * Notify: the one email of a run that reached its end, from report.json (after Aggregate) or
  * from plan.json (when the plan found nothing to do).
  */
-import { nothingToDoEmail, runEmail } from '../core/email';
+import { nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
 import { runKeys } from '../core/keys';
 import type { Report, Trigger } from '../core/report';
 import type { Plan } from '../core/results';
@@ -15,8 +15,10 @@ export interface NotifyEvent {
   readonly trigger: Trigger;
   readonly startedAt: string;
   readonly executionArn?: string;
-  /** `report`: after Aggregate; `nothing-to-do`: straight from the plan. */
-  readonly kind: 'report' | 'nothing-to-do';
+  /** `report`: after Aggregate; `nothing-to-do`: straight from the plan; `skipped`: another run was in progress. */
+  readonly kind: 'report' | 'nothing-to-do' | 'skipped';
+  /** For `skipped`: the run this one gave way to. */
+  readonly skip?: { readonly activeRun: string; readonly activeSince: string };
 }
 
 export async function handler(event: NotifyEvent): Promise<Published> {
@@ -26,6 +28,10 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   if (event.kind === 'report') {
     const report = await getJson<Report>(ctx.s3, work, keys.report);
     return publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
+  }
+  if (event.kind === 'skipped') {
+    const skip = event.skip ?? { activeRun: 'another run', activeSince: event.startedAt };
+    return publishOnce(ctx, event.runId, skippedEmail({ runId: event.runId, ...skip, startedAt: event.startedAt, trigger: event.trigger }, emailLinks(ctx, event.runId, event.executionArn, false)));
   }
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString() }, emailLinks(ctx, event.runId, event.executionArn, false));

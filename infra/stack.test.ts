@@ -254,8 +254,12 @@ describe('workflow definition (synthesized ASL)', () => {
 
   it('runs in the order DESIGN.md draws', () => {
     const d = s.definition.States;
-    expect(s.definition.StartAt).toBe(STATE.prepare);
-    expect([d[STATE.prepare]!.Next, d[STATE.plan]!.Next, d[STATE.readPlan]!.Next]).toEqual([STATE.plan, STATE.readPlan, STATE.hasWork]);
+    expect(s.definition.StartAt).toBe(STATE.checkActiveRuns);
+    expect([d[STATE.checkActiveRuns]!.Next, d[STATE.prepare]!.Next]).toEqual([STATE.prepare, STATE.anotherRunActive]);
+    expect(d[STATE.anotherRunActive]!.Choices![0]).toMatchObject({ Variable: '$.run.skip', IsPresent: true, Next: STATE.notifySkipped });
+    expect(d[STATE.anotherRunActive]!.Default).toBe(STATE.plan);
+    expect(d[STATE.checkActiveRuns]).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:sfn:listExecutions', Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING' } });
+    expect([d[STATE.plan]!.Next, d[STATE.readPlan]!.Next]).toEqual([STATE.readPlan, STATE.hasWork]);
     expect(d[STATE.hasWork]!.Choices![0]).toMatchObject({ Variable: '$.plan.value.shardCount', NumericEquals: 0, Next: STATE.notifyNothingToDo });
     expect(d[STATE.hasWork]!.Default).toBe(STATE.work);
     expect([d[STATE.work]!.Next, d[STATE.aggregate]!.Next, d[STATE.notify]!.Next]).toEqual([STATE.aggregate, STATE.notify, STATE.done]);
@@ -269,7 +273,7 @@ describe('workflow definition (synthesized ASL)', () => {
     for (const { name, state } of tasks) {
       expect({ name, retry: (state.Retry ?? []).length > 0, catch: (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL')), timeout: (state.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, retry: true, catch: true, timeout: true });
     }
-    for (const name of [STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
+    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.notifySkipped, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
       expect(s.definition.States[name]!.Catch![0]!.Next).toBe(`Failed in ${name}`);
       expect(s.definition.States[`Failed in ${name}`]!.Next).toBe(STATE.notifyFailure);
     }

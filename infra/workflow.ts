@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -56,7 +56,10 @@ class BatchJobState extends tasks.BatchSubmitJob {
 
 /** State names: the local runtime binds its handlers to them, and the failure email names them. */
 export const STATE = {
+  checkActiveRuns: 'CheckActiveRuns',
   prepare: 'Prepare',
+  anotherRunActive: 'AnotherRunActive',
+  notifySkipped: 'NotifySkipped',
   plan: 'Plan',
   readPlan: 'ReadPlan',
   hasWork: 'HasWork',
@@ -78,11 +81,13 @@ export const STATE = {
 const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 const BATCH_TRANSIENT = ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'];
 const S3_TRANSIENT = ['S3.SdkClientException', 'S3.InternalError', 'S3.SlowDown', 'S3.ServiceUnavailable'];
+const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn.SfnException'];
 
 /**
  * The nightly workflow, in JSONPath (so the local interpreter runs the same definition):
  *
- *   Prepare → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → NotifyNothingToDo → Done
+ *   CheckActiveRuns → Prepare → another run active? ─ yes → NotifySkipped → Done
+ *   → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → NotifyNothingToDo → Done
  *                                                      └ yes → Work ∥ (Backup array job, Resize array job)
  *                                                              → Aggregate → Notify → Done
  *   any state's error → "Failed in <state>" → NotifyFailure → RunFailed
@@ -142,10 +147,24 @@ export class Workflow extends Construct {
     const batchTimeout = (job: JobName) => Duration.minutes(props.jobs[job].timeoutMinutes * props.jobs[job].attempts + 60);
     const runEnvironment = { NIGHTSHIFT_RUN_ID: run('runId') };
 
+    // Runs of this state machine in progress, so that a second run gives way instead of racing.
+    const checkActiveRuns = guard(
+      new tasks.CallAwsService(this, STATE.checkActiveRuns, {
+        service: 'sfn',
+        action: 'listExecutions',
+        iamAction: 'states:ListExecutions',
+        parameters: { StateMachineArn: sfn.JsonPath.stringAt('$$.StateMachine.Id'), StatusFilter: 'RUNNING', MaxResults: 100 },
+        iamResources: [Stack.of(this).formatArn({ service: 'states', resource: 'stateMachine', resourceName: props.stateMachineName ?? '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        resultSelector: { 'executions.$': '$.Executions' },
+        resultPath: '$.active',
+        taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
+      }),
+      SFN_TRANSIENT,
+    );
     const prepare = guard(
       new tasks.LambdaInvoke(this, STATE.prepare, {
         lambdaFunction: fns.prepare,
-        payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$$.Execution.Input'), execution: sfn.JsonPath.objectAt('$$.Execution') }),
+        payload: sfn.TaskInput.fromObject({ input: sfn.JsonPath.objectAt('$$.Execution.Input'), execution: sfn.JsonPath.objectAt('$$.Execution'), running: sfn.JsonPath.objectAt('$.active.executions') }),
         retryOnServiceExceptions: false,
         resultSelector: { 'run.$': '$.Payload' },
         taskTimeout: sfn.Timeout.duration(Duration.minutes(1)),
@@ -201,10 +220,13 @@ export class Workflow extends Construct {
     const aggregate = invoke(STATE.aggregate, fns.aggregate, { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt') }, Duration.minutes(16), '$.aggregate');
     const notify = invoke(STATE.notify, fns.notify, { ...common, kind: 'report' }, Duration.minutes(2), undefined);
     const notifyNothing = invoke(STATE.notifyNothingToDo, fns.notify, { ...common, kind: 'nothing-to-do' }, Duration.minutes(2), undefined);
+    const notifySkipped = invoke(STATE.notifySkipped, fns.notify, { ...common, kind: 'skipped', skip: sfn.JsonPath.objectAt('$.run.skip') }, Duration.minutes(2), undefined);
     const done = new sfn.Succeed(this, STATE.done);
 
-    this.definition = prepare
-      .next(plan)
+    this.definition = checkActiveRuns
+      .next(prepare)
+      .next(new sfn.Choice(this, STATE.anotherRunActive).when(sfn.Condition.isPresent('$.run.skip'), notifySkipped.next(done)).otherwise(plan));
+    plan
       .next(readPlan)
       .next(
         new sfn.Choice(this, STATE.hasWork)

@@ -21,6 +21,7 @@ const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) =
 
 function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<string, (input: unknown) => Promise<unknown>> = {}) {
   return {
+    [names.checkActiveRuns]: async () => ({ Executions: [] }),
     [names.prepare]: lambda({ runId: 'local-test', trigger: 'local', startedAt: '2026-11-22T02:00:00Z', executionArn: 'arn', input: {} }),
     [names.plan]: async () => ({ Status: 'SUCCEEDED' }),
     [names.readPlan]: plan(2),
@@ -29,6 +30,7 @@ function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<s
     [names.aggregate]: lambda({}),
     [names.notify]: lambda({ sent: true }),
     [names.notifyNothingToDo]: lambda({ sent: true }),
+    [names.notifySkipped]: lambda({ sent: true }),
     [names.notifyFailure]: lambda({ sent: true }),
     ...overrides,
   };
@@ -46,7 +48,7 @@ it('runs a state renamed in the construct under its new name', async () => {
   }
   const outcome = await executeWorkflow(definition, handlers({ ...names, aggregate: 'AggregateAndReport' }), {}, 'local-test');
   expect(outcome.status).toBe('SUCCEEDED');
-  expect(outcome.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
+  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
 });
 
 it('resolves the work bucket to the local one in the S3 task', () => {
@@ -64,8 +66,15 @@ it('routes a failed task through its Catch to NotifyFailure and fails the run', 
   expect(outcome.history.slice(-4)).toEqual(['ResizeFailed', 'Failed in Work', 'NotifyFailure', 'RunFailed']);
 });
 
+it('gives way to another active run: NotifySkipped, nothing else', async () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'skipped'));
+  const skipping = lambda({ runId: 'local-test', trigger: 'local', startedAt: '2026-11-22T02:00:00Z', executionArn: 'arn', input: {}, skip: { activeRun: 'local-older', activeSince: '2026-11-22T01:59:00Z' } });
+  const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.prepare]: skipping }), {}, 'local-test');
+  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'NotifySkipped', 'Done']);
+});
+
 it('goes straight to the nothing-to-do email when the plan has no shards', async () => {
   const definition = synthesizeLocalDefinition(config, join(tmp, 'nothing'));
   const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(0) }), {}, 'local-test');
-  expect(outcome.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
+  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
 });

@@ -4,17 +4,18 @@
  * jobs' entry point as child processes, Lambda tasks call the real handlers, the S3 task reads
  * from the embedded server, and emails go through its SNS topic into .nightshift/outbox/.
  */
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
 import type { Report } from '../core/report';
 import type { Plan } from '../core/results';
-import { createS3Client, getJson, isNotFound } from '../adapters/s3';
+import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
 import { handler as notify } from '../functions/notify';
@@ -70,8 +71,9 @@ export interface LocalRunResult {
   readonly error?: { readonly Error: string; readonly Cause: string };
 }
 
+/** `local-20261122T020000Z-3f9a`: sortable by time, unique even for runs started in the same second. */
 export function localRunId(now = new Date()): string {
-  return `local-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return `local-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 }
 
 export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunResult> {
@@ -80,7 +82,10 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   const progressOut = options.progress ?? ((t: string) => process.stderr.write(t));
   const runId = localRunId();
   mkdirSync(dataDir, { recursive: true });
-  const server = await startEmbeddedS3({ dataDir: join(dataDir, 's3') });
+  // The embedded server keeps its objects in one SQLite file that one process may open at a time.
+  // With --endpoint it only carries the emails (SNS) and keeps nothing on disk.
+  const releaseDataDir = options.endpoint ? () => undefined : lockDataDir(dataDir);
+  const server = await startEmbeddedS3({ dataDir: options.endpoint ? undefined : join(dataDir, 's3') });
   const s3Endpoint = options.endpoint ?? server.endpoint;
   const s3 = createS3Client({ endpoint: s3Endpoint, maxAttempts: 8 }, {});
   const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
@@ -160,10 +165,22 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       [STATE.aggregate]: lambda(aggregate),
       [STATE.notify]: lambda(notify),
       [STATE.notifyNothingToDo]: lambda(notify),
+      [STATE.notifySkipped]: lambda(notify),
       [STATE.notifyFailure]: lambda(notifyFailure),
     };
 
-    const { status, history, error: failure } = await executeWorkflow(definition, handlers, options.input ?? {}, runId, server.region);
+    // A marker of this run for CheckActiveRuns, from the moment the execution starts to its end.
+    const startTime = new Date().toISOString();
+    const executionArn = `arn:aws:states:${server.region}:000000000000:execution:nightshift-local:${runId}`;
+    const marker = `${RUNNING_PREFIX}${runId}.json`;
+    await putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname() });
+    let outcome: WorkflowOutcome;
+    try {
+      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await runningExecutions(s3, config.buckets.work) }) }, options.input ?? {}, runId, server.region, startTime);
+    } finally {
+      await s3.send(new DeleteObjectCommand({ Bucket: config.buckets.work, Key: marker }));
+    }
+    const { status, history, error: failure } = outcome;
 
     const emails = await outbox.drain(runId, [LOCAL_EMAIL]);
     const reportDir = join(dataDir, 'reports', runId);
@@ -184,7 +201,51 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     outbox.close();
     s3.destroy();
     await server.stop();
+    releaseDataDir();
   }
+}
+
+/** Claims `<dataDir>/s3.lock` for this process, or says which live process holds it. */
+function lockDataDir(dataDir: string): () => void {
+  const lock = join(dataDir, 's3.lock');
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(readFileSync(lock, 'utf8'));
+      if (isAlive(holder)) {
+        throw new Error(`another local run (pid ${holder}) is using ${dataDir}: wait for it to end, or run this one against a shared --endpoint (each with its own --data-dir)`);
+      }
+      rmSync(lock, { force: true }); // left by a run that died
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The local stand-in for ListExecutions(RUNNING): markers of local runs whose process is alive. */
+const RUNNING_PREFIX = 'running/';
+
+async function runningExecutions(s3: S3Client, bucket: string): Promise<{ executionArn: string; name: string; startDate: string; status: 'RUNNING' }[]> {
+  const out: { executionArn: string; name: string; startDate: string; status: 'RUNNING' }[] = [];
+  for await (const page of listPages(s3, { bucket, prefix: RUNNING_PREFIX })) {
+    for (const o of page.objects) {
+      const marker = await getJson<{ executionArn: string; name: string; startDate: string; pid: number; host: string }>(s3, bucket, o.Key!).catch(() => undefined);
+      if (marker && (marker.host !== hostname() || isAlive(marker.pid))) out.push({ executionArn: marker.executionArn, name: marker.name, startDate: marker.startDate, status: 'RUNNING' });
+    }
+  }
+  return out.sort((a, b) => Date.parse(b.startDate) - Date.parse(a.startDate)); // newest first, as ListExecutions
 }
 
 export interface WorkflowOutcome {
@@ -195,11 +256,21 @@ export interface WorkflowOutcome {
 }
 
 /** Runs a definition with aws-local-stepfunctions, the given task handlers (by state name) and a Step Functions-like context. */
-export async function executeWorkflow(definition: AslDefinition, handlers: Record<string, (input: unknown) => Promise<unknown>>, input: Record<string, unknown>, runId: string, region = 'us-east-1'): Promise<WorkflowOutcome> {
+export async function executeWorkflow(
+  definition: AslDefinition,
+  handlers: Record<string, (input: unknown) => Promise<unknown>>,
+  input: Record<string, unknown>,
+  runId: string,
+  region = 'us-east-1',
+  startTime = new Date().toISOString(),
+): Promise<WorkflowOutcome> {
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never },
-    context: { Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: new Date().toISOString(), Input: input as never, RoleArn: 'local' } },
+    context: {
+      Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: startTime, Input: input as never, RoleArn: 'local' },
+      StateMachine: { Id: `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`, Name: 'nightshift-local' },
+    },
   });
   const history: string[] = [];
   const watching = (async () => {

@@ -63,8 +63,8 @@ describe('nightshift local (npm start)', () => {
     expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
     const corpus = await corpusPromise;
     const selected = corpus.filter((o) => !o.catalog);
-    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z$/), counts: { listed: corpus.length, work: selected.length } });
-    expect(first.json.history).toEqual(['Prepare', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
+    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, work: selected.length } });
+    expect(first.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
     expect(first.stderr).toMatch(/resize +\[#+\] 2\/2 shards/);
     expect(first.stderr).toContain('Report: '); // with --json, people read stderr and scripts the last stdout line
     expect(first.stdout.trim().split('\n')).toHaveLength(1);
@@ -209,6 +209,6 @@ describe('the CLI', () => {
   it('prints the synthesized workflow', async () => {
     const run = await cli(['synth']);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ StartAt: 'Prepare', States: { Plan: { Resource: 'arn:aws:states:::batch:submitJob.sync' } } });
+    expect(JSON.parse(run.stdout)).toMatchObject({ StartAt: 'CheckActiveRuns', States: { Plan: { Resource: 'arn:aws:states:::batch:submitJob.sync' } } });
   });
 });

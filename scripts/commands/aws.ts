@@ -1,4 +1,5 @@
 /** `nightshift run` and `nightshift status`: the deployed workflow, through the Step Functions API. */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -45,7 +46,7 @@ export async function runCommand(values: Record<string, unknown>, input: Record<
   const sfn = client();
   try {
     const stateMachineArn = await findStateMachine(sfn, values);
-    const name = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+    const name = `cli-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
     const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
     process.stdout.write(`Started ${name}\n  ${consoleLink(executionArn!)}\n`);
     if (!values.wait) return 0;

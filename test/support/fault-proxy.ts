@@ -21,11 +21,15 @@ export interface FaultProxyOptions {
   readonly maxFaults?: number;
   /** Delay before forwarding each request, to make work slow enough to interrupt (default 0). */
   readonly delayMs?: number;
+  /** Requests this matches are held until `open()` (e.g. one bucket's writes, to keep a run in progress). */
+  readonly hold?: (method: string, path: string) => boolean;
 }
 
 export interface FaultProxy {
   readonly endpoint: string;
-  readonly stats: { requests: number; faults: Record<FaultKind, number> };
+  readonly stats: { requests: number; faults: Record<FaultKind, number>; held: number };
+  /** Lets held requests through, and all later ones. */
+  open(): void;
   close(): Promise<void>;
 }
 
@@ -42,7 +46,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const random = prng(options.seed ?? 20261122);
   const rate = options.rate ?? 0.2;
   const maxFaults = options.maxFaults ?? 2000;
-  const stats = { requests: 0, faults: { slowdown: 0, internal: 0, 'reset-before': 0, 'reset-after': 0 } as Record<FaultKind, number> };
+  const stats = { requests: 0, faults: { slowdown: 0, internal: 0, 'reset-before': 0, 'reset-after': 0 } as Record<FaultKind, number>, held: 0 };
+  let held: (() => void)[] | undefined = options.hold ? [] : undefined;
   const total = () => Object.values(stats.faults).reduce((a, b) => a + b, 0);
 
   const forward = (req: IncomingMessage, onResponse: (upstream: IncomingMessage) => void, onError: () => void) => {
@@ -52,6 +57,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 
   const server: Server = createServer((req, res) => {
+    if (held && options.hold!(req.method ?? 'GET', req.url ?? '/')) {
+      stats.held++;
+      req.pause();
+      held.push(() => handle(req, res));
+      return;
+    }
     if (options.delayMs) {
       req.pause();
       setTimeout(() => handle(req, res), options.delayMs);
@@ -102,6 +113,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   return {
     endpoint: `http://127.0.0.1:${port}`,
     stats,
+    open: () => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
