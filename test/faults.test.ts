@@ -135,3 +135,29 @@ describe('throttling and transient errors (20% of S3 requests fail)', () => {
     });
   });
 });
+
+describe('a bad night costs nothing', () => {
+  it('leaves objects that failed transiently out of the promoted catalogue, so the next run redoes exactly them', async () => {
+    const server = await startTestS3([]);
+    // Every rendition of one image cannot be written tonight (an outage of that part of the bucket).
+    const outage = await startFaultProxy({ target: server.endpoint, rate: 0, fail: (method, path) => method === 'PUT' && path.includes(`/${B.renditions}/`) && path.includes('/night/2') });
+    try {
+      for (const b of Object.values(B)) await server.s3.send(new CreateBucketCommand({ Bucket: b }));
+      for (let i = 1; i <= 3; i++) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: `night/${i}.jpg`, Body: corpus.find((o) => o.resize === 'processed')!.body }));
+      const run = (endpoint: string, dir: string) => runCli(['local', '--json', '--data-dir', join(tmp, dir), '--endpoint', endpoint, '--prefix', 'night/'], { cwd: tmp, env: { NIGHTSHIFT_S3_MAX_ATTEMPTS: '2' } });
+      const bad = await run(outage.endpoint, 'bad-night');
+      expect(bad.code).toBe(0);
+      const report = await getJson<Report>(server.s3, B.work, runKeys(bad.json.runId).report);
+      expect(report.failures.map((f) => [f.key, f.code, f.retryable])).toEqual([['night/2.jpg', 'write-failed', true]]);
+      const state = await getText(server.s3, B.work, 'state/catalog.jsonl');
+      expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['night/1.jpg', 'night/3.jpg']);
+      const next = await run(server.endpoint, 'next-night');
+      expect(next.code).toBe(0);
+      expect(next.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0 });
+      expect((await listing(server, B.renditions, 'thumb/night/')).size).toBe(6); // 3 images × JPEG + WebP
+    } finally {
+      await outage.close();
+      await server.stop();
+    }
+  }, 300_000);
+});

@@ -23,6 +23,8 @@ export interface FaultProxyOptions {
   readonly delayMs?: number;
   /** Requests this matches are held until `open()` (e.g. one bucket's writes, to keep a run in progress). */
   readonly hold?: (method: string, path: string) => boolean;
+  /** Requests this matches always get 500 InternalError (an outage of one part of the bucket). */
+  readonly fail?: (method: string, path: string) => boolean;
 }
 
 export interface FaultProxy {
@@ -70,7 +72,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
-    const fault = total() < maxFaults && random() < rate ? KINDS[Math.floor(random() * KINDS.length)]! : undefined;
+    const outage = options.fail?.(req.method ?? 'GET', req.url ?? '/') ?? false;
+    const fault = outage ? 'internal' : total() < maxFaults && random() < rate ? KINDS[Math.floor(random() * KINDS.length)]! : undefined;
     if (fault) stats.faults[fault]++;
     const drainThen = (fn: () => void) => {
       req.resume();
