@@ -227,6 +227,25 @@ describe('the jobs over a hostile corpus', () => {
   });
 });
 
+describe('the catalog on awkward input', () => {
+  it('plans nothing for a prefix that matches nothing, and writes an empty plan rather than failing', async () => {
+    expect((await runJob('catalog', env('run-empty', { NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'no/such/prefix/' }) }))).code).toBe(0);
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-empty').plan);
+    expect(plan).toMatchObject({ nothingToDo: true, shardCount: 0, shardOperations: [], counts: { listed: 0, work: 0 } });
+  });
+
+  it('skips objects larger than filter.maxBytes, with the reason', async () => {
+    await put('sizes/huge.jpg', Buffer.alloc(3 * 1024 * 1024, 1), 'image/jpeg');
+    await put('sizes/fine.jpg', await photoJpeg(320, 240, 77), 'image/jpeg');
+    const small = { ...configInput, filter: { maxBytes: 2 * 1024 * 1024 } };
+    expect((await runJob('catalog', env('run-sizes', { NIGHTSHIFT_CONFIG: JSON.stringify(small), NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'sizes/' }) }))).code).toBe(0);
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-sizes').plan);
+    expect(plan.counts).toMatchObject({ listed: 2, selected: 1, skipped: { 'too-large': 1 } });
+    const result = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys('run-sizes').result('catalog', 0));
+    expect(result.skipped).toEqual([{ key: 'sizes/huge.jpg', code: 'too-large', message: 'larger than filter.maxBytes' }]);
+  });
+});
+
 describe('job failures', () => {
   it('exit 2 with the variable named when the configuration is missing or invalid', async () => {
     const missing = await runJob('catalog', { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'x1' });

@@ -60,6 +60,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   } finally {
     process.off('SIGTERM', onTerm);
     ctx.s3.destroy();
+    ctx.log.info('job finished', { ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
   }
 }
 

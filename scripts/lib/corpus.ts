@@ -3,7 +3,7 @@
  * the hostile objects a real bucket accumulates. Tests assert these outcomes; the local sample
  * corpus uses the same objects so that its report shows every kind of result.
  */
-import { animatedGif, cmykJpeg, flatPng, orientedJpeg, photoJpeg, photoPng, png16WithAlpha, svgWithExternalReference, tinyPdf } from './images';
+import { animatedGif, cmykJpeg, flatPng, heicStub, orientedJpeg, photoJpeg, photoPng, photoTiff, png16WithAlpha, svgMalformedUtf8, svgWithExternalReference, tinyPdf } from './images';
 
 export interface CorpusObject {
   readonly key: string;
@@ -52,7 +52,12 @@ export async function hostileCorpus(options: CorpusOptions = {}): Promise<Corpus
     ...(await Promise.all([2, 3, 4, 5, 6, 7, 8].map(async (o) => ({ key: `exif/orientation-${o}.jpg`, body: await orientedJpeg(400, 200, o), resize: 'processed' })))),
     { key: 'hostile/cmyk.jpg', body: await cmykJpeg(640, 480, seed + 20), resize: 'processed' },
     { key: 'hostile/rgba16.png', body: await png16WithAlpha(640, 480), resize: 'processed' },
-    { key: 'hostile/animated.gif', body: await animatedGif(200, 150, 60), resize: 'processed' },
+    { key: 'hostile/animated-300-frames.gif', body: await animatedGif(64, 48, 300), resize: 'processed' },
+    // A TIFF under a .jpg name: sniffed from its bytes, it is an image nightshift renders.
+    { key: 'hostile/tiff-named.jpg', body: await photoTiff(320, 240, seed + 21), contentType: 'application/octet-stream', resize: 'processed' },
+    // HEIC needs an HEVC decoder the prebuilt libvips does not have: reported, never fatal.
+    { key: 'hostile/photo.heic', body: heicStub(), contentType: 'image/heic', resize: 'unsupported-format' },
+    { key: 'hostile/malformed-utf8-named.jpg', body: svgMalformedUtf8(), contentType: 'application/octet-stream', resize: 'unsupported-format' },
     { key: 'hostile/bomb-17000x17000.png', body: flatPng(17_000, 17_000), resize: 'too-many-pixels' },
     { key: 'hostile/truncated.jpg', body: truncated.subarray(0, Math.floor(truncated.length / 2)), resize: 'decode-failed' },
     { key: 'hostile/text-named.jpg', body: Buffer.from('not an image\n'), contentType: 'text/plain', resize: 'content-type' },

@@ -187,3 +187,18 @@ export const svgWithExternalReference = () => Buffer.from('<svg xmlns="http://ww
 /** A minimal one-page PDF. */
 export const tinyPdf = () =>
   Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 72 72]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
+
+/** The start of a HEIC file (an ISO-BMFF 'ftyp' box with the heic brand) and no decodable image. */
+export function heicStub(): Buffer {
+  const ftyp = Buffer.alloc(24);
+  ftyp.writeUInt32BE(24, 0);
+  ftyp.write('ftypheic', 4, 'latin1');
+  ftyp.writeUInt32BE(0, 12);
+  ftyp.write('mif1heic', 16, 'latin1');
+  return Buffer.concat([ftyp, Buffer.from('not really an hevc bitstream')]);
+}
+
+/** An SVG whose text is not valid UTF-8. */
+export const svgMalformedUtf8 = () => Buffer.concat([Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('</text></svg>')]);
+
+export const photoTiff = (width: number, height: number, seed: number) => photo(width, height, seed).tiff().toBuffer();
