@@ -260,7 +260,7 @@ describe('job failures', () => {
   it('exit 2 naming the field for bad run input, before anything is written', async () => {
     const run = await runJob('catalog', env('x3', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['rezise'] }) }));
     expect(run.code).toBe(2);
-    expect(run.logs.at(-1)!.msg).toContain('input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
+    expect(run.logs.find((l) => l.level === 'error')!.msg).toContain('input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
     expect(await keysOf(buckets.work, 'runs/x3/')).toEqual([]);
   });
 
@@ -274,13 +274,13 @@ describe('job failures', () => {
   it('exit 1 (worth a retry) when the plan is not there', async () => {
     const run = await runJob('backup', env('never-planned', { AWS_BATCH_JOB_ARRAY_INDEX: '0' }));
     expect(run.code).toBe(1);
-    expect(run.logs.at(-1)!.msg).toContain('the catalog job must run first');
+    expect(run.logs.find((l) => l.level === 'error')!.msg).toContain('the catalog job must run first');
   });
 
   it('exit 1 with the bucket named when the corpus bucket does not exist', async () => {
     const run = await runJob('catalog', env('x5', { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets: { ...buckets, corpus: 'no-such-corpus' } }) }));
     expect(run.code).toBe(1);
-    expect(run.logs.at(-1)!.msg).toContain('The corpus bucket "no-such-corpus" does not exist');
+    expect(run.logs.find((l) => l.level === 'error')!.msg).toContain('The corpus bucket "no-such-corpus" does not exist');
   });
 });
 
