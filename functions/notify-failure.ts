@@ -4,7 +4,12 @@
  */
 import { failureEmail } from '../core/email';
 import { emailLinks, functionContext } from './context';
-import { type Published, publishOnce } from './publish';
+import { finalEmailSent, publishOnce } from './publish';
+
+/** NotifyFailure fails on purpose after the email, so the execution ends at a redrivable Task. */
+export class RunFailed extends Error {
+  override readonly name = 'RunFailed';
+}
 
 export interface NotifyFailureEvent {
   readonly runId: string;
@@ -14,18 +19,30 @@ export interface NotifyFailureEvent {
   readonly error: { readonly Error?: string; readonly Cause?: string };
   readonly startedAt: string;
   readonly executionArn?: string;
+  /** `$$.Execution.RedriveCount` when the state failed, and now. */
+  readonly failedAtRedrive?: number;
+  readonly redriveCount?: number;
 }
 
-export async function handler(event: NotifyFailureEvent): Promise<Published> {
+export async function handler(event: NotifyFailureEvent): Promise<{ resumeAt: string }> {
   const ctx = functionContext();
+  // Rerun by a redrive: the failure was reported; resume at the state that failed.
+  if ((event.redriveCount ?? 0) > (event.failedAtRedrive ?? 0)) {
+    ctx.log.info('redriven: resuming', { runId: event.runId, resumeAt: event.state, redriveCount: event.redriveCount });
+    return { resumeAt: event.state };
+  }
   const error = event.error.Error ?? 'UnknownError';
   const cause = readableCause(event.error.Cause ?? '(no cause given)');
   const rerun =
     error === 'InvalidInput'
       ? 'Start a new execution with a corrected input (see the cause above).'
-      : 'Fix the cause, then start a new run (npx nightshift run --wait, or Start execution with {} in the console). A new run redoes only what is missing: current backups and renditions are skipped.';
+      : `Fix the cause, then redrive this execution (console: Redrive; or aws stepfunctions redrive-execution --execution-arn ${event.executionArn ?? '<arn>'}): it resumes at ${event.state}. Or start a new run; either redoes only what is missing.`;
   const email = failureEmail({ runId: event.runId, state: event.state, error, cause, startedAt: event.startedAt, failedAt: new Date().toISOString(), rerun }, emailLinks(ctx, event.runId, event.executionArn, false));
-  return publishOnce(ctx, event.runId, email);
+  // One failure email per failure: a redriven run that fails again says so again. But once the
+  // run's final email went out (Notify published, then failed), the operator has the outcome.
+  if (await finalEmailSent(ctx, event.runId)) ctx.log.warn('the final email was already sent: no failure email', { runId: event.runId, state: event.state });
+  else await publishOnce(ctx, event.runId, email, `failure-${event.redriveCount ?? 0}`);
+  throw new RunFailed(`Failed in ${event.state}: ${error}: ${cause.split('\n')[0]}`);
 }
 
 /** Causes from Lambda and Batch are JSON; pull out the message a person needs. */

@@ -1,6 +1,7 @@
 /**
- * Publishing the run's one email. A marker object (runs/<runId>/notified.json) is written after
- * SNS accepts the message; a retried, redriven or duplicated Notify finds it and sends nothing.
+ * Publishing a run's email once. A marker object (runs/<runId>/notified.json for the final email;
+ * notified-<tag>.json for a failure report) is written after SNS accepts the message; a retried,
+ * redriven or duplicated Notify finds it and sends nothing.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
@@ -9,7 +10,8 @@ import { runKeys } from '../core/keys';
 import { isNotFound, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
-export const notifiedKey = (runId: string) => `${runKeys(runId).base}/notified.json`;
+/** The marker of a run's email: `notified.json` for the final email, `notified-<tag>.json` for others. */
+export const notifiedKey = (runId: string, tag?: string) => `${runKeys(runId).base}/notified${tag ? `-${tag}` : ''}.json`;
 
 export interface Published {
   readonly sent: boolean;
@@ -17,10 +19,21 @@ export interface Published {
   readonly subject: string;
 }
 
-export async function publishOnce(ctx: FunctionContext, runId: string, email: Email): Promise<Published> {
+/** Whether the run's final email (success, nothing to do, skipped) has been sent. */
+export async function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
+  try {
+    await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: notifiedKey(runId) }));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+export async function publishOnce(ctx: FunctionContext, runId: string, email: Email, tag?: string): Promise<Published> {
   const topic = ctx.env.NIGHTSHIFT_TOPIC_ARN;
   if (!topic) throw new Error('NIGHTSHIFT_TOPIC_ARN is not set: expected the ARN of the notification topic.');
-  const marker = notifiedKey(runId);
+  const marker = notifiedKey(runId, tag);
   try {
     await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: marker }));
     ctx.log.info('already notified for this run: sending nothing', { runId, marker });

@@ -271,13 +271,24 @@ describe('workflow definition (synthesized ASL)', () => {
     const tasks = allStates(s.definition).filter(({ state }) => state.Type === 'Task');
     expect(tasks.length).toBeGreaterThanOrEqual(8);
     for (const { name, state } of tasks) {
-      expect({ name, retry: (state.Retry ?? []).length > 0, catch: (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL')), timeout: (state.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, retry: true, catch: true, timeout: true });
+      // NotifyFailure catches only errors of its own (its RunFailed must fail the execution: the redrive gate).
+      const catchesAll = name === STATE.notifyFailure ? (state.Catch ?? []).length > 0 && !state.Catch!.some((c) => c.ErrorEquals.includes('States.ALL')) : (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL'));
+      expect({ name, retry: (state.Retry ?? []).length > 0, catch: catchesAll, timeout: (state.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, retry: true, catch: true, timeout: true });
     }
     for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.notifySkipped, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
       expect(s.definition.States[name]!.Catch![0]!.Next).toBe(`Failed in ${name}`);
       expect(s.definition.States[`Failed in ${name}`]!.Next).toBe(STATE.notifyFailure);
     }
-    expect(s.definition.States[STATE.notifyFailure]!.Next).toBe(STATE.failed);
+    expect(s.definition.States[STATE.notifyFailure]!.Next).toBe(STATE.resumeAt);
+  });
+
+  it('is redrivable: a failure records where, and a redriven NotifyFailure resumes there', () => {
+    const d = s.definition.States;
+    expect(d[`Failed in ${STATE.aggregate}`]!.Parameters).toEqual({ state: STATE.aggregate, 'redriveCount.$': '$$.Execution.RedriveCount' });
+    expect(d[STATE.notifyFailure]!.Parameters!.Payload).toMatchObject({ 'failedAtRedrive.$': '$.failedIn.redriveCount', 'redriveCount.$': '$$.Execution.RedriveCount' });
+    const resume = Object.fromEntries(d[STATE.resumeAt]!.Choices!.map((c) => [(c as unknown as { StringEquals: string }).StringEquals, c.Next]));
+    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo, STATE.notifySkipped]) expect(resume[name]).toBe(name);
+    expect(d[STATE.resumeAt]!.Default).toBe(STATE.failed);
   });
 
   it('ends every path in Succeed or Fail, and reaches every state', () => {

@@ -74,6 +74,7 @@ export const STATE = {
   notify: 'Notify',
   notifyNothingToDo: 'NotifyNothingToDo',
   notifyFailure: 'NotifyFailure',
+  resumeAt: 'ResumeAt',
   done: 'Done',
   failed: 'RunFailed',
 } as const;
@@ -90,7 +91,8 @@ const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn
  *   → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → NotifyNothingToDo → Done
  *                                                      └ yes → Work ∥ (Backup array job, Resize array job)
  *                                                              → Aggregate → Notify → Done
- *   any state's error → "Failed in <state>" → NotifyFailure → RunFailed
+ *   any state's error → "Failed in <state>" → NotifyFailure (email, then fails: the run is redrivable)
+ *   on redrive: NotifyFailure → ResumeAt → the state that failed
  *
  * Big data never travels through the states: they pass the run id, counts and S3 keys.
  */
@@ -103,6 +105,11 @@ export class Workflow extends Construct {
     const fns = props.functions;
     const run = (field: string) => sfn.JsonPath.stringAt(`$.run.${field}`);
 
+    // The redrive gate. A failed state's Catch records which state failed and the execution's
+    // redrive count; NotifyFailure sends the failure email and then fails itself (RunFailed), so
+    // the execution ends FAILED at NotifyFailure. Redriving the execution reruns NotifyFailure:
+    // the redrive count has grown, so it sends nothing and answers where to resume, and
+    // ResumeAt routes back to the failed state. Every step is idempotent, so resuming is safe.
     const notifyFailure = new tasks.LambdaInvoke(this, STATE.notifyFailure, {
       lambdaFunction: fns.notifyFailure,
       payload: sfn.TaskInput.fromObject({
@@ -111,25 +118,31 @@ export class Workflow extends Construct {
         error: sfn.JsonPath.objectAt('$.error'),
         startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
         executionArn: sfn.JsonPath.stringAt('$$.Execution.Id'),
+        failedAtRedrive: sfn.JsonPath.numberAt('$.failedIn.redriveCount'),
+        redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
       }),
       retryOnServiceExceptions: false,
-      resultPath: sfn.JsonPath.DISCARD,
+      resultSelector: { 'resumeAt.$': '$.Payload.resumeAt' },
+      resultPath: '$.resume',
       taskTimeout: sfn.Timeout.duration(Duration.minutes(2)),
     });
     // A plain path, not an intrinsic: the local interpreter evaluates CausePath as JSONPath only.
-    // The failed state's name is in the execution history and in the failure email.
     const failed = new sfn.Fail(this, STATE.failed, { error: 'RunFailed', causePath: '$.error.Cause' });
     notifyFailure.addRetry({ errors: LAMBDA_TRANSIENT, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
-    // If even the failure email cannot be sent, the execution still fails (and the alarm fires).
-    notifyFailure.addCatch(failed, { resultPath: '$.notifyError' });
-    notifyFailure.next(failed);
+    // Its own RunFailed is deliberately not caught (that is what makes the execution redrivable);
+    // if the email itself cannot be sent, the execution fails in RunFailed (and the alarm fires).
+    notifyFailure.addCatch(failed, { errors: [...LAMBDA_TRANSIENT, 'Lambda.Unknown', 'States.Timeout'], resultPath: '$.notifyError' });
+    const resumeAt = new sfn.Choice(this, STATE.resumeAt);
+    notifyFailure.next(resumeAt);
+    const resumable: sfn.State[] = [];
 
     /** Retry transient service errors, then send any error to NotifyFailure, naming the state. */
     const guard = <T extends sfn.TaskStateBase | sfn.Parallel>(state: T, transient: string[]): T => {
       if (transient.length > 0) state.addRetry({ errors: transient, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
-      const label = new sfn.Pass(this, `Failed in ${state.id}`, { result: sfn.Result.fromObject({ state: state.id }), resultPath: '$.failedIn' });
+      const label = new sfn.Pass(this, `Failed in ${state.id}`, { parameters: { state: state.id, 'redriveCount.$': '$$.Execution.RedriveCount' }, resultPath: '$.failedIn' });
       label.next(notifyFailure);
       state.addCatch(label, { resultPath: '$.error' });
+      resumable.push(state);
       return state;
     };
     const invoke = (stateId: string, fn: lambda.IFunction, payload: Record<string, unknown>, timeout: Duration, resultPath: string | undefined) =>
@@ -233,6 +246,9 @@ export class Workflow extends Construct {
           .when(sfn.Condition.numberEquals('$.plan.value.shardCount', 0), notifyNothing.next(done))
           .otherwise(work.next(aggregate).next(notify).next(done)),
       );
+
+    for (const state of resumable) resumeAt.when(sfn.Condition.stringEquals('$.resume.resumeAt', state.id), state);
+    resumeAt.otherwise(failed);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,

@@ -31,7 +31,9 @@ function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<s
     [names.notify]: lambda({ sent: true }),
     [names.notifyNothingToDo]: lambda({ sent: true }),
     [names.notifySkipped]: lambda({ sent: true }),
-    [names.notifyFailure]: lambda({ sent: true }),
+    [names.notifyFailure]: async () => {
+      throw Object.assign(new Error('Failed in a state'), { name: 'RunFailed' });
+    },
     ...overrides,
   };
 }
@@ -62,8 +64,23 @@ it('routes a failed task through its Catch to NotifyFailure and fails the run', 
     throw Object.assign(new Error('{"StatusReason":"1 of 2 resize job(s) failed"}'), { name: 'States.TaskFailed' });
   };
   const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(2, { backup: false, resize: true }), [STATE.resize]: failing }), {}, 'local-test');
-  expect(outcome.status).toBe('FAILED');
-  expect(outcome.history.slice(-4)).toEqual(['ResizeFailed', 'Failed in Work', 'NotifyFailure', 'RunFailed']);
+  expect(outcome).toMatchObject({ status: 'FAILED', error: { Error: 'RunFailed' } });
+  // The execution ends failed at NotifyFailure, a Task: what a redrive reruns.
+  expect(outcome.history.slice(-3)).toEqual(['ResizeFailed', 'Failed in Work', 'NotifyFailure']);
+});
+
+it('resumes at the failed state when NotifyFailure runs again after a redrive', async () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'redrive'));
+  let aggregateCalls = 0;
+  const flaky = async () => {
+    if (aggregateCalls++ === 0) throw Object.assign(new Error('report write failed'), { name: 'S3.InternalError' });
+    return { Payload: {}, StatusCode: 200 };
+  };
+  // What a redriven NotifyFailure answers (its redrive count has grown): where to resume.
+  const redriven = async (input: unknown) => ({ Payload: { resumeAt: (input as { Payload: { state: string } }).Payload.state }, StatusCode: 200 });
+  const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.aggregate]: flaky, [STATE.notifyFailure]: redriven }), {}, 'local-test');
+  expect(outcome.status).toBe('SUCCEEDED');
+  expect(outcome.history.slice(-7)).toEqual(['Aggregate', 'Failed in Aggregate', 'NotifyFailure', 'ResumeAt', 'Aggregate', 'Notify', 'Done']);
 });
 
 it('gives way to another active run: NotifySkipped, nothing else', async () => {

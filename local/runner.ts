@@ -268,7 +268,7 @@ export async function executeWorkflow(
   const execution = machine.run(input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never },
     context: {
-      Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: startTime, Input: input as never, RoleArn: 'local' },
+      Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: startTime, Input: input as never, RoleArn: 'local', RedriveCount: 0 },
       StateMachine: { Id: `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`, Name: 'nightshift-local' },
     },
   });

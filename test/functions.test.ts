@@ -131,7 +131,8 @@ describe('aggregate and notify after a run', () => {
     expect(email!.Message).toContain('decode-failed');
     expect(email!.Message).toContain('https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states');
     expect(await notify(event)).toMatchObject({ sent: false });
-    expect(await notifyFailure({ runId, state: 'Notify', error: { Error: 'Lambda.Unknown' }, startedAt: event.startedAt })).toMatchObject({ sent: false });
+    // Notify published, then failed: the failure path must not send a second, contradicting email.
+    await expect(notifyFailure({ runId, state: 'Notify', error: { Error: 'Lambda.Unknown' }, startedAt: event.startedAt })).rejects.toMatchObject({ name: 'RunFailed' });
     expect(await inbox()).toEqual([]);
   });
 });
@@ -159,11 +160,20 @@ describe('notify when there is nothing to do, and notify-failure', () => {
 
   it('sends the failure email with the readable cause and the next step', async () => {
     const cause = JSON.stringify({ errorType: 'IncompleteResults', errorMessage: 'Run x: the shard results do not cover the plan: resize: no result for shard 1' });
-    expect(await notifyFailure({ runId: 'fn-run-4', state: 'Aggregate', error: { Error: 'IncompleteResults', Cause: cause }, startedAt: '2026-11-22T02:00:00.000Z' })).toMatchObject({ sent: true });
+    const failure = { runId: 'fn-run-4', state: 'Aggregate', error: { Error: 'IncompleteResults', Cause: cause }, startedAt: '2026-11-22T02:00:00.000Z', executionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift:fn-run-4', failedAtRedrive: 0, redriveCount: 0 };
+    // It sends the email, then fails on purpose so that the execution can be redriven.
+    await expect(notifyFailure(failure)).rejects.toMatchObject({ name: 'RunFailed', message: expect.stringContaining('Failed in Aggregate: IncompleteResults') });
     const [email] = await inbox();
     expect(email!.Subject).toBe('nightshift 2026-11-22 02:00 UTC: FAILED in Aggregate (IncompleteResults)');
     expect(email!.Message).toContain('  Run x: the shard results do not cover the plan: resize: no result for shard 1');
-    expect(email!.Message).toContain('Fix the cause, then start a new run');
+    expect(email!.Message).toContain('Fix the cause, then redrive this execution');
+    expect(email!.Message).toContain('it resumes at Aggregate');
+    // Redriven: the redrive count has grown; it resumes where the run failed and sends nothing.
+    expect(await notifyFailure({ ...failure, redriveCount: 1 })).toEqual({ resumeAt: 'Aggregate' });
+    expect(await inbox()).toEqual([]);
+    // A redriven run that fails again says so again.
+    await expect(notifyFailure({ ...failure, failedAtRedrive: 1, redriveCount: 1 })).rejects.toMatchObject({ name: 'RunFailed' });
+    expect(await inbox()).toHaveLength(1);
   });
 
   it('refuses to aggregate results that do not cover the plan', async () => {

@@ -160,7 +160,7 @@ describe('nightshift local, other cases', () => {
       const run = await cli(['local', '--data-dir', join(data, 'failing'), '--json', '--endpoint', empty.endpoint]);
       expect(run.code).toBe(1);
       expect(run.json).toMatchObject({ status: 'FAILED', report: null });
-      expect(run.json.history.slice(-3)).toEqual(['Failed in Plan', 'NotifyFailure', 'RunFailed']);
+      expect(run.json.history.slice(-3)).toEqual(['Plan', 'Failed in Plan', 'NotifyFailure']); // failed at a redrivable Task
       const body = decodeQuotedPrintable(readFileSync(run.json.email!, 'utf8').split('\r\n\r\n').slice(1).join(''));
       expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
       expect(body).toContain('exited with code 1 after 3 attempt(s)');
