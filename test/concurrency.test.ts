@@ -2,7 +2,7 @@
  * Two runs at once (the schedule fires while an ad-hoc run is active): the later one detects the
  * earlier one in its first state and ends with a "skipped" email instead of racing it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -12,17 +12,23 @@ import { LOCAL_BUCKETS as B } from '../local/runner';
 import { photoJpeg } from '../scripts/lib/images';
 import { runCli } from './support/cli';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
+import { expectRunInvariants } from './support/invariants';
 import { startTestS3, type TestS3 } from './support/processes';
 
 let tmp: string;
 let server: TestS3;
 let gate: FaultProxy;
+const originals = new Map<string, Buffer>();
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-concurrent-'));
   server = await startTestS3([]);
   for (const b of Object.values(B)) await server.s3.send(new CreateBucketCommand({ Bucket: b }));
-  for (let i = 0; i < 8; i++) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: `p/${i}.jpg`, Body: await photoJpeg(1000, 750, 40 + i) }));
+  for (let i = 0; i < 8; i++) {
+    const body = await photoJpeg(1000, 750, 40 + i);
+    originals.set(`p/${i}.jpg`, body);
+    await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: `p/${i}.jpg`, Body: body }));
+  }
   // The first run goes through a gate that holds its rendition uploads: it stays in progress
   // until the test opens the gate, however fast or slow the machine is.
   const objectWrite = new RegExp(`^/${B.renditions}/[^?]+`); // a key, not CreateBucket's PUT /bucket/
@@ -58,6 +64,8 @@ it('lets exactly one of two simultaneous runs work; the other is skipped with an
   expect(decodeQuotedPrintable(eml.split('\r\n\r\n').slice(1).join(''))).toMatch(new RegExp(`^Skipped: run ${worker.json.runId} was still in progress`));
   // Both runs are over: no marker of a running run is left behind.
   expect(await markers()).toEqual([]);
+  await expectRunInvariants({ s3: server.s3, buckets: B, runId: worker.json.runId, originals, outbox: join(tmp, 'a', 'outbox') });
+  expect(readdirSync(join(tmp, 'b', 'outbox')).filter((f) => f.startsWith(skipped.json.runId))).toEqual([`${skipped.json.runId}.eml`]);
 }, 300_000);
 
 it('refuses a second local run on the same embedded data, saying why', async () => {

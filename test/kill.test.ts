@@ -16,6 +16,7 @@ import { getJson } from '../adapters/s3';
 import { LOCAL_BUCKETS as B, type LocalRunResult } from '../local/runner';
 import { photoJpeg } from '../scripts/lib/images';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
+import { expectRunInvariants } from './support/invariants';
 import { ROOT, startTestS3, type TestS3 } from './support/processes';
 
 let tmp: string;
@@ -87,4 +88,8 @@ it('leaves every rendition complete and every backup identical to its source', a
     const [src, dst] = await Promise.all([server.s3.send(new HeadObjectCommand({ Bucket: B.corpus, Key: key })), server.s3.send(new HeadObjectCommand({ Bucket: B.backup, Key: key }))]);
     expect(dst.ETag).toBe(src.ETag);
   }
+});
+
+it('keeps every invariant', async () => {
+  await expectRunInvariants({ s3: server.s3, buckets: B, runId: result.runId, originals: images, outbox: join(tmp, 'data', 'outbox') });
 });
