@@ -16,6 +16,7 @@ import type { Plan, ShardResult } from '../core/results';
 import { getJson, listPages } from '../adapters/s3';
 import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
 import { photoJpeg } from '../scripts/lib/images';
+import { startFaultProxy } from './support/fault-proxy';
 import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -243,6 +244,32 @@ describe('the catalog on awkward input', () => {
     expect(plan.counts).toMatchObject({ listed: 2, selected: 1, skipped: { 'too-large': 1 } });
     const result = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys('run-sizes').result('catalog', 0));
     expect(result.skipped).toEqual([{ key: 'sizes/huge.jpg', code: 'too-large', message: 'larger than filter.maxBytes' }]);
+  });
+});
+
+describe('archived objects', () => {
+  it('skips GLACIER and DEEP_ARCHIVE objects as "archived: restore first", and reads GLACIER_IR', async () => {
+    for (const key of ['cold/glacier.jpg', 'cold/deep.jpg', 'cold/instant.jpg']) await put(key, await photoJpeg(320, 240, 5), 'image/jpeg');
+    // The embedded server keeps no storage class: the proxy answers listings as S3 would for these objects.
+    const classes: Record<string, string> = { 'cold/glacier.jpg': 'GLACIER', 'cold/deep.jpg': 'DEEP_ARCHIVE', 'cold/instant.jpg': 'GLACIER_IR' };
+    const proxy = await startFaultProxy({
+      target: server.endpoint,
+      rate: 0,
+      rewrite: (path, body) => (path.includes('list-type=2') ? body.replace(/<Key>([^<]+)<\/Key>([\s\S]*?)<StorageClass>STANDARD<\/StorageClass>/g, (all, key: string, mid: string) => (classes[key] ? `<Key>${key}</Key>${mid}<StorageClass>${classes[key]}</StorageClass>` : all)) : body),
+    });
+    try {
+      expect((await runJob('catalog', env('run-cold', { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'cold/' }) }))).code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-cold').plan);
+    expect(plan.counts).toMatchObject({ listed: 3, selected: 1, skipped: { archived: 2 } });
+    const result = await getJson<{ skipped: { key: string; code: string; message: string }[] }>(s3, buckets.work, runKeys('run-cold').result('catalog', 0));
+    expect(result.skipped.map((x) => [x.key, x.code])).toEqual([
+      ['cold/deep.jpg', 'archived'],
+      ['cold/glacier.jpg', 'archived'],
+    ].sort());
+    expect(result.skipped[0]!.message).toContain('restore it first');
   });
 });
 

@@ -25,6 +25,8 @@ export interface FaultProxyOptions {
   readonly hold?: (method: string, path: string) => boolean;
   /** Requests this matches always get 500 InternalError (an outage of one part of the bucket). */
   readonly fail?: (method: string, path: string) => boolean;
+  /** Rewrites response bodies of GET requests (e.g. a listing's StorageClass, which the embedded server does not keep). */
+  readonly rewrite?: (path: string, body: string) => string;
 }
 
 export interface FaultProxy {
@@ -100,6 +102,16 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return forward(
           req,
           (upstream) => {
+            if (options.rewrite && req.method === 'GET') {
+              const chunks: Buffer[] = [];
+              upstream.on('data', (c: Buffer) => chunks.push(c));
+              upstream.on('end', () => {
+                const body = Buffer.from(options.rewrite!(req.url ?? '/', Buffer.concat(chunks).toString('utf8')));
+                res.writeHead(upstream.statusCode ?? 502, { ...upstream.headers, 'content-length': String(body.length) });
+                res.end(body);
+              });
+              return;
+            }
             res.writeHead(upstream.statusCode ?? 502, upstream.headers);
             upstream.pipe(res);
           },
