@@ -5,7 +5,7 @@
  * from the embedded server, and emails go through its SNS topic into .nightshift/outbox/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -329,7 +329,6 @@ export async function importFolder(s3: S3Client, dir: string): Promise<number> {
       else if (entry.isFile()) {
         const key = relative(root, path).split(sep).join('/');
         const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-        const { createReadStream } = await import('node:fs');
         await new Upload({ client: s3, params: { Bucket: LOCAL_BUCKETS.corpus, Key: key, Body: createReadStream(path), ContentType: CONTENT_TYPES[ext] }, partSize: 8 * 1024 * 1024 }).done();
         count++;
       }
