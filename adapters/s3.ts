@@ -6,8 +6,8 @@
  * - `AWS_ENDPOINT_URL_S3`: an S3-compatible endpoint (e.g. the embedded server); path-style addressing is used with it.
  * - `AWS_REGION`: defaults to us-east-1 when nothing else sets it.
  * - `NIGHTSHIFT_S3_MAX_ATTEMPTS`: attempts per request, including the first (default 8). Retries
- *   use the SDK's adaptive mode: exponential backoff with jitter plus client-side rate limiting
- *   when S3 answers 503 SlowDown.
+ *   follow the SDK's adaptive mode (exponential backoff with jitter, client-side rate limiting
+ *   when S3 answers 503 SlowDown) without its shared retry quota: see adapters/retry.ts.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
 export interface S3Options {
   readonly endpoint?: string;
@@ -29,8 +30,7 @@ export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv =
   const maxAttempts = options.maxAttempts ?? positiveInt(env.NIGHTSHIFT_S3_MAX_ATTEMPTS, 'NIGHTSHIFT_S3_MAX_ATTEMPTS') ?? 8;
   const config: S3ClientConfig = {
     region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    maxAttempts,
-    retryMode: 'adaptive',
+    retryStrategy: new NoQuotaAdaptiveRetryStrategy(maxAttempts),
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
   if (endpoint) {

@@ -134,7 +134,13 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
           { job, environment, arraySize: t.ArrayProperties?.Size },
           {
             entry,
-            baseEnvironment: { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: s3Endpoint, NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'), NIGHTSHIFT_PROGRESS_MS: '250' },
+            baseEnvironment: {
+              NIGHTSHIFT_CONFIG: JSON.stringify(config),
+              AWS_ENDPOINT_URL_S3: s3Endpoint,
+              NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+              NIGHTSHIFT_PROGRESS_MS: '250',
+              ...(process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS ? { NIGHTSHIFT_S3_MAX_ATTEMPTS: process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS } : {}),
+            },
             logDir: join(dataDir, 'logs', runId),
             concurrency: options.concurrency ?? availableParallelism(),
             attempts: { catalog: 3, backup: 3, resize: 3 },
