@@ -20,9 +20,9 @@ export interface Published {
 }
 
 /** Whether the run's final email (success, nothing to do, skipped) has been sent. */
-export async function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
+async function markerExists(ctx: FunctionContext, key: string): Promise<boolean> {
   try {
-    await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: notifiedKey(runId) }));
+    await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: key }));
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
@@ -30,16 +30,17 @@ export async function finalEmailSent(ctx: FunctionContext, runId: string): Promi
   }
 }
 
+export function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
+  return markerExists(ctx, notifiedKey(runId));
+}
+
 export async function publishOnce(ctx: FunctionContext, runId: string, email: Email, tag?: string): Promise<Published> {
   const topic = ctx.env.NIGHTSHIFT_TOPIC_ARN;
   if (!topic) throw new Error('NIGHTSHIFT_TOPIC_ARN is not set: expected the ARN of the notification topic.');
   const marker = notifiedKey(runId, tag);
-  try {
-    await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: marker }));
+  if (await markerExists(ctx, marker)) {
     ctx.log.info('already notified for this run: sending nothing', { runId, marker });
     return { sent: false, subject: email.subject };
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
   }
   const out = await ctx.sns.send(new PublishCommand({ TopicArn: topic, Subject: email.subject, Message: email.text }));
   await putJson(ctx.s3, ctx.config.buckets.work, marker, { messageId: out.MessageId, subject: email.subject, at: new Date().toISOString() });

@@ -17,7 +17,7 @@ import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import type { Plan, PlanCounts } from '../../core/results';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { ValidationError } from '../../core/validation';
-import { isNotFound, listPages, putText, readLinesIfExists, uploadFile } from '../../adapters/s3';
+import { listPages, putText, readLinesIfExists, uploadFile } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
 
 const LIST_CONCURRENCY = 8;
@@ -239,7 +239,7 @@ async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: rea
       ),
     );
   } catch (error) {
-    if (isNotFound(error, true) && (error as { name?: string }).name === 'NoSuchBucket') {
+    if ((error as { name?: string }).name === 'NoSuchBucket') {
       throw new Error(`The corpus bucket ${JSON.stringify(bucket)} does not exist (config buckets.corpus): create it or fix the name.`);
     }
     throw error;
