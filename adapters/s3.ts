@@ -9,7 +9,8 @@
  *   follow the SDK's adaptive mode (exponential backoff with jitter, client-side rate limiting
  *   when S3 answers 503 SlowDown) without its shared retry quota: see adapters/retry.ts.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -110,6 +111,19 @@ export async function readLinesIfExists(s3: S3Client, bucket: string, key: strin
     if (isNotFound(error)) return undefined;
     throw error;
   }
+}
+
+/** Downloads an object to a local file, streaming; false when it does not exist. */
+export async function downloadFileIfExists(s3: S3Client, bucket: string, key: string, path: string): Promise<boolean> {
+  let body: Readable;
+  try {
+    body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+  await pipeline(body, createWriteStream(path));
+  return true;
 }
 
 export async function readLines(s3: S3Client, bucket: string, key: string): Promise<AsyncGenerator<string>> {

@@ -1,16 +1,14 @@
 /**
- * Sorts and diffs two synthetic catalogues of N records (default 1,000,000) with the external
- * sort and the merge join, as the catalog job does, and prints one line of JSON with the counts,
- * the time and the process's peak RSS. Used by the scale test and the benchmark.
+ * Sorts and diffs two synthetic catalogues of N records (default 1,000,000) with the catalog job's
+ * line sort and merge join, and prints one line of JSON with the counts, the time and the
+ * process's peak RSS. Used by the scale test.
  *
  *   tsx scripts/catalog-scale.ts [N] [memoryMB]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { byKey, type CatalogRecord } from '../core/catalog';
-import { diffCatalogs } from '../core/diff';
-import { ExternalSorter } from '../core/extsort';
+import { CatalogLineSorter, diffLines } from '../core/linesort';
 import { syntheticRecord, tonight } from './lib/synthetic';
 
 async function main(): Promise<void> {
@@ -20,12 +18,12 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     // Last night's catalogue, sorted once (as state/catalog.jsonl would be) and streamed.
-    const previous = new ExternalSorter<CatalogRecord>({ compare: byKey, memoryBytes, tmpDir: dir });
-    for (let i = 0; i < n; i++) await previous.add(syntheticRecord(i));
-    const current = new ExternalSorter<CatalogRecord>({ compare: byKey, memoryBytes, tmpDir: dir });
-    for (const r of tonight(n)) await current.add(r);
+    const previous = new CatalogLineSorter({ memoryBytes, tmpDir: dir });
+    for (let i = 0; i < n; i++) previous.add(JSON.stringify(syntheticRecord(i)));
+    const current = new CatalogLineSorter({ memoryBytes, tmpDir: dir });
+    for (const r of tonight(n)) current.add(JSON.stringify(r));
     const counts = { new: 0, changed: 0, unchanged: 0, deleted: 0 };
-    for await (const e of diffCatalogs(current.sorted(), previous.sorted())) counts[e.kind]++;
+    for (const e of diffLines(current.sorted(), previous.sorted())) counts[e.kind]++;
     process.stdout.write(
       `${JSON.stringify({ records: n, ...counts, spilledRuns: current.stats.spilledRuns + previous.stats.spilledRuns, ms: Date.now() - started, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`,
     );

@@ -6,24 +6,27 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { byKey, type CatalogRecord, filterRecord, parseRecordLine, recordComparator, RenditionCollisions, SKIP_REASONS, type WorkItem } from '../../core/catalog';
-import { diffCatalogs } from '../../core/diff';
+import { type CatalogRecord, filterRecord, recordComparator, RenditionCollisions, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { ExternalSorter } from '../../core/extsort';
+import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord, uniqueLines } from '../../core/linesort';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../../core/keys';
+import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import type { Plan, PlanCounts } from '../../core/results';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { ValidationError } from '../../core/validation';
-import { listPages, putText, readLinesIfExists, uploadFile } from '../../adapters/s3';
+import { downloadFileIfExists, listPages, putText, uploadFile } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
 
 const LIST_CONCURRENCY = 8;
 const UPLOAD_CONCURRENCY = 8;
 /** How many levels of single-child folders the lister descends before fanning out. */
 const MAX_DESCENT = 4;
+/** The diff runs synchronously on local files; it lets timers and signals through this often. */
+const YIELD_EVERY_LINES = 20_000;
 
 export async function catalogJob(ctx: JobContext): Promise<Plan> {
   let input: RunInput;
@@ -49,7 +52,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const bytes = { listed: 0, selected: 0, work: 0 };
 
   // 1. List and filter; what passes goes into the external sort, what does not is written down with its reason.
-  const sorter = new ExternalSorter<CatalogRecord>({ compare: byKey, memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
+  // Sorted as JSON lines by key bytes (core/linesort.ts); the line is what catalog.jsonl holds.
+  const sorter = new CatalogLineSorter({ memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
   const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
   await listCorpus(ctx, input.prefix, async (objects) => {
     for (const object of objects) {
@@ -60,42 +64,44 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
       if (reason) {
         counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
         await skippedFile.write({ key: record.key, code: reason, message: SKIP_REASONS[reason] });
-      } else await sorter.add(record);
+      } else sorter.add(JSON.stringify(record));
     }
   });
   await skippedFile.close();
   log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
 
   // 2. Diff against the last good catalogue (restricted to the prefix), unless this is a full run.
+  // It is downloaded first: the merge join reads both sides from local disk.
   let previousRecords = 0;
-  const previous = input.full ? undefined : await readLinesIfExists(s3, config.buckets.work, STATE_CATALOG_KEY);
-  async function* previousCatalog(): AsyncGenerator<CatalogRecord> {
-    if (!previous) return;
-    let line = 0;
-    for await (const text of previous) {
-      line++;
-      const record = parseRecordLine(text, `s3://${config.buckets.work}/${STATE_CATALOG_KEY} line ${line}`);
-      if (record.key.startsWith(input.prefix)) {
+  const previousPath = join(dir, 'previous-catalog.jsonl');
+  const hasPrevious = !input.full && (await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath));
+  function* previousCatalog(): Generator<CatalogLine> {
+    if (!hasPrevious) return;
+    for (const line of new CatalogLineReader(previousPath)) {
+      if (input.prefix === '' || lineKey(line).startsWith(input.prefix)) {
         previousRecords++;
-        yield record;
+        yield line;
       }
     }
   }
 
-  const catalogFile = new JsonLinesWriter(join(dir, 'catalog.jsonl'));
+  const catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
   const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
   const otherOrder = config.sort.by === 'key' ? undefined : new ExternalSorter<CatalogRecord>({ compare: recordComparator(config.sort.by), memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
   const collisions = new RenditionCollisions();
-  for await (const entry of diffCatalogs(unique(sorter.sorted(), log), previousCatalog())) {
+  const current = uniqueLines(sorter.sorted(), (key) => log.warn('the listing returned a key twice; counted once', { key }));
+  let seen = 0;
+  for (const entry of diffLines(current, previousCatalog())) {
+    if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
     if (entry.kind === 'deleted') {
       counts.deleted++;
       continue;
     }
-    const { record } = entry;
+    const record = lineRecord(entry.line);
     counts[entry.kind]++;
     counts.selected++;
     bytes.selected += record.size;
-    await catalogFile.write(record);
+    catalogFile.write(entry.line);
     await otherOrder?.add(record);
     const owner = collisions.check(record.key);
     if (entry.kind !== 'unchanged' || input.full) {
@@ -107,7 +113,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
       bytes.work += record.size;
     }
   }
-  await catalogFile.close();
+  catalogFile.close();
   await workFile.close();
   log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, previous: previousRecords, sort: sorter.stats });
 
@@ -192,19 +198,6 @@ function toRecord(o: _Object): CatalogRecord {
     storageClass: o.StorageClass ?? 'STANDARD',
     ...(restored ? { restored: true } : {}),
   };
-}
-
-/** Drops repeated keys (a listing may repeat one across pages); the catalogue holds each key once. */
-async function* unique(records: AsyncIterable<CatalogRecord>, log: JobContext['log']): AsyncGenerator<CatalogRecord> {
-  let last: string | undefined;
-  for await (const record of records) {
-    if (last !== undefined && compareKeys(last, record.key) === 0) {
-      log.warn('the listing returned a key twice; counted once', { key: record.key });
-      continue;
-    }
-    last = record.key;
-    yield record;
-  }
 }
 
 /**
