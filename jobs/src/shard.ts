@@ -15,8 +15,13 @@ import { type JobContext, UsageError } from './context';
 
 export interface ShardWork {
   readonly concurrency: number;
-  /** Handles one item and records its outcome on the tally (exactly one of processed/skip/fail). */
+  /**
+   * Handles one item and records its outcome on the tally (exactly one of processed/skip/fail),
+   * here or in `finish`.
+   */
   handle(item: WorkItem, tally: ShardTally): Promise<void>;
+  /** After every item was handled (not when stopping), before the result is written: outcomes decided per shard. */
+  finish?(tally: ShardTally): Promise<void>;
 }
 
 export type ShardOutcome = { readonly status: 'done'; readonly result: ShardResult } | { readonly status: 'stopped'; readonly pending: number };
@@ -77,6 +82,7 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
       return { status: 'stopped', pending };
     }
     await Promise.all(inFlight);
+    await work.finish?.(tally);
   } else {
     log.info('operation not requested for this run: nothing to do', { requested: plan.shardOperations });
   }

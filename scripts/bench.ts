@@ -1,0 +1,443 @@
+/**
+ * `npm run bench [-- --quick] [--images N] [--rounds N]`: nightshift against real peers, side by
+ * side, in one run on this machine.
+ *
+ * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
+ *   server on loopback, vipsthumbnail and ImageMagick, all making the same renditions (the
+ *   configured presets' widths × formats, quality, auto-oriented, metadata stripped, never
+ *   enlarged) from the same generated corpus; interleaved A B C D, A B C D … and medians quoted.
+ * - backup: the backup job (its array children at once) against `rclone copy`, both server-side
+ *   copies on the same embedded server from the same objects.
+ * - catalog: the catalog job's sort + diff of 1,000,000 records against GNU sort of the same lines
+ *   with the same memory budget.
+ *
+ * Prints a table, then one line of JSON with the ratios (peer time / nightshift time: above 1
+ * means nightshift is faster) and the cost model. Peers that are not installed are skipped with a
+ * line saying how to install them. Corpora are generated on demand into .nightshift/bench/ (cached
+ * across runs, never committed). Loopback only.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import sharp from 'sharp';
+import { parsePipelineConfig, type PipelineConfig } from '../core/config';
+import { FARGATE_PRICES, usdPerMillionImages } from '../core/cost';
+import { compareKeys } from '../core/keys';
+import { createS3Client, listPages } from '../adapters/s3';
+import { parseStackConfig } from '../infra/config';
+import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
+import { startEmbeddedS3 } from '../local/s3-server';
+import { measure, type Measured, median } from './bench/measure';
+import { photoPixels, prng } from './lib/images';
+import { syntheticRecord, tonight } from './lib/synthetic';
+
+const ROOT = join(__dirname, '..');
+const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
+const TSX = require.resolve('tsx/cli');
+const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
+
+interface Options {
+  readonly quick: boolean;
+  readonly images: number;
+  readonly rounds: number;
+  readonly backupObjects: number;
+  readonly catalogRecords: number;
+}
+
+function options(): Options {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' } } });
+  const int = (name: string, value: string | undefined, fallback: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, received ${JSON.stringify(value)}`);
+    return n;
+  };
+  const quick = values.quick!;
+  return {
+    quick,
+    images: int('images', values.images, quick ? 30 : 200),
+    rounds: int('rounds', values.rounds, 3),
+    backupObjects: quick ? 2_000 : 10_000,
+    catalogRecords: int('catalog-records', values['catalog-records'], 1_000_000),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corpus
+
+/** Photographic 12-MP JPEGs (one in five with an EXIF rotation) and one PNG in ten, deterministic. */
+async function corpus(count: number): Promise<{ dir: string; files: string[]; bytes: number }> {
+  const dir = join(BENCH_DIR, `corpus-v1-${count}`);
+  const done = join(dir, '.complete');
+  if (!existsSync(done)) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    process.stdout.write(`generating ${count} images into ${dir} (once; cached for later runs)…\n`);
+    const limit = pLimit(2);
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        limit(async () => {
+          const png = i % 10 === 9;
+          const [w, h] = png ? [2400, 1600] : [4000, 3000];
+          let image = sharp(photoPixels(w, h, 1000 + i), { raw: { width: w, height: h, channels: 3 } });
+          if (!png && i % 5 === 2) image = image.withMetadata({ orientation: 6 });
+          const data = await (png ? image.png() : image.jpeg({ quality: 90 })).toBuffer();
+          writeFileSync(join(dir, `img-${String(i).padStart(4, '0')}.${png ? 'png' : 'jpg'}`), data);
+        }),
+      ),
+    );
+    writeFileSync(done, '');
+  }
+  const files = readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+  return { dir, files, bytes: files.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0) };
+}
+
+/** Last night's catalogue (sorted) and tonight's (listing order) as JSON Lines, 1 % new, 1 % changed. */
+function catalogues(records: number): { tonight: string; previous: string; bytes: number } {
+  const dir = join(BENCH_DIR, `catalog-v1-${records}`);
+  const paths = { tonight: join(dir, 'tonight.jsonl'), previous: join(dir, 'previous.jsonl') };
+  if (!existsSync(join(dir, '.complete'))) {
+    mkdirSync(dir, { recursive: true });
+    process.stdout.write(`generating ${records.toLocaleString('en-US')} catalogue records into ${dir}…\n`);
+    writeFileSync(paths.tonight, `${Array.from(tonight(records), (r) => JSON.stringify(r)).join('\n')}\n`);
+    const previous = Array.from({ length: records }, (_, i) => syntheticRecord(i)).sort((a, b) => compareKeys(a.key, b.key));
+    writeFileSync(paths.previous, `${previous.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    writeFileSync(join(dir, '.complete'), '');
+  }
+  return { ...paths, bytes: statSync(paths.tonight).size };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers
+
+function has(command: string, versionArgs: string[], expect: RegExp): string | undefined {
+  const out = spawnSync(command, versionArgs, { encoding: 'utf8' });
+  const text = `${out.stdout ?? ''}${out.stderr ?? ''}`;
+  return out.status === 0 && expect.test(text) ? text.split('\n')[0]!.trim() : undefined;
+}
+
+const PEERS = {
+  vipsthumbnail: () => has('vipsthumbnail', ['--vips-version'], /vips/i),
+  // /usr/bin/convert: a stand-in may shadow ImageMagick's convert earlier on the PATH.
+  imagemagick: () => has('/usr/bin/convert', ['-version'], /ImageMagick/),
+  rclone: () => has('rclone', ['version'], /rclone/),
+  sort: () => has('sort', ['--version'], /GNU coreutils/),
+};
+
+const EXT = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' } as const;
+
+/** One shell script per worker: vipsthumbnail once per rendition over the worker's images (it decodes per rendition, with shrink-on-load). */
+function vipsScripts(config: PipelineConfig, files: string[][], inDir: string, outDir: string, effort: number): string[] {
+  return files.map((mine) =>
+    config.presets
+      .flatMap((p) =>
+        p.formats.map((f) => {
+          const save = f === 'webp' ? `[Q=${p.quality},strip,effort=${effort}]` : `[Q=${p.quality},strip]`;
+          return `vipsthumbnail -s '${p.width}x>' -o '${outDir}/%s_${p.name}.${EXT[f]}${save}' ${mine.map((m) => `'${join(inDir, m)}'`).join(' ')}`;
+        }),
+      )
+      .join(' && \\\n'),
+  );
+}
+
+/** One shell script per worker: one convert per image, decoding once and cascading through the presets like nightshift. */
+function magickScripts(config: PipelineConfig, files: string[][], inDir: string, outDir: string, effort: number): string[] {
+  const largest = Math.max(...config.presets.map((p) => p.width));
+  return files.map((mine) =>
+    mine
+      .map((m) => {
+        const base = m.replace(/\.[^.]+$/, '');
+        const steps = [...config.presets]
+          .sort((a, b) => b.width - a.width)
+          .map((p) => `-resize '${p.width}x>' -quality ${p.quality} ${p.formats.map((f) => `-write '${outDir}/${base}_${p.name}.${EXT[f]}'`).join(' ')}`);
+        return `/usr/bin/convert -define jpeg:size=${2 * largest}x${2 * largest} '${join(inDir, m)}' -auto-orient -strip -define webp:method=${effort} ${steps.join(' ')} null:`;
+      })
+      .join(' && \\\n'),
+  );
+}
+
+function dirBytes(dir: string): { files: number; bytes: number } {
+  const names = readdirSync(dir);
+  return { files: names.length, bytes: names.reduce((sum, f) => sum + statSync(join(dir, f)).size, 0) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 helpers
+
+async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
+  for await (const page of listPages(s3, { bucket })) {
+    if (page.objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: page.objects.map((o) => ({ Key: o.Key! })), Quiet: true } }));
+  }
+}
+
+async function bucketBytes(s3: S3Client, bucket: string): Promise<{ files: number; bytes: number }> {
+  let files = 0;
+  let bytes = 0;
+  for await (const page of listPages(s3, { bucket })) for (const o of page.objects) (files++, (bytes += o.Size ?? 0));
+  return { files, bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface Sample extends Measured {
+  readonly outputs?: number;
+  readonly outputBytes?: number;
+}
+
+interface Row {
+  readonly name: string;
+  readonly what: string;
+  readonly samples: Sample[];
+}
+
+const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const opts = options();
+  const benchStarted = Date.now();
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const work = join(BENCH_DIR, `run-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const log = join(work, 'bench.log');
+
+  const stack = parseStackConfig((JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: { nightshift: unknown } }).context.nightshift);
+  const task = stack.compute.resize;
+  const cores = cpus().length;
+  process.stdout.write(
+    `nightshift bench${opts.quick ? ' --quick' : ''}: ${cores} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})\n`,
+  );
+
+  const images = await corpus(opts.images);
+  process.stdout.write(`corpus: ${images.files.length} images (${images.files.filter((f) => f.endsWith('.jpg')).length} JPEG 4000×3000, ${images.files.filter((f) => f.endsWith('.png')).length} PNG 2400×1600), ${fmt(images.bytes / 2 ** 20, 1)} MiB\n`);
+
+  const peers = Object.fromEntries(Object.entries(PEERS).map(([name, probe]) => [name, probe()])) as Record<keyof typeof PEERS, string | undefined>;
+  for (const [name, version] of Object.entries(peers)) {
+    process.stdout.write(version ? `peer ${name}: ${version}\n` : `peer ${name}: not installed, skipped (install: ${name === 'sort' ? 'apt-get install coreutils' : INSTALL_PEERS})\n`);
+  }
+
+  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest'] });
+  const s3 = createS3Client({ endpoint: server.endpoint, maxAttempts: 3 }, {});
+  const baseConfig = { presets: stack.presets, filter: stack.filter, resize: stack.resize, backup: stack.backup, shards: { targetObjects: 1_000_000, targetBytes: 2 ** 50 } };
+  const config = parsePipelineConfig({ ...baseConfig, buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
+  const backupConfig = parsePipelineConfig({ ...baseConfig, buckets: { corpus: 'backup-src', renditions: 'renditions', backup: 'backup', work: 'work' } });
+  await buildJobBundle(LOCAL_JOB_BUNDLE);
+  const env = (cfg: PipelineConfig, runId: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NIGHTSHIFT_CONFIG: JSON.stringify(cfg),
+    NIGHTSHIFT_RUN_ID: runId,
+    NIGHTSHIFT_TMPDIR: work,
+    NIGHTSHIFT_METRICS: 'off',
+    NIGHTSHIFT_LOG_LEVEL: 'warn',
+    AWS_ENDPOINT_URL_S3: server.endpoint,
+    AWS_REGION: server.region,
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    // NIGHTSHIFT_BENCH_PROFILE=<dir>: a V8 CPU profile of every job process, to see where time goes.
+    ...(process.env.NIGHTSHIFT_BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.NIGHTSHIFT_BENCH_PROFILE}` } : {}),
+    ...extra,
+  });
+  const job = (name: string): string[] => [process.execPath, LOCAL_JOB_BUNDLE, name];
+  const jobEnv = (cfg: PipelineConfig, runId: string, shard: number) => env(cfg, runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' });
+
+  try {
+    // Resize: the corpus in S3, planned once by the real catalog job.
+    const upload = pLimit(8);
+    await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)), ContentType: f.endsWith('.png') ? 'image/png' : 'image/jpeg' })))));
+    await measure([[job('catalog')]], { env: env(config, 'bench-resize', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'resize'] }) }), cwd: work, log });
+
+    const half = Math.ceil(images.files.length / cores);
+    const perWorker = Array.from({ length: cores }, (_, i) => images.files.slice(i * half, (i + 1) * half)).filter((w) => w.length > 0);
+    const outDir = join(work, 'out');
+    const rows: Row[] = [];
+    const row = (name: string, what: string) => {
+      const r: Row = { name, what, samples: [] };
+      rows.push(r);
+      return r;
+    };
+    const resizeRows = {
+      inmemory: row('resize_inmemory', `render() on buffers, p-limit ${config.resize.concurrency}, 1 process`),
+      job: row('resize_job', 'resize job (2 shards in turn) via loopback S3'),
+      vips: peers.vipsthumbnail ? row('vipsthumbnail', `${cores} processes, 1 per rendition set`) : undefined,
+      magick: peers.imagemagick ? row('imagemagick', `${cores} processes, 1 thread each`) : undefined,
+    };
+
+    for (let round = 1; round <= opts.rounds; round++) {
+      process.stdout.write(`resize round ${round}/${opts.rounds}…\n`);
+      {
+        const result = join(work, 'inmemory.json');
+        const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/inmemory-worker.ts'), images.dir, result]]], { env: env(config, 'bench'), cwd: work, log });
+        const r = JSON.parse(readFileSync(result, 'utf8')) as { ms: number; cpuMs: number; outputs: number; outputBytes: number };
+        resizeRows.inmemory.samples.push({ wallMs: r.ms, cpuMs: r.cpuMs, maxRssMb: m.maxRssMb, outputs: r.outputs, outputBytes: r.outputBytes });
+      }
+      {
+        await emptyBucket(s3, 'renditions');
+        const m = await measure([[jobWith('resize', 0)], [jobWith('resize', 1)]], { env: jobEnv(config, 'bench-resize', 0), cwd: work, log });
+        const out = await bucketBytes(s3, 'renditions');
+        resizeRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+      }
+      for (const [peer, scripts] of [
+        [resizeRows.vips, vipsScripts(config, perWorker, images.dir, outDir, config.resize.webpEffort)],
+        [resizeRows.magick, magickScripts(config, perWorker, images.dir, outDir, config.resize.webpEffort)],
+      ] as const) {
+        if (!peer) continue;
+        rmSync(outDir, { recursive: true, force: true });
+        mkdirSync(outDir);
+        const paths = scripts.map((s, i) => {
+          const p = join(work, `${peer.name}-${i}.sh`);
+          writeFileSync(p, `set -e\n${s}\n`);
+          return p;
+        });
+        const m = await measure([paths.map((p) => ['sh', p])], { env: { PATH: process.env.PATH, MAGICK_THREAD_LIMIT: '1', OMP_NUM_THREADS: '1' }, cwd: work, log });
+        const out = dirBytes(outDir);
+        peer.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+      }
+    }
+
+    // Backup: many small objects and the images, copied server-side.
+    process.stdout.write(`backup: ${opts.backupObjects.toLocaleString('en-US')} small objects + ${images.files.length} images…\n`);
+    const random = prng(42);
+    await Promise.all(
+      Array.from({ length: opts.backupObjects }, (_, i) =>
+        upload(() => {
+          const body = Buffer.alloc(4096 + Math.floor(random() * 60_000), i % 251);
+          return s3.send(new PutObjectCommand({ Bucket: 'backup-src', Key: `archive/${String(i % 50).padStart(2, '0')}/doc-${i}.jpg`, Body: body }));
+        }),
+      ),
+    );
+    await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'backup-src', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)) })))));
+    await measure([[job('catalog')]], { env: env(backupConfig, 'bench-backup', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'backup'] }) }), cwd: work, log });
+    const backupRows = {
+      job: row('backup_job', `backup job, 2 array children at once, ${config.backup.concurrency} copies in flight each`),
+      rclone: peers.rclone ? row('rclone', `rclone copy (server-side), --transfers ${2 * config.backup.concurrency}`) : undefined,
+    };
+    const rcloneConf = join(work, 'rclone.conf');
+    writeFileSync(rcloneConf, `[bench]\ntype = s3\nprovider = Other\nendpoint = ${server.endpoint}\naccess_key_id = bench\nsecret_access_key = bench\nregion = ${server.region}\nforce_path_style = true\n`);
+    for (let round = 1; round <= opts.rounds; round++) {
+      await emptyBucket(s3, 'backup');
+      const m = await measure([[jobWith('backup', 0, backupConfig, 'bench-backup'), jobWith('backup', 1, backupConfig, 'bench-backup')]], { env: env(backupConfig, 'bench-backup'), cwd: work, log });
+      const out = await bucketBytes(s3, 'backup');
+      backupRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+      if (backupRows.rclone) {
+        await emptyBucket(s3, 'rclone-dest');
+        const transfers = String(2 * config.backup.concurrency);
+        const r = await measure([[['rclone', '--config', rcloneConf, 'copy', 'bench:backup-src', 'bench:rclone-dest', '--transfers', transfers, '--checkers', transfers, '--s3-no-check-bucket', '--s3-storage-class', config.backup.storageClass]]], { env: { PATH: process.env.PATH, HOME: work }, cwd: work, log });
+        const rout = await bucketBytes(s3, 'rclone-dest');
+        backupRows.rclone.samples.push({ ...r, outputs: rout.files, outputBytes: rout.bytes });
+      }
+    }
+
+    // Catalog: sort + diff of 1,000,000 records against GNU sort of the same lines, same memory budget.
+    const sortMb = 128;
+    const cat = catalogues(opts.catalogRecords);
+    process.stdout.write(`catalog: ${opts.catalogRecords.toLocaleString('en-US')} records, ${fmt(cat.bytes / 2 ** 20, 0)} MiB of JSON Lines, ${sortMb} MiB sort memory…\n`);
+    const catalogRows = {
+      job: row('catalog', `catalog job's line sort + diff, ${sortMb} MiB budget`),
+      sort: peers.sort ? row('gnu_sort', `LC_ALL=C sort -S ${sortMb}M (sort only)`) : undefined,
+    };
+    const catalogRounds = opts.quick ? 2 : opts.rounds;
+    for (let round = 1; round <= catalogRounds; round++) {
+      const result = join(work, 'catalog.json');
+      const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/catalog-worker.ts'), cat.tonight, cat.previous, String(sortMb), work, result]]], { env: { PATH: process.env.PATH }, cwd: work, log });
+      const r = JSON.parse(readFileSync(result, 'utf8')) as { ms: number; records: number };
+      catalogRows.job.samples.push({ ...m, wallMs: r.ms, outputs: r.records });
+      if (catalogRows.sort) {
+        const sorted = join(work, 'sorted.jsonl');
+        const s = await measure([[['sort', '-S', `${sortMb}M`, '-T', work, '-o', sorted, cat.tonight]]], { env: { PATH: process.env.PATH, LC_ALL: 'C' }, cwd: work, log });
+        catalogRows.sort.samples.push({ ...s, outputs: opts.catalogRecords });
+        rmSync(sorted, { force: true });
+      }
+    }
+
+    report(rows, {
+      resize: [resizeRows.inmemory, resizeRows.job, resizeRows.vips, resizeRows.magick],
+      backup: [backupRows.job, backupRows.rclone],
+      catalog: [catalogRows.job, catalogRows.sort],
+      images: images.files.length,
+      task,
+      minutes: (Date.now() - benchStarted) / 60_000,
+    });
+    rmSync(work, { recursive: true, force: true });
+  } finally {
+    s3.destroy();
+    await server.stop();
+  }
+
+  function jobWith(name: 'resize' | 'backup', shard: number, cfg: PipelineConfig = config, runId = 'bench-resize'): string[] {
+    // The measuring wrapper gives every command of a group the same environment, so each child's
+    // own (its array index) goes on its command line through env(1).
+    const e = jobEnv(cfg, runId, shard);
+    return ['env', ...Object.entries(e).map(([k, v]) => `${k}=${v}`), process.execPath, LOCAL_JOB_BUNDLE, name];
+  }
+}
+
+function report(
+  rows: Row[],
+  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; minutes: number },
+): void {
+  const med = (r: Row | undefined, f: (s: Sample) => number) => (r && r.samples.length > 0 ? median(r.samples.map(f)) : undefined);
+  const lines = [
+    ['contender', 'what', 'median s', 'runs (s)', 'CPU s', 'peak RSS MB', 'outputs', 'output MB'],
+    ...rows.map((r) => [
+      r.name,
+      r.what,
+      fmt(med(r, (s) => s.wallMs)! / 1000),
+      r.samples.map((s) => fmt(s.wallMs / 1000)).join(' '),
+      fmt(med(r, (s) => s.cpuMs)! / 1000),
+      fmt(med(r, (s) => s.maxRssMb)!, 0),
+      String(r.samples.at(-1)?.outputs ?? ''),
+      r.samples.at(-1)?.outputBytes === undefined ? '' : fmt(r.samples.at(-1)!.outputBytes! / 2 ** 20, 1),
+    ]),
+  ];
+  const widths = lines[0]!.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
+  process.stdout.write(`\n${lines.map((l) => l.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ')).join('\n')}\n\n`);
+
+  const [inmemory, job, vips, magick] = parts.resize;
+  const [backupJob, rclone] = parts.backup;
+  const [catalog, gnuSort] = parts.catalog;
+  const time = (r: Row | undefined) => med(r, (s) => s.wallMs);
+  const bytes = (r: Row | undefined) => med(r, (s) => s.outputBytes ?? 0);
+  /** peer time / nightshift time; only where the outputs are comparable (nightshift's bytes within 10 % of the peer's). */
+  const ratio = (ours: Row | undefined, peer: Row | undefined, compareBytes = true): number | null => {
+    const a = time(ours);
+    const b = time(peer);
+    if (a === undefined || b === undefined) return null;
+    if (compareBytes) {
+      const ob = bytes(ours)!;
+      const pb = bytes(peer)!;
+      if (Math.abs(ob - pb) > 0.1 * pb) {
+        process.stdout.write(`note: ${ours!.name} wrote ${fmt(ob / 2 ** 20, 1)} MB and ${peer!.name} ${fmt(pb / 2 ** 20, 1)} MB (more than 10 % apart): no ratio\n`);
+        return null;
+      }
+    }
+    return Number((b / a).toFixed(3));
+  };
+  const jobSeconds = time(job)! / 1000;
+  const imagesPerSecond = parts.images / jobSeconds;
+  const summary = {
+    resize_job_vs_inmemory: ratio(job, inmemory),
+    resize_job_vs_vipsthumbnail: ratio(job, vips),
+    resize_job_vs_imagemagick: ratio(job, magick),
+    backup_job_vs_rclone: ratio(backupJob, rclone),
+    catalog_vs_gnu_sort: ratio(catalog, gnuSort, false),
+    catalog_peak_rss_mb: Math.round(med(catalog, (s) => s.maxRssMb)!),
+    images_per_s: Number(imagesPerSecond.toFixed(3)),
+    cpu_s_per_image: Number((med(job, (s) => s.cpuMs)! / 1000 / parts.images).toFixed(3)),
+    resize_job_peak_rss_mb: Math.round(med(job, (s) => s.maxRssMb)!),
+    usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
+  };
+  process.stdout.write(
+    `cost model: a ${parts.task.vcpu}-vCPU / ${parts.task.memoryMiB} MiB resize task at ${fmt(imagesPerSecond)} images/s on Fargate Spot (${FARGATE_PRICES.region}, $${FARGATE_PRICES.spot.vcpuHourUsd}/vCPU-h, $${FARGATE_PRICES.spot.gbHourUsd}/GB-h, read ${FARGATE_PRICES.readOn}) = $${summary.usd_per_million_images} per million images\n`,
+  );
+  process.stdout.write(`bench took ${fmt(parts.minutes, 1)} min\n`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,97 @@
+/**
+ * The backup job's two ways of checking and verifying copies, against the embedded S3 server:
+ * listing the shard's key range when the work is dense (a first or full run), HeadObject per key
+ * when it is sparse (a nightly run with a few changes). Both must give the same outcomes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { Plan, ShardResult } from '../core/results';
+import { getJson } from '../adapters/s3';
+import { ListingCursor } from '../jobs/src/backup';
+import { runJob, startTestS3, type TestS3 } from './support/processes';
+
+const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
+const KEYS = [...Array.from({ length: 40 }, (_, i) => `docs/${String(i).padStart(2, '0')}.jpg`), 'docs/é-NFC.jpg', 'docs/e\u0301-NFD.jpg', 'docs/😀.jpg'];
+
+let server: TestS3;
+let tmp: string;
+
+const body = (key: string, version: number) => Buffer.from(`${key} version ${version} `.repeat(50));
+const env = (runId: string, extra: Record<string, string> = {}) => ({
+  AWS_ENDPOINT_URL_S3: server.endpoint,
+  NIGHTSHIFT_RUN_ID: runId,
+  NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }),
+  NIGHTSHIFT_TMPDIR: tmp,
+  ...extra,
+});
+
+async function backupRun(runId: string, input: object = {}) {
+  expect((await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], ...input }) }))).code).toBe(0);
+  const plan = await getJson<Plan>(server.s3, buckets.work, runKeys(runId).plan);
+  const logs: Record<string, unknown>[] = [];
+  const results: ShardResult[] = [];
+  for (let shard = 0; shard < plan.shardCount; shard++) {
+    const run = await runJob('backup', env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard) }));
+    expect({ shard, code: run.code, stderr: run.stderr }).toEqual({ shard, code: 0, stderr: '' });
+    logs.push(...run.logs);
+    results.push(await getJson<ShardResult>(server.s3, buckets.work, runKeys(runId).result('backup', shard)));
+  }
+  const total = (field: 'processed' | 'skipped' | 'failed') => results.reduce((n, r) => n + r.counts[field], 0);
+  return { plan, mode: logs.map((l) => l.msg as string).filter((m) => /work: checking/.test(m)), processed: total('processed'), skipped: total('skipped'), failed: total('failed'), results };
+}
+
+async function text(bucket: string, key: string): Promise<string> {
+  return (await server.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nightshift-backup-'));
+  server = await startTestS3(Object.values(buckets));
+  for (const key of KEYS) await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: body(key, 1) }));
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('backup checks and verification', () => {
+  it('lists the key range on a first run (dense work), copies everything and verifies it', async () => {
+    const run = await backupRun('run-dense');
+    expect(run.mode).toEqual(['dense work: checking and verifying backups by listing', 'dense work: checking and verifying backups by listing']);
+    expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: KEYS.length, skipped: 0, failed: 0 });
+    for (const key of KEYS) expect(await text(buckets.backup, key)).toBe(body(key, 1).toString());
+  }, 120_000);
+
+  it('finds every existing backup by listing on a full run, unicode keys included, and copies nothing', async () => {
+    const run = await backupRun('run-full', { full: true });
+    expect(run.mode[0]).toMatch(/^dense/);
+    expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: 0, skipped: KEYS.length, failed: 0 });
+    expect(new Set(run.results.flatMap((r) => r.skipped.map((s) => s.code)))).toEqual(new Set(['up-to-date']));
+  }, 120_000);
+
+  it('asks HeadObject per key when a nightly run has a few changes (sparse work)', async () => {
+    await server.s3.send(new CopyObjectCommand({ Bucket: buckets.work, Key: STATE_CATALOG_KEY, CopySource: `${buckets.work}/${runKeys('run-dense').catalog}` }));
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: 'docs/07.jpg', Body: body('docs/07.jpg', 2) }));
+    const run = await backupRun('run-sparse');
+    expect(run.plan.counts).toMatchObject({ work: 1, changed: 1 });
+    expect(run.mode[0]).toBe('sparse work: checking and verifying backups with HeadObject');
+    expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: 1, skipped: 0, failed: 0 });
+    expect(await text(buckets.backup, 'docs/07.jpg')).toBe(body('docs/07.jpg', 2).toString());
+  }, 120_000);
+});
+
+describe('ListingCursor', () => {
+  it('answers keys asked in order from one forward listing, and declines keys asked out of order', async () => {
+    const cursor = new ListingCursor(server.s3, buckets.corpus);
+    expect((await cursor.find('docs/05.jpg'))?.Key).toBe('docs/05.jpg');
+    expect(await cursor.find('docs/05.jpgx')).toBeUndefined();
+    expect((await cursor.find('docs/39.jpg'))?.Size).toBe(body('docs/39.jpg', 1).length);
+    expect(await cursor.find('docs/00.jpg')).toBeNull(); // behind the cursor: the caller asks HeadObject
+    const concurrent = await Promise.all(['docs/e\u0301-NFD.jpg', 'docs/é-NFC.jpg', 'docs/😀.jpg', 'zzz'].map((k) => cursor.find(k)));
+    expect(concurrent.map((o) => o?.Key)).toEqual(['docs/e\u0301-NFD.jpg', 'docs/é-NFC.jpg', 'docs/😀.jpg', undefined]);
+  });
+});
