@@ -15,6 +15,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { compareKeys } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
@@ -184,4 +185,59 @@ export async function* listPages(s3: S3Client, options: ListOptions): AsyncGener
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
     if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 on ${options.bucket} said the listing was truncated but gave no continuation token`);
   } while (token);
+}
+
+/**
+ * Looks keys up in a bucket's listing, asked in ascending key order (a shard's manifest order):
+ * the listing starts just before the first key asked and only moves forward. `undefined` means
+ * the key is not there; `null` means the cursor cannot tell (a key asked out of order, or the
+ * listing failed), and the caller asks HeadObject instead.
+ */
+export class ListingCursor {
+  private pages: AsyncGenerator<ListPage> | undefined;
+  private page: readonly _Object[] = [];
+  private index = 0;
+  private exhausted = false;
+  private broken = false;
+  private last: string | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  find(key: string): Promise<_Object | undefined | null> {
+    const result = this.queue.then(() => this.advanceTo(key));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async advanceTo(key: string): Promise<_Object | undefined | null> {
+    if (this.broken || (this.last !== undefined && compareKeys(key, this.last) <= 0)) return null;
+    this.last = key;
+    // StartAfter is exclusive: start after a proper prefix of the key, which sorts before it.
+    this.pages ??= listPages(this.s3, { bucket: this.bucket, startAfter: Array.from(key).slice(0, -1).join('') || undefined });
+    for (;;) {
+      while (this.index < this.page.length) {
+        const listed = this.page[this.index]!;
+        const order = compareKeys(listed.Key!, key);
+        if (order < 0) this.index++;
+        else return order === 0 ? listed : undefined;
+      }
+      if (this.exhausted) return undefined;
+      let next: IteratorResult<ListPage>;
+      try {
+        next = await this.pages.next();
+      } catch {
+        this.broken = true;
+        return null;
+      }
+      if (next.done) this.exhausted = true;
+      else {
+        this.page = next.value.objects;
+        this.index = 0;
+      }
+    }
+  }
 }

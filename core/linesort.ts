@@ -256,33 +256,33 @@ export class CatalogLineSorter {
   }
 
   /** Every line added, in key order. Temporary files are removed when iteration ends. */
-  *sorted(): Generator<CatalogLine> {
+  sorted(): Iterator<CatalogLine> & Iterable<CatalogLine> {
+    if (this.runs.length === 0) {
+      const lines = sortLines(this.lines);
+      this.lines = [];
+      return lines.values();
+    }
     try {
-      if (this.runs.length === 0) {
-        const lines = sortLines(this.lines);
-        this.lines = [];
-        yield* lines;
-        return;
-      }
       while (this.runs.length >= this.fanIn) {
         const group = this.runs.splice(0, this.fanIn);
         const path = this.newRunPath();
         const writer = new CatalogLineWriter(path);
-        for (const line of mergeLineFiles(group)) writer.write(line);
+        for (const line of mergeLines(group)) writer.write(line);
         writer.close();
         for (const file of group) rmSync(file, { force: true });
         this.runs.push(path);
         this.stats.mergePasses++;
       }
-      this.stats.mergePasses++;
-      // The last buffer is never spilled: it joins the merge from memory.
-      const last = sortLines(this.lines);
-      this.lines = [];
-      let i = 0;
-      yield* mergeLineFiles(this.runs, { next: () => last[i++], close: () => undefined });
-    } finally {
+    } catch (error) {
       this.cleanup();
+      throw error;
     }
+    this.stats.mergePasses++;
+    // The last buffer is never spilled: it joins the merge from memory.
+    const last = sortLines(this.lines);
+    this.lines = [];
+    let i = 0;
+    return mergeLines(this.runs, { next: () => last[i++], close: () => undefined }, () => this.cleanup());
   }
 
   /** Where a line is, for errors. */
@@ -322,12 +322,30 @@ interface LineSource {
 }
 
 /** k-way merge of sorted line files (and lines in memory, last); on equal keys the earlier source comes first. */
-function* mergeLineFiles(paths: readonly string[], inMemory?: LineSource): Generator<CatalogLine> {
+function* mergeLines(paths: readonly string[], inMemory?: LineSource, onDone?: () => void): Generator<CatalogLine> {
   type Head = { line: CatalogLine; reader: LineSource; rank: number };
   const heap = new MinHeap<Head>((a, b) => compareLineKeys(a.line, b.line) || a.rank - b.rank);
   const readers: LineSource[] = paths.map((path) => new CatalogLineReader(path));
   if (inMemory) readers.push(inMemory);
   try {
+    if (readers.length === 2) {
+      // The common case (one spilled run and the lines in memory) needs no heap.
+      const [first, second] = readers as [LineSource, LineSource];
+      let a = first.next();
+      let b = second.next();
+      while (a && b) {
+        if (compareLineKeys(a, b) <= 0) {
+          yield a;
+          a = first.next();
+        } else {
+          yield b;
+          b = second.next();
+        }
+      }
+      for (; a; a = first.next()) yield a;
+      for (; b; b = second.next()) yield b;
+      return;
+    }
     readers.forEach((reader, rank) => {
       const line = reader.next();
       if (line) heap.push({ line, reader, rank });
@@ -343,56 +361,69 @@ function* mergeLineFiles(paths: readonly string[], inMemory?: LineSource): Gener
     }
   } finally {
     for (const reader of readers) reader.close();
+    onDone?.();
   }
 }
 
-/** Sorts lines by key bytes (stable): MSD radix sort, insertion sort for small ranges. */
+/**
+ * Sorts lines by key bytes, stably. MSD radix on three key bytes at a time: each line's next three
+ * bytes (or their end) become one number packed with the line's position into a float, the range
+ * is sorted natively (Float64Array.sort), and runs of equal numbers recurse three bytes deeper.
+ * Small ranges use insertion sort.
+ */
 export function sortLines(lines: CatalogLine[]): CatalogLine[] {
-  if (lines.length > 1) radix(lines, new Array<CatalogLine>(lines.length), 0, lines.length, 0);
-  return lines;
+  if (lines.length < 2) return lines;
+  const order = new Uint32Array(lines.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  radix3(lines, order, 0, lines.length, 0);
+  const sorted = new Array<CatalogLine>(lines.length);
+  for (let i = 0; i < order.length; i++) sorted[i] = lines[order[i]!]!;
+  return sorted;
 }
 
-const INSERTION_CUTOFF = 32;
+const INSERTION_CUTOFF = 24;
+/** 257 values a byte position can take: ended (0) or byte + 1. */
+const RADIX = 257;
+const POSITION_BITS = 2 ** 28;
 
 function byteAt(line: CatalogLine, depth: number): number {
   const i = line.keyStart + depth;
-  return i < line.keyEnd ? line.keyBuf[i]! + 1 : 0; // 0: the key has ended, so it sorts first
+  return i < line.keyEnd ? line.keyBuf[i]! + 1 : 0;
 }
 
-let bucketOf = new Uint16Array(1024);
-
-function radix(a: CatalogLine[], tmp: CatalogLine[], lo: number, hi: number, depth: number): void {
-  if (hi - lo <= INSERTION_CUTOFF) return insertion(a, lo, hi, depth);
-  // Skip the prefix every key of the range shares (e.g. "photos/2026/") in one pass.
-  depth += sharedPrefix(a, lo, hi, depth);
-  {
-    const counts = new Int32Array(258);
-    if (bucketOf.length < hi - lo) bucketOf = new Uint16Array(Math.max(hi - lo, bucketOf.length * 2));
-    const buckets = bucketOf;
-    for (let i = lo; i < hi; i++) {
-      const bucket = byteAt(a[i]!, depth);
-      buckets[i - lo] = bucket;
-      counts[bucket + 1]!++;
-    }
-    if (counts[1] === hi - lo) return; // every key ended: equal keys, already in input order
-    for (let b = 1; b < 258; b++) counts[b]! += counts[b - 1]!;
-    for (let i = lo; i < hi; i++) tmp[lo + counts[buckets[i - lo]!]!++] = a[i]!;
-    for (let i = lo; i < hi; i++) a[i] = tmp[i]!;
-    // counts[b] is now the end of bucket b; bucket 0 (ended keys) needs no more sorting.
-    for (let b = 1; b < 257; b++) {
-      const start = lo + counts[b - 1]!;
-      const end = lo + counts[b]!;
-      if (end - start > 1) radix(a, tmp, start, end, depth + 1);
-    }
+function radix3(lines: CatalogLine[], order: Uint32Array, lo: number, hi: number, depth: number): void {
+  if (hi - lo <= INSERTION_CUTOFF) return insertion(lines, order, lo, hi, depth);
+  depth += sharedPrefix(lines, order, lo, hi, depth);
+  const n = hi - lo;
+  if (n >= POSITION_BITS) throw new RangeError(`cannot sort more than ${POSITION_BITS} lines in one run`);
+  const packed = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const line = lines[order[lo + i]!]!;
+    const buf = line.keyBuf;
+    const at = line.keyStart + depth;
+    const left = line.keyEnd - at;
+    const chunk = left >= 3 ? ((buf[at]! + 1) * RADIX + buf[at + 1]! + 1) * RADIX + buf[at + 2]! + 1 : (byteAt(line, depth) * RADIX + byteAt(line, depth + 1)) * RADIX + byteAt(line, depth + 2);
+    packed[i] = chunk * POSITION_BITS + i; // < 2^25 × 2^28: exact in a double
+  }
+  packed.sort();
+  const positions = order.slice(lo, hi);
+  for (let i = 0; i < n; i++) order[lo + i] = positions[packed[i]! % POSITION_BITS]!;
+  // Runs with the same three bytes, none of them past the key's end, need the next three.
+  let start = 0;
+  for (let i = 1; i <= n; i++) {
+    const chunk = Math.floor(packed[start]! / POSITION_BITS);
+    if (i < n && Math.floor(packed[i]! / POSITION_BITS) === chunk) continue;
+    if (i - start > 1 && chunk % RADIX !== 0) radix3(lines, order, lo + start, lo + i, depth + 3);
+    start = i;
   }
 }
 
-/** How many bytes past `depth` all keys of a[lo..hi) have in common. */
-function sharedPrefix(a: CatalogLine[], lo: number, hi: number, depth: number): number {
-  const first = a[lo]!;
+/** How many bytes past `depth` all keys of the range have in common. */
+function sharedPrefix(lines: CatalogLine[], order: Uint32Array, lo: number, hi: number, depth: number): number {
+  const first = lines[order[lo]!]!;
   let shared = first.keyEnd - first.keyStart - depth;
   for (let i = lo + 1; i < hi && shared > 0; i++) {
-    const line = a[i]!;
+    const line = lines[order[i]!]!;
     const n = Math.min(shared, line.keyEnd - line.keyStart - depth);
     let k = 0;
     while (k < n && line.keyBuf[line.keyStart + depth + k] === first.keyBuf[first.keyStart + depth + k]) k++;
@@ -401,15 +432,16 @@ function sharedPrefix(a: CatalogLine[], lo: number, hi: number, depth: number): 
   return Math.max(0, shared);
 }
 
-function insertion(a: CatalogLine[], lo: number, hi: number, depth: number): void {
+function insertion(lines: CatalogLine[], order: Uint32Array, lo: number, hi: number, depth: number): void {
   for (let i = lo + 1; i < hi; i++) {
-    const line = a[i]!;
+    const current = order[i]!;
+    const line = lines[current]!;
     let j = i - 1;
-    while (j >= lo && compareFrom(a[j]!, line, depth) > 0) {
-      a[j + 1] = a[j]!;
+    while (j >= lo && compareFrom(lines[order[j]!]!, line, depth) > 0) {
+      order[j + 1] = order[j]!;
       j--;
     }
-    a[j + 1] = line;
+    order[j + 1] = current;
   }
 }
 

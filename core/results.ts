@@ -43,6 +43,17 @@ export interface Plan {
   readonly nothingToDo: boolean;
 }
 
+/**
+ * Work is dense when at least this share of the catalogue is in it (a first or full run). Jobs
+ * then list a shard's key range (1,000 keys a request) rather than send a HeadObject per key: a
+ * listing of the range costs at most 1/(1000 × share) requests per work item.
+ */
+export const DENSE_WORK_SHARE = 0.05;
+
+export function isDenseWork(plan: Pick<Plan, 'full' | 'counts'>): boolean {
+  return plan.full || plan.counts.work >= DENSE_WORK_SHARE * plan.counts.selected;
+}
+
 /** Reason codes of per-object failures. `retryable` failures are worth another attempt tomorrow. */
 export const FAILURE_CODES = {
   'source-missing': { retryable: true, hint: 'the object was deleted after it was listed' },

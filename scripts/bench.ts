@@ -60,7 +60,7 @@ function options(): Options {
   return {
     quick,
     images: int('images', values.images, quick ? 30 : 200),
-    rounds: int('rounds', values.rounds, 3),
+    rounds: int('rounds', values.rounds, quick ? 2 : 3),
     backupObjects: quick ? 2_000 : 10_000,
     catalogRecords: int('catalog-records', values['catalog-records'], 1_000_000),
   };
@@ -233,6 +233,8 @@ async function main(): Promise<void> {
     NIGHTSHIFT_TMPDIR: work,
     NIGHTSHIFT_METRICS: 'off',
     NIGHTSHIFT_LOG_LEVEL: 'warn',
+    // As in the job image (jobs/Dockerfile); the full run also measures glibc's default.
+    MALLOC_ARENA_MAX: '2',
     AWS_ENDPOINT_URL_S3: server.endpoint,
     AWS_REGION: server.region,
     AWS_ACCESS_KEY_ID: 'bench',
@@ -262,6 +264,8 @@ async function main(): Promise<void> {
     const resizeRows = {
       inmemory: row('resize_inmemory', `render() on buffers, p-limit ${config.resize.concurrency}, 1 process`),
       job: row('resize_job', 'resize job (2 shards in turn) via loopback S3'),
+      // glibc's default arenas (8 × cores), against the image's MALLOC_ARENA_MAX=2: peak RSS is the point.
+      defaultMalloc: opts.quick ? undefined : row('resize_job_glibc_arenas', 'as resize_job, without MALLOC_ARENA_MAX=2'),
       vips: peers.vipsthumbnail ? row('vipsthumbnail', `${cores} processes, 1 per rendition set`) : undefined,
       magick: peers.imagemagick ? row('imagemagick', `${cores} processes, 1 thread each`) : undefined,
     };
@@ -279,6 +283,12 @@ async function main(): Promise<void> {
         const m = await measure([[jobWith('resize', 0)], [jobWith('resize', 1)]], { env: jobEnv(config, 'bench-resize', 0), cwd: work, log });
         const out = await bucketBytes(s3, 'renditions');
         resizeRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+      }
+      if (resizeRows.defaultMalloc) {
+        await emptyBucket(s3, 'renditions');
+        const m = await measure([[jobWith('resize', 0, config, 'bench-resize', true)], [jobWith('resize', 1, config, 'bench-resize', true)]], { env: jobEnv(config, 'bench-resize', 0), cwd: work, log });
+        const out = await bucketBytes(s3, 'renditions');
+        resizeRows.defaultMalloc.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
       }
       for (const [peer, scripts] of [
         [resizeRows.vips, vipsScripts(config, perWorker, images.dir, outDir, config.resize.webpEffort)],
@@ -367,11 +377,11 @@ async function main(): Promise<void> {
     await server.stop();
   }
 
-  function jobWith(name: 'resize' | 'backup', shard: number, cfg: PipelineConfig = config, runId = 'bench-resize'): string[] {
+  function jobWith(name: 'resize' | 'backup', shard: number, cfg: PipelineConfig = config, runId = 'bench-resize', glibcArenas = false): string[] {
     // The measuring wrapper gives every command of a group the same environment, so each child's
     // own (its array index) goes on its command line through env(1).
-    const e = jobEnv(cfg, runId, shard);
-    return ['env', ...Object.entries(e).map(([k, v]) => `${k}=${v}`), process.execPath, LOCAL_JOB_BUNDLE, name];
+    const e = Object.entries(jobEnv(cfg, runId, shard)).filter(([k]) => !(glibcArenas && k === 'MALLOC_ARENA_MAX'));
+    return ['env', '-i', ...e.map(([k, v]) => `${k}=${v}`), process.execPath, LOCAL_JOB_BUNDLE, name];
   }
 }
 

@@ -8,7 +8,7 @@
  * Checking and verifying cost requests, and a request costs the worker more CPU (SDK, signing)
  * than S3 spends on the copy. When the work is sparse (a nightly run: a few new objects among
  * millions), each key is checked and verified with HeadObject. When it is dense (a first or full
- * run, where at least LIST_WHEN_WORK_SHARE of the catalogue is work), the shard's key range of the
+ * run: see isDenseWork), the shard's key range of the
  * backup bucket is listed instead, once before copying and once after: ListObjectsV2 returns the
  * size and ETag of 1,000 keys at a time and is strongly consistent, so it answers the same
  * questions as HeadObject with a thousandth of the requests.
@@ -23,11 +23,10 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import type { _Object, S3Client } from '@aws-sdk/client-s3';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, copySource } from '../../core/keys';
-import { failure, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isNotFound, isPreconditionFailed, listPages, type ListPage } from '../../adapters/s3';
+import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { runShard, type ShardOutcome } from './shard';
 
@@ -35,9 +34,6 @@ import { runShard, type ShardOutcome } from './shard';
 export const BACKUP_SOURCE_ETAG_META = 'source-etag';
 
 const PART_COPIES_PER_OBJECT = 8;
-
-/** List the backup's key range instead of one HEAD per key when at least this share of the catalogue is work. */
-export const LIST_WHEN_WORK_SHARE = 0.05;
 
 /** What a check or a verification learns of a backup key: its size and ETag (metadata only by HEAD). */
 interface BackupState {
@@ -50,7 +46,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   const { config } = ctx;
   const { corpus, backup } = config.buckets;
   const { storageClass, multipartThresholdBytes, partSizeBytes } = config.backup;
-  const dense = plan.full || plan.counts.work >= LIST_WHEN_WORK_SHARE * plan.counts.selected;
+  const dense = isDenseWork(plan);
   const before = dense ? new ListingCursor(ctx.s3, backup) : undefined;
   const unverified: { item: WorkItem; etag: string }[] = [];
   ctx.log.child({ shard: ctx.shard, operation: 'backup' }).info(dense ? 'dense work: checking and verifying backups by listing' : 'sparse work: checking and verifying backups with HeadObject', { work: plan.counts.work, selected: plan.counts.selected });
@@ -183,59 +179,4 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
 function holdsVersion(backup: BackupState, item: WorkItem): boolean {
   if (backup.size !== item.size) return false;
   return backup.etag === item.etag || backup.metadata?.[BACKUP_SOURCE_ETAG_META] === item.etag.replaceAll('"', '');
-}
-
-/**
- * Looks keys up in a bucket's listing, asked in ascending key order (a shard's manifest order):
- * the listing starts just before the first key asked and only moves forward. `undefined` means
- * the key is not there; `null` means the cursor cannot tell (a key asked out of order, or the
- * listing failed), and the caller asks HeadObject instead.
- */
-export class ListingCursor {
-  private pages: AsyncGenerator<ListPage> | undefined;
-  private page: readonly _Object[] = [];
-  private index = 0;
-  private exhausted = false;
-  private broken = false;
-  private last: string | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly s3: S3Client,
-    private readonly bucket: string,
-  ) {}
-
-  find(key: string): Promise<_Object | undefined | null> {
-    const result = this.queue.then(() => this.advanceTo(key));
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  private async advanceTo(key: string): Promise<_Object | undefined | null> {
-    if (this.broken || (this.last !== undefined && compareKeys(key, this.last) <= 0)) return null;
-    this.last = key;
-    // StartAfter is exclusive: start after a proper prefix of the key, which sorts before it.
-    this.pages ??= listPages(this.s3, { bucket: this.bucket, startAfter: Array.from(key).slice(0, -1).join('') || undefined });
-    for (;;) {
-      while (this.index < this.page.length) {
-        const listed = this.page[this.index]!;
-        const order = compareKeys(listed.Key!, key);
-        if (order < 0) this.index++;
-        else return order === 0 ? listed : undefined;
-      }
-      if (this.exhausted) return undefined;
-      let next: IteratorResult<ListPage>;
-      try {
-        next = await this.pages.next();
-      } catch {
-        this.broken = true;
-        return null;
-      }
-      if (next.done) this.exhausted = true;
-      else {
-        this.page = next.value.objects;
-        this.index = 0;
-      }
-    }
-  }
 }

@@ -3,13 +3,17 @@
  * written to the renditions bucket with the right Content-Type, a long Cache-Control and the
  * source ETag in user metadata. A rendition that already carries the same source ETag is not
  * written again; an image whose renditions are all current is skipped.
+ *
+ * Which renditions exist is asked with HeadObject (the source ETag is in user metadata, which only
+ * HEAD returns). On dense work (a first or full run: see isDenseWork) each preset × format's key
+ * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
 import { FORMAT_CONTENT_TYPE, renditionKey } from '../../core/keys';
-import { failure, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isNotFound, isPreconditionFailed } from '../../adapters/s3';
+import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { render, RenderError, type RenderOptions } from './render';
 import { runShard, type ShardOutcome } from './shard';
@@ -24,6 +28,13 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   const presets = config.presets.filter((p) => plan.presets.includes(p.name));
   const options: RenderOptions = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
   const log = ctx.log.child({ shard: ctx.shard, operation: 'resize' });
+  const listings = isDenseWork(plan) ? new Map<string, ListingCursor>() : undefined;
+  const listingOf = (preset: string, format: string) => {
+    const name = `${preset}/${format}`;
+    let cursor = listings!.get(name);
+    if (!cursor) listings!.set(name, (cursor = new ListingCursor(ctx.s3, config.buckets.renditions)));
+    return cursor;
+  };
 
   async function handle(item: WorkItem, tally: ShardTally): Promise<void> {
     if (item.resizeSkip) return tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
@@ -89,10 +100,12 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   }
 
   /** The wanted renditions that are missing or were made from another version of the source. */
-  async function staleOutputs(item: WorkItem, wanted: { preset: Preset; key: string }[]) {
+  async function staleOutputs(item: WorkItem, wanted: { preset: Preset; format: string; key: string }[]) {
     const etag = item.etag.replaceAll('"', '');
     const current = await Promise.all(
       wanted.map(async (w) => {
+        // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
+        if (listings && (await listingOf(w.preset.name, w.format).find(w.key)) === undefined) return false;
         try {
           const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: w.key }));
           return head.Metadata?.[SOURCE_ETAG_META] === etag;
