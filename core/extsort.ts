@@ -40,14 +40,13 @@ export class ExternalSorter<T> {
   private readonly runs: string[] = [];
   private readonly budget: number;
   private readonly fanIn: number;
-  private dir: string | undefined;
-  private files = 0;
-  private readonly id = randomUUID().slice(0, 8);
+  private readonly files: SpillFiles;
   private finished = false;
 
   constructor(private readonly options: ExternalSortOptions<T>) {
     this.budget = options.memoryBytes ?? 64 * 1024 * 1024;
     this.fanIn = Math.max(2, options.fanIn ?? 64);
+    this.files = new SpillFiles(options.tmpDir);
   }
 
   /** Adds a record; spills a sorted run when the buffer reaches the memory budget. */
@@ -87,14 +86,11 @@ export class ExternalSorter<T> {
 
   /** Removes temporary files; safe to call more than once. */
   cleanup(): void {
-    if (this.dir && !this.options.tmpDir) rmSync(this.dir, { recursive: true, force: true });
-    else for (const file of this.runs) rmSync(file, { force: true });
-    this.runs.length = 0;
+    this.files.cleanup(this.runs);
   }
 
   private newRunPath(): string {
-    this.dir ??= this.options.tmpDir ?? mkdtempSync(join(tmpdir(), 'nightshift-sort-'));
-    return join(this.dir, `run-${this.id}-${this.files++}.jsonl`);
+    return this.files.next();
   }
 
   private async spill(): Promise<void> {
@@ -105,6 +101,31 @@ export class ExternalSorter<T> {
     this.stats.spilledBytes += await writeJsonLines(path, records);
     this.stats.spilledRuns++;
     this.runs.push(path);
+  }
+}
+
+/**
+ * The temporary files of an external sort: in the given folder (the caller's, left in place), or
+ * in a new folder of the OS temp dir, removed whole.
+ */
+export class SpillFiles {
+  private dir: string | undefined;
+  private count = 0;
+  private readonly id = randomUUID().slice(0, 8);
+
+  constructor(private readonly tmpDir?: string) {}
+
+  /** A new file path (the file is not created). */
+  next(): string {
+    this.dir ??= this.tmpDir ?? mkdtempSync(join(tmpdir(), 'nightshift-sort-'));
+    return join(this.dir, `run-${this.id}-${this.count++}.jsonl`);
+  }
+
+  /** Removes `runs` (or the whole folder when it is ours) and empties the list; safe to repeat. */
+  cleanup(runs: string[]): void {
+    if (this.dir && !this.tmpDir) rmSync(this.dir, { recursive: true, force: true });
+    else for (const file of runs) rmSync(file, { force: true });
+    runs.length = 0;
   }
 }
 

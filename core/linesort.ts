@@ -12,13 +12,10 @@
  * Everything is synchronous file I/O: the catalog job does nothing else while it sorts, and the
  * callers yield to the event loop between batches.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { isChanged } from './diff';
 import type { CatalogRecord } from './catalog';
-import { MinHeap } from './extsort';
+import { MinHeap, SpillFiles } from './extsort';
 
 /** One catalogue line (without its newline) and where its key's UTF-8 bytes are. */
 export interface CatalogLine {
@@ -223,13 +220,12 @@ export class CatalogLineSorter {
   private readonly runs: string[] = [];
   private readonly budget: number;
   private readonly fanIn: number;
-  private dir: string | undefined;
-  private files = 0;
-  private readonly id = randomUUID().slice(0, 8);
+  private readonly files: SpillFiles;
 
-  constructor(private readonly options: { readonly memoryBytes?: number; readonly fanIn?: number; readonly tmpDir?: string } = {}) {
+  constructor(options: { readonly memoryBytes?: number; readonly fanIn?: number; readonly tmpDir?: string } = {}) {
     this.budget = options.memoryBytes ?? 64 * 1024 * 1024;
     this.fanIn = Math.max(2, options.fanIn ?? 64);
+    this.files = new SpillFiles(options.tmpDir);
   }
 
   /**
@@ -291,14 +287,11 @@ export class CatalogLineSorter {
   }
 
   cleanup(): void {
-    if (this.dir && !this.options.tmpDir) rmSync(this.dir, { recursive: true, force: true });
-    else for (const file of this.runs) rmSync(file, { force: true });
-    this.runs.length = 0;
+    this.files.cleanup(this.runs);
   }
 
   private newRunPath(): string {
-    this.dir ??= this.options.tmpDir ?? mkdtempSync(join(tmpdir(), 'nightshift-sort-'));
-    return join(this.dir, `lines-${this.id}-${this.files++}.jsonl`);
+    return this.files.next();
   }
 
   private spill(): void {
