@@ -96,3 +96,40 @@ describe('the run email', () => {
     expectSnsRules(email);
   });
 });
+
+/** A dry run as the jobs report it: every object skipped with code dry-run, nothing promoted. */
+function dryRunReport(): Report {
+  const dry = (operation: 'backup' | 'resize'): ShardResult => ({
+    ...shard(operation, 0),
+    dryRun: true,
+    counts: { items: 12_408, processed: 0, skipped: 12_408, failed: 0 },
+    bytesRead: 0,
+    bytesWritten: 0,
+    skipped: Array.from({ length: 12_408 }, (_, i) => ({ key: `photos/${i}.jpg`, code: 'dry-run', message: operation === 'backup' ? 'would copy 400000 bytes' : 'would write 8 rendition(s)' })),
+  });
+  return buildReport({ ...plan, dryRun: true }, [dry('backup'), dry('resize')], { ...meta, catalogPromoted: false });
+}
+
+/**
+ * The text of each kind of email, as a person reads it. A change to any of them shows in review
+ * as a snapshot diff (update with `npx jest -u core/email` when the change is meant).
+ */
+describe('email snapshots', () => {
+  const links = { execution: 'https://console/execution', report: 'https://console/report' };
+  const cases: [string, () => { subject: string; text: string }][] = [
+    ['success', () => runEmail(report(0), links)],
+    ['partial failure with 10,000 failures', () => runEmail(report(10_000), links)],
+    ['nothing to do', () => nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, meta)],
+    ['dry run', () => runEmail(dryRunReport(), links)],
+    [
+      'workflow failure',
+      () => failureEmail({ runId: plan.runId, state: 'Resize', error: 'ResizeFailed', cause: 'Essential container in task exited (exit code 137)', startedAt: meta.startedAt, failedAt: meta.finishedAt, rerun: 'npx nightshift run --wait' }),
+    ],
+    ['skipped: another run active', () => skippedEmail({ runId: 'e2', activeRun: 'cli-20261122T013000Z-ab12', activeSince: '2026-11-22T01:30:00.000Z', startedAt: meta.startedAt, trigger: 'schedule' })],
+  ];
+  it.each(cases)('%s', (_, make) => {
+    const email = make();
+    expectSnsRules(email);
+    expect(`Subject: ${email.subject}\n\n${email.text}`).toMatchSnapshot();
+  });
+});

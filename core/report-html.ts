@@ -1,6 +1,7 @@
 /**
- * report.html: one self-contained file (inline CSS and SVG, no script, no network request) that
- * opens from the S3 console or the local disk and answers "what happened, and do I act?".
+ * report.html: one self-contained file (inline CSS, SVG and data: images; no script, and a
+ * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
+ * local disk and answers "what happened, and do I act?".
  */
 import { bytes, duration, n, utcMinute } from './email';
 import { type Report, topFailureReasons } from './report';
@@ -20,7 +21,19 @@ const FAILURE_ROWS_MAX = 5_000;
 export interface ReportHtmlOptions {
   /** Link to failures.csv, relative to the report (default: failures.csv beside it). */
   readonly failuresCsvHref?: string;
+  /** A sample of processed images with their renditions (collected by aggregate). */
+  readonly gallery?: readonly GalleryItem[];
 }
+
+/** One processed image: a thumbnail (its smallest rendition, inline) and every rendition written. */
+export interface GalleryItem {
+  readonly key: string;
+  readonly thumbnail?: { readonly dataUri: string; readonly width: number; readonly height: number; readonly rendition: string };
+  readonly renditions: readonly { readonly name: string; readonly bytes: number; readonly width?: number; readonly height?: number }[];
+}
+
+/** Failed images shown as tiles in the gallery; all of them are in the failures table below. */
+const FAILED_TILES = 60;
 
 export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}): string {
   const status = STATUS[report.status];
@@ -38,6 +51,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
   const csv = escapeHtml(options.failuresCsvHref ?? 'failures.csv');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>${escapeHtml(title)}</title>
 <style>
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#1f2328;background:#fff}
@@ -48,6 +62,11 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
 td.bad{color:#cf222e;font-weight:600}.key{word-break:break-all;font-family:ui-monospace,monospace;font-size:13px}
 code{font-size:13px}svg text{font:12px system-ui,sans-serif;fill:#1f2328}details summary{cursor:pointer;margin:8px 0}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px}
+.tile{border:1px solid #d0d7de;border-radius:8px;padding:8px;margin:0;font-size:12px}
+.tile img{display:block;width:100%;height:140px;object-fit:contain;background:#f6f8fa;border-radius:4px}
+.tile .none{height:140px;display:flex;align-items:center;justify-content:center;background:#fff1f0;color:#cf222e;border-radius:4px;font-size:28px}
+.tile figcaption{margin-top:6px}.tile ul{margin:4px 0 0;padding-left:16px;color:#57606a}
 </style></head><body>
 <h1>${escapeHtml(title)} <span class="status">${status.label}</span>${report.dryRun ? ' <span class="status" style="background:#8250df">Dry run</span>' : ''}</h1>
 <p class="meta">Trigger: ${escapeHtml(report.trigger)} · started ${utcMinute(report.startedAt)} · finished ${utcMinute(report.finishedAt)} · ${duration(report.durationMs)} · ${report.prefix ? `prefix <code>${escapeHtml(report.prefix)}</code>` : 'whole corpus'}${report.full ? ' · full run' : ''}</p>
@@ -58,13 +77,14 @@ code{font-size:13px}svg text{font:12px system-ui,sans-serif;fill:#1f2328}details
 <div class="card"><b class="${report.failures.length ? 'bad' : ''}">${n(report.failures.length)}</b>failures</div>
 </div>
 ${ops.length ? `<h2>Operations</h2><table><tr><th></th><th>processed</th><th>skipped</th><th>failed</th><th>bytes read</th><th>bytes written</th><th>output size</th><th>slowest shard</th></tr>${totals}</table>` : ''}
-${shardChart(report)}
+${shardCharts(report)}
 ${renditionChart(report)}
+${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
 <p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
 ${
   report.failures.length
-    ? `<h2>Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
+    ? `<h2 id="failures">Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
 <p>All ${n(report.failures.length)} failures are in <a href="${csv}">failures.csv</a>.</p>
 <table><tr><th>operation</th><th>reason</th><th>key</th><th>message</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>
 ${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${report.failures.length > FAILURE_ROWS_MAX ? ` (of ${n(report.failures.length - FAILURE_ROWS_OPEN)}; the rest are in failures.csv)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}`
@@ -74,30 +94,68 @@ ${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE
 `;
 }
 
-function shardChart(report: Report): string {
-  if (report.shards.length === 0) return '';
-  const bars = report.shards.map((s) => ({ label: `${s.operation} ${String(s.shard).padStart(5, '0')}`, value: s.durationMs, text: `${duration(s.durationMs)}${s.failed ? `, ${n(s.failed)} failed` : ''}` }));
-  return `<h2>Time per shard</h2>${barChart(bars.length > 60 ? [...bars].sort((a, b) => b.value - a.value).slice(0, 60) : bars, '#0969da')}${bars.length > 60 ? '<p class="meta">The 60 slowest shards.</p>' : ''}`;
+/** One chart per operation; a shard that took more than 1.5 × the median is a straggler, drawn in orange. */
+function shardCharts(report: Report): string {
+  const ops = [...new Set(report.shards.map((s) => s.operation))];
+  if (ops.length === 0) return '';
+  const charts = ops.map((op) => {
+    const shards = report.shards.filter((s) => s.operation === op);
+    const sorted = shards.map((s) => s.durationMs).sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    const bars = shards.map((s) => ({
+      label: `${op} shard ${s.shard}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`,
+      value: s.durationMs,
+      text: `${duration(s.durationMs)}, ${n(s.items)} objects${s.failed ? `, ${n(s.failed)} failed` : ''}`,
+      colour: shards.length > 2 && s.durationMs > 1.5 * median ? '#bc4c00' : '#0969da',
+    }));
+    const shown = bars.length > 60 ? [...bars].sort((a, b) => b.value - a.value).slice(0, 60) : bars;
+    return `<h3>${op}: ${n(shards.length)} shard${shards.length === 1 ? '' : 's'}, median ${duration(median)}</h3>${barChart(shown, '#0969da')}${bars.length > 60 ? '<p class="meta">The 60 slowest shards.</p>' : ''}`;
+  });
+  return `<h2>Time per shard</h2><p class="meta">Stragglers (more than 1.5 × the median) are orange: they set the run's wall time.</p>${charts.join('')}`;
+}
+
+function gallery(report: Report, items: readonly GalleryItem[]): string {
+  const failed = report.failures.filter((f) => f.operation === 'resize');
+  if (items.length === 0 && failed.length === 0) return '';
+  const tiles = items.map((item) => {
+    const image = item.thumbnail
+      ? `<img src="${item.thumbnail.dataUri}" width="${item.thumbnail.width}" height="${item.thumbnail.height}" alt="${escapeHtml(item.thumbnail.rendition)} of ${escapeHtml(item.key)}">`
+      : '<div class="none" title="no preview">?</div>';
+    const list = item.renditions.map((r) => `<li>${escapeHtml(r.name)} ${r.width && r.height ? `${r.width}×${r.height} ` : ''}${bytes(r.bytes)}</li>`).join('');
+    return `<figure class="tile">${image}<figcaption><span class="key">${escapeHtml(item.key)}</span><ul>${list}</ul></figcaption></figure>`;
+  });
+  const failedTiles = failed
+    .slice(0, FAILED_TILES)
+    .map((f) => `<figure class="tile failed"><div class="none" title="failed">✕</div><figcaption><span class="key">${escapeHtml(f.key)}</span><ul><li><code>${escapeHtml(f.code)}</code>: ${escapeHtml(f.message)}</li></ul></figcaption></figure>`);
+  return `<h2>Gallery</h2>${
+    tiles.length ? `<p class="meta">A sample of ${n(items.length)} processed image${items.length === 1 ? '' : 's'}, each shown by its smallest rendition, with every rendition written.</p><div class="gallery">${tiles.join('')}</div>` : ''
+  }${
+    failedTiles.length
+      ? `<h3>Failed images</h3><p class="meta">${failed.length > FAILED_TILES ? `The first ${n(FAILED_TILES)} of ${n(failed.length)}; every` : 'Every'} failure is in the <a href="#failures">failures table</a>.</p><div class="gallery">${failedTiles.join('')}</div>`
+      : ''
+  }`;
 }
 
 function renditionChart(report: Report): string {
-  const entries = Object.entries(report.renditions).sort(([a], [b]) => a.localeCompare(b));
+  // In the configured order of the presets (largest first, as a rule), then by format.
+  const rank = (name: string) => report.presets.indexOf(name.split('/')[0]!);
+  const entries = Object.entries(report.renditions).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
   if (entries.length === 0) return '';
   return `<h2>Rendition bytes by preset and format</h2>${barChart(entries.map(([k, v]) => ({ label: k, value: v.bytes, text: `${bytes(v.bytes)} in ${n(v.count)}` })), '#8250df')}`;
 }
 
 /** A horizontal bar chart as inline SVG. */
-export function barChart(bars: readonly { label: string; value: number; text: string }[], colour: string): string {
+export function barChart(bars: readonly { label: string; value: number; text: string; colour?: string }[], colour: string): string {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const row = 20;
-  const labelWidth = 190;
+  const labelWidth = 210;
   const width = 900;
   const barSpace = width - labelWidth - 170;
   const items = bars
     .map((b, i) => {
       const w = Math.max(1, Math.round((b.value / max) * barSpace));
       const y = i * row;
-      return `<text x="0" y="${y + 14}">${escapeHtml(b.label)}</text><rect x="${labelWidth}" y="${y + 3}" width="${w}" height="14" rx="2" fill="${colour}"/><text x="${labelWidth + w + 6}" y="${y + 14}">${escapeHtml(b.text)}</text>`;
+      return `<text x="0" y="${y + 14}">${escapeHtml(b.label)}</text><rect x="${labelWidth}" y="${y + 3}" width="${w}" height="14" rx="2" fill="${b.colour ?? colour}"/><text x="${labelWidth + w + 6}" y="${y + 14}">${escapeHtml(b.text)}</text>`;
     })
     .join('');
   return `<svg role="img" width="100%" viewBox="0 0 ${width} ${bars.length * row + 4}" xmlns="http://www.w3.org/2000/svg">${items}</svg>`;

@@ -171,3 +171,23 @@ export function topFailureReasons(failures: readonly ReportFailure[], limit = 10
   }
   return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)).slice(0, limit);
 }
+
+/**
+ * The run's figures as published to CloudWatch (embedded metric format, by aggregate) and printed
+ * by a local run: one definition, so the dashboard and the terminal never disagree.
+ */
+export function runMetrics(report: Report): Record<string, { value: number; unit: 'Count' | 'Bytes' | 'Seconds' }> {
+  const resize = report.operations.resize;
+  const backup = report.operations.backup;
+  return {
+    ImagesProcessed: { value: resize?.processed ?? 0, unit: 'Count' },
+    ImagesFailed: { value: resize?.failed ?? 0, unit: 'Count' },
+    BackupsCopied: { value: backup?.processed ?? 0, unit: 'Count' },
+    BackupsFailed: { value: backup?.failed ?? 0, unit: 'Count' },
+    BytesWritten: { value: (resize?.bytesWritten ?? 0) + (backup?.bytesWritten ?? 0), unit: 'Bytes' },
+    ObjectsListed: { value: report.objects.listed, unit: 'Count' },
+    RunDuration: { value: Math.round(report.durationMs / 1000), unit: 'Seconds' },
+    ResizeSlowestShard: { value: Math.round((resize?.maxShardMs ?? 0) / 1000), unit: 'Seconds' },
+    BackupSlowestShard: { value: Math.round((backup?.maxShardMs ?? 0) / 1000), unit: 'Seconds' },
+  };
+}

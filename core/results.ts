@@ -116,6 +116,9 @@ export class ShardTally {
   readonly failures: Failure[] = [];
   readonly outputs: Record<string, { count: number; bytes: number }> = {};
 
+  /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
+  constructor(private readonly onFailure?: (failure: Failure) => void) {}
+
   processed(): void {
     this.counts.items++;
     this.counts.processed++;
@@ -131,6 +134,7 @@ export class ShardTally {
     this.counts.items++;
     this.counts.failed++;
     this.failures.push(f);
+    this.onFailure?.(f);
   }
 
   output(name: string, bytes: number): void {

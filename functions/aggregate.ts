@@ -10,13 +10,14 @@ import pLimit from 'p-limit';
 import { type CatalogRecord, mergeForPromotion, parseRecordLine } from '../core/catalog';
 import { writeJsonLines } from '../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, failuresCsv, type Report, shouldPromoteCatalog, type Trigger } from '../core/report';
+import { buildReport, checkCoverage, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger } from '../core/report';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
 import { getJson, isNotFound, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
+import { collectGallery } from './gallery';
 
 export interface AggregateEvent {
   readonly runId: string;
@@ -58,28 +59,20 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
 
   const promote = shouldPromoteCatalog(plan);
   const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
+  // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
+  const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
+    ctx.log.warn('report gallery left out: reading renditions failed', { runId: event.runId, error });
+    return [];
+  });
   await Promise.all([
     putJson(ctx.s3, work, keys.report, report),
     putText(ctx.s3, work, keys.failuresCsv, failuresCsv(report, ctx.config.buckets.corpus), 'text/csv'),
-    putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report), 'text/html'),
+    putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report, { gallery }), 'text/html'),
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
   // was, and tomorrow's diff redoes what this run did not finish.
   if (promote) await promoteCatalog(ctx, plan, new Set(report.failures.filter((f) => f.retryable).map((f) => f.key)));
-  const resize = report.operations.resize;
-  const backup = report.operations.backup;
-  emitMetrics(
-    {
-      ImagesProcessed: { value: resize?.processed ?? 0, unit: 'Count' },
-      ImagesFailed: { value: resize?.failed ?? 0, unit: 'Count' },
-      BackupsCopied: { value: backup?.processed ?? 0, unit: 'Count' },
-      BackupsFailed: { value: backup?.failed ?? 0, unit: 'Count' },
-      BytesWritten: { value: (resize?.bytesWritten ?? 0) + (backup?.bytesWritten ?? 0), unit: 'Bytes' },
-      ObjectsListed: { value: report.objects.listed, unit: 'Count' },
-      RunDuration: { value: Math.round(report.durationMs / 1000), unit: 'Seconds' },
-    },
-    { runId: report.runId, status: report.status, dryRun: report.dryRun },
-  );
+  emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
 }

@@ -72,6 +72,8 @@ export class Functions extends Construct {
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
     this.aggregate.addToRolePolicy(list);
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
+    // The report's gallery reads a sample of renditions (read only).
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));
     for (const fn of [this.notify, this.notifyFailure]) {
       fn.addToRolePolicy(list);
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));
@@ -84,6 +86,7 @@ export class Functions extends Construct {
     acknowledge(this.aggregate, {
       [wildcardResource(this.aggregate, work.bucketArn, '/runs/*')]: 'Reads shard results and writes the report under runs/<runId>/, a new prefix every run.',
       [wildcardResource(this.aggregate, work.bucketArn, '/state/*')]: 'Promotes the run\'s catalogue to state/catalog.jsonl.',
+      [wildcardResource(this.aggregate, props.storage.renditions.bucketArn, '/*')]: 'Reads a sample of the run\'s renditions for the report\'s gallery; rendition keys follow the corpus, unknown in advance.',
     });
   }
 }

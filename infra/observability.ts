@@ -76,6 +76,8 @@ export class Observability extends Construct {
 
     const day = Duration.days(1);
     const m = (name: string, label: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, period: day, statistic, label });
+    const byOperation = (name: string, statistic: string) =>
+      (['resize', 'backup'] as const).map((op) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { Operation: op }, period: day, statistic, label: op }));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(30),
       widgets: [
@@ -90,6 +92,11 @@ export class Observability extends Construct {
             left: [sm.metricSucceeded({ period: day, statistic: 'Sum' }), sm.metricFailed({ period: day, statistic: 'Sum' }), failedJobs.metric({ period: day, statistic: 'Sum', label: 'Batch jobs failed' })],
             width: 12,
           }),
+        ],
+        [
+          // Published by every Batch child when its shard is done: a straggler shows as max far above average.
+          new cloudwatch.GraphWidget({ title: 'Slowest shard (s), by operation', left: byOperation('ShardSeconds', 'Maximum'), width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Average shard (s), by operation', left: byOperation('ShardSeconds', 'Average'), width: 12 }),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],

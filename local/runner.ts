@@ -13,7 +13,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
-import type { Report } from '../core/report';
+import { bytes, n } from '../core/email';
+import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/results';
 import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
@@ -192,8 +193,10 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const reportDir = join(dataDir, 'reports', runId);
     const report = await copyReport(s3, config, runId, reportDir);
     let counts: Record<string, number> | undefined;
+    let metrics: ReturnType<typeof runMetrics> | undefined;
     if (report) {
       const r = await getJson<Report>(s3, config.buckets.work, runKeys(runId).report);
+      metrics = runMetrics(r);
       counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
     } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };
 
@@ -201,6 +204,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     out(`\n${email ? `${'-'.repeat(72)}\nSubject: ${email.subject}\n\n${email.text}${'-'.repeat(72)}\n` : 'No email was sent.\n'}`);
     if (email) out(`Email:  ${relative(process.cwd(), email.path)}\n`);
     if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
+    if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
     if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
     return { runId, status, report, email: email?.path, emailText: email?.text, counts, history, error: failure };
   } finally {

@@ -40,7 +40,7 @@ async function backupRun(runId: string, input: object = {}) {
     results.push(await getJson<ShardResult>(server.s3, buckets.work, runKeys(runId).result('backup', shard)));
   }
   const total = (field: 'processed' | 'skipped' | 'failed') => results.reduce((n, r) => n + r.counts[field], 0);
-  return { plan, mode: logs.map((l) => l.msg as string).filter((m) => /work: checking/.test(m)), processed: total('processed'), skipped: total('skipped'), failed: total('failed'), results };
+  return { plan, metrics: logs.filter((l) => l._aws), mode: logs.map((l) => l.msg as string).filter((m) => /work: checking/.test(m)), processed: total('processed'), skipped: total('skipped'), failed: total('failed'), results };
 }
 
 async function text(bucket: string, key: string): Promise<string> {
@@ -64,6 +64,10 @@ describe('backup checks and verification', () => {
     expect(run.mode).toEqual(['dense work: checking and verifying backups by listing', 'dense work: checking and verifying backups by listing']);
     expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: KEYS.length, skipped: 0, failed: 0 });
     for (const key of KEYS) expect(await text(buckets.backup, key)).toBe(body(key, 1).toString());
+    // Each child publishes its shard's figures in embedded metric format, by operation.
+    expect(run.metrics).toHaveLength(run.plan.shardCount);
+    expect(run.metrics[0]).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'Nightshift', Dimensions: [['Operation']] }] }, Operation: 'backup', runId: 'run-dense', shard: 0 });
+    expect(run.metrics.reduce((n, m) => n + (m.ShardProcessed as number), 0)).toBe(KEYS.length);
   }, 120_000);
 
   it('finds every existing backup by listing on a full run, unicode keys included, and copies nothing', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { decodeQuotedPrintable } from '../core/eml';
+import { readEml } from '../core/eml';
 import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import { getJson, getText, listPages } from '../adapters/s3';
@@ -101,9 +101,12 @@ describe('nightshift local (npm start)', () => {
     const eml = readFileSync(first.json.email!, 'utf8');
     expect(eml).toMatch(new RegExp(`^From: nightshift <nightshift@localhost>\\r\\nTo: operator@nightshift\\.local\\r\\nSubject: nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
     expect(eml).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
-    const body = decodeQuotedPrintable(eml.split('\r\n\r\n').slice(1).join('\r\n\r\n'));
+    const { text: body, html } = readEml(eml);
     expect(body).toMatch(new RegExp(`^\\d+ of \\d+ new or changed images processed; ${failing} failed, see below\\.`));
     expect(body).toContain('too-many-pixels');
+    // The HTML alternative carries the same first sentence and the same lines.
+    expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);
+    expect(html).toContain('too-many-pixels');
     expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
   });
 
@@ -161,7 +164,7 @@ describe('nightshift local, other cases', () => {
       expect(run.code).toBe(1);
       expect(run.json).toMatchObject({ status: 'FAILED', report: null });
       expect(run.json.history.slice(-3)).toEqual(['Plan', 'Failed in Plan', 'NotifyFailure']); // failed at a redrivable Task
-      const body = decodeQuotedPrintable(readFileSync(run.json.email!, 'utf8').split('\r\n\r\n').slice(1).join(''));
+      const body = readEml(readFileSync(run.json.email!, 'utf8')).text;
       expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
       expect(body).toContain('exited with code 1 after 3 attempt(s)');
     } finally {

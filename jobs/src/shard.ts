@@ -10,6 +10,7 @@ import { parseRecordLine } from '../../core/catalog';
 import type { ShardOperation } from '../../core/input';
 import { runKeys } from '../../core/keys';
 import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
+import { emitMetrics } from '../../adapters/metrics';
 import { errorText, getJson, isNotFound, putJson, readLines } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
 
@@ -39,11 +40,12 @@ export async function readPlan(ctx: JobContext): Promise<Plan> {
 export async function runShard(ctx: JobContext, operation: ShardOperation, plan: Plan, work: ShardWork): Promise<ShardOutcome> {
   const keys = runKeys(ctx.runId);
   const startedAt = new Date();
-  const tally = new ShardTally();
   if (ctx.shard >= plan.shardCount) {
     throw new UsageError(`AWS_BATCH_JOB_ARRAY_INDEX=${ctx.shard} but the plan of run ${ctx.runId} has ${plan.shardCount} shard(s): the array job's size must come from plan.shardCount.`);
   }
   const log = ctx.log.child({ shard: ctx.shard, operation });
+  // One line per failed object, with its key: what an operator searches CloudWatch for.
+  const tally = new ShardTally((f) => log.warn('object failed', { key: f.key, code: f.code, message: f.message, retryable: f.retryable }));
   if (plan.shardOperations.includes(operation)) {
     const limit = pLimit(work.concurrency);
     const inFlight = new Set<Promise<void>>();
@@ -105,5 +107,17 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
   };
   await putJson(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard), result);
   log.info('shard done', { counts: result.counts, bytesRead: result.bytesRead, bytesWritten: result.bytesWritten, durationMs: result.durationMs });
+  emitMetrics(
+    {
+      ShardSeconds: { value: result.durationMs / 1000, unit: 'Seconds' },
+      ShardProcessed: { value: result.counts.processed, unit: 'Count' },
+      ShardFailed: { value: result.counts.failed, unit: 'Count' },
+      ShardBytesRead: { value: result.bytesRead, unit: 'Bytes' },
+      ShardBytesWritten: { value: result.bytesWritten, unit: 'Bytes' },
+    },
+    { Operation: operation, runId: ctx.runId, shard: ctx.shard, attempt: ctx.attempt },
+    process.env,
+    ['Operation'],
+  );
   return { status: 'done', result };
 }

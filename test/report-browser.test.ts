@@ -1,0 +1,124 @@
+/**
+ * report.html as a person sees it: rendered in headless Chromium (Debian's, driven by
+ * playwright-core; installed by scripts/lib/chromium.ts when missing). The report is built the way
+ * aggregate builds it: real renditions in the embedded S3 server, the gallery collected from them
+ * by collectGallery, and the page rendered by renderReportHtml.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Browser } from 'playwright-core';
+import { parsePipelineConfig } from '../core/config';
+import { FORMAT_CONTENT_TYPE, renditionKey, runKeys } from '../core/keys';
+import { buildReport } from '../core/report';
+import { renderReportHtml } from '../core/report-html';
+import type { ShardResult } from '../core/results';
+import { putText } from '../adapters/s3';
+import { collectGallery } from '../functions/gallery';
+import { render } from '../jobs/src/render';
+import { launchChromium } from '../scripts/lib/chromium';
+import { photoJpeg } from '../scripts/lib/images';
+import { samplePlan } from './support/fixtures';
+import { startTestS3, type TestS3 } from './support/processes';
+
+const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
+const config = parsePipelineConfig({ buckets });
+const KEYS = ['photos/harbour.jpg', 'photos/ridge.jpg', 'photos/ünïcode <b>.jpg', 'photos/broken.jpg'];
+
+let server: TestS3;
+let browser: Browser;
+let dir: string;
+let reportPath: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'nightshift-report-'));
+  server = await startTestS3(Object.values(buckets));
+  browser = await launchChromium();
+  const plan = samplePlan({ runId: 'run-browser', presets: config.presets.map((p) => p.name), shardCount: 2, counts: { listed: 5, selected: 4, new: 4, changed: 0, unchanged: 0, deleted: 0, work: 4, skipped: { 'not-an-image': 1 } } });
+  // Three images rendered for real; the fourth failed.
+  const outputs: Record<string, { count: number; bytes: number }> = {};
+  for (const [i, key] of KEYS.slice(0, 3).entries()) {
+    const { renditions } = await render(await photoJpeg(1600, 1200, 40 + i), config.presets, { maxPixels: 1e8, failOn: 'warning', webpEffort: 2, avifEffort: 2 });
+    for (const r of renditions) {
+      await server.s3.send(new PutObjectCommand({ Bucket: buckets.renditions, Key: renditionKey(r.preset, key, r.format), Body: r.data, ContentType: FORMAT_CONTENT_TYPE[r.format], Metadata: { width: String(r.width), height: String(r.height) } }));
+      const o = (outputs[`${r.preset}/${r.format}`] ??= { count: 0, bytes: 0 });
+      o.count++;
+      o.bytes += r.data.length;
+    }
+  }
+  const manifest = (keys: string[]) => keys.map((key) => `${JSON.stringify({ key, size: 1000, etag: '"e"', lastModified: '2026-11-22T00:00:00.000Z', storageClass: 'STANDARD', change: 'new' })}\n`).join('');
+  await putText(server.s3, buckets.work, runKeys(plan.runId).shard(0), manifest(KEYS.slice(0, 2)), 'application/x-ndjson');
+  await putText(server.s3, buckets.work, runKeys(plan.runId).shard(1), manifest(KEYS.slice(2)), 'application/x-ndjson');
+  const result = (operation: 'backup' | 'resize', shard: number, keys: string[], failed: string[]): ShardResult => ({
+    runId: plan.runId,
+    operation,
+    shard,
+    attempt: 1,
+    dryRun: false,
+    startedAt: '2026-11-22T02:00:10.000Z',
+    finishedAt: '2026-11-22T02:03:10.000Z',
+    durationMs: (shard + 1) * 60_000,
+    counts: { items: keys.length, processed: keys.length - failed.length, skipped: 0, failed: failed.length },
+    bytesRead: 9_000_000,
+    bytesWritten: operation === 'resize' && shard === 0 ? Object.values(outputs).reduce((n, o) => n + o.bytes, 0) : 0,
+    ...(operation === 'resize' && shard === 0 ? { outputs } : {}),
+    skipped: [],
+    failures: failed.map((key) => ({ key, code: 'decode-failed', message: 'VipsJpeg: premature end of JPEG file', retryable: false })),
+  });
+  const results = [result('backup', 0, KEYS.slice(0, 2), []), result('backup', 1, KEYS.slice(2), []), result('resize', 0, KEYS.slice(0, 2), []), result('resize', 1, KEYS.slice(2), ['photos/broken.jpg'])];
+  const report = buildReport(plan, results, { trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:05:00.000Z', catalogPromoted: true });
+  const gallery = await collectGallery(server.s3, config, plan, report);
+  reportPath = join(dir, 'report.html');
+  writeFileSync(reportPath, renderReportHtml(report, { gallery }));
+}, 900_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('report.html in headless Chromium', () => {
+  it('loads from disk with no console error and no request but its own file', async () => {
+    const page = await browser.newPage();
+    const problems: string[] = [];
+    const requests: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(pathToFileURL(reportPath).href, { waitUntil: 'load' });
+    expect(problems).toEqual([]);
+    expect(requests.filter((url) => !url.startsWith('data:'))).toEqual([pathToFileURL(reportPath).href]);
+    await page.close();
+  });
+
+  it('shows the status, the totals, the charts, the gallery thumbnails and the failures', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(reportPath).href);
+    expect(await page.locator('h1 .status').first().textContent()).toBe('Completed with failures');
+    const resizeRow = page.locator('table tr', { has: page.locator('th', { hasText: /^resize$/ }) });
+    expect((await resizeRow.locator('td').allTextContents()).slice(0, 3)).toEqual(['3', '0', '1']);
+    // Three charts (time per shard for each operation, rendition bytes) and the failure reasons: bars with width.
+    const charts = page.locator('svg[role=img]');
+    expect(await charts.count()).toBe(4);
+    for (let i = 0; i < 4; i++) expect((await charts.nth(i).locator('rect').first().boundingBox())!.width).toBeGreaterThan(0);
+    expect(await page.locator('svg[role=img] text', { hasText: 'thumb/webp' }).count()).toBe(1);
+    // Every processed image of the sample has a decoded thumbnail; the failed one a tile with its reason.
+    const thumbs = page.locator('.gallery img');
+    expect(await thumbs.count()).toBe(3);
+    // (Runs in the page; typed structurally, as the project compiles without the DOM library.)
+    const sizes = await thumbs.evaluateAll((imgs) => imgs.map((img) => [(img as unknown as { complete: boolean }).complete, (img as unknown as { naturalWidth: number }).naturalWidth]));
+    expect(sizes).toEqual([
+      [true, 320],
+      [true, 320],
+      [true, 320],
+    ]);
+    expect(await page.locator('.tile .key', { hasText: 'photos/ünïcode <b>.jpg' }).count()).toBe(1);
+    expect(await page.locator('.tile.failed').textContent()).toContain('decode-failed: VipsJpeg: premature end of JPEG file');
+    expect(await page.locator('#failures ~ table td.key').allTextContents()).toEqual(['photos/broken.jpg']);
+    expect(await page.locator('a[href="failures.csv"]').count()).toBe(1);
+    await page.close();
+  });
+});
