@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { CatalogRecord } from './catalog';
 import { diffCatalogs } from './diff';
 import { compareKeys } from './keys';
-import { CatalogLineReader, CatalogLineSorter, CatalogLineWriter, catalogLineFromText, diffLines, lineKey, lineRecord, sortLines, uniqueLines } from './linesort';
+import { CatalogLineReader, CatalogLineSorter, CatalogLineWriter, catalogLineFromText, diffLines, lineKey, lineRecord, sortLines } from './linesort';
 
 const record = (key: string, etag = 'e1', size = 10): CatalogRecord => ({ key, size, etag: `"${etag}"`, lastModified: '2026-11-01T00:00:00.000Z', storageClass: 'STANDARD' });
 const line = (r: CatalogRecord) => catalogLineFromText(JSON.stringify(r), 'test');
@@ -101,13 +101,14 @@ describe('catalogue line diff', () => {
     expect(() => diff([], [record('a'), record('a')])).toThrow(/previous catalogue is not sorted/);
   });
 
-  it('drops a key the listing repeated, and says so', () => {
+  it('drops a key the listing repeated, and says so, when asked to', () => {
     const repeated: string[] = [];
-    const out = [...uniqueLines([record('a'), record('a', 'e2'), record('b')].map(line), (k) => repeated.push(k))].map(lineRecord);
-    expect(out.map((r) => [r.key, r.etag])).toEqual([
-      ['a', '"e1"'],
-      ['b', '"e1"'],
+    const out = [...diffLines([record('a'), record('a', 'e2'), record('b')].map(line), [record('a')].map(line), (k) => repeated.push(k))];
+    expect(out.map((e) => [e.kind, e.kind === 'deleted' ? '' : lineRecord(e.line).etag])).toEqual([
+      ['unchanged', '"e1"'],
+      ['new', '"e1"'],
     ]);
     expect(repeated).toEqual(['a']);
+    expect(() => [...diffLines([record('a'), record('a')].map(line), [])]).toThrow(/current catalogue is not sorted by key: "a" follows "a"/);
   });
 });

@@ -457,47 +457,41 @@ export type LineDiffEntry =
 /**
  * Merge-join diff of two catalogues in key order, as diffCatalogs but on lines: identical lines are
  * unchanged without being parsed; other pairs with the same key are parsed and compared by ETag
- * and size. Out-of-order or repeated keys on either side are an error.
+ * and size. Out-of-order keys on either side are an error, and so are repeated keys, except on
+ * the current side when `onRepeat` is given: a listing may repeat a key across pages, and the
+ * repeat is dropped and reported.
  */
-export function* diffLines(current: Iterable<CatalogLine>, previous: Iterable<CatalogLine>): Generator<LineDiffEntry> {
+export function* diffLines(current: Iterable<CatalogLine>, previous: Iterable<CatalogLine>, onRepeat?: (key: string) => void): Generator<LineDiffEntry> {
   const cur = current[Symbol.iterator]();
   const prev = previous[Symbol.iterator]();
-  const next = (side: Iterator<CatalogLine>, last: CatalogLine | undefined, name: string): CatalogLine | undefined => {
-    const r = side.next();
-    if (r.done) return undefined;
-    if (last !== undefined && compareLineKeys(last, r.value) >= 0) {
-      throw new Error(`The ${name} catalogue is not sorted by key: ${JSON.stringify(lineKey(r.value))} follows ${JSON.stringify(lineKey(last))}. Catalogues must be in S3 key order without duplicates.`);
+  const next = (side: Iterator<CatalogLine>, last: CatalogLine | undefined, name: string, repeats?: (key: string) => void): CatalogLine | undefined => {
+    for (;;) {
+      const r = side.next();
+      if (r.done) return undefined;
+      const order = last === undefined ? 1 : compareLineKeys(last, r.value) * -1;
+      if (order > 0) return r.value;
+      if (order === 0 && repeats) {
+        repeats(lineKey(r.value));
+        continue;
+      }
+      throw new Error(`The ${name} catalogue is not sorted by key: ${JSON.stringify(lineKey(r.value))} follows ${JSON.stringify(lineKey(last!))}. Catalogues must be in S3 key order without duplicates.`);
     }
-    return r.value;
   };
-  let a = next(cur, undefined, 'current');
+  let a = next(cur, undefined, 'current', onRepeat);
   let b = next(prev, undefined, 'previous');
   while (a || b) {
     const order = !a ? 1 : !b ? -1 : compareLineKeys(a, b);
     if (order < 0) {
       yield { kind: 'new', line: a! };
-      a = next(cur, a, 'current');
+      a = next(cur, a, 'current', onRepeat);
     } else if (order > 0) {
       yield { kind: 'deleted', previous: b! };
       b = next(prev, b, 'previous');
     } else {
       const kind = sameBytes(a!, b!) || !isChanged(lineRecord(a!), lineRecord(b!)) ? 'unchanged' : 'changed';
       yield { kind, line: a!, previous: b! };
-      a = next(cur, a, 'current');
+      a = next(cur, a, 'current', onRepeat);
       b = next(prev, b, 'previous');
     }
-  }
-}
-
-/** Drops lines whose key repeats the previous line's (a listing may repeat a key across pages). */
-export function* uniqueLines(lines: Iterable<CatalogLine>, onDuplicate: (key: string) => void): Generator<CatalogLine> {
-  let last: CatalogLine | undefined;
-  for (const line of lines) {
-    if (last !== undefined && compareLineKeys(last, line) === 0) {
-      onDuplicate(lineKey(line));
-      continue;
-    }
-    last = line;
-    yield line;
   }
 }

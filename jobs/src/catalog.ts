@@ -11,7 +11,7 @@ import type { _Object } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { type CatalogRecord, filterRecord, recordComparator, RenditionCollisions, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { ExternalSorter } from '../../core/extsort';
-import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord, uniqueLines } from '../../core/linesort';
+import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
@@ -89,9 +89,9 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
   const otherOrder = config.sort.by === 'key' ? undefined : new ExternalSorter<CatalogRecord>({ compare: recordComparator(config.sort.by), memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
   const collisions = new RenditionCollisions();
-  const current = uniqueLines(sorter.sorted(), (key) => log.warn('the listing returned a key twice; counted once', { key }));
+  const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
   let seen = 0;
-  for (const entry of diffLines(current, previousCatalog())) {
+  for (const entry of diffLines(sorter.sorted(), previousCatalog(), repeated)) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
     if (entry.kind === 'deleted') {
       counts.deleted++;

@@ -7,7 +7,7 @@
  *   tsx scripts/bench/catalog-worker.ts <tonight.jsonl> <previous-sorted.jsonl> <memoryMB> <tmpDir> [result.json]
  */
 import { writeFileSync } from 'node:fs';
-import { CatalogLineReader, CatalogLineSorter, diffLines, uniqueLines } from '../../core/linesort';
+import { CatalogLineReader, CatalogLineSorter, diffLines } from '../../core/linesort';
 
 function main(): void {
   const [tonight, previous, memoryMb, tmpDir, resultPath] = process.argv.slice(2);
@@ -18,7 +18,7 @@ function main(): void {
   const counts = { new: 0, changed: 0, unchanged: 0, deleted: 0 };
   let repeated = 0;
   // As the catalog job composes them (jobs/src/catalog.ts).
-  for (const entry of diffLines(uniqueLines(sorter.sorted(), () => repeated++), new CatalogLineReader(previous))) counts[entry.kind]++;
+  for (const entry of diffLines(sorter.sorted(), new CatalogLineReader(previous), () => repeated++)) counts[entry.kind]++;
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const result = JSON.stringify({ ms, records: sorter.stats.records, spilledRuns: sorter.stats.spilledRuns, repeated, ...counts });
   if (resultPath) writeFileSync(resultPath, result);
