@@ -72,8 +72,10 @@ export class Functions extends Construct {
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
     this.aggregate.addToRolePolicy(list);
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
-    // The report's gallery reads a sample of renditions (read only).
+    // The report's gallery reads a sample of renditions (read only). ListBucket makes a missing
+    // rendition a 404 rather than a 403.
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.storage.renditions.bucketArn] }));
     for (const fn of [this.notify, this.notifyFailure]) {
       fn.addToRolePolicy(list);
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));

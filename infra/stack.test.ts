@@ -197,6 +197,11 @@ describe('IAM: least privilege', () => {
     expect(backup.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageBackup'), '/*']] });
   });
 
+  it('lets aggregate read renditions (for the report gallery) and write none', () => {
+    const onRenditions = statementsOf('Functionsaggregate').filter((st) => JSON.stringify(st.Resource).includes('StorageRenditions'));
+    expect(onRenditions.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+  });
+
   it('scopes the work bucket to runs/ (read-write) and state/ (read-only) for the jobs', () => {
     const run = job().find((st) => st.Sid === 'RunArtefacts')!;
     const state = job().find((st) => st.Sid === 'ReadLastCatalogue')!;
