@@ -23,7 +23,7 @@ export async function collectGallery(s3: S3Client, config: PipelineConfig, plan:
   if (plan.dryRun || !resize || resize.processed === 0) return [];
   const presets = config.presets.filter((p) => plan.presets.includes(p.name));
   if (presets.length === 0) return [];
-  const notProcessed = new Set([...report.failures.filter((f) => f.operation === 'resize').map((f) => f.key)]);
+  const notProcessed = new Set(report.failures.filter((f) => f.operation === 'resize').map((f) => f.key));
   const keys = await sampleKeys(s3, config, plan, notProcessed);
   // The smallest preset, in its most compact format, makes the thumbnail.
   const smallest = [...presets].sort((a, b) => a.width - b.width)[0]!;

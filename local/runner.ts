@@ -195,7 +195,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     let counts: Record<string, number> | undefined;
     let metrics: ReturnType<typeof runMetrics> | undefined;
     if (report) {
-      const r = await getJson<Report>(s3, config.buckets.work, runKeys(runId).report);
+      const r = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report; // copied beside report.html just now
       metrics = runMetrics(r);
       counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
     } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };

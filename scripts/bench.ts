@@ -243,14 +243,22 @@ async function main(): Promise<void> {
     ...(process.env.NIGHTSHIFT_BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.NIGHTSHIFT_BENCH_PROFILE}` } : {}),
     ...extra,
   });
-  const job = (name: string): string[] => [process.execPath, LOCAL_JOB_BUNDLE, name];
-  const jobEnv = (cfg: PipelineConfig, runId: string, shard: number) => env(cfg, runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' });
+  /**
+   * A job process with the environment Batch would give it. The measuring wrapper gives every
+   * command of a group one environment, so each job's own goes on its command line (env -i).
+   */
+  const job = (name: 'catalog' | 'resize' | 'backup', cfg: PipelineConfig, runId: string, extra: Record<string, string> = {}, glibcArenas = false): string[] => {
+    const vars = Object.entries(env(cfg, runId, extra)).filter(([k, v]) => v !== undefined && !(glibcArenas && k === 'MALLOC_ARENA_MAX'));
+    return ['env', '-i', ...vars.map(([k, v]) => `${k}=${v}`), process.execPath, LOCAL_JOB_BUNDLE, name];
+  };
+  const shard = (index: number) => ({ AWS_BATCH_JOB_ARRAY_INDEX: String(index), AWS_BATCH_JOB_ATTEMPT: '1' });
+  const plain = { env: { PATH: process.env.PATH }, cwd: work, log };
 
   try {
     // Resize: the corpus in S3, planned once by the real catalog job.
     const upload = pLimit(8);
     await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)), ContentType: f.endsWith('.png') ? 'image/png' : 'image/jpeg' })))));
-    await measure([[job('catalog')]], { env: env(config, 'bench-resize', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'resize'] }) }), cwd: work, log });
+    await measure([[job('catalog', config, 'bench-resize', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'resize'] }) })]], plain);
 
     const half = Math.ceil(images.files.length / cores);
     const perWorker = Array.from({ length: cores }, (_, i) => images.files.slice(i * half, (i + 1) * half)).filter((w) => w.length > 0);
@@ -278,17 +286,15 @@ async function main(): Promise<void> {
         const r = JSON.parse(readFileSync(result, 'utf8')) as { ms: number; cpuMs: number; outputs: number; outputBytes: number };
         resizeRows.inmemory.samples.push({ wallMs: r.ms, cpuMs: r.cpuMs, maxRssMb: m.maxRssMb, outputs: r.outputs, outputBytes: r.outputBytes });
       }
-      {
+      for (const [target, glibcArenas] of [
+        [resizeRows.job, false],
+        [resizeRows.defaultMalloc, true],
+      ] as const) {
+        if (!target) continue;
         await emptyBucket(s3, 'renditions');
-        const m = await measure([[jobWith('resize', 0)], [jobWith('resize', 1)]], { env: jobEnv(config, 'bench-resize', 0), cwd: work, log });
+        const m = await measure([[job('resize', config, 'bench-resize', shard(0), glibcArenas)], [job('resize', config, 'bench-resize', shard(1), glibcArenas)]], plain);
         const out = await bucketBytes(s3, 'renditions');
-        resizeRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
-      }
-      if (resizeRows.defaultMalloc) {
-        await emptyBucket(s3, 'renditions');
-        const m = await measure([[jobWith('resize', 0, config, 'bench-resize', true)], [jobWith('resize', 1, config, 'bench-resize', true)]], { env: jobEnv(config, 'bench-resize', 0), cwd: work, log });
-        const out = await bucketBytes(s3, 'renditions');
-        resizeRows.defaultMalloc.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+        target.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
       }
       for (const [peer, scripts] of [
         [resizeRows.vips, vipsScripts(config, perWorker, images.dir, outDir, config.resize.webpEffort)],
@@ -320,7 +326,7 @@ async function main(): Promise<void> {
       ),
     );
     await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'backup-src', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)) })))));
-    await measure([[job('catalog')]], { env: env(backupConfig, 'bench-backup', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'backup'] }) }), cwd: work, log });
+    await measure([[job('catalog', backupConfig, 'bench-backup', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'backup'] }) })]], plain);
     const backupRows = {
       job: row('backup_job', `backup job, 2 array children at once, ${config.backup.concurrency} copies in flight each`),
       rclone: peers.rclone ? row('rclone', `rclone copy (server-side), --transfers ${2 * config.backup.concurrency}`) : undefined,
@@ -329,7 +335,7 @@ async function main(): Promise<void> {
     writeFileSync(rcloneConf, `[bench]\ntype = s3\nprovider = Other\nendpoint = ${server.endpoint}\naccess_key_id = bench\nsecret_access_key = bench\nregion = ${server.region}\nforce_path_style = true\n`);
     for (let round = 1; round <= opts.rounds; round++) {
       await emptyBucket(s3, 'backup');
-      const m = await measure([[jobWith('backup', 0, backupConfig, 'bench-backup'), jobWith('backup', 1, backupConfig, 'bench-backup')]], { env: env(backupConfig, 'bench-backup'), cwd: work, log });
+      const m = await measure([[job('backup', backupConfig, 'bench-backup', shard(0)), job('backup', backupConfig, 'bench-backup', shard(1))]], plain);
       const out = await bucketBytes(s3, 'backup');
       backupRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
       if (backupRows.rclone) {
@@ -352,7 +358,7 @@ async function main(): Promise<void> {
     const catalogRounds = opts.quick ? 2 : opts.rounds;
     for (let round = 1; round <= catalogRounds; round++) {
       const result = join(work, 'catalog.json');
-      const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/catalog-worker.ts'), cat.tonight, cat.previous, String(sortMb), work, result]]], { env: { PATH: process.env.PATH }, cwd: work, log });
+      const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/catalog-worker.ts'), cat.tonight, cat.previous, String(sortMb), work, result]]], plain);
       const r = JSON.parse(readFileSync(result, 'utf8')) as { ms: number; records: number };
       catalogRows.job.samples.push({ ...m, wallMs: r.ms, outputs: r.records });
       if (catalogRows.sort) {
@@ -375,13 +381,6 @@ async function main(): Promise<void> {
   } finally {
     s3.destroy();
     await server.stop();
-  }
-
-  function jobWith(name: 'resize' | 'backup', shard: number, cfg: PipelineConfig = config, runId = 'bench-resize', glibcArenas = false): string[] {
-    // The measuring wrapper gives every command of a group the same environment, so each child's
-    // own (its array index) goes on its command line through env(1).
-    const e = Object.entries(jobEnv(cfg, runId, shard)).filter(([k]) => !(glibcArenas && k === 'MALLOC_ARENA_MAX'));
-    return ['env', '-i', ...e.map(([k, v]) => `${k}=${v}`), process.execPath, LOCAL_JOB_BUNDLE, name];
   }
 }
 

@@ -35,7 +35,7 @@ export const BACKUP_SOURCE_ETAG_META = 'source-etag';
 
 const PART_COPIES_PER_OBJECT = 8;
 
-/** What a check or a verification learns of a backup key: its size and ETag (metadata only by HEAD). */
+/** What a check or a verification learns of a backup key: its size and ETag, and its metadata when it came from HEAD. */
 interface BackupState {
   readonly size: number | undefined;
   readonly etag: string | undefined;
@@ -54,12 +54,9 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   async function handle(item: WorkItem, tally: ShardTally): Promise<void> {
     let existing: BackupState | undefined;
     try {
-      const listed = before ? await before.find(item.key) : null; // null: ask HeadObject
-      if (listed === null) existing = await head(backup, item.key);
-      else if (listed === undefined) existing = undefined;
-      // Same size, other ETag: may be a multipart backup of this version, which only its metadata tells.
-      else if (listed.Size === item.size && listed.ETag !== item.etag) existing = await head(backup, item.key);
-      else existing = { size: listed.Size, etag: listed.ETag };
+      existing = await stateOf(before, item.key);
+      // Listed with the same size but another ETag: may be a multipart backup of this version, which only its metadata (HEAD) tells.
+      if (existing && !existing.metadata && existing.size === item.size && existing.etag !== item.etag) existing = await head(backup, item.key);
     } catch (error) {
       return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
     }
@@ -77,20 +74,21 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     }
 
     if (dense) unverified.push({ item, etag: written.etag });
-    else await verify(item, written.etag, tally, async () => head(backup, item.key));
+    else await verify(item, written.etag, tally, () => head(backup, item.key));
   }
 
   /** Dense work: one listing of the copied keys' range reads every copy back. */
   async function finish(tally: ShardTally): Promise<void> {
     unverified.sort((a, b) => compareKeys(a.item.key, b.item.key));
     const after = new ListingCursor(ctx.s3, backup);
-    for (const { item, etag } of unverified) {
-      await verify(item, etag, tally, async () => {
-        const listed = await after.find(item.key);
-        if (listed === null) return head(backup, item.key); // the listing failed: fall back to HEAD
-        return listed && { size: listed.Size, etag: listed.ETag };
-      });
-    }
+    for (const { item, etag } of unverified) await verify(item, etag, tally, () => stateOf(after, item.key));
+  }
+
+  /** A key's size and ETag from the listing; from HeadObject when there is no listing or it cannot tell. */
+  async function stateOf(cursor: ListingCursor | undefined, key: string): Promise<BackupState | undefined> {
+    const listed = cursor ? await cursor.find(key) : null;
+    if (listed === null) return head(backup, key);
+    return listed && { size: listed.Size, etag: listed.ETag };
   }
 
   async function verify(item: WorkItem, etag: string, tally: ShardTally, read: () => Promise<BackupState | undefined>): Promise<void> {
@@ -116,7 +114,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    return { size: out.ContentLength, etag: out.ETag, metadata: out.Metadata };
+    return { size: out.ContentLength, etag: out.ETag, metadata: out.Metadata ?? {} };
   }
 
   async function singleCopy(item: WorkItem): Promise<{ etag: string }> {
