@@ -37,6 +37,20 @@ describe('catalogue line sort (bytes, S3 order)', () => {
     );
   });
 
+  it('radix-sorts large runs of keys that share long prefixes and end mid-pass, stably (property)', () => {
+    // Past the insertion-sort cutoff, from a small alphabet: many ties, prefixes of each other and
+    // keys ending inside the several bytes one radix pass takes.
+    const alphabet = fc.constantFrom('a', 'b', '/', '\u0001', 'é', '😀', '\uffff');
+    fc.assert(
+      fc.property(fc.array(fc.array(alphabet, { maxLength: 14 }).map((cs) => cs.join('')), { minLength: 30, maxLength: 1_500 }), (keys) => {
+        const sorted = sortLines(keys.map((k, i) => line(record(`photos/${k}`, String(i)))));
+        const expected = keys.map((k, i) => ({ k: `photos/${k}`, i })).sort((a, b) => compareKeys(a.k, b.k) || a.i - b.i);
+        expect(sorted.map((l) => [lineKey(l), lineRecord(l).etag])).toEqual(expected.map(({ k, i }) => [k, `"${i}"`]));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('spills past its budget, merges from disk and memory, and leaves no files behind', () => {
     const sorter = new CatalogLineSorter({ memoryBytes: 64 * 1024, fanIn: 4, tmpDir: dir });
     const keys = Array.from({ length: 5_000 }, (_, i) => `photos/${((i * 7919) % 5_000).toString(36)}-${i % 3 === 0 ? 'Ä' : 'a'}.jpg`);

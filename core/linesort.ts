@@ -359,16 +359,18 @@ function* mergeLines(paths: readonly string[], inMemory?: LineSource, onDone?: (
 }
 
 /**
- * Sorts lines by key bytes, stably. MSD radix on three key bytes at a time: each line's next three
- * bytes (or their end) become one number packed with the line's position into a float, the range
- * is sorted natively (Float64Array.sort), and runs of equal numbers recurse three bytes deeper.
- * Small ranges use insertion sort.
+ * Sorts lines by key bytes, stably. MSD radix, several key bytes at a time: each line's next bytes
+ * (or their end) become one number packed with the line's position into a float, the range is
+ * sorted natively (Float64Array.sort), and runs of equal numbers recurse deeper. The smaller the
+ * range, the fewer bits its positions need and the more bytes one pass takes (4 for a million
+ * lines, 5 for a thousand). Small ranges use insertion sort.
  */
 export function sortLines(lines: CatalogLine[]): CatalogLine[] {
   if (lines.length < 2) return lines;
+  if (lines.length > MAX_RUN_LINES) throw new RangeError(`cannot sort more than ${MAX_RUN_LINES} lines in one run`);
   const order = new Uint32Array(lines.length);
   for (let i = 0; i < order.length; i++) order[i] = i;
-  radix3(lines, order, 0, lines.length, 0);
+  radix(lines, order, 0, lines.length, 0);
   const sorted = new Array<CatalogLine>(lines.length);
   for (let i = 0; i < order.length; i++) sorted[i] = lines[order[i]!]!;
   return sorted;
@@ -377,36 +379,41 @@ export function sortLines(lines: CatalogLine[]): CatalogLine[] {
 const INSERTION_CUTOFF = 24;
 /** 257 values a byte position can take: ended (0) or byte + 1. */
 const RADIX = 257;
-const POSITION_BITS = 2 ** 28;
+/** Doubles hold integers exactly up to 2^53: digits × positions must stay below it. */
+const EXACT = 2 ** 53;
+const MAX_RUN_LINES = 2 ** 28;
 
-function byteAt(line: CatalogLine, depth: number): number {
-  const i = line.keyStart + depth;
-  return i < line.keyEnd ? line.keyBuf[i]! + 1 : 0;
-}
-
-function radix3(lines: CatalogLine[], order: Uint32Array, lo: number, hi: number, depth: number): void {
+function radix(lines: CatalogLine[], order: Uint32Array, lo: number, hi: number, depth: number): void {
   if (hi - lo <= INSERTION_CUTOFF) return insertion(lines, order, lo, hi, depth);
   depth += sharedPrefix(lines, order, lo, hi, depth);
   const n = hi - lo;
-  if (n >= POSITION_BITS) throw new RangeError(`cannot sort more than ${POSITION_BITS} lines in one run`);
+  let positions = 2;
+  while (positions < n) positions *= 2;
+  let bytes = 1;
+  while (RADIX ** (bytes + 1) * positions <= EXACT) bytes++;
   const packed = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const line = lines[order[lo + i]!]!;
     const buf = line.keyBuf;
     const at = line.keyStart + depth;
-    const left = line.keyEnd - at;
-    const chunk = left >= 3 ? ((buf[at]! + 1) * RADIX + buf[at + 1]! + 1) * RADIX + buf[at + 2]! + 1 : (byteAt(line, depth) * RADIX + byteAt(line, depth + 1)) * RADIX + byteAt(line, depth + 2);
-    packed[i] = chunk * POSITION_BITS + i; // < 2^25 × 2^28: exact in a double
+    const end = line.keyEnd;
+    let digits = 0;
+    for (let b = 0; b < bytes; b++) digits = digits * RADIX + (at + b < end ? buf[at + b]! + 1 : 0);
+    packed[i] = digits * positions + i; // < 257^bytes × positions ≤ 2^53: exact in a double
   }
   packed.sort();
-  const positions = order.slice(lo, hi);
-  for (let i = 0; i < n; i++) order[lo + i] = positions[packed[i]! % POSITION_BITS]!;
-  // Runs with the same three bytes, none of them past the key's end, need the next three.
+  const from = order.slice(lo, hi);
+  const digitsOf = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const digits = Math.floor(packed[i]! / positions); // exact: positions is a power of two
+    digitsOf[i] = digits;
+    order[lo + i] = from[packed[i]! - digits * positions]!;
+  }
+  // Runs with the same digits, the key not ended among them, need the next bytes.
   let start = 0;
   for (let i = 1; i <= n; i++) {
-    const chunk = Math.floor(packed[start]! / POSITION_BITS);
-    if (i < n && Math.floor(packed[i]! / POSITION_BITS) === chunk) continue;
-    if (i - start > 1 && chunk % RADIX !== 0) radix3(lines, order, lo + start, lo + i, depth + 3);
+    if (i < n && digitsOf[i] === digitsOf[start]) continue;
+    if (i - start > 1 && digitsOf[start]! % RADIX !== 0) radix(lines, order, lo + start, lo + i, depth + bytes);
     start = i;
   }
 }
