@@ -5,6 +5,8 @@
  * multipart/alternative: the plain text first (the contract: SNS email is plain text), then the
  * same content as simple HTML for clients that prefer it.
  */
+import { escapeHtml } from './report-html';
+
 export interface EmlMessage {
   readonly from: string;
   readonly to: readonly string[];
@@ -27,10 +29,9 @@ export function toEml(m: EmlMessage): string {
 
 /** The plain text as HTML: the same lines (columns stay aligned in a monospace block) with links made clickable. */
 export function textToHtml(text: string, title: string): string {
-  const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
   const [first = '', ...rest] = text.split('\n');
-  const linked = (line: string) => escape(line).replace(/https?:\/\/[^\s<]+/g, (url) => `<a href="${url}">${url}</a>`);
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head><body style="font:14px/1.5 -apple-system,'Segoe UI',sans-serif;color:#1f2328">
+  const linked = (line: string) => escapeHtml(line).replace(/https?:\/\/[^\s<]+/g, (url) => `<a href="${url}">${url}</a>`);
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body style="font:14px/1.5 -apple-system,'Segoe UI',sans-serif;color:#1f2328">
 <p style="font-size:16px;font-weight:600">${linked(first)}</p>
 <pre style="font:13px/1.45 ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all">${rest.map(linked).join('\n')}</pre>
 </body></html>`;

@@ -71,7 +71,7 @@ export class ExternalSorter<T> {
       if (this.buffer.length > 0) await this.spill();
       while (this.runs.length > this.fanIn) {
         const group = this.runs.splice(0, this.fanIn);
-        const merged = this.newRunPath();
+        const merged = this.files.next();
         await writeJsonLines(merged, mergeRuns(group, this.options.compare));
         for (const file of group) rmSync(file, { force: true });
         this.runs.push(merged);
@@ -89,15 +89,11 @@ export class ExternalSorter<T> {
     this.files.cleanup(this.runs);
   }
 
-  private newRunPath(): string {
-    return this.files.next();
-  }
-
   private async spill(): Promise<void> {
     const records = this.buffer.sort(this.options.compare);
     this.buffer = [];
     this.bufferedBytes = 0;
-    const path = this.newRunPath();
+    const path = this.files.next();
     this.stats.spilledBytes += await writeJsonLines(path, records);
     this.stats.spilledRuns++;
     this.runs.push(path);

@@ -261,7 +261,7 @@ export class CatalogLineSorter {
     try {
       while (this.runs.length >= this.fanIn) {
         const group = this.runs.splice(0, this.fanIn);
-        const path = this.newRunPath();
+        const path = this.files.next();
         const writer = new CatalogLineWriter(path);
         for (const line of mergeLines(group)) writer.write(line);
         writer.close();
@@ -290,12 +290,8 @@ export class CatalogLineSorter {
     this.files.cleanup(this.runs);
   }
 
-  private newRunPath(): string {
-    return this.files.next();
-  }
-
   private spill(): void {
-    const path = this.newRunPath();
+    const path = this.files.next();
     const writer = new CatalogLineWriter(path);
     for (const line of sortLines(this.lines)) writer.write(line);
     writer.close();

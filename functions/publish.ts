@@ -19,7 +19,7 @@ export interface Published {
   readonly subject: string;
 }
 
-/** Whether the run's final email (success, nothing to do, skipped) has been sent. */
+/** Whether a publishOnce marker is in the work bucket. */
 async function markerExists(ctx: FunctionContext, key: string): Promise<boolean> {
   try {
     await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: key }));
@@ -30,6 +30,7 @@ async function markerExists(ctx: FunctionContext, key: string): Promise<boolean>
   }
 }
 
+/** Whether the run's final email (success, nothing to do, skipped) has been sent. */
 export function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
   return markerExists(ctx, notifiedKey(runId));
 }

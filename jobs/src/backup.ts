@@ -8,10 +8,10 @@
  * Checking and verifying cost requests, and a request costs the worker more CPU (SDK, signing)
  * than S3 spends on the copy. When the work is sparse (a nightly run: a few new objects among
  * millions), each key is checked and verified with HeadObject. When it is dense (a first or full
- * run: see isDenseWork), the shard's key range of the
- * backup bucket is listed instead, once before copying and once after: ListObjectsV2 returns the
- * size and ETag of 1,000 keys at a time and is strongly consistent, so it answers the same
- * questions as HeadObject with a thousandth of the requests.
+ * run: see isDenseWork), the shard's key range of the backup bucket is listed instead, once
+ * before copying and once after: ListObjectsV2 returns the size and ETag of 1,000 keys at a time
+ * and is strongly consistent, so it answers the same questions as HeadObject with a thousandth of
+ * the requests.
  */
 import {
   AbortMultipartUploadCommand,

@@ -11,15 +11,12 @@
  * The bare client exists only here, to measure a floor: it has no retries, no credential chain,
  * no error parsing, and the job never uses it.
  */
-import { spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { CopyObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { copySource } from '../../core/keys';
-import { createS3Client } from '../../adapters/s3';
+import { startTestS3 } from '../../test/support/processes';
 
 const IN_FLIGHT = 32;
 const REGION = 'us-east-1';
@@ -30,21 +27,15 @@ async function main(): Promise<void> {
   const requests = Number(process.argv[2] ?? 4000);
   const rounds = Number(process.argv[3] ?? 3);
   if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(rounds) || rounds < 1) throw new Error('usage: request-cost [requests per round] [rounds]');
-  const server = spawn(process.execPath, [...process.execArgv, join(__dirname, '..', '..', 'local', 'serve.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = await startTestS3(['src', 'dst']);
   try {
-    const first = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: server.stdout! }).once('line', resolve);
-      server.once('exit', (code) => reject(new Error(`the embedded S3 server exited (${code})`)));
-    });
-    const endpoint = (JSON.parse(first) as { endpoint: string }).endpoint;
-    const s3 = createS3Client({ endpoint, maxSockets: IN_FLIGHT });
-    for (const bucket of ['src', 'dst']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const s3 = server.s3;
     const keys = Array.from({ length: requests }, (_, i) => `archive/${String(i % 50).padStart(2, '0')}/doc-${i}.jpg`);
     const fill = pLimit(IN_FLIGHT);
     await Promise.all(keys.map((Key, i) => fill(() => s3.send(new PutObjectCommand({ Bucket: 'src', Key, Body: Buffer.alloc(2048, i % 251) })))));
 
     const sdk = (key: string) => s3.send(new CopyObjectCommand({ Bucket: 'dst', Key: key, CopySource: copySource('src', key), StorageClass: 'STANDARD', MetadataDirective: 'COPY' })).then(() => undefined);
-    const bare = bareCopier(endpoint);
+    const bare = bareCopier(server.endpoint);
     const samples: Record<'sdk' | 'bare', number[]> = { sdk: [], bare: [] };
     for (let round = 0; round < rounds; round++) {
       for (const [name, copy] of [['sdk', sdk], ['bare', bare]] as const) {
@@ -59,9 +50,8 @@ async function main(): Promise<void> {
     for (const name of ['sdk', 'bare'] as const) {
       process.stdout.write(`${name.padEnd(4)}  ${median(samples[name]).toFixed(0)} µs CPU per CopyObject (rounds: ${samples[name].map((s) => s.toFixed(0)).join(', ')}; ${requests} requests, ${IN_FLIGHT} in flight)\n`);
     }
-    s3.destroy();
   } finally {
-    server.kill('SIGTERM');
+    await server.stop();
   }
 }
 
