@@ -7,15 +7,15 @@ import { parseCron } from '../core/cron';
 import { parseRunInput, type RunInput } from '../core/input';
 import { assertRunId } from '../core/keys';
 import type { Trigger } from '../core/report';
-import { detectTrigger, runToYieldTo } from '../core/trigger';
+import { activeExecutions, detectTrigger, type ListedExecution, runToYieldTo } from '../core/trigger';
 import { ValidationError } from '../core/validation';
 import { functionContext } from './context';
 
 export interface PrepareEvent {
   /** The execution input, as given. */
   readonly input: unknown;
-  /** Executions of this state machine running now (CheckActiveRuns), this one included. */
-  readonly running?: readonly { readonly executionArn: string; readonly name: string; readonly startDate: string }[];
+  /** Executions of this state machine running now (CheckActiveRuns: ListExecutions' `Executions`, PascalCase), this one included. */
+  readonly running?: readonly ListedExecution[];
   /** The context object's `$$.Execution`. */
   readonly execution: { readonly Id: string; readonly Name: string; readonly StartTime: string };
 }
@@ -52,7 +52,7 @@ export async function handler(event: PrepareEvent): Promise<Prepared> {
   }
   const cron = ctx.env.NIGHTSHIFT_SCHEDULE_CRON;
   const trigger = detectTrigger(runId, new Date(event.execution.StartTime), cron ? { cron: parseCron(cron), timeZone: ctx.env.NIGHTSHIFT_SCHEDULE_TIME_ZONE || undefined } : undefined);
-  const other = runToYieldTo({ name: runId, startDate: event.execution.StartTime }, (event.running ?? []).map((e) => ({ ...e, startDate: String(e.startDate) })));
+  const other = runToYieldTo({ name: runId, startDate: event.execution.StartTime }, activeExecutions(event.running ?? []));
   ctx.log.info('run prepared', { runId, trigger, input, ...(other ? { skippedFor: other.name } : {}) });
-  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(other ? { skip: { activeRun: other.name, activeSince: String(other.startDate) } } : {}) };
+  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(other ? { skip: { activeRun: other.name, activeSince: other.startDate } } : {}) };
 }

@@ -5,6 +5,7 @@
  * each child's output in its own log file.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -18,6 +19,9 @@ export interface BatchJobRequest {
   readonly environment: Record<string, string>;
   /** Array job size; undefined for a single job. */
   readonly arraySize?: number;
+  /** The task's JobQueue and JobDefinition parameters, echoed in the result as Batch does. */
+  readonly jobQueue?: string;
+  readonly jobDefinition?: string;
 }
 
 export interface ChildProgress {
@@ -51,7 +55,27 @@ export class BatchJobFailed extends Error {
 /** As the job definitions' retry strategy (onExitCode '1*'): 1, 137 (SIGKILL) and 143 (SIGTERM). */
 const RETRYABLE_EXIT_CODES = new Set([1, 137, 143]);
 
-export async function runBatchJob(request: BatchJobRequest, options: LocalBatchOptions): Promise<{ Status: 'SUCCEEDED'; JobName: string; ArraySize?: number }> {
+/**
+ * What `batch:submitJob.sync` returns when the job succeeds: the job's DescribeJobs detail with its
+ * members in PascalCase (AWS Batch API reference, DescribeJobs / JobDetail; timestamps in epoch
+ * milliseconds). The workflow discards it; the shape is kept so that nothing can start to rely on
+ * a field AWS does not send.
+ */
+export interface BatchJobDetail {
+  readonly JobArn: string;
+  readonly JobId: string;
+  readonly JobName: string;
+  readonly JobQueue: string;
+  readonly JobDefinition: string;
+  readonly Status: 'SUCCEEDED';
+  readonly CreatedAt: number;
+  readonly StartedAt: number;
+  readonly StoppedAt: number;
+  readonly ArrayProperties?: { readonly Size: number; readonly StatusSummary: Record<string, number> };
+}
+
+export async function runBatchJob(request: BatchJobRequest, options: LocalBatchOptions): Promise<BatchJobDetail> {
+  const createdAt = Date.now();
   mkdirSync(options.logDir, { recursive: true });
   const children = request.arraySize ?? 1;
   const limit = pLimit(options.concurrency);
@@ -66,7 +90,19 @@ export async function runBatchJob(request: BatchJobRequest, options: LocalBatchO
       }),
     );
   }
-  return { Status: 'SUCCEEDED', JobName: `nightshift-${request.job}`, ...(request.arraySize ? { ArraySize: request.arraySize } : {}) };
+  const jobId = randomUUID();
+  return {
+    JobArn: `arn:aws:batch:us-east-1:000000000000:job/${jobId}`,
+    JobId: jobId,
+    JobName: `nightshift-${request.job}`,
+    JobQueue: request.jobQueue ?? 'arn:aws:batch:us-east-1:000000000000:job-queue/nightshift-local',
+    JobDefinition: request.jobDefinition ?? `arn:aws:batch:us-east-1:000000000000:job-definition/nightshift-${request.job}:1`,
+    Status: 'SUCCEEDED',
+    CreatedAt: createdAt,
+    StartedAt: createdAt,
+    StoppedAt: Date.now(),
+    ...(request.arraySize ? { ArrayProperties: { Size: request.arraySize, StatusSummary: { SUCCEEDED: request.arraySize } } } : {}),
+  };
 }
 
 async function runChild(request: BatchJobRequest, index: number | undefined, options: LocalBatchOptions): Promise<{ exitCode: number; attempts: number; log: string }> {

@@ -16,6 +16,7 @@ import { runKeys } from '../core/keys';
 import { bytes, n } from '../core/email';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/results';
+import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
@@ -127,12 +128,12 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const display = new ProgressDisplay(progressOut, options.tty ?? Boolean(process.stderr.isTTY));
     let plan: Plan | undefined;
     const batch = (job: JobName) => async (task: unknown) => {
-      const t = task as { ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }; ArrayProperties?: { Size: number } };
+      const t = task as { JobQueue?: string; JobDefinition?: string; ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }; ArrayProperties?: { Size: number } };
       const environment = Object.fromEntries((t.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
       display.start(job, t.ArrayProperties?.Size ?? 0, job === 'catalog' ? 0 : (plan?.counts.work ?? 0));
       try {
         const result = await runBatchJob(
-          { job, environment, arraySize: t.ArrayProperties?.Size },
+          { job, environment, arraySize: t.ArrayProperties?.Size, jobQueue: t.JobQueue, jobDefinition: t.JobDefinition },
           {
             entry,
             baseEnvironment: {
@@ -183,7 +184,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     await putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname() });
     let outcome: WorkflowOutcome;
     try {
-      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await runningExecutions(s3, config.buckets.work) }) }, options.input ?? {}, runId, server.region, startTime);
+      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) }) }, options.input ?? {}, runId, server.region, startTime);
     } finally {
       await s3.send(new DeleteObjectCommand({ Bucket: config.buckets.work, Key: marker }));
     }
@@ -244,19 +245,28 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The local stand-in for ListExecutions(RUNNING): markers of local runs whose process is alive. */
+/**
+ * The local stand-in for CheckActiveRuns (`aws-sdk:sfn:listExecutions`, StatusFilter RUNNING):
+ * markers of local runs whose process is alive, answered in the integration's shape — the
+ * ExecutionListItem members in PascalCase, newest first (Step Functions API reference,
+ * ListExecutions) — so that prepare reads the same fields here as in AWS.
+ */
 const RUNNING_PREFIX = 'running/';
 
-async function runningExecutions(s3: S3Client, bucket: string): Promise<{ executionArn: string; name: string; startDate: string; status: 'RUNNING' }[]> {
-  const out: { executionArn: string; name: string; startDate: string; status: 'RUNNING' }[] = [];
+export async function localListExecutions(s3: S3Client, bucket: string, stateMachineArn: string): Promise<ListedExecution[]> {
+  const out: ListedExecution[] = [];
   for await (const page of listPages(s3, { bucket, prefix: RUNNING_PREFIX })) {
     for (const o of page.objects) {
       const marker = await getJson<{ executionArn: string; name: string; startDate: string; pid: number; host: string }>(s3, bucket, o.Key!).catch(() => undefined);
-      if (marker && (marker.host !== hostname() || isAlive(marker.pid))) out.push({ executionArn: marker.executionArn, name: marker.name, startDate: marker.startDate, status: 'RUNNING' });
+      if (marker && (marker.host !== hostname() || isAlive(marker.pid))) {
+        out.push({ ExecutionArn: marker.executionArn, StateMachineArn: stateMachineArn, Name: marker.name, Status: 'RUNNING', StartDate: marker.startDate });
+      }
     }
   }
-  return out.sort((a, b) => Date.parse(b.startDate) - Date.parse(a.startDate)); // newest first, as ListExecutions
+  return out.sort((a, b) => Date.parse(String(b.StartDate)) - Date.parse(String(a.StartDate)));
 }
+
+const localStateMachineArn = (region: string) => `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`;
 
 export interface WorkflowOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
@@ -279,7 +289,7 @@ export async function executeWorkflow(
     overrides: { taskResourceLocalHandlers: handlers as never },
     context: {
       Execution: { Id: `arn:aws:states:${region}:000000000000:execution:nightshift-local:${runId}`, Name: runId, StartTime: startTime, Input: input as never, RoleArn: 'local', RedriveCount: 0 },
-      StateMachine: { Id: `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`, Name: 'nightshift-local' },
+      StateMachine: { Id: localStateMachineArn(region), Name: 'nightshift-local' },
     },
   });
   const history: string[] = [];

@@ -1,0 +1,140 @@
+/**
+ * The synthesized workflow fed the answers AWS documents, not answers the project invented: the
+ * lesson of a guard that never fired in AWS because the local stand-in and prepare agreed on a
+ * camelCase shape that Step Functions does not send.
+ *
+ * - CheckActiveRuns (`aws-sdk:sfn:listExecutions`): the ExecutionListItem members, PascalCase as
+ *   every AWS SDK integration returns them. Step Functions API reference, ListExecutions and
+ *   ExecutionListItem (https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html);
+ *   Step Functions developer guide, "AWS SDK service integrations" ("Parameters in Step Functions
+ *   are expressed in PascalCase", https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+ *   `startDate` is a Timestamp: the API's JSON wire form is epoch seconds (e.g. 1.487536617E9);
+ *   the SDK integration serialises it as an ISO 8601 string. Both must work.
+ * - ReadPlan (`aws-sdk:s3:getObject`): GetObject's output members (Body as a string, ContentType,
+ *   ETag…). Amazon S3 API reference, GetObject (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+ * - Lambda invoke (`lambda:invoke`): `{ExecutedVersion, Payload, StatusCode, SdkHttpMetadata…}`.
+ *   Step Functions developer guide, "Invoke an AWS Lambda function with Step Functions".
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePipelineConfig } from '../core/config';
+import { putJson } from '../adapters/s3';
+import { activeExecutions, parseTimestamp } from '../core/trigger';
+import { resetFunctionContext } from '../functions/context';
+import { handler as prepare } from '../functions/prepare';
+import { STATE } from '../infra/workflow';
+import { synthesizeLocalDefinition } from '../local/definition';
+import { executeWorkflow, LOCAL_BUCKETS, localListExecutions } from '../local/runner';
+import { startTestS3 } from './support/processes';
+
+const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
+const tmp = mkdtempSync(join(tmpdir(), 'nightshift-shapes-'));
+const saved = { ...process.env };
+beforeAll(() => {
+  Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off' });
+  resetFunctionContext();
+});
+afterAll(() => {
+  process.env = saved;
+  resetFunctionContext();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const SM = 'arn:aws:states:us-east-1:000000000000:stateMachine:nightshift-local';
+const THIS_RUN = 'local-20261122T020000Z-aaaa';
+// The interpreter stamps $$.Execution.StartTime with the time it starts, as Step Functions does:
+// the other executions' start dates are placed around now.
+const THIS_START = new Date().toISOString();
+const EARLIER = new Date(Date.now() - 60_000).toISOString();
+const LATER = new Date(Date.now() + 60_000).toISOString();
+
+/** A ListExecutions(RUNNING) answer through the SDK integration: this run, and one started a minute earlier. */
+const listExecutionsAnswer = (earlierStart: string | number) => ({
+  Executions: [
+    { ExecutionArn: `arn:aws:states:us-east-1:000000000000:execution:nightshift-local:${THIS_RUN}`, StateMachineArn: SM, Name: THIS_RUN, Status: 'RUNNING', StartDate: THIS_START },
+    { ExecutionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift-local:9ed4bc0a-1c71-4c33-9f8d-1f8c31f2c9d1', StateMachineArn: SM, Name: '9ed4bc0a-1c71-4c33-9f8d-1f8c31f2c9d1', Status: 'RUNNING', StartDate: earlierStart },
+  ],
+  NextToken: null,
+});
+
+const lambdaAnswer = (payload: unknown) => ({
+  ExecutedVersion: '$LATEST',
+  Payload: payload,
+  SdkHttpMetadata: { HttpHeaders: { 'Content-Type': 'application/json' }, HttpStatusCode: 200 },
+  SdkResponseMetadata: { RequestId: '88fba57b-adbe-467f-abf4-daca36fc9028' },
+  StatusCode: 200,
+});
+
+/** The workflow up to the first Batch job, with the real prepare handler. */
+async function runWith(listed: unknown, readPlanBody = JSON.stringify({ shardCount: 0, arrayJobs: { backup: false, resize: false } })) {
+  const definition = synthesizeLocalDefinition(config, join(tmp, `cdk-${Math.random().toString(36).slice(2)}`));
+  const notified: unknown[] = [];
+  const notify = async (task: unknown) => {
+    notified.push((task as { Payload: unknown }).Payload);
+    return lambdaAnswer({ sent: true });
+  };
+  const outcome = await executeWorkflow(
+    definition,
+    {
+      [STATE.checkActiveRuns]: async () => listed,
+      [STATE.prepare]: async (task: unknown) => lambdaAnswer(await prepare((task as { Payload: never }).Payload)),
+      [STATE.plan]: async () => ({ Status: 'SUCCEEDED' }),
+      [STATE.readPlan]: async () => ({ AcceptRanges: 'bytes', Body: readPlanBody, ContentLength: readPlanBody.length, ContentType: 'application/json; charset=utf-8', ETag: '"6805f2cfc46c0f04559748bb039d69ae"', LastModified: '2026-11-22T02:01:00Z', Metadata: {} }),
+      [STATE.notifySkipped]: notify,
+      [STATE.notifyNothingToDo]: notify,
+      [STATE.notifyFailure]: async () => {
+        throw Object.assign(new Error('unexpected failure path'), { name: 'RunFailed' });
+      },
+    },
+    {},
+    THIS_RUN,
+    'us-east-1',
+    THIS_START,
+  );
+  return { outcome, notified };
+}
+
+describe('CheckActiveRuns → Prepare with the ListExecutions answer AWS sends', () => {
+  it.each([
+    ['an ISO 8601 string', EARLIER],
+    ['epoch seconds (the API wire form)', Date.parse(EARLIER) / 1000],
+    ['epoch milliseconds', Date.parse(EARLIER)],
+  ])('gives way to an earlier run whose StartDate is %s', async (_, startDate) => {
+    const { outcome, notified } = await runWith(listExecutionsAnswer(startDate));
+    expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'NotifySkipped', 'Done']);
+    expect(notified[0]).toMatchObject({ kind: 'skipped', skip: { activeRun: '9ed4bc0a-1c71-4c33-9f8d-1f8c31f2c9d1', activeSince: EARLIER } });
+  });
+
+  it('goes ahead when it is the oldest running execution', async () => {
+    const { outcome } = await runWith(listExecutionsAnswer(LATER));
+    expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
+  });
+
+  it('fails loudly, naming the item, on an answer in a shape AWS does not send', async () => {
+    await expect(prepare({ input: {}, execution: { Id: 'arn', Name: THIS_RUN, StartTime: THIS_START }, running: [{ executionArn: 'arn', name: 'x', startDate: THIS_START } as never] })).rejects.toThrow(/ListExecutions item 0: expected \{ExecutionArn, Name, StartDate\}/);
+  });
+});
+
+describe('timestamps', () => {
+  it('reads ISO strings, epoch seconds and epoch milliseconds as the same instant', () => {
+    const iso = '2017-02-19T20:36:57.713Z';
+    expect([parseTimestamp(iso), parseTimestamp(1487536617.713), parseTimestamp(1487536617713), parseTimestamp('1.487536617713E9')]).toEqual([iso, iso, iso, iso]);
+    expect(parseTimestamp('yesterday')).toBeUndefined();
+    expect(parseTimestamp(undefined)).toBeUndefined();
+  });
+});
+
+describe('the local stand-in for ListExecutions', () => {
+  it('answers with the ExecutionListItem members in PascalCase, which prepare reads', async () => {
+    const server = await startTestS3([LOCAL_BUCKETS.work]);
+    try {
+      await putJson(server.s3, LOCAL_BUCKETS.work, 'running/local-a.json', { executionArn: 'arn:a', name: 'local-a', startDate: THIS_START, pid: process.pid, host: hostname() });
+      const listed = await localListExecutions(server.s3, LOCAL_BUCKETS.work, SM);
+      expect(listed).toEqual([{ ExecutionArn: 'arn:a', StateMachineArn: SM, Name: 'local-a', Status: 'RUNNING', StartDate: THIS_START }]);
+      expect(activeExecutions(listed)).toEqual([{ executionArn: 'arn:a', name: 'local-a', startDate: THIS_START }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
