@@ -210,7 +210,7 @@ describe('IAM: least privilege', () => {
   });
 
   it('has no s3:* and no Resource "*" except for APIs without resource-level permissions', () => {
-    const allowedOnAnyResource = /^(xray:|logs:(Create|Delete|Get|Update)LogDelivery|logs:ListLogDeliveries|logs:Describe|logs:PutResourcePolicy|logs:DeleteResourcePolicy|ecr:GetAuthorizationToken|kms:)/;
+    const allowedOnAnyResource = /^(xray:|logs:(Create|Delete|Get|Update)LogDelivery|logs:ListLogDeliveries|logs:Describe|logs:PutResourcePolicy|logs:DeleteResourcePolicy|ecr:GetAuthorizationToken|batch:DescribeJobs$|kms:)/;
     for (const [id, r] of Object.entries(s.json.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy')) {
       for (const st of (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement) {
         expect({ id, star: actionsOf(st).filter((a) => a === 's3:*' || a === '*') }).toEqual({ id, star: [] });
@@ -239,6 +239,41 @@ describe('notifications', () => {
       });
     }
     s.template.hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ source: ['aws.batch'], detail: Match.objectLike({ status: ['FAILED'] }) }) });
+  });
+});
+
+/**
+ * What AWS needs at run time, which cdk-nag does not check: each case names the AWS page that
+ * says why, and fails on a template that would deploy and then break on the first night.
+ */
+describe('what AWS needs at run time', () => {
+  const policyStatements = (type: string) =>
+    Object.values(s.template.findResources(type)).flatMap((r) => (r.Properties.PolicyDocument ?? r.Properties.KeyPolicy).Statement as { Effect: string; Principal?: { Service?: string | string[] }; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[]);
+
+  it('lets CloudWatch alarms publish to the topic whose policy enforceSSL replaced (CloudWatch user guide, "Using Amazon CloudWatch alarms")', () => {
+    const topicPolicy = policyStatements('AWS::SNS::TopicPolicy');
+    const allow = topicPolicy.find((st) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(allow).toBeDefined();
+    expect(actionsOf(allow!)).toEqual(['sns:Publish']);
+    expect(allow!.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': '123456789012' }, ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' } });
+    // ...and the topic's key lets CloudWatch encrypt what it publishes (SNS developer guide, "Key management": CloudWatch alarms).
+    const key = policyStatements('AWS::KMS::Key').find((st) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(actionsOf(key!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+  });
+
+  it('lets the state machine watch and cancel its Batch jobs (Step Functions developer guide, "IAM policies for AWS Batch", Run a Job .sync)', () => {
+    const sm = statementsOf('WorkflowStateMachineRole');
+    const can = (action: string) => sm.filter((st) => actionsOf(st).includes(action)).map((st) => st.Resource);
+    expect(can('batch:DescribeJobs')).toEqual(['*']);
+    expect(can('batch:TerminateJob')).toEqual(['arn:aws:batch:eu-west-1:123456789012:job/*']);
+    expect(can('batch:SubmitJob').length).toBeGreaterThan(0);
+  });
+
+  it('keeps the execution logs under /aws/vendedlogs/states/ (Step Functions developer guide, "Logging using CloudWatch Logs")', () => {
+    s.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/Nightshift-workflow' });
+    s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      LoggingConfiguration: Match.objectLike({ Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('WorkflowExecutionLogs'), 'Arn'] } } }] }),
+    });
   });
 });
 

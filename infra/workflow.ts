@@ -1,5 +1,6 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, Stack } from 'aws-cdk-lib';
 import type * as batch from 'aws-cdk-lib/aws-batch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -257,9 +258,15 @@ export class Workflow extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       timeout: props.timeout ?? Duration.hours(24),
       tracingEnabled: true,
-      logs: { destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }), level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: { destination: this.executionLogs(props), level: sfn.LogLevel.ALL, includeExecutionData: true },
     });
     const role = this.stateMachine.role;
+    // submitJob.sync waits on the job (DescribeJobs) and cancels it when the state times out or
+    // the execution is stopped (TerminateJob): without these the Batch children keep running and
+    // billing, and a redrive submits duplicates. Step Functions developer guide, "IAM policies for
+    // AWS Batch" (Run a Job .sync); CDK's BatchSubmitJob grants neither.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'CancelBatchJobs', actions: ['batch:TerminateJob'], resources: [Stack.of(this).formatArn({ service: 'batch', resource: 'job', resourceName: '*' })] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WatchBatchJobs', actions: ['batch:DescribeJobs'], resources: ['*'] }));
     acknowledge(role, {
       ...Object.fromEntries(
         Object.values(fns).map((fn) => [wildcardResource(role, fn.functionArn, ':*'), 'CDK\'s LambdaInvoke grants the function and its versions and aliases (<function ARN>:*).']),
@@ -267,7 +274,21 @@ export class Workflow extends Construct {
       [wildcardResource(role, Stack.of(this).formatArn({ service: 'batch', resource: 'job-definition', resourceName: '*' }))]:
         'batch:SubmitJob on job-definition/*: a job definition ARN names one revision, and every deployment registers a new revision.',
       [wildcardResource(role, props.workBucket.bucketArn, '/runs/*')]: 'ReadPlan reads runs/<runId>/plan.json, a new prefix every run.',
-      [ANY_RESOURCE]: 'Execution logging (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy) and X-Ray tracing have no resource-level permissions.',
+      [wildcardResource(role, Stack.of(this).formatArn({ service: 'batch', resource: 'job', resourceName: '*' }))]: 'batch:TerminateJob on job/*: job ids are generated at run time, when submitJob.sync cancels the jobs of a timed-out or stopped state.',
+      [ANY_RESOURCE]: 'Execution logging (logs:*LogDelivery, DescribeLogGroups, PutResourcePolicy), X-Ray tracing and batch:DescribeJobs have no resource-level permissions.',
+    });
+  }
+
+  /**
+   * Under /aws/vendedlogs/states/: CloudWatch Logs' resource policy for vended logs is limited in
+   * size, and a log group outside that prefix makes Step Functions add a statement per log group,
+   * so CreateStateMachine can fail in an account whose policy is full (Step Functions developer
+   * guide, "Logging using CloudWatch Logs").
+   */
+  private executionLogs(props: WorkflowProps): logs.LogGroup {
+    return new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName ?? Names.uniqueResourceName(this, { maxLength: 200 })}`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
   }
 }
