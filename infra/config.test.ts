@@ -21,6 +21,7 @@ describe('stack configuration', () => {
     [{ notificationEmails: ['ops at example'] }, 'nightshift.notificationEmails[0]', 'an email address'],
     [{ compute: { resize: { vcpu: 2, memoryMiB: 2048 } } }, 'nightshift.compute.resize.memoryMiB', 'a Fargate memory size for 2 vCPU: 4096-16384 MiB'],
     [{ compute: { resize: { vcpu: 3 } } }, 'nightshift.compute.resize.vcpu', "one of Fargate's vCPU sizes"],
+    [{ compute: { backup: { vcpu: 0.25, memoryMiB: 1536 } } }, 'nightshift.compute.backup.memoryMiB', 'a Fargate memory size for 0.25 vCPU: 512, 1024 or 2048 MiB'],
     [{ corpus: { bucketName: 'My_Photos' } }, 'nightshift.corpus.bucketName', 'S3 bucket name'],
     [{ scheduel: {} }, 'nightshift.scheduel', 'no field named "scheduel"'],
   ])('stops synth on %j naming the key, the value and the fix', (override, field, expected) => {
@@ -29,6 +30,16 @@ describe('stack configuration', () => {
     expect(p?.expected).toContain(expected);
     expect(e.message).toContain(field);
     expect(e.message).toContain('-c nightshift.<key>=<JSON value>');
+  });
+
+  it.each([
+    [0.25, 512],
+    [0.25, 2048],
+    [0.5, 1024],
+    [4, 30720],
+    [16, 122880],
+  ])('accepts Fargate\'s %s vCPU with %s MiB', (vcpu, memoryMiB) => {
+    expect(parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { backup: { vcpu, memoryMiB } } }).compute.backup).toMatchObject({ vcpu, memoryMiB });
   });
 
   it('requires at least one email address', () => {

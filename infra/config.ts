@@ -12,16 +12,28 @@ import { filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, 
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
-/** Fargate's accepted vCPU → memory (MiB) combinations. */
-const FARGATE_MEMORY: Record<string, readonly [number, number, number]> = {
-  '0.25': [512, 2048, 1024],
-  '0.5': [1024, 4096, 1024],
-  '1': [2048, 8192, 1024],
-  '2': [4096, 16384, 1024],
-  '4': [8192, 30720, 1024],
-  '8': [16384, 61440, 4096],
-  '16': [32768, 122880, 8192],
+/**
+ * Fargate's accepted vCPU → memory (MiB) sizes (AWS Batch user guide, "Fargate compute
+ * environments" / ECS task size table): 0.25 vCPU takes 512, 1024 or 2048 MiB; the others a range in steps.
+ */
+const FARGATE_MEMORY: Record<string, readonly number[]> = {
+  '0.25': [512, 1024, 2048],
+  '0.5': steps(1024, 4096, 1024),
+  '1': steps(2048, 8192, 1024),
+  '2': steps(4096, 16384, 1024),
+  '4': steps(8192, 30720, 1024),
+  '8': steps(16384, 61440, 4096),
+  '16': steps(32768, 122880, 8192),
 };
+
+function steps(from: number, to: number, by: number): number[] {
+  return Array.from({ length: (to - from) / by + 1 }, (_, i) => from + i * by);
+}
+
+function describeSizes(sizes: readonly number[]): string {
+  if (sizes.length <= 3) return `${sizes.slice(0, -1).join(', ')} or ${sizes.at(-1)} MiB`;
+  return `${sizes[0]}-${sizes.at(-1)} MiB in steps of ${sizes[1]! - sizes[0]!}`;
+}
 
 const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
   z
@@ -35,9 +47,9 @@ const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
     })
     .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3 })
     .superRefine((job, ctx) => {
-      const range = FARGATE_MEMORY[String(job.vcpu)];
-      if (range && (job.memoryMiB < range[0] || job.memoryMiB > range[1] || job.memoryMiB % range[2] !== 0)) {
-        ctx.addIssue({ code: 'custom', path: ['memoryMiB'], input: job.memoryMiB, message: `a Fargate memory size for ${job.vcpu} vCPU: ${range[0]}-${range[1]} MiB in steps of ${range[2]}` });
+      const sizes = FARGATE_MEMORY[String(job.vcpu)];
+      if (sizes && !sizes.includes(job.memoryMiB)) {
+        ctx.addIssue({ code: 'custom', path: ['memoryMiB'], input: job.memoryMiB, message: `a Fargate memory size for ${job.vcpu} vCPU: ${describeSizes(sizes)}` });
       }
     });
 
