@@ -284,6 +284,12 @@ describe('job failures', () => {
     expect(bad.logs[0]!.msg).toContain('"Bad Bucket"');
   });
 
+  it('exit 2 naming the variable for a bad NIGHTSHIFT_S3_MAX_ATTEMPTS (a retry would fail the same way)', async () => {
+    const bad = await runJob('catalog', env('x5', { NIGHTSHIFT_S3_MAX_ATTEMPTS: 'eight' }));
+    expect(bad.code).toBe(2);
+    expect(bad.logs[0]!.msg).toBe('NIGHTSHIFT_S3_MAX_ATTEMPTS must be a whole number from 1 to 100, received "eight"');
+  });
+
   it('exit 2 naming the field for bad run input, before anything is written', async () => {
     const run = await runJob('catalog', env('x3', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['rezise'] }) }));
     expect(run.code).toBe(2);

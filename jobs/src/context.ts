@@ -30,6 +30,7 @@ export interface JobContext {
   readonly graceMs: number;
   /** At most one progress log line per this many milliseconds. */
   readonly progressMs: number;
+  readonly s3MaxAttempts: number;
   readonly s3: S3Client;
   readonly log: Logger;
   /** Aborted on SIGTERM: jobs stop taking new objects. */
@@ -67,6 +68,8 @@ export function parseJobEnvironment(job: string | undefined, env: NodeJS.Process
     sortMemoryBytes: intVar(env, 'NIGHTSHIFT_SORT_MEMORY_MB', 128, 1, 65_536) * 1024 * 1024,
     graceMs: intVar(env, 'NIGHTSHIFT_GRACE_SECONDS', 20, 0, 3_600) * 1000,
     progressMs: intVar(env, 'NIGHTSHIFT_PROGRESS_MS', 30_000, 0, 3_600_000),
+    /** Attempts per S3 request, including the first (adapters/s3.ts). */
+    s3MaxAttempts: intVar(env, 'NIGHTSHIFT_S3_MAX_ATTEMPTS', 8, 1, 100),
   };
 }
 

@@ -32,7 +32,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
   const ctx: JobContext = {
     ...parsed,
-    s3: createS3Client({ maxSockets: Math.max(64, parsed.config.backup.concurrency * 2) }, env),
+    s3: createS3Client({ maxSockets: Math.max(64, parsed.config.backup.concurrency * 2), maxAttempts: parsed.s3MaxAttempts }, env),
     log: createLogger({ job: parsed.job, runId: parsed.runId, attempt: parsed.attempt }, {}, env),
     signal: stop.signal,
   };
