@@ -13,6 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
+import { showValue, ValidationError } from '../core/validation';
 import { bytes, n } from '../core/email';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/results';
@@ -94,11 +95,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   try {
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
     // On an external endpoint the corpus is the user's data: it must exist; the rest is created.
-    for (const bucket of Object.values(LOCAL_BUCKETS).filter((b) => !(options.endpoint && b === LOCAL_BUCKETS.corpus))) {
-      await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: { name?: string }) => {
-        if (error.name !== 'BucketAlreadyOwnedByYou' && error.name !== 'BucketAlreadyExists') throw error;
-      });
-    }
+    for (const bucket of Object.values(LOCAL_BUCKETS).filter((b) => !(options.endpoint && b === LOCAL_BUCKETS.corpus))) await ensureBucket(s3, bucket, s3Endpoint);
     if (options.importDir) progressOut(`Imported ${await importFolder(s3, options.importDir)} file(s) from ${options.importDir}\n`);
     else if (options.seed !== false && !options.endpoint && (await isEmpty(s3, LOCAL_BUCKETS.corpus))) {
       progressOut('Seeding a sample corpus (first run)...\n');
@@ -213,6 +210,24 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     s3.destroy();
     await server.stop();
     releaseDataDir();
+  }
+}
+
+/**
+ * Creates a bucket, or finds it already ours. S3 answers 409 BucketAlreadyOwnedByYou for our own
+ * bucket (200 in us-east-1) and 409 BucketAlreadyExists for somebody else's (S3 API reference,
+ * CreateBucket): that one must stop the run, or it would write into another account's bucket.
+ */
+async function ensureBucket(s3: S3Client, bucket: string, endpoint: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = (error as { name?: string }).name;
+    if (name === 'BucketAlreadyOwnedByYou') return;
+    if (name === 'BucketAlreadyExists') {
+      throw new ValidationError('option', [{ field: '--endpoint', received: showValue(endpoint), expected: `an endpoint where the bucket ${bucket} is yours or free (S3 says it belongs to someone else)` }], `nightshift local uses the buckets ${Object.values(LOCAL_BUCKETS).join(', ')}: point --endpoint at a server or account where those names are yours.`);
+    }
+    throw error;
   }
 }
 

@@ -16,6 +16,8 @@
  *   Step Functions developer guide, "Invoke an AWS Lambda function with Step Functions".
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig } from '../core/config';
@@ -26,6 +28,7 @@ import { handler as prepare } from '../functions/prepare';
 import { STATE } from '../infra/workflow';
 import { synthesizeLocalDefinition } from '../local/definition';
 import { executeWorkflow, LOCAL_BUCKETS, localListExecutions } from '../local/runner';
+import { runCli } from './support/cli';
 import { startTestS3 } from './support/processes';
 
 const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
@@ -135,6 +138,34 @@ describe('the local stand-in for ListExecutions', () => {
       expect(activeExecutions(listed)).toEqual([{ executionArn: 'arn:a', name: 'local-a', startDate: THIS_START }]);
     } finally {
       await server.stop();
+    }
+  });
+});
+
+describe('nightshift local --endpoint against a bucket owned by someone else', () => {
+  // S3 API reference, CreateBucket, Errors: "BucketAlreadyExists — The requested bucket name is
+  // not available. The bucket namespace is shared by all users of the system." (HTTP 409).
+  const alreadyExists = (bucket: string) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>BucketAlreadyExists</Code><Message>The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.</Message><BucketName>${bucket}</BucketName><RequestId>4442587FB7D0A2F9</RequestId><HostId>x</HostId></Error>`;
+
+  it('stops before writing anything, naming the bucket', async () => {
+    const requests: string[] = [];
+    const server = createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      const bucket = decodeURIComponent((req.url ?? '/').split(/[/?]/)[1] ?? '');
+      res.writeHead(409, { 'content-type': 'application/xml', 'x-amz-request-id': '4442587FB7D0A2F9' }).end(alreadyExists(bucket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const run = await runCli(['local', '--endpoint', endpoint, '--data-dir', join(tmp, 'taken')], { cwd: tmp });
+      expect({ code: run.code, stderr: run.stderr.trim() }).toEqual({
+        code: 2,
+        stderr: `nightshift: Invalid option: --endpoint: expected an endpoint where the bucket ${LOCAL_BUCKETS.renditions} is yours or free (S3 says it belongs to someone else), received "${endpoint}" nightshift local uses the buckets ${Object.values(LOCAL_BUCKETS).join(', ')}: point --endpoint at a server or account where those names are yours.`,
+      });
+      expect(requests).toEqual([`PUT /${LOCAL_BUCKETS.renditions}/`]);
+    } finally {
+      server.close();
     }
   });
 });
