@@ -28,7 +28,7 @@ export interface FunctionsProps {
 
 /**
  * The workflow's Lambda functions, bundled from functions/*.ts with the local esbuild (no Docker),
- * on Node.js 22 with JSON logs and X-Ray tracing: prepare, aggregate, notify, notify-failure.
+ * on Node.js 24 with JSON logs and X-Ray tracing: prepare, aggregate, notify, notify-failure.
  */
 export class Functions extends Construct {
   readonly prepare: nodejs.NodejsFunction;
@@ -46,7 +46,7 @@ export class Functions extends Construct {
         projectRoot: join(__dirname, '..'),
         depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
         handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_22_X,
+        runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: options.memoryMiB ?? 256,
         timeout: options.timeout ?? Duration.seconds(60),
@@ -55,7 +55,7 @@ export class Functions extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
         environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
-        bundling: { target: 'node22', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
+        bundling: { target: 'node24', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
       });
       acknowledge(fn, {
         [LAMBDA_BASIC_EXECUTION]: 'AWSLambdaBasicExecutionRole is the AWS-managed minimum for a function to write its own logs.',

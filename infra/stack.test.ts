@@ -278,10 +278,10 @@ describe('what AWS needs at run time', () => {
 });
 
 describe('functions', () => {
-  it('run on Node.js 22 with JSON logs and tracing', () => {
+  it('run on Node.js 24 (nodejs22.x is deprecated from 2027-04-30) with JSON logs and tracing', () => {
     const fns = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((f) => JSON.stringify(f.Properties.Environment ?? {}).includes('NIGHTSHIFT_CONFIG'));
     expect(fns).toHaveLength(4);
-    for (const f of fns) expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', LoggingConfig: { LogFormat: 'JSON' }, TracingConfig: { Mode: 'Active' } });
+    for (const f of fns) expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', LoggingConfig: { LogFormat: 'JSON' }, TracingConfig: { Mode: 'Active' } });
   });
 });
 

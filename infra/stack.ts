@@ -80,7 +80,7 @@ export class NightshiftStack extends Stack {
     this.observability = new Observability(this, 'Observability', { stateMachine: this.workflow.stateMachine, queue: this.compute.queue, topic: this.notifications.topic, logRetention });
 
     acknowledge(this, {
-      'AwsSolutions-L1': 'Functions are pinned to Node.js 22, the runtime the project builds and tests on (the jobs run on node:22 too); they move with the project.',
+      'AwsSolutions-L1': 'Functions are pinned to Node.js 24, the runtime the project builds and tests on (the jobs run on node:24 too); they move with the project.',
     });
 
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'nightshift run uses it; Start execution with {} in the console for an ad-hoc run' });

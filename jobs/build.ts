@@ -1,6 +1,6 @@
 /**
  * Bundles the job entry point the way the container image does (jobs/Dockerfile runs this file):
- * one CommonJS file for Node 22, with sharp left external because its native binary must come
+ * one CommonJS file for Node 24, with sharp left external because its native binary must come
  * from the image's own `npm ci`.
  *
  *   tsx jobs/build.ts [outfile]     (default: dist/jobs/main.js)
@@ -13,7 +13,7 @@ export const JOB_BUNDLE_OPTIONS: BuildOptions = {
   entryPoints: [join(__dirname, 'src/main.ts')],
   bundle: true,
   platform: 'node',
-  target: 'node22',
+  target: 'node24',
   format: 'cjs',
   external: ['sharp'],
   sourcemap: true,

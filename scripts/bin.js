@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npx nightshift …`: runs the TypeScript CLI with the project's tsx and Node 22.
+// `npx nightshift …`: runs the TypeScript CLI with the project's tsx and Node 24.
 const { spawnSync } = require('node:child_process');
 const { join } = require('node:path');
 const root = join(__dirname, '..');
