@@ -2,10 +2,12 @@ import { join } from 'node:path';
 import { Duration, Size } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { CpuArchitecture } from '../core/cost';
 import type { StackConfig } from './config';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
 import type { Storage } from './storage';
@@ -30,6 +32,13 @@ export interface ComputeProps {
    * @default 32
    */
   readonly maxVcpus?: number;
+  /**
+   * The CPU architecture the image is built for and the jobs run on. Pinned, so that an image
+   * built on an arm64 laptop or runner never lands on x86 Fargate (every job would fail with
+   * "exec format error").
+   * @default 'x86_64'
+   */
+  readonly architecture?: CpuArchitecture;
   /**
    * The VPC to run in (its private subnets with egress).
    * @default - a new VPC: two AZs, one NAT gateway, an S3 gateway endpoint, flow logs on
@@ -80,7 +89,14 @@ export class Compute extends Construct {
     this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; never delete' });
     grantJobAccess(this.jobRole, props.storage);
     this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention });
-    const image = props.image ?? ecs.ContainerImage.fromAsset(join(__dirname, '..'), { file: 'jobs/Dockerfile', exclude: ['node_modules', 'cdk.out', '.nightshift', '.git', 'dist', 'coverage'] });
+    const arm = props.architecture === 'arm64';
+    const image =
+      props.image ??
+      ecs.ContainerImage.fromAsset(join(__dirname, '..'), {
+        file: 'jobs/Dockerfile',
+        platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        exclude: ['node_modules', 'cdk.out', '.nightshift', '.git', 'dist', 'coverage'],
+      });
     const make = (job: JobName) => {
       const size = props.jobs[job];
       return new batch.EcsJobDefinition(this, `${job[0]!.toUpperCase()}${job.slice(1)}Job`, {
@@ -93,6 +109,8 @@ export class Compute extends Construct {
           environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp' },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
           fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
+          fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+          fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
           // The catalog's external sort spills to /tmp: room for a catalogue of tens of millions of objects.
           ephemeralStorageSize: job === 'catalog' ? Size.gibibytes(100) : undefined,
         }),

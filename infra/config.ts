@@ -98,6 +98,12 @@ export const stackConfigSchema = z.strictObject({
       spot: z.boolean().default(true),
       /** Most vCPUs running at once across all jobs. */
       maxVcpus: z.number().int().min(1).max(10_000).default(32),
+      /**
+       * The jobs' CPU architecture: the image is built for it and Fargate runs it. ARM64
+       * (Graviton) costs about 20 % less per vCPU-hour (core/cost.ts); Fargate Spot supports both
+       * (AWS Batch API reference, RuntimePlatform).
+       */
+      architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
       /** An existing VPC (its private subnets with egress are used). Left out: the stack creates one with flow logs. */
       vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
       catalog: jobSchema(1, 4096, 120),
@@ -107,6 +113,7 @@ export const stackConfigSchema = z.strictObject({
     .default(() => ({
       spot: true,
       maxVcpus: 32,
+      architecture: 'x86_64' as const,
       catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3 },
       backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
       resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 },

@@ -269,6 +269,23 @@ describe('what AWS needs at run time', () => {
     expect(can('batch:SubmitJob').length).toBeGreaterThan(0);
   });
 
+  it.each([
+    ['x86_64', 'linux/amd64', 'X86_64'],
+    ['arm64', 'linux/arm64', 'ARM64'],
+  ] as const)('pins the job image and the jobs to one architecture (%s), whatever machine builds it', (architecture, platform, cpu) => {
+    const synthesized = architecture === 'x86_64' ? s : synth({ compute: { architecture } });
+    try {
+      const assets = JSON.parse(readFileSync(join(synthesized.outdir, 'Nightshift.assets.json'), 'utf8')) as { dockerImages: Record<string, { source: { platform?: string; dockerFile?: string } }> };
+      const images = Object.values(assets.dockerImages);
+      expect(images.map((i) => i.source)).toEqual([expect.objectContaining({ dockerFile: 'jobs/Dockerfile', platform })]);
+      const defs = Object.values(synthesized.template.findResources('AWS::Batch::JobDefinition'));
+      expect(defs).toHaveLength(3);
+      for (const d of defs) expect(d.Properties.ContainerProperties.RuntimePlatform).toEqual({ CpuArchitecture: cpu, OperatingSystemFamily: 'LINUX' });
+    } finally {
+      if (synthesized !== s) rmSync(synthesized.outdir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the execution logs under /aws/vendedlogs/states/ (Step Functions developer guide, "Logging using CloudWatch Logs")', () => {
     s.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/Nightshift-workflow' });
     s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {

@@ -56,6 +56,7 @@ export class NightshiftStack extends Stack {
       pipelineConfigJson,
       spot: config.compute.spot,
       maxVcpus: config.compute.maxVcpus,
+      architecture: config.compute.architecture,
       vpc: config.compute.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: config.compute.vpcId }) : undefined,
       image: props.jobImage,
       logRetention,

@@ -25,7 +25,7 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
-import { FARGATE_PRICES, usdPerMillionImages } from '../core/cost';
+import { FARGATE_PRICES, fargateRates, usdPerMillionImages } from '../core/cost';
 import { compareKeys } from '../core/keys';
 import { createS3Client, listPages } from '../adapters/s3';
 import { parseStackConfig } from '../infra/config';
@@ -440,7 +440,7 @@ function report(
     usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
   };
   process.stdout.write(
-    `cost model: a ${parts.task.vcpu}-vCPU / ${parts.task.memoryMiB} MiB resize task at ${fmt(imagesPerSecond)} images/s on Fargate Spot (${FARGATE_PRICES.region}, $${FARGATE_PRICES.spot.vcpuHourUsd}/vCPU-h, $${FARGATE_PRICES.spot.gbHourUsd}/GB-h, read ${FARGATE_PRICES.readOn}) = $${summary.usd_per_million_images} per million images\n`,
+    `cost model: a ${parts.task.vcpu}-vCPU / ${parts.task.memoryMiB} MiB resize task at ${fmt(imagesPerSecond)} images/s on Fargate Spot x86_64 (${FARGATE_PRICES.region}, $${FARGATE_PRICES.x86_64.spot.vcpuHourUsd}/vCPU-h, $${FARGATE_PRICES.x86_64.spot.gbHourUsd}/GB-h, read ${FARGATE_PRICES.readOn}; ARM64's rates: ${Math.round((1 - usdPerMillionImages(imagesPerSecond, parts.task, fargateRates('arm64')) / summary.usd_per_million_images) * 100)} % less for the same task-hours, its speed not measured here) = $${summary.usd_per_million_images} per million images\n`,
   );
   process.stdout.write(`bench took ${fmt(parts.minutes, 1)} min\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
