@@ -169,9 +169,12 @@ function grantJobAccess(role: iam.Role, storage: Storage): void {
   // ListBucket on the buckets the jobs HEAD or GET keys that may not exist yet: without it S3
   // answers 403 instead of 404, and "not there yet" could not be told from "not allowed".
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ListBuckets', actions: ['s3:ListBucket'], resources: [storage.corpus.bucketArn, storage.renditions.bucketArn, storage.backup.bucketArn, storage.work.bucketArn] }));
-  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadCorpus', actions: ['s3:GetObject'], resources: [objects(storage.corpus)] }));
+  // A backup keeps the original's tags: CopyObject copies them (TaggingDirective COPY), which S3
+  // allows only with GetObjectTagging on the source and PutObjectTagging on the destination (S3
+  // API reference, CopyObject, "Permissions"); the multipart path reads them and sets them itself.
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadCorpus', actions: ['s3:GetObject', 's3:GetObjectTagging'], resources: [objects(storage.corpus)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.renditions)] }));
-  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.work, 'runs/')] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLastCatalogue', actions: ['s3:GetObject'], resources: [objects(storage.work, 'state/')] }));
   const byKey = 'the jobs address objects by key, which is not known in advance; no delete action is granted';

@@ -186,14 +186,15 @@ describe('IAM: least privilege', () => {
 
   it('lets the jobs read the corpus but never write or delete it', () => {
     const onCorpus = job().filter((st) => JSON.stringify(st.Resource).includes('StorageCorpus'));
-    expect(onCorpus.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    expect(onCorpus.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectTagging', 's3:ListBucket']);
   });
 
   it('lets the jobs put renditions and backups, and delete nothing anywhere', () => {
     const all = job().flatMap(actionsOf);
     expect(all.filter((a) => /Delete|\*/.test(a))).toEqual([]);
     const backup = job().find((st) => st.Sid === 'WriteBackups')!;
-    expect(actionsOf(backup).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    // PutObjectTagging: a copy that keeps its source's tags (S3 API reference, CopyObject, "Permissions").
+    expect(actionsOf(backup).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(backup.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageBackup'), '/*']] });
   });
 

@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { compareKeys } from '../core/keys';
 import { listPages } from '../adapters/s3';
 import { startTestS3, type TestS3 } from '../test/support/processes';
@@ -38,5 +38,27 @@ describe('embedded S3 server', () => {
 
   it('answers a missing bucket with NoSuchBucket', async () => {
     await expect(server.s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
+  /**
+   * Object tagging as the S3 API reference documents it (PutObject / CreateMultipartUpload
+   * `x-amz-tagging`; CopyObject `x-amz-tagging-directive`, default COPY; Get/Put/DeleteObjectTagging;
+   * HeadObject `x-amz-tagging-count`): the guarantee that a backup keeps its original's tags rests on it.
+   */
+  it('keeps, copies, replaces and removes object tags as S3 does', async () => {
+    const tagsOf = async (key: string) => (await server.s3.send(new GetObjectTaggingCommand({ Bucket: 'order-test', Key: key }))).TagSet;
+    await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg', Body: 'a', Tagging: 'k=v%26w&empty=' }));
+    expect(await tagsOf('tags/a b.jpg')).toEqual([{ Key: 'k', Value: 'v&w' }, { Key: 'empty', Value: '' }]);
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg' }))).TagCount).toBe(2);
+    await server.s3.send(new CopyObjectCommand({ Bucket: 'order-test', Key: 'tags/copied.jpg', CopySource: 'order-test/tags/a%20b.jpg' }));
+    expect(await tagsOf('tags/copied.jpg')).toEqual([{ Key: 'k', Value: 'v&w' }, { Key: 'empty', Value: '' }]);
+    await server.s3.send(new CopyObjectCommand({ Bucket: 'order-test', Key: 'tags/replaced.jpg', CopySource: 'order-test/tags/a%20b.jpg', TaggingDirective: 'REPLACE', Tagging: 'x=1' }));
+    expect(await tagsOf('tags/replaced.jpg')).toEqual([{ Key: 'x', Value: '1' }]);
+    await server.s3.send(new PutObjectTaggingCommand({ Bucket: 'order-test', Key: 'tags/replaced.jpg', Tagging: { TagSet: [{ Key: 'y', Value: '<2>' }] } }));
+    expect(await tagsOf('tags/replaced.jpg')).toEqual([{ Key: 'y', Value: '<2>' }]);
+    await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg', Body: 'a2' })); // an overwrite without tags has none
+    expect(await tagsOf('tags/a b.jpg')).toEqual([]);
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'order-test', Key: 'tags/copied.jpg' }));
+    await expect(tagsOf('tags/copied.jpg')).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
 });

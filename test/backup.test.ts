@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
 import { getJson } from '../adapters/s3';
@@ -28,13 +28,13 @@ const env = (runId: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function backupRun(runId: string, input: object = {}) {
-  expect((await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], ...input }) }))).code).toBe(0);
+async function backupRun(runId: string, input: object = {}, extra: Record<string, string> = {}) {
+  expect((await runJob('catalog', env(runId, { ...extra, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], ...input }) }))).code).toBe(0);
   const plan = await getJson<Plan>(server.s3, buckets.work, runKeys(runId).plan);
   const logs: Record<string, unknown>[] = [];
   const results: ShardResult[] = [];
   for (let shard = 0; shard < plan.shardCount; shard++) {
-    const run = await runJob('backup', env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard) }));
+    const run = await runJob('backup', env(runId, { ...extra, AWS_BATCH_JOB_ARRAY_INDEX: String(shard) }));
     expect({ shard, code: run.code, stderr: run.stderr }).toEqual({ shard, code: 0, stderr: '' });
     logs.push(...run.logs);
     results.push(await getJson<ShardResult>(server.s3, buckets.work, runKeys(runId).result('backup', shard)));
@@ -85,6 +85,22 @@ describe('backup checks and verification', () => {
     expect(run.mode[0]).toBe('sparse work: checking and verifying backups with HeadObject');
     expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: 1, skipped: 0, failed: 0 });
     expect(await text(buckets.backup, 'docs/07.jpg')).toBe(body('docs/07.jpg', 2).toString());
+  }, 120_000);
+});
+
+describe('tags', () => {
+  // A backup keeps the original's tags on both copy paths: CopyObject (TaggingDirective COPY) and
+  // the multipart UploadPartCopy path (forced here with a 5 MiB threshold and part size).
+  it.each([
+    ['CopyObject', 'tags/single.jpg', 1024, {}],
+    ['UploadPartCopy', 'tags/multipart.jpg', 6 * 1024 * 1024, { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 }],
+  ])('copies the tags of a tagged original through %s', async (_, key, size, backupConfig) => {
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: Buffer.alloc(size, 7), Tagging: 'owner=studio%20b&retention=7y' }));
+    const runId = `run-tags-${key.includes('multi') ? 'mp' : 'single'}`;
+    const run = await backupRun(runId, { prefix: key }, { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, backup: backupConfig }) });
+    expect({ processed: run.processed, failures: run.results.flatMap((r) => r.failures) }).toEqual({ processed: 1, failures: [] });
+    const { TagSet } = await server.s3.send(new GetObjectTaggingCommand({ Bucket: buckets.backup, Key: key }));
+    expect(TagSet).toEqual([{ Key: 'owner', Value: 'studio b' }, { Key: 'retention', Value: '7y' }]);
   }, 120_000);
 });
 

@@ -1,6 +1,6 @@
 /**
  * backup: for each new or changed original of its shard, a server-side copy into the backup bucket
- * (same key, configured storage class). Bytes never pass through the worker: CopyObject up to the
+ * (same key, configured storage class, the original's metadata and tags). Bytes never pass through the worker: CopyObject up to the
  * multipart threshold (S3 allows 5 GiB), UploadPartCopy above it. Every copy is pinned to the
  * catalogued version with CopySourceIfMatch and verified afterwards. A key whose backup already
  * holds this version is skipped.
@@ -18,6 +18,7 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   UploadPartCopyCommand,
@@ -126,14 +127,18 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
         CopySourceIfMatch: item.etag,
         StorageClass: storageClass,
         MetadataDirective: 'COPY',
+        // A backup keeps the original's tags (S3's default, said out loud): needs
+        // s3:GetObjectTagging on the source and s3:PutObjectTagging on the copy.
+        TaggingDirective: 'COPY',
       }),
     );
     return { etag: out.CopyObjectResult!.ETag! };
   }
 
   async function multipartCopy(item: WorkItem): Promise<{ etag: string }> {
-    // A multipart upload does not copy metadata: carry it over from the source, plus its ETag.
+    // A multipart upload copies neither metadata nor tags: carry them over from the source, plus its ETag.
     const source = await ctx.s3.send(new HeadObjectCommand({ Bucket: corpus, Key: item.key, IfMatch: item.etag }));
+    const tags = source.TagCount ? (await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: corpus, Key: item.key }))).TagSet ?? [] : [];
     const { UploadId } = await ctx.s3.send(
       new CreateMultipartUploadCommand({
         Bucket: backup,
@@ -145,6 +150,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
         ContentEncoding: source.ContentEncoding,
         ContentLanguage: source.ContentLanguage,
         Metadata: { ...source.Metadata, [BACKUP_SOURCE_ETAG_META]: item.etag.replaceAll('"', '') },
+        Tagging: tags.length ? new URLSearchParams(tags.map((t): [string, string] => [t.Key!, t.Value!])).toString() : undefined,
       }),
     );
     try {
