@@ -74,6 +74,15 @@ export function isPreconditionFailed(error: unknown): boolean {
   return e?.name === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }
 
+/**
+ * True when S3 refused to read an archived object: GetObject and CopyObject answer 403
+ * InvalidObjectState for Glacier objects not restored and for Intelligent-Tiering objects in the
+ * Archive Access or Deep Archive Access tiers (S3 API reference, GetObject, Errors).
+ */
+export function isArchived(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'InvalidObjectState';
+}
+
 export function errorText(error: unknown): string {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } } | undefined;
   const status = e?.$metadata?.httpStatusCode;

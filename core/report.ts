@@ -5,7 +5,7 @@
  */
 import type { ShardOperation } from './input';
 import { compareKeys } from './keys';
-import type { Plan, PlanCounts, ShardResult } from './results';
+import { NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type ShardResult } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 
@@ -138,6 +138,19 @@ export function checkCoverage(plan: Plan, results: readonly ShardResult[]): stri
     if (seen.size === plan.shardCount && items !== plan.counts.work) problems.push(`${op}: results account for ${items} objects, the plan has ${plan.counts.work}`);
   }
   return problems;
+}
+
+/**
+ * Keys this run did not finish, to leave out of the promoted catalogue so that tomorrow's diff
+ * finds them again: retryable failures, and skips that are not done work (an archived object).
+ */
+export function keysLeftUndone(results: readonly ShardResult[]): Set<string> {
+  const keys = new Set<string>();
+  for (const r of results) {
+    for (const f of r.failures) if (f.retryable) keys.add(f.key);
+    for (const s of r.skipped) if (NOT_DONE_SKIP_CODES.has(s.code)) keys.add(s.key);
+  }
+  return keys;
 }
 
 /** Whether a run's catalogue may become the basis of tomorrow's diff. */

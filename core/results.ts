@@ -67,10 +67,19 @@ export const FAILURE_CODES = {
   'too-many-pixels': { retryable: false, hint: 'width × height exceeds filter.maxPixels' },
   'decode-failed': { retryable: false, hint: 'the image is corrupt or truncated' },
   'encode-failed': { retryable: false, hint: 'a rendition could not be encoded' },
-  archived: { retryable: false, hint: 'the object is archived and must be restored before it can be read' },
   'internal-error': { retryable: true, hint: 'an unexpected error in nightshift itself: see the job log for the stack trace' },
 } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;
+
+/**
+ * Skips that are not done work: the object could not be read yet (an archive tier answers GET and
+ * CopyObject with InvalidObjectState; Intelligent-Tiering's archive tiers cannot be told from the
+ * listing). Aggregate leaves these out of the promoted catalogue, so the next run after a restore
+ * finds them new again.
+ */
+export const NOT_DONE_SKIP_CODES: ReadonlySet<string> = new Set(['archived']);
+
+export const ARCHIVED_MESSAGE = 'the object is in an archive tier (S3 Glacier, or Intelligent-Tiering Archive Access / Deep Archive Access): restore it first; the next run after the restore picks it up';
 
 export interface Failure {
   readonly key: string;

@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import { type CatalogRecord, mergeForPromotion, parseRecordLine } from '../core/catalog';
 import { writeJsonLines } from '../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger } from '../core/report';
+import { buildReport, checkCoverage, failuresCsv, keysLeftUndone, type Report, runMetrics, shouldPromoteCatalog, type Trigger } from '../core/report';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
@@ -71,7 +71,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
   // was, and tomorrow's diff redoes what this run did not finish.
-  if (promote) await promoteCatalog(ctx, plan, new Set(report.failures.filter((f) => f.retryable).map((f) => f.key)));
+  if (promote) await promoteCatalog(ctx, plan, keysLeftUndone(results));
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };

@@ -117,4 +117,36 @@ describe('a bad night costs nothing', () => {
       await server.stop();
     }
   }, 300_000);
+
+  it('treats an object S3 will not read from an archive tier as archived, not done, and backs it up once it is restored', async () => {
+    const server = await startTestS3([]);
+    // An Intelligent-Tiering object in its Archive Access tier lists like any other; GetObject and
+    // CopyObject answer 403 InvalidObjectState (S3 API reference, GetObject, Errors).
+    const archived = (req: import('node:http').IncomingMessage) => {
+      const source = decodeURIComponent(String(req.headers['x-amz-copy-source'] ?? ''));
+      const read = req.method === 'GET' && decodeURIComponent(req.url ?? '').startsWith(`/${B.corpus}/night/2.jpg`);
+      return read || source.includes(`${B.corpus}/night/2.jpg`) ? { status: 403, code: 'InvalidObjectState', message: "The operation is not valid for the object's access tier" } : undefined;
+    };
+    const tier = await startFaultProxy({ target: server.endpoint, rate: 0, answer: archived });
+    try {
+      for (const b of Object.values(B)) await server.s3.send(new CreateBucketCommand({ Bucket: b }));
+      for (let i = 1; i <= 3; i++) await server.s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: `night/${i}.jpg`, Body: corpus.find((o) => o.resize === 'processed')!.body, StorageClass: 'INTELLIGENT_TIERING' }));
+      const run = (endpoint: string, dir: string) => runCli(['local', '--json', '--data-dir', join(tmp, dir), '--endpoint', endpoint, '--prefix', 'night/'], { cwd: tmp });
+      const cold = await run(tier.endpoint, 'archive-night');
+      expect(cold.code).toBe(0);
+      const report = await getJson<Report>(server.s3, B.work, runKeys(cold.json.runId).report);
+      expect(report.failures).toEqual([]);
+      expect(report.operations.resize!.skippedByCode).toEqual({ archived: 1 });
+      expect(report.operations.backup!.skippedByCode).toEqual({ archived: 1 });
+      const state = await getText(server.s3, B.work, 'state/catalog.jsonl');
+      expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['night/1.jpg', 'night/3.jpg']);
+      // Restored: the next night finds it new, and does it.
+      const restored = await run(server.endpoint, 'restored-night');
+      expect(restored.code).toBe(0);
+      expect(restored.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0, backedUp: 1 });
+    } finally {
+      await tier.close();
+      await server.stop();
+    }
+  }, 300_000);
 });

@@ -26,8 +26,8 @@ import {
 import pLimit from 'p-limit';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, copySource } from '../../core/keys';
-import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
+import { ARCHIVED_MESSAGE, failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isArchived, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { runShard, type ShardOutcome } from './shard';
 
@@ -70,7 +70,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     } catch (error) {
       if (isPreconditionFailed(error)) return tally.fail(failure(item.key, 'source-changed', 'the object changed after it was catalogued'));
       if (isNotFound(error)) return tally.fail(failure(item.key, 'source-missing', 'the object was deleted after it was catalogued'));
-      if ((error as { name?: string }).name === 'InvalidObjectState') return tally.fail(failure(item.key, 'archived', 'the object is archived: restore it first'));
+      if (isArchived(error)) return tally.skip(item.key, 'archived', ARCHIVED_MESSAGE);
       return tally.fail(failure(item.key, 'copy-failed', errorText(error)));
     }
 

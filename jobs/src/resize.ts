@@ -12,8 +12,8 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/
 import type { Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
 import { FORMAT_CONTENT_TYPE, renditionKey } from '../../core/keys';
-import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
+import { ARCHIVED_MESSAGE, failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isArchived, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { render, RenderError, type RenderOptions } from './render';
 import { runShard, type ShardOutcome } from './shard';
@@ -60,7 +60,7 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     } catch (error) {
       if (isPreconditionFailed(error)) return tally.fail(failure(item.key, 'source-changed', 'the object changed after it was catalogued'));
       if (isNotFound(error)) return tally.fail(failure(item.key, 'source-missing', 'the object was deleted after it was catalogued'));
-      if ((error as { name?: string }).name === 'InvalidObjectState') return tally.fail(failure(item.key, 'archived', 'the object is archived: restore it first'));
+      if (isArchived(error)) return tally.skip(item.key, 'archived', ARCHIVED_MESSAGE);
       return tally.fail(failure(item.key, 'read-failed', errorText(error)));
     }
     tally.bytesRead += body.length;

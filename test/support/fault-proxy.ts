@@ -25,6 +25,8 @@ export interface FaultProxyOptions {
   readonly hold?: (method: string, path: string) => boolean;
   /** Requests this matches always get 500 InternalError (an outage of one part of the bucket). */
   readonly fail?: (method: string, path: string) => boolean;
+  /** Answers the requests it returns an error for with that S3 error (e.g. 403 InvalidObjectState for an archived object). */
+  readonly answer?: (req: IncomingMessage) => { status: number; code: string; message: string } | undefined;
   /** Rewrites response bodies of GET requests (e.g. a listing's StorageClass, which the embedded server does not keep). */
   readonly rewrite?: (path: string, body: string) => string;
 }
@@ -74,6 +76,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    const answer = options.answer?.(req);
+    if (answer) {
+      req.resume();
+      req.on('end', () => s3Error(res, answer.status, answer.code, answer.message));
+      return;
+    }
     const outage = options.fail?.(req.method ?? 'GET', req.url ?? '/') ?? false;
     const fault = outage ? 'internal' : total() < maxFaults && random() < rate ? KINDS[Math.floor(random() * KINDS.length)]! : undefined;
     if (fault) stats.faults[fault]++;
