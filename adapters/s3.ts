@@ -33,6 +33,9 @@ export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv =
   const config: S3ClientConfig = {
     region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     retryStrategy: new NoQuotaAdaptiveRetryStrategy(maxAttempts),
+    // A corpus bucket in another region answers 301 PermanentRedirect with x-amz-bucket-region:
+    // the SDK then re-signs for that region and remembers it per bucket.
+    followRegionRedirects: true,
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
   if (endpoint) {
