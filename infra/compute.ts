@@ -177,6 +177,19 @@ function grantJobAccess(role: iam.Role, storage: Storage): void {
   role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.work, 'runs/')] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLastCatalogue', actions: ['s3:GetObject'], resources: [objects(storage.work, 'state/')] }));
+  // An SSE-KMS corpus: reading it (GetObject, and the copy source of CopyObject/UploadPartCopy)
+  // needs kms:Decrypt on its key (S3 user guide, "Using SSE-KMS": permissions), through S3 only.
+  if (storage.corpusKey) {
+    const region = storage.corpus.env.region;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptCorpus',
+        actions: ['kms:Decrypt'],
+        resources: [storage.corpusKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
+      }),
+    );
+  }
   const byKey = 'the jobs address objects by key, which is not known in advance; no delete action is granted';
   acknowledge(role, {
     [wildcardResource(role, storage.corpus.bucketArn, '/*')]: `Read-only on the corpus objects: ${byKey}.`,

@@ -24,6 +24,10 @@ describe('stack configuration', () => {
     [{ compute: { backup: { vcpu: 0.25, memoryMiB: 1536 } } }, 'nightshift.compute.backup.memoryMiB', 'a Fargate memory size for 0.25 vCPU: 512, 1024 or 2048 MiB'],
     [{ corpus: { bucketName: 'My_Photos' } }, 'nightshift.corpus.bucketName', 'S3 bucket name'],
     [{ scheduel: {} }, 'nightshift.scheduel', 'no field named "scheduel"'],
+    [{ corpus: { kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' } }, 'nightshift.corpus.kmsKeyArn', 'only with corpus.bucketName'],
+    [{ corpus: { bucketName: 'photos', kmsKeyArn: 'alias/photos' } }, 'nightshift.corpus.kmsKeyArn', 'a KMS key ARN'],
+    [{ corpus: { bucketName: 'photos', region: 'eu-west-1', kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' } }, 'nightshift.corpus.kmsKeyArn', "a key in the bucket's region eu-west-1"],
+    [{ corpus: { bucketName: 'photos', region: 'Europe' } }, 'nightshift.corpus.region', 'an AWS region'],
   ])('stops synth on %j naming the key, the value and the fix', (override, field, expected) => {
     const e = problems({ notificationEmails: ['ops@example.com'], ...override });
     const p = e.problems.find((x) => x.field === field);

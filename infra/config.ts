@@ -62,6 +62,8 @@ const cronSchema = z.string().superRefine((value, ctx) => {
 });
 
 const bucketName = pipelineConfigSchema.shape.buckets.shape.corpus;
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -72,8 +74,23 @@ export const stackConfigSchema = z.strictObject({
     .strictObject({
       /** An existing bucket to read the corpus from. Left out: the stack creates one (and retains it on delete). */
       bucketName: bucketName.optional(),
+      /** The existing bucket's region, when it is not the stack's (the jobs follow S3's redirect; this scopes the KMS grant). */
+      region: z.string().regex(AWS_REGION, 'an AWS region such as eu-west-1').optional(),
+      /** The KMS key the existing bucket's objects are encrypted with (SSE-KMS): the jobs get kms:Decrypt on it, through S3 only. */
+      kmsKeyArn: z.string().regex(KMS_KEY_ARN, 'a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias will not do: IAM grants keys by key ARN)').optional(),
     })
-    .default({}),
+    .default({})
+    .superRefine((corpus, ctx) => {
+      for (const field of ['region', 'kmsKeyArn'] as const) {
+        if (corpus[field] !== undefined && corpus.bucketName === undefined) {
+          ctx.addIssue({ code: 'custom', path: [field], input: corpus[field], message: 'to be set only with corpus.bucketName (the corpus bucket the stack creates is in its own region, encrypted with S3-managed keys)' });
+        }
+      }
+      const keyRegion = corpus.kmsKeyArn?.split(':')[3];
+      if (keyRegion && corpus.region && keyRegion !== corpus.region) {
+        ctx.addIssue({ code: 'custom', path: ['kmsKeyArn'], input: corpus.kmsKeyArn, message: `a key in the bucket's region ${corpus.region} (SSE-KMS keys must be in the bucket's region)` });
+      }
+    }),
   schedule: z
     .strictObject({
       /** EventBridge cron, evaluated in UTC unless timeZone is set. */

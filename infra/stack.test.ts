@@ -287,6 +287,21 @@ describe('what AWS needs at run time', () => {
     }
   });
 
+  it('lets the jobs decrypt an SSE-KMS corpus in another region, through S3 only (S3 user guide, "Using server-side encryption with AWS KMS keys": permissions)', () => {
+    const key = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const kmsCorpus = synth({ corpus: { bucketName: 'photos-archive', region: 'us-west-2', kmsKeyArn: key } });
+    try {
+      const statements = Object.entries(kmsCorpus.json.Resources)
+        .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('ComputeJobRole'))
+        .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[] }).Statement);
+      expect(statements.find((st) => st.Sid === 'DecryptCorpus')).toEqual({ Sid: 'DecryptCorpus', Effect: 'Allow', Action: 'kms:Decrypt', Resource: key, Condition: { StringEquals: { 'kms:ViaService': 's3.us-west-2.amazonaws.com' } } });
+    } finally {
+      rmSync(kmsCorpus.outdir, { recursive: true, force: true });
+    }
+    // Without a key, no KMS access at all.
+    expect(statementsOf('ComputeJobRole').flatMap(actionsOf).filter((a) => a.startsWith('kms:'))).toEqual([]);
+  });
+
   it('keeps the execution logs under /aws/vendedlogs/states/ (Step Functions developer guide, "Logging using CloudWatch Logs")', () => {
     s.template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/Nightshift-workflow' });
     s.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {

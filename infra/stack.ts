@@ -41,6 +41,8 @@ export class NightshiftStack extends Stack {
     const logRetention = config.retention.logDays as logs.RetentionDays;
     this.storage = new Storage(this, 'Storage', {
       corpusBucketName: config.corpus.bucketName,
+      corpusRegion: config.corpus.region,
+      corpusKmsKeyArn: config.corpus.kmsKeyArn,
       runRetentionDays: config.retention.runDays,
       noncurrentBackupDays: config.retention.noncurrentBackupDays,
       backupObjectLock: config.backupObjectLock,

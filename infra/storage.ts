@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -8,6 +9,16 @@ export interface StorageProps {
    * @default - the stack creates a corpus bucket (retained when the stack is deleted)
    */
   readonly corpusBucketName?: string;
+  /**
+   * The existing corpus bucket's region, when it is not the stack's.
+   * @default - the stack's region
+   */
+  readonly corpusRegion?: string;
+  /**
+   * The KMS key the existing corpus is encrypted with (SSE-KMS).
+   * @default - S3-managed encryption: no key access is granted
+   */
+  readonly corpusKmsKeyArn?: string;
   /**
    * Days a run's artefacts (`runs/<runId>/…` in the work bucket) are kept.
    * @default 90
@@ -32,6 +43,8 @@ export interface StorageProps {
  */
 export class Storage extends Construct {
   readonly corpus: s3.IBucket;
+  /** The corpus's SSE-KMS key, when it has one: readers need kms:Decrypt on it. */
+  readonly corpusKey?: kms.IKey;
   readonly renditions: s3.Bucket;
   readonly backup: s3.Bucket;
   readonly work: s3.Bucket;
@@ -48,8 +61,9 @@ export class Storage extends Construct {
     const logged = (prefix: string): s3.BucketProps => ({ ...hardened(), serverAccessLogsBucket: this.accessLogs, serverAccessLogsPrefix: `${prefix}/` });
     const abortUploads: s3.LifecycleRule = { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) };
 
+    this.corpusKey = props.corpusKmsKeyArn ? kms.Key.fromKeyArn(this, 'CorpusKey', props.corpusKmsKeyArn) : undefined;
     this.corpus = props.corpusBucketName
-      ? s3.Bucket.fromBucketName(this, 'Corpus', props.corpusBucketName)
+      ? s3.Bucket.fromBucketAttributes(this, 'Corpus', { bucketName: props.corpusBucketName, region: props.corpusRegion, encryptionKey: this.corpusKey })
       : new s3.Bucket(this, 'Corpus', { ...logged('corpus'), versioned: true, removalPolicy: RemovalPolicy.RETAIN, lifecycleRules: [abortUploads] });
     this.renditions = new s3.Bucket(this, 'Renditions', { ...logged('renditions'), removalPolicy: RemovalPolicy.RETAIN, lifecycleRules: [abortUploads] });
     this.backup = new s3.Bucket(this, 'Backup', {
