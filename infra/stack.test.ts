@@ -103,6 +103,8 @@ describe('Batch', () => {
       ContainerProperties: Match.objectLike({
         Command: [job],
         ResourceRequirements: [{ Type: 'MEMORY', Value: String(memory) }, { Type: 'VCPU', Value: String(vcpu) }],
+        // The job stops itself before this timeout, since Batch does not retry a timed-out attempt.
+        Environment: Match.arrayWith([{ Name: 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', Value: String(minutes * 60) }]),
       }),
       Timeout: { AttemptDurationSeconds: minutes * 60 },
       RetryStrategy: {

@@ -348,6 +348,51 @@ describe('SIGTERM (Batch timeout, Spot reclaim)', () => {
   });
 });
 
+describe('the attempt timeout (AWS Batch does not retry an attempt it killed for its timeout)', () => {
+  // Batch's own kill cannot happen here; the job's side of it can: given its attempt timeout, it
+  // stops itself before the kill and exits 143, which the retry strategy retries. Every request
+  // is slowed down (a loopback proxy), so the work outlasts the 3-second self-deadline
+  // (6 s timeout − 3 s margin − 0 s grace).
+  const deadlineEnv = {
+    NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: '6',
+    NIGHTSHIFT_STOP_MARGIN_SECONDS: '3',
+    NIGHTSHIFT_GRACE_SECONDS: '0',
+    NIGHTSHIFT_CONFIG: JSON.stringify({ ...configInput, resize: { concurrency: 1, webpEffort: 2 } }),
+  };
+
+  it('a shard stops itself before the timeout, writes no result and exits 143; the retry finishes it', async () => {
+    const runId = 'run-deadline';
+    const prefix = 'deadline/';
+    for (let i = 0; i < 8; i++) await put(`${prefix}img-${i}.jpg`, await photoJpeg(640, 480, 700 + i), 'image/jpeg');
+    expect((await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify({ prefix, operations: ['resize'] }) }))).code).toBe(0);
+    const slow = await startFaultProxy({ target: server.endpoint, rate: 0, delayMs: 800 });
+    try {
+      const stopped = await runJob('resize', env(runId, { ...deadlineEnv, AWS_ENDPOINT_URL_S3: slow.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: '0' }));
+      expect(stopped.code).toBe(143);
+      expect(stopped.logs.find((l) => l.msg === 'attempt timeout near: taking no new objects, exiting for a retry')).toMatchObject({ level: 'warn', attemptTimeoutMs: 6000, stopAfterMs: 3000 });
+      await expect(getJson(s3, buckets.work, runKeys(runId).result('resize', 0))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    } finally {
+      await slow.close();
+    }
+    const retry = await runJob('resize', env(runId, { ...deadlineEnv, AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '2' }));
+    expect(retry.code).toBe(0);
+    const result = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', 0));
+    expect({ failed: result.counts.failed, done: result.counts.processed + result.counts.skipped }).toEqual({ failed: 0, done: result.counts.items });
+  });
+
+  it('the catalog stops itself too, before writing a plan, and exits 143', async () => {
+    const slow = await startFaultProxy({ target: server.endpoint, rate: 0, delayMs: 600 });
+    try {
+      const stopped = await runJob('catalog', env('run-deadline-catalog', { ...deadlineEnv, AWS_ENDPOINT_URL_S3: slow.endpoint }));
+      expect(stopped.code).toBe(143);
+      expect(stopped.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['attempt timeout near: taking no new objects, exiting for a retry', 'stopped before the plan was written; exiting for a retry']));
+      await expect(getJson(s3, buckets.work, runKeys('run-deadline-catalog').plan)).rejects.toMatchObject({ name: 'NoSuchKey' });
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('backup of objects above the multipart threshold', () => {
   it('copies with UploadPartCopy, keeps metadata, records the source ETag and verifies size', async () => {
     const big = Buffer.alloc(12 * 1024 * 1024);

@@ -31,6 +31,8 @@ export interface JobContext {
   /** At most one progress log line per this many milliseconds. */
   readonly progressMs: number;
   readonly s3MaxAttempts: number;
+  readonly attemptTimeoutMs: number;
+  readonly stopMarginMs: number;
   readonly s3: S3Client;
   readonly log: Logger;
   /** Aborted on SIGTERM: jobs stop taking new objects. */
@@ -39,6 +41,18 @@ export interface JobContext {
 
 /** Exit codes, also used by the Batch retry strategy: 1 is worth a retry, 2 is not. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, terminated: 143 } as const;
+
+/**
+ * When a job stops itself, in milliseconds from its start: AWS Batch does not retry an attempt it
+ * killed for exceeding its timeout (AWS Batch user guide, "Job timeouts"), so the job stops first
+ * — takes no new objects, gives those in flight `graceMs`, and exits 143, which the retry strategy
+ * retries — `marginMs` before the kill would come. Never before half the timeout; undefined
+ * when no timeout is known.
+ */
+export function selfDeadlineMs(attemptTimeoutMs: number, graceMs: number, marginMs: number): number | undefined {
+  if (attemptTimeoutMs <= 0) return undefined;
+  return Math.max(attemptTimeoutMs - graceMs - marginMs, attemptTimeoutMs / 2);
+}
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -68,6 +82,10 @@ export function parseJobEnvironment(job: string | undefined, env: NodeJS.Process
     sortMemoryBytes: intVar(env, 'NIGHTSHIFT_SORT_MEMORY_MB', 128, 1, 65_536) * 1024 * 1024,
     graceMs: intVar(env, 'NIGHTSHIFT_GRACE_SECONDS', 20, 0, 3_600) * 1000,
     progressMs: intVar(env, 'NIGHTSHIFT_PROGRESS_MS', 30_000, 0, 3_600_000),
+    /** The job definition's attempt timeout (the stack sets it); 0: none known, no self-deadline. */
+    attemptTimeoutMs: intVar(env, 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', 0, 0, 14 * 24 * 3600) * 1000,
+    /** How long before the attempt timeout, besides the grace period, the job stops itself. */
+    stopMarginMs: intVar(env, 'NIGHTSHIFT_STOP_MARGIN_SECONDS', 60, 0, 3_600) * 1000,
     /** Attempts per S3 request, including the first (adapters/s3.ts). */
     s3MaxAttempts: intVar(env, 'NIGHTSHIFT_S3_MAX_ATTEMPTS', 8, 1, 100),
   };

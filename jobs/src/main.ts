@@ -5,13 +5,14 @@
  *   0    the job did its work; per-object failures are in its result file, not in the exit code
  *   1    it could not do its work (e.g. S3 unreachable, manifest unreadable): worth a retry
  *   2    bad configuration or environment: a retry would fail the same way
- *   143  stopped by SIGTERM (Batch timeout, Spot reclaim) before finishing: the retry redoes the shard
+ *   143  stopped before finishing, by SIGTERM (Spot reclaim, a cancelled job) or by itself just
+ *        before its attempt timeout (which Batch would not retry): the retry redoes the shard
  */
 import { createLogger } from '../../adapters/log';
 import { createS3Client, errorText } from '../../adapters/s3';
 import { backupJob } from './backup';
 import { catalogJob } from './catalog';
-import { EXIT, type JobContext, parseJobEnvironment, UsageError } from './context';
+import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs, UsageError } from './context';
 import { resizeJob } from './resize';
 import { readPlan } from './shard';
 
@@ -38,9 +39,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   };
   process.on('SIGTERM', onTerm);
   const started = Date.now();
+  const deadline = selfDeadlineMs(parsed.attemptTimeoutMs, parsed.graceMs, parsed.stopMarginMs);
+  const timer =
+    deadline === undefined
+      ? undefined
+      : setTimeout(() => {
+          ctx.log.warn('attempt timeout near: taking no new objects, exiting for a retry', { attemptTimeoutMs: parsed.attemptTimeoutMs, stopAfterMs: deadline });
+          stop.abort();
+        }, deadline).unref();
+  const stopped = new Promise<'stopped'>((resolve) => stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
   try {
     if (ctx.job === 'catalog') {
-      await catalogJob(ctx);
+      // The catalog's work is one pass that a retry redoes from the start: stopping it early only
+      // has to make sure the attempt ends as a retryable exit, not as a Batch timeout.
+      if ((await Promise.race([catalogJob(ctx), stopped])) === 'stopped') {
+        ctx.log.warn('stopped before the plan was written; exiting for a retry', { ms: Date.now() - started });
+        return EXIT.terminated;
+      }
       return EXIT.ok;
     }
     const plan = await readPlan(ctx);
@@ -58,6 +73,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     ctx.log.error(`job failed: ${errorText(error)}`, { error });
     return stop.signal.aborted ? EXIT.terminated : EXIT.failed;
   } finally {
+    clearTimeout(timer);
     process.off('SIGTERM', onTerm);
     ctx.s3.destroy();
     ctx.log.info('job finished', { ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
@@ -68,6 +84,9 @@ if (require.main === module) {
   main(process.argv.slice(2), process.env).then(
     (code) => {
       process.exitCode = code;
+      // Stopped: work still in flight past its grace period must not keep the process alive
+      // until Batch kills it, which would turn a retryable exit into an unretried timeout.
+      if (code === EXIT.terminated) process.exit(code);
     },
     (error: unknown) => {
       process.stderr.write(`nightshift job crashed: ${(error as Error)?.stack ?? String(error)}\n`);
