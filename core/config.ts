@@ -94,6 +94,34 @@ export const shardSchema = z.strictObject({
 });
 export type ShardRules = z.output<typeof shardSchema>;
 
+/** Hours an execution may run before Step Functions stops it (the workflow's timeout). */
+export const EXECUTION_TIMEOUT_HOURS = 24;
+
+const jobLimits = (vcpu: number, timeoutMinutes: number) =>
+  z
+    .strictObject({
+      vcpu: z.number().positive().default(vcpu),
+      /** Batch's attempt timeout. */
+      timeoutMinutes: z.number().int().min(1).default(timeoutMinutes),
+      attempts: z.number().int().min(1).max(10).default(3),
+    })
+    .default({ vcpu, timeoutMinutes, attempts: 3 });
+
+/**
+ * What the plan knows of the compute the array jobs run on, to bound each Batch state's time and
+ * say whether a run fits the execution (core/timing.ts). The stack fills it from its `compute`
+ * configuration; left out, the stack's defaults.
+ */
+export const computeLimitsSchema = z
+  .strictObject({
+    maxVcpus: z.number().int().min(1).max(10_000).default(32),
+    executionTimeoutHours: z.number().positive().max(24 * 365).default(EXECUTION_TIMEOUT_HOURS),
+    backup: jobLimits(0.5, 120),
+    resize: jobLimits(2, 240),
+  })
+  .default(() => ({ maxVcpus: 32, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, backup: { vcpu: 0.5, timeoutMinutes: 120, attempts: 3 }, resize: { vcpu: 2, timeoutMinutes: 240, attempts: 3 } }));
+export type ComputeLimits = z.output<typeof computeLimitsSchema>;
+
 export const pipelineConfigSchema = z.strictObject({
   buckets: z.strictObject({
     corpus: bucketName,
@@ -135,6 +163,7 @@ export const pipelineConfigSchema = z.strictObject({
       cacheControl: z.string().min(1).default('public, max-age=31536000, immutable'),
     })
     .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: 'public, max-age=31536000, immutable' })),
+  compute: computeLimitsSchema,
 });
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -4,6 +4,7 @@
  * once as processed, skipped or failed; skips and failures carry a reason code.
  */
 import type { Operation, ShardOperation } from './input';
+import type { PlanTiming } from './timing';
 
 export interface PlanCounts {
   /** Objects listed under the run's prefix. */
@@ -41,6 +42,10 @@ export interface Plan {
   readonly previousCatalogRecords: number;
   /** True when there is no work for any requested shard operation. */
   readonly nothingToDo: boolean;
+  /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */
+  readonly timeouts: Readonly<Record<ShardOperation, number>>;
+  /** How long the run should take on the configured compute, and whether it fits the execution's limit. */
+  readonly estimate: Omit<PlanTiming, 'timeouts'>;
 }
 
 /**

@@ -14,6 +14,7 @@ export interface AslState {
   readonly Retry?: readonly { ErrorEquals: string[] }[];
   readonly Catch?: readonly { ErrorEquals: string[]; Next: string }[];
   readonly TimeoutSeconds?: number;
+  readonly TimeoutSecondsPath?: string;
   readonly Choices?: readonly { Next: string }[];
   readonly Default?: string;
   readonly Branches?: readonly AslDefinition[];

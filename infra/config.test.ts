@@ -1,5 +1,5 @@
 import { validationErrorOf } from '../test/support/fixtures';
-import { configFromContext, parseStackConfig } from './config';
+import { configFromContext, parseStackConfig, pipelineConfigOf } from './config';
 
 const problems = (raw: unknown) => validationErrorOf(() => parseStackConfig(raw));
 
@@ -44,6 +44,11 @@ describe('stack configuration', () => {
     [16, 122880],
   ])('accepts Fargate\'s %s vCPU with %s MiB', (vcpu, memoryMiB) => {
     expect(parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { backup: { vcpu, memoryMiB } } }).compute.backup).toMatchObject({ vcpu, memoryMiB });
+  });
+
+  it('gives the jobs the compute the plan sizes state timeouts by (the same figures as the job definitions)', () => {
+    const c = parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { maxVcpus: 64, resize: { vcpu: 4, memoryMiB: 8192, timeoutMinutes: 90, attempts: 2 } } });
+    expect(pipelineConfigOf(c, { corpus: 'c-b', renditions: 'r-b', backup: 'b-b', work: 'w-b' }).compute).toEqual({ maxVcpus: 64, executionTimeoutHours: 24, backup: { vcpu: 0.5, timeoutMinutes: 120, attempts: 3 }, resize: { vcpu: 4, timeoutMinutes: 90, attempts: 2 } });
   });
 
   it('requires at least one email address', () => {

@@ -8,7 +8,7 @@
  * stops `cdk synth` with a message naming the key, the value and the fix.
  */
 import { z } from 'zod';
-import { filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, shardSchema, SORT_KEYS } from '../core/config';
+import { EXECUTION_TIMEOUT_HOURS, filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, shardSchema, SORT_KEYS } from '../core/config';
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
@@ -196,5 +196,15 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 
 /** The pipeline configuration the jobs and functions receive, given the deployed bucket names. */
 export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['buckets']): PipelineConfig {
-  return { buckets, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize };
+  const limits = (job: StackConfig['compute']['backup']) => ({ vcpu: job.vcpu, timeoutMinutes: job.timeoutMinutes, attempts: job.attempts });
+  return {
+    buckets,
+    presets: config.presets,
+    filter: config.filter,
+    sort: config.sort,
+    shards: config.shards,
+    backup: config.backup,
+    resize: config.resize,
+    compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
+  };
 }

@@ -348,7 +348,7 @@ describe('workflow definition (synthesized ASL)', () => {
     for (const { name, state } of tasks) {
       // NotifyFailure catches only errors of its own (its RunFailed must fail the execution: the redrive gate).
       const catchesAll = name === STATE.notifyFailure ? (state.Catch ?? []).length > 0 && !state.Catch!.some((c) => c.ErrorEquals.includes('States.ALL')) : (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL'));
-      expect({ name, retry: (state.Retry ?? []).length > 0, catch: catchesAll, timeout: (state.TimeoutSeconds ?? 0) > 0 }).toEqual({ name, retry: true, catch: true, timeout: true });
+      expect({ name, retry: (state.Retry ?? []).length > 0, catch: catchesAll, timeout: (state.TimeoutSeconds ?? 0) > 0 || typeof state.TimeoutSecondsPath === 'string' }).toEqual({ name, retry: true, catch: true, timeout: true });
     }
     for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.notifySkipped, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
       expect(s.definition.States[name]!.Catch![0]!.Next).toBe(`Failed in ${name}`);
@@ -385,11 +385,19 @@ describe('workflow definition (synthesized ASL)', () => {
     }
   });
 
-  it('leaves each Batch attempt to its job definition\'s timeout and bounds the state by all attempts plus queueing', () => {
+  it('leaves each Batch attempt to its job definition\'s timeout; the catalog state allows all its attempts plus queueing', () => {
     const states = Object.fromEntries(allStates(s.definition).map(({ name, state }) => [name, state]));
     expect(states[STATE.plan]!.Parameters!.Timeout).toBeUndefined();
     expect(states[STATE.plan]!.TimeoutSeconds).toBe((120 * 3 + 60) * 60);
-    expect(states[STATE.resize]!.TimeoutSeconds).toBe((240 * 3 + 60) * 60);
+  });
+
+  it('bounds the array job states by the plan, which sizes them to the work (core/timing.ts)', () => {
+    const states = Object.fromEntries(allStates(s.definition).map(({ name, state }) => [name, state]));
+    for (const [name, job] of [[STATE.backup, 'backup'], [STATE.resize, 'resize']] as const) {
+      expect(states[name]!.Parameters!.Timeout).toBeUndefined();
+      expect(states[name]!.TimeoutSeconds).toBeUndefined();
+      expect(states[name]!.TimeoutSecondsPath).toBe(`$.plan.value.timeouts.${job}`);
+    }
   });
 
   it('sizes the backup and resize array jobs from the plan', () => {

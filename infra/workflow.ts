@@ -7,13 +7,14 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { EXECUTION_TIMEOUT_HOURS } from '../core/config';
 import type { JobName, JobSize } from './compute';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
 
 export interface WorkflowProps {
   readonly queue: batch.IJobQueue;
   readonly jobDefinitions: Record<JobName, batch.IJobDefinition>;
-  /** Job sizes, for the Batch tasks' timeouts (job timeout × attempts, plus time in the queue). */
+  /** Job sizes, for the catalog state's timeout (job timeout × attempts, plus time in the queue); the array states read theirs from the plan. */
   readonly jobs: Record<JobName, JobSize>;
   readonly functions: { prepare: lambda.IFunction; aggregate: lambda.IFunction; notify: lambda.IFunction; notifyFailure: lambda.IFunction };
   /** The work bucket, where the plan is read from. */
@@ -25,7 +26,7 @@ export interface WorkflowProps {
   readonly logRetention?: logs.RetentionDays;
   /**
    * The longest a run may take.
-   * @default Duration.hours(24)
+   * @default Duration.hours(EXECUTION_TIMEOUT_HOURS), 24 h: the plan assumes it (core/config.ts)
    */
   readonly timeout?: Duration;
   /**
@@ -38,20 +39,22 @@ export interface WorkflowProps {
 /**
  * BatchSubmitJob spends `taskTimeout` on the Batch job's attempt timeout (overriding the job
  * definition's) and renders no state TimeoutSeconds. Here the job definitions keep their
- * per-attempt timeouts, and the state gets its own: every attempt plus time waiting in the queue.
+ * per-attempt timeouts, and the state gets its own: a fixed one, or one read from the state's
+ * input (TimeoutSecondsPath), which the array jobs take from the plan, sized to its shards.
  */
 class BatchJobState extends tasks.BatchSubmitJob {
   constructor(
     scope: Construct,
     id: string,
-    private readonly stateTimeout: Duration,
+    private readonly stateTimeout: Duration | { readonly path: string },
     props: tasks.BatchSubmitJobProps,
   ) {
     super(scope, id, props);
   }
 
   override toStateJson(queryLanguage?: sfn.QueryLanguage): object {
-    return { ...super.toStateJson(queryLanguage), TimeoutSeconds: this.stateTimeout.toSeconds() };
+    const timeout = this.stateTimeout instanceof Duration ? { TimeoutSeconds: this.stateTimeout.toSeconds() } : { TimeoutSecondsPath: this.stateTimeout.path };
+    return { ...super.toStateJson(queryLanguage), ...timeout };
   }
 }
 
@@ -210,7 +213,9 @@ export class Workflow extends Construct {
     // Inside a branch a Catch can only lead to the branch's own states: it ends the branch with a
     // named error, which the Parallel's Catch then reports (e.g. "Failed in Work: ResizeFailed").
     const arrayJob = (job: 'backup' | 'resize', stateId: string) => {
-      const task = new BatchJobState(this, stateId, batchTimeout(job), {
+      // Sized by the plan to the work: its shards, how many run at once on the configured vCPUs,
+      // and the measured throughput (core/timing.ts); never less than every attempt of one child.
+      const task = new BatchJobState(this, stateId, { path: `$.plan.value.timeouts.${job}` }, {
         jobName: `nightshift-${job}`,
         jobQueueArn: props.queue.jobQueueArn,
         jobDefinitionArn: props.jobDefinitions[job].jobDefinitionArn,
@@ -256,7 +261,7 @@ export class Workflow extends Construct {
       comment: 'nightshift: plan, back up and resize new images, report, notify',
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
-      timeout: props.timeout ?? Duration.hours(24),
+      timeout: props.timeout ?? Duration.hours(EXECUTION_TIMEOUT_HOURS),
       tracingEnabled: true,
       logs: { destination: this.executionLogs(props), level: sfn.LogLevel.ALL, includeExecutionData: true },
     });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig } from '../core/config';
 import { STATE } from '../infra/workflow';
-import { synthesizeLocalDefinition } from './definition';
+import { synthesizeDefinition, synthesizeLocalDefinition } from './definition';
 import { executeWorkflow, LOCAL_BUCKETS } from './runner';
 
 const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
@@ -17,7 +17,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'nightshift-def-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const lambda = (payload: unknown) => async () => ({ Payload: payload, StatusCode: 200 });
-const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) => async () => ({ Body: JSON.stringify({ shardCount, arrayJobs }) });
+const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) => async () => ({ Body: JSON.stringify({ shardCount, arrayJobs, timeouts: { backup: 3600, resize: 3600 } }) });
 
 function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<string, (input: unknown) => Promise<unknown>> = {}) {
   return {
@@ -51,6 +51,27 @@ it('runs a state renamed in the construct under its new name', async () => {
   const outcome = await executeWorkflow(definition, handlers({ ...names, aggregate: 'AggregateAndReport' }), {}, 'local-test');
   expect(outcome.status).toBe('SUCCEEDED');
   expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
+});
+
+it('differs from the deployed definition only where the interpreter resolves TimeoutSecondsPath differently', () => {
+  const deployed = synthesizeDefinition(config, join(tmp, 'deployed'));
+  const local = synthesizeLocalDefinition(config, join(tmp, 'local'));
+  const arrayJobs = (d: typeof deployed) => (d.States[STATE.work]!.Branches ?? []).flatMap((b) => Object.entries(b.States)).filter(([name]) => name === STATE.backup || name === STATE.resize);
+  expect(arrayJobs(deployed).map(([name, s]) => [name, s.TimeoutSecondsPath, s.TimeoutSeconds])).toEqual([
+    [STATE.backup, '$.plan.value.timeouts.backup', undefined],
+    [STATE.resize, '$.plan.value.timeouts.resize', undefined],
+  ]);
+  expect(arrayJobs(local).map(([name, s]) => [name, s.TimeoutSecondsPath, s.TimeoutSeconds])).toEqual([
+    [STATE.backup, undefined, 24 * 3600],
+    [STATE.resize, undefined, 24 * 3600],
+  ]);
+  // Without those two fields of those two states, the definitions are the same.
+  const without = (d: typeof deployed) =>
+    JSON.parse(JSON.stringify(d, function (this: Record<string, unknown>, k, v) {
+      return (k === 'TimeoutSeconds' || k === 'TimeoutSecondsPath') && this.Resource === 'arn:aws:states:::batch:submitJob.sync' && this.Parameters && (this.Parameters as Record<string, unknown>).ArrayProperties ? undefined : v;
+    }));
+  expect(without(local)).toEqual(without(deployed));
+  expect(local).not.toEqual(deployed);
 });
 
 it('resolves the work bucket to the local one in the S3 task', () => {

@@ -117,6 +117,9 @@ describe('the jobs over a hostile corpus', () => {
     expect(plan.counts.skipped).toEqual({ 'not-an-image': 2, 'zero-byte': 1, 'folder-placeholder': 1 });
     expect(plan.shardCount).toBeGreaterThanOrEqual(2);
     expect(plan.shardOperations).toEqual(['backup', 'resize']);
+    // What the workflow's array states read their timeouts from, and the run's estimate.
+    expect(plan.timeouts).toEqual({ backup: 120 * 60 * 3 + 3600, resize: 240 * 60 * 3 + 3600 });
+    expect(plan.estimate).toMatchObject({ fits: true, executionTimeoutSeconds: 86_400, arrayJobs: { backup: { waves: 1 }, resize: { waves: 1 } } });
     const catalogResult = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys(runId).result('catalog', 0));
     expect(new Map(catalogResult.skipped.map((s) => [s.key, s.code]))).toEqual(new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!])));
   });
@@ -345,6 +348,18 @@ describe('SIGTERM (Batch timeout, Spot reclaim)', () => {
     expect(result.counts.processed + result.counts.skipped).toBe(6);
     expect(result.counts.skipped).toBeGreaterThan(0); // what the stopped attempt finished is not redone
     expect(result.skipped.every((x) => x.code === 'up-to-date')).toBe(true);
+  });
+});
+
+describe('a run that cannot fit the execution', () => {
+  it('is said so in the plan and the log, with the setting that would make it fit', async () => {
+    const tight = { ...configInput, compute: { maxVcpus: 2, executionTimeoutHours: 0.001, resize: { vcpu: 2, timeoutMinutes: 240, attempts: 3 } } };
+    const run = await runJob('catalog', env('run-too-long', { NIGHTSHIFT_CONFIG: JSON.stringify(tight) }));
+    expect(run.code).toBe(0);
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-too-long').plan);
+    expect(plan.estimate.fits).toBe(false);
+    expect(plan.estimate.advice).toMatch(/past the execution's 0.001 h limit: .*backfill prefix by prefix/);
+    expect(run.logs.find((l) => l.msg === 'the run may not fit the execution')).toMatchObject({ level: 'warn', advice: plan.estimate.advice });
   });
 });
 

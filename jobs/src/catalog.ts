@@ -17,6 +17,7 @@ import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import type { Plan, PlanCounts } from '../../core/results';
 import { ShardCutter, shardCount } from '../../core/shards';
+import { planTiming } from '../../core/timing';
 import { ValidationError } from '../../core/validation';
 import { downloadFileIfExists, listPages, putText, uploadFile } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
@@ -47,6 +48,7 @@ export async function catalogJob(ctx: JobContext): Promise<Plan> {
 
 async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
   const { config, s3 } = ctx;
+  const started = Date.now();
   const keys = runKeys(ctx.runId);
   const counts: PlanCounts = { listed: 0, selected: 0, new: 0, changed: 0, unchanged: 0, deleted: 0, work: 0, skipped: {} };
   const bytes = { listed: 0, selected: 0, work: 0 };
@@ -150,6 +152,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
   await Promise.all(pending);
 
+  const { timeouts, ...estimate } = planTiming({ shardCount: shards, objects: counts.work, bytes: bytes.work, operations: shards > 0 ? operations : [], elapsedSeconds: (Date.now() - started) / 1000 }, config.compute);
+  if (!estimate.fits) log.warn('the run may not fit the execution', { advice: estimate.advice, expectedSeconds: estimate.expectedSeconds });
   const plan: Plan = {
     runId: ctx.runId,
     createdAt: new Date().toISOString(),
@@ -165,6 +169,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     bytes,
     previousCatalogRecords: previousRecords,
     nothingToDo: shards === 0,
+    timeouts,
+    estimate,
   };
   await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });

@@ -19,6 +19,8 @@ export function samplePlan(overrides: Partial<Plan> = {}): Plan {
     bytes: { listed: 700, selected: 500, work: 500 },
     previousCatalogRecords: 0,
     nothingToDo: false,
+    timeouts: { backup: 7200 * 3 + 3600, resize: 14400 * 3 + 3600 },
+    estimate: { arrayJobs: {}, expectedSeconds: 60, executionTimeoutSeconds: 86_400, fits: true },
     ...overrides,
   };
 }
