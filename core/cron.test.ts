@@ -1,4 +1,4 @@
-import { CronError, nextRuns, parseCron } from './cron';
+import { CronError, dstSurprises, nextRuns, parseCron } from './cron';
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString().slice(0, 16));
 const after = new Date('2026-11-22T10:00:00Z'); // a Sunday
@@ -26,6 +26,25 @@ describe('EventBridge cron', () => {
     // Europe/Paris leaves summer time on 2026-10-25: 02:00 local is 00:00 UTC before, 01:00 UTC after.
     const runs = nextRuns(parseCron('cron(0 2 * * ? *)'), new Date('2026-10-23T12:00:00Z'), 3, 'Europe/Paris');
     expect(iso(runs)).toEqual(['2026-10-24T00:00', '2026-10-25T01:00', '2026-10-26T01:00']);
+  });
+
+  it('skips a run whose local time daylight saving time skips, as EventBridge Scheduler does', () => {
+    // Europe/Paris enters summer time on 2027-03-28: 02:00-02:59 local does not exist that night.
+    const runs = nextRuns(parseCron('cron(0 2 * * ? *)'), new Date('2027-03-27T12:00:00Z'), 2, 'Europe/Paris');
+    expect(iso(runs)).toEqual(['2027-03-29T00:00', '2027-03-30T00:00']);
+  });
+
+  it('names the scheduled local times that daylight saving skips or repeats in the coming year', () => {
+    const from = new Date('2026-12-01T00:00:00Z');
+    expect(dstSurprises(parseCron('cron(0 2 * * ? *)'), 'Europe/Paris', from)).toEqual([
+      { kind: 'skipped', local: '2027-03-28 02:00' },
+      { kind: 'repeated', local: '2027-10-31 02:00' },
+    ]);
+    expect(dstSurprises(parseCron('cron(30 1 * * ? *)'), 'America/New_York', from)).toEqual([{ kind: 'repeated', local: '2027-11-07 01:30' }]);
+    expect(dstSurprises(parseCron('cron(0 4 * * ? *)'), 'Europe/Paris', from)).toEqual([]);
+    expect(dstSurprises(parseCron('cron(0 2 * * ? *)'), 'UTC', from)).toEqual([]);
+    // Only days the cron fires on count: a Monday-only schedule meets no Sunday change.
+    expect(dstSurprises(parseCron('cron(0 2 ? * MON *)'), 'Europe/Paris', from)).toEqual([]);
   });
 
   it.each([

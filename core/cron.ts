@@ -179,12 +179,64 @@ function offsetMinutes(timeZone: string, instant: number): number {
   return (Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute')) - Math.floor(instant / 60_000) * 60_000) / 60_000;
 }
 
-/** Converts a wall-clock time in `timeZone` to an instant (times skipped by a DST change move forward). */
-function zonedToInstant(timeZone: string, y: number, mo: number, d: number, h: number, mi: number): number {
+/**
+ * The instants at which a wall-clock time happens in `timeZone`: one; none on the day daylight
+ * saving time skips it; two on the day it is repeated.
+ */
+function zonedInstants(timeZone: string, y: number, mo: number, d: number, h: number, mi: number): number[] {
   const wall = Date.UTC(y, mo - 1, d, h, mi);
-  let guess = wall - offsetMinutes(timeZone, wall) * 60_000;
-  guess = wall - offsetMinutes(timeZone, guess) * 60_000;
-  return guess;
+  const offsets = new Set([offsetMinutes(timeZone, wall - 86_400_000), offsetMinutes(timeZone, wall + 86_400_000), offsetMinutes(timeZone, wall)]);
+  const instants = [...offsets].map((o) => wall - o * 60_000).filter((t) => offsetMinutes(timeZone, t) * 60_000 === wall - t);
+  return [...new Set(instants)].sort((a, b) => a - b);
+}
+
+export interface DstSurprise {
+  /** `skipped`: the local time does not exist that day, and EventBridge Scheduler skips the run; `repeated`: it happens twice, and the schedule runs once. */
+  readonly kind: 'skipped' | 'repeated';
+  /** The local date and time, `YYYY-MM-DD HH:MM`. */
+  readonly local: string;
+}
+
+/**
+ * Scheduled local times that daylight saving time skips or repeats in the coming `days`. EventBridge
+ * Scheduler skips a run whose time does not exist and runs once at a repeated time (EventBridge
+ * Scheduler user guide, "Daylight saving time"): a nightly schedule at such a time misses a night.
+ */
+export function dstSurprises(cron: Cron, timeZone: string, from: Date, days = 366): DstSurprise[] {
+  if (timeZone === 'UTC') return [];
+  const out: DstSurprise[] = [];
+  const first = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
+  for (let day = first; day < first + days * 86_400_000; day += 86_400_000) {
+    // Only days whose offset changes can hold a skipped or repeated time.
+    if (offsetMinutes(timeZone, day) === offsetMinutes(timeZone, day + 86_400_000)) continue;
+    const d = new Date(day);
+    const [y, mo, dd] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+    for (const date of [[y, mo, dd], nextDay(y, mo, dd)] as [number, number, number][]) {
+      if (!dayMatches(cron, ...date)) continue;
+      for (const h of cron.hours) {
+        for (const mi of cron.minutes) {
+          const n = zonedInstants(timeZone, ...date, h, mi).length;
+          if (n === 1) continue;
+          const local = `${date[0]}-${pad(date[1])}-${pad(date[2])} ${pad(h)}:${pad(mi)}`;
+          if (!out.some((x) => x.local === local)) out.push({ kind: n === 0 ? 'skipped' : 'repeated', local });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** One line for an operator: which nights daylight saving time makes the schedule skip or merge, and the fix. */
+export function dstWarning(expression: string, timeZone: string, surprises: readonly DstSurprise[]): string {
+  const list = surprises.map((s) => `${s.local} ${s.kind === 'skipped' ? 'does not exist (no run that night)' : 'happens twice (one run)'}`).join('; ');
+  return `schedule ${expression} in ${timeZone}: ${list}. EventBridge Scheduler skips a time that daylight saving skips: pick a time outside the change (e.g. 04:00 local) if every night must run.`;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function nextDay(y: number, mo: number, d: number): [number, number, number] {
+  const next = new Date(Date.UTC(y, mo - 1, d + 1));
+  return [next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate()];
 }
 
 export function isTimeZone(zone: string): boolean {
@@ -196,7 +248,7 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-/** The next `count` run times strictly after `after`, in the cron's time zone (default UTC). */
+/** The next `count` run times strictly after `after`, in the cron's time zone (default UTC), as EventBridge Scheduler fires them. */
 export function nextRuns(cron: Cron, after: Date, count: number, timeZone = 'UTC'): Date[] {
   const out: Date[] = [];
   const start = after.getTime();
@@ -210,8 +262,10 @@ export function nextRuns(cron: Cron, after: Date, count: number, timeZone = 'UTC
     if (dayMatches(cron, y, mo, dd)) {
       for (const h of cron.hours) {
         for (const mi of cron.minutes) {
-          const instant = timeZone === 'UTC' ? Date.UTC(y, mo - 1, dd, h, mi) : zonedToInstant(timeZone, y, mo, dd, h, mi);
-          if (instant > start && out.length < count && (out.length === 0 || instant > out[out.length - 1]!.getTime())) out.push(new Date(instant));
+          // A time daylight saving skips does not run and a repeated one runs once, as EventBridge
+          // Scheduler does (which of the two instants it takes is not documented: the later here).
+          const instant = timeZone === 'UTC' ? Date.UTC(y, mo - 1, dd, h, mi) : zonedInstants(timeZone, y, mo, dd, h, mi).at(-1);
+          if (instant !== undefined && instant > start && out.length < count && (out.length === 0 || instant > out[out.length - 1]!.getTime())) out.push(new Date(instant));
         }
       }
     }

@@ -1,10 +1,11 @@
-import { TimeZone } from 'aws-cdk-lib';
+import { Annotations, TimeZone } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { dstSurprises, dstWarning, parseCron } from '../core/cron';
 
 export interface NightlyScheduleProps {
   readonly stateMachine: sfn.IStateMachine;
@@ -22,6 +23,8 @@ export class NightlySchedule extends Construct {
   constructor(scope: Construct, id: string, props: NightlyScheduleProps) {
     super(scope, id);
     if (props.timeZone) {
+      const surprises = dstSurprises(parseCron(props.cron), props.timeZone, new Date());
+      if (surprises.length > 0) Annotations.of(this).addWarningV2('nightshift:dst', dstWarning(props.cron, props.timeZone, surprises));
       new scheduler.Schedule(this, 'Schedule', {
         description: `nightshift nightly run (${props.cron}, ${props.timeZone})`,
         schedule: scheduler.ScheduleExpression.expression(props.cron, TimeZone.of(props.timeZone)),

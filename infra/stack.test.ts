@@ -6,12 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator = require('asl-validator');
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
 import { parseStackConfig, type StackConfig } from './config';
+import { NightlySchedule } from './schedule';
 import { NightshiftStack } from './stack';
 import { STATE } from './workflow';
 
@@ -89,6 +91,28 @@ describe('schedule', () => {
     } finally {
       rmSync(zoned.outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('schedule across daylight saving time', () => {
+  // EventBridge Scheduler skips a run whose local time daylight saving skips, and runs once at a
+  // repeated time (EventBridge Scheduler user guide, "Daylight saving time"). Synth says so.
+  const warningsFor = (cron: string, timeZone: string) => {
+    const app = new App();
+    const stack = new Stack(app, 'ScheduleOnly');
+    const stateMachine = new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Start')) });
+    new NightlySchedule(stack, 'Nightly', { stateMachine, cron, timeZone });
+    return Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
+  };
+
+  it('warns at synth when a scheduled local time is skipped or repeated', () => {
+    const [warning, ...more] = warningsFor('cron(0 2 * * ? *)', 'Europe/Paris');
+    expect(more).toEqual([]);
+    expect(warning).toMatch(/^schedule cron\(0 2 \* \* \? \*\) in Europe\/Paris: \d{4}-03-\d\d 02:00 does not exist \(no run that night\); \d{4}-10-\d\d 02:00 happens twice \(one run\)\. .*pick a time outside the change/);
+  });
+
+  it('says nothing for a time no change touches', () => {
+    expect(warningsFor('cron(0 4 * * ? *)', 'Europe/Paris')).toEqual([]);
   });
 });
 

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nextRuns, parseCron } from '../../core/cron';
+import { dstSurprises, dstWarning, nextRuns, parseCron } from '../../core/cron';
 import { configFromContext } from '../../infra/config';
-import { synthesizeLocalDefinition } from '../../local/definition';
+import { synthesizeDefinition } from '../../local/definition';
 import { LOCAL_BUCKETS } from '../../local/runner';
 import { parsePipelineConfig } from '../../core/config';
 import { UsageError } from '../nightshift';
@@ -29,6 +29,8 @@ export async function scheduleCommand(values: Record<string, unknown>): Promise<
   const fmt = (d: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(d);
   process.stdout.write(`Schedule: ${schedule.cron} in ${zone}${schedule.timeZone ? ' (EventBridge Scheduler)' : ' (EventBridge rule crons are UTC)'}\n\nNext ${count} runs:\n`);
   for (const at of nextRuns(parseCron(schedule.cron), new Date(), count, zone)) process.stdout.write(`  ${fmt(at, 'UTC').padEnd(34)}  ${local !== 'UTC' ? fmt(at, local) : ''}\n`);
+  const surprises = schedule.timeZone ? dstSurprises(parseCron(schedule.cron), schedule.timeZone, new Date()) : [];
+  if (surprises.length > 0) process.stdout.write(`\nWarning: ${dstWarning(schedule.cron, zone, surprises)}\n`);
   if (!schedule.timeZone) process.stdout.write(`\nTo run at a local time across daylight saving changes, set "schedule.timeZone" (e.g. "${local !== 'UTC' ? local : 'Europe/Paris'}") in cdk.json.\n`);
   return 0;
 }
@@ -37,7 +39,7 @@ export async function synthCommand(): Promise<number> {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-synth-'));
   try {
     const config = projectConfig();
-    const definition = synthesizeLocalDefinition(parsePipelineConfig({ buckets: LOCAL_BUCKETS, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize }), outdir);
+    const definition = synthesizeDefinition(parsePipelineConfig({ buckets: LOCAL_BUCKETS, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize }), outdir);
     process.stdout.write(`${JSON.stringify(definition, null, 2)}\n`);
     return 0;
   } finally {
