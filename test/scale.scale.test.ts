@@ -40,7 +40,8 @@ afterAll(async () => {
 });
 
 it('plans 100,000 objects in bounded memory, in balanced shards, and aggregates them', async () => {
-  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'scale-1', NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], dryRun: true }), NIGHTSHIFT_SORT_MEMORY_MB: '32' };
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'scale-1', NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], dryRun: true }), NIGHTSHIFT_SORT_MEMORY_MB: '2' };
+  // A sort budget well below the catalogue (~10 MB of lines here): the external sort must spill and merge.
   const started = Date.now();
   const catalog = await runJob('catalog', env);
   expect(catalog.code).toBe(0);
