@@ -8,14 +8,15 @@
  *   store below does too, for sorting and paging alike.
  * - `startFauxqs` listens on every interface; this server listens on 127.0.0.1 only.
  *
- * And one layer of our own in front of it (local/s3-tagging.ts): object tags, which fauxqs does
+ * And one layer of our own in front of it (local/s3-layer.ts): conditional requests and object
+ * tags, which fauxqs does
  * not keep, so that backups are tested to copy them as S3 does.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareKeys } from '../core/keys';
-import { startTaggingLayer } from './s3-tagging';
+import { startS3Layer } from './s3-layer';
 
 export interface EmbeddedS3Options {
   /** Where objects persist (SQLite). Default: in memory only. */
@@ -109,7 +110,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   const app = buildApp({ logger: false, defaultRegion: region, stores: { sqsStore, snsStore, s3Store } });
   if (persistence) app.addHook('preClose', () => persistence.close());
   const listening: string = await app.listen({ port: 0, host: '127.0.0.1' });
-  const layer = await startTaggingLayer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 'tags.json') : undefined });
+  const layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 'tags.json') : undefined });
   const port = layer.port;
 
   for (const bucket of options.buckets ?? []) s3Store.createBucket(bucket);

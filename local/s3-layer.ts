@@ -1,7 +1,19 @@
 /**
- * Object tagging for the embedded S3 server, which fauxqs does not have: a small layer of our own
- * in front of it (plain HTTP on loopback, no fauxqs internals). It keeps each object's tag set
- * beside fauxqs's data and behaves as the S3 API reference documents:
+ * What the embedded S3 server must do as S3 does and fauxqs does not: a small layer of our own in
+ * front of it (plain HTTP on loopback, no fauxqs internals). Each behaviour is pinned by
+ * test/s3-contract.test.ts, citing the S3 API reference.
+ *
+ * Conditional requests (S3 API reference, PutObject / GetObject / HeadObject / CopyObject /
+ * UploadPartCopy / CompleteMultipartUpload, and the user guide's "Conditional requests"):
+ * - writes (PutObject, CopyObject, CompleteMultipartUpload): `If-None-Match: *` fails with 412
+ *   when the key exists; `If-Match: <etag>` fails with 412 when its ETag differs and 404 when
+ *   there is no object. Writes to one key are serialised, so of two conditional writers exactly
+ *   one wins, as in S3.
+ * - reads (GetObject, HeadObject): `If-Match` fails with 412; `If-None-Match` matching gives 304.
+ * - copy sources (CopyObject, UploadPartCopy): `x-amz-copy-source-if-match` fails with 412 when the
+ *   source's ETag differs, `x-amz-copy-source-if-none-match` when it matches.
+ *
+ * Object tagging, which fauxqs does not keep; each object's tag set is kept beside fauxqs's data:
  *
  * - PutObject and CreateMultipartUpload take `x-amz-tagging` (a URL-encoded query string); a
  *   completed multipart upload gets the tags its CreateMultipartUpload named. An overwrite
@@ -20,13 +32,19 @@ import type { AddressInfo } from 'node:net';
 
 type TagSet = [string, string][];
 
-export interface TaggingLayer {
+export interface S3Layer {
   readonly port: number;
   close(): Promise<void>;
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const xmlUnescape = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+/** An `If-Match` / `If-None-Match` value (`*`, or ETags, quoted or not, comma-separated) against an object's ETag. */
+function etagMatches(condition: string, etag: string): boolean {
+  const bare = (t: string) => t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  return condition.split(',').some((c) => c.trim() === '*' || bare(c) === bare(etag));
+}
 
 export function parseTaggingHeader(value: string | undefined): TagSet {
   return value ? [...new URLSearchParams(value)] : [];
@@ -54,7 +72,7 @@ function copySourceOf(header: string): string {
   return `${path.slice(0, slash)}\0${path.slice(slash + 1)}`;
 }
 
-export async function startTaggingLayer(options: { upstreamPort: number; port?: number; file?: string }): Promise<TaggingLayer> {
+export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
   const tags = new Map<string, TagSet>(options.file && existsSync(options.file) ? (JSON.parse(readFileSync(options.file, 'utf8')) as [string, TagSet][]) : []);
   const pendingUploads = new Map<string, TagSet>();
   const save = () => {
@@ -98,16 +116,83 @@ export async function startTaggingLayer(options: { upstreamPort: number; port?: 
     return Buffer.concat(chunks);
   };
 
-  const objectExists = (bucket: string, key: string) =>
-    new Promise<boolean>((resolve, reject) => {
+  /** The object's current ETag (quotes included), or undefined when there is no object. */
+  const etagOf = (bucket: string, key: string) =>
+    new Promise<string | undefined>((resolve, reject) => {
       const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
       const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: 'HEAD', path, headers: { authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/s3/aws4_request' } }, (answer) => {
         answer.resume();
-        resolve(answer.statusCode === 200);
+        resolve(answer.statusCode === 200 ? String(answer.headers.etag) : undefined);
       });
       up.on('error', reject);
       up.end();
     });
+  const objectExists = async (bucket: string, key: string) => (await etagOf(bucket, key)) !== undefined;
+
+  // Writes to one key run one at a time: a conditional write's check and the write itself are one step.
+  const writing = new Map<string, Promise<unknown>>();
+  const serialised = <T>(id: string, work: () => Promise<T>): Promise<T> => {
+    const run = (writing.get(id) ?? Promise.resolve()).then(work, work);
+    const tail = run.catch(() => undefined);
+    writing.set(id, tail);
+    void tail.then(() => {
+      if (writing.get(id) === tail) writing.delete(id);
+    });
+    return run;
+  };
+
+  /**
+   * Evaluates the conditional headers of a request as S3 does. Answers the request and returns
+   * true when a condition fails; otherwise removes the headers it evaluated (so that the server
+   * behind sees a plain request) and returns false.
+   */
+  async function conditionFails(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, write: boolean): Promise<boolean> {
+    const h = req.headers;
+    const ifMatch = h['if-match'] as string | undefined;
+    const ifNoneMatch = h['if-none-match'] as string | undefined;
+    const source = h['x-amz-copy-source'] as string | undefined;
+    const sourceIfMatch = h['x-amz-copy-source-if-match'] as string | undefined;
+    const sourceIfNoneMatch = h['x-amz-copy-source-if-none-match'] as string | undefined;
+    if (ifMatch !== undefined || ifNoneMatch !== undefined) {
+      const current = await etagOf(object.bucket, object.key);
+      if (ifMatch !== undefined) {
+        if (current === undefined && write) {
+          noSuchKey(res, object.key);
+          return true;
+        }
+        if (current !== undefined && !etagMatches(ifMatch, current)) {
+          preconditionFailed(res, req, 'If-Match');
+          return true;
+        }
+      }
+      if (ifNoneMatch !== undefined && current !== undefined && etagMatches(ifNoneMatch, current)) {
+        if (write) {
+          preconditionFailed(res, req, 'If-None-Match');
+          return true;
+        }
+        return void res.writeHead(304, { etag: current }).end(), true;
+      }
+    }
+    if (source && (sourceIfMatch !== undefined || sourceIfNoneMatch !== undefined)) {
+      const [bucket, key] = copySourceOf(source).split('\0') as [string, string];
+      const current = await etagOf(bucket, key);
+      if (current !== undefined && sourceIfMatch !== undefined && !etagMatches(sourceIfMatch, current)) {
+          preconditionFailed(res, req, 'x-amz-copy-source-If-Match');
+          return true;
+        }
+      if (current !== undefined && sourceIfNoneMatch !== undefined && etagMatches(sourceIfNoneMatch, current)) {
+          preconditionFailed(res, req, 'x-amz-copy-source-If-None-Match');
+          return true;
+        }
+    }
+    for (const name of ['if-match', 'if-none-match', 'x-amz-copy-source-if-match', 'x-amz-copy-source-if-none-match']) delete h[name];
+    return false;
+  }
+
+  const preconditionFailed = (res: ServerResponse, req: IncomingMessage, condition: string) => {
+    res.writeHead(412, { 'content-type': 'application/xml' });
+    res.end(req.method === 'HEAD' ? undefined : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${condition}</Condition></Error>`);
+  };
 
   const noSuchKey = (res: ServerResponse, key: string) =>
     res.writeHead(404, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xmlEscape(key)}</Key></Error>`);
@@ -143,26 +228,44 @@ export async function startTaggingLayer(options: { upstreamPort: number; port?: 
     }
     const uploadId = url.searchParams.get('uploadId');
     if (req.method === 'POST' && uploadId) {
-      const status = await relay(req, res);
-      if (status === 200) {
-        setTags(id, pendingUploads.get(uploadId) ?? []);
-        pendingUploads.delete(uploadId);
-      }
+      return serialised(id, async () => {
+        if (await conditionFails(req, res, object, true)) {
+          req.resume();
+          return;
+        }
+        const status = await relay(req, res);
+        if (status === 200) {
+          setTags(id, pendingUploads.get(uploadId) ?? []);
+          pendingUploads.delete(uploadId);
+        }
+      }).then(() => undefined);
+    }
+    if (req.method === 'PUT' && uploadId) {
+      // UploadPartCopy's copy-source conditions; the part itself is not the object.
+      if (await conditionFails(req, res, { bucket: '', key: '' }, false)) return void req.resume();
+      await relay(req, res);
       return;
     }
-    if (req.method === 'PUT' && !uploadId) {
-      const source = header('x-amz-copy-source');
-      const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
-      const status = await relay(req, res);
-      if (status === 200) setTags(id, next);
-      return;
+    if (req.method === 'PUT') {
+      return serialised(id, async () => {
+        if (await conditionFails(req, res, object, true)) {
+          req.resume();
+          return;
+        }
+        const source = header('x-amz-copy-source');
+        const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
+        const status = await relay(req, res);
+        if (status === 200) setTags(id, next);
+      }).then(() => undefined);
     }
     if (req.method === 'DELETE' && !uploadId) {
-      const status = await relay(req, res);
-      if (status === 204 || status === 200) setTags(id, []);
-      return;
+      return serialised(id, async () => {
+        const status = await relay(req, res);
+        if (status === 204 || status === 200) setTags(id, []);
+      });
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
+      if (await conditionFails(req, res, object, false)) return;
       const count = tags.get(id)?.length;
       await relay(req, res, count ? { 'x-amz-tagging-count': String(count) } : {});
       return;

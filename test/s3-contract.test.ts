@@ -1,0 +1,144 @@
+/**
+ * The S3 contract: every S3 behaviour the pipeline's guarantees rest on, run against the embedded
+ * server (fauxqs behind a layer of ours, local/s3-layer.ts). Each case cites the S3 API reference
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/). Where the embedded server lacks a behaviour,
+ * the server is made right, never this test lenient.
+ */
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { compareKeys } from '../core/keys';
+import { listPages } from '../adapters/s3';
+import { startTestS3, type TestS3 } from './support/processes';
+
+describe('S3 contract (embedded server)', () => {
+  let server: TestS3;
+  beforeAll(async () => {
+    server = await startTestS3(['order-test']);
+  });
+  afterAll(() => server.stop());
+
+  const keys = ['B.jpg', 'a.jpg', 'caf\u00e9.jpg', 'cafe\u0301.jpg', 'Z/1.jpg', 'z/2.jpg', '\u{1F600}.jpg', '\uFF21.jpg', 'a b.jpg', 'a+b.jpg', 'A.jpg', 'é/x.jpg', 'e/x.jpg'];
+
+  it('listens on loopback', () => {
+    expect(server.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('lists in S3 (UTF-8 byte) order and loses no key across pages, whatever the case or accents', async () => {
+    for (const key of keys) await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: key, Body: key }));
+    for (const pageSize of [1, 2, 3, 1000]) {
+      const listed: string[] = [];
+      for await (const page of listPages(server.s3, { bucket: 'order-test', pageSize })) listed.push(...page.objects.map((o) => o.Key!));
+      expect(listed).toEqual([...keys].sort(compareKeys));
+    }
+  });
+
+  it('rolls keys up into common prefixes with a delimiter, across pages', async () => {
+    const prefixes: string[] = [];
+    const objects: string[] = [];
+    for await (const page of listPages(server.s3, { bucket: 'order-test', delimiter: '/', pageSize: 2 })) {
+      prefixes.push(...page.prefixes);
+      objects.push(...page.objects.map((o) => o.Key!));
+    }
+    expect(new Set(prefixes)).toEqual(new Set(['Z/', 'z/', 'é/', 'e/']));
+    expect(objects).toHaveLength(keys.length - 4);
+  });
+
+  it('answers a missing bucket with NoSuchBucket', async () => {
+    await expect(server.s3.send(new ListObjectsV2Command({ Bucket: 'no-such-bucket' }))).rejects.toMatchObject({ name: 'NoSuchBucket' });
+  });
+
+  /**
+   * Object tagging as the S3 API reference documents it (PutObject / CreateMultipartUpload
+   * `x-amz-tagging`; CopyObject `x-amz-tagging-directive`, default COPY; Get/Put/DeleteObjectTagging;
+   * HeadObject `x-amz-tagging-count`): the guarantee that a backup keeps its original's tags rests on it.
+   */
+  it('keeps, copies, replaces and removes object tags as S3 does', async () => {
+    const tagsOf = async (key: string) => (await server.s3.send(new GetObjectTaggingCommand({ Bucket: 'order-test', Key: key }))).TagSet;
+    await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg', Body: 'a', Tagging: 'k=v%26w&empty=' }));
+    expect(await tagsOf('tags/a b.jpg')).toEqual([{ Key: 'k', Value: 'v&w' }, { Key: 'empty', Value: '' }]);
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg' }))).TagCount).toBe(2);
+    await server.s3.send(new CopyObjectCommand({ Bucket: 'order-test', Key: 'tags/copied.jpg', CopySource: 'order-test/tags/a%20b.jpg' }));
+    expect(await tagsOf('tags/copied.jpg')).toEqual([{ Key: 'k', Value: 'v&w' }, { Key: 'empty', Value: '' }]);
+    await server.s3.send(new CopyObjectCommand({ Bucket: 'order-test', Key: 'tags/replaced.jpg', CopySource: 'order-test/tags/a%20b.jpg', TaggingDirective: 'REPLACE', Tagging: 'x=1' }));
+    expect(await tagsOf('tags/replaced.jpg')).toEqual([{ Key: 'x', Value: '1' }]);
+    await server.s3.send(new PutObjectTaggingCommand({ Bucket: 'order-test', Key: 'tags/replaced.jpg', Tagging: { TagSet: [{ Key: 'y', Value: '<2>' }] } }));
+    expect(await tagsOf('tags/replaced.jpg')).toEqual([{ Key: 'y', Value: '<2>' }]);
+    await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'tags/a b.jpg', Body: 'a2' })); // an overwrite without tags has none
+    expect(await tagsOf('tags/a b.jpg')).toEqual([]);
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'order-test', Key: 'tags/copied.jpg' }));
+    await expect(tagsOf('tags/copied.jpg')).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  describe('conditional requests', () => {
+    const B = 'order-test';
+    const put = (Key: string, Body: string, extra: Partial<ConstructorParameters<typeof PutObjectCommand>[0]> = {}) => server.s3.send(new PutObjectCommand({ Bucket: B, Key, Body, ...extra }));
+    const status = (error: unknown) => (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const refused = async (p: Promise<unknown>) => p.then(() => 'accepted', (e: unknown) => `${status(e)} ${(e as { name?: string }).name}`);
+
+    // PutObject, "If-None-Match": uploads only if the key does not exist; 412 Precondition Failed otherwise.
+    it('PutObject If-None-Match: * writes a new key once, and refuses when it exists', async () => {
+      expect(await refused(put('cond/once.json', 'first', { IfNoneMatch: '*' }))).toBe('accepted');
+      expect(await refused(put('cond/once.json', 'second', { IfNoneMatch: '*' }))).toBe('412 PreconditionFailed');
+      expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/once.json' }))).Body!.transformToString()).toBe('first');
+    });
+
+    it('of two concurrent If-None-Match: * writes, exactly one wins', async () => {
+      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => refused(put('cond/race.json', `writer ${i}`, { IfNoneMatch: '*' }))));
+      expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === '412 PreconditionFailed')).toHaveLength(5);
+    });
+
+    // PutObject, "If-Match": uploads only if the ETag matches; 412 if it does not; 404 NoSuchKey if there is no object.
+    it('PutObject If-Match replaces only the version it read', async () => {
+      const { ETag } = await put('cond/state.jsonl', 'v1');
+      expect(await refused(put('cond/state.jsonl', 'v2', { IfMatch: '"00000000000000000000000000000000"' }))).toBe('412 PreconditionFailed');
+      expect(await refused(put('cond/state.jsonl', 'v2', { IfMatch: ETag }))).toBe('accepted');
+      expect(await refused(put('cond/state.jsonl', 'v3', { IfMatch: ETag }))).toBe('412 PreconditionFailed'); // its ETag changed with v2
+      expect(await refused(put('cond/missing.jsonl', 'x', { IfMatch: ETag }))).toBe('404 NoSuchKey');
+    });
+
+    // GetObject / HeadObject, "If-Match": 412 when the ETag differs; "If-None-Match": 304 Not Modified when it matches.
+    it('GetObject and HeadObject honour If-Match and If-None-Match', async () => {
+      const { ETag } = await put('cond/read.jpg', 'pixels');
+      expect(await refused(server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/read.jpg', IfMatch: '"ffffffffffffffffffffffffffffffff"' })))).toBe('412 PreconditionFailed');
+      expect(await refused(server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cond/read.jpg', IfMatch: '"ffffffffffffffffffffffffffffffff"' })))).toMatch(/^412 /);
+      expect(await refused(server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cond/read.jpg', IfMatch: ETag })))).toBe('accepted');
+      expect(await refused(server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/read.jpg', IfNoneMatch: ETag })))).toMatch(/^304 /);
+    });
+
+    // CopyObject, "x-amz-copy-source-if-match": copies only if the source's ETag matches, else 412.
+    it('CopyObject and UploadPartCopy copy only the source version they name', async () => {
+      const { ETag } = await put('cond/src.jpg', 'version 1');
+      await put('cond/src.jpg', 'version 2');
+      const copy = (CopySourceIfMatch: string) => refused(server.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond/dst.jpg', CopySource: `${B}/cond/src.jpg`, CopySourceIfMatch })));
+      expect(await copy(ETag!)).toBe('412 PreconditionFailed');
+      const current = (await server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cond/src.jpg' }))).ETag!;
+      expect(await copy(current)).toBe('accepted');
+      expect(await refused(server.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond/dst2.jpg', CopySource: `${B}/cond/src.jpg`, CopySourceIfNoneMatch: current })))).toBe('412 PreconditionFailed');
+      const { UploadId } = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'cond/mp.jpg' }));
+      expect(await refused(server.s3.send(new UploadPartCopyCommand({ Bucket: B, Key: 'cond/mp.jpg', UploadId, PartNumber: 1, CopySource: `${B}/cond/src.jpg`, CopySourceIfMatch: ETag })))).toBe('412 PreconditionFailed');
+    });
+
+    // CompleteMultipartUpload, "If-None-Match": completes only if the key does not exist, else 412.
+    it('CompleteMultipartUpload honours If-None-Match: *', async () => {
+      await put('cond/big.bin', 'already here');
+      const { UploadId } = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'cond/big.bin' }));
+      const part = await server.s3.send(new UploadPartCommand({ Bucket: B, Key: 'cond/big.bin', UploadId, PartNumber: 1, Body: 'part one' }));
+      const complete = server.s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'cond/big.bin', UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+      expect(await refused(complete)).toBe('412 PreconditionFailed');
+      expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/big.bin' }))).Body!.transformToString()).toBe('already here');
+    });
+  });
+});
