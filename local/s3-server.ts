@@ -8,9 +8,8 @@
  *   store below does too, for sorting and paging alike.
  * - `startFauxqs` listens on every interface; this server listens on 127.0.0.1 only.
  *
- * And one layer of our own in front of it (local/s3-layer.ts): conditional requests and object
- * tags, which fauxqs does
- * not keep, so that backups are tested to copy them as S3 does.
+ * And one layer of our own in front of it (local/s3-layer.ts) for what fauxqs does not do:
+ * conditional requests and object tags (test/s3-contract.test.ts pins both).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
