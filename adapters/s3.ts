@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { compareKeys } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
@@ -106,19 +106,19 @@ export async function getJson<T>(s3: S3Client, bucket: string, key: string): Pro
   }
 }
 
-export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
-  await putText(s3, bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown, condition: WriteCondition = {}): Promise<void> {
+  await putText(s3, bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json', condition);
 }
 
-export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType: string): Promise<void> {
+export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType: string, condition: WriteCondition = {}): Promise<void> {
   // ContentLength explicitly: for an empty body (an empty shard manifest) the SDK would send none.
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: `${contentType}; charset=utf-8` }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: `${contentType}; charset=utf-8`, IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch }));
 }
 
-/** Streams an object line by line (JSON Lines manifests and catalogues); `undefined` when it does not exist. */
-export async function readLinesIfExists(s3: S3Client, bucket: string, key: string): Promise<AsyncGenerator<string> | undefined> {
+/** Streams an object line by line (JSON Lines manifests and catalogues); `undefined` when it does not exist. `ifMatch`: that version only (412 otherwise). */
+export async function readLinesIfExists(s3: S3Client, bucket: string, key: string, ifMatch?: string): Promise<AsyncGenerator<string> | undefined> {
   try {
-    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: ifMatch }));
     return nonEmptyLines(out.Body as Readable);
   } catch (error) {
     if (isNotFound(error)) return undefined;
@@ -152,15 +152,37 @@ async function* nonEmptyLines(body: Readable): AsyncGenerator<string> {
 
 const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 
-/** Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart above. */
-export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string): Promise<number> {
+/**
+ * A conditional write (S3 API reference, PutObject and CompleteMultipartUpload): `ifMatch` replaces
+ * only that version, `ifNoneMatch: '*'` writes only a key that does not exist; S3 answers 412
+ * otherwise (isPreconditionFailed).
+ */
+export interface WriteCondition {
+  readonly ifMatch?: string;
+  readonly ifNoneMatch?: '*';
+}
+
+/** Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart above; conditionally when asked. */
+export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string, condition: WriteCondition = {}): Promise<number> {
   const { size } = await stat(path);
+  const when = { IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch };
   if (size <= UPLOAD_PART_BYTES) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: contentType }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: contentType, ...when }));
   } else {
-    await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+    // lib-storage passes its params to CompleteMultipartUpload, which carries the condition.
+    await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ...when }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
   }
   return size;
+}
+
+/** An object's ETag, or undefined when there is no object. */
+export async function etagOf(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 export interface ListOptions {

@@ -15,7 +15,7 @@ import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
-import { getJson, isNotFound, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
+import { etagOf, getJson, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 
@@ -32,6 +32,11 @@ export interface AggregateSummary {
   readonly failures: number;
   readonly catalogPromoted: boolean;
   readonly reportKey: string;
+}
+
+/** Another run promoted state/catalog.jsonl while this one was promoting it: this run's write was refused. */
+export class PromotionConflict extends Error {
+  override readonly name = 'PromotionConflict';
 }
 
 /** The results do not cover the plan: a shard's result is missing or miscounted. */
@@ -77,6 +82,12 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
 }
 
+/**
+ * Merges the run's catalogue into state/catalog.jsonl and writes it back only over the version it
+ * read (If-Match; If-None-Match: * when there was none), so that two runs promoting at once never
+ * lose one's work: the second is refused with PromotionConflict, and a redrive merges again onto
+ * what the first promoted.
+ */
 async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: ReadonlySet<string>): Promise<void> {
   const { work } = ctx.config.buckets;
   const keys = runKeys(plan.runId);
@@ -85,16 +96,23 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: Readonl
       let i = 0;
       for await (const line of lines ?? []) yield parseRecordLine(line, `${where} line ${++i}`);
     };
-  // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
-  const previous = plan.prefix === '' ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY);
-  const current = await readLines(ctx.s3, work, keys.catalog);
-  const dir = await mkdtemp(join(ctx.env.NIGHTSHIFT_TMPDIR || tmpdir(), 'nightshift-promote-'));
+  const conflict = () => new PromotionConflict(`${STATE_CATALOG_KEY} changed while run ${plan.runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
+  const base = await etagOf(ctx.s3, work, STATE_CATALOG_KEY);
   try {
-    const file = join(dir, 'catalog.jsonl');
-    await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, exclude));
-    await uploadFile(ctx.s3, work, STATE_CATALOG_KEY, file, 'application/x-ndjson');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
+    const previous = plan.prefix === '' || base === undefined ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY, base);
+    const current = await readLines(ctx.s3, work, keys.catalog);
+    const dir = await mkdtemp(join(ctx.env.NIGHTSHIFT_TMPDIR || tmpdir(), 'nightshift-promote-'));
+    try {
+      const file = join(dir, 'catalog.jsonl');
+      await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, exclude));
+      await uploadFile(ctx.s3, work, STATE_CATALOG_KEY, file, 'application/x-ndjson', base ? { ifMatch: base } : { ifNoneMatch: '*' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } catch (error) {
+    if (isPreconditionFailed(error)) throw conflict();
+    throw error;
   }
-  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, excluded: exclude.size });
+  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, excluded: exclude.size, over: base ?? 'nothing' });
 }

@@ -1,17 +1,24 @@
 /**
- * Publishing a run's email once. A marker object (runs/<runId>/notified.json for the final email;
- * notified-<tag>.json for a failure report) is written after SNS accepts the message; a retried,
- * redriven or duplicated Notify finds it and sends nothing.
+ * Publishing a run's email once, even when two attempts run at once (a retried Lambda whose first
+ * attempt is still running, a duplicated invocation). The email's marker (runs/<runId>/notified.json
+ * for the final email; notified-<tag>.json for a failure report) is claimed before publishing,
+ * with `If-None-Match: *`: S3 lets exactly one writer create it (S3 API reference, PutObject,
+ * conditional writes). The winner publishes and records the message id; a loser sends nothing.
+ * A claim whose publish failed is marked so, and one left by an attempt that died while sending
+ * goes stale after CLAIM_STALE_MS: either may be taken over, with If-Match on the claim it read.
  */
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { Email } from '../core/email';
 import { runKeys } from '../core/keys';
-import { isNotFound, putJson } from '../adapters/s3';
+import { isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
 /** The marker of a run's email: `notified.json` for the final email, `notified-<tag>.json` for others. */
 export const notifiedKey = (runId: string, tag?: string) => `${runKeys(runId).base}/notified${tag ? `-${tag}` : ''}.json`;
+
+/** Longer than a notify function may run (2 minutes): a claim this old was left by an attempt that died. */
+export const CLAIM_STALE_MS = 5 * 60_000;
 
 export interface Published {
   readonly sent: boolean;
@@ -19,32 +26,66 @@ export interface Published {
   readonly subject: string;
 }
 
-/** Whether a publishOnce marker is in the work bucket. */
-async function markerExists(ctx: FunctionContext, key: string): Promise<boolean> {
+/** What a marker says. Markers written before claims existed have no status: they mean sent. */
+interface Marker {
+  readonly status?: 'sending' | 'sent' | 'failed';
+  readonly at?: string;
+  readonly messageId?: string;
+}
+
+async function readMarker(ctx: FunctionContext, key: string): Promise<{ marker: Marker; etag: string } | undefined> {
   try {
-    await ctx.s3.send(new HeadObjectCommand({ Bucket: ctx.config.buckets.work, Key: key }));
-    return true;
+    const out = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.config.buckets.work, Key: key }));
+    return { marker: JSON.parse(await out.Body!.transformToString()) as Marker, etag: out.ETag! };
   } catch (error) {
-    if (isNotFound(error)) return false;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
 
-/** Whether the run's final email (success, nothing to do, skipped) has been sent. */
-export function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
-  return markerExists(ctx, notifiedKey(runId));
+/** Whether the run's final email (success, nothing to do, skipped) has been sent, or is being sent. */
+export async function finalEmailSent(ctx: FunctionContext, runId: string): Promise<boolean> {
+  const found = await readMarker(ctx, notifiedKey(runId));
+  return found !== undefined && found.marker.status !== 'failed';
+}
+
+/** Claims the marker for this attempt; false when another attempt has sent, or is sending, this email. */
+async function claim(ctx: FunctionContext, key: string, now = Date.now()): Promise<boolean> {
+  const sending: Marker = { status: 'sending', at: new Date(now).toISOString() };
+  const write = (condition: { ifNoneMatch: '*' } | { ifMatch: string }) =>
+    putJson(ctx.s3, ctx.config.buckets.work, key, sending, condition).then(
+      () => true,
+      (error: unknown) => {
+        if (isPreconditionFailed(error)) return false;
+        throw error;
+      },
+    );
+  if (await write({ ifNoneMatch: '*' })) return true;
+  const found = await readMarker(ctx, key);
+  if (!found) return write({ ifNoneMatch: '*' });
+  const { status, at } = found.marker;
+  const stale = status === 'sending' && now - Date.parse(at ?? '') > CLAIM_STALE_MS;
+  if (status === 'failed' || stale) return write({ ifMatch: found.etag });
+  return false;
 }
 
 export async function publishOnce(ctx: FunctionContext, runId: string, email: Email, tag?: string): Promise<Published> {
   const topic = ctx.env.NIGHTSHIFT_TOPIC_ARN;
   if (!topic) throw new Error('NIGHTSHIFT_TOPIC_ARN is not set: expected the ARN of the notification topic.');
   const marker = notifiedKey(runId, tag);
-  if (await markerExists(ctx, marker)) {
-    ctx.log.info('already notified for this run: sending nothing', { runId, marker });
+  if (!(await claim(ctx, marker))) {
+    ctx.log.info('already notified (or being notified) for this run: sending nothing', { runId, marker });
     return { sent: false, subject: email.subject };
   }
-  const out = await ctx.sns.send(new PublishCommand({ TopicArn: topic, Subject: email.subject, Message: email.text }));
-  await putJson(ctx.s3, ctx.config.buckets.work, marker, { messageId: out.MessageId, subject: email.subject, at: new Date().toISOString() });
-  ctx.log.info('notified', { runId, messageId: out.MessageId, subject: email.subject });
-  return { sent: true, messageId: out.MessageId, subject: email.subject };
+  let messageId: string | undefined;
+  try {
+    messageId = (await ctx.sns.send(new PublishCommand({ TopicArn: topic, Subject: email.subject, Message: email.text }))).MessageId;
+  } catch (error) {
+    // Let the retry claim it again.
+    await putJson(ctx.s3, ctx.config.buckets.work, marker, { status: 'failed', at: new Date().toISOString() } satisfies Marker).catch(() => undefined);
+    throw error;
+  }
+  await putJson(ctx.s3, ctx.config.buckets.work, marker, { status: 'sent', messageId, subject: email.subject, at: new Date().toISOString() });
+  ctx.log.info('notified', { runId, messageId, subject: email.subject });
+  return { sent: true, messageId, subject: email.subject };
 }

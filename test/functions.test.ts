@@ -13,13 +13,15 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import type { Plan } from '../core/results';
-import { getJson, getText } from '../adapters/s3';
+import { getJson, getText, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
+import { CLAIM_STALE_MS } from '../functions/publish';
 import { photoJpeg } from '../scripts/lib/images';
+import { startFaultProxy } from './support/fault-proxy';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -146,6 +148,55 @@ describe('a run limited to a prefix', () => {
     await aggregate({ runId: 'fn-run-2', trigger: 'cli', startedAt: '2026-11-22T11:00:00.000Z' });
     const state = await getText(server.s3, 'work', STATE_CATALOG_KEY);
     expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['a/1.jpg', 'a/2.jpg', 'b/3.jpg', 'b/4.jpg', 'b/broken.jpg']);
+  });
+});
+
+describe('two writers at once', () => {
+  it('sends one email when several notify attempts run at the same time', async () => {
+    const runId = 'fn-run-race';
+    const event = { runId, trigger: 'console' as const, startedAt: '2026-11-22T12:00:00.000Z', kind: 'skipped' as const, skip: { activeRun: 'other', activeSince: '2026-11-22T11:59:00.000Z' } };
+    const outcomes = await Promise.all(Array.from({ length: 5 }, () => notify(event)));
+    expect(outcomes.filter((o) => o.sent)).toHaveLength(1);
+    const emails = await inbox();
+    expect(emails.map((e) => e.Subject)).toHaveLength(1);
+    expect(await getJson(server.s3, 'work', `runs/${runId}/notified.json`)).toMatchObject({ status: 'sent', messageId: outcomes.find((o) => o.sent)!.messageId });
+  });
+
+  it('lets a retry send when the attempt that claimed the email failed to publish, or died sending it long ago', async () => {
+    await putJson(server.s3, 'work', 'runs/fn-run-failed/notified.json', { status: 'failed', at: '2026-11-22T12:00:00.000Z' });
+    await putJson(server.s3, 'work', 'runs/fn-run-stale/notified.json', { status: 'sending', at: new Date(Date.now() - CLAIM_STALE_MS - 60_000).toISOString() });
+    await putJson(server.s3, 'work', 'runs/fn-run-busy/notified.json', { status: 'sending', at: new Date().toISOString() });
+    const send = (runId: string) => notify({ runId, trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z', kind: 'skipped', skip: { activeRun: 'other', activeSince: '2026-11-22T11:59:00.000Z' } });
+    expect([(await send('fn-run-failed')).sent, (await send('fn-run-stale')).sent, (await send('fn-run-busy')).sent]).toEqual([true, true, false]);
+    expect(await inbox()).toHaveLength(2);
+  });
+
+  it('refuses a promotion over a catalogue another run promoted meanwhile, keeping the other run\'s', async () => {
+    const runId = 'fn-run-promote-race';
+    await runJobs(runId, { prefix: 'a/' });
+    // Hold aggregate's write of state/catalog.jsonl, promote another catalogue in between, then let it go.
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${STATE_CATALOG_KEY}`) });
+    Object.assign(process.env, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
+    resetFunctionContext();
+    try {
+      const promoting = aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' }).then(
+        () => 'promoted',
+        (error: Error) => `${error.name}: ${error.message}`,
+      );
+      while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
+      await server.s3.send(new PutObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY, Body: '{"key":"z/other-run.jpg","size":1,"etag":"\\"x\\"","lastModified":"2026-11-22T00:00:00.000Z","storageClass":"STANDARD"}\n' }));
+      proxy.open();
+      expect(await promoting).toBe(`PromotionConflict: ${STATE_CATALOG_KEY} changed while run ${runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
+      expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('z/other-run.jpg');
+    } finally {
+      Object.assign(process.env, { AWS_ENDPOINT_URL_S3: server.endpoint });
+      resetFunctionContext();
+      await proxy.close();
+    }
+    // The redrive merges onto what the other run promoted.
+    await aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' });
+    const keys = (await getText(server.s3, 'work', STATE_CATALOG_KEY)).trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key);
+    expect(keys).toEqual(['a/1.jpg', 'a/2.jpg', 'a/new-but-outside.jpg', 'z/other-run.jpg']);
   });
 });
 
