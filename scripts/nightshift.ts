@@ -11,7 +11,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-type Option = { readonly type: 'string' | 'boolean'; readonly description: string };
+type Option = { readonly type: 'string' | 'boolean'; readonly description: string; readonly multiple?: boolean; readonly short?: string };
 
 interface Command {
   readonly summary: string;
@@ -45,10 +45,19 @@ export function inputFromFlags(values: Record<string, unknown>): Record<string, 
 const COMMANDS: Record<string, Command> = {
   local: {
     summary: 'run the whole pipeline on this machine, on the embedded S3 server',
-    usage: 'nightshift local [--import <dir>] [--prefix p] [--ops resize,backup] [--presets thumb,web] [--dry-run] [--full] [--endpoint url] [--json]',
-    examples: ['nightshift local', 'nightshift local --import ~/Pictures/holiday', 'nightshift local --prefix photos/2026/ --ops resize --presets thumb --dry-run', 'nightshift local --json | tail -n 1'],
+    usage: 'nightshift local [--import <dir>] [--prefix p] [--ops resize,backup] [--presets thumb,web] [--dry-run] [--full] [--config file] [-c nightshift.<key>=<JSON>]... [--endpoint url] [--json]',
+    examples: [
+      'nightshift local',
+      'nightshift local --import ~/Pictures/holiday',
+      'nightshift local --prefix photos/2026/ --ops resize --presets thumb --dry-run',
+      'nightshift local -c nightshift.resize.webpEffort=2',
+      'nightshift local --config staging.json',
+      'nightshift local --json | tail -n 1',
+    ],
     options: {
       ...inputOptions,
+      config: { type: 'string', description: 'a JSON file in the shape of cdk.json\'s context.nightshift, instead of it' },
+      context: { type: 'string', short: 'c', multiple: true, description: 'nightshift.<key>=<JSON value>, as cdk deploy -c takes it (repeatable)' },
       import: { type: 'string', description: 'copy this folder into the local corpus first (keys = relative paths)' },
       endpoint: { type: 'string', description: 'an S3-compatible endpoint instead of the embedded server (or AWS_ENDPOINT_URL_S3)' },
       'data-dir': { type: 'string', description: 'where the embedded server keeps its data (default .nightshift)' },
@@ -144,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    const options = Object.fromEntries(Object.entries(command.options).map(([k, o]) => [k, { type: o.type }]));
+    const options = Object.fromEntries(Object.entries(command.options).map(([k, o]) => [k, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
     parsed = parseArgs({ args: rest, options, allowPositionals: command.positionals ?? false, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see nightshift ${name} --help)`);

@@ -173,6 +173,41 @@ describe('nightshift local, other cases', () => {
   }, 120_000);
 });
 
+describe('one configuration for both runtimes', () => {
+  // nightshift local reads what cdk synth reads: cdk.json's context.nightshift (or --config, a
+  // file in its shape), then -c nightshift.<key>=<JSON value> overrides.
+  it('renders the presets of a --config file, with -c overrides, and nothing else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightshift-config-'));
+    try {
+      mkdirSync(join(dir, 'pics'));
+      writeFileSync(join(dir, 'pics', 'a.jpg'), await photoJpeg(400, 300, 11));
+      writeFileSync(join(dir, 'staging.json'), JSON.stringify({ presets: [{ name: 'tiny', width: 64, formats: ['jpeg'] }, { name: 'mid', width: 200, formats: ['webp'] }] }));
+      const run = await runCli(['local', '--json', '--data-dir', join(dir, '.nightshift'), '--import', join(dir, 'pics'), '--config', join(dir, 'staging.json'), '-c', 'nightshift.presets=[{"name":"tiny","width":48,"formats":["jpeg"]}]'], { cwd: dir });
+      expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr.slice(-1500) }).toEqual({ code: 0, stderr: '' });
+      const server = await startTestS3([], join(dir, '.nightshift', 's3'));
+      try {
+        expect(await keys(server, B.renditions)).toEqual(['tiny/a.jpeg']);
+        const tiny = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: 'tiny/a.jpeg' }));
+        expect((await sharp(Buffer.from(await tiny.Body!.transformToByteArray())).metadata()).width).toBe(48);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('stops on a bad configuration value with one line naming the key, exit 2', async () => {
+    const run = await cli(['local', '-c', 'nightshift.resize.webpEffort=9']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('nightshift.resize.webpEffort: expected');
+    expect(run.stderr).toContain('received 9');
+    const missing = await cli(['local', '--config', join(data, 'no-such.json')]);
+    expect({ code: missing.code, line: missing.stderr.trim() }).toEqual({ code: 2, line: expect.stringMatching(/^nightshift: --config: cannot read .*no-such\.json as JSON/) });
+  });
+});
+
 describe('the CLI', () => {
   it.each(['local', 'serve', 'run', 'status', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
     const run = await cli(command === 'serve' ? ['local', 'serve', '--help'] : [command, '--help']);

@@ -2,13 +2,21 @@
 import { resolve } from 'node:path';
 import { parsePipelineConfig } from '../../core/config';
 import { parseRunInput } from '../../core/input';
+import { pipelineConfigOf } from '../../infra/config';
+import { LOCAL_EMAIL } from '../../local/definition';
 import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
 import { startEmbeddedS3 } from '../../local/s3-server';
 import { UsageError } from '../nightshift';
+import { projectConfig } from '../lib/project-config';
 
 export async function localCommand(values: Record<string, unknown>, input: Record<string, unknown>): Promise<number> {
+  // The deployed configuration (cdk.json, --config, -c), with the local buckets; emails go to the outbox.
+  const { buckets: _deployed, ...config } = pipelineConfigOf(
+    projectConfig({ file: values.config as string | undefined, overrides: values.context as string[] | undefined, defaults: { notificationEmails: [LOCAL_EMAIL] } }),
+    LOCAL_BUCKETS,
+  );
   // Validate the input before starting anything: a bad flag fails in a second, with the field named.
-  parseRunInput(input, parsePipelineConfig({ buckets: LOCAL_BUCKETS }));
+  parseRunInput(input, parsePipelineConfig({ ...config, buckets: LOCAL_BUCKETS }));
   const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL_S3;
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:9000, received "${endpoint}"`);
   const json = Boolean(values.json);
@@ -17,6 +25,7 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
     input,
     importDir: values.import as string | undefined,
     endpoint,
+    config,
     // With --json, stdout carries only the summary's last line for scripts; people read stderr.
     out: json ? (t) => process.stderr.write(t) : undefined,
   });

@@ -1,20 +1,13 @@
 /** `nightshift schedule` and `nightshift synth`: read the configuration the stack would deploy. */
-import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dstSurprises, dstWarning, nextRuns, parseCron } from '../../core/cron';
-import { configFromContext } from '../../infra/config';
 import { synthesizeDefinition } from '../../local/definition';
 import { LOCAL_BUCKETS } from '../../local/runner';
 import { parsePipelineConfig } from '../../core/config';
+import { projectConfig } from '../lib/project-config';
 import { UsageError } from '../nightshift';
-
-/** The configuration in cdk.json, as `cdk synth` reads it (without -c overrides). */
-export function projectConfig() {
-  const context = (JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
-  return configFromContext((k) => context[k], Object.keys(context));
-}
 
 export async function scheduleCommand(values: Record<string, unknown>): Promise<number> {
   const count = values.count === undefined ? 5 : Number(values.count);

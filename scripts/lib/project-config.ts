@@ -1,0 +1,29 @@
+/** The project's configuration as the CDK app reads it, for the commands that run it elsewhere. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configFromContext } from '../../infra/config';
+import { UsageError } from '../nightshift';
+
+/**
+ * The configuration `cdk synth` and `cdk deploy` read: cdk.json's context.nightshift (or a
+ * `--config` file in its shape instead), then `-c nightshift.<key>=<value>` overrides, validated
+ * as the stack validates it. What an operator tries locally is what deploys.
+ */
+export function projectConfig(options: { file?: string; overrides?: readonly string[]; defaults?: Record<string, unknown> } = {}) {
+  const context: Record<string, unknown> = { ...(JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context };
+  if (options.file) {
+    try {
+      context.nightshift = JSON.parse(readFileSync(options.file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`--config: cannot read ${options.file} as JSON (${(error as Error).message}): give a file in the shape of cdk.json's "context" → "nightshift"`);
+    }
+  }
+  for (const override of options.overrides ?? []) {
+    const at = override.indexOf('=');
+    const key = at > 0 ? override.slice(0, at) : '';
+    if (!key.startsWith('nightshift.')) throw new UsageError(`-c: expected nightshift.<key>=<JSON value> (e.g. -c nightshift.resize.webpEffort=2), received "${override}"`);
+    context[key] = override.slice(at + 1);
+  }
+  if (options.defaults) context.nightshift = { ...options.defaults, ...(context.nightshift as Record<string, unknown> | undefined) };
+  return configFromContext((k) => context[k], Object.keys(context));
+}
