@@ -1,4 +1,4 @@
-import { type CatalogRecord, filterRecord, RenditionCollisions } from './catalog';
+import { type CatalogRecord, filterRecord, RenditionCollisions, resizeSkipFor } from './catalog';
 import { parsePipelineConfig } from './config';
 import { compareKeys } from './keys';
 
@@ -16,10 +16,15 @@ describe('filter rules', () => {
     expect(filterRecord(rec('notes.txt'), rules)).toBe('not-an-image');
     expect(filterRecord(rec('drawing.svg'), rules)).toBe('not-an-image');
     expect(filterRecord(rec('tiny.jpg', { size: 5 }), rules)).toBe('too-small');
-    expect(filterRecord(rec('huge.jpg', { size: 1001 }), rules)).toBe('too-large');
     expect(filterRecord(rec('old.jpg', { lastModified: '2025-12-31T23:59:59.000Z' }), rules)).toBe('too-old');
     expect(filterRecord(rec('cold.jpg', { storageClass: 'GLACIER' }), rules)).toBe('archived');
     expect(filterRecord(rec('colder.jpg', { storageClass: 'DEEP_ARCHIVE' }), rules)).toBe('archived');
+  });
+
+  it('selects an image too large to render (it is backed up), and tells resize to skip it', () => {
+    expect(filterRecord(rec('huge.jpg', { size: 1001 }), rules)).toBeUndefined();
+    expect(resizeSkipFor(rec('huge.jpg', { size: 1001 }), rules)).toEqual({ code: 'too-large', message: '1001 bytes, larger than filter.maxBytes (1000): backed up, not rendered' });
+    expect(resizeSkipFor(rec('fine.jpg', { size: 1000 }), rules)).toBeUndefined();
   });
 
   it('selects images, whatever the case of the extension, and readable archive tiers', () => {

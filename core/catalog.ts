@@ -66,7 +66,6 @@ export const SKIP_REASONS = {
   'excluded-prefix': 'under an excluded prefix',
   'not-an-image': 'the extension is not one of the configured image extensions',
   'too-small': 'smaller than filter.minBytes',
-  'too-large': 'larger than filter.maxBytes',
   'too-old': 'last modified before filter.modifiedAfter',
   archived: 'in an archive storage class (GLACIER/DEEP_ARCHIVE): restore it first',
 } as const;
@@ -79,9 +78,18 @@ export function filterRecord(record: CatalogRecord, rules: FilterRules): SkipRea
   if (rules.excludePrefixes.some((p) => record.key.startsWith(p))) return 'excluded-prefix';
   if (!rules.extensions.includes(extensionOf(record.key))) return 'not-an-image';
   if (record.size < rules.minBytes) return 'too-small';
-  if (record.size > rules.maxBytes) return 'too-large';
   if (rules.modifiedAfter && Date.parse(record.lastModified) < Date.parse(rules.modifiedAfter)) return 'too-old';
   if ((ARCHIVED_STORAGE_CLASSES as readonly string[]).includes(record.storageClass) && !record.restored) return 'archived';
+  return undefined;
+}
+
+/**
+ * Why a selected object is backed up but not rendered, if it is: the decoder's limits
+ * (filter.maxBytes here; filter.maxPixels once its header is read) are resize's alone, and a
+ * backup covers every selected original up to S3's 5 TB.
+ */
+export function resizeSkipFor(record: CatalogRecord, rules: FilterRules): { code: string; message: string } | undefined {
+  if (record.size > rules.maxBytes) return { code: 'too-large', message: `${record.size} bytes, larger than filter.maxBytes (${rules.maxBytes}): backed up, not rendered` };
   return undefined;
 }
 

@@ -70,9 +70,9 @@ export const filterSchema = z.strictObject({
     .default(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/heic', 'image/heif']),
   /** Objects smaller than this are skipped (zero-byte objects always are). */
   minBytes: z.number().int().min(1).default(1),
-  /** Objects larger than this are skipped as too large to decode. */
+  /** Objects larger than this are too large to decode: backed up, not rendered (a decoder limit, resize's alone). */
   maxBytes: z.number().int().min(1).default(512 * MiB),
-  /** Images with more pixels than this are rejected before decoding (sharp's limitInputPixels). */
+  /** Images with more pixels than this are not rendered, rejected before decoding (sharp's limitInputPixels); they are still backed up. */
   maxPixels: z.number().int().min(1).default(100_000_000),
   /** Keys under these prefixes are never touched. */
   excludePrefixes: z.array(z.string().min(1)).default([]),

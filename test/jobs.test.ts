@@ -57,14 +57,14 @@ async function checksums(bucket: string): Promise<Map<string, string>> {
 }
 
 /** Runs catalog, then every backup and resize child, as Batch would; returns the plan and results. */
-async function runPipeline(runId: string, input: object = {}) {
-  const catalog = await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify(input) }));
+async function runPipeline(runId: string, input: object = {}, extra: Record<string, string> = {}) {
+  const catalog = await runJob('catalog', env(runId, { ...extra, NIGHTSHIFT_INPUT: JSON.stringify(input) }));
   expect(catalog).toMatchObject({ code: 0, stderr: '' });
   const plan = await getJson<Plan>(s3, buckets.work, runKeys(runId).plan);
   const results: Record<string, ShardResult[]> = { backup: [], resize: [] };
   for (const op of plan.shardOperations) {
     for (let shard = 0; shard < plan.shardCount; shard++) {
-      const run = await runJob(op, env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
+      const run = await runJob(op, env(runId, { ...extra, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
       expect({ op, shard, code: run.code, stderr: run.stderr }).toEqual({ op, shard, code: 0, stderr: '' });
       results[op]!.push(await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result(op, shard)));
     }
@@ -238,15 +238,17 @@ describe('the catalog on awkward input', () => {
     expect(plan).toMatchObject({ nothingToDo: true, shardCount: 0, shardOperations: [], counts: { listed: 0, work: 0 } });
   });
 
-  it('skips objects larger than filter.maxBytes, with the reason', async () => {
+  it('backs up objects larger than filter.maxBytes and skips only their renditions, with the reason', async () => {
     await put('sizes/huge.jpg', Buffer.alloc(3 * 1024 * 1024, 1), 'image/jpeg');
     await put('sizes/fine.jpg', await photoJpeg(320, 240, 77), 'image/jpeg');
     const small = { ...configInput, filter: { maxBytes: 2 * 1024 * 1024 } };
-    expect((await runJob('catalog', env('run-sizes', { NIGHTSHIFT_CONFIG: JSON.stringify(small), NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'sizes/' }) }))).code).toBe(0);
-    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-sizes').plan);
-    expect(plan.counts).toMatchObject({ listed: 2, selected: 1, skipped: { 'too-large': 1 } });
-    const result = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys('run-sizes').result('catalog', 0));
-    expect(result.skipped).toEqual([{ key: 'sizes/huge.jpg', code: 'too-large', message: 'larger than filter.maxBytes' }]);
+    const { plan, results } = await runPipeline('run-sizes', { prefix: 'sizes/' }, { NIGHTSHIFT_CONFIG: JSON.stringify(small) });
+    expect(plan.counts).toMatchObject({ listed: 2, selected: 2, work: 2, skipped: {} });
+    expect(sum(results.backup!, 'processed')).toBe(2);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: 'sizes/huge.jpg' }))).ContentLength).toBe(3 * 1024 * 1024);
+    const skipped = results.resize!.flatMap((r) => r.skipped);
+    expect(skipped).toEqual([{ key: 'sizes/huge.jpg', code: 'too-large', message: `${3 * 1024 * 1024} bytes, larger than filter.maxBytes (${2 * 1024 * 1024}): backed up, not rendered` }]);
+    expect(sum(results.resize!, 'processed')).toBe(1);
   });
 });
 

@@ -26,6 +26,7 @@ import {
 import pLimit from 'p-limit';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, copySource } from '../../core/keys';
+import { partSizeFor } from '../../core/multipart';
 import { ARCHIVED_MESSAGE, failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
 import { errorText, isArchived, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
@@ -155,12 +156,13 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     );
     try {
       const limit = pLimit(PART_COPIES_PER_OBJECT);
-      const count = Math.ceil(item.size / partSizeBytes);
+      const partSize = partSizeFor(item.size, partSizeBytes); // at most 10,000 parts, whatever the size
+      const count = Math.ceil(item.size / partSize);
       const parts = await Promise.all(
         Array.from({ length: count }, (_, i) =>
           limit(async () => {
-            const first = i * partSizeBytes;
-            const last = Math.min(item.size, first + partSizeBytes) - 1;
+            const first = i * partSize;
+            const last = Math.min(item.size, first + partSize) - 1;
             const out = await ctx.s3.send(
               new UploadPartCopyCommand({ Bucket: backup, Key: item.key, UploadId, PartNumber: i + 1, CopySource: copySource(corpus, item.key), CopySourceIfMatch: item.etag, CopySourceRange: `bytes=${first}-${last}` }),
             );

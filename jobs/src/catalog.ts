@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { type CatalogRecord, filterRecord, recordComparator, RenditionCollisions, SKIP_REASONS, type WorkItem } from '../../core/catalog';
+import { type CatalogRecord, filterRecord, recordComparator, RenditionCollisions, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { ExternalSorter } from '../../core/extsort';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
@@ -105,11 +105,12 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     bytes.selected += record.size;
     catalogFile.write(entry.line);
     await otherOrder?.add(record);
-    const owner = collisions.check(record.key);
+    // An original too large to render owns no rendition keys.
+    const tooLarge = resizeSkipFor(record, config.filter);
+    const owner = tooLarge ? undefined : collisions.check(record.key);
     if (entry.kind !== 'unchanged' || input.full) {
-      const item: WorkItem = owner
-        ? { ...record, change: entry.kind, resizeSkip: { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(owner)} already use the same keys (only the extension differs)` } }
-        : { ...record, change: entry.kind };
+      const resizeSkip = tooLarge ?? (owner ? { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(owner)} already use the same keys (only the extension differs)` } : undefined);
+      const item: WorkItem = resizeSkip ? { ...record, change: entry.kind, resizeSkip } : { ...record, change: entry.kind };
       await workFile.write(item);
       counts.work++;
       bytes.work += record.size;
