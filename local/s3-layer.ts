@@ -13,6 +13,12 @@
  * - copy sources (CopyObject, UploadPartCopy): `x-amz-copy-source-if-match` fails with 412 when the
  *   source's ETag differs, `x-amz-copy-source-if-none-match` when it matches.
  *
+ * Multipart ETags (S3 user guide, "Checking object integrity": the ETag of an object uploaded in
+ * parts is the MD5 of its parts' binary MD5s, then "-" and the part count, e.g. "…-3"): fauxqs
+ * gives a completed upload a plain MD5. The layer answers with the S3 form wherever the ETag
+ * shows (CompleteMultipartUpload, HeadObject, GetObject, listings, conditions), until the key is
+ * written again.
+ *
  * Object tagging, which fauxqs does not keep; each object's tag set is kept beside fauxqs's data:
  *
  * - PutObject and CreateMultipartUpload take `x-amz-tagging` (a URL-encoded query string); a
@@ -26,6 +32,7 @@
  *
  * Everything else passes through untouched, bodies streamed.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -72,11 +79,25 @@ function copySourceOf(header: string): string {
   return `${path.slice(0, slash)}\0${path.slice(slash + 1)}`;
 }
 
+/** The S3 ETag of a completed multipart upload, from its parts' ETags (hex MD5s). */
+export function multipartEtag(partEtags: readonly string[]): string {
+  const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(e.replace(/"/g, ''), 'hex')));
+  return `"${createHash('md5').update(md5s).digest('hex')}-${partEtags.length}"`;
+}
+
 export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
-  const tags = new Map<string, TagSet>(options.file && existsSync(options.file) ? (JSON.parse(readFileSync(options.file, 'utf8')) as [string, TagSet][]) : []);
+  const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][] };
+  const tags = new Map<string, TagSet>(saved.tags ?? []);
+  /** Keys completed by a multipart upload → their S3 ETag. */
+  const etags = new Map<string, string>(saved.etags ?? []);
   const pendingUploads = new Map<string, TagSet>();
   const save = () => {
-    if (options.file) writeFileSync(options.file, JSON.stringify([...tags]));
+    if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags] }));
+  };
+  const setEtag = (id: string, etag: string | undefined) => {
+    if (etag) etags.set(id, etag);
+    else if (!etags.delete(id)) return;
+    save();
   };
   const setTags = (id: string, set: TagSet) => {
     if (set.length > 0) tags.set(id, set);
@@ -84,8 +105,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     save();
   };
 
-  /** Forwards a request upstream and buffers the (small) answer. */
-  const forward = (req: IncomingMessage) =>
+  /** Forwards a request upstream (with `body` when it was read already) and buffers the (small) answer. */
+  const forward = (req: IncomingMessage, body?: Buffer) =>
     new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; payload: Buffer }>((resolve, reject) => {
       const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
         const chunks: Buffer[] = [];
@@ -94,7 +115,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         answer.on('error', reject);
       });
       up.on('error', reject);
-      req.pipe(up);
+      if (body) up.end(body);
+      else req.pipe(up);
     });
 
   /** Streams the upstream answer to the client, with extra headers. */
@@ -122,7 +144,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
       const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
       const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: 'HEAD', path, headers: { authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/s3/aws4_request' } }, (answer) => {
         answer.resume();
-        resolve(answer.statusCode === 200 ? String(answer.headers.etag) : undefined);
+        resolve(answer.statusCode === 200 ? (etags.get(`${bucket}\0${key}`) ?? String(answer.headers.etag)) : undefined);
       });
       up.on('error', reject);
       up.end();
@@ -197,10 +219,26 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   const noSuchKey = (res: ServerResponse, key: string) =>
     res.writeHead(404, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xmlEscape(key)}</Key></Error>`);
 
+  /** A listing of a bucket holding multipart objects: their ETags in S3's form. */
+  async function relayListing(req: IncomingMessage, res: ServerResponse, bucket: string, urlEncoded: boolean): Promise<void> {
+    const answer = await forward(req);
+    const xml = answer.payload.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (contents, inner: string) => {
+      const raw = /<Key>([^<]*)<\/Key>/.exec(inner)?.[1];
+      if (raw === undefined) return contents;
+      const key = urlEncoded ? decodeURIComponent(xmlUnescape(raw)) : xmlUnescape(raw);
+      const etag = etags.get(`${bucket}\0${key}`);
+      return etag ? contents.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`) : contents;
+    });
+    const payload = Buffer.from(xml);
+    res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const object = target(url);
     if (!object) {
+      const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
+      if (req.method === 'GET' && bucket && [...etags.keys()].some((k) => k.startsWith(`${bucket}\0`))) return relayListing(req, res, bucket, url.searchParams.get('encoding-type') === 'url');
       await relay(req, res);
       return;
     }
@@ -233,11 +271,18 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
           req.resume();
           return;
         }
-        const status = await relay(req, res);
-        if (status === 200) {
+        const body = await readBody(req);
+        const parts = [...body.toString('utf8').matchAll(/<ETag>([^<]+)<\/ETag>/g)].map((m) => xmlUnescape(m[1]!));
+        const answer = await forward(req, body);
+        let payload = answer.payload;
+        if (answer.status === 200 && !/<Error>/.test(payload.toString('utf8'))) {
+          const etag = multipartEtag(parts);
+          setEtag(id, etag);
           setTags(id, pendingUploads.get(uploadId) ?? []);
           pendingUploads.delete(uploadId);
+          payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
         }
+        res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
       }).then(() => undefined);
     }
     if (req.method === 'PUT' && uploadId) {
@@ -255,19 +300,26 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         const source = header('x-amz-copy-source');
         const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
         const status = await relay(req, res);
-        if (status === 200) setTags(id, next);
+        if (status === 200) {
+          setTags(id, next);
+          setEtag(id, undefined); // a new object: its own ETag
+        }
       }).then(() => undefined);
     }
     if (req.method === 'DELETE' && !uploadId) {
       return serialised(id, async () => {
         const status = await relay(req, res);
-        if (status === 204 || status === 200) setTags(id, []);
+        if (status === 204 || status === 200) {
+          setTags(id, []);
+          setEtag(id, undefined);
+        }
       });
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (await conditionFails(req, res, object, false)) return;
       const count = tags.get(id)?.length;
-      await relay(req, res, count ? { 'x-amz-tagging-count': String(count) } : {});
+      const etag = etags.get(id);
+      await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}) });
       return;
     }
     await relay(req, res);

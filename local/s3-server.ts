@@ -9,7 +9,7 @@
  * - `startFauxqs` listens on every interface; this server listens on 127.0.0.1 only.
  *
  * And one layer of our own in front of it (local/s3-layer.ts) for what fauxqs does not do:
- * conditional requests and object tags (test/s3-contract.test.ts pins both).
+ * conditional requests, multipart ETags and object tags (test/s3-contract.test.ts pins them).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,7 +109,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   const app = buildApp({ logger: false, defaultRegion: region, stores: { sqsStore, snsStore, s3Store } });
   if (persistence) app.addHook('preClose', () => persistence.close());
   const listening: string = await app.listen({ port: 0, host: '127.0.0.1' });
-  const layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 'tags.json') : undefined });
+  const layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
   const port = layer.port;
 
   for (const bucket of options.buckets ?? []) s3Store.createBucket(bucket);

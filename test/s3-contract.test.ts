@@ -4,6 +4,7 @@
  * (https://docs.aws.amazon.com/AmazonS3/latest/API/). Where the embedded server lacks a behaviour,
  * the server is made right, never this test lenient.
  */
+import { createHash } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -140,5 +141,30 @@ describe('S3 contract (embedded server)', () => {
       expect(await refused(complete)).toBe('412 PreconditionFailed');
       expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/big.bin' }))).Body!.transformToString()).toBe('already here');
     });
+  });
+
+  // S3 user guide, "Checking object integrity in Amazon S3" (ETags of multipart objects): the ETag
+  // of a multipart upload is the MD5 of its parts' binary MD5s, then "-" and the part count; it is
+  // not the MD5 of the data. CopyObject makes a new, single-part object with an ETag of its own.
+  it('gives a multipart upload the ETag form "<md5 of part md5s>-<parts>", everywhere it shows', async () => {
+    const B = 'order-test';
+    const parts = [Buffer.alloc(5 * 1024 * 1024, 1), Buffer.alloc(1024, 2)];
+    const { UploadId } = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'mp/three.bin' }));
+    const uploaded = [];
+    for (const [i, Body] of parts.entries()) uploaded.push({ PartNumber: i + 1, ETag: (await server.s3.send(new UploadPartCommand({ Bucket: B, Key: 'mp/three.bin', UploadId, PartNumber: i + 1, Body }))).ETag! });
+    const done = await server.s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mp/three.bin', UploadId, MultipartUpload: { Parts: uploaded } }));
+    const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+    const expected = `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-2"`;
+    expect(done.ETag).toBe(expected);
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'mp/three.bin' }))).ETag).toBe(expected);
+    const listed = (await server.s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'mp/' }))).Contents!.map((o) => [o.Key, o.ETag]);
+    expect(listed).toEqual([['mp/three.bin', expected]]);
+    expect((await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'mp/three.bin', IfMatch: expected }))).ETag).toBe(expected);
+    // A copy of it is a single-part object: its ETag is the MD5 of the data, not the source's.
+    await server.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'mp/copy.bin', CopySource: `${B}/mp/three.bin`, CopySourceIfMatch: expected }));
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'mp/copy.bin' }))).ETag).toBe(`"${createHash('md5').update(Buffer.concat(parts)).digest('hex')}"`);
+    // Written again in one PUT, the key has a plain ETag once more.
+    await server.s3.send(new PutObjectCommand({ Bucket: B, Key: 'mp/three.bin', Body: 'small' }));
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'mp/three.bin' }))).ETag).toBe(`"${createHash('md5').update('small').digest('hex')}"`);
   });
 });
