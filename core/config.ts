@@ -164,6 +164,12 @@ export const pipelineConfigSchema = z.strictObject({
     })
     .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: 'public, max-age=31536000, immutable' })),
   compute: computeLimitsSchema,
+  corpus: z
+    .strictObject({
+      /** The corpus is encrypted with SSE-KMS (the stack sets it from corpus.kmsKeyArn): its ETags are not MD5s, so no copy can share them. */
+      sseKms: z.boolean().default(false),
+    })
+    .default({ sseKms: false }),
 });
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

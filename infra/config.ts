@@ -206,5 +206,6 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     backup: config.backup,
     resize: config.resize,
     compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
+    corpus: { sseKms: config.corpus.kmsKeyArn !== undefined },
   };
 }

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyObjectCommand, GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
 import { getJson } from '../adapters/s3';
@@ -101,6 +102,37 @@ describe('tags', () => {
     expect({ processed: run.processed, failures: run.results.flatMap((r) => r.failures) }).toEqual({ processed: 1, failures: [] });
     const { TagSet } = await server.s3.send(new GetObjectTaggingCommand({ Bucket: buckets.backup, Key: key }));
     expect(TagSet).toEqual([{ Key: 'owner', Value: 'studio b' }, { Key: 'retention', Value: '7y' }]);
+  }, 120_000);
+});
+
+describe('sources whose ETag no copy can share', () => {
+  // An object uploaded in parts has the ETag "<md5 of part md5s>-N"; one under SSE-KMS an ETag
+  // that is not the MD5 of its data. A single-part copy of either gets an ETag of its own, so the
+  // backup records the source's ETag in its metadata, and a rerun finds the version backed up.
+  it('copies a multipart original once: a full rerun finds its backup up to date', async () => {
+    const big = Buffer.alloc(12 * 1024 * 1024, 3);
+    await new Upload({ client: server.s3, params: { Bucket: buckets.corpus, Key: 'parts/scan.tif', Body: big, ContentType: 'image/tiff', Metadata: { camera: 'flatbed' } }, partSize: 5 * 1024 * 1024 }).done();
+    const source = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: 'parts/scan.tif' }));
+    expect(source.ETag).toMatch(/-3"$/);
+    const first = await backupRun('run-parts-1', { prefix: 'parts/' });
+    expect({ processed: first.processed, failed: first.failed }).toEqual({ processed: 1, failed: 0 });
+    const copy = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: 'parts/scan.tif' }));
+    expect(copy.ETag).not.toBe(source.ETag);
+    expect({ type: copy.ContentType, meta: copy.Metadata }).toEqual({ type: 'image/tiff', meta: { camera: 'flatbed', 'source-etag': source.ETag!.replaceAll('"', '') } });
+    for (const runId of ['run-parts-2', 'run-parts-3']) {
+      const again = await backupRun(runId, { prefix: 'parts/', full: true });
+      expect({ runId, processed: again.processed, skipped: again.skipped, codes: again.results.flatMap((r) => r.skipped.map((x) => x.code)) }).toEqual({ runId, processed: 0, skipped: 1, codes: ['up-to-date'] });
+    }
+  }, 120_000);
+
+  it('records the source ETag on every copy of an SSE-KMS corpus', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: 'kms/a.jpg', Body: body('kms/a.jpg', 1), ContentType: 'image/jpeg' }));
+    const config = JSON.stringify({ buckets, corpus: { sseKms: true } });
+    const run = await backupRun('run-kms', { prefix: 'kms/' }, { NIGHTSHIFT_CONFIG: config });
+    expect(run.processed).toBe(1);
+    const copy = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: 'kms/a.jpg' }));
+    const source = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: 'kms/a.jpg' }));
+    expect({ type: copy.ContentType, meta: copy.Metadata }).toEqual({ type: 'image/jpeg', meta: { 'source-etag': source.ETag!.replaceAll('"', '') } });
   }, 120_000);
 });
 

@@ -32,7 +32,7 @@ import { errorText, isArchived, isNotFound, isPreconditionFailed, ListingCursor 
 import type { JobContext } from './context';
 import { runShard, type ShardOutcome } from './shard';
 
-/** User-metadata name of the source ETag on multipart backups, whose own ETag differs from the source's. */
+/** User-metadata name of the source ETag on backups whose own ETag differs from the source's (multipart and SSE-KMS sources, multipart copies). */
 export const BACKUP_SOURCE_ETAG_META = 'source-etag';
 
 const PART_COPIES_PER_OBJECT = 8;
@@ -120,6 +120,11 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   }
 
   async function singleCopy(item: WorkItem): Promise<{ etag: string }> {
+    // A copy shares its source's ETag only when that ETag is the MD5 of the data: not for a
+    // source uploaded in parts ("…-N") nor under SSE-KMS. Those copies carry the source's ETag in
+    // their metadata instead (which takes the source's metadata and headers, read first), so that
+    // a rerun knows the backup holds this version and does not copy it again.
+    const source = etagIsMd5(item) ? undefined : await ctx.s3.send(new HeadObjectCommand({ Bucket: corpus, Key: item.key, IfMatch: item.etag }));
     const out = await ctx.s3.send(
       new CopyObjectCommand({
         Bucket: backup,
@@ -127,13 +132,18 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
         CopySource: copySource(corpus, item.key),
         CopySourceIfMatch: item.etag,
         StorageClass: storageClass,
-        MetadataDirective: 'COPY',
+        ...(source ? { MetadataDirective: 'REPLACE', ...carriedHeaders(source, item) } : { MetadataDirective: 'COPY' }),
         // A backup keeps the original's tags (S3's default, said out loud): needs
         // s3:GetObjectTagging on the source and s3:PutObjectTagging on the copy.
         TaggingDirective: 'COPY',
       }),
     );
     return { etag: out.CopyObjectResult!.ETag! };
+  }
+
+  /** An ETag a copy will share: a single-part upload's, outside SSE-KMS. */
+  function etagIsMd5(item: WorkItem): boolean {
+    return !config.corpus.sseKms && !item.etag.includes('-');
   }
 
   async function multipartCopy(item: WorkItem): Promise<{ etag: string }> {
@@ -145,12 +155,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
         Bucket: backup,
         Key: item.key,
         StorageClass: storageClass,
-        ContentType: source.ContentType,
-        CacheControl: source.CacheControl,
-        ContentDisposition: source.ContentDisposition,
-        ContentEncoding: source.ContentEncoding,
-        ContentLanguage: source.ContentLanguage,
-        Metadata: { ...source.Metadata, [BACKUP_SOURCE_ETAG_META]: item.etag.replaceAll('"', '') },
+        ...carriedHeaders(source, item),
         Tagging: tags.length ? new URLSearchParams(tags.map((t): [string, string] => [t.Key!, t.Value!])).toString() : undefined,
       }),
     );
@@ -179,6 +184,18 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   }
 
   return runShard(ctx, 'backup', plan, { concurrency: config.backup.concurrency, handle, ...(dense ? { finish } : {}) });
+}
+
+/** What a copy that cannot keep its source's ETag carries over: the source's headers and metadata, and its ETag. */
+function carriedHeaders(source: HeadObjectCommandOutput, item: WorkItem) {
+  return {
+    ContentType: source.ContentType,
+    CacheControl: source.CacheControl,
+    ContentDisposition: source.ContentDisposition,
+    ContentEncoding: source.ContentEncoding,
+    ContentLanguage: source.ContentLanguage,
+    Metadata: { ...source.Metadata, [BACKUP_SOURCE_ETAG_META]: item.etag.replaceAll('"', '') },
+  };
 }
 
 /** The backup holds the catalogued version: same size and the source's ETag (or, for a multipart copy, the ETag recorded in its metadata). */
