@@ -94,6 +94,15 @@ export const shardSchema = z.strictObject({
 });
 export type ShardRules = z.output<typeof shardSchema>;
 
+/**
+ * Renditions live at keys derived from their source's key, so a replaced original or a changed
+ * preset changes a rendition under the same key: a year of `immutable` would show the old picture
+ * for a year. An hour, then revalidation: CDNs and browsers ask again with the ETag they hold and
+ * get a cheap 304 while it is current. Operators whose keys never change content may set
+ * `resize.cacheControl` to a longer lifetime.
+ */
+export const RENDITION_CACHE_CONTROL = 'public, max-age=3600, must-revalidate';
+
 /** Hours an execution may run before Step Functions stops it (the workflow's timeout). */
 export const EXECUTION_TIMEOUT_HOURS = 24;
 
@@ -159,10 +168,10 @@ export const pipelineConfigSchema = z.strictObject({
       avifEffort: z.number().int().min(0).max(9).default(4),
       /** When sharp aborts on invalid pixel data: `warning` (strictest) suits untrusted input. */
       failOn: z.enum(['none', 'truncated', 'error', 'warning']).default('warning'),
-      /** Cache-Control written on every rendition. */
-      cacheControl: z.string().min(1).default('public, max-age=31536000, immutable'),
+      /** Cache-Control written on every rendition (see RENDITION_CACHE_CONTROL). */
+      cacheControl: z.string().min(1).default(RENDITION_CACHE_CONTROL),
     })
-    .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: 'public, max-age=31536000, immutable' })),
+    .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: RENDITION_CACHE_CONTROL })),
   compute: computeLimitsSchema,
   corpus: z
     .strictObject({
