@@ -128,10 +128,9 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
 /** The email when the plan found nothing to do. */
 export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
-  const requested = plan.operations.filter((op) => op === 'backup' || op === 'resize');
   const lead =
-    requested.length === 0
-      ? `Catalogue written; no backup or resize was requested (operations: ${plan.operations.join(', ')}).`
+    plan.operations.length === 0
+      ? 'Catalogue written; no backup or resize was requested (operations: []).'
       : `Nothing to do: no new or changed images among the ${n(plan.counts.selected)} selected.`;
   const lines = [
     lead,

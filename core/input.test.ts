@@ -7,8 +7,8 @@ const config = parsePipelineConfig({ buckets: { corpus: 'corpus-b', renditions: 
 
 describe('run input', () => {
   it('applies every default to an empty object (what the schedule sends)', () => {
-    expect(parseRunInput({}, config)).toEqual({ prefix: '', operations: ['filter', 'sort', 'backup', 'resize'], presets: ['large', 'web', 'small', 'thumb'], dryRun: false, full: false });
-    expect(parseRunInput(undefined, config).operations).toHaveLength(4);
+    expect(parseRunInput({}, config)).toEqual({ prefix: '', operations: ['backup', 'resize'], presets: ['large', 'web', 'small', 'thumb'], dryRun: false, full: false });
+    expect(parseRunInput(undefined, config).operations).toEqual(['backup', 'resize']);
   });
 
   it('keeps what the console asked for', () => {
@@ -23,9 +23,17 @@ describe('run input', () => {
 
   it('names the field, the value received and what is allowed for an unknown operation', () => {
     const e = validationErrorOf(() => parseRunInput({ operations: ['resize', 'rezise'] }, config));
-    expect(e.problems).toEqual([{ field: 'input.operations[1]', received: '"rezise"', expected: 'one of "filter", "sort", "backup", "resize"' }]);
-    expect(e.message).toContain('input.operations[1]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
+    expect(e.problems).toEqual([{ field: 'input.operations[1]', received: '"rezise"', expected: 'one of "backup", "resize"' }]);
+    expect(e.message).toContain('input.operations[1]: expected one of "backup", "resize", received "rezise"');
     expect(e.message).toContain('Example of a valid input');
+  });
+
+  it('refuses "filter" and "sort", which every run does, saying why; [] asks for the catalogue only', () => {
+    for (const op of ['filter', 'sort']) {
+      const e = validationErrorOf(() => parseRunInput({ operations: ['backup', op] }, config));
+      expect(e.problems).toEqual([{ field: 'input.operations[1]', received: `"${op}"`, expected: expect.stringContaining('every run lists, filters and sorts the corpus to plan its work') }]);
+    }
+    expect(parseRunInput({ operations: [] }, config).operations).toEqual([]);
   });
 
   it('rejects unknown fields by name', () => {
@@ -45,8 +53,7 @@ describe('run input', () => {
     expect(e.problems).toEqual([{ field: 'input.presets[1]', received: '"huge"', expected: 'one of the configured presets "large", "web", "small", "thumb"' }]);
   });
 
-  it('rejects an empty operation list and repeated operations', () => {
-    expect(validationErrorOf(() => parseRunInput({ operations: [] }, config)).problems[0]).toMatchObject({ field: 'input.operations', expected: 'at least 1 item(s)' });
+  it('rejects repeated operations', () => {
     expect(validationErrorOf(() => parseRunInput({ operations: ['resize', 'resize'] }, config)).problems[0]!.field).toBe('input.operations');
   });
 

@@ -7,20 +7,30 @@ import { z } from 'zod';
 import type { PipelineConfig } from './config';
 import { parseWith, showValue, ValidationError } from './validation';
 
-export const OPERATIONS = ['filter', 'sort', 'backup', 'resize'] as const;
+/**
+ * The work a run may do, each as a Batch array job over the shards. Listing, filtering, sorting
+ * and diffing are not among them: every run does them, to plan its work (and writes the sorted
+ * catalogue). `[]` asks for the catalogue alone.
+ */
+export const OPERATIONS = ['backup', 'resize'] as const;
 export type Operation = (typeof OPERATIONS)[number];
+export const SHARD_OPERATIONS = OPERATIONS;
+export type ShardOperation = Operation;
 
-/** Operations that run as a Batch array job over the shards (filter and sort are the plan itself). */
-export const SHARD_OPERATIONS = ['backup', 'resize'] as const;
-export type ShardOperation = (typeof SHARD_OPERATIONS)[number];
+/** Names that earlier versions accepted and never read: refused with the reason. */
+const ALWAYS_RUN = ['filter', 'sort'];
 
 export const runInputSchema = z.strictObject({
   /** Only keys under this prefix are considered. Default: the whole corpus. */
   prefix: z.string().max(1024).optional(),
-  /** Which operations to run. Default: all of them. */
+  /** Which work to do. Default: backup and resize. [] writes the catalogue only. */
   operations: z
-    .array(z.enum(OPERATIONS))
-    .min(1)
+    .array(
+      z
+        .string()
+        .refine((op) => !ALWAYS_RUN.includes(op), { abort: true, message: `"backup" or "resize" (every run lists, filters and sorts the corpus to plan its work: those are not operations to choose; give [] for the catalogue only)` })
+        .pipe(z.enum(OPERATIONS)),
+    )
     .refine((ops) => new Set(ops).size === ops.length, 'each operation at most once')
     .optional(),
   /** Which presets to render (names from the configuration). Default: all configured presets. */

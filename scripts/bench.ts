@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     // Resize: the corpus in S3, planned once by the real catalog job.
     const upload = pLimit(8);
     await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)), ContentType: f.endsWith('.png') ? 'image/png' : 'image/jpeg' })))));
-    await measure([[job('catalog', config, 'bench-resize', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'resize'] }) })]], plain);
+    await measure([[job('catalog', config, 'bench-resize', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'] }) })]], plain);
 
     const half = Math.ceil(images.files.length / cores);
     const perWorker = Array.from({ length: cores }, (_, i) => images.files.slice(i * half, (i + 1) * half)).filter((w) => w.length > 0);
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
       ),
     );
     await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'backup-src', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)) })))));
-    await measure([[job('catalog', backupConfig, 'bench-backup', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['filter', 'sort', 'backup'] }) })]], plain);
+    await measure([[job('catalog', backupConfig, 'bench-backup', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'] }) })]], plain);
     const backupRows = {
       job: row('backup_job', `backup job, 2 array children at once, ${config.backup.concurrency} copies in flight each`),
       rclone: peers.rclone ? row('rclone', `rclone copy (server-side), --transfers ${2 * config.backup.concurrency}`) : undefined,

@@ -24,7 +24,7 @@ interface Command {
 
 const inputOptions = {
   prefix: { type: 'string', description: 'only keys under this prefix' },
-  ops: { type: 'string', description: 'operations, comma-separated: filter,sort,backup,resize' },
+  ops: { type: 'string', description: 'the work, comma-separated: backup,resize (default both)' },
   presets: { type: 'string', description: 'presets, comma-separated (default: all configured)' },
   'dry-run': { type: 'boolean', description: 'plan and report, write nothing outside runs/<runId>/' },
   full: { type: 'boolean', description: 'ignore the last catalogue: every selected image is work' },

@@ -86,7 +86,7 @@ afterAll(async () => {
 describe('prepare', () => {
   it('fixes the run id, trigger and start, and applies input defaults', async () => {
     const run = await prepare({ input: { prefix: 'a/' }, execution: execution('cli-2026-11-22') });
-    expect(run).toMatchObject({ runId: 'cli-2026-11-22', trigger: 'cli', input: { prefix: 'a/', operations: ['filter', 'sort', 'backup', 'resize'], presets: ['thumb'], dryRun: false } });
+    expect(run).toMatchObject({ runId: 'cli-2026-11-22', trigger: 'cli', input: { prefix: 'a/', operations: ['backup', 'resize'], presets: ['thumb'], dryRun: false } });
     expect((await prepare({ input: {}, execution: execution('3f2c9d1e', '2026-11-22T02:00:41.000Z') })).trigger).toBe('schedule');
     expect((await prepare({ input: {}, execution: execution('3f2c9d1e', '2026-11-22T10:17:00.000Z') })).trigger).toBe('console');
   });

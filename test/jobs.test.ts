@@ -11,7 +11,7 @@ import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectComman
 import { Upload } from '@aws-sdk/lib-storage';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
-import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
 import { getJson, listPages } from '../adapters/s3';
 import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
@@ -238,6 +238,16 @@ describe('the catalog on awkward input', () => {
     expect(plan).toMatchObject({ nothingToDo: true, shardCount: 0, shardOperations: [], counts: { listed: 0, work: 0 } });
   });
 
+  it('writes the sorted catalogue alone for operations [], with no array job', async () => {
+    expect((await runJob('catalog', env('run-catalogue-only', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }) }))).code).toBe(0);
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-catalogue-only').plan);
+    expect(plan).toMatchObject({ operations: [], shardOperations: [], shardCount: 0, nothingToDo: true, arrayJobs: { backup: false, resize: false } });
+    const text = await (await s3.send(new GetObjectCommand({ Bucket: buckets.work, Key: runKeys('run-catalogue-only').catalog }))).Body!.transformToString();
+    const catalogue = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { key: string });
+    expect(catalogue.length).toBe(plan.counts.selected);
+    expect(catalogue.map((r) => r.key)).toEqual([...catalogue.map((r) => r.key)].sort(compareKeys));
+  });
+
   it('backs up objects larger than filter.maxBytes and skips only their renditions, with the reason', async () => {
     await put('sizes/huge.jpg', Buffer.alloc(3 * 1024 * 1024, 1), 'image/jpeg');
     await put('sizes/fine.jpg', await photoJpeg(320, 240, 77), 'image/jpeg');
@@ -298,7 +308,7 @@ describe('job failures', () => {
   it('exit 2 naming the field for bad run input, before anything is written', async () => {
     const run = await runJob('catalog', env('x3', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['rezise'] }) }));
     expect(run.code).toBe(2);
-    expect(run.logs.find((l) => l.level === 'error')!.msg).toContain('input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"');
+    expect(run.logs.find((l) => l.level === 'error')!.msg).toContain('input.operations[0]: expected one of "backup", "resize", received "rezise"');
     expect(await keysOf(buckets.work, 'runs/x3/')).toEqual([]);
   });
 

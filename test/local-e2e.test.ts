@@ -220,7 +220,7 @@ describe('the CLI', () => {
     for (const [args, message] of [
       [['local', '--frobnicate'], "Unknown option '--frobnicate'"],
       [['deploy'], 'unknown command "deploy"'],
-      [['local', '--ops', 'rezise'], 'input.operations[0]: expected one of "filter", "sort", "backup", "resize", received "rezise"'],
+      [['local', '--ops', 'rezise'], 'input.operations[0]: expected one of "backup", "resize", received "rezise"'],
       [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
       [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
     ] as const) {

@@ -10,7 +10,7 @@ export function samplePlan(overrides: Partial<Plan> = {}): Plan {
     prefix: '',
     dryRun: false,
     full: false,
-    operations: ['filter', 'sort', 'backup', 'resize'],
+    operations: ['backup', 'resize'],
     shardOperations: ['backup', 'resize'],
     arrayJobs: { backup: true, resize: true },
     presets: ['thumb'],
