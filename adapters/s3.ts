@@ -199,7 +199,12 @@ export interface ListPage {
   readonly prefixes: readonly string[];
 }
 
-/** Every page of a ListObjectsV2 listing, following continuation tokens. */
+/**
+ * Every page of a ListObjectsV2 listing, following continuation tokens. Names are asked for
+ * URL-encoded (EncodingType url) and decoded here, so that any key S3 can hold, control
+ * characters included, survives the XML; a server that answers without EncodingType sent them as
+ * they are.
+ */
 export async function* listPages(s3: S3Client, options: ListOptions): AsyncGenerator<ListPage> {
   let token: string | undefined;
   do {
@@ -211,14 +216,22 @@ export async function* listPages(s3: S3Client, options: ListOptions): AsyncGener
         StartAfter: token ? undefined : options.startAfter,
         ContinuationToken: token,
         MaxKeys: options.pageSize,
+        EncodingType: 'url',
         // Tells archived objects that have a readable restored copy apart from those that do not.
         OptionalObjectAttributes: ['RestoreStatus'],
       }),
     );
-    yield { objects: page.Contents ?? [], prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix!).filter(Boolean) };
+    const name = page.EncodingType === 'url' ? decodeListedName : (n: string) => n;
+    const objects = (page.Contents ?? []).map((o) => (o.Key === undefined ? o : { ...o, Key: name(o.Key) }));
+    yield { objects, prefixes: (page.CommonPrefixes ?? []).map((p) => p.Prefix).filter((p): p is string => Boolean(p)).map(name) };
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
     if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 on ${options.bucket} said the listing was truncated but gave no continuation token`);
   } while (token);
+}
+
+/** A name from a listing asked with EncodingType url: percent-decoding, with "+" for a space. */
+export function decodeListedName(name: string): string {
+  return decodeURIComponent(name.replace(/\+/g, ' '));
 }
 
 /**

@@ -65,6 +65,11 @@ function parseTagSetXml(xml: string): TagSet {
   return [...xml.matchAll(/<Tag>\s*<Key>([\s\S]*?)<\/Key>\s*<Value>([\s\S]*?)<\/Value>\s*<\/Tag>/g)].map((m) => [xmlUnescape(m[1]!), xmlUnescape(m[2]!)]);
 }
 
+/** S3's URL encoding of names in listings: percent-encoding with "/" kept and a space as "+" (SDKs decode with unquote_plus). */
+function s3UrlEncode(name: string): string {
+  return encodeURIComponent(name).replace(/%2F/g, '/').replace(/%20/g, '+').replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
 /** `/bucket/key…` → bucket and decoded key (path-style addressing, as the project's clients use). */
 function target(url: URL): { bucket: string; key: string } | undefined {
   const [, bucket, ...rest] = url.pathname.split('/');
@@ -219,16 +224,25 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   const noSuchKey = (res: ServerResponse, key: string) =>
     res.writeHead(404, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xmlEscape(key)}</Key></Error>`);
 
-  /** A listing of a bucket holding multipart objects: their ETags in S3's form. */
-  async function relayListing(req: IncomingMessage, res: ServerResponse, bucket: string, urlEncoded: boolean): Promise<void> {
+  /**
+   * A listing, when fauxqs's needs correcting: multipart objects' ETags in S3's form, and with
+   * `encoding-type=url` the key names URL-encoded, as S3 does (ListObjectsV2, "EncodingType": Key,
+   * Prefix, StartAfter and Delimiter are encoded, and the response says EncodingType url), so that
+   * keys holding characters XML 1.0 cannot carry survive the listing.
+   */
+  async function relayListing(req: IncomingMessage, res: ServerResponse, bucket: string, urlEncode: boolean): Promise<void> {
     const answer = await forward(req);
-    const xml = answer.payload.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (contents, inner: string) => {
+    let xml = answer.payload.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (contents, inner: string) => {
       const raw = /<Key>([^<]*)<\/Key>/.exec(inner)?.[1];
       if (raw === undefined) return contents;
-      const key = urlEncoded ? decodeURIComponent(xmlUnescape(raw)) : xmlUnescape(raw);
-      const etag = etags.get(`${bucket}\0${key}`);
+      const etag = etags.get(`${bucket}\0${xmlUnescape(raw)}`);
       return etag ? contents.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`) : contents;
     });
+    if (urlEncode && answer.status === 200 && !/<EncodingType>/.test(xml)) {
+      xml = xml
+        .replace(/<(Key|Prefix|StartAfter|Delimiter)>([^<]*)<\/\1>/g, (_, element: string, raw: string) => `<${element}>${s3UrlEncode(xmlUnescape(raw))}</${element}>`)
+        .replace(/<\/ListBucketResult>\s*$/, '<EncodingType>url</EncodingType></ListBucketResult>');
+    }
     const payload = Buffer.from(xml);
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
   }
@@ -238,7 +252,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     const object = target(url);
     if (!object) {
       const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
-      if (req.method === 'GET' && bucket && [...etags.keys()].some((k) => k.startsWith(`${bucket}\0`))) return relayListing(req, res, bucket, url.searchParams.get('encoding-type') === 'url');
+      const urlEncode = url.searchParams.get('encoding-type') === 'url';
+      if (req.method === 'GET' && bucket && (urlEncode || [...etags.keys()].some((k) => k.startsWith(`${bucket}\0`)))) return relayListing(req, res, bucket, urlEncode);
       await relay(req, res);
       return;
     }
