@@ -19,6 +19,10 @@
  * shows (CompleteMultipartUpload, HeadObject, GetObject, listings, conditions), until the key is
  * written again.
  *
+ * Storage classes (PutObject, CopyObject and CreateMultipartUpload `x-amz-storage-class`; a copy
+ * without one is STANDARD): kept per key, answered by HeadObject and GetObject
+ * (`x-amz-storage-class`, left out for STANDARD, as S3 does) and in listings' StorageClass.
+ *
  * Object tagging, which fauxqs does not keep; each object's tag set is kept beside fauxqs's data:
  *
  * - PutObject and CreateMultipartUpload take `x-amz-tagging` (a URL-encoded query string); a
@@ -91,13 +95,20 @@ export function multipartEtag(partEtags: readonly string[]): string {
 }
 
 export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
-  const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][] };
+  const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][]; classes?: [string, string][] };
   const tags = new Map<string, TagSet>(saved.tags ?? []);
   /** Keys completed by a multipart upload → their S3 ETag. */
   const etags = new Map<string, string>(saved.etags ?? []);
-  const pendingUploads = new Map<string, TagSet>();
+  /** Keys whose storage class is not STANDARD → their class. */
+  const classes = new Map<string, string>(saved.classes ?? []);
+  const pendingUploads = new Map<string, { tags: TagSet; storageClass: string }>();
   const save = () => {
-    if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags] }));
+    if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags], classes: [...classes] }));
+  };
+  const setClass = (id: string, storageClass: string | undefined) => {
+    if (storageClass && storageClass !== 'STANDARD') classes.set(id, storageClass);
+    else if (!classes.delete(id)) return;
+    save();
   };
   const setEtag = (id: string, etag: string | undefined) => {
     if (etag) etags.set(id, etag);
@@ -235,8 +246,12 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     let xml = answer.payload.toString('utf8').replace(/<Contents>([\s\S]*?)<\/Contents>/g, (contents, inner: string) => {
       const raw = /<Key>([^<]*)<\/Key>/.exec(inner)?.[1];
       if (raw === undefined) return contents;
-      const etag = etags.get(`${bucket}\0${xmlUnescape(raw)}`);
-      return etag ? contents.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`) : contents;
+      const id = `${bucket}\0${xmlUnescape(raw)}`;
+      const etag = etags.get(id);
+      const storageClass = classes.get(id);
+      let out = etag ? contents.replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`) : contents;
+      if (storageClass) out = /<StorageClass>/.test(out) ? out.replace(/<StorageClass>[^<]*<\/StorageClass>/, `<StorageClass>${storageClass}</StorageClass>`) : out.replace('</Contents>', `<StorageClass>${storageClass}</StorageClass></Contents>`);
+      return out;
     });
     if (urlEncode && answer.status === 200 && !/<EncodingType>/.test(xml)) {
       xml = xml
@@ -253,7 +268,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     if (!object) {
       const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
       const urlEncode = url.searchParams.get('encoding-type') === 'url';
-      if (req.method === 'GET' && bucket && (urlEncode || [...etags.keys()].some((k) => k.startsWith(`${bucket}\0`)))) return relayListing(req, res, bucket, urlEncode);
+      const holds = (m: Map<string, unknown>) => [...m.keys()].some((k) => k.startsWith(`${bucket}\0`));
+      if (req.method === 'GET' && bucket && (urlEncode || holds(etags) || holds(classes))) return relayListing(req, res, bucket, urlEncode);
       await relay(req, res);
       return;
     }
@@ -276,7 +292,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     if (req.method === 'POST' && url.searchParams.has('uploads')) {
       const answer = await forward(req);
       const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.payload.toString('utf8'))?.[1];
-      if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, parseTaggingHeader(header('x-amz-tagging')));
+      if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header('x-amz-tagging')), storageClass: header('x-amz-storage-class') ?? 'STANDARD' });
       return void res.writeHead(answer.status, answer.headers).end(answer.payload);
     }
     const uploadId = url.searchParams.get('uploadId');
@@ -293,7 +309,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         if (answer.status === 200 && !/<Error>/.test(payload.toString('utf8'))) {
           const etag = multipartEtag(parts);
           setEtag(id, etag);
-          setTags(id, pendingUploads.get(uploadId) ?? []);
+          setTags(id, pendingUploads.get(uploadId)?.tags ?? []);
+          setClass(id, pendingUploads.get(uploadId)?.storageClass);
           pendingUploads.delete(uploadId);
           payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
         }
@@ -318,6 +335,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         if (status === 200) {
           setTags(id, next);
           setEtag(id, undefined); // a new object: its own ETag
+          setClass(id, header('x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
         }
       }).then(() => undefined);
     }
@@ -327,6 +345,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         if (status === 204 || status === 200) {
           setTags(id, []);
           setEtag(id, undefined);
+          setClass(id, undefined);
         }
       });
     }
@@ -334,7 +353,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
       if (await conditionFails(req, res, object, false)) return;
       const count = tags.get(id)?.length;
       const etag = etags.get(id);
-      await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}) });
+      const storageClass = classes.get(id);
+      await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}), ...(storageClass ? { 'x-amz-storage-class': storageClass } : {}) });
       return;
     }
     await relay(req, res);

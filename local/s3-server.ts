@@ -9,7 +9,8 @@
  * - `startFauxqs` listens on every interface; this server listens on 127.0.0.1 only.
  *
  * And one layer of our own in front of it (local/s3-layer.ts) for what fauxqs does not do:
- * conditional requests, multipart ETags and object tags (test/s3-contract.test.ts pins them).
+ * conditional requests, multipart ETags, storage classes, URL-encoded listings and object tags
+ * (test/s3-contract.test.ts pins them).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
 import { getJson } from '../adapters/s3';
-import { ListingCursor } from '../adapters/s3';
+import { ListingCursor, listPages } from '../adapters/s3';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -65,6 +65,11 @@ describe('backup checks and verification', () => {
     expect(run.mode).toEqual(['dense work: checking and verifying backups by listing', 'dense work: checking and verifying backups by listing']);
     expect({ processed: run.processed, skipped: run.skipped, failed: run.failed }).toEqual({ processed: KEYS.length, skipped: 0, failed: 0 });
     for (const key of KEYS) expect(await text(buckets.backup, key)).toBe(body(key, 1).toString());
+    // In the configured storage class (backup.storageClass, STANDARD_IA by default), listed and read back.
+    const listed = new Set<string | undefined>();
+    for await (const page of listPages(server.s3, { bucket: buckets.backup, prefix: 'docs/' })) for (const o of page.objects) listed.add(o.StorageClass);
+    expect([...listed]).toEqual(['STANDARD_IA']);
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: KEYS[0]! }))).StorageClass).toBe('STANDARD_IA');
     // Each child publishes its shard's figures in embedded metric format, by operation.
     expect(run.metrics).toHaveLength(run.plan.shardCount);
     expect(run.metrics[0]).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'Nightshift', Dimensions: [['Operation']] }] }, Operation: 'backup', runId: 'run-dense', shard: 0 });

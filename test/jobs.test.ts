@@ -264,19 +264,10 @@ describe('the catalog on awkward input', () => {
 
 describe('archived objects', () => {
   it('skips GLACIER and DEEP_ARCHIVE objects as "archived: restore first", and reads GLACIER_IR', async () => {
-    for (const key of ['cold/glacier.jpg', 'cold/deep.jpg', 'cold/instant.jpg']) await put(key, await photoJpeg(320, 240, 5), 'image/jpeg');
-    // The embedded server keeps no storage class: the proxy answers listings as S3 would for these objects.
-    const classes: Record<string, string> = { 'cold/glacier.jpg': 'GLACIER', 'cold/deep.jpg': 'DEEP_ARCHIVE', 'cold/instant.jpg': 'GLACIER_IR' };
-    const proxy = await startFaultProxy({
-      target: server.endpoint,
-      rate: 0,
-      rewrite: (path, body) => (path.includes('list-type=2') ? body.replace(/<Key>([^<]+)<\/Key>([\s\S]*?)<StorageClass>STANDARD<\/StorageClass>/g, (all, key: string, mid: string) => (classes[key] ? `<Key>${key}</Key>${mid}<StorageClass>${classes[key]}</StorageClass>` : all)) : body),
-    });
-    try {
-      expect((await runJob('catalog', env('run-cold', { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'cold/' }) }))).code).toBe(0);
-    } finally {
-      await proxy.close();
-    }
+    // The embedded server keeps storage classes as S3 does (test/s3-contract.test.ts).
+    const classes = { 'cold/glacier.jpg': 'GLACIER', 'cold/deep.jpg': 'DEEP_ARCHIVE', 'cold/instant.jpg': 'GLACIER_IR' } as const;
+    for (const [key, StorageClass] of Object.entries(classes)) await s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: await photoJpeg(320, 240, 5), ContentType: 'image/jpeg', StorageClass }));
+    expect((await runJob('catalog', env('run-cold', { NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'cold/' }) }))).code).toBe(0);
     const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-cold').plan);
     expect(plan.counts).toMatchObject({ listed: 3, selected: 1, skipped: { archived: 2 } });
     const result = await getJson<{ skipped: { key: string; code: string; message: string }[] }>(s3, buckets.work, runKeys('run-cold').result('catalog', 0));

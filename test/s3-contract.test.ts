@@ -187,4 +187,21 @@ describe('S3 contract (embedded server)', () => {
     for await (const page of listPages(server.s3, { bucket: B, prefix: 'enc/', delimiter: '/' })) prefixes.push(...page.prefixes);
     expect(prefixes).toEqual(['enc/dir one/']);
   });
+
+  // PutObject / CopyObject / CreateMultipartUpload, "x-amz-storage-class" (a copy without one is
+  // STANDARD); HeadObject answers it for every class but STANDARD; ListObjectsV2 shows StorageClass.
+  it('keeps storage classes on PUT, Copy and multipart uploads, and shows them in HEAD and listings', async () => {
+    const B = 'order-test';
+    await server.s3.send(new PutObjectCommand({ Bucket: B, Key: 'sc/ia.jpg', Body: 'ia', StorageClass: 'STANDARD_IA' }));
+    await server.s3.send(new PutObjectCommand({ Bucket: B, Key: 'sc/plain.jpg', Body: 'plain' }));
+    await server.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'sc/ir-copy.jpg', CopySource: `${B}/sc/ia.jpg`, StorageClass: 'GLACIER_IR' }));
+    await server.s3.send(new CopyObjectCommand({ Bucket: B, Key: 'sc/default-copy.jpg', CopySource: `${B}/sc/ia.jpg` }));
+    const { UploadId } = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'sc/mp.bin', StorageClass: 'ONEZONE_IA' }));
+    const part = await server.s3.send(new UploadPartCommand({ Bucket: B, Key: 'sc/mp.bin', UploadId, PartNumber: 1, Body: 'only part' }));
+    await server.s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'sc/mp.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    const expected: Record<string, string | undefined> = { 'sc/default-copy.jpg': undefined, 'sc/ia.jpg': 'STANDARD_IA', 'sc/ir-copy.jpg': 'GLACIER_IR', 'sc/mp.bin': 'ONEZONE_IA', 'sc/plain.jpg': undefined };
+    for (const [key, storageClass] of Object.entries(expected)) expect([key, (await server.s3.send(new HeadObjectCommand({ Bucket: B, Key: key }))).StorageClass]).toEqual([key, storageClass]);
+    const listed = Object.fromEntries((await server.s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'sc/' }))).Contents!.map((o) => [o.Key, o.StorageClass]));
+    expect(listed).toEqual(Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, v ?? 'STANDARD'])));
+  });
 });
