@@ -57,10 +57,12 @@ describe('report', () => {
     expect(csvField('plain')).toBe('plain');
   });
 
-  it('promotes the catalogue only after a real run of both backup and resize', () => {
-    expect(shouldPromoteCatalog(plan)).toBe(true);
-    expect(shouldPromoteCatalog({ ...plan, dryRun: true })).toBe(false);
-    expect(shouldPromoteCatalog({ ...plan, operations: ['resize'] })).toBe(false);
+  it('promotes the catalogue only after a real run of both backup and resize, with every configured preset', () => {
+    expect(shouldPromoteCatalog(plan, ['thumb'])).toBe(true);
+    expect(shouldPromoteCatalog({ ...plan, dryRun: true }, ['thumb'])).toBe(false);
+    expect(shouldPromoteCatalog({ ...plan, operations: ['resize'] }, ['thumb'])).toBe(false);
+    // {"presets": ["thumb"]} of two configured presets left the other one undone.
+    expect(shouldPromoteCatalog(plan, ['thumb', 'web'])).toBe(false);
   });
 
   it('ranks failure reasons by frequency with example keys', () => {

@@ -153,11 +153,14 @@ export function keysLeftUndone(results: readonly ShardResult[]): Set<string> {
   return keys;
 }
 
-/** Whether a run's catalogue may become the basis of tomorrow's diff. */
-export function shouldPromoteCatalog(plan: Plan): boolean {
-  // A dry run did nothing; a run without backup or resize left new objects unprocessed, and
-  // promoting its catalogue would make the next night think they were done.
-  return !plan.dryRun && plan.operations.includes('backup') && plan.operations.includes('resize');
+/**
+ * Whether a run's catalogue may become the basis of tomorrow's diff: only when the run did all the
+ * work for what it listed. A dry run did nothing; a run without backup or resize, or limited to
+ * some of the configured presets, left work undone, and promoting its catalogue would make the
+ * next night think it was done (a prefix-limited run promotes its prefix alone, which it did whole).
+ */
+export function shouldPromoteCatalog(plan: Plan, configuredPresets: readonly string[]): boolean {
+  return !plan.dryRun && plan.operations.includes('backup') && plan.operations.includes('resize') && configuredPresets.every((p) => plan.presets.includes(p));
 }
 
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */

@@ -62,7 +62,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const gaps = checkCoverage(plan, results);
   if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 
-  const promote = shouldPromoteCatalog(plan);
+  const promote = shouldPromoteCatalog(plan, ctx.config.presets.map((p) => p.name));
   const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {

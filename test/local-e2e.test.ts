@@ -208,6 +208,34 @@ describe('one configuration for both runtimes', () => {
   });
 });
 
+describe('every night after the first', () => {
+  it('completes a presets-limited night on the next normal night, rendering only what is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightshift-partial-'));
+    try {
+      mkdirSync(join(dir, 'pics'));
+      for (const [i, name] of ['a.jpg', 'b.jpg'].entries()) writeFileSync(join(dir, 'pics', name), await photoJpeg(400, 300, 20 + i));
+      writeFileSync(join(dir, 'two.json'), JSON.stringify({ presets: [{ name: 'tiny', width: 64, formats: ['jpeg'] }, { name: 'mid', width: 200, formats: ['webp'] }] }));
+      const night = (extra: string[]) => runCli(['local', '--json', '--data-dir', join(dir, '.nightshift'), '--config', join(dir, 'two.json'), ...extra], { cwd: dir });
+      const partial = await night(['--import', join(dir, 'pics'), '--presets', 'tiny']);
+      expect(partial.code).toBe(0);
+      const next = await night([]);
+      expect(next.code).toBe(0);
+      const server = await startTestS3([], join(dir, '.nightshift', 's3'));
+      try {
+        const first = await getJson<Report>(server.s3, B.work, runKeys(partial.json.runId).report);
+        expect({ promoted: first.catalogPromoted, renditions: Object.keys(first.renditions) }).toEqual({ promoted: false, renditions: ['tiny/jpeg'] });
+        const second = await getJson<Report>(server.s3, B.work, runKeys(next.json.runId).report);
+        expect({ work: second.objects.work, promoted: second.catalogPromoted, renditions: second.renditions }).toEqual({ work: 2, promoted: true, renditions: { 'mid/webp': { count: 2, bytes: expect.any(Number) } } });
+        expect((await keys(server, B.renditions)).sort()).toEqual(['mid/a.webp', 'mid/b.webp', 'tiny/a.jpeg', 'tiny/b.jpeg']);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
+
 describe('the CLI', () => {
   it.each(['local', 'serve', 'run', 'status', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
     const run = await cli(command === 'serve' ? ['local', 'serve', '--help'] : [command, '--help']);
