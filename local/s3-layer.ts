@@ -105,21 +105,15 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   const save = () => {
     if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags], classes: [...classes] }));
   };
-  const setClass = (id: string, storageClass: string | undefined) => {
-    if (storageClass && storageClass !== 'STANDARD') classes.set(id, storageClass);
-    else if (!classes.delete(id)) return;
+  /** Sets or removes a key's entry in one of the maps; saves only when something changed. */
+  const update = <V>(map: Map<string, V>, id: string, value: V | undefined) => {
+    if (value !== undefined) map.set(id, value);
+    else if (!map.delete(id)) return;
     save();
   };
-  const setEtag = (id: string, etag: string | undefined) => {
-    if (etag) etags.set(id, etag);
-    else if (!etags.delete(id)) return;
-    save();
-  };
-  const setTags = (id: string, set: TagSet) => {
-    if (set.length > 0) tags.set(id, set);
-    else tags.delete(id);
-    save();
-  };
+  const setClass = (id: string, storageClass: string | undefined) => update(classes, id, storageClass && storageClass !== 'STANDARD' ? storageClass : undefined);
+  const setEtag = (id: string, etag: string | undefined) => update(etags, id, etag);
+  const setTags = (id: string, set: TagSet) => update(tags, id, set.length > 0 ? set : undefined);
 
   /** Forwards a request upstream (with `body` when it was read already) and buffers the (small) answer. */
   const forward = (req: IncomingMessage, body?: Buffer) =>
