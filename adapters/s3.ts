@@ -112,7 +112,7 @@ export async function putJson(s3: S3Client, bucket: string, key: string, value: 
 
 export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType: string, condition: WriteCondition = {}): Promise<void> {
   // ContentLength explicitly: for an empty body (an empty shard manifest) the SDK would send none.
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: `${contentType}; charset=utf-8`, IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ContentType: `${contentType}; charset=utf-8`, ...conditionParams(condition) }));
 }
 
 /** Streams an object line by line (JSON Lines manifests and catalogues); `undefined` when it does not exist. `ifMatch`: that version only (412 otherwise). */
@@ -162,10 +162,12 @@ export interface WriteCondition {
   readonly ifNoneMatch?: '*';
 }
 
+const conditionParams = (condition: WriteCondition) => ({ IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch });
+
 /** Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart above; conditionally when asked. */
 export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string, condition: WriteCondition = {}): Promise<number> {
   const { size } = await stat(path);
-  const when = { IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch };
+  const when = conditionParams(condition);
   if (size <= UPLOAD_PART_BYTES) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: contentType, ...when }));
   } else {
