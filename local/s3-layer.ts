@@ -10,6 +10,8 @@
  *   there is no object. Writes to one key are serialised, so of two conditional writers exactly
  *   one wins, as in S3.
  * - reads (GetObject, HeadObject): `If-Match` fails with 412; `If-None-Match` matching gives 304.
+ * - deletes (DeleteObject): `If-Match: <etag>` fails with 412 when the ETag differs and 404 when
+ *   there is no object (S3 user guide, "How to perform conditional deletes").
  * - copy sources (CopyObject, UploadPartCopy): `x-amz-copy-source-if-match` fails with 412 when the
  *   source's ETag differs, `x-amz-copy-source-if-none-match` when it matches.
  *
@@ -335,6 +337,9 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     }
     if (req.method === 'DELETE' && !uploadId) {
       return serialised(id, async () => {
+        // Conditional delete: If-Match only (S3 has no If-None-Match on DELETE); 412 on another ETag, 404 when absent.
+        delete req.headers['if-none-match'];
+        if (await conditionFails(req, res, object, true)) return;
         const status = await relay(req, res);
         if (status === 204 || status === 200) {
           setTags(id, []);

@@ -95,6 +95,19 @@ describe('S3 contract (embedded server)', () => {
       expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/once.json' }))).Body!.transformToString()).toBe('first');
     });
 
+    // DeleteObject, "If-Match" (S3 user guide, "How to perform conditional deletes"): deletes only if
+    // the ETag matches (204); 412 Precondition Failed if it does not; 404 NoSuchKey if there is no
+    // object. Pruning rests on it: a rendition rewritten since it was checked is never deleted.
+    it('DeleteObject If-Match deletes only the version it read', async () => {
+      const { ETag } = await put('cond/rendition.jpeg', 'old');
+      const { ETag: newer } = await put('cond/rendition.jpeg', 'rewritten');
+      expect(await refused(server.s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg', IfMatch: ETag })))).toBe('412 PreconditionFailed');
+      expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg' }))).Body!.transformToString()).toBe('rewritten');
+      expect(await refused(server.s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg', IfMatch: newer })))).toBe('accepted');
+      expect(await refused(server.s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg' })))).toBe('404 NotFound');
+      expect(await refused(server.s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg', IfMatch: newer })))).toBe('404 NoSuchKey');
+    });
+
     it('of two concurrent If-None-Match: * writes, exactly one wins', async () => {
       const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => refused(put('cond/race.json', `writer ${i}`, { IfNoneMatch: '*' }))));
       expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
