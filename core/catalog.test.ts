@@ -1,6 +1,5 @@
-import { type CatalogRecord, filterRecord, RenditionCollisions, resizeSkipFor } from './catalog';
+import { type CatalogRecord, filterRecord, resizeSkipFor } from './catalog';
 import { parsePipelineConfig } from './config';
-import { compareKeys } from './keys';
 
 const rules = parsePipelineConfig({
   buckets: { corpus: 'aaa', renditions: 'bbb', backup: 'ccc', work: 'ddd' },
@@ -31,22 +30,5 @@ describe('filter rules', () => {
     expect(filterRecord(rec('a/B.JPG'), rules)).toBeUndefined();
     expect(filterRecord(rec('ir.webp', { storageClass: 'GLACIER_IR' }), rules)).toBeUndefined();
     expect(filterRecord(rec('thawed.png', { storageClass: 'GLACIER', restored: true }), rules)).toBeUndefined();
-  });
-});
-
-describe('rendition-key collisions', () => {
-  it('finds keys that differ only by extension, wherever they fall in S3 order', () => {
-    const keys = ['a b.jpg', 'a.b/c.jpg', 'a.jpg', 'a.jpg.png', 'a.png', 'a.webp', 'b.jpg', 'b/c.jpg'].sort(compareKeys);
-    const c = new RenditionCollisions();
-    const found = keys.map((k) => [k, c.check(k)]).filter(([, owner]) => owner);
-    expect(found).toEqual([
-      ['a.png', 'a.jpg'],
-      ['a.webp', 'a.jpg'],
-    ]);
-  });
-
-  it('keeps a key without extension as owner across keys that sort between "a" and "a."', () => {
-    const c = new RenditionCollisions();
-    expect(['a', 'a b.jpg', 'a-1.jpg', 'a.jpg'].map((k) => c.check(k))).toEqual([undefined, undefined, undefined, 'a']);
   });
 });

@@ -2,8 +2,8 @@
  * Catalogue records and the filter rules that decide which listed objects are images to work on.
  * A record is one JSON line: `{key, size, etag, lastModified, storageClass}`.
  */
-import { ARCHIVED_STORAGE_CLASSES, type FilterRules, type SortKey } from './config';
-import { compareKeys, extensionOf, stripExtension } from './keys';
+import { ARCHIVED_STORAGE_CLASSES, type FilterRules } from './config';
+import { compareKeys, extensionOf } from './keys';
 
 export interface CatalogRecord {
   readonly key: string;
@@ -17,11 +17,19 @@ export interface CatalogRecord {
   readonly restored?: boolean;
 }
 
-export type ChangeKind = 'new' | 'changed' | 'unchanged';
+export type ChangeKind = 'new' | 'changed' | 'unchanged' | 'deleted';
 
-/** One object for the shard jobs: a catalogue record and why it is in the work list. */
+/**
+ * One object for the shard jobs: a catalogue record and what each job must do for it (core/state.ts
+ * decides). Each job accounts for every item of its shard, the ones it has nothing to do for too.
+ */
 export interface WorkItem extends CatalogRecord {
+  /** `deleted`: the original is gone and resize prunes its renditions (`presets`); backup keeps its copy. */
   readonly change: ChangeKind;
+  /** The backup does not hold this version yet (or the run is `full`). */
+  readonly backup: boolean;
+  /** The presets to render: missing, or rendered with another recipe (every preset of the run when `full`). */
+  readonly presets: readonly string[];
   /** Reason this item must not be resized (it still gets backed up), e.g. a rendition-key collision. */
   readonly resizeSkip?: { readonly code: string; readonly message: string };
 }
@@ -46,18 +54,6 @@ export function parseRecordLine<T extends CatalogRecord = CatalogRecord>(line: s
 }
 
 export const byKey = (a: CatalogRecord, b: CatalogRecord): number => compareKeys(a.key, b.key);
-
-/** The order a catalogue is written in; ties are broken by key so the order is total. */
-export function recordComparator(by: SortKey): (a: CatalogRecord, b: CatalogRecord) => number {
-  switch (by) {
-    case 'key':
-      return byKey;
-    case 'size':
-      return (a, b) => a.size - b.size || compareKeys(a.key, b.key);
-    case 'lastModified':
-      return (a, b) => (a.lastModified < b.lastModified ? -1 : a.lastModified > b.lastModified ? 1 : compareKeys(a.key, b.key));
-  }
-}
 
 /** Reasons an object is listed but not worked on. */
 export const SKIP_REASONS = {
@@ -94,51 +90,31 @@ export function resizeSkipFor(record: CatalogRecord, rules: FilterRules): { code
 }
 
 /**
- * Finds source keys whose renditions would land on the same keys (`a.jpg` and `a.png` both render
- * to `<preset>/a.<format>`). Fed keys in S3 order, it keeps only the stems that are prefixes of the
- * current key's range: every key sharing a stem is the stem or starts with `stem.`, a contiguous range.
- * The first key in order keeps the renditions; later ones are reported.
- */
-export class RenditionCollisions {
-  private readonly active = new Map<string, string>();
-
-  /** Returns the key that already owns this key's rendition stem, if any. */
-  check(key: string): string | undefined {
-    for (const stem of this.active.keys()) {
-      // Sorted input: once a key is past the `stem.` range without starting with it, the range is over.
-      const range = `${stem}.`;
-      if (!key.startsWith(range) && compareKeys(key, range) > 0) this.active.delete(stem);
-    }
-    const stem = stripExtension(key);
-    const owner = this.active.get(stem);
-    if (owner !== undefined) return owner;
-    this.active.set(stem, key);
-    return undefined;
-  }
-}
-
-/**
  * The catalogue to promote after a run: the previous one with the run's prefix range replaced by
- * the run's catalogue, minus `exclude` (keys that failed transiently, so tomorrow retries them).
- * Both inputs are key-sorted; the output is too. Constant memory but for `exclude`.
+ * the run's catalogue, each of whose lines goes through `promote` (which takes back the state of
+ * what the run did not finish, or drops the line). Both inputs are key-sorted; the output is too.
+ * Constant memory.
  */
-export async function* mergeForPromotion(
-  previous: AsyncIterable<CatalogRecord>,
-  current: AsyncIterable<CatalogRecord>,
+export async function* mergeForPromotion<T extends CatalogRecord>(
+  previous: AsyncIterable<T>,
+  current: AsyncIterable<T>,
   prefix: string,
-  exclude: ReadonlySet<string>,
-): AsyncGenerator<CatalogRecord> {
+  promote: (record: T) => T | undefined,
+): AsyncGenerator<T> {
   const prev = (async function* () {
     for await (const r of previous) if (!r.key.startsWith(prefix)) yield r;
   })();
   const cur = (async function* () {
-    for await (const r of current) if (!exclude.has(r.key)) yield r;
+    for await (const r of current) {
+      const kept = promote(r);
+      if (kept) yield kept;
+    }
   })();
   let a = await prev.next();
   let b = await cur.next();
   while (!a.done || !b.done) {
     if (b.done || (!a.done && compareKeys(a.value.key, b.value.key) < 0)) {
-      yield a.value as CatalogRecord;
+      yield a.value as T;
       a = await prev.next();
     } else {
       yield b.value;

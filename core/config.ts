@@ -81,8 +81,29 @@ export const filterSchema = z.strictObject({
 });
 export type FilterRules = z.output<typeof filterSchema>;
 
-export const SORT_KEYS = ['key', 'size', 'lastModified'] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
+/**
+ * The catalogue is in S3 key order, always: the diff against last night's catalogue and the shard
+ * jobs' listings depend on it. Other orders used to be accepted and written to a file nothing read.
+ */
+export const sortSchema = z
+  .strictObject({
+    by: z
+      .string()
+      .refine((by) => by === 'key', '"key": the catalogue is always in S3 key order (the diff and the shard jobs need it). For another order, sort runs/<runId>/catalog.jsonl yourself (e.g. jq -s \'sort_by(.size)\'), or leave "sort" out')
+      .transform(() => 'key' as const)
+      .default('key'),
+  })
+  .default({ by: 'key' });
+
+/** What happens to the renditions of an original that is no longer in the corpus. */
+export const renditionsSchema = z
+  .strictObject({
+    /** Delete a deleted original's renditions on the next run (its backup is kept). */
+    pruneDeleted: z.boolean().default(true),
+    /** If one night would prune the renditions of more than this share of the catalogue, prune nothing and say so (rclone's --max-delete); confirm with the input {"confirmPrune": true}. */
+    maxPruneShare: z.number().min(0).max(1).default(0.05),
+  })
+  .default({ pruneDeleted: true, maxPruneShare: 0.05 });
 
 export const shardSchema = z.strictObject({
   /** Aim for about this many objects per shard. */
@@ -144,7 +165,8 @@ export const pipelineConfigSchema = z.strictObject({
     .default(() => DEFAULT_PRESETS.map((p) => ({ ...p, formats: [...p.formats] })))
     .refine((p) => new Set(p.map((x) => x.name)).size === p.length, 'unique preset names'),
   filter: filterSchema.default(() => filterSchema.parse({})),
-  sort: z.strictObject({ by: z.enum(SORT_KEYS).default('key') }).default({ by: 'key' }),
+  sort: sortSchema,
+  renditions: renditionsSchema,
   shards: shardSchema.default(() => shardSchema.parse({})),
   backup: z
     .strictObject({

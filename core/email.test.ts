@@ -42,7 +42,7 @@ describe('the run email', () => {
   it('says what happened in the subject and the first sentence', () => {
     const email = runEmail(report(3));
     expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 12,408 images, 3 failed, 41 min');
-    expect(email.text.split('\n')[0]).toBe('12,405 of 12,408 new or changed images processed; 3 failed, see below.');
+    expect(email.text.split('\n')[0]).toBe('12,405 of 12,408 images with work due processed; 3 failed, see below.');
     expect(email.text).toContain('Trigger    schedule');
     expect(email.text).toContain('Resize     12,405 rendered, 0 skipped, 3 failed (read 4.7 GiB, wrote 954 MiB)');
     expectSnsRules(email);
@@ -50,7 +50,7 @@ describe('the run email', () => {
 
   it('says "all processed" when nothing failed', () => {
     const email = runEmail(report(0));
-    expect(email.text.split('\n')[0]).toBe('All 12,408 new or changed images processed successfully.');
+    expect(email.text.split('\n')[0]).toBe('All 12,408 images with work due processed successfully.');
     expect(email.text).not.toContain('Failures:');
   });
 
@@ -66,13 +66,13 @@ describe('the run email', () => {
   it('marks a dry run', () => {
     const email = runEmail(report(0, { dryRun: true }));
     expect(email.subject).toContain('DRY RUN');
-    expect(email.text.split('\n')[0]).toBe("Dry run: 12,408 new or changed images would be processed; nothing was written outside the run's folder.");
+    expect(email.text.split('\n')[0]).toBe("Dry run: 12,408 images with work due would be processed; nothing was written outside the run's folder.");
   });
 
   it('says when there is nothing to do', () => {
     const email = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, meta);
     expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: nothing new (1,200,000 images checked), 41 min');
-    expect(email.text.split('\n')[0]).toBe('Nothing to do: no new or changed images among the 1,200,000 selected.');
+    expect(email.text.split('\n')[0]).toBe('Nothing to do: no images with work due among the 1,200,000 selected.');
     expectSnsRules(email);
   });
 

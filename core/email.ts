@@ -82,12 +82,13 @@ function catalogueLines(objects: Report['objects']): string[] {
 
 /** The email after a run that got to Aggregate (with or without per-object failures). */
 export function runEmail(report: Report, links: EmailLinks = {}): Email {
-  const work = report.objects.work;
+  // The work list holds images to back up or render, and deleted originals to prune: the lead counts images.
+  const work = report.objects.work - (report.objects.prune ?? 0);
   const resize = report.operations.resize;
   const backup = report.operations.backup;
   const failed = report.failures.length;
   const failedObjects = new Set(report.failures.map((f) => f.key)).size;
-  const what = report.full ? 'selected images' : 'new or changed images';
+  const what = report.full ? 'selected images' : 'images with work due';
   const lead = report.dryRun
     ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.`
     : failed === 0
@@ -111,6 +112,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     ...catalogueLines(report.objects),
     ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
     ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
+    ...pruneLines(report),
     field('Catalogue', report.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue'),
   ];
   if (failed > 0) {
@@ -125,13 +127,31 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   return fit({ subject, text: `${lines.join('\n')}\n` });
 }
 
+/** Renditions of deleted originals: how many were pruned (the first few by name), or why none were. */
+export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 20): string[] {
+  const p = report.prune;
+  const lines: string[] = [];
+  if (p.originals > 0) {
+    lines.push(field('Pruned', `${n(p.renditions)} renditions of ${n(p.originals)} deleted originals${report.dryRun ? ' would be deleted' : ' deleted'} (their backups are kept):`));
+    for (const x of p.pruned.slice(0, examples)) lines.push(`  ${JSON.stringify(x.key)} (${n(x.renditions.length)})`);
+    if (p.pruned.length > examples) lines.push(`  ... and ${n(p.pruned.length - examples)} more in the report`);
+  }
+  if (p.held > 0) {
+    lines.push(
+      field('Prune', `HELD: ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept.`),
+      field('', 'If the deletions are intended, start a run with {"confirmPrune": true}; if not, restore the originals (their backups are kept).'),
+    );
+  }
+  return lines;
+}
+
 /** The email when the plan found nothing to do. */
 export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
   const lead =
     plan.operations.length === 0
       ? 'Catalogue written; no backup or resize was requested (operations: []).'
-      : `Nothing to do: no new or changed images among the ${n(plan.counts.selected)} selected.`;
+      : `Nothing to do: no images with work due among the ${n(plan.counts.selected)} selected.`;
   const lines = [
     lead,
     '',
@@ -143,6 +163,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     field('Scope', `${plan.prefix ? `prefix ${plan.prefix}` : 'whole corpus'}${plan.dryRun ? ', dry run' : ''}`),
     '',
     ...catalogueLines(plan.counts),
+    ...pruneLines({ dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
     '',
     ...linkLines(links),
   ];

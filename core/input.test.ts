@@ -7,7 +7,7 @@ const config = parsePipelineConfig({ buckets: { corpus: 'corpus-b', renditions: 
 
 describe('run input', () => {
   it('applies every default to an empty object (what the schedule sends)', () => {
-    expect(parseRunInput({}, config)).toEqual({ prefix: '', operations: ['backup', 'resize'], presets: ['large', 'web', 'small', 'thumb'], dryRun: false, full: false });
+    expect(parseRunInput({}, config)).toEqual({ prefix: '', operations: ['backup', 'resize'], presets: ['large', 'web', 'small', 'thumb'], dryRun: false, full: false, force: false, confirmPrune: false });
     expect(parseRunInput(undefined, config).operations).toEqual(['backup', 'resize']);
   });
 
@@ -18,7 +18,16 @@ describe('run input', () => {
       presets: ['thumb'],
       dryRun: true,
       full: false,
+      force: false,
+      confirmPrune: false,
     });
+  });
+
+  it('takes force only with full, saying what each does', () => {
+    expect(parseRunInput({ full: true, force: true }, config)).toMatchObject({ full: true, force: true });
+    const e = validationErrorOf(() => parseRunInput({ force: true }, config));
+    expect(e.problems).toEqual([{ field: 'input.force', received: 'true', expected: expect.stringContaining('"full": true beside it') }]);
+    expect(e.message).toContain('{"full": true, "force": true}');
   });
 
   it('names the field, the value received and what is allowed for an unknown operation', () => {

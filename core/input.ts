@@ -37,8 +37,12 @@ export const runInputSchema = z.strictObject({
   presets: z.array(z.string().min(1)).min(1).optional(),
   /** Plan and report what would be done, write nothing outside runs/<runId>/. Default: false. */
   dryRun: z.boolean().optional(),
-  /** Treat every selected object as new (ignore last night's catalogue). Default: false. */
+  /** Treat every selected object as work (ignore last night's catalogue); outputs that are current are still skipped. Default: false. */
   full: z.boolean().optional(),
+  /** With `full`: rewrite every output, current or not (new backup versions, every rendition re-encoded). Default: false. */
+  force: z.boolean().optional(),
+  /** Prune tonight even when more than renditions.maxPruneShare of the corpus was deleted (the guard held an earlier night). Default: false. */
+  confirmPrune: z.boolean().optional(),
 });
 export type RunInputRaw = z.input<typeof runInputSchema>;
 
@@ -49,6 +53,8 @@ export interface RunInput {
   readonly presets: readonly string[];
   readonly dryRun: boolean;
   readonly full: boolean;
+  readonly force: boolean;
+  readonly confirmPrune: boolean;
 }
 
 const INPUT_FIX = 'Example of a valid input: {"prefix": "2026/11/", "operations": ["resize"], "presets": ["thumb"], "dryRun": true}. An empty object {} runs everything.';
@@ -56,6 +62,9 @@ const INPUT_FIX = 'Example of a valid input: {"prefix": "2026/11/", "operations"
 /** Validates a run input against the schema and the configuration (preset names), applying defaults. */
 export function parseRunInput(raw: unknown, config: Pick<PipelineConfig, 'presets'>): RunInput {
   const input = parseWith(runInputSchema, raw ?? {}, 'input', INPUT_FIX);
+  if (input.force && !input.full) {
+    throw new ValidationError('input', [{ field: 'input.force', received: 'true', expected: '"full": true beside it ("force" rewrites the outputs of a full run; without "full" a run does only what is new, changed or stale, which it writes anyway)' }], 'Start the run with {"full": true, "force": true}, or leave "force" out.');
+  }
   const known = config.presets.map((p) => p.name);
   const unknown = (input.presets ?? []).map((name, i) => ({ name, i })).filter(({ name }) => !known.includes(name));
   if (unknown.length > 0) {
@@ -71,6 +80,8 @@ export function parseRunInput(raw: unknown, config: Pick<PipelineConfig, 'preset
     presets: input.presets ?? known,
     dryRun: input.dryRun ?? false,
     full: input.full ?? false,
+    force: input.force ?? false,
+    confirmPrune: input.confirmPrune ?? false,
   };
 }
 

@@ -28,8 +28,6 @@ export const runKeys = (runId: string) => {
     base,
     plan: `${base}/plan.json`,
     catalog: `${base}/catalog.jsonl`,
-    /** The catalogue in a non-key order, when the configuration asks for one. */
-    catalogBy: (field: string) => `${base}/catalog.by-${field}.jsonl`,
     shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
     result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
     resultsPrefix: (operation: string) => `${base}/results/${operation}/`,

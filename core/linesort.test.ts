@@ -110,6 +110,11 @@ describe('catalogue line diff', () => {
     ]);
   });
 
+  it('reads a state line (the listing record and then what was done) as unchanged against the same listing', () => {
+    const state = (r: ReturnType<typeof record>) => ({ ...r, done: { backup: true, renditions: { thumb: '1f0c9a2b' } } });
+    expect(diff([record('a'), record('b', 'e2'), record('c', 'e1', 11)], [state(record('a')), state(record('b')), state(record('c'))])).toEqual(['unchanged:a', 'changed:b', 'changed:c']);
+  });
+
   it('refuses unsorted input instead of producing a wrong diff', () => {
     expect(() => diff([record('b'), record('a')], [])).toThrow(/current catalogue is not sorted by key: "a" follows "b"/);
     expect(() => diff([], [record('a'), record('a')])).toThrow(/previous catalogue is not sorted/);

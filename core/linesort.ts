@@ -76,8 +76,18 @@ export function compareLineKeys(a: CatalogLine, b: CatalogLine): number {
   return al - bl;
 }
 
-function sameBytes(a: CatalogLine, b: CatalogLine): boolean {
-  return a.end - a.start === b.end - b.start && a.buf.compare(b.buf, b.start, b.end, a.start, a.end) === 0;
+const COMMA = 0x2c;
+const CLOSE = 0x7d;
+
+/**
+ * Whether `state` holds the same listing facts as `listed`: the same bytes, or the same bytes up to
+ * `listed`'s closing brace and then more fields (a state line appends what was done, core/state.ts).
+ */
+function sameListing(listed: CatalogLine, state: CatalogLine): boolean {
+  const n = listed.end - listed.start;
+  const m = state.end - state.start;
+  if (n === m) return listed.buf.compare(state.buf, state.start, state.end, listed.start, listed.end) === 0;
+  return m > n && listed.buf[listed.end - 1] === CLOSE && state.buf[state.start + n - 1] === COMMA && listed.buf.compare(state.buf, state.start, state.start + n - 1, listed.start, listed.end - 1) === 0;
 }
 
 export const lineText = (line: CatalogLine): string => line.buf.toString('utf8', line.start, line.end);
@@ -181,6 +191,12 @@ export class CatalogLineWriter {
     }
     this.bytes += n + 1;
     this.lines++;
+  }
+
+  /** Writes one line given as text (without its newline). */
+  writeText(text: string): void {
+    const buf = Buffer.from(text, 'utf8');
+    this.write({ buf, start: 0, end: buf.length, keyBuf: buf, keyStart: 0, keyEnd: 0 });
   }
 
   close(): void {
@@ -458,7 +474,7 @@ export type LineDiffEntry =
   | { readonly kind: 'deleted'; readonly previous: CatalogLine };
 
 /**
- * Merge-join diff of two catalogues in key order, as diffCatalogs but on lines: identical lines are
+ * Merge-join diff of two catalogues in key order, as diffCatalogs but on lines: lines with identical listing facts (a state line may add fields after them) are
  * unchanged without being parsed; other pairs with the same key are parsed and compared by ETag
  * and size. Out-of-order keys on either side are an error, and so are repeated keys, except on
  * the current side when `onRepeat` is given: a listing may repeat a key across pages, and the
@@ -491,7 +507,7 @@ export function* diffLines(current: Iterable<CatalogLine>, previous: Iterable<Ca
       yield { kind: 'deleted', previous: b! };
       b = next(prev, b, 'previous');
     } else {
-      const kind = sameBytes(a!, b!) || !isChanged(lineRecord(a!), lineRecord(b!)) ? 'unchanged' : 'changed';
+      const kind = sameListing(a!, b!) || !isChanged(lineRecord(a!), lineRecord(b!)) ? 'unchanged' : 'changed';
       yield { kind, line: a!, previous: b! };
       a = next(cur, a, 'current', onRepeat);
       b = next(prev, b, 'previous');

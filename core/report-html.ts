@@ -82,6 +82,7 @@ ${renditionChart(report)}
 ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
 <p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
+${pruneSection(report)}
 ${
   report.failures.length
     ? `<h2 id="failures">Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
@@ -159,4 +160,14 @@ export function barChart(bars: readonly { label: string; value: number; text: st
     })
     .join('');
   return `<svg role="img" width="100%" viewBox="0 0 ${width} ${bars.length * row + 4}" xmlns="http://www.w3.org/2000/svg">${items}</svg>`;
+}
+
+/** Renditions of deleted originals: what was pruned (the first rows open, the rest folded), or why nothing was. */
+function pruneSection(report: Report): string {
+  const p = report.prune;
+  if (!p || (p.originals === 0 && p.held === 0)) return '';
+  const rows = p.pruned.slice(0, FAILURE_ROWS_MAX).map((x) => `<tr><td>${escapeHtml(x.key)}</td><td>${x.renditions.map(escapeHtml).join(', ')}</td></tr>`);
+  const held = p.held > 0 ? `<p><strong>Prune held:</strong> ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept. If the deletions are intended, start a run with <code>{"confirmPrune": true}</code>.</p>` : '';
+  const pruned = p.originals > 0 ? `<p>${n(p.renditions)} renditions of ${n(p.originals)} deleted originals ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
+  return `<h2 id="pruned">Pruned renditions</h2>${held}${pruned}`;
 }

@@ -1,4 +1,4 @@
-import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons } from './report';
+import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons, undoneWork } from './report';
 import type { ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
 
@@ -57,12 +57,14 @@ describe('report', () => {
     expect(csvField('plain')).toBe('plain');
   });
 
-  it('promotes the catalogue only after a real run of both backup and resize, with every configured preset', () => {
-    expect(shouldPromoteCatalog(plan, ['thumb'])).toBe(true);
-    expect(shouldPromoteCatalog({ ...plan, dryRun: true }, ['thumb'])).toBe(false);
-    expect(shouldPromoteCatalog({ ...plan, operations: ['resize'] }, ['thumb'])).toBe(false);
-    // {"presets": ["thumb"]} of two configured presets left the other one undone.
-    expect(shouldPromoteCatalog(plan, ['thumb', 'web'])).toBe(false);
+  it('promotes the catalogue after every run but a dry run: each record says what was done (core/state.ts)', () => {
+    expect(shouldPromoteCatalog(plan)).toBe(true);
+    expect(shouldPromoteCatalog({ ...plan, dryRun: true })).toBe(false);
+  });
+
+  it('takes back, per key and operation, the work that a retry could still do', () => {
+    const undone = undoneWork(results);
+    expect([...undone].map(([k, ops]) => [k, [...ops]])).toEqual([['c.jpg', ['resize']]]);
   });
 
   it('ranks failure reasons by frequency with example keys', () => {

@@ -5,7 +5,7 @@
  */
 import type { ShardOperation } from './input';
 import { compareKeys } from './keys';
-import { NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type ShardResult } from './results';
+import { NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type Pruned, type ShardResult } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 
@@ -57,6 +57,21 @@ export interface Report {
   readonly failures: readonly ReportFailure[];
   /** Whether this run's catalogue became state/catalog.jsonl (the basis of the next diff). */
   readonly catalogPromoted: boolean;
+  /** Renditions of deleted originals: what was pruned, in key order, and what the guard held. */
+  readonly prune: PruneReport;
+}
+
+export interface PruneReport {
+  /** Deleted originals whose renditions were deleted. */
+  readonly originals: number;
+  /** Renditions deleted. */
+  readonly renditions: number;
+  /** Deleted originals whose renditions the guard kept (prune held: confirm with {"confirmPrune": true}). */
+  readonly held: number;
+  /** The share of the catalogue that was to be pruned, and the configured limit. */
+  readonly share: number;
+  readonly maxShare: number;
+  readonly pruned: readonly Pruned[];
 }
 
 export interface ReportMeta {
@@ -75,7 +90,9 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
   const renditions: Record<string, { count: number; bytes: number }> = {};
   const failures: ReportFailure[] = [];
   const shards: Report['shards'][number][] = [];
+  const pruned: Pruned[] = [];
   for (const r of results) {
+    pruned.push(...(r.pruned ?? []));
     const t = (operations[r.operation] ??= emptyTotals());
     t.shards++;
     t.items += r.counts.items;
@@ -120,6 +137,14 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     shards,
     failures,
     catalogPromoted: meta.catalogPromoted,
+    prune: {
+      originals: pruned.length,
+      renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),
+      held: plan.prune?.held ?? 0,
+      share: plan.prune?.share ?? 0,
+      maxShare: plan.prune?.maxShare ?? 0,
+      pruned: pruned.sort((a, b) => compareKeys(a.key, b.key)),
+    },
   };
 }
 
@@ -141,26 +166,30 @@ export function checkCoverage(plan: Plan, results: readonly ShardResult[]): stri
 }
 
 /**
- * Keys this run did not finish, to leave out of the promoted catalogue so that tomorrow's diff
- * finds them again: retryable failures, and skips that are not done work (an archived object).
+ * What this run did not finish, by key and operation, so that promotion takes that state back and
+ * tomorrow does it again: retryable failures, and skips that are not done work (an archived object).
  */
-export function keysLeftUndone(results: readonly ShardResult[]): Set<string> {
-  const keys = new Set<string>();
+export function undoneWork(results: readonly ShardResult[]): Map<string, Set<ShardOperation>> {
+  const undone = new Map<string, Set<ShardOperation>>();
+  const add = (key: string, op: ShardOperation) => {
+    const ops = undone.get(key);
+    if (ops) ops.add(op);
+    else undone.set(key, new Set([op]));
+  };
   for (const r of results) {
-    for (const f of r.failures) if (f.retryable) keys.add(f.key);
-    for (const s of r.skipped) if (NOT_DONE_SKIP_CODES.has(s.code)) keys.add(s.key);
+    for (const f of r.failures) if (f.retryable) add(f.key, r.operation);
+    for (const s of r.skipped) if (NOT_DONE_SKIP_CODES.has(s.code)) add(s.key, r.operation);
   }
-  return keys;
+  return undone;
 }
 
 /**
- * Whether a run's catalogue may become the basis of tomorrow's diff: only when the run did all the
- * work for what it listed. A dry run did nothing; a run without backup or resize, or limited to
- * some of the configured presets, left work undone, and promoting its catalogue would make the
- * next night think it was done (a prefix-limited run promotes its prefix alone, which it did whole).
+ * Whether a run's catalogue is promoted (becomes the basis of tomorrow's diff): always, but for a
+ * dry run, which did nothing. Each record says what was done for it (core/state.ts), so a run
+ * limited by operations or presets records what it did and leaves the rest for tomorrow.
  */
-export function shouldPromoteCatalog(plan: Plan, configuredPresets: readonly string[]): boolean {
-  return !plan.dryRun && plan.operations.includes('backup') && plan.operations.includes('resize') && configuredPresets.every((p) => plan.presets.includes(p));
+export function shouldPromoteCatalog(plan: Pick<Plan, 'dryRun'>): boolean {
+  return !plan.dryRun;
 }
 
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF. */
@@ -196,7 +225,9 @@ export function runMetrics(report: Report): Record<string, { value: number; unit
   const resize = report.operations.resize;
   const backup = report.operations.backup;
   return {
-    ImagesProcessed: { value: resize?.processed ?? 0, unit: 'Count' },
+    // A pruned original is processed work for resize, but not an image rendered.
+    ImagesProcessed: { value: (resize?.processed ?? 0) - report.prune.originals, unit: 'Count' },
+    RenditionsPruned: { value: report.prune.renditions, unit: 'Count' },
     ImagesFailed: { value: resize?.failed ?? 0, unit: 'Count' },
     BackupsCopied: { value: backup?.processed ?? 0, unit: 'Count' },
     BackupsFailed: { value: backup?.failed ?? 0, unit: 'Count' },

@@ -16,8 +16,10 @@ export interface PlanCounts {
   unchanged: number;
   /** In the last catalogue, no longer listed. */
   deleted: number;
-  /** Objects in the work list (new + changed, or every selected object on a full run). */
+  /** Objects in the work list: those with anything to back up or render (every selected object on a full run), and the prunes. */
   work: number;
+  /** Deleted originals whose renditions this run prunes (part of `work`). */
+  prune?: number;
   /** Listed objects left alone by the filter, by reason. */
   skipped: Record<string, number>;
 }
@@ -28,6 +30,8 @@ export interface Plan {
   readonly prefix: string;
   readonly dryRun: boolean;
   readonly full: boolean;
+  /** With `full`: outputs are rewritten even when current. */
+  readonly force?: boolean;
   readonly operations: readonly Operation[];
   /** The shard operations the workflow runs as array jobs (those requested, when there is work). */
   readonly shardOperations: readonly ShardOperation[];
@@ -38,14 +42,28 @@ export interface Plan {
   readonly shardCount: number;
   readonly counts: PlanCounts;
   readonly bytes: { readonly listed: number; readonly selected: number; readonly work: number };
-  /** The catalogue was diffed against this many records of the last good catalogue (0 on a first or full run). */
+  /** The catalogue was diffed against this many records of the last good catalogue (0 on a first run). */
   readonly previousCatalogRecords: number;
+  /** Renditions of deleted originals: how many this run prunes, and how many the guard held. */
+  readonly prune?: PrunePlan;
   /** True when there is no work for any requested shard operation. */
   readonly nothingToDo: boolean;
   /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */
   readonly timeouts: Readonly<Record<ShardOperation, number>>;
   /** How long the run should take on the configured compute, and whether it fits the execution's limit. */
   readonly estimate: Omit<PlanTiming, 'timeouts'>;
+}
+
+export interface PrunePlan {
+  /** renditions.pruneDeleted. */
+  readonly enabled: boolean;
+  /** Deleted originals whose renditions this run prunes. */
+  readonly originals: number;
+  /** Deleted originals whose renditions the guard kept tonight (more than `maxShare` of the catalogue). */
+  readonly held: number;
+  /** The share of last night's catalogue whose renditions were to be pruned. */
+  readonly share: number;
+  readonly maxShare: number;
 }
 
 /**
@@ -67,6 +85,7 @@ export const FAILURE_CODES = {
   'write-failed': { retryable: true, hint: 'an output could not be written to S3' },
   'copy-failed': { retryable: true, hint: 'the server-side copy failed' },
   'verify-failed': { retryable: true, hint: 'the copy did not match its source after writing' },
+  'prune-failed': { retryable: true, hint: 'a rendition of a deleted original could not be deleted; the next run tries again' },
   'unsupported-format': { retryable: false, hint: 'the content is not an image format nightshift renders (sniffed from the bytes, not the name)' },
   'content-type': { retryable: false, hint: 'the object\'s Content-Type is not an accepted image type' },
   'too-many-pixels': { retryable: false, hint: 'width × height exceeds filter.maxPixels' },
@@ -113,8 +132,15 @@ export interface ShardResult {
   readonly bytesWritten: number;
   /** Output bytes by `<preset>/<format>` (resize only). */
   readonly outputs?: Record<string, { count: number; bytes: number }>;
+  /** Deleted originals whose renditions were pruned, with the rendition keys deleted (resize only). */
+  readonly pruned?: readonly Pruned[];
   readonly skipped: readonly Skip[];
   readonly failures: readonly Failure[];
+}
+
+export interface Pruned {
+  readonly key: string;
+  readonly renditions: readonly string[];
 }
 
 export function failure(key: string, code: FailureCode, message: string): Failure {
@@ -129,6 +155,7 @@ export class ShardTally {
   readonly skipped: Skip[] = [];
   readonly failures: Failure[] = [];
   readonly outputs: Record<string, { count: number; bytes: number }> = {};
+  readonly pruned: Pruned[] = [];
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}
@@ -149,6 +176,12 @@ export class ShardTally {
     this.counts.failed++;
     this.failures.push(f);
     this.onFailure?.(f);
+  }
+
+  /** A deleted original's renditions were deleted: the item is done (processed). */
+  prunedRenditions(key: string, renditions: readonly string[]): void {
+    this.pruned.push({ key, renditions });
+    this.processed();
   }
 
   output(name: string, bytes: number): void {

@@ -7,10 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { type CatalogRecord, mergeForPromotion, parseRecordLine } from '../core/catalog';
+import { mergeForPromotion, parseRecordLine } from '../core/catalog';
 import { writeJsonLines } from '../core/jsonl';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, failuresCsv, keysLeftUndone, type Report, runMetrics, shouldPromoteCatalog, type Trigger } from '../core/report';
+import { buildReport, checkCoverage, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
+import { promotedLine, type StateRecord, type Undone } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
@@ -62,7 +63,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const gaps = checkCoverage(plan, results);
   if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 
-  const promote = shouldPromoteCatalog(plan, ctx.config.presets.map((p) => p.name));
+  const promote = shouldPromoteCatalog(plan);
   const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
@@ -76,7 +77,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
   // was, and tomorrow's diff redoes what this run did not finish.
-  if (promote) await promoteCatalog(ctx, plan, keysLeftUndone(results));
+  if (promote) await promoteCatalog(ctx, plan, undoneWork(results));
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
@@ -88,15 +89,17 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
  * lose one's work: the second is refused with PromotionConflict, and a redrive merges again onto
  * what the first promoted.
  */
-async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: ReadonlySet<string>): Promise<void> {
+async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: Undone): Promise<void> {
   const { work } = ctx.config.buckets;
   const keys = runKeys(plan.runId);
   const parse = (where: string) =>
-    async function* (lines: AsyncIterable<string> | undefined): AsyncGenerator<CatalogRecord> {
+    async function* (lines: AsyncIterable<string> | undefined): AsyncGenerator<StateRecord> {
       let i = 0;
-      for await (const line of lines ?? []) yield parseRecordLine(line, `${where} line ${++i}`);
+      for await (const line of lines ?? []) yield parseRecordLine<StateRecord>(line, `${where} line ${++i}`);
     };
   const conflict = () => new PromotionConflict(`${STATE_CATALOG_KEY} changed while run ${plan.runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
+  // The run's tombstones go when their renditions were pruned: when it pruned (resize ran, the guard did not hold) and the key did not fail.
+  const pruned = (plan.prune?.originals ?? 0) > 0 && plan.arrayJobs.resize;
   const base = await etagOf(ctx.s3, work, STATE_CATALOG_KEY);
   try {
     // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
@@ -105,7 +108,7 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: Readonl
     const dir = await mkdtemp(join(ctx.env.NIGHTSHIFT_TMPDIR || tmpdir(), 'nightshift-promote-'));
     try {
       const file = join(dir, 'catalog.jsonl');
-      await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, exclude));
+      await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, (r) => promotedLine(r, undone, pruned)));
       await uploadFile(ctx.s3, work, STATE_CATALOG_KEY, file, 'application/x-ndjson', base ? { ifMatch: base } : { ifNoneMatch: '*' });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -114,5 +117,5 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, exclude: Readonl
     if (isPreconditionFailed(error)) throw conflict();
     throw error;
   }
-  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, excluded: exclude.size, over: base ?? 'nothing' });
+  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, undone: undone.size, over: base ?? 'nothing' });
 }

@@ -23,6 +23,12 @@ export interface ComputeProps {
   /** The pipeline configuration as JSON, given to every job as NIGHTSHIFT_CONFIG. */
   readonly pipelineConfigJson: string;
   /**
+   * The resize job deletes the renditions of deleted originals (renditions.pruneDeleted): the job
+   * role may delete objects of the renditions bucket, and of no other bucket.
+   * @default true
+   */
+  readonly pruneRenditions?: boolean;
+  /**
    * Run on Fargate Spot first, with on-demand Fargate as the queue's second compute environment.
    * @default true
    */
@@ -86,8 +92,8 @@ export class Compute extends Construct {
     });
     this.queue = new batch.JobQueue(this, 'Queue', { computeEnvironments: environments, priority: 1 });
 
-    this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; never delete' });
-    grantJobAccess(this.jobRole, props.storage);
+    this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; delete only renditions of deleted originals' });
+    grantJobAccess(this.jobRole, props.storage, props.pruneRenditions ?? true);
     this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention });
     const arm = props.architecture === 'arm64';
     const image =
@@ -164,8 +170,8 @@ export const RETRY_STRATEGIES: batch.RetryStrategy[] = [
   batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
 ];
 
-/** Exactly what the jobs do with each bucket. No delete anywhere; the corpus is read-only. */
-function grantJobAccess(role: iam.Role, storage: Storage): void {
+/** Exactly what the jobs do with each bucket. The corpus is read-only; the only delete is of renditions (pruning). */
+function grantJobAccess(role: iam.Role, storage: Storage, prune: boolean): void {
   const objects = (bucket: { bucketArn: string }, prefix = '') => `${bucket.bucketArn}/${prefix}*`;
   // ListBucket on the buckets the jobs HEAD or GET keys that may not exist yet: without it S3
   // answers 403 instead of 404, and "not there yet" could not be told from "not allowed".
@@ -174,7 +180,9 @@ function grantJobAccess(role: iam.Role, storage: Storage): void {
   // allows only with GetObjectTagging on the source and PutObjectTagging on the destination (S3
   // API reference, CopyObject, "Permissions"); the multipart path reads them and sets them itself.
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadCorpus', actions: ['s3:GetObject', 's3:GetObjectTagging'], resources: [objects(storage.corpus)] }));
-  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.renditions)] }));
+  // Pruning deletes a deleted original's renditions with DeleteObject If-Match, which S3 allows
+  // with s3:DeleteObject and s3:GetObject (S3 user guide, "How to perform conditional deletes").
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject', ...(prune ? ['s3:DeleteObject'] : [])], resources: [objects(storage.renditions)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.work, 'runs/')] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLastCatalogue', actions: ['s3:GetObject'], resources: [objects(storage.work, 'state/')] }));
@@ -191,11 +199,11 @@ function grantJobAccess(role: iam.Role, storage: Storage): void {
       }),
     );
   }
-  const byKey = 'the jobs address objects by key, which is not known in advance; no delete action is granted';
+  const byKey = 'the jobs address objects by key, which is not known in advance';
   acknowledge(role, {
-    [wildcardResource(role, storage.corpus.bucketArn, '/*')]: `Read-only on the corpus objects: ${byKey}.`,
-    [wildcardResource(role, storage.renditions.bucketArn, '/*')]: `Renditions are written under keys derived from the source keys: ${byKey}.`,
-    [wildcardResource(role, storage.backup.bucketArn, '/*')]: `Backups keep the source keys: ${byKey}.`,
+    [wildcardResource(role, storage.corpus.bucketArn, '/*')]: `Read-only on the corpus objects: ${byKey}; no delete.`,
+    [wildcardResource(role, storage.renditions.bucketArn, '/*')]: `Renditions are written (and, with renditions.pruneDeleted, deleted when their original is) under keys derived from the source keys: ${byKey}.`,
+    [wildcardResource(role, storage.backup.bucketArn, '/*')]: `Backups keep the source keys: ${byKey}; no delete.`,
     [wildcardResource(role, storage.work.bucketArn, '/runs/*')]: 'Run artefacts live under runs/<runId>/, a new prefix every run.',
     [wildcardResource(role, storage.work.bucketArn, '/state/*')]: 'Read-only on state/, where the last good catalogue is kept.',
   });

@@ -51,6 +51,12 @@ describe('stack configuration', () => {
     expect(pipelineConfigOf(c, { corpus: 'c-b', renditions: 'r-b', backup: 'b-b', work: 'w-b' }).compute).toEqual({ maxVcpus: 64, executionTimeoutHours: 24, backup: { vcpu: 0.5, timeoutMinutes: 120, attempts: 3 }, resize: { vcpu: 4, timeoutMinutes: 90, attempts: 2 } });
   });
 
+  it('refuses a catalogue order other than key, which nothing would read, saying why', () => {
+    expect(problems({ notificationEmails: ['ops@example.com'], sort: { by: 'size' } }).problems).toEqual([
+      { field: 'nightshift.sort.by', received: '"size"', expected: expect.stringContaining('the catalogue is always in S3 key order (the diff and the shard jobs need it)') },
+    ]);
+  });
+
   it('requires at least one email address', () => {
     expect(problems({}).problems[0]).toMatchObject({ field: 'nightshift.notificationEmails', received: '(missing)' });
   });

@@ -8,7 +8,7 @@
  * stops `cdk synth` with a message naming the key, the value and the fix.
  */
 import { z } from 'zod';
-import { EXECUTION_TIMEOUT_HOURS, filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, shardSchema, SORT_KEYS } from '../core/config';
+import { EXECUTION_TIMEOUT_HOURS, filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
@@ -103,7 +103,8 @@ export const stackConfigSchema = z.strictObject({
     .default({ cron: 'cron(0 2 * * ? *)', enabled: true }),
   presets: pipelineConfigSchema.shape.presets,
   filter: filterSchema.default(() => filterSchema.parse({})),
-  sort: z.strictObject({ by: z.enum(SORT_KEYS).default('key') }).default({ by: 'key' }),
+  sort: sortSchema,
+  renditions: renditionsSchema,
   shards: shardSchema.default(() => shardSchema.parse({})),
   backup: pipelineConfigSchema.shape.backup,
   resize: pipelineConfigSchema.shape.resize,
@@ -202,6 +203,7 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     presets: config.presets,
     filter: config.filter,
     sort: config.sort,
+    renditions: config.renditions,
     shards: config.shards,
     backup: config.backup,
     resize: config.resize,

@@ -215,13 +215,29 @@ describe('IAM: least privilege', () => {
     expect(onCorpus.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectTagging', 's3:ListBucket']);
   });
 
-  it('lets the jobs put renditions and backups, and delete nothing anywhere', () => {
-    const all = job().flatMap(actionsOf);
-    expect(all.filter((a) => /Delete|\*/.test(a))).toEqual([]);
+  it('lets the jobs put renditions and backups, and delete only renditions (pruning), of nothing else', () => {
+    const deleting = job().filter((st) => actionsOf(st).some((a) => /Delete|\*/.test(a)));
+    expect(deleting.map((st) => ({ sid: st.Sid, deletes: actionsOf(st).filter((a) => /Delete|\*/.test(a)), resource: st.Resource }))).toEqual([
+      // DeleteObject If-Match needs s3:GetObject beside it (S3 user guide, "How to perform conditional deletes").
+      { sid: 'WriteRenditions', deletes: ['s3:DeleteObject'], resource: { 'Fn::Join': ['', [bucketRef('StorageRenditions'), '/*']] } },
+    ]);
+    expect(actionsOf(deleting[0]!).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     const backup = job().find((st) => st.Sid === 'WriteBackups')!;
     // PutObjectTagging: a copy that keeps its source's tags (S3 API reference, CopyObject, "Permissions").
     expect(actionsOf(backup).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging']);
     expect(backup.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageBackup'), '/*']] });
+  });
+
+  it('grants no delete at all when pruning is off (renditions.pruneDeleted: false)', () => {
+    const keep = synth({ renditions: { pruneDeleted: false } });
+    try {
+      const role = Object.entries(keep.template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ComputeJobRole'));
+      const actions = role.flatMap(([, p]) => (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((st) => [st.Action].flat()));
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((a) => /Delete|\*/.test(a))).toEqual([]);
+    } finally {
+      rmSync(keep.outdir, { recursive: true, force: true });
+    }
   });
 
   it('lets aggregate read renditions (for the report gallery) and write none', () => {

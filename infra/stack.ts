@@ -56,6 +56,7 @@ export class NightshiftStack extends Stack {
       storage: this.storage,
       jobs,
       pipelineConfigJson,
+      pruneRenditions: config.renditions.pruneDeleted,
       spot: config.compute.spot,
       maxVcpus: config.compute.maxVcpus,
       architecture: config.compute.architecture,

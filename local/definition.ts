@@ -31,6 +31,7 @@ export function synthesizeDefinition(config: PipelineConfig, outdir: string): As
     presets: config.presets,
     filter: config.filter,
     sort: config.sort,
+    renditions: config.renditions,
     shards: config.shards,
     backup: config.backup,
     resize: config.resize,

@@ -27,7 +27,9 @@ const inputOptions = {
   ops: { type: 'string', description: 'the work, comma-separated: backup,resize (default both)' },
   presets: { type: 'string', description: 'presets, comma-separated (default: all configured)' },
   'dry-run': { type: 'boolean', description: 'plan and report, write nothing outside runs/<runId>/' },
-  full: { type: 'boolean', description: 'ignore the last catalogue: every selected image is work' },
+  full: { type: 'boolean', description: 'ignore the last catalogue: every selected image is work (outputs that are current are still skipped)' },
+  force: { type: 'boolean', description: 'with --full: rewrite every output, current or not' },
+  'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
 /** The run input from the shared flags; validation (field names, allowed values) is the core's. */
@@ -39,13 +41,15 @@ export function inputFromFlags(values: Record<string, unknown>): Record<string, 
   if (values.presets !== undefined) input.presets = list(values.presets);
   if (values['dry-run']) input.dryRun = true;
   if (values.full) input.full = true;
+  if (values.force) input.force = true;
+  if (values['confirm-prune']) input.confirmPrune = true;
   return input;
 }
 
 const COMMANDS: Record<string, Command> = {
   local: {
     summary: 'run the whole pipeline on this machine, on the embedded S3 server',
-    usage: 'nightshift local [--import <dir>] [--prefix p] [--ops resize,backup] [--presets thumb,web] [--dry-run] [--full] [--config file] [-c nightshift.<key>=<JSON>]... [--endpoint url] [--json]',
+    usage: 'nightshift local [--import <dir>] [--prefix p] [--ops resize,backup] [--presets thumb,web] [--dry-run] [--full [--force]] [--confirm-prune] [--config file] [-c nightshift.<key>=<JSON>]... [--endpoint url] [--json]',
     examples: [
       'nightshift local',
       'nightshift local --import ~/Pictures/holiday',
@@ -56,7 +60,7 @@ const COMMANDS: Record<string, Command> = {
     ],
     options: {
       ...inputOptions,
-      config: { type: 'string', description: 'a JSON file in the shape of cdk.json\'s context.nightshift, instead of it' },
+      config: { type: 'string', description: 'another cdk.json, or a JSON file in the shape of its context.nightshift, instead of the project\'s' },
       context: { type: 'string', short: 'c', multiple: true, description: 'nightshift.<key>=<JSON value>, as cdk deploy -c takes it (repeatable)' },
       import: { type: 'string', description: 'copy this folder into the local corpus first (keys = relative paths)' },
       endpoint: { type: 'string', description: 'an S3-compatible endpoint instead of the embedded server (or AWS_ENDPOINT_URL_S3)' },
@@ -80,7 +84,7 @@ const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'start a run of the deployed state machine in AWS',
-    usage: 'nightshift run [--prefix p] [--ops …] [--presets …] [--dry-run] [--full] [--wait] [--state-machine-arn arn] [--stack Nightshift]',
+    usage: 'nightshift run [--prefix p] [--ops …] [--presets …] [--dry-run] [--full [--force]] [--confirm-prune] [--wait] [--state-machine-arn arn] [--stack Nightshift]',
     examples: ['nightshift run', 'nightshift run --prefix 2026/11/ --ops resize --wait', 'nightshift run --dry-run --wait'],
     options: {
       ...inputOptions,

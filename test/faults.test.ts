@@ -94,7 +94,7 @@ describe('throttling and transient errors (20% of S3 requests fail)', () => {
 });
 
 describe('a bad night costs nothing', () => {
-  it('leaves objects that failed transiently out of the promoted catalogue, so the next run redoes exactly them', async () => {
+  it('records in the promoted catalogue only what was done, so the next run redoes exactly what failed transiently', async () => {
     const server = await startTestS3([]);
     // Every rendition of one image cannot be written tonight (an outage of that part of the bucket).
     const outage = await startFaultProxy({ target: server.endpoint, rate: 0, fail: (method, path) => method === 'PUT' && path.includes(`/${B.renditions}/`) && path.includes('/night/2') });
@@ -107,10 +107,15 @@ describe('a bad night costs nothing', () => {
       const report = await getJson<Report>(server.s3, B.work, runKeys(bad.json.runId).report);
       expect(report.failures.map((f) => [f.key, f.code, f.retryable])).toEqual([['night/2.jpg', 'write-failed', true]]);
       const state = await getText(server.s3, B.work, 'state/catalog.jsonl');
-      expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['night/1.jpg', 'night/3.jpg']);
+      // night/2.jpg is backed up, and none of its renditions is recorded as done.
+      const done = (l: string) => {
+        const r = JSON.parse(l) as { key: string; done: { backup?: true; renditions?: object } };
+        return [r.key, r.done.backup === true, Object.keys(r.done.renditions ?? {}).length];
+      };
+      expect(state.trim().split('\n').map(done)).toEqual([['night/1.jpg', true, 4], ['night/2.jpg', true, 0], ['night/3.jpg', true, 4]]);
       const next = await run(server.endpoint, 'next-night');
       expect(next.code).toBe(0);
-      expect(next.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0 });
+      expect(next.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0, backedUp: 0 });
       expect((await listing(server, B.renditions, 'thumb/night/')).size).toBe(6); // 3 images × JPEG + WebP
     } finally {
       await outage.close();
@@ -139,8 +144,13 @@ describe('a bad night costs nothing', () => {
       expect(report.operations.resize!.skippedByCode).toEqual({ archived: 1 });
       expect(report.operations.backup!.skippedByCode).toEqual({ archived: 1 });
       const state = await getText(server.s3, B.work, 'state/catalog.jsonl');
-      expect(state.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['night/1.jpg', 'night/3.jpg']);
-      // Restored: the next night finds it new, and does it.
+      // Nothing is recorded as done for the archived object: not its backup, not its renditions.
+      expect(state.trim().split('\n').map((l) => [(JSON.parse(l) as { key: string }).key, (JSON.parse(l) as { done: object }).done])).toEqual([
+        ['night/1.jpg', expect.objectContaining({ backup: true })],
+        ['night/2.jpg', {}],
+        ['night/3.jpg', expect.objectContaining({ backup: true })],
+      ]);
+      // Restored: the next night does both.
       const restored = await run(server.endpoint, 'restored-night');
       expect(restored.code).toBe(0);
       expect(restored.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0, backedUp: 1 });

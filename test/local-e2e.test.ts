@@ -102,7 +102,7 @@ describe('nightshift local (npm start)', () => {
     expect(eml).toMatch(new RegExp(`^From: nightshift <nightshift@localhost>\\r\\nTo: operator@nightshift\\.local\\r\\nSubject: nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
     expect(eml).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
     const { text: body, html } = readEml(eml);
-    expect(body).toMatch(new RegExp(`^\\d+ of \\d+ new or changed images processed; ${failing} failed, see below\\.`));
+    expect(body).toMatch(new RegExp(`^\\d+ of \\d+ images with work due processed; ${failing} failed, see below\\.`));
     expect(body).toContain('too-many-pixels');
     // The HTML alternative carries the same first sentence and the same lines.
     expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);
@@ -115,7 +115,7 @@ describe('nightshift local (npm start)', () => {
     expect(second.code).toBe(0);
     expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { work: 0 }, report: null });
     expect(second.json.history).toContain('NotifyNothingToDo');
-    expect(second.stderr).toContain('Nothing to do: no new or changed images');
+    expect(second.stderr).toContain('Nothing to do: no images with work due');
   }, 120_000);
 
   it('processes exactly the two images added since', async () => {
@@ -222,10 +222,13 @@ describe('every night after the first', () => {
       expect(next.code).toBe(0);
       const server = await startTestS3([], join(dir, '.nightshift', 's3'));
       try {
+        // The partial night is promoted with what it did: backups and tiny; mid is still due.
         const first = await getJson<Report>(server.s3, B.work, runKeys(partial.json.runId).report);
-        expect({ promoted: first.catalogPromoted, renditions: Object.keys(first.renditions) }).toEqual({ promoted: false, renditions: ['tiny/jpeg'] });
+        expect({ promoted: first.catalogPromoted, renditions: Object.keys(first.renditions) }).toEqual({ promoted: true, renditions: ['tiny/jpeg'] });
         const second = await getJson<Report>(server.s3, B.work, runKeys(next.json.runId).report);
         expect({ work: second.objects.work, promoted: second.catalogPromoted, renditions: second.renditions }).toEqual({ work: 2, promoted: true, renditions: { 'mid/webp': { count: 2, bytes: expect.any(Number) } } });
+        // Known done from the catalogue: no backup is checked again, and tiny is not even looked at.
+        expect(second.operations.backup?.skippedByCode).toEqual({ 'up-to-date': 2 });
         expect((await keys(server, B.renditions)).sort()).toEqual(['mid/a.webp', 'mid/b.webp', 'tiny/a.jpeg', 'tiny/b.jpeg']);
       } finally {
         await server.stop();

@@ -1,9 +1,10 @@
 /**
- * backup: for each new or changed original of its shard, a server-side copy into the backup bucket
+ * backup: for each original of its shard whose backup does not hold this version, a server-side copy into the backup bucket
  * (same key, configured storage class, the original's metadata and tags). Bytes never pass through the worker: CopyObject up to the
  * multipart threshold (S3 allows 5 GiB), UploadPartCopy above it. Every copy is pinned to the
  * catalogued version with CopySourceIfMatch and verified afterwards. A key whose backup already
- * holds this version is skipped.
+ * holds this version is skipped (unless the run is `full` and `force`); a deleted original's
+ * backup is kept.
  *
  * Checking and verifying cost requests, and a request costs the worker more CPU (SDK, signing)
  * than S3 spends on the copy. When the work is sparse (a nightly run: a few new objects among
@@ -54,6 +55,10 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
   ctx.log.child({ shard: ctx.shard, operation: 'backup' }).info(dense ? 'dense work: checking and verifying backups by listing' : 'sparse work: checking and verifying backups with HeadObject', { work: plan.counts.work, selected: plan.counts.selected });
 
   async function handle(item: WorkItem, tally: ShardTally): Promise<void> {
+    if (item.change === 'deleted') return tally.skip(item.key, 'original-deleted', 'the original was deleted: its backup is kept');
+    if (!item.backup) return tally.skip(item.key, 'up-to-date', 'the backup holds this version (the catalogue says so): only renditions are due');
+    // A forced full run copies again whatever the backup holds (a new version in a versioned bucket).
+    if (plan.force) return plan.dryRun ? tally.skip(item.key, 'dry-run', `would copy ${item.size} bytes`) : copy(item, tally);
     let existing: BackupState | undefined;
     try {
       existing = await stateOf(before, item.key);
@@ -64,7 +69,10 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     }
     if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
     if (plan.dryRun) return tally.skip(item.key, 'dry-run', `would copy ${item.size} bytes`);
+    return copy(item, tally);
+  }
 
+  async function copy(item: WorkItem, tally: ShardTally): Promise<void> {
     let written: { etag: string };
     try {
       written = item.size > multipartThresholdBytes ? await multipartCopy(item) : await singleCopy(item);

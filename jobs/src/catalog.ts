@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { type CatalogRecord, filterRecord, recordComparator, RenditionCollisions, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
-import { ExternalSorter } from '../../core/extsort';
+import { type CatalogRecord, filterRecord, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
+import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../../core/keys';
+import { presetDigests } from '../../core/recipe';
+import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import type { Plan, PlanCounts } from '../../core/results';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
@@ -72,11 +73,13 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   await skippedFile.close();
   log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
 
-  // 2. Diff against the last good catalogue (restricted to the prefix), unless this is a full run.
-  // It is downloaded first: the merge join reads both sides from local disk.
+  // 2. Diff against the last good catalogue (restricted to the prefix). A full run reads it too: it
+  // redoes the work, but the state of operations it does not run, who owns which rendition keys and
+  // what is left to prune still come from it. It is downloaded first: the merge join reads both
+  // sides from local disk.
   let previousRecords = 0;
   const previousPath = join(dir, 'previous-catalog.jsonl');
-  const hasPrevious = !input.full && (await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath));
+  const hasPrevious = await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath);
   function* previousCatalog(): Generator<CatalogLine> {
     if (!hasPrevious) return;
     for (const line of new CatalogLineReader(previousPath)) {
@@ -87,40 +90,75 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     }
   }
 
+  // 3. Decide each object's work from its state (core/state.ts), in key order. Ownership of
+  // rendition keys is decided across the images that share them, so a few entries may wait.
   const catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
   const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
-  const otherOrder = config.sort.by === 'key' ? undefined : new ExternalSorter<CatalogRecord>({ compare: recordComparator(config.sort.by), memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
-  const collisions = new RenditionCollisions();
+  const pruneFile = new JsonLinesWriter(join(dir, 'prune.jsonl'));
+  const run: RunChoices = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
+  const { pruneDeleted } = config.renditions;
+  let pruneCandidates = 0;
+  type Entry = { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string } } | { readonly kind: 'deleted'; readonly previous: StateRecord };
+  const owners = new StemOwnership<Entry>(100_000, (key) => log.warn('too many keys share rendition stems at once: deciding ownership by key order', { key }));
+  const decide = async (decided: { item: Entry; owner?: string }[]) => {
+    for (const { item: entry, owner } of decided) {
+      if (entry.kind === 'deleted') {
+        catalogFile.writeText(JSON.stringify(tombstone(entry.previous, true)));
+        await pruneFile.write(pruneItem(entry.previous));
+        pruneCandidates++;
+        continue;
+      }
+      const { record, tooLarge } = entry;
+      counts[entry.kind]++;
+      counts.selected++;
+      bytes.selected += record.size;
+      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : owner !== undefined ? { role: 'collision', owner } : { role: 'owner' };
+      const { work, next } = planObject(record, entry.previous, ownership, run);
+      catalogFile.writeText(JSON.stringify(next));
+      if (work) {
+        await workFile.write(work);
+        counts.work++;
+        bytes.work += record.size;
+      }
+    }
+  };
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
   let seen = 0;
   for (const entry of diffLines(sorter.sorted(), previousCatalog(), repeated)) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
     if (entry.kind === 'deleted') {
-      counts.deleted++;
+      const previous = lineRecord<StateRecord>(entry.previous);
+      if (!previous.deleted) counts.deleted++;
+      // A deleted original that owned renditions holds their keys until they are pruned.
+      if (pruneDeleted && prunablePresets(previous).length > 0) await decide(owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: true }));
       continue;
     }
     const record = lineRecord(entry.line);
-    counts[entry.kind]++;
-    counts.selected++;
-    bytes.selected += record.size;
-    catalogFile.write(entry.line);
-    await otherOrder?.add(record);
+    const previous = entry.kind === 'new' ? undefined : lineRecord<StateRecord>(entry.previous);
+    const kind = !previous || previous.deleted ? 'new' : entry.kind;
     // An original too large to render owns no rendition keys.
     const tooLarge = resizeSkipFor(record, config.filter);
-    const owner = tooLarge ? undefined : collisions.check(record.key);
-    if (entry.kind !== 'unchanged' || input.full) {
-      const resizeSkip = tooLarge ?? (owner ? { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(owner)} already use the same keys (only the extension differs)` } : undefined);
-      const item: WorkItem = resizeSkip ? { ...record, change: entry.kind, resizeSkip } : { ...record, change: entry.kind };
-      await workFile.write(item);
-      counts.work++;
-      bytes.work += record.size;
-    }
+    const holds = !tooLarge && previous !== undefined && !previous.deleted && previous.collidesWith === undefined;
+    await decide(owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}) }, { key: record.key, candidate: !tooLarge, holds }));
   }
+  await decide(owners.flush());
   catalogFile.close();
   await workFile.close();
-  log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, previous: previousRecords, sort: sorter.stats });
+  await pruneFile.close();
 
-  // 3. Cut the work list into shards.
+  // 4. The prune guard (rclone's --max-delete): a night that would prune the renditions of more
+  // than renditions.maxPruneShare of the catalogue prunes nothing unless the input confirms it.
+  // Tombstones stay in the catalogue until their prune is done, so a held prune waits, never lost.
+  const pruneShare = previousRecords > 0 ? pruneCandidates / previousRecords : 0;
+  const held = pruneCandidates > 0 && pruneShare > config.renditions.maxPruneShare && !input.confirmPrune;
+  const pruning = pruneCandidates > 0 && !held && input.operations.includes('resize');
+  const prune = { enabled: pruneDeleted, originals: pruning ? pruneCandidates : 0, held: held ? pruneCandidates : 0, share: pruneShare, maxShare: config.renditions.maxPruneShare };
+  if (held) log.warn('prune held: too much of the corpus was deleted at once', { originals: pruneCandidates, share: pruneShare, maxShare: config.renditions.maxPruneShare });
+  counts.prune = prune.originals;
+  counts.work += prune.originals;
+  log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, work: counts.work, prune, previous: previousRecords, sort: sorter.stats });
+
+  // 5. Cut the work list into shards: the work and the prunes, merged in key order.
   const operations = shardOperations(input);
   const shards = operations.length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
   const uploads = pLimit(UPLOAD_CONCURRENCY);
@@ -130,8 +168,10 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     const cutter = new ShardCutter(shards, counts.work, bytes.work);
     let current = 0;
     let lines: string[] = [];
-    for await (const item of readJsonLines<WorkItem>(workFile.path)) {
-      const index = cutter.next(item.size);
+    const items = pruning ? mergeByKey(readJsonLines<WorkItem>(workFile.path), readJsonLines<WorkItem>(pruneFile.path)) : readJsonLines<WorkItem>(workFile.path);
+    for await (const item of items) {
+      // A prune reads nothing of the original: its bytes are not work.
+      const index = cutter.next(item.change === 'deleted' ? 0 : item.size);
       while (index > current) {
         putShard(current++, lines);
         lines = [];
@@ -141,15 +181,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     for (; current < shards; current++, lines = []) putShard(current, lines);
   }
 
-  // 4. Artefacts, plan last.
+  // 6. Artefacts, plan last.
   pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
-  if (otherOrder) {
-    const path = join(dir, `catalog.by-${config.sort.by}.jsonl`);
-    const writer = new JsonLinesWriter(path);
-    for await (const record of otherOrder.sorted()) await writer.write(record);
-    await writer.close();
-    pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalogBy(config.sort.by), path, 'application/x-ndjson'))));
-  }
   pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
   await Promise.all(pending);
 
@@ -161,6 +194,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     prefix: input.prefix,
     dryRun: input.dryRun,
     full: input.full,
+    force: input.force,
     operations: input.operations,
     shardOperations: shards > 0 ? operations : [],
     arrayJobs: { backup: shards > 0 && operations.includes('backup'), resize: shards > 0 && operations.includes('resize') },
@@ -169,6 +203,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     counts,
     bytes,
     previousCatalogRecords: previousRecords,
+    prune,
     nothingToDo: shards === 0,
     timeouts,
     estimate,
@@ -193,6 +228,21 @@ async function writeCatalogResult(ctx: JobContext, skippedPath: string, counts: 
   await writer.writeRaw(']}');
   await writer.close();
   await uploadFile(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).result('catalog', 0), path, 'application/json');
+}
+
+/** Two key-ordered streams as one. */
+async function* mergeByKey<T extends { key: string }>(a: AsyncIterator<T>, b: AsyncIterator<T>): AsyncGenerator<T> {
+  let x = await a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && compareKeys(x.value.key, y.value.key) <= 0)) {
+      yield x.value as T;
+      x = await a.next();
+    } else {
+      yield y.value;
+      y = await b.next();
+    }
+  }
 }
 
 function toRecord(o: _Object): CatalogRecord {

@@ -101,7 +101,7 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     counts: tally.counts,
     bytesRead: tally.bytesRead,
     bytesWritten: tally.bytesWritten,
-    ...(operation === 'resize' ? { outputs: tally.outputs } : {}),
+    ...(operation === 'resize' ? { outputs: tally.outputs, pruned: tally.pruned } : {}),
     skipped: tally.skipped,
     failures: tally.failures,
   };

@@ -6,16 +6,18 @@ import { UsageError } from '../nightshift';
 
 /**
  * The configuration `cdk synth` and `cdk deploy` read: cdk.json's context.nightshift (or a
- * `--config` file in its shape instead), then `-c nightshift.<key>=<value>` overrides, validated
- * as the stack validates it. What an operator tries locally is what deploys.
+ * `--config` file instead: another cdk.json, or the "nightshift" object alone), then
+ * `-c nightshift.<key>=<value>` overrides, validated as the stack validates it. What an operator
+ * tries locally is what deploys.
  */
 export function projectConfig(options: { file?: string; overrides?: readonly string[]; defaults?: Record<string, unknown> } = {}) {
   const context: Record<string, unknown> = { ...(JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context };
   if (options.file) {
     try {
-      context.nightshift = JSON.parse(readFileSync(options.file, 'utf8'));
+      const file = JSON.parse(readFileSync(options.file, 'utf8')) as { context?: { nightshift?: unknown } } | null;
+      context.nightshift = file && typeof file === 'object' && file.context && typeof file.context === 'object' ? file.context.nightshift : file;
     } catch (error) {
-      throw new UsageError(`--config: cannot read ${options.file} as JSON (${(error as Error).message}): give a file in the shape of cdk.json's "context" → "nightshift"`);
+      throw new UsageError(`--config: cannot read ${options.file} as JSON (${(error as Error).message}): give a cdk.json, or a file in the shape of its "context" → "nightshift"`);
     }
   }
   for (const override of options.overrides ?? []) {

@@ -1,0 +1,166 @@
+import type { CatalogRecord } from './catalog';
+import { parsePipelineConfig } from './config';
+import { compareKeys } from './keys';
+import { presetDigest, presetDigests, renditionRecipe } from './recipe';
+import { type Ownership, planObject, promotedLine, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
+
+const config = parsePipelineConfig({
+  buckets: { corpus: 'aaa', renditions: 'bbb', backup: 'ccc', work: 'ddd' },
+  presets: [
+    { name: 'thumb', width: 320, formats: ['jpeg', 'webp'] },
+    { name: 'web', width: 1280, formats: ['jpeg'] },
+  ],
+});
+const digests = presetDigests(config);
+const rec = (key: string, etag = '"e1"'): CatalogRecord => ({ key, size: 100, etag, lastModified: '2026-11-01T00:00:00.000Z', storageClass: 'STANDARD' });
+const night = (extra: Partial<RunChoices> = {}): RunChoices => ({ operations: ['backup', 'resize'], presets: ['thumb', 'web'], full: false, force: false, digests, ...extra });
+const owner: Ownership = { role: 'owner' };
+const done = (record: CatalogRecord, state: StateRecord['done']): StateRecord => ({ ...record, done: state });
+
+describe('recipes', () => {
+  it('name every parameter that changes a rendition, and only those', () => {
+    const thumb = config.presets[0]!;
+    expect(renditionRecipe(thumb, 'webp', config.resize)).toBe('v1 w320 h- inside q80 webp e4');
+    expect(renditionRecipe(thumb, 'jpeg', { webpEffort: 6, avifEffort: 9 })).toBe('v1 w320 h- inside q80 jpeg');
+    expect(renditionRecipe({ ...thumb, quality: 50 }, 'png', config.resize)).toBe('v1 w320 h- inside q- png');
+    expect(presetDigest(thumb, config.resize)).toMatch(/^[0-9a-f]{8}$/);
+    expect(presetDigest({ ...thumb, width: 321 }, config.resize)).not.toBe(presetDigest(thumb, config.resize));
+    expect(presetDigest({ ...thumb, formats: ['jpeg', 'webp', 'avif'] }, config.resize)).not.toBe(presetDigest(thumb, config.resize));
+    expect(presetDigest(thumb, { webpEffort: 2, avifEffort: 4 })).not.toBe(presetDigest(thumb, config.resize));
+  });
+});
+
+describe('planObject: what a night does for one object', () => {
+  it('backs up and renders every preset of a new image, and records both as done', () => {
+    const { work, next } = planObject(rec('a.jpg'), undefined, owner, night());
+    expect(work).toMatchObject({ key: 'a.jpg', change: 'new', backup: true, presets: ['thumb', 'web'] });
+    expect(next.done).toEqual({ backup: true, renditions: digests });
+  });
+
+  it('has no work for an image whose backup and renditions are current', () => {
+    const previous = done(rec('a.jpg'), { backup: true, renditions: digests });
+    expect(planObject(rec('a.jpg'), previous, owner, night())).toEqual({ next: previous });
+  });
+
+  it('re-renders exactly the presets whose recipe changed or that are new, without a flag', () => {
+    const previous = done(rec('a.jpg'), { backup: true, renditions: { thumb: 'old00000', web: digests.web! } });
+    const { work, next } = planObject(rec('a.jpg'), previous, owner, night());
+    expect(work).toMatchObject({ change: 'unchanged', backup: false, presets: ['thumb'] });
+    expect(next.done?.renditions).toEqual(digests);
+    const added = planObject(rec('a.jpg'), done(rec('a.jpg'), { backup: true, renditions: { thumb: digests.thumb! } }), owner, night());
+    expect(added.work).toMatchObject({ backup: false, presets: ['web'] });
+  });
+
+  it('leaves what a presets- or operations-limited night did not do for the next night', () => {
+    const partial = planObject(rec('a.jpg'), undefined, owner, night({ presets: ['thumb'] }));
+    expect(partial.next.done).toEqual({ backup: true, renditions: { thumb: digests.thumb } });
+    expect(planObject(rec('a.jpg'), partial.next, owner, night()).work).toMatchObject({ backup: false, presets: ['web'] });
+    const renderOnly = planObject(rec('b.jpg'), undefined, owner, night({ operations: ['resize'] }));
+    expect(renderOnly.next.done).toEqual({ renditions: digests });
+    expect(planObject(rec('b.jpg'), renderOnly.next, owner, night()).work).toMatchObject({ backup: true, presets: [] });
+    const catalogueOnly = planObject(rec('c.jpg'), undefined, owner, night({ operations: [] }));
+    expect(catalogueOnly).toEqual({ next: { ...rec('c.jpg'), done: {} } });
+    expect(planObject(rec('c.jpg'), catalogueOnly.next, owner, night()).work).toMatchObject({ backup: true, presets: ['thumb', 'web'] });
+  });
+
+  it('starts over for a replaced original (another ETag)', () => {
+    const previous = done(rec('a.jpg'), { backup: true, renditions: digests });
+    expect(planObject(rec('a.jpg', '"e2"'), previous, owner, night()).work).toMatchObject({ change: 'changed', backup: true, presets: ['thumb', 'web'] });
+  });
+
+  it('makes everything work on a full run, and keeps the state of operations it does not run', () => {
+    const previous = done(rec('a.jpg'), { backup: true, renditions: digests });
+    expect(planObject(rec('a.jpg'), previous, owner, night({ full: true })).work).toMatchObject({ backup: true, presets: ['thumb', 'web'] });
+    const { work, next } = planObject(rec('a.jpg'), done(rec('a.jpg'), { backup: true }), owner, night({ full: true, operations: ['resize'] }));
+    expect(work).toMatchObject({ backup: false, presets: ['thumb', 'web'] });
+    expect(next.done).toEqual({ backup: true, renditions: digests });
+  });
+
+  it('takes a record promoted before per-object state existed as done with today\'s recipes', () => {
+    expect(planObject(rec('a.jpg'), rec('a.jpg'), owner, night())).toEqual({ next: { ...rec('a.jpg'), done: { backup: true, renditions: digests } } });
+  });
+
+  it('reports a rendition-key collision once per version, and backs the newcomer up all the same', () => {
+    const lost: Ownership = { role: 'collision', owner: 'a.png' };
+    const first = planObject(rec('a.jpg'), undefined, lost, night());
+    expect(first.work).toMatchObject({ backup: true, presets: [], resizeSkip: { code: 'rendition-key-collision' } });
+    expect(first.next).toMatchObject({ collidesWith: 'a.png', done: { backup: true } });
+    expect(first.next.done?.renditions).toBeUndefined();
+    expect(planObject(rec('a.jpg'), first.next, lost, night()).work).toBeUndefined();
+    // The owner went away: the newcomer owns the keys now, and renders.
+    expect(planObject(rec('a.jpg'), first.next, owner, night()).work).toMatchObject({ backup: false, presets: ['thumb', 'web'] });
+  });
+
+  it('skips rendering an image too large to decode, once, and renders it when the limit allows', () => {
+    const large: Ownership = { role: 'too-large', message: 'too big' };
+    const first = planObject(rec('a.jpg'), undefined, large, night());
+    expect(first.work).toMatchObject({ backup: true, presets: [], resizeSkip: { code: 'too-large' } });
+    expect(planObject(rec('a.jpg'), first.next, large, night()).work).toBeUndefined();
+    expect(planObject(rec('a.jpg'), first.next, owner, night()).work).toMatchObject({ presets: ['thumb', 'web'] });
+  });
+});
+
+describe('promotion: only done work is recorded', () => {
+  const line = done(rec('a.jpg'), { backup: true, renditions: digests });
+
+  it('takes back the state of the operation that failed, and keeps the rest', () => {
+    expect(promotedLine(line, new Map(), true)).toBe(line);
+    expect(promotedLine(line, new Map([['a.jpg', new Set(['backup' as const])]]), true)?.done).toEqual({ renditions: digests });
+    expect(promotedLine(line, new Map([['a.jpg', new Set(['resize' as const])]]), true)?.done).toEqual({ backup: true });
+    expect(promotedLine(line, new Map([['a.jpg', new Set(['resize', 'backup'] as const)]]), true)?.done).toEqual({});
+  });
+
+  it('drops a tombstone once pruned, and keeps it when the prune failed, was held or did not run', () => {
+    const pruning = tombstone(line, true);
+    expect(pruning).toMatchObject({ deleted: true, pruning: true, done: line.done });
+    expect(promotedLine(pruning, new Map(), true)).toBeUndefined();
+    const kept = promotedLine(pruning, new Map([['a.jpg', new Set(['resize' as const])]]), true);
+    expect(kept).toMatchObject({ deleted: true, done: line.done });
+    expect(kept).not.toHaveProperty('pruning');
+    expect(promotedLine(pruning, new Map(), false)).toEqual(kept);
+    expect(pruneItem(pruning)).toEqual({ ...rec('a.jpg'), change: 'deleted', backup: false, presets: ['thumb', 'web'] });
+  });
+});
+
+describe('rendition-key ownership', () => {
+  const decide = (members: StemMember[], maxPending?: number) => {
+    const owners = new StemOwnership<string>(maxPending);
+    const out: [string, string | undefined][] = [];
+    for (const m of members) for (const d of owners.push(m.key, m)) out.push([d.item, d.owner]);
+    for (const d of owners.flush()) out.push([d.item, d.owner]);
+    return out;
+  };
+  const fresh = (key: string): StemMember => ({ key, candidate: true, holds: false });
+
+  it('finds keys that differ only by extension, wherever they fall in S3 order, and releases every key in order', () => {
+    const keys = ['a b.jpg', 'a.b/c.jpg', 'a.jpg', 'a.jpg.png', 'a.png', 'a.webp', 'b.jpg', 'b/c.jpg'].sort(compareKeys);
+    const out = decide(keys.map(fresh));
+    expect(out.map(([k]) => k)).toEqual(keys);
+    expect(out.filter(([, o]) => o)).toEqual([
+      ['a.png', 'a.jpg'],
+      ['a.webp', 'a.jpg'],
+    ]);
+  });
+
+  it('keeps a key without extension as owner across keys that sort between "a" and "a."', () => {
+    expect(decide(['a', 'a b.jpg', 'a-1.jpg', 'a.jpg'].map(fresh))).toEqual([['a', undefined], ['a b.jpg', undefined], ['a-1.jpg', undefined], ['a.jpg', 'a']]);
+  });
+
+  it('leaves the renditions with the image that held them, even when a newcomer sorts first', () => {
+    expect(decide([fresh('a.jpg'), { key: 'a.png', candidate: true, holds: true }])).toEqual([['a.jpg', 'a.png'], ['a.png', undefined]]);
+  });
+
+  it('lets a deleted owner hold its keys until its renditions are pruned', () => {
+    expect(decide([fresh('a.jpg'), { key: 'a.png', candidate: false, holds: true }])).toEqual([['a.jpg', 'a.png'], ['a.png', undefined]]);
+  });
+
+  it('decides by key order what a pathological layout keeps waiting beyond the bound, and sticks to it', () => {
+    // Every a.jz<i>.png sorts inside a.jpg's range ("a."), so a.jpg waits for the range to end.
+    const keys = ['a.jpg', ...Array.from({ length: 5 }, (_, i) => `a.jz${i}.png`), 'a.png'];
+    expect([...keys].sort(compareKeys)).toEqual(keys);
+    const out = decide([...keys.slice(0, -1).map(fresh), { key: 'a.png', candidate: true, holds: true }], 3);
+    expect(out.map(([k]) => k)).toEqual(keys);
+    // a.jpg was decided before the holder came: first in order, as without state; the holder loses to it rather than share the keys.
+    expect(out.filter(([, o]) => o)).toEqual([['a.png', 'a.jpg']]);
+  });
+});

@@ -1,0 +1,239 @@
+/**
+ * The incremental model: what the promoted catalogue (state/catalog.jsonl) keeps per object, what a
+ * run must do for an object given that state, and what the next catalogue says once it is done.
+ *
+ * A state line is the object's listing record followed by what was done for that version:
+ * `{"key":…,"size":…,"etag":…,"lastModified":…,"storageClass":…,"done":{"backup":true,"renditions":{"thumb":"1f0c9a2b"}}}`.
+ * - `done.backup`: the backup holds this version.
+ * - `done.renditions`: each preset rendered from this version, with the digest of the recipes it
+ *   was rendered with (core/recipe.ts). A preset whose digest differs, or that is missing, is work.
+ * - `collidesWith`: another image owns this one's rendition keys (reported the night it was found).
+ * - `deleted`: a tombstone. The original is gone and its renditions are still to be pruned;
+ *   `pruning` marks a tombstone the run that wrote it prunes, so promotion drops it unless that failed.
+ * Only done work is promoted: aggregate takes back the state of what failed (promotedLine).
+ */
+import type { CatalogRecord, WorkItem } from './catalog';
+import type { Operation } from './input';
+import { compareKeys, stripExtension } from './keys';
+
+export interface ObjectState {
+  readonly backup?: true;
+  readonly renditions?: Readonly<Record<string, string>>;
+}
+
+export interface StateRecord extends CatalogRecord {
+  readonly done?: ObjectState;
+  readonly collidesWith?: string;
+  readonly deleted?: true;
+  readonly pruning?: true;
+}
+
+/** The run's choices that decide an object's work (a RunInput, with the configured presets' digests). */
+export interface RunChoices {
+  readonly operations: readonly Operation[];
+  /** The presets this run renders. */
+  readonly presets: readonly string[];
+  /** Every object is work, whatever the catalogue says; the jobs still skip outputs that are current. */
+  readonly full: boolean;
+  /** With `full`: rewrite outputs even when they are current. */
+  readonly force: boolean;
+  /** Each configured preset's recipe digest. */
+  readonly digests: Readonly<Record<string, string>>;
+}
+
+/** How an object stands towards its rendition keys, decided across the images that share them. */
+export type Ownership = { readonly role: 'owner' } | { readonly role: 'collision'; readonly owner: string } | { readonly role: 'too-large'; readonly message: string };
+
+export interface ObjectPlan {
+  /** The work item, when there is work for this object. */
+  readonly work?: WorkItem;
+  /** The object's line in the run's catalogue: its state once the run's work for it is done. */
+  readonly next: StateRecord;
+}
+
+/**
+ * What a run does for one listed object, and the state it records if that succeeds. `previous` is
+ * last night's state line for the key (undefined when new); its state counts only for the same
+ * version. A catalogue promoted before per-object state existed has records without `done`: those
+ * were promoted only when fully done, so they are taken as done with today's recipes.
+ */
+export function planObject(record: CatalogRecord, previous: StateRecord | undefined, ownership: Ownership, run: RunChoices): ObjectPlan {
+  const sameVersion = previous !== undefined && !previous.deleted && previous.etag === record.etag && previous.size === record.size;
+  const legacy = sameVersion && previous.done === undefined && previous.collidesWith === undefined;
+  const had: ObjectState = !sameVersion ? {} : legacy ? { backup: true, renditions: { ...run.digests } } : (previous.done ?? {});
+  const change: WorkItem['change'] = previous === undefined || previous.deleted ? 'new' : sameVersion ? 'unchanged' : 'changed';
+
+  const backingUp = run.operations.includes('backup');
+  const rendering = run.operations.includes('resize');
+  const backup = backingUp && (run.full || had.backup !== true);
+  let presets: string[] = [];
+  let resizeSkip: WorkItem['resizeSkip'];
+  let renditions: Record<string, string> = { ...had.renditions };
+  let collidesWith: string | undefined;
+  if (ownership.role === 'owner') {
+    if (rendering) {
+      presets = run.presets.filter((p) => run.full || had.renditions?.[p] !== run.digests[p]);
+      for (const p of run.presets) renditions[p] = run.digests[p]!;
+    }
+  } else {
+    // Renditions are the owner's: this object has none, and says why once per version.
+    renditions = {};
+    if (ownership.role === 'collision') {
+      collidesWith = ownership.owner;
+      if (rendering && (run.full || !sameVersion || previous?.collidesWith !== ownership.owner)) {
+        resizeSkip = { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(ownership.owner)} already use the same keys (only the extension differs); it keeps them` };
+      }
+    } else if (rendering && (run.full || !sameVersion)) resizeSkip = { code: 'too-large', message: ownership.message };
+  }
+
+  // `done` is always written, `{}` when nothing is: a record without it comes from an earlier version (see above).
+  const done: { backup?: true; renditions?: Record<string, string> } = {};
+  if (had.backup || backingUp) done.backup = true;
+  if (Object.keys(renditions).length > 0) done.renditions = renditions;
+  const next: StateRecord = { ...record, done, ...(collidesWith !== undefined ? { collidesWith } : {}) };
+  if (!backup && presets.length === 0 && !resizeSkip) return { next };
+  const work: WorkItem = { ...record, change, backup, presets, ...(resizeSkip ? { resizeSkip } : {}) };
+  return { work, next };
+}
+
+/**
+ * The renditions a deleted original leaves behind, to prune: every preset it was rendered with
+ * (configured or since removed). None when it owned no renditions.
+ */
+export function prunablePresets(previous: StateRecord): string[] {
+  return Object.keys(previous.done?.renditions ?? {});
+}
+
+/** A deleted original's work item: prune its renditions (resize); its backup is kept. */
+export function pruneItem(previous: StateRecord): WorkItem {
+  const { done: _done, deleted: _deleted, pruning: _pruning, collidesWith: _c, ...record } = previous;
+  return { ...record, change: 'deleted', backup: false, presets: prunablePresets(previous) };
+}
+
+/** A deleted original's tombstone for the run's catalogue: kept until its renditions are pruned. */
+export function tombstone(previous: StateRecord, pruning: boolean): StateRecord {
+  const { pruning: _p, collidesWith: _c, ...rest } = previous;
+  return { ...rest, done: previous.done ?? {}, deleted: true, ...(pruning ? { pruning: true } : {}) };
+}
+
+/** What a run left undone for a key, by operation: its failures worth retrying and its skips that are not done work. */
+export type Undone = ReadonlyMap<string, ReadonlySet<'backup' | 'resize'>>;
+
+/**
+ * A run-catalogue line as promoted: the state of what the run did not finish is taken back, so
+ * the next night does it again. A tombstone the run pruned is dropped; one it did not prune (the
+ * prune failed, was held by the guard, or resize did not run) is kept for the next night.
+ */
+export function promotedLine(record: StateRecord, undone: Undone, pruned: boolean): StateRecord | undefined {
+  const ops = undone.get(record.key);
+  if (record.deleted) {
+    if (record.pruning && pruned && !ops?.has('resize')) return undefined;
+    const { pruning: _p, ...kept } = record;
+    return kept;
+  }
+  if (!ops) return record;
+  const { done, ...rest } = record;
+  const backup = ops.has('backup') ? undefined : done?.backup;
+  // A failed render's presets may be half written: forget them all; the job finds the current ones by their recipes.
+  const renditions = ops.has('resize') ? undefined : done?.renditions;
+  return { ...rest, done: { ...(backup ? { backup } : {}), ...(renditions ? { renditions } : {}) } };
+}
+
+/** One object in key order, as the ownership of rendition keys sees it. */
+export interface StemMember {
+  readonly key: string;
+  /** Listed tonight, and small enough to render: it can own renditions. */
+  readonly candidate: boolean;
+  /** Owned its rendition keys last night (and still does: listed tonight, or a deleted original whose renditions are not pruned yet). */
+  readonly holds: boolean;
+}
+
+/**
+ * Who owns a rendition stem (`<preset>/a.*`, shared by `a.jpg`, `a.png`, …): the image that held it
+ * last night keeps it, whatever the order of the keys in S3; when nobody held it, the first
+ * candidate in key order takes it. A deleted owner holds its stem until its renditions are pruned,
+ * so a newcomer never renders into keys the prune is about to delete.
+ *
+ * Keys sharing a stem are `stem.<ext>` (and `stem` itself), all between `stem` and the end of the
+ * `stem.` range, but not contiguous (`a.b.jpg` sorts between `a.jpg`'s neighbours). Members are
+ * held until every stem they wait on is past, then released in the order they came: typically one
+ * at a time. Beyond `maxPending` held members (a pathological key layout), the oldest are decided
+ * with what is known so far, first in key order, and `onOverflow` is told.
+ */
+export class StemOwnership<T> {
+  /** Items not yet released, from `head` on; `owner` is null while undecided. */
+  private pending: { item: T; member?: StemMember; stem?: string; owner?: string | null }[] = [];
+  private head = 0;
+  private readonly groups = new Map<string, StemMember[]>();
+  /** Stems decided early (overflow) whose range is not past yet: later members lose to the owner chosen then. */
+  private readonly early = new Map<string, string>();
+
+  constructor(
+    private readonly maxPending = 100_000,
+    private readonly onOverflow?: (key: string) => void,
+  ) {}
+
+  /** Adds the next item in key order (`member` undefined when it takes no part); returns the items whose ownership is now decided. */
+  push(item: T, member: StemMember | undefined): { item: T; owner?: string }[] {
+    if (member) this.closeBefore(member.key);
+    const stem = member && (member.candidate || member.holds) ? stripExtension(member.key) : undefined;
+    const decided = stem === undefined ? undefined : this.early.get(stem);
+    if (decided !== undefined) {
+      this.pending.push({ item, member: member!, owner: decided });
+      return this.release();
+    }
+    if (stem !== undefined) {
+      const group = this.groups.get(stem);
+      if (group) group.push(member!);
+      else this.groups.set(stem, [member!]);
+    }
+    this.pending.push({ item, ...(member ? { member } : {}), ...(stem !== undefined ? { stem } : {}), owner: stem === undefined ? undefined : null });
+    if (this.pending.length - this.head > this.maxPending) {
+      const oldest = this.pending[this.head]!;
+      if (oldest.stem !== undefined && oldest.owner === null) {
+        this.onOverflow?.(oldest.member!.key);
+        this.early.set(oldest.stem, this.resolve(oldest.stem)!);
+      }
+    }
+    return this.release();
+  }
+
+  /** Decides every remaining stem (end of input). */
+  flush(): { item: T; owner?: string }[] {
+    for (const stem of [...this.groups.keys()]) this.resolve(stem);
+    return this.release();
+  }
+
+  /** Resolves the stems whose key range `key` is past. */
+  private closeBefore(key: string): void {
+    const past = (stem: string) => key !== stem && !key.startsWith(`${stem}.`) && compareKeys(key, `${stem}.`) > 0;
+    for (const stem of this.groups.keys()) if (past(stem)) this.resolve(stem);
+    for (const stem of this.early.keys()) if (past(stem)) this.early.delete(stem);
+  }
+
+  /** Decides a stem's owner; returns its key. */
+  private resolve(stem: string): string | undefined {
+    const members = this.groups.get(stem);
+    if (!members) return undefined;
+    this.groups.delete(stem);
+    const holder = members.find((m) => m.holds) ?? members.find((m) => m.candidate);
+    for (let i = this.head; i < this.pending.length; i++) {
+      const p = this.pending[i]!;
+      if (p.stem === stem && p.owner === null) p.owner = p.member!.key === holder!.key ? undefined : holder!.key;
+    }
+    return holder!.key;
+  }
+
+  private release(): { item: T; owner?: string }[] {
+    const out: { item: T; owner?: string }[] = [];
+    while (this.head < this.pending.length && this.pending[this.head]!.owner !== null) {
+      const p = this.pending[this.head++]!;
+      out.push(p.owner === undefined ? { item: p.item } : { item: p.item, owner: p.owner as string });
+    }
+    if (this.head === this.pending.length) this.pending = [];
+    else if (this.head < 1024) return out;
+    else this.pending = this.pending.slice(this.head);
+    this.head = 0;
+    return out;
+  }
+}
