@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { DEFAULT_PRESETS, type Preset } from '../../core/config';
-import { animatedGif, cmykJpeg, flatPng, orientedJpeg, photoJpeg, png16WithAlpha, svgWithExternalReference, tinyPdf } from '../../scripts/lib/images';
+import { animatedGif, cmykJpeg, flatPng, heicPhoto, heicRotated, heicStub, orientedJpeg, photoJpeg, png16WithAlpha, svgWithExternalReference, tinyPdf } from '../../scripts/lib/images';
 import { inspect, presetScale, render, RenderError, type RenderOptions } from './render';
 
 const options: RenderOptions = { maxPixels: 100_000_000, failOn: 'warning', webpEffort: 2, avifEffort: 2 };
@@ -23,6 +23,43 @@ async function meanRgb(image: Buffer, left: number, top: number, width: number, 
   for (let i = 0; i < data.length; i += info.channels) for (let c = 0; c < 3; c++) sums[c]! += data[i + c]!;
   return sums.map((s) => Math.round(s / (info.width * info.height)));
 }
+
+describe('render: HEIC (iPhone libraries)', () => {
+  it('decodes a real HEIC with libheif and renders every preset, with the colours of the picture it was made from', async () => {
+    const { source, renditions } = await render(heicPhoto(), presets, options);
+    expect(source).toMatchObject({ format: 'heif', hevc: true, width: 400, height: 300 });
+    expect(renditions.map((r) => `${r.preset}/${r.format} ${r.width}x${r.height}`).sort()).toEqual(
+      ['large/jpeg 400x300', 'large/webp 400x300', 'small/jpeg 400x300', 'small/webp 400x300', 'thumb/jpeg 320x240', 'thumb/webp 320x240', 'web/jpeg 400x300', 'web/webp 400x300'].sort(),
+    );
+    for (const r of renditions) expect((await sharp(r.data).metadata()).channels).toBe(3);
+    // heic/photo.heic was encoded from photoJpeg(400, 300, 7): region by region, the same picture.
+    const original = (await render(await photoJpeg(400, 300, 7), presets, options)).renditions.find((r) => r.preset === 'thumb' && r.format === 'jpeg')!.data;
+    const thumb = renditions.find((r) => r.preset === 'thumb' && r.format === 'jpeg')!.data;
+    for (const [left, top] of [[0, 0], [160, 0], [0, 120], [160, 120]] as const) {
+      const [a, b] = [await meanRgb(thumb, left, top, 160, 120), await meanRgb(original, left, top, 160, 120)];
+      for (let c = 0; c < 3; c++) expect(Math.abs(a[c]! - b[c]!)).toBeLessThanOrEqual(8);
+    }
+  });
+
+  it.each([1, 2, 3] as const)('displays a HEIC upright from its HEIF rotation (irot %i × 90° anticlockwise), as iPhones store portraits', async (turns) => {
+    const thumbPreset: Preset[] = [{ name: 'thumb', width: 400, height: 400, fit: 'inside', formats: ['jpeg'], quality: 90 }];
+    const { source, renditions } = await render(heicRotated(turns), thumbPreset, options);
+    const [w, h] = turns === 2 ? [400, 300] : [300, 400];
+    expect([source.width, source.height, renditions[0]!.width, renditions[0]!.height]).toEqual([w, h, w, h]);
+    // The picture it was made from, turned the same way by sharp (clockwise degrees).
+    const expected = await sharp(await photoJpeg(400, 300, 7)).rotate(360 - 90 * turns).jpeg({ quality: 90 }).toBuffer();
+    for (const [left, top] of [[0, 0], [w / 2, 0], [0, h / 2], [w / 2, h / 2]]) {
+      const [a, b] = [await meanRgb(renditions[0]!.data, left!, top!, w / 2, h / 2), await meanRgb(expected, left!, top!, w / 2, h / 2)];
+      for (let c = 0; c < 3; c++) expect(Math.abs(a[c]! - b[c]!)).toBeLessThanOrEqual(8);
+    }
+  });
+
+  it('checks the pixel limit on the header, before decoding, and fails a corrupt HEIC with a reason', async () => {
+    expect(await renderError(heicPhoto(), { ...options, maxPixels: 100_000 })).toMatchObject({ code: 'too-many-pixels' });
+    expect(await renderError(heicPhoto().subarray(0, 12_000))).toMatchObject({ code: 'decode-failed', message: expect.stringContaining('HEIC') });
+    expect(await renderError(heicStub())).toMatchObject({ code: 'unsupported-format' });
+  });
+});
 
 describe('render (resize kernel)', () => {
   it('writes every preset × format at the right size, never enlarged, metadata stripped, sRGB', async () => {

@@ -3,7 +3,7 @@
  * the hostile objects a real bucket accumulates. Tests assert these outcomes; the local sample
  * corpus uses the same objects so that its report shows every kind of result.
  */
-import { animatedGif, cmykJpeg, flatPng, heicStub, orientedJpeg, photoJpeg, photoPng, photoTiff, png16WithAlpha, svgMalformedUtf8, svgWithExternalReference, tinyPdf } from './images';
+import { animatedGif, cmykJpeg, flatPng, heicPhoto, heicStub, orientedJpeg, photoJpeg, photoPng, photoTiff, png16WithAlpha, svgMalformedUtf8, svgWithExternalReference, tinyPdf } from './images';
 
 export interface CorpusObject {
   readonly key: string;
@@ -55,7 +55,10 @@ export async function hostileCorpus(options: CorpusOptions = {}): Promise<Corpus
     { key: 'hostile/animated-300-frames.gif', body: await animatedGif(64, 48, 300), resize: 'processed' },
     // A TIFF under a .jpg name: sniffed from its bytes, it is an image nightshift renders.
     { key: 'hostile/tiff-named.jpg', body: await photoTiff(320, 240, seed + 21), contentType: 'application/octet-stream', resize: 'processed' },
-    // HEIC needs an HEVC decoder the prebuilt libvips does not have: reported, never fatal.
+    // iPhone libraries: real HEIC is rendered (libheif decodes it); a truncated one and a HEIF
+    // header with no HEVC behind it fail as corrupt, never fatal.
+    { key: 'photos/iphone.heic', body: heicPhoto(), contentType: 'image/heic', resize: 'processed' },
+    { key: 'hostile/cut-short.heic', body: heicPhoto().subarray(0, 12_000), contentType: 'image/heic', resize: 'decode-failed' },
     { key: 'hostile/photo.heic', body: heicStub(), contentType: 'image/heic', resize: 'unsupported-format' },
     { key: 'hostile/malformed-utf8-named.jpg', body: svgMalformedUtf8(), contentType: 'application/octet-stream', resize: 'unsupported-format' },
     { key: 'hostile/bomb-17000x17000.png', body: flatPng(17_000, 17_000), resize: 'too-many-pixels' },

@@ -2,8 +2,11 @@
  * Generated images, deterministic from a seed: photographic-looking pictures (gradients, shapes
  * with hard edges, fine noise, so encoders and resamplers do real work, unlike flat colour) and
  * the hostile inputs a corpus meets in the wild. Used by the tests, the local sample corpus and
- * the benchmark; nothing here is committed as a binary.
+ * the benchmark. The one exception is real HEIC, which nothing on npm can encode: heic/ holds it,
+ * with how it was made.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { deflateSync, crc32 } from 'node:zlib';
 import sharp from 'sharp';
 
@@ -189,6 +192,65 @@ export const tinyPdf = () =>
   Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 72 72]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
 
 /** The start of a HEIC file (an ISO-BMFF 'ftyp' box with the heic brand) and no decodable image. */
+/** A real HEIC (HEVC in HEIF, as iPhones write), 400×300: see heic/README.md for how it was made. */
+export const heicPhoto = (): Buffer => readFileSync(join(__dirname, 'heic', 'photo.heic'));
+
+/**
+ * heic/photo.heic with a HEIF rotation (an `irot` property on its primary image, ISO/IEC
+ * 23008-12 §6.5.10: `quarterTurns` × 90° anticlockwise), as iPhones store portrait photos: the
+ * pixels as the sensor saw them, and the turn to display them upright. heif-enc writes no irot,
+ * so the box is added here: appended to ipco, associated (essential) in ipma, the enclosing box
+ * sizes grown and iloc's offsets into mdat shifted past the bytes inserted.
+ */
+export function heicRotated(quarterTurns: 1 | 2 | 3): Buffer {
+  const src = heicPhoto();
+  const boxes = new Map<string, { at: number; size: number }>();
+  const walk = (start: number, end: number) => {
+    for (let p = start; p < end; ) {
+      const size = src.readUInt32BE(p);
+      const type = src.toString('latin1', p + 4, p + 8);
+      boxes.set(type, { at: p, size });
+      if (type === 'meta') walk(p + 12, p + size);
+      if (type === 'iprp' || type === 'ipco') walk(p + 8, p + size);
+      p += size;
+    }
+  };
+  walk(0, src.length);
+  const [meta, iprp, ipco, ipma, iloc, mdat] = ['meta', 'iprp', 'ipco', 'ipma', 'iloc', 'mdat'].map((t) => boxes.get(t)!);
+  const properties = (() => {
+    let n = 0;
+    for (let p = ipco!.at + 8; p < ipco!.at + ipco!.size; p += src.readUInt32BE(p)) n++;
+    return n;
+  })();
+  // This file's layout (heif-enc 1.15): ipma v0 with one entry, 1-byte associations; iloc v0 with 4-byte offsets; mdat after meta.
+  if (src[ipma!.at + 8] !== 0 || src.readUInt32BE(ipma!.at + 12) !== 1 || src[iloc!.at + 8] !== 0 || src[iloc!.at + 12] !== 0x44 || src[iloc!.at + 13] !== 0x40 || mdat!.at < meta!.at) {
+    throw new Error('heicRotated: heic/photo.heic is not laid out as expected');
+  }
+  const irot = Buffer.from([0, 0, 0, 9, ...Buffer.from('irot', 'latin1'), quarterTurns]);
+  const association = Buffer.from([0x80 | (properties + 1)]);
+  const ipcoEnd = ipco!.at + ipco!.size;
+  const ipmaEnd = ipma!.at + ipma!.size;
+  const out = Buffer.concat([src.subarray(0, ipcoEnd), irot, src.subarray(ipcoEnd, ipmaEnd), association, src.subarray(ipmaEnd)]);
+  const grow = (box: { at: number; size: number }, by: number, shift = 0) => out.writeUInt32BE(box.size + by, box.at + shift);
+  grow(meta!, 10);
+  grow(iprp!, 10);
+  grow(ipco!, 9);
+  grow(ipma!, 1, 9);
+  out[ipma!.at + 9 + 18] = src[ipma!.at + 18]! + 1; // the entry's association count (after version/flags, entry_count, item_ID)
+  // iloc v0: item_count, then per item: item_ID, data_reference_index, base_offset, extent_count, extents.
+  let p = iloc!.at + 14;
+  const items = out.readUInt16BE(p);
+  p += 2;
+  for (let i = 0; i < items; i++) {
+    p += 4; // item_ID, data_reference_index
+    out.writeUInt32BE(out.readUInt32BE(p) + 10, p);
+    p += 4;
+    const extents = out.readUInt16BE(p);
+    p += 2 + extents * 8;
+  }
+  return out;
+}
+
 export function heicStub(): Buffer {
   const ftyp = Buffer.alloc(24);
   ftyp.writeUInt32BE(24, 0);
