@@ -9,7 +9,9 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestS3, type TestS3 } from '../test/support/processes';
-import { createS3Client, getText, listPages } from './s3';
+import pLimit from 'p-limit';
+import { compareKeys } from '../core/keys';
+import { createS3Client, getText, listInParallel, listPages } from './s3';
 
 let s3: TestS3;
 let proxy: ReturnType<typeof createServer>;
@@ -58,4 +60,21 @@ describe('S3 client', () => {
       client.destroy();
     }
   });
+});
+
+describe('listing with several listers at once', () => {
+  it('lists a flat layout and folders in several ranges, every key exactly once', async () => {
+    const flat = Array.from({ length: 4_500 }, (_, i) => `img/${String(i).padStart(7, '0')}.jpg`);
+    const odd = ['a', 'img/', 'img/\u00e9t\u00e9.jpg', 'img/\u{1F600}.jpg', 'img/~~.jpg', 'p00/1.jpg', 'p99/9.jpg', 'z\u0001control', '\u00ff'];
+    const limit = pLimit(32);
+    await s3.s3.send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: 'flat-corpus' }));
+    await Promise.all([...flat, ...odd].map((Key) => limit(() => s3.s3.send(new PutObjectCommand({ Bucket: 'flat-corpus', Key, Body: 'x' })))));
+    for (const prefix of ['', 'img/']) {
+      const seen: string[] = [];
+      const listed = await listInParallel(s3.s3, { bucket: 'flat-corpus', prefix, listers: 4 }, async (objects) => void seen.push(...objects.map((o) => o.Key!)));
+      const expected = [...flat, ...odd].filter((k) => k.startsWith(prefix)).sort(compareKeys);
+      expect(seen.sort(compareKeys)).toEqual(expected);
+      expect(listed.ranges).toBeGreaterThan(1);
+    }
+  }, 120_000);
 });

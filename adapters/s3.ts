@@ -15,7 +15,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { compareKeys } from '../core/keys';
+import { compareKeys, keyBetween } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
@@ -229,6 +229,66 @@ export async function* listPages(s3: S3Client, options: ListOptions): AsyncGener
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
     if (page.IsTruncated && !token) throw new Error(`ListObjectsV2 on ${options.bucket} said the listing was truncated but gave no continuation token`);
   } while (token);
+}
+
+/**
+ * Lists every object under `prefix` with up to `listers` listings at once, whatever the layout:
+ * the key space is cut into ranges (after, until], each listed from its StartAfter. The listing
+ * starts as one range; whenever a lister turns a full page while another lister is idle, it
+ * hands the upper part of its remaining range (from a split key halfway to its end, keyBetween)
+ * to that lister. A split that lands past the keys costs one empty page and is tried closer next
+ * time, so ranges converge on where the keys are: flat layouts (`img/0000000001.jpg` …) and
+ * folders alike. Every key falls in exactly one range, whatever the split keys, so none is lost
+ * or listed twice. Pages are handed to `onPage` as they come, in no particular order.
+ */
+export async function listInParallel(s3: S3Client, options: { bucket: string; prefix?: string; listers: number }, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<{ ranges: number; pages: number }> {
+  const prefix = options.prefix ?? '';
+  // Split keys are printable ASCII: the ceiling of the splittable space (keys above it stay in the last range).
+  const ceiling = `${prefix}~`;
+  const ranges: { after?: string; until?: string }[] = [{}];
+  let running = 0;
+  let pages = 0;
+  let made = 1;
+  const listRange = async (range: { after?: string; until?: string }) => {
+    let until = range.until;
+    for await (const page of listPages(s3, { bucket: options.bucket, prefix, startAfter: range.after })) {
+      pages++;
+      const past = until === undefined ? -1 : page.objects.findIndex((o) => compareKeys(o.Key!, until!) > 0);
+      const mine = past < 0 ? page.objects : page.objects.slice(0, past);
+      await onPage(mine);
+      if (past >= 0 || mine.length === 0) return;
+      if (running < options.listers && ranges.length === 0) {
+        const last = mine.at(-1)!.Key!;
+        const end = until === undefined || compareKeys(until, ceiling) > 0 ? ceiling : until;
+        const split = keyBetween(last, end);
+        if (split !== undefined) {
+          ranges.push({ after: split, ...(until !== undefined ? { until } : {}) });
+          made++;
+          until = split;
+          pump();
+        }
+      }
+    }
+  };
+  let settle!: { resolve: () => void; reject: (e: unknown) => void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  const pump = () => {
+    while (ranges.length > 0 && running < options.listers) {
+      const range = ranges.shift()!;
+      running++;
+      listRange(range).then(
+        () => {
+          running--;
+          if (running === 0 && ranges.length === 0) settle.resolve();
+          else pump();
+        },
+        (error: unknown) => settle.reject(error),
+      );
+    }
+  };
+  pump();
+  await done;
+  return { ranges: made, pages };
 }
 
 /** A name from a listing asked with EncodingType url: percent-decoding, with "+" for a space. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compareKeys, copySource, extensionOf, renditionKey, runKeys, shardName, stripExtension } from './keys';
+import { compareKeys, copySource, extensionOf, keyBetween, renditionKey, runKeys, shardName, stripExtension } from './keys';
 
 describe('rendition keys', () => {
   it('replace the extension of the last segment only', () => {
@@ -62,5 +62,34 @@ describe('CopySource', () => {
   it('round-trips any key of up to 1024 UTF-8 bytes', () => {
     const key = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 300 }).filter((k) => Buffer.byteLength(k) <= 1024);
     fc.assert(fc.property(key, (k) => decodeURIComponent(copySource('bucket', k).slice('bucket/'.length)) === k), { numRuns: 1000 });
+  });
+});
+
+describe('split keys of a listing', () => {
+  it('finds a valid StartAfter strictly between two keys, whenever a printable one exists (property)', () => {
+    const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 12 });
+    const pair = (arb: fc.Arbitrary<string>) => fc.tuple(arb, arb).map(([x, y]) => (compareKeys(x, y) <= 0 ? [x, y] : [y, x]) as [string, string]);
+    fc.assert(
+      fc.property(pair(fc.string({ unit: 'binary', maxLength: 12 })), ([a, b]) => {
+        const m = keyBetween(a, b);
+        const valid = m !== undefined && (/^[\x20-\x7e]+$/.test(m) || (m.startsWith(a) && /^[\x20-\x7e]$/.test(m.slice(a.length))));
+        return m === undefined || (compareKeys(a, m) < 0 && compareKeys(m, b) < 0 && valid);
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(pair(printable), ([a, b]) => {
+        const m = keyBetween(a, b);
+        return compareKeys(`${a} `, b) >= 0 || (m !== undefined && compareKeys(a, m) < 0 && compareKeys(m, b) < 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('splits near the middle, so repeated splits converge on where the keys are', () => {
+    expect(keyBetween('p00/1.jpg', 'p99/9.jpg')).toBe('p4');
+    expect(keyBetween('img/0000000999.jpg', 'img/~')).toBe('img/W');
+    expect(keyBetween('a', 'a')).toBeUndefined();
+    expect(keyBetween('b', 'a')).toBeUndefined();
   });
 });

@@ -28,6 +28,8 @@ export const runKeys = (runId: string) => {
     base,
     plan: `${base}/plan.json`,
     catalog: `${base}/catalog.jsonl`,
+    /** Every listed object the filter left alone, with its reason (JSON Lines). */
+    skipped: `${base}/skipped.jsonl`,
     shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
     result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
     resultsPrefix: (operation: string) => `${base}/results/${operation}/`,
@@ -89,4 +91,49 @@ export function copySource(bucket: string, key: string): string {
 /** S3 user-metadata values travel as HTTP headers: ASCII only. */
 export function metadataValue(text: string): string {
   return encodeURIComponent(text);
+}
+
+/** The printable ASCII range the split points of a listing are drawn from (valid in any StartAfter). */
+const SPLIT_LOW = 0x20;
+const SPLIT_BASE = 0x7f - SPLIT_LOW;
+
+/**
+ * A key strictly between `after` and `before` in S3 order, near the middle of the gap (both read
+ * as base-95 fractions of printable ASCII): where one listing splits its range in two. It is
+ * printable ASCII, or else `after` (a listed key) and one printable character: always a valid
+ * StartAfter. Undefined when none is found (the two are adjacent, or `before` is not above `after`).
+ */
+export function keyBetween(after: string, before: string): string | undefined {
+  if (compareKeys(after, before) >= 0) return undefined;
+  const digit = (s: string, i: number, pad: number) => {
+    const c = i < s.length ? s.charCodeAt(i) : pad;
+    return Math.min(Math.max(c, SPLIT_LOW), 0x7e) - SPLIT_LOW;
+  };
+  const n = Math.max(after.length, before.length) + 1;
+  // Sum of the two fractions, then halved, most significant digit first.
+  const sum = new Array<number>(n).fill(0);
+  for (let i = n - 1, carry = 0; i >= 0; i--) {
+    const total = digit(after, i, SPLIT_LOW) + digit(before, i, SPLIT_LOW) + carry;
+    sum[i] = total % SPLIT_BASE;
+    carry = Math.floor(total / SPLIT_BASE);
+    if (i === 0 && carry) sum.unshift(carry);
+  }
+  const halves: number[] = [];
+  let remainder = 0;
+  for (const d of sum) {
+    const value = remainder * SPLIT_BASE + d;
+    halves.push(Math.floor(value / 2));
+    remainder = value % 2;
+  }
+  // A carry out of the first digit made the sum one digit longer: the half starts one digit later.
+  const digits = sum.length > n ? halves.slice(1) : halves;
+  if (sum.length > n) digits[0]! += halves[0]! * SPLIT_BASE;
+  let mid = String.fromCharCode(...digits.map((d) => d + SPLIT_LOW)).replace(/ +$/, '');
+  // Shortest prefix of the midpoint that is still strictly between.
+  for (let len = 1; len <= mid.length; len++) {
+    const candidate = mid.slice(0, len);
+    if (compareKeys(candidate, after) > 0 && compareKeys(candidate, before) < 0) return candidate;
+  }
+  mid = `${after}${String.fromCharCode(SPLIT_LOW + (SPLIT_BASE >> 1))}`;
+  return compareKeys(mid, before) < 0 ? mid : undefined;
 }

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
-import { getJson, listPages } from '../adapters/s3';
+import { getJson, listPages, getText } from '../adapters/s3';
 import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
 import { photoJpeg } from '../scripts/lib/images';
 import { startFaultProxy } from './support/fault-proxy';
@@ -120,8 +120,13 @@ describe('the jobs over a hostile corpus', () => {
     // What the workflow's array states read their timeouts from, and the run's estimate.
     expect(plan.timeouts).toEqual({ backup: 120 * 60 * 3 + 3600, resize: 240 * 60 * 3 + 3600 });
     expect(plan.estimate).toMatchObject({ fits: true, executionTimeoutSeconds: 86_400, arrayJobs: { backup: { waves: 1 }, resize: { waves: 1 } } });
-    const catalogResult = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys(runId).result('catalog', 0));
-    expect(new Map(catalogResult.skipped.map((s) => [s.key, s.code]))).toEqual(new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!])));
+    // Every skipped key with its reason in skipped.jsonl; the result keeps counts and a bounded sample (here: all of them).
+    const expected = new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!]));
+    const catalogResult = await getJson<{ skipped: { key: string; code: string }[]; skippedList: string }>(s3, buckets.work, runKeys(runId).result('catalog', 0));
+    expect(new Map(catalogResult.skipped.map((s) => [s.key, s.code]))).toEqual(expected);
+    expect(catalogResult.skippedList).toBe(runKeys(runId).skipped);
+    const list = (await getText(s3, buckets.work, runKeys(runId).skipped)).trim().split('\n').map((l) => JSON.parse(l) as { key: string; code: string });
+    expect(new Map(list.map((s) => [s.key, s.code]))).toEqual(expected);
   });
 
   it('writes a catalogue sorted in S3 order with one line per selected object, and shard manifests that partition the work', async () => {

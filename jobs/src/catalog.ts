@@ -20,13 +20,11 @@ import type { Plan, PlanCounts } from '../../core/results';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { ValidationError } from '../../core/validation';
-import { downloadFileIfExists, listPages, putText, uploadFile } from '../../adapters/s3';
+import { downloadFileIfExists, listInParallel, putText, uploadFile } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
 
 const LIST_CONCURRENCY = 8;
 const UPLOAD_CONCURRENCY = 8;
-/** How many levels of single-child folders the lister descends before fanning out. */
-const MAX_DESCENT = 4;
 /** The diff runs synchronously on local files; it lets timers and signals through this often. */
 const YIELD_EVERY_LINES = 20_000;
 
@@ -163,7 +161,18 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const shards = operations.length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
   const uploads = pLimit(UPLOAD_CONCURRENCY);
   const pending: Promise<void>[] = [];
-  const putShard = (index: number, lines: string[]) => pending.push(uploads(() => putText(s3, config.buckets.work, keys.shard(index), lines.join(''), 'application/x-ndjson')));
+  // Backpressure: a shard's lines are held until its upload ends, so the read loop waits while
+  // UPLOAD_CONCURRENCY uploads are in flight and as many are queued. Without it, slow PUTs (tens of
+  // ms in AWS) let every shard of the run pile up in memory (~450 bytes an object).
+  const inFlight = new Set<Promise<void>>();
+  const putShard = async (index: number, lines: string[]) => {
+    while (inFlight.size >= 2 * UPLOAD_CONCURRENCY) await Promise.race(inFlight);
+    const upload = uploads(() => putText(s3, config.buckets.work, keys.shard(index), lines.join(''), 'application/x-ndjson'));
+    const tracked = upload.finally(() => inFlight.delete(tracked));
+    tracked.catch(() => undefined); // its error surfaces through `pending` (or the race above)
+    inFlight.add(tracked);
+    pending.push(upload);
+  };
   if (shards > 0) {
     const cutter = new ShardCutter(shards, counts.work, bytes.work);
     let current = 0;
@@ -173,12 +182,12 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
       // A prune reads nothing of the original: its bytes are not work.
       const index = cutter.next(item.change === 'deleted' ? 0 : item.size);
       while (index > current) {
-        putShard(current++, lines);
+        await putShard(current++, lines);
         lines = [];
       }
       lines.push(`${JSON.stringify(item)}\n`);
     }
-    for (; current < shards; current++, lines = []) putShard(current, lines);
+    for (; current < shards; current++, lines = []) await putShard(current, lines);
   }
 
   // 6. Artefacts, plan last.
@@ -213,21 +222,26 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   return plan;
 }
 
-/** results/catalog/00000.json: counts and every skipped key with its reason, streamed from disk. */
+/** Keys kept per skip reason in the catalog result; the full list is skipped.jsonl beside it. */
+export const SKIP_SAMPLE_PER_REASON = 20;
+
+/**
+ * Every listed object the filter left alone: `runs/<runId>/skipped.jsonl`, one `{key, code,
+ * message}` a line, uploaded from disk as it was written (a reader streams it: at 100 M objects
+ * it is gigabytes), and results/catalog/00000.json with the counts and a bounded sample per reason.
+ */
 async function writeCatalogResult(ctx: JobContext, skippedPath: string, counts: PlanCounts): Promise<void> {
-  const path = `${skippedPath}.result.json`;
-  const writer = new JsonLinesWriter(path);
-  const head = { runId: ctx.runId, operation: 'catalog', shard: 0, attempt: ctx.attempt, finishedAt: new Date().toISOString(), counts };
-  const prefix = JSON.stringify(head).slice(0, -1);
-  let first = true;
-  await writer.writeRaw(`${prefix},"skipped":[`);
-  for await (const entry of readJsonLines(skippedPath)) {
-    await writer.writeRaw(`${first ? '' : ','}\n${JSON.stringify(entry)}`);
-    first = false;
+  const keys = runKeys(ctx.runId);
+  const sample: { key: string; code: string }[] = [];
+  const perReason = new Map<string, number>();
+  for await (const entry of readJsonLines<{ key: string; code: string }>(skippedPath)) {
+    const n = perReason.get(entry.code) ?? 0;
+    if (n < SKIP_SAMPLE_PER_REASON) sample.push(entry);
+    perReason.set(entry.code, n + 1);
   }
-  await writer.writeRaw(']}');
-  await writer.close();
-  await uploadFile(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).result('catalog', 0), path, 'application/json');
+  await uploadFile(ctx.s3, ctx.config.buckets.work, keys.skipped, skippedPath, 'application/x-ndjson');
+  const result = { runId: ctx.runId, operation: 'catalog', shard: 0, attempt: ctx.attempt, finishedAt: new Date().toISOString(), counts, skippedList: keys.skipped, skipped: sample };
+  await putText(ctx.s3, ctx.config.buckets.work, keys.result('catalog', 0), `${JSON.stringify(result)}\n`, 'application/json');
 }
 
 /** Two key-ordered streams as one. */
@@ -258,36 +272,18 @@ function toRecord(o: _Object): CatalogRecord {
 }
 
 /**
- * Lists every object under `prefix`, in parallel by folder: the top level is listed with a
- * delimiter (descending while it is a single folder), then each folder is listed in full by its
- * own worker. Pages are handed to `onPage` one at a time.
+ * Lists every object under `prefix` with LIST_CONCURRENCY listings at once, flat layouts and
+ * folders alike (listInParallel splits the key range as it goes). Pages are handed to `onPage`
+ * one at a time.
  */
 async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<void> {
   const bucket = ctx.config.buckets.corpus;
   let serial = Promise.resolve();
   const handle = (objects: readonly _Object[]) => (serial = serial.then(() => onPage(objects)));
   try {
-    let level = prefix;
-    let folders = new Set<string>();
-    for (let depth = 0; ; depth++) {
-      folders = new Set();
-      let direct = 0;
-      for await (const page of listPages(ctx.s3, { bucket, prefix: level, delimiter: '/' })) {
-        direct += page.objects.length;
-        await handle(page.objects);
-        for (const p of page.prefixes) folders.add(p);
-      }
-      if (folders.size !== 1 || direct > 0 || depth >= MAX_DESCENT) break;
-      level = [...folders][0]!;
-    }
-    const limit = pLimit(LIST_CONCURRENCY);
-    await Promise.all(
-      [...folders].map((folder) =>
-        limit(async () => {
-          for await (const page of listPages(ctx.s3, { bucket, prefix: folder })) await handle(page.objects);
-        }),
-      ),
-    );
+    const listed = await listInParallel(ctx.s3, { bucket, prefix, listers: LIST_CONCURRENCY }, handle);
+    await serial;
+    ctx.log.info('listing', listed);
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchBucket') {
       throw new Error(`The corpus bucket ${JSON.stringify(bucket)} does not exist (config buckets.corpus): create it or fix the name.`);
