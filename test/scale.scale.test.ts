@@ -18,6 +18,7 @@ import { resetFunctionContext } from '../functions/context';
 import { buildJobBundle } from '../jobs/build';
 import { runBatchJob } from '../local/batch';
 import { ROOT, runJob, startTestS3, type TestS3 } from './support/processes';
+import { startSyntheticCorpus } from './support/synthetic-corpus';
 
 const OBJECTS = 100_000;
 const buckets = { corpus: 'scale-corpus', renditions: 'scale-renditions', backup: 'scale-backup', work: 'scale-work' };
@@ -73,6 +74,36 @@ it('plans 100,000 objects in bounded memory, in balanced shards, and aggregates 
   // (No memory figure here: aggregate runs inside the test process, whose peak includes the 100,000 PUTs above.)
   figure('aggregate', { objects: report.objects.listed, accounted: report.operations.backup!.items, skippedDryRun: report.operations.backup!.skippedByCode['dry-run'] });
   expect(report.operations.backup!.items).toBe(OBJECTS);
+}, 1_800_000);
+
+/** Sizes of the synthetic corpus (objects), small then large: SCALE_SIZES=1000000,10000000 for the README's figures. */
+const SIZES = (process.env.SCALE_SIZES ?? '1000000,3000000').split(',').map(Number);
+
+it('plans a flat synthetic corpus at two sizes, with S3-slow writes, in memory that does not grow with it', async () => {
+  const peaks: number[] = [];
+  for (const objects of SIZES) {
+    const bucket = 'synthetic-corpus';
+    const front = await startSyntheticCorpus({ target: server.endpoint, bucket, objects, writeDelayMs: 40 });
+    try {
+      const runId = `synthetic-${objects}`;
+      const cfg = { ...config, buckets: { ...buckets, corpus: bucket } };
+      const started = Date.now();
+      const catalog = await runJob('catalog', { AWS_ENDPOINT_URL_S3: front.endpoint, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify(cfg), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], dryRun: true }) });
+      expect({ code: catalog.code, errors: catalog.logs.filter((l) => l.level === 'error') }).toEqual({ code: 0, errors: [] });
+      const finished = catalog.logs.find((l) => l.msg === 'job finished') as { maxRssMb: number };
+      const listing = catalog.logs.find((l) => l.msg === 'listing') as { ranges: number; pages: number };
+      const plan = await getJson<Plan>(server.s3, buckets.work, runKeys(runId).plan);
+      figure(`synthetic catalog job at ${objects.toLocaleString('en-US')}`, { seconds: Math.round((Date.now() - started) / 1000), peakRssMb: finished.maxRssMb, listingRanges: listing.ranges, listPages: front.stats.listPages, shards: plan.shardCount, writes: front.stats.writes });
+      expect(plan.counts).toMatchObject({ listed: objects, selected: objects - Math.ceil(objects / 100), skipped: { 'not-an-image': Math.ceil(objects / 100) } });
+      expect(listing.ranges).toBeGreaterThan(1); // a flat folder, listed by several listers
+      peaks.push(finished.maxRssMb);
+    } finally {
+      await front.close();
+    }
+  }
+  // Bounded: the large corpus's peak within a small factor of the small one's, and well inside the 4 GiB task.
+  expect(peaks[1]!).toBeLessThan(peaks[0]! * 1.5);
+  expect(peaks[1]!).toBeLessThan(2048);
 }, 1_800_000);
 
 it('diffs two 1,000,000-record catalogues in bounded memory', () => {
