@@ -127,15 +127,17 @@ export const RENDITION_CACHE_CONTROL = 'public, max-age=3600, must-revalidate';
 /** Hours an execution may run before Step Functions stops it (the workflow's timeout). */
 export const EXECUTION_TIMEOUT_HOURS = 24;
 
-const jobLimits = (vcpu: number, timeoutMinutes: number) =>
+const jobLimits = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
   z
     .strictObject({
       vcpu: z.number().positive().default(vcpu),
+      /** What the task reserves (and Fargate bills). */
+      memoryMiB: z.number().int().min(512).default(memoryMiB),
       /** Batch's attempt timeout. */
       timeoutMinutes: z.number().int().min(1).default(timeoutMinutes),
       attempts: z.number().int().min(1).max(10).default(3),
     })
-    .default({ vcpu, timeoutMinutes, attempts: 3 });
+    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3 });
 
 /**
  * What the plan knows of the compute the array jobs run on, to bound each Batch state's time and
@@ -146,10 +148,20 @@ export const computeLimitsSchema = z
   .strictObject({
     maxVcpus: z.number().int().min(1).max(10_000).default(32),
     executionTimeoutHours: z.number().positive().max(24 * 365).default(EXECUTION_TIMEOUT_HOURS),
-    backup: jobLimits(0.5, 120),
-    resize: jobLimits(2, 240),
+    /** The rates the cost estimate uses (core/cost.ts). */
+    architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
+    spot: z.boolean().default(true),
+    backup: jobLimits(0.5, 1024, 120),
+    resize: jobLimits(2, 4096, 240),
   })
-  .default(() => ({ maxVcpus: 32, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, backup: { vcpu: 0.5, timeoutMinutes: 120, attempts: 3 }, resize: { vcpu: 2, timeoutMinutes: 240, attempts: 3 } }));
+  .default(() => ({
+    maxVcpus: 32,
+    executionTimeoutHours: EXECUTION_TIMEOUT_HOURS,
+    architecture: 'x86_64' as const,
+    spot: true,
+    backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
+    resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 },
+  }));
 export type ComputeLimits = z.output<typeof computeLimitsSchema>;
 
 export const pipelineConfigSchema = z.strictObject({

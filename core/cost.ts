@@ -54,3 +54,71 @@ export function usdPerMillionImages(imagesPerSecond: number, task: TaskSize, rat
   const taskHours = 1_000_000 / imagesPerSecond / 3600;
   return taskHours * taskUsdPerHour(task, rates);
 }
+
+/**
+ * S3 request prices, us-east-1, USD per request. Writes (PUT, COPY, POST, LIST) are priced by the
+ * storage class written; reads (GET, HEAD) at S3 Standard's rate.
+ */
+export const S3_REQUEST_PRICES = {
+  region: 'us-east-1',
+  readOn: '2026-12-01',
+  source: 'aws.amazon.com/s3/pricing ("Requests & data retrievals"), as tabulated by c3x.dev, "S3 request fees explained" (2026)',
+  write: { STANDARD: 0.005e-3, INTELLIGENT_TIERING: 0.005e-3, STANDARD_IA: 0.01e-3, ONEZONE_IA: 0.01e-3, GLACIER_IR: 0.02e-3, GLACIER: 0.03e-3, DEEP_ARCHIVE: 0.05e-3 },
+  read: 0.0004e-3,
+} as const;
+
+export type StorageClassPriced = keyof typeof S3_REQUEST_PRICES.write;
+
+/** What a run sends to S3, as the jobs do it (see jobs/src/backup.ts and resize.ts). */
+export interface RunRequests {
+  readonly list: number;
+  readonly copy: number;
+  readonly put: number;
+  readonly get: number;
+  readonly head: number;
+}
+
+export interface RunCost {
+  readonly computeUsd: number;
+  readonly requestsUsd: number;
+  readonly totalUsd: number;
+  readonly requests: RunRequests;
+  /** How the figures were made: the rates and what they assume. */
+  readonly basis: string;
+}
+
+/**
+ * A run's expected cost before it starts: Fargate task-seconds of each array job at the
+ * configured architecture and Spot or on-demand rates, plus S3 requests. Sparse work (a nightly
+ * run) checks each output with HEAD; dense work (first and full runs) lists instead.
+ */
+export function runCost(work: {
+  readonly listed: number;
+  readonly backups: number;
+  readonly images: number;
+  readonly renditionsPerImage: number;
+  readonly dense: boolean;
+  readonly taskSeconds: Partial<Record<'backup' | 'resize', number>>;
+  readonly compute: { readonly architecture: CpuArchitecture; readonly spot: boolean; readonly backup: TaskSize; readonly resize: TaskSize };
+  readonly backupStorageClass: StorageClassPriced;
+}): RunCost {
+  const rates = fargateRates(work.compute.architecture, work.compute.spot);
+  const computeUsd = (['backup', 'resize'] as const).reduce((sum, op) => sum + ((work.taskSeconds[op] ?? 0) / 3600) * taskUsdPerHour(work.compute[op], rates), 0);
+  const renditions = work.images * work.renditionsPerImage;
+  const requests: RunRequests = {
+    list: Math.ceil(work.listed / 1000) + (work.dense ? Math.ceil((2 * work.backups + renditions) / 1000) : 0),
+    copy: work.backups,
+    put: renditions,
+    get: work.images,
+    head: work.dense ? 0 : 2 * work.backups + renditions,
+  };
+  const p = S3_REQUEST_PRICES;
+  const requestsUsd = (requests.list + requests.put) * p.write.STANDARD + requests.copy * p.write[work.backupStorageClass] + (requests.get + requests.head) * p.read;
+  return {
+    computeUsd,
+    requestsUsd,
+    totalUsd: computeUsd + requestsUsd,
+    requests,
+    basis: `Fargate ${work.compute.spot ? 'Spot' : 'on-demand'} ${work.compute.architecture} (${FARGATE_PRICES.readOn}) and S3 requests (${p.readOn}), ${p.region} prices; S3 storage and transfer not included`,
+  };
+}

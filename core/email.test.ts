@@ -48,6 +48,14 @@ describe('the run email', () => {
     expectSnsRules(email);
   });
 
+  it('states the expected duration and cost, and warns with the fix when the run cannot fit its execution', () => {
+    expect(runEmail(report(0)).text).toContain('Estimate   1 min expected; about $0.14 (compute $0.03, 99,277 S3 requests $0.10)');
+    const late = { ...plan.estimate, expectedSeconds: 30 * 3600, fits: false, advice: 'expected 30.0 h on compute.maxVcpus 32, past the execution\'s 24 h limit: raise compute.maxVcpus to about 45, or backfill prefix by prefix (input "prefix") so each run fits' };
+    const text = runEmail(report(0, { estimate: late })).text;
+    expect(text).toContain('Estimate   30 h 00 min expected');
+    expect(text).toContain('WARNING    this run may not finish inside the execution: expected 30.0 h on compute.maxVcpus 32, past the execution\'s 24 h limit: raise compute.maxVcpus to about 45');
+  });
+
   it('says "all processed" when nothing failed', () => {
     const email = runEmail(report(0));
     expect(email.text.split('\n')[0]).toBe('All 12,408 images with work due processed successfully.');

@@ -113,6 +113,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
     ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
     ...pruneLines(report),
+    ...estimateLines(report.estimate),
     field('Catalogue', report.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue'),
   ];
   if (failed > 0) {
@@ -125,6 +126,19 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   }
   lines.push('', ...linkLines(links));
   return fit({ subject, text: `${lines.join('\n')}\n` });
+}
+
+const usd = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
+
+/** What the plan expected: duration and cost, and a warning with the fix when the run cannot fit its execution. */
+export function estimateLines(estimate: Report['estimate']): string[] {
+  if (!estimate) return [];
+  const lines: string[] = [];
+  const c = estimate.cost;
+  const requests = c ? Object.values(c.requests).reduce((a, b) => a + b, 0) : 0;
+  lines.push(field('Estimate', `${duration(estimate.expectedSeconds * 1000)} expected${c ? `; about ${usd(c.totalUsd)} (compute ${usd(c.computeUsd)}, ${n(requests)} S3 requests ${usd(c.requestsUsd)})` : ''}`));
+  if (!estimate.fits && estimate.advice) lines.push(field('WARNING', `this run may not finish inside the execution: ${estimate.advice}`));
+  return lines;
 }
 
 /** Renditions of deleted originals: how many were pruned (the first few by name), or why none were. */

@@ -59,6 +59,8 @@ export interface Report {
   readonly catalogPromoted: boolean;
   /** Renditions of deleted originals: what was pruned, in key order, and what the guard held. */
   readonly prune: PruneReport;
+  /** What the plan expected: duration on the configured compute, whether it fits, and cost. */
+  readonly estimate?: Plan['estimate'];
 }
 
 export interface PruneReport {
@@ -137,6 +139,7 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     shards,
     failures,
     catalogPromoted: meta.catalogPromoted,
+    estimate: plan.estimate,
     prune: {
       originals: pruned.length,
       renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),

@@ -4,6 +4,7 @@
  * once as processed, skipped or failed; skips and failures carry a reason code.
  */
 import type { Operation, ShardOperation } from './input';
+import type { RunCost } from './cost';
 import type { PlanTiming } from './timing';
 
 export interface PlanCounts {
@@ -51,7 +52,7 @@ export interface Plan {
   /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */
   readonly timeouts: Readonly<Record<ShardOperation, number>>;
   /** How long the run should take on the configured compute, and whether it fits the execution's limit. */
-  readonly estimate: Omit<PlanTiming, 'timeouts'>;
+  readonly estimate: Omit<PlanTiming, 'timeouts'> & { readonly cost?: RunCost };
 }
 
 export interface PrunePlan {

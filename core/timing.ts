@@ -32,6 +32,8 @@ export interface ArrayJobTiming {
   readonly atOnce: number;
   readonly waves: number;
   readonly expectedSeconds: number;
+  /** Task-seconds of all its children (what Fargate bills). */
+  readonly taskSeconds: number;
   /** The state's TimeoutSeconds. */
   readonly timeoutSeconds: number;
 }
@@ -68,7 +70,7 @@ export function arrayJobTiming(op: ShardOperation, work: Workload, compute: Comp
   const expectedSeconds = waves * perShard;
   const everyAttempt = attemptSeconds * job.attempts;
   const bound = Math.min(Math.max(waves, 1) * everyAttempt, Math.max(SAFETY_FACTOR * expectedSeconds, everyAttempt));
-  return { atOnce, waves, expectedSeconds: Math.round(expectedSeconds), timeoutSeconds: Math.ceil(bound + QUEUE_SLACK_SECONDS) };
+  return { atOnce, waves, expectedSeconds: Math.round(expectedSeconds), taskSeconds: Math.round(work.shardCount * perShard), timeoutSeconds: Math.ceil(bound + QUEUE_SLACK_SECONDS) };
 }
 
 export function planTiming(work: Workload, compute: ComputeLimits): PlanTiming {

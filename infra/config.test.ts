@@ -46,9 +46,16 @@ describe('stack configuration', () => {
     expect(parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { backup: { vcpu, memoryMiB } } }).compute.backup).toMatchObject({ vcpu, memoryMiB });
   });
 
-  it('gives the jobs the compute the plan sizes state timeouts by (the same figures as the job definitions)', () => {
-    const c = parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { maxVcpus: 64, resize: { vcpu: 4, memoryMiB: 8192, timeoutMinutes: 90, attempts: 2 } } });
-    expect(pipelineConfigOf(c, { corpus: 'c-b', renditions: 'r-b', backup: 'b-b', work: 'w-b' }).compute).toEqual({ maxVcpus: 64, executionTimeoutHours: 24, backup: { vcpu: 0.5, timeoutMinutes: 120, attempts: 3 }, resize: { vcpu: 4, timeoutMinutes: 90, attempts: 2 } });
+  it('gives the jobs the compute the plan sizes state timeouts and prices the run by (the same figures as the job definitions)', () => {
+    const c = parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { maxVcpus: 64, architecture: 'arm64', spot: false, resize: { vcpu: 4, memoryMiB: 8192, timeoutMinutes: 90, attempts: 2 } } });
+    expect(pipelineConfigOf(c, { corpus: 'c-b', renditions: 'r-b', backup: 'b-b', work: 'w-b' }).compute).toEqual({
+      maxVcpus: 64,
+      executionTimeoutHours: 24,
+      architecture: 'arm64',
+      spot: false,
+      backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
+      resize: { vcpu: 4, memoryMiB: 8192, timeoutMinutes: 90, attempts: 2 },
+    });
   });
 
   it('refuses a catalogue order other than key, which nothing would read, saying why', () => {

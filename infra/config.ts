@@ -197,7 +197,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 
 /** The pipeline configuration the jobs and functions receive, given the deployed bucket names. */
 export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['buckets']): PipelineConfig {
-  const limits = (job: StackConfig['compute']['backup']) => ({ vcpu: job.vcpu, timeoutMinutes: job.timeoutMinutes, attempts: job.attempts });
+  const limits = (job: StackConfig['compute']['backup']) => ({ vcpu: job.vcpu, memoryMiB: job.memoryMiB, timeoutMinutes: job.timeoutMinutes, attempts: job.attempts });
   return {
     buckets,
     presets: config.presets,
@@ -207,7 +207,7 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     shards: config.shards,
     backup: config.backup,
     resize: config.resize,
-    compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
+    compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, architecture: config.compute.architecture, spot: config.compute.spot, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
     corpus: { sseKms: config.corpus.kmsKeyArn !== undefined },
   };
 }

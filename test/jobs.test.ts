@@ -120,6 +120,10 @@ describe('the jobs over a hostile corpus', () => {
     // What the workflow's array states read their timeouts from, and the run's estimate.
     expect(plan.timeouts).toEqual({ backup: 120 * 60 * 3 + 3600, resize: 240 * 60 * 3 + 3600 });
     expect(plan.estimate).toMatchObject({ fits: true, executionTimeoutSeconds: 86_400, arrayJobs: { backup: { waves: 1 }, resize: { waves: 1 } } });
+    // A first run: every selected object copied once, every one that owns its rendition keys read once; dense work lists rather than HEADs.
+    const rendered = selected().filter((o) => o.resize !== 'rendition-key-collision').length;
+    expect(plan.estimate.cost).toMatchObject({ requests: { copy: plan.counts.work, get: rendered, head: 0 }, totalUsd: expect.any(Number) });
+    expect(plan.estimate.cost!.totalUsd).toBeGreaterThan(0);
     // Every skipped key with its reason in skipped.jsonl; the result keeps counts and a bounded sample (here: all of them).
     const expected = new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!]));
     const catalogResult = await getJson<{ skipped: { key: string; code: string }[]; skippedList: string }>(s3, buckets.work, runKeys(runId).result('catalog', 0));

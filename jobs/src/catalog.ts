@@ -16,7 +16,8 @@ import { presetDigests } from '../../core/recipe';
 import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import type { Plan, PlanCounts } from '../../core/results';
+import { isDenseWork, type Plan, type PlanCounts } from '../../core/results';
+import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { ValidationError } from '../../core/validation';
@@ -96,6 +97,9 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const run: RunChoices = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
   const { pruneDeleted } = config.renditions;
   let pruneCandidates = 0;
+  // What the work list asks of each job, for the cost estimate.
+  const due = { backups: 0, images: 0, renditions: 0 };
+  const formatsOf = new Map(config.presets.map((p) => [p.name, p.formats.length]));
   type Entry = { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string } } | { readonly kind: 'deleted'; readonly previous: StateRecord };
   const owners = new StemOwnership<Entry>(100_000, (key) => log.warn('too many keys share rendition stems at once: deciding ownership by key order', { key }));
   const decide = async (decided: { item: Entry; owner?: string }[]) => {
@@ -114,6 +118,11 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
       const { work, next } = planObject(record, entry.previous, ownership, run);
       catalogFile.writeText(JSON.stringify(next));
       if (work) {
+        if (work.backup) due.backups++;
+        if (work.presets.length > 0) {
+          due.images++;
+          for (const p of work.presets) due.renditions += formatsOf.get(p) ?? 0;
+        }
         await workFile.write(work);
         counts.work++;
         bytes.work += record.size;
@@ -196,6 +205,16 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   await Promise.all(pending);
 
   const { timeouts, ...estimate } = planTiming({ shardCount: shards, objects: counts.work, bytes: bytes.work, operations: shards > 0 ? operations : [], elapsedSeconds: (Date.now() - started) / 1000 }, config.compute);
+  const cost = runCost({
+    listed: counts.listed,
+    backups: shards > 0 && operations.includes('backup') ? due.backups : 0,
+    images: shards > 0 && operations.includes('resize') ? due.images : 0,
+    renditionsPerImage: due.images > 0 ? due.renditions / due.images : 0,
+    dense: isDenseWork({ full: input.full, counts }),
+    taskSeconds: { backup: estimate.arrayJobs.backup?.taskSeconds ?? 0, resize: estimate.arrayJobs.resize?.taskSeconds ?? 0 },
+    compute: config.compute,
+    backupStorageClass: config.backup.storageClass,
+  });
   if (!estimate.fits) log.warn('the run may not fit the execution', { advice: estimate.advice, expectedSeconds: estimate.expectedSeconds });
   const plan: Plan = {
     runId: ctx.runId,
@@ -215,7 +234,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     prune,
     nothingToDo: shards === 0,
     timeouts,
-    estimate,
+    estimate: { ...estimate, cost },
   };
   await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });

@@ -20,7 +20,13 @@ export function samplePlan(overrides: Partial<Plan> = {}): Plan {
     previousCatalogRecords: 0,
     nothingToDo: false,
     timeouts: { backup: 7200 * 3 + 3600, resize: 14400 * 3 + 3600 },
-    estimate: { arrayJobs: {}, expectedSeconds: 60, executionTimeoutSeconds: 86_400, fits: true },
+    estimate: {
+      arrayJobs: {},
+      expectedSeconds: 60,
+      executionTimeoutSeconds: 86_400,
+      fits: true,
+      cost: { computeUsd: 0.0321, requestsUsd: 0.1042, totalUsd: 0.1363, requests: { list: 13, copy: 12_408, put: 24_816, get: 12_408, head: 49_632 }, basis: 'Fargate Spot x86_64 and S3 requests, us-east-1' },
+    },
     ...overrides,
   };
 }
