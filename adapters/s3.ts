@@ -13,7 +13,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { compareKeys, keyBetween } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -175,6 +175,18 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, path
     await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ...when }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
   }
   return size;
+}
+
+/**
+ * Uploads text produced as it goes (JSON lines from a generator) without a local copy: parts of
+ * UPLOAD_PART_BYTES are sent as they fill (one PUT when it all fits in one), so memory is a few
+ * parts whatever the size, and no disk is needed. Conditional when asked.
+ */
+export async function uploadStream(s3: S3Client, bucket: string, key: string, text: AsyncIterable<string>, contentType: string, condition: WriteCondition = {}): Promise<void> {
+  const body = Readable.from((async function* () {
+    for await (const chunk of text) yield Buffer.from(chunk, 'utf8');
+  })());
+  await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...conditionParams(condition) }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
 }
 
 /** An object's ETag, or undefined when there is no object. */

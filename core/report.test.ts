@@ -1,5 +1,5 @@
 import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons, undoneWork } from './report';
-import type { ShardResult } from './results';
+import { SKIP_SAMPLE_PER_CODE, ShardTally, type ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
 
 const plan = samplePlan();
@@ -60,6 +60,19 @@ describe('report', () => {
   it('promotes the catalogue after every run but a dry run: each record says what was done (core/state.ts)', () => {
     expect(shouldPromoteCatalog(plan)).toBe(true);
     expect(shouldPromoteCatalog({ ...plan, dryRun: true })).toBe(false);
+  });
+
+  it('counts every skip by reason but keeps only a sample of their keys, except the ones a later run must redo', () => {
+    const tally = new ShardTally();
+    for (let i = 0; i < 1000; i++) tally.skip(`dry/${i}.jpg`, 'dry-run');
+    for (let i = 0; i < 30; i++) tally.skip(`cold/${i}.jpg`, 'archived');
+    expect(tally.skippedByCode).toEqual({ 'dry-run': 1000, archived: 30 });
+    expect(tally.skipped.filter((s) => s.code === 'dry-run')).toHaveLength(SKIP_SAMPLE_PER_CODE);
+    expect(tally.skipped.filter((s) => s.code === 'archived')).toHaveLength(30);
+    const r: ShardResult = { ...result('backup', 0, 1030, []), counts: { ...tally.counts }, skippedByCode: tally.skippedByCode, skipped: tally.skipped };
+    const totals = buildReport({ ...plan, shardOperations: ['backup'], counts: { ...plan.counts, work: 1030 } }, [r], { trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false }).operations.backup!;
+    expect(totals.skippedByCode).toEqual({ 'dry-run': 1000, archived: 30 });
+    expect([...undoneWork([r]).keys()]).toHaveLength(30);
   });
 
   it('takes back, per key and operation, the work that a retry could still do', () => {

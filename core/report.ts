@@ -105,7 +105,9 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     t.bytesWritten += r.bytesWritten;
     t.shardMs += r.durationMs;
     t.maxShardMs = Math.max(t.maxShardMs, r.durationMs);
-    for (const s of r.skipped) t.skippedByCode[s.code] = (t.skippedByCode[s.code] ?? 0) + 1;
+    // Counted by the shard (its `skipped` list is a sample); results without counts list every skip.
+    const byCode = r.skippedByCode ?? r.skipped.reduce<Record<string, number>>((acc, s) => ((acc[s.code] = (acc[s.code] ?? 0) + 1), acc), {});
+    for (const [code, count] of Object.entries(byCode)) t.skippedByCode[code] = (t.skippedByCode[code] ?? 0) + count;
     for (const f of r.failures) {
       t.failedByCode[f.code] = (t.failedByCode[f.code] ?? 0) + 1;
       failures.push({ key: f.key, operation: r.operation, code: f.code, message: f.message, retryable: f.retryable });

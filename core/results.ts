@@ -135,9 +135,19 @@ export interface ShardResult {
   readonly outputs?: Record<string, { count: number; bytes: number }>;
   /** Deleted originals whose renditions were pruned, with the rendition keys deleted (resize only). */
   readonly pruned?: readonly Pruned[];
+  /** Every skip, counted by reason. */
+  readonly skippedByCode?: Readonly<Record<string, number>>;
+  /**
+   * Skipped keys: every skip that is not done work (NOT_DONE_SKIP_CODES: the next run redoes
+   * them), and a sample of SKIP_SAMPLE_PER_CODE keys for each other reason. A dry or full run
+   * over a whole corpus skips almost every object: listing them all would grow with the corpus.
+   */
   readonly skipped: readonly Skip[];
   readonly failures: readonly Failure[];
 }
+
+/** Keys a shard result keeps per skip reason (the counts are complete). */
+export const SKIP_SAMPLE_PER_CODE = 20;
 
 export interface Pruned {
   readonly key: string;
@@ -154,6 +164,7 @@ export class ShardTally {
   bytesRead = 0;
   bytesWritten = 0;
   readonly skipped: Skip[] = [];
+  readonly skippedByCode: Record<string, number> = {};
   readonly failures: Failure[] = [];
   readonly outputs: Record<string, { count: number; bytes: number }> = {};
   readonly pruned: Pruned[] = [];
@@ -169,7 +180,8 @@ export class ShardTally {
   skip(key: string, code: string, message?: string): void {
     this.counts.items++;
     this.counts.skipped++;
-    this.skipped.push(message === undefined ? { key, code } : { key, code, message });
+    const seen = (this.skippedByCode[code] = (this.skippedByCode[code] ?? 0) + 1);
+    if (seen <= SKIP_SAMPLE_PER_CODE || NOT_DONE_SKIP_CODES.has(code)) this.skipped.push(message === undefined ? { key, code } : { key, code, message });
   }
 
   fail(f: Failure): void {

@@ -3,12 +3,8 @@
  * the run's metrics, and promotes the run's catalogue to state/catalog.jsonl when the run may be
  * the basis of tomorrow's diff. Returns a small summary (the full report stays in S3).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { mergeForPromotion, parseRecordLine } from '../core/catalog';
-import { writeJsonLines } from '../core/jsonl';
+import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { buildReport, checkCoverage, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
 import { promotedLine, type StateRecord, type Undone } from '../core/state';
@@ -16,7 +12,7 @@ import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
-import { etagOf, getJson, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadFile } from '../adapters/s3';
+import { etagOf, getJson, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 
@@ -105,14 +101,13 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: Undone):
     // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
     const previous = plan.prefix === '' || base === undefined ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY, base);
     const current = await readLines(ctx.s3, work, keys.catalog);
-    const dir = await mkdtemp(join(ctx.env.NIGHTSHIFT_TMPDIR || tmpdir(), 'nightshift-promote-'));
-    try {
-      const file = join(dir, 'catalog.jsonl');
-      await writeJsonLines(file, mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, (r) => promotedLine(r, undone, pruned)));
-      await uploadFile(ctx.s3, work, STATE_CATALOG_KEY, file, 'application/x-ndjson', base ? { ifMatch: base } : { ifNoneMatch: '*' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    // Streamed from the run's catalogue to the state, through the merge: no /tmp copy (Lambda's is
+    // 10 GB at most) and memory of a few upload parts, whatever the corpus.
+    const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, (r) => promotedLine(r, undone, pruned));
+    const lines = (async function* () {
+      for await (const record of merged) yield toLine(record);
+    })();
+    await uploadStream(ctx.s3, work, STATE_CATALOG_KEY, lines, 'application/x-ndjson', base ? { ifMatch: base } : { ifNoneMatch: '*' });
   } catch (error) {
     if (isPreconditionFailed(error)) throw conflict();
     throw error;

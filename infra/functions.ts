@@ -64,14 +64,17 @@ export class Functions extends Construct {
       return fn;
     };
     this.prepare = make('prepare', { env: props.schedule ? { NIGHTSHIFT_SCHEDULE_CRON: props.schedule.cron, NIGHTSHIFT_SCHEDULE_TIME_ZONE: props.schedule.timeZone ?? '' } : {} });
-    this.aggregate = make('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15), tmpGiB: 4 });
+    // Promotion streams the catalogue from S3 to S3 (no /tmp copy), so the default 512 MB /tmp does.
+    this.aggregate = make('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15) });
     this.notify = make('notify', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
     this.notifyFailure = make('notify-failure', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
 
     const work = props.storage.work;
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
     this.aggregate.addToRolePolicy(list);
-    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
+    // A catalogue over 8 MiB is promoted as a multipart upload, which lib-storage aborts when it
+    // fails (a refused If-Match among them): that needs s3:AbortMultipartUpload, or S3 answers 403.
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
     // The report's gallery reads a sample of renditions (read only). ListBucket makes a missing
     // rendition a 404 rather than a 403.
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));

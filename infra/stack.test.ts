@@ -240,6 +240,11 @@ describe('IAM: least privilege', () => {
     }
   });
 
+  it('lets aggregate abort a promotion\'s multipart upload that S3 refused (lib-storage aborts it)', () => {
+    const abort = statementsOf('Functionsaggregate').find((st) => actionsOf(st).includes('s3:AbortMultipartUpload'));
+    expect(JSON.stringify(abort?.Resource)).toContain('/state/*');
+  });
+
   it('lets aggregate read renditions (for the report gallery) and write none', () => {
     const onRenditions = statementsOf('Functionsaggregate').filter((st) => JSON.stringify(st.Resource).includes('StorageRenditions'));
     expect(onRenditions.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);

@@ -102,6 +102,7 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     bytesRead: tally.bytesRead,
     bytesWritten: tally.bytesWritten,
     ...(operation === 'resize' ? { outputs: tally.outputs, pruned: tally.pruned } : {}),
+    skippedByCode: tally.skippedByCode,
     skipped: tally.skipped,
     failures: tally.failures,
   };
