@@ -53,11 +53,15 @@ export const presetSchema = z.strictObject({
 });
 export type Preset = z.output<typeof presetSchema>;
 
+/**
+ * Each default preset fits a square box (`inside`: never cropped, never enlarged): the long side
+ * is bounded, whichever it is, so a 300×2000 panorama's thumbnail is 48×320, not 300×2000.
+ */
 export const DEFAULT_PRESETS: readonly Preset[] = [
-  { name: 'large', width: 2048, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
-  { name: 'web', width: 1280, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
-  { name: 'small', width: 640, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
-  { name: 'thumb', width: 320, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'large', width: 2048, height: 2048, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'web', width: 1280, height: 1280, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'small', width: 640, height: 640, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
+  { name: 'thumb', width: 320, height: 320, fit: 'inside', formats: ['jpeg', 'webp'], quality: 80 },
 ];
 
 export const filterSchema = z.strictObject({

@@ -42,7 +42,7 @@ describe('the run email', () => {
   it('says what happened in the subject and the first sentence', () => {
     const email = runEmail(report(3));
     expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 12,408 images, 3 failed, 41 min');
-    expect(email.text.split('\n')[0]).toBe('12,405 of 12,408 images with work due processed; 3 failed, see below.');
+    expect(email.text.split('\n')[0]).toBe('12,408 images with work due: 12,405 rendered, 12,408 backed up, 3 failed, see below.');
     expect(email.text).toContain('Trigger    schedule');
     expect(email.text).toContain('Resize     12,405 rendered, 0 skipped, 3 failed (read 4.7 GiB, wrote 954 MiB)');
     expectSnsRules(email);
@@ -56,9 +56,21 @@ describe('the run email', () => {
     expect(text).toContain('WARNING    this run may not finish inside the execution: expected 30.0 h on compute.maxVcpus 32, past the execution\'s 24 h limit: raise compute.maxVcpus to about 45');
   });
 
-  it('says "all processed" when nothing failed', () => {
+  it('claims no work that was not done: current, skipped and rendered are told apart, in the right number', () => {
+    const one = buildReport({ ...plan, counts: { ...plan.counts, work: 1 } }, [], meta);
+    const quiet: Report = {
+      ...one,
+      operations: {
+        backup: { ...one.operations.backup!, ...{ shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'up-to-date': 1 }, failedByCode: {} } },
+        resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'rendition-key-collision': 1 }, failedByCode: {} },
+      },
+    };
+    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 not rendered (rendition-key-collision 1), none failed.');
+  });
+
+  it('says "none failed" when nothing failed', () => {
     const email = runEmail(report(0));
-    expect(email.text.split('\n')[0]).toBe('All 12,408 images with work due processed successfully.');
+    expect(email.text.split('\n')[0]).toBe('12,408 images with work due: 12,408 rendered, 12,408 backed up, none failed.');
     expect(email.text).not.toContain('Failures:');
   });
 

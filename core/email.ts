@@ -27,6 +27,30 @@ export interface EmailLinks {
 
 export const n = (x: number) => x.toLocaleString('en-US');
 
+/** `1 image`, `2 images`: the word after a count. */
+export const plural = (count: number, word: string) => (count === 1 ? word : `${word}s`);
+
+/**
+ * What happened to the images, in words that claim no work that was not done: rendered, backed
+ * up, already current, skipped (by reason), failed; each only when it happened.
+ */
+export function outcomeWords(report: Pick<Report, 'operations' | 'prune'>, failedObjects: number): string {
+  const resize = report.operations.resize;
+  const backup = report.operations.backup;
+  const rendered = (resize?.processed ?? 0) - report.prune.originals;
+  const current = Math.max(resize?.skippedByCode['up-to-date'] ?? 0, backup?.skippedByCode['up-to-date'] ?? 0);
+  const skips = Object.entries(resize?.skippedByCode ?? {}).filter(([code]) => code !== 'up-to-date' && code !== 'dry-run');
+  const skipped = skips.reduce((sum, [, count]) => sum + count, 0);
+  const parts = [
+    resize && `${n(rendered)} rendered`,
+    backup && `${n(backup.processed)} backed up`,
+    current > 0 && `${n(current)} already current`,
+    skipped > 0 && `${n(skipped)} not rendered (${skips.map(([code, count]) => `${code} ${n(count)}`).join(', ')})`,
+    failedObjects > 0 ? `${n(failedObjects)} failed, see below` : 'none failed',
+  ].filter((x): x is string => Boolean(x));
+  return parts.join(', ');
+}
+
 export function bytes(x: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let v = x;
@@ -88,12 +112,8 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   const backup = report.operations.backup;
   const failed = report.failures.length;
   const failedObjects = new Set(report.failures.map((f) => f.key)).size;
-  const what = report.full ? 'selected images' : 'images with work due';
-  const lead = report.dryRun
-    ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.`
-    : failed === 0
-      ? `All ${n(work)} ${what} processed successfully.`
-      : `${n(work - failedObjects)} of ${n(work)} ${what} processed; ${n(failedObjects)} failed, see below.`;
+  const what = `${plural(work, 'image')} with work due${report.full ? ' (full run)' : ''}`;
+  const lead = report.dryRun ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.` : `${n(work)} ${what}: ${outcomeWords(report, failedObjects)}.`;
   const subject = subjectLine(
     `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
   );

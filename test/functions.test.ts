@@ -129,7 +129,7 @@ describe('aggregate and notify after a run', () => {
     const [email, ...rest] = await inbox();
     expect(rest).toEqual([]);
     expect(email!.Subject).toMatch(/4 images, 1 failed/);
-    expect(email!.Message.split('\n')[0]).toBe('3 of 4 images with work due processed; 1 failed, see below.');
+    expect(email!.Message.split('\n')[0]).toMatch(/^4 images with work due: 3 rendered, \d+ backed up, 1 failed, see below\.$/);
     expect(email!.Message).toContain('decode-failed');
     expect(email!.Message).toContain('https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states');
     expect(await notify(event)).toMatchObject({ sent: false });

@@ -172,8 +172,9 @@ describe('the jobs over a hostile corpus', () => {
             etag: source.ETag!.replaceAll('"', ''),
           });
           const out = await sharp(Buffer.from(await got.Body!.transformToByteArray())).metadata();
-          const width = Math.min(w, preset.width);
-          expect({ key, format: out.format, width: out.width, height: out.height }).toEqual({ key, format, width, height: Math.round((h * width) / w) });
+          // fit inside width × height (the defaults are square boxes), never enlarged.
+          const scale = Math.min(1, preset.width / w, (preset.height ?? Number.POSITIVE_INFINITY) / h);
+          expect({ key, format: out.format, width: out.width, height: out.height }).toEqual({ key, format, width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(h * scale)) });
         }
       }
     }

@@ -83,7 +83,10 @@ describe('nightshift local (npm start)', () => {
         const thumb = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: renditionKey('thumb', o.key, 'webp') }));
         const meta = await sharp(Buffer.from(await thumb.Body!.transformToByteArray())).metadata();
         const source = await sharp(o.body).metadata();
-        expect({ key: o.key, format: meta.format, width: meta.width }).toEqual({ key: o.key, format: 'webp', width: Math.min(320, source.autoOrient.width) });
+        // The thumb preset fits a 320×320 box: the long side is 320 (or less: never enlarged).
+        const { width, height } = source.autoOrient;
+        const scale = Math.min(1, 320 / Math.max(width, height));
+        expect({ key: o.key, format: meta.format, width: meta.width }).toEqual({ key: o.key, format: 'webp', width: Math.max(1, Math.round(width * scale)) });
       }
       for (const o of selected) {
         const [src, dst] = await Promise.all([server.s3.send(new HeadObjectCommand({ Bucket: B.corpus, Key: o.key })), server.s3.send(new HeadObjectCommand({ Bucket: B.backup, Key: o.key }))]);
@@ -102,7 +105,7 @@ describe('nightshift local (npm start)', () => {
     expect(eml).toMatch(new RegExp(`^From: nightshift <nightshift@localhost>\\r\\nTo: operator@nightshift\\.local\\r\\nSubject: nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
     expect(eml).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
     const { text: body, html } = readEml(eml);
-    expect(body).toMatch(new RegExp(`^\\d+ of \\d+ images with work due processed; ${failing} failed, see below\\.`));
+    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 not rendered \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
     expect(body).toContain('too-many-pixels');
     // The HTML alternative carries the same first sentence and the same lines.
     expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);

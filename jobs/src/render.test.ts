@@ -62,6 +62,14 @@ describe('render: HEIC (iPhone libraries)', () => {
 });
 
 describe('render (resize kernel)', () => {
+  it('bounds the long side with the default presets, so a tall panorama gets a thumbnail, not a tower', async () => {
+    const { renditions } = await render(await photoJpeg(300, 2000, 4), presets, options);
+    const size = (name: string) => renditions.filter((r) => r.preset === name).map((r) => `${r.width}x${r.height}`);
+    expect(size('thumb')).toEqual(['48x320', '48x320']);
+    expect(size('small')).toEqual(['96x640', '96x640']);
+    expect(size('large')).toEqual(['300x2000', '300x2000']); // never enlarged
+  });
+
   it('writes every preset × format at the right size, never enlarged, metadata stripped, sRGB', async () => {
     const input = await photoJpeg(1600, 1200, 1);
     const { source, renditions } = await render(input, presets, options);
