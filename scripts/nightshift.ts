@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import leven from 'leven';
+import { OPERATIONS } from '../core/input';
 import { ValidationError } from '../core/validation';
 
 export class UsageError extends Error {
@@ -32,12 +34,22 @@ const inputOptions = {
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
+/** An --ops value, or a usage error that speaks of the flag and suggests the nearest operation. */
+function knownOperation(op: string): string {
+  if ((OPERATIONS as readonly string[]).includes(op)) return op;
+  const valid = `Valid: ${OPERATIONS.join(', ')}`;
+  if (op === 'filter' || op === 'sort') throw new UsageError(`--ops: "${op}" is not an operation to choose: every run lists, filters and sorts the corpus to plan its work. ${valid} (--ops "" writes the catalogue only)`);
+  const nearest = [...OPERATIONS].sort((a, b) => leven(op, a) - leven(op, b))[0]!;
+  const hint = leven(op, nearest) <= Math.max(2, Math.floor(nearest.length / 3)) ? `; did you mean "${nearest}"?` : '.';
+  throw new UsageError(`--ops: unknown operation "${op}"${hint} ${valid}`);
+}
+
 /** The run input from the shared flags; validation (field names, allowed values) is the core's. */
 export function inputFromFlags(values: Record<string, unknown>): Record<string, unknown> {
   const list = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
   const input: Record<string, unknown> = {};
   if (values.prefix !== undefined) input.prefix = values.prefix;
-  if (values.ops !== undefined) input.operations = list(values.ops);
+  if (values.ops !== undefined) input.operations = list(values.ops)!.map((op) => knownOperation(op));
   if (values.presets !== undefined) input.presets = list(values.presets);
   if (values['dry-run']) input.dryRun = true;
   if (values.full) input.full = true;

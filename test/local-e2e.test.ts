@@ -254,7 +254,10 @@ describe('the CLI', () => {
     for (const [args, message] of [
       [['local', '--frobnicate'], "Unknown option '--frobnicate'"],
       [['deploy'], 'unknown command "deploy"'],
-      [['local', '--ops', 'rezise'], 'input.operations[0]: expected one of "backup", "resize", received "rezise"'],
+      // The CLI speaks of its flags (the console's JSON input keeps its field wording, core/input.test.ts).
+      [['local', '--ops', 'rezise'], 'nightshift: --ops: unknown operation "rezise"; did you mean "resize"? Valid: backup, resize'],
+      [['local', '--ops', 'backup,xyz'], 'nightshift: --ops: unknown operation "xyz". Valid: backup, resize'],
+      [['run', '--ops', 'sort'], '--ops: "sort" is not an operation to choose: every run lists, filters and sorts the corpus'],
       [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
       [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
     ] as const) {
