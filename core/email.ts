@@ -182,8 +182,9 @@ export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 
 /** The email when the plan found nothing to do. */
 export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
-  const lead =
-    plan.operations.length === 0
+  const lead = plan.warnings?.length
+    ? `Nothing done: ${plan.warnings[0]}`
+    : plan.operations.length === 0
       ? 'Catalogue written; no backup or resize was requested (operations: []).'
       : `Nothing to do: no images with work due among the ${n(plan.counts.selected)} selected.`;
   const lines = [
@@ -197,11 +198,13 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     field('Scope', `${plan.prefix ? `prefix ${plan.prefix}` : 'whole corpus'}${plan.dryRun ? ', dry run' : ''}`),
     '',
     ...catalogueLines(plan.counts),
+    ...(plan.warnings ?? []).map((w) => field('WARNING', w)),
     ...pruneLines({ dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
     '',
     ...linkLines(links),
   ];
-  return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: nothing new (${n(plan.counts.selected)} images checked), ${duration(ms)}`), text: `${lines.join('\n')}\n` };
+  const what = plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${n(plan.counts.selected)} images checked)`;
+  return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: ${what}, ${duration(ms)}`), text: `${lines.join('\n')}\n` };
 }
 
 export interface WorkflowFailure {

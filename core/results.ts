@@ -49,6 +49,8 @@ export interface Plan {
   readonly prune?: PrunePlan;
   /** True when there is no work for any requested shard operation. */
   readonly nothingToDo: boolean;
+  /** What the operator should know before trusting the run (e.g. a prefix that matched nothing). */
+  readonly warnings?: readonly string[];
   /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */
   readonly timeouts: Readonly<Record<ShardOperation, number>>;
   /** How long the run should take on the configured compute, and whether it fits the execution's limit. */

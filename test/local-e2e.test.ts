@@ -160,6 +160,19 @@ describe('nightshift local, other cases', () => {
     expect(run.stderr).toContain('Imported 2 file(s)');
   }, 120_000);
 
+  it('warns when a prefix matches nothing, and names the nearest prefix that exists', async () => {
+    for (const [prefix, expected] of [
+      ['phtos/', 'Nothing done: No object matched the prefix "phtos/"; the nearest existing prefix is "photos/".'],
+      ['/photos/', 'Nothing done: No object matched the prefix "/photos/" (S3 keys do not start with "/"); the nearest existing prefix is "photos/".'],
+    ]) {
+      const run = await local(['--prefix', prefix!]);
+      expect(run.code).toBe(0);
+      const { text } = readEml(readFileSync(run.json.email!, 'utf8'));
+      expect(text.split('\n')[0]).toBe(expected);
+      expect(readFileSync(run.json.email!, 'utf8')).toMatch(/Subject: nightshift .*: WARNING, no object matched prefix/);
+    }
+  }, 120_000);
+
   it('a failing run (the corpus bucket is missing) ends in the failure email and exit 1', async () => {
     const empty = await startTestS3([]);
     try {

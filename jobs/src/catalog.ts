@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
+import leven from 'leven';
 import pLimit from 'p-limit';
 import { type CatalogRecord, filterRecord, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
@@ -21,7 +22,7 @@ import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { ValidationError } from '../../core/validation';
-import { downloadFileIfExists, listInParallel, putText, uploadFile } from '../../adapters/s3';
+import { downloadFileIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
 import { type JobContext, UsageError } from './context';
 
 const LIST_CONCURRENCY = 8;
@@ -233,6 +234,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     previousCatalogRecords: previousRecords,
     prune,
     nothingToDo: shards === 0,
+    ...(counts.listed === 0 && input.prefix !== '' ? { warnings: [await emptyPrefixWarning(ctx, input.prefix)] } : {}),
     timeouts,
     estimate: { ...estimate, cost },
   };
@@ -261,6 +263,24 @@ async function writeCatalogResult(ctx: JobContext, skippedPath: string, counts: 
   await uploadFile(ctx.s3, ctx.config.buckets.work, keys.skipped, skippedPath, 'application/x-ndjson');
   const result = { runId: ctx.runId, operation: 'catalog', shard: 0, attempt: ctx.attempt, finishedAt: new Date().toISOString(), counts, skippedList: keys.skipped, skipped: sample };
   await putText(ctx.s3, ctx.config.buckets.work, keys.result('catalog', 0), `${JSON.stringify(result)}\n`, 'application/json');
+}
+
+/**
+ * A prefix that matched nothing is a mistake more often than a quiet night: say so, and suggest
+ * the nearest folder that exists beside it (one delimited LIST of its parent).
+ */
+async function emptyPrefixWarning(ctx: JobContext, prefix: string): Promise<string> {
+  const slash = prefix.lastIndexOf('/', prefix.length - 2);
+  const parent = prefix.startsWith('/') ? '' : slash >= 0 ? prefix.slice(0, slash + 1) : '';
+  const near: string[] = [];
+  for await (const page of listPages(ctx.s3, { bucket: ctx.config.buckets.corpus, prefix: parent, delimiter: '/' })) {
+    near.push(...page.prefixes);
+    if (near.length >= 1000) break;
+  }
+  const wanted = prefix.replace(/^\/+/, '');
+  const nearest = near.sort((a, b) => leven(wanted, a) - leven(wanted, b))[0];
+  const lead = prefix.startsWith('/') ? ' (S3 keys do not start with "/")' : '';
+  return `No object matched the prefix ${JSON.stringify(prefix)}${lead}${nearest ? `; the nearest existing prefix is ${JSON.stringify(nearest)}` : parent ? `; ${JSON.stringify(parent)} holds no folders` : '; the corpus has no folders'}.`;
 }
 
 /** Two key-ordered streams as one. */
