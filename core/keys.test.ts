@@ -90,6 +90,8 @@ describe('split keys of a listing', () => {
     expect(keyBetween('p00/1.jpg', 'p99/9.jpg')).toBe('p4');
     expect(keyBetween('img/0000000999.jpg', 'img/~')).toBe('img/W');
     expect(keyBetween('a', 'a')).toBeUndefined();
+    expect(keyBetween('', '  ')).toBe(' '); // found by the property above, once
+    expect(keyBetween('a', 'a!')).toBe('a ');
     expect(keyBetween('b', 'a')).toBeUndefined();
   });
 });

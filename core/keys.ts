@@ -128,12 +128,15 @@ export function keyBetween(after: string, before: string): string | undefined {
   // A carry out of the first digit made the sum one digit longer: the half starts one digit later.
   const digits = sum.length > n ? halves.slice(1) : halves;
   if (sum.length > n) digits[0]! += halves[0]! * SPLIT_BASE;
-  let mid = String.fromCharCode(...digits.map((d) => d + SPLIT_LOW)).replace(/ +$/, '');
+  const mid = String.fromCharCode(...digits.map((d) => d + SPLIT_LOW));
   // Shortest prefix of the midpoint that is still strictly between.
   for (let len = 1; len <= mid.length; len++) {
     const candidate = mid.slice(0, len);
     if (compareKeys(candidate, after) > 0 && compareKeys(candidate, before) < 0) return candidate;
   }
-  mid = `${after}${String.fromCharCode(SPLIT_LOW + (SPLIT_BASE >> 1))}`;
-  return compareKeys(mid, before) < 0 ? mid : undefined;
+  for (const next of [SPLIT_LOW + (SPLIT_BASE >> 1), SPLIT_LOW]) {
+    const candidate = `${after}${String.fromCharCode(next)}`;
+    if (compareKeys(candidate, before) < 0) return candidate;
+  }
+  return undefined;
 }
