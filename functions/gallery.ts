@@ -76,7 +76,9 @@ async function sampleKeys(s3: S3Client, config: PipelineConfig, plan: Plan, notP
       for await (const text of await readLines(s3, config.buckets.work, manifest)) {
         const item = parseRecordLine<WorkItem>(text, `${manifest} line ${++line}`);
         // Read to the end (a manifest is a few hundred lines) so the response stream is drained.
-        if (keys.length < perShard && !item.resizeSkip && !notProcessed.has(item.key)) keys.push(item.key);
+        // Rendered tonight: not skipped, not a prune, some preset due (older manifests have no `presets`).
+        const rendered = !item.resizeSkip && item.change !== 'deleted' && (item.presets === undefined || item.presets.length > 0);
+        if (keys.length < perShard && rendered && !notProcessed.has(item.key)) keys.push(item.key);
       }
       return keys;
     }),
