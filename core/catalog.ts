@@ -110,15 +110,20 @@ export async function* mergeForPromotion<T extends CatalogRecord>(
       if (kept) yield kept;
     }
   })();
-  let a = await prev.next();
-  let b = await cur.next();
-  while (!a.done || !b.done) {
-    if (b.done || (!a.done && compareKeys(a.value.key, b.value.key) < 0)) {
-      yield a.value as T;
-      a = await prev.next();
+  yield* mergeByKey(prev, cur);
+}
+
+/** Two key-ordered streams as one (on equal keys, the first stream's record comes first). */
+export async function* mergeByKey<T extends { key: string }>(a: AsyncIterator<T>, b: AsyncIterator<T>): AsyncGenerator<T> {
+  let x = await a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    if (y.done || (!x.done && compareKeys(x.value.key, y.value.key) <= 0)) {
+      yield x.value as T;
+      x = await a.next();
     } else {
-      yield b.value;
-      b = await cur.next();
+      yield y.value;
+      y = await b.next();
     }
   }
 }

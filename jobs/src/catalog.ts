@@ -10,9 +10,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
 import leven from 'leven';
 import pLimit from 'p-limit';
-import { type CatalogRecord, filterRecord, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
+import { type CatalogRecord, filterRecord, mergeByKey, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
-import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../../core/keys';
+import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import { presetDigests } from '../../core/recipe';
 import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
@@ -281,21 +281,6 @@ async function emptyPrefixWarning(ctx: JobContext, prefix: string): Promise<stri
   const nearest = near.sort((a, b) => leven(wanted, a) - leven(wanted, b))[0];
   const lead = prefix.startsWith('/') ? ' (S3 keys do not start with "/")' : '';
   return `No object matched the prefix ${JSON.stringify(prefix)}${lead}${nearest ? `; the nearest existing prefix is ${JSON.stringify(nearest)}` : parent ? `; ${JSON.stringify(parent)} holds no folders` : '; the corpus has no folders'}.`;
-}
-
-/** Two key-ordered streams as one. */
-async function* mergeByKey<T extends { key: string }>(a: AsyncIterator<T>, b: AsyncIterator<T>): AsyncGenerator<T> {
-  let x = await a.next();
-  let y = await b.next();
-  while (!x.done || !y.done) {
-    if (y.done || (!x.done && compareKeys(x.value.key, y.value.key) <= 0)) {
-      yield x.value as T;
-      x = await a.next();
-    } else {
-      yield y.value;
-      y = await b.next();
-    }
-  }
 }
 
 function toRecord(o: _Object): CatalogRecord {
