@@ -3,6 +3,7 @@
  * field (as a path from the root the caller names), the value received, what is allowed, and how
  * to fix it where there is more to say than "use an allowed value".
  */
+import leven from 'leven';
 import type { z } from 'zod';
 
 export interface FieldProblem {
@@ -25,6 +26,25 @@ export class ValidationError extends Error {
   ) {
     super(formatProblems(subject, problems, fix));
   }
+}
+
+/**
+ * A caller's mistake that one line explains (a flag, an environment variable, an argument): the
+ * CLI and the jobs print its message alone and exit 2.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** `; did you mean "resize"?` when one candidate is a typo away from `value`, else ''. */
+export function didYouMean(value: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = leven(value.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean "${best}"?` : '';
 }
 
 function formatProblems(subject: string, problems: readonly FieldProblem[], fix?: string): string {

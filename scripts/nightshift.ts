@@ -5,13 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import leven from 'leven';
-import { OPERATIONS } from '../core/input';
-import { ValidationError } from '../core/validation';
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError, ValidationError } from '../core/validation';
+import { inputFromFlags } from './lib/flags';
 
 type Option = { readonly type: 'string' | 'boolean'; readonly description: string; readonly multiple?: boolean; readonly short?: string };
 
@@ -34,28 +29,23 @@ const inputOptions = {
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
-/** An --ops value, or a usage error that speaks of the flag and suggests the nearest operation. */
-function knownOperation(op: string): string {
-  if ((OPERATIONS as readonly string[]).includes(op)) return op;
-  const valid = `Valid: ${OPERATIONS.join(', ')}`;
-  if (op === 'filter' || op === 'sort') throw new UsageError(`--ops: "${op}" is not an operation to choose: every run lists, filters and sorts the corpus to plan its work. ${valid} (--ops "" writes the catalogue only)`);
-  const nearest = [...OPERATIONS].sort((a, b) => leven(op, a) - leven(op, b))[0]!;
-  const hint = leven(op, nearest) <= Math.max(2, Math.floor(nearest.length / 3)) ? `; did you mean "${nearest}"?` : '.';
-  throw new UsageError(`--ops: unknown operation "${op}"${hint} ${valid}`);
-}
-
-/** The run input from the shared flags; validation (field names, allowed values) is the core's. */
-export function inputFromFlags(values: Record<string, unknown>): Record<string, unknown> {
-  const list = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
-  const input: Record<string, unknown> = {};
-  if (values.prefix !== undefined) input.prefix = values.prefix;
-  if (values.ops !== undefined) input.operations = list(values.ops)!.map((op) => knownOperation(op));
-  if (values.presets !== undefined) input.presets = list(values.presets);
-  if (values['dry-run']) input.dryRun = true;
-  if (values.full) input.full = true;
-  if (values.force) input.force = true;
-  if (values['confirm-prune']) input.confirmPrune = true;
-  return input;
+/**
+ * parseArgs reads `--count -1` as a flag without its value; an operator means the value. A value
+ * that starts with "-" and is no known flag is joined to its flag (`--count=-1`), so that the
+ * command's own check answers ("--count must be a whole number…").
+ */
+function joinDashValues(args: readonly string[], options: Record<string, Option>): string[] {
+  const known = new Set(Object.entries(options).flatMap(([k, o]) => [`--${k}`, ...(o.short ? [`-${o.short}`] : [])]).concat(['--help', '-h']));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg.startsWith('--') && options[arg.slice(2)]?.type === 'string' && next?.startsWith('-') && !known.has(next.split('=')[0]!)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -117,6 +107,7 @@ const COMMANDS: Record<string, Command> = {
     positionals: true,
     async run(values, positionals) {
       const { statusCommand } = require('./commands/aws') as typeof import('./commands/aws');
+      if (positionals.length > 1) throw new UsageError(`status takes one run: an execution ARN, a local run id or "latest", received ${positionals.length} (${positionals.join(' ')})`);
       return statusCommand(values, positionals[0] ?? 'latest');
     },
   },
@@ -170,9 +161,13 @@ export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     const options = Object.fromEntries(Object.entries(command.options).map(([k, o]) => [k, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
-    parsed = parseArgs({ args: rest, options, allowPositionals: command.positionals ?? false, strict: true });
+    parsed = parseArgs({ args: joinDashValues(rest, command.options), options, allowPositionals: command.positionals ?? false, strict: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see nightshift ${name} --help)`);
+    // Node's messages run to three lines of advice; say it in one, in the flag's words.
+    const message = (error as Error).message;
+    const missing = /^Option '(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec(message);
+    if (missing) throw new UsageError(`${missing[1]}: the value is missing: write ${missing[1]} <value> (see nightshift ${name} --help)`);
+    throw new UsageError(`${message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/s, '')} (see nightshift ${name} --help)`);
   }
   return command.run(parsed.values as Record<string, unknown>, parsed.positionals);
 }

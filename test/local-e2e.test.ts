@@ -273,13 +273,30 @@ describe('the CLI', () => {
       [['run', '--ops', 'sort'], '--ops: "sort" is not an operation to choose: every run lists, filters and sorts the corpus'],
       [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
       [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
+      [['status', 'latest', 'now'], 'status takes one run'],
+      [['local', '--presets', 'thmb'], 'nightshift: --presets: unknown preset "thmb"; did you mean "thumb"? Configured: large, web, small, thumb'],
+      [['run', '--presets', ','], 'nightshift: --presets: give at least one preset name'],
+      [['local', '--force'], 'nightshift: --force: only with --full'],
+      [['local', '--import', join(tmpdir(), 'no-such-folder')], `nightshift: --import: "${join(tmpdir(), 'no-such-folder')}" is not a folder`],
+      // Node's parseArgs says these in three lines; a value that starts with "-" is the value.
+      [['schedule', '--count', '-1'], 'nightshift: --count must be a whole number from 1 to 100, received "-1"'],
+      [['local', '--prefix', '--dry-run'], 'nightshift: --prefix: the value is missing: write --prefix <value>'],
+      // No AWS configuration at all (HOME has no ~/.aws): name what to set, not "Region is missing".
+      [['status', 'latest'], 'nightshift: no AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1), or AWS_PROFILE'],
+      [['run'], 'nightshift: no AWS region: set AWS_REGION'],
     ] as const) {
-      const run = await cli([...args]);
+      const run = await cli([...args], { HOME: data });
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).toContain(message);
       expect(run.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it('names the missing AWS credentials, exit 2', async () => {
+    const run = await cli(['status', 'latest'], { HOME: data, AWS_REGION: 'eu-west-1', AWS_EC2_METADATA_DISABLED: 'true' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^nightshift: no AWS credentials: run aws configure .* and try again\n$/);
   });
 
   it('says what to do when AWS is not reachable', async () => {

@@ -21,9 +21,9 @@ import { isDenseWork, type Plan, type PlanCounts } from '../../core/results';
 import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
-import { ValidationError } from '../../core/validation';
+import { UsageError, ValidationError } from '../../core/validation';
 import { downloadFileIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
-import { type JobContext, UsageError } from './context';
+import type { JobContext } from './context';
 
 const LIST_CONCURRENCY = 8;
 const UPLOAD_CONCURRENCY = 8;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
 import { assertRunId } from '../../core/keys';
-import { showValue, ValidationError } from '../../core/validation';
+import { showValue, UsageError, ValidationError } from '../../core/validation';
 import type { Logger } from '../../adapters/log';
 
 export const JOB_NAMES = ['catalog', 'backup', 'resize'] as const;
@@ -52,10 +52,6 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, terminated: 143 } as const;
 export function selfDeadlineMs(attemptTimeoutMs: number, graceMs: number, marginMs: number): number | undefined {
   if (attemptTimeoutMs <= 0) return undefined;
   return Math.max(attemptTimeoutMs - graceMs - marginMs, attemptTimeoutMs / 2);
-}
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
 }
 
 export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv) {

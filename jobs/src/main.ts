@@ -12,7 +12,8 @@ import { createLogger } from '../../adapters/log';
 import { createS3Client, errorText } from '../../adapters/s3';
 import { backupJob } from './backup';
 import { catalogJob } from './catalog';
-import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs, UsageError } from './context';
+import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs } from './context';
+import { UsageError } from '../../core/validation';
 import { resizeJob } from './resize';
 import { readPlan } from './shard';
 

@@ -12,7 +12,8 @@ import { runKeys } from '../../core/keys';
 import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
 import { emitMetrics } from '../../adapters/metrics';
 import { errorText, getJson, isNotFound, putJson, readLines } from '../../adapters/s3';
-import { type JobContext, UsageError } from './context';
+import type { JobContext } from './context';
+import { UsageError } from '../../core/validation';
 
 export interface ShardWork {
   readonly concurrency: number;

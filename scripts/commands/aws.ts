@@ -6,17 +6,22 @@ import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesComma
 import { duration, n } from '../../core/email';
 import type { Report } from '../../core/report';
 import { stateMachineNameOf } from '../../infra/stack';
-import { UsageError } from '../nightshift';
+import { UsageError } from '../../core/validation';
+import { checkFlags } from '../lib/flags';
+import { projectConfig } from '../lib/project-config';
 
 function client(): SFNClient {
   return new SFNClient({ maxAttempts: 5 });
 }
 
-/** AWS errors, said as what to do. */
+/** AWS errors, said as what to do. A missing region or credentials is the caller's to fix: exit 2. */
 function explain(error: unknown): Error {
   const e = error as { name?: string; message?: string; code?: string };
+  if (e.message === 'Region is missing') {
+    return new UsageError('no AWS region: set AWS_REGION (e.g. AWS_REGION=eu-west-1), or AWS_PROFILE naming a profile with a region in ~/.aws/config');
+  }
   if (e.name === 'CredentialsProviderError' || /Could not load credentials|credential/i.test(e.message ?? '')) {
-    return new Error('no AWS credentials: configure them (aws configure, AWS_PROFILE, or environment variables) and try again');
+    return new UsageError('no AWS credentials: run aws configure (or aws sso login), set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and try again');
   }
   if (e.name === 'UnrecognizedClientException' || e.name === 'InvalidSignatureException') return new Error(`AWS rejected the credentials (${e.name}): check AWS_PROFILE and the keys`);
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || /ECONNREFUSED|ENOTFOUND|getaddrinfo/.test(e.message ?? '')) return new Error(`cannot reach the Step Functions API (${e.message}): check the network and AWS_REGION`);
@@ -43,6 +48,8 @@ const consoleLink = (arn: string) => {
 };
 
 export async function runCommand(values: Record<string, unknown>, input: Record<string, unknown>): Promise<number> {
+  // The deployed stack reads the same cdk.json: a preset it does not know fails here, not in AWS.
+  checkFlags(input, projectConfig());
   const sfn = client();
   try {
     const stateMachineArn = await findStateMachine(sfn, values);

@@ -1,12 +1,13 @@
 /** `nightshift local` and `nightshift local serve`. */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parsePipelineConfig } from '../../core/config';
-import { parseRunInput } from '../../core/input';
 import { pipelineConfigOf } from '../../infra/config';
 import { LOCAL_EMAIL } from '../../local/definition';
 import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
 import { startEmbeddedS3 } from '../../local/s3-server';
-import { UsageError } from '../nightshift';
+import { UsageError } from '../../core/validation';
+import { checkFlags } from '../lib/flags';
 import { projectConfig } from '../lib/project-config';
 
 export async function localCommand(values: Record<string, unknown>, input: Record<string, unknown>): Promise<number> {
@@ -15,15 +16,19 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
     projectConfig({ file: values.config as string | undefined, overrides: values.context as string[] | undefined, defaults: { notificationEmails: [LOCAL_EMAIL] } }),
     LOCAL_BUCKETS,
   );
-  // Validate the input before starting anything: a bad flag fails in a second, with the field named.
-  parseRunInput(input, parsePipelineConfig({ ...config, buckets: LOCAL_BUCKETS }));
+  // Validate the input before starting anything: a bad flag fails in a second, with the flag named.
+  checkFlags(input, parsePipelineConfig({ ...config, buckets: LOCAL_BUCKETS }));
+  const importDir = values.import as string | undefined;
+  if (importDir !== undefined && !statSync(importDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--import: ${JSON.stringify(importDir)} is not a folder: give a folder of images (their keys are the paths relative to it)`);
+  }
   const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL_S3;
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:9000, received "${endpoint}"`);
   const json = Boolean(values.json);
   const result = await runLocal({
     dataDir: values['data-dir'] as string | undefined,
     input,
-    importDir: values.import as string | undefined,
+    importDir,
     endpoint,
     config,
     // With --json, stdout carries only the summary's last line for scripts; people read stderr.

@@ -7,7 +7,7 @@ import { synthesizeDefinition } from '../../local/definition';
 import { LOCAL_BUCKETS } from '../../local/runner';
 import { parsePipelineConfig } from '../../core/config';
 import { projectConfig } from '../lib/project-config';
-import { UsageError } from '../nightshift';
+import { UsageError } from '../../core/validation';
 
 export async function scheduleCommand(values: Record<string, unknown>): Promise<number> {
   const count = values.count === undefined ? 5 : Number(values.count);

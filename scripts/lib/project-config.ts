@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFromContext } from '../../infra/config';
-import { UsageError } from '../nightshift';
+import { UsageError } from '../../core/validation';
 
 /**
  * The configuration `cdk synth` and `cdk deploy` read: cdk.json's context.nightshift (or a
