@@ -106,6 +106,22 @@ export async function getJson<T>(s3: S3Client, bucket: string, key: string): Pro
   }
 }
 
+/** An object's JSON and ETag (for a conditional write back), or undefined when there is no object. */
+export async function getJsonIfExists<T>(s3: S3Client, bucket: string, key: string): Promise<{ value: T; etag: string } | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = await out.Body!.transformToString('utf-8');
+    try {
+      return { value: JSON.parse(text) as T, etag: out.ETag! };
+    } catch (error) {
+      throw new Error(`s3://${bucket}/${key} is not valid JSON: ${(error as Error).message}`);
+    }
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown, condition: WriteCondition = {}): Promise<void> {
   await putText(s3, bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json', condition);
 }

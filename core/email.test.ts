@@ -113,7 +113,13 @@ describe('the run email', () => {
     const email = skippedEmail({ runId: 'e2', activeRun: 'cli-20261122T013000Z-ab12', activeSince: '2026-11-22T01:30:00.000Z', startedAt: meta.startedAt, trigger: 'schedule' });
     expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: skipped, run cli-20261122T013000Z-ab12 in progress');
     expect(email.text.split('\n')[0]).toBe('Skipped: run cli-20261122T013000Z-ab12 was still in progress (since 2026-11-22 01:30 UTC), so this run did nothing rather than race it.');
+    expect(email.text).toContain('If run cli-20261122T013000Z-ab12 is stuck, stop it (Step Functions console: Stop execution; or aws stepfunctions stop-execution --execution-arn <its execution ARN>)');
     expectSnsRules(email);
+  });
+
+  it('says how to clear the marker of a local run that was killed', () => {
+    const email = skippedEmail({ runId: 'local-b', activeRun: 'local-a', activeSince: meta.startedAt, startedAt: meta.startedAt, trigger: 'local', workBucket: 'nightshift-work' });
+    expect(email.text).toContain('If run local-a is not running any more (its process was killed), its marker s3://nightshift-work/running/local-a.json expires 2.5 minutes after its last heartbeat, or delete it now');
   });
 });
 

@@ -4,6 +4,7 @@
  * is a sentence a person can act on; the whole message stays under SNS's 256 KB limit however
  * many failures there are.
  */
+import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './results';
 import { type Report, topFailureReasons, type Trigger } from './report';
 
@@ -104,6 +105,11 @@ function catalogueLines(objects: Report['objects']): string[] {
   ];
 }
 
+/** The paragraph on the run before this one, when it never ended. */
+function interruptedLines(run: InterruptedRun | undefined): string[] {
+  return run ? ['', `Previous run: ${interruptedWords(run)}`] : [];
+}
+
 /** The email after a run that got to Aggregate (with or without per-object failures). */
 export function runEmail(report: Report, links: EmailLinks = {}): Email {
   // The work list holds images to back up or render, and deleted originals to prune: the lead counts images.
@@ -121,6 +127,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
   const lines = [
     lead,
+    ...interruptedLines(report.interrupted),
     '',
     field('Run', report.runId),
     field('Status', report.status === 'SUCCEEDED' ? 'succeeded' : report.status === 'NOTHING_TO_DO' ? 'nothing to do' : 'completed with failures'),
@@ -180,7 +187,7 @@ export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 
 }
 
 /** The email when the plan found nothing to do. */
-export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string }, links: EmailLinks = {}): Email {
+export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string; interrupted?: InterruptedRun }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
   const lead = plan.warnings?.length
     ? `Nothing done: ${plan.warnings[0]}`
@@ -189,6 +196,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
       : `Nothing to do: no images with work due among the ${n(plan.counts.selected)} selected.`;
   const lines = [
     lead,
+    ...interruptedLines(meta.interrupted),
     '',
     field('Run', plan.runId),
     field('Status', 'nothing to do'),
@@ -244,8 +252,16 @@ export function failureEmail(f: WorkflowFailure, links: EmailLinks = {}): Email 
   return fit({ subject: subjectLine(`nightshift ${utcMinute(f.startedAt)}: FAILED in ${f.state} (${f.error})`), text: `${lines.join('\n')}\n` });
 }
 
+/** A local run's marker is stale this long after its last heartbeat (MARKER_EXPIRY_MS in local/runner.ts). */
+export const LOCAL_MARKER_EXPIRY_MINUTES = 2.5;
+
 /** The email when a run gave way to another run that was still in progress. */
-export function skippedEmail(s: { runId: string; activeRun: string; activeSince: string; startedAt: string; trigger: Trigger }, links: EmailLinks = {}): Email {
+export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: string; activeSince: string; startedAt: string; trigger: Trigger; workBucket?: string }, links: EmailLinks = {}): Email {
+  // How to clear a run that is not really running any more: an AWS execution is stopped; a local
+  // run's marker expires once its process stops beating (local/runner.ts), or is deleted.
+  const clear = s.activeRun.startsWith('local-')
+    ? `If run ${s.activeRun} is not running any more (its process was killed), its marker s3://${s.workBucket ?? '<work bucket>'}/running/${s.activeRun}.json expires ${LOCAL_MARKER_EXPIRY_MINUTES} minutes after its last heartbeat, or delete it now; then start this run again.`
+    : `If run ${s.activeRun} is stuck, stop it (Step Functions console: Stop execution; or aws stepfunctions stop-execution --execution-arn ${s.activeArn ?? '<its execution ARN>'}), then start this run again.`;
   const lines = [
     `Skipped: run ${s.activeRun} was still in progress (since ${utcMinute(s.activeSince)}), so this run did nothing rather than race it.`,
     '',
@@ -257,6 +273,7 @@ export function skippedEmail(s: { runId: string; activeRun: string; activeSince:
     '',
     'Next:',
     '  Nothing, usually: the active run covers the corpus. If it was a partial run (a prefix or some operations), start this one again once it ends.',
+    `  ${clear}`,
     '',
     ...linkLines(links),
   ];

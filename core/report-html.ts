@@ -4,6 +4,7 @@
  * local disk and answers "what happened, and do I act?".
  */
 import { bytes, duration, n, utcMinute } from './email';
+import { interruptedWords } from './last-run';
 import { type Report, topFailureReasons } from './report';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -66,10 +67,12 @@ code{font-size:13px}svg text{font:12px system-ui,sans-serif;fill:#1f2328}details
 .tile{border:1px solid #d0d7de;border-radius:8px;padding:8px;margin:0;font-size:12px}
 .tile img{display:block;width:100%;height:140px;object-fit:contain;background:#f6f8fa;border-radius:4px}
 .tile .none{height:140px;display:flex;align-items:center;justify-content:center;background:#fff1f0;color:#cf222e;border-radius:4px;font-size:28px}
+.notice{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px}
 .tile figcaption{margin-top:6px}.tile ul{margin:4px 0 0;padding-left:16px;color:#57606a}
 </style></head><body>
 <h1>${escapeHtml(title)} <span class="status">${status.label}</span>${report.dryRun ? ' <span class="status" style="background:#8250df">Dry run</span>' : ''}</h1>
 <p class="meta">Trigger: ${escapeHtml(report.trigger)} · started ${utcMinute(report.startedAt)} · finished ${utcMinute(report.finishedAt)} · ${duration(report.durationMs)} · ${report.prefix ? `prefix <code>${escapeHtml(report.prefix)}</code>` : 'whole corpus'}${report.full ? ' · full run' : ''}</p>
+${report.interrupted ? `<p class="notice"><b>Previous run:</b> ${escapeHtml(interruptedWords(report.interrupted))}</p>` : ''}
 <div class="cards">
 <div class="card"><b>${n(report.objects.listed)}</b>objects listed</div>
 <div class="card"><b>${n(report.objects.work)}</b>to process (${n(report.objects.new)} new, ${n(report.objects.changed)} changed)</div>

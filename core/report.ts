@@ -4,6 +4,7 @@
  * object is counted once per operation as processed, skipped or failed.
  */
 import type { ShardOperation } from './input';
+import type { InterruptedRun } from './last-run';
 import { compareKeys } from './keys';
 import { NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type Pruned, type ShardResult } from './results';
 
@@ -61,6 +62,8 @@ export interface Report {
   readonly prune: PruneReport;
   /** What the plan expected: duration on the configured compute, whether it fits, and cost. */
   readonly estimate?: Plan['estimate'];
+  /** The run before this one, when it never ended: this run redid its unfinished work. */
+  readonly interrupted?: InterruptedRun;
 }
 
 export interface PruneReport {
@@ -81,6 +84,8 @@ export interface ReportMeta {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly catalogPromoted: boolean;
+  /** The run before this one, when it never ended (core/last-run.ts). */
+  readonly interrupted?: InterruptedRun;
 }
 
 export function emptyTotals(): OperationTotals {
@@ -142,6 +147,7 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     failures,
     catalogPromoted: meta.catalogPromoted,
     estimate: plan.estimate,
+    ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
     prune: {
       originals: pruned.length,
       renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),

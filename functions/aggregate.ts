@@ -15,6 +15,7 @@ import { emitMetrics } from '../adapters/metrics';
 import { etagOf, getJson, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
+import { readStart } from './ledger';
 
 export interface AggregateEvent {
   readonly runId: string;
@@ -60,7 +61,8 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 
   const promote = shouldPromoteCatalog(plan);
-  const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote });
+  const interrupted = (await readStart(ctx, event.runId))?.interrupted;
+  const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
     ctx.log.warn('report gallery left out: reading renditions failed', { runId: event.runId, error });

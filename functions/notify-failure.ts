@@ -4,6 +4,7 @@
  */
 import { failureEmail } from '../core/email';
 import { emailLinks, functionContext } from './context';
+import { recordEnd } from './ledger';
 import { finalEmailSent, publishOnce } from './publish';
 
 /** NotifyFailure fails on purpose after the email, so the execution ends at a redrivable Task. */
@@ -42,6 +43,7 @@ export async function handler(event: NotifyFailureEvent): Promise<{ resumeAt: st
   // run's final email went out (Notify published, then failed), the operator has the outcome.
   if (await finalEmailSent(ctx, event.runId)) ctx.log.warn('the final email was already sent: no failure email', { runId: event.runId, state: event.state });
   else await publishOnce(ctx, event.runId, email, `failure-${event.redriveCount ?? 0}`);
+  await recordEnd(ctx, event.runId, 'failed');
   throw new RunFailed(`Failed in ${event.state}: ${error}: ${cause.split('\n')[0]}`);
 }
 

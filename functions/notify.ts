@@ -8,6 +8,7 @@ import type { Report, Trigger } from '../core/report';
 import type { Plan } from '../core/results';
 import { getJson } from '../adapters/s3';
 import { emailLinks, functionContext } from './context';
+import { readStart, recordEnd } from './ledger';
 import { type Published, publishOnce } from './publish';
 
 export interface NotifyEvent {
@@ -18,7 +19,7 @@ export interface NotifyEvent {
   /** `report`: after Aggregate; `nothing-to-do`: straight from the plan; `skipped`: another run was in progress. */
   readonly kind: 'report' | 'nothing-to-do' | 'skipped';
   /** For `skipped`: the run this one gave way to. */
-  readonly skip?: { readonly activeRun: string; readonly activeSince: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string };
 }
 
 export async function handler(event: NotifyEvent): Promise<Published> {
@@ -27,13 +28,18 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   const { work } = ctx.config.buckets;
   if (event.kind === 'report') {
     const report = await getJson<Report>(ctx.s3, work, keys.report);
-    return publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
+    const published = await publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
+    await recordEnd(ctx, event.runId, 'report');
+    return published;
   }
   if (event.kind === 'skipped') {
     const skip = event.skip ?? { activeRun: 'another run', activeSince: event.startedAt };
-    return publishOnce(ctx, event.runId, skippedEmail({ runId: event.runId, ...skip, startedAt: event.startedAt, trigger: event.trigger }, emailLinks(ctx, event.runId, event.executionArn, false)));
+    return publishOnce(ctx, event.runId, skippedEmail({ runId: event.runId, ...skip, startedAt: event.startedAt, trigger: event.trigger, workBucket: work }, emailLinks(ctx, event.runId, event.executionArn, false)));
   }
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
-  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString() }, emailLinks(ctx, event.runId, event.executionArn, false));
-  return publishOnce(ctx, event.runId, email);
+  const interrupted = (await readStart(ctx, event.runId))?.interrupted;
+  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted }, emailLinks(ctx, event.runId, event.executionArn, false));
+  const published = await publishOnce(ctx, event.runId, email);
+  await recordEnd(ctx, event.runId, 'nothing-to-do');
+  return published;
 }

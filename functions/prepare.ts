@@ -1,7 +1,7 @@
 /**
  * The workflow's first state: validates the run input against the configuration (so a bad console
- * input fails in seconds, with the validation message in the failure email) and fixes the run's
- * id, trigger and start time.
+ * input fails in seconds, with the validation message in the failure email), fixes the run's
+ * id, trigger and start time, and records the run in the ledger (functions/ledger.ts).
  */
 import { parseCron } from '../core/cron';
 import { parseRunInput, type RunInput } from '../core/input';
@@ -10,6 +10,7 @@ import type { Trigger } from '../core/report';
 import { activeExecutions, detectTrigger, type ListedExecution, runToYieldTo } from '../core/trigger';
 import { ValidationError } from '../core/validation';
 import { functionContext } from './context';
+import { recordStart } from './ledger';
 
 export interface PrepareEvent {
   /** The execution input, as given. */
@@ -27,7 +28,7 @@ export interface Prepared {
   readonly startedAt: string;
   readonly executionArn: string;
   /** Set when another run is in progress: this run does nothing and says so. */
-  readonly skip?: { readonly activeRun: string; readonly activeSince: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string };
 }
 
 /** Step Functions names the error after `name`: the workflow's Catch reports it as the error. */
@@ -52,7 +53,11 @@ export async function handler(event: PrepareEvent): Promise<Prepared> {
   }
   const cron = ctx.env.NIGHTSHIFT_SCHEDULE_CRON;
   const trigger = detectTrigger(runId, new Date(event.execution.StartTime), cron ? { cron: parseCron(cron), timeZone: ctx.env.NIGHTSHIFT_SCHEDULE_TIME_ZONE || undefined } : undefined);
-  const other = runToYieldTo({ name: runId, startDate: event.execution.StartTime }, activeExecutions(event.running ?? []));
+  const running = activeExecutions(event.running ?? []);
+  const other = runToYieldTo({ name: runId, startDate: event.execution.StartTime }, running);
+  // A run that goes ahead takes the ledger, and finds the run before it if that one never ended.
+  const start = other ? undefined : await recordStart(ctx, { runId, executionArn: event.execution.Id, startedAt: event.execution.StartTime, dryRun: input.dryRun }, running.map((e) => e.name));
+  if (start?.interrupted) ctx.log.info('the previous run never ended', { runId, interrupted: start.interrupted });
   ctx.log.info('run prepared', { runId, trigger, input, ...(other ? { skippedFor: other.name } : {}) });
-  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(other ? { skip: { activeRun: other.name, activeSince: other.startDate } } : {}) };
+  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(other ? { skip: { activeRun: other.name, activeArn: other.executionArn, activeSince: other.startDate } } : {}) };
 }

@@ -7,11 +7,10 @@
  * A claim whose publish failed is marked so, and one left by an attempt that died while sending
  * goes stale after CLAIM_STALE_MS: either may be taken over, with If-Match on the claim it read.
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { Email } from '../core/email';
 import { runKeys } from '../core/keys';
-import { isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
+import { getJsonIfExists, isPreconditionFailed, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
 /** The marker of a run's email: `notified.json` for the final email, `notified-<tag>.json` for others. */
@@ -34,13 +33,8 @@ interface Marker {
 }
 
 async function readMarker(ctx: FunctionContext, key: string): Promise<{ marker: Marker; etag: string } | undefined> {
-  try {
-    const out = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.config.buckets.work, Key: key }));
-    return { marker: JSON.parse(await out.Body!.transformToString()) as Marker, etag: out.ETag! };
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  const found = await getJsonIfExists<Marker>(ctx.s3, ctx.config.buckets.work, key);
+  return found && { marker: found.value, etag: found.etag };
 }
 
 /** Whether the run's final email (success, nothing to do, skipped) has been sent, or is being sent. */

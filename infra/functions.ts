@@ -79,8 +79,19 @@ export class Functions extends Construct {
     // rendition a 404 rather than a 403.
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.storage.renditions.bucketArn] }));
+    // The run ledger (functions/ledger.ts): Prepare records the run and reads what the one before
+    // it wrote (its plan, results and report: GetObject, ListBucket); the notify functions record
+    // the end. ListBucket also makes a missing object a 404 rather than a 403.
+    const ledger = new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('state/last-run.json')] });
+    this.prepare.addToRolePolicy(list);
+    this.prepare.addToRolePolicy(ledger);
+    this.prepare.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));
+    acknowledge(this.prepare, {
+      [wildcardResource(this.prepare, work.bucketArn, '/runs/*')]: 'Writes the run\'s start record under runs/<runId>/ and reads the previous run\'s plan, results and report: a new prefix every run.',
+    });
     for (const fn of [this.notify, this.notifyFailure]) {
       fn.addToRolePolicy(list);
+      fn.addToRolePolicy(ledger);
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));
       props.topic.grantPublish(fn);
       acknowledge(fn, {

@@ -245,6 +245,18 @@ describe('IAM: least privilege', () => {
     expect(JSON.stringify(abort?.Resource)).toContain('/state/*');
   });
 
+  it('lets Prepare keep the run ledger (state/last-run.json, runs/) and the notify functions close it, and nothing else of state/', () => {
+    const ledger = (fn: string) => statementsOf(fn).filter((st) => JSON.stringify(st.Resource).includes('/state/'));
+    for (const fn of ['FunctionsprepareServiceRole', 'FunctionsnotifyServiceRole', 'FunctionsnotifyfailureServiceRole']) {
+      expect({ fn, resources: ledger(fn).map((st) => JSON.stringify(st.Resource)) }).toEqual({ fn, resources: [expect.stringContaining('/state/last-run.json')] });
+      expect(ledger(fn).flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    }
+    // Prepare reads the previous run's plan and report and lists its results; writes its run.json.
+    const runs = statementsOf('Functionsprepare').find((st) => JSON.stringify(st.Resource).includes('/runs/*'));
+    expect(actionsOf(runs!).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(statementsOf('Functionsprepare').flatMap(actionsOf)).toContain('s3:ListBucket');
+  });
+
   it('lets aggregate read renditions (for the report gallery) and write none', () => {
     const onRenditions = statementsOf('Functionsaggregate').filter((st) => JSON.stringify(st.Resource).includes('StorageRenditions'));
     expect(onRenditions.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);

@@ -45,6 +45,8 @@ export interface LocalBatchOptions {
   readonly onProgress?: (p: ChildProgress) => void;
   /** Called with each child process, e.g. for fault tests that kill one. */
   readonly onSpawn?: (child: import('node:child_process').ChildProcess, job: JobName, index: number, attempt: number) => void;
+  /** Aborting terminates the job as Batch's TerminateJob does: running children get SIGTERM, none start after. */
+  readonly signal?: AbortSignal;
 }
 
 /** A Batch job that did not succeed, named as Step Functions names it. */
@@ -110,6 +112,7 @@ async function runChild(request: BatchJobRequest, index: number | undefined, opt
   let exitCode = 0;
   let log = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    if (options.signal?.aborted) return { exitCode: 143, attempts: attempt - 1, log };
     log = join(options.logDir, `${request.job}${index === undefined ? '' : `-${String(index).padStart(5, '0')}`}-attempt${attempt}.log`);
     exitCode = await spawnOnce(request, index, attempt, log, options);
     if (exitCode === 0 || !RETRYABLE_EXIT_CODES.has(exitCode)) break;
@@ -130,6 +133,8 @@ async function spawnOnce(request: BatchJobRequest, index: number | undefined, at
   };
   const child = spawn(process.execPath, ['--enable-source-maps', options.entry, request.job], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   options.onSpawn?.(child, request.job, index ?? 0, attempt);
+  const terminate = () => child.kill('SIGTERM');
+  options.signal?.addEventListener('abort', terminate, { once: true });
   const log = createWriteStream(logPath);
   child.stderr!.pipe(log, { end: false });
   const lines = createInterface({ input: child.stdout! });
@@ -146,6 +151,7 @@ async function spawnOnce(request: BatchJobRequest, index: number | undefined, at
     }
   });
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  options.signal?.removeEventListener('abort', terminate);
   await closed;
   log.end();
   return code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 1);

@@ -10,11 +10,11 @@ import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
 import { showValue, ValidationError } from '../core/validation';
-import { bytes, n } from '../core/email';
+import { bytes, LOCAL_MARKER_EXPIRY_MINUTES, n } from '../core/email';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/results';
 import type { ListedExecution } from '../core/trigger';
@@ -33,6 +33,7 @@ import { type JobName, runBatchJob } from './batch';
 import { LOCAL_EMAIL, synthesizeLocalDefinition } from './definition';
 import { openOutbox } from './outbox';
 import { ProgressDisplay } from './progress';
+import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
 import { startEmbeddedS3 } from './s3-server';
 
 export const LOCAL_BUCKETS = { corpus: 'nightshift-corpus', renditions: 'nightshift-renditions', backup: 'nightshift-backup', work: 'nightshift-work' } as const;
@@ -58,11 +59,13 @@ export interface LocalRunOptions {
   readonly tty?: boolean;
   /** Hook for fault tests: each job child as it starts. */
   readonly onSpawn?: Parameters<typeof runBatchJob>[1]['onSpawn'];
+  /** Aborting stops the run as StopExecution does in AWS: job children get SIGTERM, no email is sent. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalRunResult {
   readonly runId: string;
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: WorkflowOutcome['status'];
   /** report.html on disk, when the run got that far. */
   readonly report?: string;
   /** The run's email as an .eml file. */
@@ -84,10 +87,14 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   const out = options.out ?? ((t: string) => process.stdout.write(t));
   const progressOut = options.progress ?? ((t: string) => process.stderr.write(t));
   const runId = localRunId();
+  const startTime = new Date().toISOString();
   mkdirSync(dataDir, { recursive: true });
+  let record = newRunRecord(runId, startTime);
+  const note = (change: Partial<LocalRunRecord>) => writeRunRecord(dataDir, (record = { ...record, ...change }));
   // The embedded server keeps its objects in one SQLite file that one process may open at a time.
   // With --endpoint it only carries the emails (SNS) and keeps nothing on disk.
   const releaseDataDir = options.endpoint ? () => undefined : lockDataDir(dataDir);
+  note({});
   const server = await startEmbeddedS3({ dataDir: options.endpoint ? undefined : join(dataDir, 's3') });
   const s3Endpoint = options.endpoint ?? server.endpoint;
   const s3 = createS3Client({ endpoint: s3Endpoint, maxAttempts: 8 }, {});
@@ -145,6 +152,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
             attempts: { catalog: 3, backup: 3, resize: 3 },
             onProgress: (p) => display.update(p),
             onSpawn: options.onSpawn,
+            signal: options.signal,
           },
         );
         display.finish(job, true);
@@ -174,18 +182,30 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       [STATE.notifyFailure]: lambda(notifyFailure),
     };
 
-    // A marker of this run for CheckActiveRuns, from the moment the execution starts to its end.
-    const startTime = new Date().toISOString();
+    // A marker of this run for CheckActiveRuns, from the moment the execution starts to its end,
+    // with a heartbeat: a run on another host (a shared --endpoint) that died stops beating.
     const executionArn = `arn:aws:states:${server.region}:000000000000:execution:nightshift-local:${runId}`;
     const marker = `${RUNNING_PREFIX}${runId}.json`;
-    await putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname() });
+    const beat = () => putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() } satisfies RunMarker);
+    await beat();
+    const heartbeat = setInterval(() => void beat().catch(() => undefined), MARKER_HEARTBEAT_MS).unref();
     let outcome: WorkflowOutcome;
     try {
-      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) }) }, options.input ?? {}, runId, server.region, startTime);
+      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) }) }, options.input ?? {}, runId, server.region, startTime, {
+        signal: options.signal,
+        onState: (state) => note({ state }),
+      });
     } finally {
+      clearInterval(heartbeat);
       await s3.send(new DeleteObjectCommand({ Bucket: config.buckets.work, Key: marker }));
     }
     const { status, history, error: failure } = outcome;
+    if (status === 'ABORTED') {
+      const reason = String(options.signal?.reason ?? 'aborted');
+      note({ status, finishedAt: new Date().toISOString(), reason });
+      out(`\nRun ${runId} stopped (${reason}) in ${record.state ?? 'its first state'}: no email was sent. Nothing is lost: the next run finds this one interrupted, says so, and redoes what it did not finish.\n`);
+      return { runId, status, history, error: failure };
+    }
 
     const emails = await outbox.drain(runId, [LOCAL_EMAIL]);
     const reportDir = join(dataDir, 'reports', runId);
@@ -204,7 +224,11 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
     if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
     if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
+    note({ status, finishedAt: new Date().toISOString(), subject: email?.subject, email: email?.path, report, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
     return { runId, status, report, email: email?.path, emailText: email?.text, counts, history, error: failure };
+  } catch (error) {
+    note({ status: 'FAILED', finishedAt: new Date().toISOString(), reason: (error as Error).message });
+    throw error;
   } finally {
     outbox.close();
     s3.destroy();
@@ -250,15 +274,6 @@ function lockDataDir(dataDir: string): () => void {
   throw new Error(`could not lock ${dataDir}`);
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The local stand-in for CheckActiveRuns (`aws-sdk:sfn:listExecutions`, StatusFilter RUNNING):
@@ -266,16 +281,39 @@ function isAlive(pid: number): boolean {
  * ExecutionListItem members in PascalCase, newest first (Step Functions API reference,
  * ListExecutions) — so that prepare reads the same fields here as in AWS.
  */
-const RUNNING_PREFIX = 'running/';
+export const RUNNING_PREFIX = 'running/';
+
+/** How often a local run rewrites its marker, and how long after the last beat a marker is stale. */
+export const MARKER_HEARTBEAT_MS = 30_000;
+export const MARKER_EXPIRY_MS = LOCAL_MARKER_EXPIRY_MINUTES * 60_000;
+
+export interface RunMarker {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly startDate: string;
+  readonly pid: number;
+  readonly host: string;
+  /** Markers written before heartbeats existed have none: their start counts as the last beat. */
+  readonly heartbeatAt?: string;
+}
+
+/**
+ * A marker is live while its process runs: on this host, while the pid is alive; on another host
+ * (a shared --endpoint), while it beats. A stale marker is deleted, so that a killed run never
+ * blocks the runs after it.
+ */
+export function markerIsLive(marker: RunMarker, now = Date.now()): boolean {
+  if (marker.host === hostname()) return isAlive(marker.pid);
+  return now - Date.parse(marker.heartbeatAt ?? marker.startDate) < MARKER_EXPIRY_MS;
+}
 
 export async function localListExecutions(s3: S3Client, bucket: string, stateMachineArn: string): Promise<ListedExecution[]> {
   const out: ListedExecution[] = [];
   for await (const page of listPages(s3, { bucket, prefix: RUNNING_PREFIX })) {
     for (const o of page.objects) {
-      const marker = await getJson<{ executionArn: string; name: string; startDate: string; pid: number; host: string }>(s3, bucket, o.Key!).catch(() => undefined);
-      if (marker && (marker.host !== hostname() || isAlive(marker.pid))) {
-        out.push({ ExecutionArn: marker.executionArn, StateMachineArn: stateMachineArn, Name: marker.name, Status: 'RUNNING', StartDate: marker.startDate });
-      }
+      const marker = await getJson<RunMarker>(s3, bucket, o.Key!).catch(() => undefined);
+      if (marker && markerIsLive(marker)) out.push({ ExecutionArn: marker.executionArn, StateMachineArn: stateMachineArn, Name: marker.name, Status: 'RUNNING', StartDate: marker.startDate });
+      else await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key!, ...(o.ETag ? { IfMatch: o.ETag } : {}) })).catch(() => undefined);
     }
   }
   return out.sort((a, b) => Date.parse(String(b.StartDate)) - Date.parse(String(a.StartDate)));
@@ -284,7 +322,8 @@ export async function localListExecutions(s3: S3Client, bucket: string, stateMac
 const localStateMachineArn = (region: string) => `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`;
 
 export interface WorkflowOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  /** ABORTED: stopped through the signal, as StopExecution stops an execution in AWS. */
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
   /** States entered, in order. */
   readonly history: readonly string[];
   readonly error?: { readonly Error: string; readonly Cause: string };
@@ -298,6 +337,7 @@ export async function executeWorkflow(
   runId: string,
   region = 'us-east-1',
   startTime = new Date().toISOString(),
+  watch: { readonly signal?: AbortSignal; readonly onState?: (state: string) => void } = {},
 ): Promise<WorkflowOutcome> {
   const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   const execution = machine.run(input as never, {
@@ -309,17 +349,27 @@ export async function executeWorkflow(
   });
   const history: string[] = [];
   const watching = (async () => {
-    for await (const event of execution.eventLogs) if (event.type === 'StateEntered') history.push(event.state.name);
+    for await (const event of execution.eventLogs) {
+      if (event.type !== 'StateEntered') continue;
+      history.push(event.state.name);
+      watch.onState?.(event.state.name);
+    }
   })();
+  const abort = () => execution.abort();
+  if (watch.signal?.aborted) abort();
+  watch.signal?.addEventListener('abort', abort, { once: true });
   try {
     await execution.result;
     await watching;
     return { status: 'SUCCEEDED', history };
   } catch (error) {
+    if (error instanceof ExecutionAbortedError) return { status: 'ABORTED', history, error: { Error: 'ExecutionAborted', Cause: String(watch.signal?.reason ?? 'aborted') } };
     await watching;
     const e = error as Error & { cause?: Error };
     const cause = e instanceof ExecutionError ? e.cause : undefined;
     return { status: 'FAILED', history, error: { Error: cause?.name ?? e.name, Cause: cause?.message ?? e.message } };
+  } finally {
+    watch.signal?.removeEventListener('abort', abort);
   }
 }
 

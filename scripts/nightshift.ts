@@ -100,8 +100,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   status: {
-    summary: 'show a run: an execution ARN, or "latest" (local runs with --local)',
-    usage: 'nightshift status [executionArn|latest] [--local] [--state-machine-arn arn] [--stack Nightshift]',
+    summary: 'show a run: an execution ARN or "latest"; with --local, a local run id or "latest", whatever its outcome',
+    usage: 'nightshift status [executionArn|latest] [--state-machine-arn arn] [--stack Nightshift]  |  nightshift status [runId|latest] --local [--data-dir dir]',
     examples: ['nightshift status latest', 'nightshift status latest --local', 'nightshift status arn:aws:states:eu-west-1:123456789012:execution:Nightshift-workflow:cli-20261122T020000Z'],
     options: { local: { type: 'boolean', description: 'the last local run' }, 'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' }, stack: { type: 'string', description: 'default Nightshift' }, 'data-dir': { type: 'string', description: 'default .nightshift' } },
     positionals: true,

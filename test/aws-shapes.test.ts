@@ -21,24 +21,28 @@ import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig } from '../core/config';
-import { putJson } from '../adapters/s3';
+import { listPages, putJson } from '../adapters/s3';
 import { activeExecutions, parseTimestamp } from '../core/trigger';
 import { resetFunctionContext } from '../functions/context';
 import { handler as prepare } from '../functions/prepare';
 import { STATE } from '../infra/workflow';
 import { synthesizeLocalDefinition } from '../local/definition';
-import { executeWorkflow, LOCAL_BUCKETS, localListExecutions } from '../local/runner';
+import { executeWorkflow, LOCAL_BUCKETS, localListExecutions, MARKER_EXPIRY_MS } from '../local/runner';
 import { runCli } from './support/cli';
 import { startTestS3 } from './support/processes';
 
 const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
 const tmp = mkdtempSync(join(tmpdir(), 'nightshift-shapes-'));
 const saved = { ...process.env };
-beforeAll(() => {
-  Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off' });
+// Prepare keeps the run ledger in the work bucket: a real S3 server on loopback.
+let ledger: Awaited<ReturnType<typeof startTestS3>>;
+beforeAll(async () => {
+  ledger = await startTestS3([LOCAL_BUCKETS.work]);
+  Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off', AWS_ENDPOINT_URL_S3: ledger.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
   resetFunctionContext();
 });
-afterAll(() => {
+afterAll(async () => {
+  await ledger?.stop();
   process.env = saved;
   resetFunctionContext();
   rmSync(tmp, { recursive: true, force: true });
@@ -136,6 +140,24 @@ describe('the local stand-in for ListExecutions', () => {
       const listed = await localListExecutions(server.s3, LOCAL_BUCKETS.work, SM);
       expect(listed).toEqual([{ ExecutionArn: 'arn:a', StateMachineArn: SM, Name: 'local-a', Status: 'RUNNING', StartDate: THIS_START }]);
       expect(activeExecutions(listed)).toEqual([{ executionArn: 'arn:a', name: 'local-a', startDate: THIS_START }]);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('markers of local runs on another host (a shared --endpoint)', () => {
+  it('count while they beat, and expire (and are deleted) once they stop', async () => {
+    const server = await startTestS3([LOCAL_BUCKETS.work]);
+    try {
+      const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+      const marker = (name: string, heartbeatAt: string) => ({ executionArn: `arn:${name}`, name, startDate: ago(3_600_000), pid: 1, host: 'another-host', heartbeatAt });
+      await putJson(server.s3, LOCAL_BUCKETS.work, 'running/local-beating.json', marker('local-beating', ago(10_000)));
+      await putJson(server.s3, LOCAL_BUCKETS.work, 'running/local-dead.json', marker('local-dead', ago(MARKER_EXPIRY_MS + 1_000)));
+      expect((await localListExecutions(server.s3, LOCAL_BUCKETS.work, SM)).map((e) => e.Name)).toEqual(['local-beating']);
+      const left: string[] = [];
+      for await (const page of listPages(server.s3, { bucket: LOCAL_BUCKETS.work, prefix: 'running/' })) left.push(...page.objects.map((o) => o.Key!));
+      expect(left).toEqual(['running/local-beating.json']);
     } finally {
       await server.stop();
     }

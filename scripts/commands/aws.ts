@@ -1,11 +1,10 @@
 /** `nightshift run` and `nightshift status`: the deployed workflow, through the Step Functions API. */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { duration, n } from '../../core/email';
-import type { Report } from '../../core/report';
+import { duration, utcMinute } from '../../core/email';
 import { stateMachineNameOf } from '../../infra/stack';
+import { interrupted, readRunRecord, runRecordIds } from '../../local/run-records';
 import { UsageError } from '../../core/validation';
 import { checkFlags } from '../lib/flags';
 import { projectConfig } from '../lib/project-config';
@@ -78,8 +77,8 @@ export async function runCommand(values: Record<string, unknown>, input: Record<
 }
 
 export async function statusCommand(values: Record<string, unknown>, which: string): Promise<number> {
-  if (values.local) return localStatus(resolve((values['data-dir'] as string | undefined) ?? '.nightshift'));
-  if (which !== 'latest' && !which.startsWith('arn:')) throw new UsageError(`expected an execution ARN or "latest", received "${which}"`);
+  if (values.local) return localStatus(resolve((values['data-dir'] as string | undefined) ?? '.nightshift'), which);
+  if (which !== 'latest' && !which.startsWith('arn:')) throw new UsageError(`expected an execution ARN or "latest" (or, with --local, a local run id), received "${which}"`);
   const sfn = client();
   try {
     let executionArn = which;
@@ -100,13 +99,23 @@ export async function statusCommand(values: Record<string, unknown>, which: stri
   }
 }
 
-function localStatus(dataDir: string): number {
-  const reports = join(dataDir, 'reports');
-  const runs = statSync(reports, { throwIfNoEntry: false }) ? readdirSync(reports).filter((d) => d.startsWith('local-')).sort() : [];
-  if (runs.length === 0) throw new Error(`no local run yet in ${dataDir}: run nightshift local (or npm start)`);
-  const runId = runs.at(-1)!;
-  const report = JSON.parse(readFileSync(join(reports, runId, 'report.json'), 'utf8')) as Report;
-  const r = report.operations.resize;
-  process.stdout.write(`${runId}  ${report.status}  ${duration(report.durationMs)}\n  ${n(report.objects.listed)} listed, ${n(report.objects.work)} to process${r ? `, ${n(r.processed)} rendered, ${n(r.failed)} failed` : ''}\n  ${join(reports, runId, 'report.html')}\n`);
+/** A local run from its record (local/run-records.ts): any outcome, interrupted ones included. */
+function localStatus(dataDir: string, which: string): number {
+  const ids = runRecordIds(dataDir);
+  if (ids.length === 0) throw new Error(`no local run yet in ${dataDir}: run nightshift local (or npm start)`);
+  const runId = which === 'latest' ? ids.at(-1)! : which;
+  const record = readRunRecord(dataDir, runId);
+  if (!record) throw new UsageError(`no local run ${JSON.stringify(which)} in ${dataDir}: give a run id such as ${ids.at(-1)} (the latest), or "latest"`);
+  const lost = interrupted(record);
+  const status = lost ? 'INTERRUPTED' : record.status;
+  const took = record.finishedAt ? `, ${duration(Date.parse(record.finishedAt) - Date.parse(record.startedAt))}` : '';
+  const lines = [`${record.runId}  ${status}${record.state && record.status !== 'SUCCEEDED' ? ` in ${record.state}` : ''}  started ${utcMinute(record.startedAt)}${took}`];
+  if (lost) lines.push(`  Its process (pid ${record.pid}) is gone: it was killed or crashed, and sent no email. The next run says so and redoes what it did not finish.`);
+  else if (record.status === 'RUNNING') lines.push(`  Running now (pid ${record.pid} on ${record.host}).`);
+  if (record.reason) lines.push(`  ${record.status === 'ABORTED' ? 'Stopped by' : 'Reason'}: ${record.reason}`);
+  if (record.subject) lines.push(`  Email: ${record.subject}`);
+  if (record.report) lines.push(`  Report: ${record.report}`);
+  if (record.email) lines.push(`  ${record.email}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -25,7 +25,13 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
   const endpoint = (values.endpoint as string | undefined) ?? process.env.AWS_ENDPOINT_URL_S3;
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:9000, received "${endpoint}"`);
   const json = Boolean(values.json);
+  // Ctrl-C or kill stops the run as StopExecution does in AWS: its job processes too, no email.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => stop.abort(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const result = await runLocal({
+    signal: stop.signal,
     dataDir: values['data-dir'] as string | undefined,
     input,
     importDir,
@@ -35,6 +41,10 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
     out: json ? (t) => process.stderr.write(t) : undefined,
   });
   if (json) process.stdout.write(`${JSON.stringify({ runId: result.runId, status: result.status, report: result.report ? resolve(result.report) : null, email: result.email ? resolve(result.email) : null, counts: result.counts ?? null, history: result.history })}\n`);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  // 128 + the signal's number, as a shell reports a process that a signal stopped.
+  if (result.status === 'ABORTED') return stop.signal.reason === 'SIGINT' ? 130 : 143;
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 
