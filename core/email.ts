@@ -97,10 +97,13 @@ function linkLines(links: EmailLinks): string[] {
   ].filter((x): x is string => Boolean(x));
 }
 
-function catalogueLines(objects: Report['objects']): string[] {
+function catalogueLines(objects: Report['objects'], deleted?: Report['deleted'], examples = 10): string[] {
   const skipped = Object.entries(objects.skipped);
+  const named = deleted?.sample.slice(0, examples) ?? [];
+  const more = objects.deleted - named.length;
   return [
     field('Catalogue', `${n(objects.listed)} objects listed: ${n(objects.new)} new, ${n(objects.changed)} changed, ${n(objects.unchanged)} unchanged, ${n(objects.deleted)} deleted since the last run`),
+    ...(named.length ? [field('', `deleted: ${named.map((k) => JSON.stringify(k)).join(', ')}${more > 0 ? ` and ${n(more)} more (all in ${deleted!.list})` : ''}`)] : []),
     ...(skipped.length ? [field('', `left alone by the filter: ${skipped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}`)] : []),
   ];
 }
@@ -136,7 +139,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     field('Finished', `${utcMinute(report.finishedAt)} (${duration(report.durationMs)})`),
     field('Scope', `${report.prefix ? `prefix ${report.prefix}` : 'whole corpus'}${report.full ? ', full run' : ''}; presets ${report.presets.join(', ')}`),
     '',
-    ...catalogueLines(report.objects),
+    ...catalogueLines(report.objects, report.deleted),
     ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
     ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
     ...pruneLines(report),
@@ -205,7 +208,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     field('Finished', `${utcMinute(meta.finishedAt)} (${duration(ms)})`),
     field('Scope', `${plan.prefix ? `prefix ${plan.prefix}` : 'whole corpus'}${plan.dryRun ? ', dry run' : ''}`),
     '',
-    ...catalogueLines(plan.counts),
+    ...catalogueLines(plan.counts, plan.deleted),
     ...(plan.warnings ?? []).map((w) => field('WARNING', w)),
     ...pruneLines({ dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
     '',

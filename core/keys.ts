@@ -30,6 +30,8 @@ export const runKeys = (runId: string) => {
     catalog: `${base}/catalog.jsonl`,
     /** Every listed object the filter left alone, with its reason (JSON Lines). */
     skipped: `${base}/skipped.jsonl`,
+    /** Every original deleted since the last run (JSON Lines: key, size, etag). */
+    deleted: `${base}/deleted.jsonl`,
     shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
     result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
     resultsPrefix: (operation: string) => `${base}/results/${operation}/`,

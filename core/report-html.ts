@@ -84,7 +84,7 @@ ${shardCharts(report)}
 ${renditionChart(report)}
 ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
-<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
+<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => `<code class="key">${escapeHtml(k)}</code>`).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
 ${pruneSection(report)}
 ${
   report.failures.length

@@ -64,6 +64,8 @@ export interface Report {
   readonly estimate?: Plan['estimate'];
   /** The run before this one, when it never ended: this run redid its unfinished work. */
   readonly interrupted?: InterruptedRun;
+  /** Originals deleted since the last run, named (a sample, and the list of all). */
+  readonly deleted?: Plan['deleted'];
 }
 
 export interface PruneReport {
@@ -148,6 +150,7 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     catalogPromoted: meta.catalogPromoted,
     estimate: plan.estimate,
     ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
+    ...(plan.deleted ? { deleted: plan.deleted } : {}),
     prune: {
       originals: pruned.length,
       renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),

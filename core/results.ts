@@ -51,11 +51,23 @@ export interface Plan {
   readonly nothingToDo: boolean;
   /** What the operator should know before trusting the run (e.g. a prefix that matched nothing). */
   readonly warnings?: readonly string[];
+  /** Originals deleted since the last run (`counts.deleted` of them): the first few by key, and the list of all. */
+  readonly deleted?: DeletedOriginals;
   /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */
   readonly timeouts: Readonly<Record<ShardOperation, number>>;
   /** How long the run should take on the configured compute, and whether it fits the execution's limit. */
   readonly estimate: Omit<PlanTiming, 'timeouts'> & { readonly cost?: RunCost };
 }
+
+export interface DeletedOriginals {
+  /** The first DELETED_SAMPLE keys, in key order. */
+  readonly sample: readonly string[];
+  /** runs/<runId>/deleted.jsonl: every one, `{key, size, etag}` a line. */
+  readonly list: string;
+}
+
+/** Deleted keys named in the plan, the email and the report; the full list is deleted.jsonl. */
+export const DELETED_SAMPLE = 20;
 
 export interface PrunePlan {
   /** renditions.pruneDeleted. */

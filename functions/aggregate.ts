@@ -21,6 +21,8 @@ export interface AggregateEvent {
   readonly runId: string;
   readonly trigger: Trigger;
   readonly startedAt: string;
+  /** PromoteCatalogue: a run without work promotes its catalogue and writes no report. */
+  readonly promoteOnly?: boolean;
 }
 
 export interface AggregateSummary {
@@ -47,6 +49,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const { work } = ctx.config.buckets;
   const keys = runKeys(event.runId);
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
+  if (event.promoteOnly) return promoteWithoutWork(ctx, plan);
   const limit = pLimit(16);
   // A missing result is a gap in the run (a shard that never finished), named as such below.
   const read = (op: ShardOperation, shard: number) =>
@@ -79,6 +82,19 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
+}
+
+/**
+ * A run without work (nothing new, or only skips and deletions) promotes its catalogue when it
+ * changed anything, so that each deletion is reported by one run and the next diff starts here.
+ */
+async function promoteWithoutWork(ctx: FunctionContext, plan: Plan): Promise<AggregateSummary> {
+  const { counts } = plan;
+  const changed = counts.new + counts.changed + counts.deleted > 0;
+  const promote = shouldPromoteCatalog(plan) && changed;
+  if (promote) await promoteCatalog(ctx, plan, new Map());
+  else ctx.log.info('catalogue not promoted', { runId: plan.runId, dryRun: plan.dryRun, changed });
+  return { runId: plan.runId, status: 'NOTHING_TO_DO', work: 0, failures: 0, catalogPromoted: promote, reportKey: '' };
 }
 
 /**

@@ -392,7 +392,9 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(d[STATE.anotherRunActive]!.Default).toBe(STATE.plan);
     expect(d[STATE.checkActiveRuns]).toMatchObject({ Resource: 'arn:aws:states:::aws-sdk:sfn:listExecutions', Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING' } });
     expect([d[STATE.plan]!.Next, d[STATE.readPlan]!.Next]).toEqual([STATE.readPlan, STATE.hasWork]);
-    expect(d[STATE.hasWork]!.Choices![0]).toMatchObject({ Variable: '$.plan.value.shardCount', NumericEquals: 0, Next: STATE.notifyNothingToDo });
+    expect(d[STATE.hasWork]!.Choices![0]).toMatchObject({ Variable: '$.plan.value.shardCount', NumericEquals: 0, Next: STATE.promoteCatalogue });
+    // A night without work promotes its catalogue (the aggregate function, promoteOnly) before its email.
+    expect(d[STATE.promoteCatalogue]).toMatchObject({ Next: STATE.notifyNothingToDo, Parameters: { Payload: { promoteOnly: true } } });
     expect(d[STATE.hasWork]!.Default).toBe(STATE.work);
     expect([d[STATE.work]!.Next, d[STATE.aggregate]!.Next, d[STATE.notify]!.Next]).toEqual([STATE.aggregate, STATE.notify, STATE.done]);
     expect(d[STATE.work]!.Branches!.map((b) => b.StartAt)).toEqual([STATE.backupRequested, STATE.resizeRequested]);
@@ -407,7 +409,7 @@ describe('workflow definition (synthesized ASL)', () => {
       const catchesAll = name === STATE.notifyFailure ? (state.Catch ?? []).length > 0 && !state.Catch!.some((c) => c.ErrorEquals.includes('States.ALL')) : (state.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL'));
       expect({ name, retry: (state.Retry ?? []).length > 0, catch: catchesAll, timeout: (state.TimeoutSeconds ?? 0) > 0 || typeof state.TimeoutSecondsPath === 'string' }).toEqual({ name, retry: true, catch: true, timeout: true });
     }
-    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.notifySkipped, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo]) {
+    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.notifySkipped, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.promoteCatalogue, STATE.notify, STATE.notifyNothingToDo]) {
       expect(s.definition.States[name]!.Catch![0]!.Next).toBe(`Failed in ${name}`);
       expect(s.definition.States[`Failed in ${name}`]!.Next).toBe(STATE.notifyFailure);
     }
@@ -419,7 +421,7 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(d[`Failed in ${STATE.aggregate}`]!.Parameters).toEqual({ state: STATE.aggregate, 'redriveCount.$': '$$.Execution.RedriveCount' });
     expect(d[STATE.notifyFailure]!.Parameters!.Payload).toMatchObject({ 'failedAtRedrive.$': '$.failedIn.redriveCount', 'redriveCount.$': '$$.Execution.RedriveCount' });
     const resume = Object.fromEntries(d[STATE.resumeAt]!.Choices!.map((c) => [(c as unknown as { StringEquals: string }).StringEquals, c.Next]));
-    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.notify, STATE.notifyNothingToDo, STATE.notifySkipped]) expect(resume[name]).toBe(name);
+    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.promoteCatalogue, STATE.notify, STATE.notifyNothingToDo, STATE.notifySkipped]) expect(resume[name]).toBe(name);
     expect(d[STATE.resumeAt]!.Default).toBe(STATE.failed);
   });
 

@@ -67,6 +67,7 @@ export const STATE = {
   plan: 'Plan',
   readPlan: 'ReadPlan',
   hasWork: 'HasWork',
+  promoteCatalogue: 'PromoteCatalogue',
   work: 'Work',
   backupRequested: 'BackupRequested',
   backup: 'Backup',
@@ -92,7 +93,7 @@ const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn
  * The nightly workflow, in JSONPath (so the local interpreter runs the same definition):
  *
  *   CheckActiveRuns → Prepare → another run active? ─ yes → NotifySkipped → Done
- *   → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → NotifyNothingToDo → Done
+ *   → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → PromoteCatalogue → NotifyNothingToDo → Done
  *                                                      └ yes → Work ∥ (Backup array job, Resize array job)
  *                                                              → Aggregate → Notify → Done
  *   any state's error → "Failed in <state>" → NotifyFailure (email, then fails: the run is redrivable)
@@ -238,6 +239,9 @@ export class Workflow extends Construct {
     const common = { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt'), executionArn: run('executionArn') };
     const aggregate = invoke(STATE.aggregate, fns.aggregate, { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt') }, Duration.minutes(16), '$.aggregate');
     const notify = invoke(STATE.notify, fns.notify, { ...common, kind: 'report' }, Duration.minutes(2), undefined);
+    // A night without work still moves the catalogue on (its deletions, its skips), or it would
+    // report the same deletions every night until something new arrived.
+    const promoteCatalogue = invoke(STATE.promoteCatalogue, fns.aggregate, { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt'), promoteOnly: true }, Duration.minutes(16), undefined);
     const notifyNothing = invoke(STATE.notifyNothingToDo, fns.notify, { ...common, kind: 'nothing-to-do' }, Duration.minutes(2), undefined);
     const notifySkipped = invoke(STATE.notifySkipped, fns.notify, { ...common, kind: 'skipped', skip: sfn.JsonPath.objectAt('$.run.skip') }, Duration.minutes(2), undefined);
     const done = new sfn.Succeed(this, STATE.done);
@@ -249,7 +253,7 @@ export class Workflow extends Construct {
       .next(readPlan)
       .next(
         new sfn.Choice(this, STATE.hasWork)
-          .when(sfn.Condition.numberEquals('$.plan.value.shardCount', 0), notifyNothing.next(done))
+          .when(sfn.Condition.numberEquals('$.plan.value.shardCount', 0), promoteCatalogue.next(notifyNothing).next(done))
           .otherwise(work.next(aggregate).next(notify).next(done)),
       );
 

@@ -28,6 +28,7 @@ function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<s
     [names.backup]: async () => ({ Status: 'SUCCEEDED' }),
     [names.resize]: async () => ({ Status: 'SUCCEEDED' }),
     [names.aggregate]: lambda({}),
+    [names.promoteCatalogue]: lambda({}),
     [names.notify]: lambda({ sent: true }),
     [names.notifyNothingToDo]: lambda({ sent: true }),
     [names.notifySkipped]: lambda({ sent: true }),
@@ -114,5 +115,5 @@ it('gives way to another active run: NotifySkipped, nothing else', async () => {
 it('goes straight to the nothing-to-do email when the plan has no shards', async () => {
   const definition = synthesizeLocalDefinition(config, join(tmp, 'nothing'));
   const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(0) }), {}, 'local-test');
-  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
+  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'PromoteCatalogue', 'NotifyNothingToDo', 'Done']);
 });

@@ -176,6 +176,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       [STATE.backup]: batch('backup'),
       [STATE.resize]: batch('resize'),
       [STATE.aggregate]: lambda(aggregate),
+      [STATE.promoteCatalogue]: lambda(aggregate),
       [STATE.notify]: lambda(notify),
       [STATE.notifyNothingToDo]: lambda(notify),
       [STATE.notifySkipped]: lambda(notify),

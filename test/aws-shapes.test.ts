@@ -89,6 +89,7 @@ async function runWith(listed: unknown, readPlanBody = JSON.stringify({ shardCou
       [STATE.plan]: async () => ({ Status: 'SUCCEEDED' }),
       [STATE.readPlan]: async () => ({ AcceptRanges: 'bytes', Body: readPlanBody, ContentLength: readPlanBody.length, ContentType: 'application/json; charset=utf-8', ETag: '"6805f2cfc46c0f04559748bb039d69ae"', LastModified: '2026-11-22T02:01:00Z', Metadata: {} }),
       [STATE.notifySkipped]: notify,
+      [STATE.promoteCatalogue]: async () => lambdaAnswer({ catalogPromoted: false }),
       [STATE.notifyNothingToDo]: notify,
       [STATE.notifyFailure]: async () => {
         throw Object.assign(new Error('unexpected failure path'), { name: 'RunFailed' });
@@ -115,7 +116,7 @@ describe('CheckActiveRuns → Prepare with the ListExecutions answer AWS sends',
 
   it('goes ahead when it is the oldest running execution', async () => {
     const { outcome } = await runWith(listExecutionsAnswer(LATER));
-    expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'NotifyNothingToDo', 'Done']);
+    expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'PromoteCatalogue', 'NotifyNothingToDo', 'Done']);
   });
 
   it('fails loudly, naming the item, on an answer in a shape AWS does not send', async () => {

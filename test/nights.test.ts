@@ -114,6 +114,7 @@ describe('every night after the first (embedded runtime, configured through cdk.
     expect(report.prune).toMatchObject({ originals: 1, renditions: 3, held: 0, pruned: [{ key: 'b.jpg', renditions: ['tiny/b.jpeg', 'mid/b.webp', 'big/b.jpeg'] }] });
     expect(report.operations.resize?.skippedByCode).toEqual({ 'rendition-key-collision': 1 });
     expect(report.operations.backup).toMatchObject({ processed: 2, failed: 0, skippedByCode: { 'original-deleted': 1 } });
+    expect(next.email).toMatch(/\n +deleted: "b.jpg"\n/);
     expect(next.email).toContain('Pruned     3 renditions of 1 deleted originals deleted (their backups are kept):\n  "b.jpg" (3)');
     expect(readFileSync(next.json.report!, 'utf8')).toContain('<tr><td>b.jpg</td><td>tiny/b.jpeg, mid/b.webp, big/b.jpeg</td></tr>');
     await s3(async (s) => {
@@ -148,9 +149,17 @@ describe('every night after the first (embedded runtime, configured through cdk.
     expect(held.plan).toMatchObject({ nothingToDo: true, prune: { originals: 0, held: 3, share: 3 / before.catalogue.length, maxShare: 0.5 } });
     expect(held.email).toMatch(/Prune +HELD: 3 deleted originals are \d+\.\d% of the catalogue, more than renditions\.maxPruneShare \(50\.0%\); their renditions were kept\./);
     expect(held.email).toContain('{"confirmPrune": true}');
+    // Each deletion is named, by the run that found it, and in the list beside the report.
+    expect(held.plan).toMatchObject({ counts: { deleted: 3 }, deleted: { sample: gone, list: runKeys(held.json.runId).deleted } });
+    expect(held.email).toContain('deleted: "a.jpg", "c.png", "e.png"\n');
+    const list = await s3((s) => getText(s.s3, B.work, runKeys(held.json.runId).deleted));
+    expect(list.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(gone);
     await s3(async (s) => expect(await keys(s, B.renditions)).toEqual(before.renditions));
-    // Held, not forgotten: the next plain night holds it again.
-    expect((await night()).plan.prune).toMatchObject({ held: 3 });
+    // Held, not forgotten: the next plain night holds it again, and does not report the deletions again.
+    const again = await night();
+    expect(again.plan).toMatchObject({ prune: { held: 3 }, counts: { deleted: 0 } });
+    expect(again.plan.deleted).toBeUndefined();
+    expect(again.email).not.toContain('deleted: "');
     const confirmed = await night(['--confirm-prune']);
     expect(confirmed.report.prune).toMatchObject({ originals: 3, renditions: theirs.length, held: 0 });
     await s3(async (s) => {

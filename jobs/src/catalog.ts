@@ -17,7 +17,7 @@ import { presetDigests } from '../../core/recipe';
 import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { isDenseWork, type Plan, type PlanCounts } from '../../core/results';
+import { DELETED_SAMPLE, isDenseWork, type Plan, type PlanCounts } from '../../core/results';
 import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
@@ -95,6 +95,9 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
   const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
   const pruneFile = new JsonLinesWriter(join(dir, 'prune.jsonl'));
+  // Originals deleted since the last run, named once: a tombstone kept for a later prune is not new.
+  const deletedFile = new JsonLinesWriter(join(dir, 'deleted.jsonl'));
+  const deletedSample: string[] = [];
   const run: RunChoices = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
   const { pruneDeleted } = config.renditions;
   let pruneCandidates = 0;
@@ -136,7 +139,11 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
     if (entry.kind === 'deleted') {
       const previous = lineRecord<StateRecord>(entry.previous);
-      if (!previous.deleted) counts.deleted++;
+      if (!previous.deleted) {
+        counts.deleted++;
+        if (deletedSample.length < DELETED_SAMPLE) deletedSample.push(previous.key);
+        await deletedFile.write({ key: previous.key, size: previous.size, etag: previous.etag });
+      }
       // A deleted original that owned renditions holds their keys until they are pruned.
       if (pruneDeleted && prunablePresets(previous).length > 0) await decide(owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: true }));
       continue;
@@ -153,6 +160,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   catalogFile.close();
   await workFile.close();
   await pruneFile.close();
+  await deletedFile.close();
 
   // 4. The prune guard (rclone's --max-delete): a night that would prune the renditions of more
   // than renditions.maxPruneShare of the catalogue prunes nothing unless the input confirms it.
@@ -203,6 +211,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // 6. Artefacts, plan last.
   pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
   pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
+  if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson'))));
   await Promise.all(pending);
 
   const { timeouts, ...estimate } = planTiming({ shardCount: shards, objects: counts.work, bytes: bytes.work, operations: shards > 0 ? operations : [], elapsedSeconds: (Date.now() - started) / 1000 }, config.compute);
@@ -234,6 +243,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     previousCatalogRecords: previousRecords,
     prune,
     nothingToDo: shards === 0,
+    ...(counts.deleted > 0 ? { deleted: { sample: deletedSample, list: keys.deleted } } : {}),
     ...(counts.listed === 0 && input.prefix !== '' ? { warnings: [await emptyPrefixWarning(ctx, input.prefix)] } : {}),
     timeouts,
     estimate: { ...estimate, cost },
