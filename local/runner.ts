@@ -5,7 +5,7 @@
  * from the embedded server, and emails go through its SNS topic into .nightshift/outbox/.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -33,6 +33,7 @@ import { type JobName, runBatchJob } from './batch';
 import { LOCAL_EMAIL, synthesizeLocalDefinition } from './definition';
 import { openOutbox } from './outbox';
 import { ProgressDisplay } from './progress';
+import { claimDataDir, dataDirOwner } from './data-dir';
 import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
 import { startEmbeddedS3 } from './s3-server';
 
@@ -91,12 +92,17 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   mkdirSync(dataDir, { recursive: true });
   let record = newRunRecord(runId, startTime);
   const note = (change: Partial<LocalRunRecord>) => writeRunRecord(dataDir, (record = { ...record, ...change }));
-  // The embedded server keeps its objects in one SQLite file that one process may open at a time.
-  // With --endpoint it only carries the emails (SNS) and keeps nothing on disk.
-  const releaseDataDir = options.endpoint ? () => undefined : lockDataDir(dataDir);
+  // The embedded server keeps its objects in one SQLite file that one process may open at a time
+  // (local/data-dir.ts): a running `nightshift local serve` owns it, and the run uses its endpoint.
+  // With --endpoint (or through the serve) this process's server only carries the emails (SNS).
+  const owner = options.endpoint ? undefined : dataDirOwner(dataDir);
+  if (owner?.role === 'serve' && !owner.endpoint) throw new Error(`nightshift local serve (pid ${owner.pid}) is starting on ${dataDir}: try again in a few seconds`);
+  const served = owner?.role === 'serve' ? owner.endpoint : undefined;
+  const claim = options.endpoint || served ? undefined : claimDataDir(dataDir, 'run');
   note({});
-  const server = await startEmbeddedS3({ dataDir: options.endpoint ? undefined : join(dataDir, 's3') });
-  const s3Endpoint = options.endpoint ?? server.endpoint;
+  if (served) progressOut(`Using the S3 data of nightshift local serve (pid ${owner!.pid}) on ${served}\n`);
+  const server = await startEmbeddedS3({ dataDir: claim ? join(dataDir, 's3') : undefined });
+  const s3Endpoint = options.endpoint ?? served ?? server.endpoint;
   const s3 = createS3Client({ endpoint: s3Endpoint, maxAttempts: 8 }, {});
   const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
   try {
@@ -234,7 +240,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     outbox.close();
     s3.destroy();
     await server.stop();
-    releaseDataDir();
+    claim?.release();
   }
 }
 
@@ -255,26 +261,6 @@ async function ensureBucket(s3: S3Client, bucket: string, endpoint: string): Pro
     throw error;
   }
 }
-
-/** Claims `<dataDir>/s3.lock` for this process, or says which live process holds it. */
-function lockDataDir(dataDir: string): () => void {
-  const lock = join(dataDir, 's3.lock');
-  for (let tries = 0; tries < 2; tries++) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      return () => rmSync(lock, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(lock, 'utf8'));
-      if (isAlive(holder)) {
-        throw new Error(`another local run (pid ${holder}) is using ${dataDir}: wait for it to end, or run this one against a shared --endpoint (each with its own --data-dir)`);
-      }
-      rmSync(lock, { force: true }); // left by a run that died
-    }
-  }
-  throw new Error(`could not lock ${dataDir}`);
-}
-
 
 /**
  * The local stand-in for CheckActiveRuns (`aws-sdk:sfn:listExecutions`, StatusFilter RUNNING):

@@ -3,7 +3,10 @@
  * the embedded S3 server, the real jobs and handlers, the email in .nightshift/outbox/. Results
  * are checked through the S3 API on the same data afterwards.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -11,12 +14,12 @@ import sharp from 'sharp';
 import { readEml } from '../core/eml';
 import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
-import { getJson, getText, listPages } from '../adapters/s3';
+import { createS3Client, getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS } from '../local/runner';
 import { hostileCorpus } from '../scripts/lib/corpus';
 import { photoJpeg } from '../scripts/lib/images';
 import { type CliRun, runCli } from './support/cli';
-import { startTestS3, type TestS3 } from './support/processes';
+import { ROOT, startTestS3, type TestS3 } from './support/processes';
 
 const B = LOCAL_BUCKETS;
 let data: string;
@@ -187,6 +190,40 @@ describe('nightshift local, other cases', () => {
       await empty.stop();
     }
   }, 120_000);
+});
+
+describe('nightshift local serve during a run', () => {
+  it('is the one owner of the data: a run started meanwhile uses its server, and the serve shows the run\'s writes at once', async () => {
+    const serve = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', join(data, '.nightshift')], { cwd: data, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const [line] = (await once(createInterface({ input: serve.stdout! }), 'line')) as [string];
+      const { endpoint } = JSON.parse(line) as { endpoint: string };
+      const s3 = createS3Client({ endpoint, maxAttempts: 2 }, {});
+      const body = await photoJpeg(500, 400, 77);
+      await s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: 'served/new.jpg', Body: body, ContentType: 'image/jpeg' }));
+      const run = await local();
+      expect(run.code).toBe(0);
+      const owner = readFileSync(join(data, '.nightshift', 's3.lock'), 'utf8');
+      expect(JSON.parse(owner)).toEqual({ pid: expect.any(Number), role: 'serve', endpoint });
+      expect(run.stderr).toContain(`Using the S3 data of nightshift local serve (pid ${JSON.parse(owner).pid}) on ${endpoint}`);
+      // Read through the serve, with the SDK's checksum validation: the backup and every rendition of the new image.
+      const backup = await s3.send(new GetObjectCommand({ Bucket: B.backup, Key: 'served/new.jpg', ChecksumMode: 'ENABLED' }));
+      expect(Buffer.from(await backup.Body!.transformToByteArray()).equals(body)).toBe(true);
+      const renditions: string[] = [];
+      for await (const page of listPages(s3, { bucket: B.renditions })) renditions.push(...page.objects.map((o) => o.Key!).filter((k) => k.includes('/served/new.')));
+      expect(renditions.length).toBeGreaterThan(0);
+      for (const key of renditions) expect((await sharp(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: key }))).Body!.transformToByteArray())).metadata()).width).toBeGreaterThan(0);
+      // A second serve of the same data is refused, naming the first.
+      const second = await cli(['local', 'serve', '--data-dir', join(data, '.nightshift')]);
+      expect(second.stderr).toContain(`nightshift local serve (pid ${JSON.parse(owner).pid}) is serving`);
+      s3.destroy();
+    } finally {
+      serve.kill('SIGTERM');
+      const [code] = (await once(serve, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    }
+    expect(existsSync(join(data, '.nightshift', 's3.lock'))).toBe(false);
+  }, 300_000);
 });
 
 describe('one configuration for both runtimes', () => {

@@ -1,9 +1,10 @@
 /** `nightshift local` and `nightshift local serve`. */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parsePipelineConfig } from '../../core/config';
 import { pipelineConfigOf } from '../../infra/config';
 import { LOCAL_EMAIL } from '../../local/definition';
+import { claimDataDir } from '../../local/data-dir';
 import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
 import { startEmbeddedS3 } from '../../local/s3-server';
 import { UsageError } from '../../core/validation';
@@ -51,7 +52,18 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
 export async function serveCommand(values: Record<string, unknown>): Promise<number> {
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, received "${String(values.port)}"`);
-  const server = await startEmbeddedS3({ port, dataDir: resolve((values['data-dir'] as string | undefined) ?? '.nightshift', 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+  const dataDir = resolve((values['data-dir'] as string | undefined) ?? '.nightshift');
+  mkdirSync(dataDir, { recursive: true });
+  // The serve owns the data while it runs; runs started meanwhile use its endpoint (local/data-dir.ts).
+  const claim = claimDataDir(dataDir, 'serve');
+  let server;
+  try {
+    server = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+  } catch (error) {
+    claim.release();
+    throw error;
+  }
+  claim.setEndpoint(server.endpoint);
   const info = { endpoint: server.endpoint, buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
   else {
@@ -60,7 +72,7 @@ export async function serveCommand(values: Record<string, unknown>): Promise<num
     process.stdout.write(`\nBrowse with any S3 client, e.g.:\n  aws --endpoint-url ${server.endpoint} s3 ls s3://${LOCAL_BUCKETS.renditions}/ --recursive\n  (any access key works; region us-east-1)\n`);
   }
   await new Promise<void>((done) => {
-    const stop = () => void server.stop().then(done);
+    const stop = () => void server.stop().finally(() => (claim.release(), done()));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
