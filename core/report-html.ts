@@ -9,6 +9,30 @@ import { type Report, topFailureReasons } from './report';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/**
+ * Characters a reader cannot see, or cannot tell apart: controls, format characters (zero-width,
+ * bidirectional marks), combining marks (the difference between NFC and NFD "café") and spaces
+ * other than the ASCII one.
+ */
+const UNSEEN = /[\p{Cc}\p{Cf}\p{M}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/u;
+const escapeOf = (c: string) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+
+/** Keys longer than this (in characters) show their start and end, the full key on hover. */
+export const KEY_SHOWN = 96;
+
+/**
+ * An S3 key as a person can read it: line breaks offered after separators (never one character a
+ * line), unseen characters shown as \uXXXX escapes, and a long key cut in the middle with the full
+ * key (escaped the same way) in its title.
+ */
+export function keyHtml(key: string): string {
+  const chars = [...key];
+  const show = (part: string[]) => part.map((c) => (UNSEEN.test(c) ? `<span class="esc">${escapeOf(c)}</span>` : `${escapeHtml(c)}${'/-_.'.includes(c) ? '<wbr>' : ''}`)).join('');
+  const full = chars.map((c) => (UNSEEN.test(c) ? escapeOf(c) : c)).join('');
+  const body = chars.length > KEY_SHOWN ? `${show(chars.slice(0, KEY_SHOWN - 36))}<span class="cut">…</span>${show(chars.slice(-32))}` : show(chars);
+  return `<span class="key" title="${escapeHtml(full)}">${body}</span>`;
+}
+
 const STATUS: Record<Report['status'], { label: string; colour: string }> = {
   SUCCEEDED: { label: 'Succeeded', colour: '#1a7f37' },
   COMPLETED_WITH_FAILURES: { label: 'Completed with failures', colour: '#bf8700' },
@@ -48,7 +72,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
     })
     .join('');
   const reasons = topFailureReasons(report.failures, 20, 1);
-  const rows = report.failures.slice(0, FAILURE_ROWS_MAX).map((f) => `<tr><td>${f.operation}</td><td><code>${escapeHtml(f.code)}</code></td><td class="key">${escapeHtml(f.key)}</td><td>${escapeHtml(f.message)}</td></tr>`);
+  const rows = report.failures.slice(0, FAILURE_ROWS_MAX).map((f) => `<tr><td>${f.operation}</td><td><code>${escapeHtml(f.code)}</code></td><td class="key">${keyHtml(f.key)}</td><td>${escapeHtml(f.message)}</td></tr>`);
   const csv = escapeHtml(options.failuresCsvHref ?? 'failures.csv');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -61,7 +85,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .meta{color:#57606a}.cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}
 .card{border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;min-width:130px}.card b{display:block;font-size:22px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}
-td.bad{color:#cf222e;font-weight:600}.key{word-break:break-all;font-family:ui-monospace,monospace;font-size:13px}
+td.bad{color:#cf222e;font-weight:600}.key{overflow-wrap:break-word;font-family:ui-monospace,monospace;font-size:13px}td.key{min-width:16em}.key .esc{color:#8250df;background:#fbefff;border-radius:3px}.key .cut{color:#57606a;padding:0 2px}
 code{font-size:13px}svg text{font:12px system-ui,sans-serif;fill:#1f2328}details summary{cursor:pointer;margin:8px 0}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px}
 .tile{border:1px solid #d0d7de;border-radius:8px;padding:8px;margin:0;font-size:12px}
@@ -84,7 +108,7 @@ ${shardCharts(report)}
 ${renditionChart(report)}
 ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
-<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => `<code class="key">${escapeHtml(k)}</code>`).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
+<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
 ${pruneSection(report)}
 ${
   report.failures.length
@@ -126,11 +150,11 @@ function gallery(report: Report, items: readonly GalleryItem[]): string {
       ? `<img src="${item.thumbnail.dataUri}" width="${item.thumbnail.width}" height="${item.thumbnail.height}" alt="${escapeHtml(item.thumbnail.rendition)} of ${escapeHtml(item.key)}">`
       : '<div class="none" title="no preview">?</div>';
     const list = item.renditions.map((r) => `<li>${escapeHtml(r.name)} ${r.width && r.height ? `${r.width}×${r.height} ` : ''}${bytes(r.bytes)}</li>`).join('');
-    return `<figure class="tile">${image}<figcaption><span class="key">${escapeHtml(item.key)}</span><ul>${list}</ul></figcaption></figure>`;
+    return `<figure class="tile">${image}<figcaption>${keyHtml(item.key)}<ul>${list}</ul></figcaption></figure>`;
   });
   const failedTiles = failed
     .slice(0, FAILED_TILES)
-    .map((f) => `<figure class="tile failed"><div class="none" title="failed">✕</div><figcaption><span class="key">${escapeHtml(f.key)}</span><ul><li><code>${escapeHtml(f.code)}</code>: ${escapeHtml(f.message)}</li></ul></figcaption></figure>`);
+    .map((f) => `<figure class="tile failed"><div class="none" title="failed">✕</div><figcaption>${keyHtml(f.key)}<ul><li><code>${escapeHtml(f.code)}</code>: ${escapeHtml(f.message)}</li></ul></figcaption></figure>`);
   return `<h2>Gallery</h2>${
     tiles.length ? `<p class="meta">A sample of ${n(items.length)} processed image${items.length === 1 ? '' : 's'}, each shown by its smallest rendition, with every rendition written.</p><div class="gallery">${tiles.join('')}</div>` : ''
   }${
@@ -169,7 +193,7 @@ export function barChart(bars: readonly { label: string; value: number; text: st
 function pruneSection(report: Report): string {
   const p = report.prune;
   if (!p || (p.originals === 0 && p.held === 0)) return '';
-  const rows = p.pruned.slice(0, FAILURE_ROWS_MAX).map((x) => `<tr><td>${escapeHtml(x.key)}</td><td>${x.renditions.map(escapeHtml).join(', ')}</td></tr>`);
+  const rows = p.pruned.slice(0, FAILURE_ROWS_MAX).map((x) => `<tr><td class="key">${keyHtml(x.key)}</td><td>${x.renditions.map(escapeHtml).join(', ')}</td></tr>`);
   const held = p.held > 0 ? `<p><strong>Prune held:</strong> ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept. If the deletions are intended, start a run with <code>{"confirmPrune": true}</code>.</p>` : '';
   const pruned = p.originals > 0 ? `<p>${n(p.renditions)} renditions of ${n(p.originals)} deleted originals ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
   return `<h2 id="pruned">Pruned renditions</h2>${held}${pruned}`;

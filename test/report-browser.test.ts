@@ -25,7 +25,12 @@ import { startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const config = parsePipelineConfig({ buckets });
-const KEYS = ['photos/harbour.jpg', 'photos/ridge.jpg', 'photos/ünïcode <b>.jpg', 'photos/broken.jpg'];
+// Keys a real bucket holds: one very long, and two that differ only by Unicode normalization.
+const CAFE_NFC = 'photos/caf\u00e9.jpg';
+const CAFE_NFD = 'photos/cafe\u0301.jpg';
+const LONG = `archive/${Array.from({ length: 12 }, (_, i) => `department-${i}_subfolder`).join('/')}/IMG_20261122_020000_final_version_approved.jpg`;
+const KEYS = ['photos/harbour.jpg', 'photos/ridge.jpg', 'photos/ünïcode <b>.jpg', 'photos/broken.jpg', CAFE_NFC, CAFE_NFD, LONG];
+const FAILED = KEYS.slice(3);
 
 let server: TestS3;
 let browser: Browser;
@@ -67,7 +72,7 @@ beforeAll(async () => {
     skipped: [],
     failures: failed.map((key) => ({ key, code: 'decode-failed', message: 'VipsJpeg: premature end of JPEG file', retryable: false })),
   });
-  const results = [result('backup', 0, KEYS.slice(0, 2), []), result('backup', 1, KEYS.slice(2), []), result('resize', 0, KEYS.slice(0, 2), []), result('resize', 1, KEYS.slice(2), ['photos/broken.jpg'])];
+  const results = [result('backup', 0, KEYS.slice(0, 2), []), result('backup', 1, KEYS.slice(2), []), result('resize', 0, KEYS.slice(0, 2), []), result('resize', 1, KEYS.slice(2), FAILED)];
   const report = buildReport(plan, results, { trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:05:00.000Z', catalogPromoted: true });
   const gallery = await collectGallery(server.s3, config, plan, report);
   reportPath = join(dir, 'report.html');
@@ -99,7 +104,7 @@ describe('report.html in headless Chromium', () => {
     await page.goto(pathToFileURL(reportPath).href);
     expect(await page.locator('h1 .status').first().textContent()).toBe('Completed with failures');
     const resizeRow = page.locator('table tr', { has: page.locator('th', { hasText: /^resize$/ }) });
-    expect((await resizeRow.locator('td').allTextContents()).slice(0, 3)).toEqual(['3', '0', '1']);
+    expect((await resizeRow.locator('td').allTextContents()).slice(0, 3)).toEqual(['3', '0', String(FAILED.length)]);
     // Three charts (time per shard for each operation, rendition bytes) and the failure reasons: bars with width.
     const charts = page.locator('svg[role=img]');
     expect(await charts.count()).toBe(4);
@@ -116,9 +121,33 @@ describe('report.html in headless Chromium', () => {
       [true, 320],
     ]);
     expect(await page.locator('.tile .key', { hasText: 'photos/ünïcode <b>.jpg' }).count()).toBe(1);
-    expect(await page.locator('.tile.failed').textContent()).toContain('decode-failed: VipsJpeg: premature end of JPEG file');
-    expect(await page.locator('#failures ~ table td.key').allTextContents()).toEqual(['photos/broken.jpg']);
+    expect(await page.locator('.tile.failed').first().textContent()).toContain('decode-failed: VipsJpeg: premature end of JPEG file');
+    expect((await page.locator('#failures ~ table td.key').allTextContents()).length).toBe(FAILED.length);
     expect(await page.locator('a[href="failures.csv"]').count()).toBe(1);
+    await page.close();
+  });
+
+  it('shows real keys readably: long ones wrap at separators and cut in the middle, unseen differences as escapes', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(reportPath).href);
+    const cell = (key: string) => page.locator(`#failures ~ table td.key:has(span[title="${key.replaceAll('\u0301', '\\\\u0301')}"])`);
+    // NFC and NFD "café" look the same as text; the report tells them apart.
+    expect(await cell(CAFE_NFC).textContent()).toBe('photos/café.jpg');
+    expect(await cell(CAFE_NFD).textContent()).toBe('photos/cafe\\u0301.jpg');
+    // The long key: its start and end, the full key on hover, a few lines at most (not a character a line).
+    const long = cell(LONG);
+    expect(await long.locator('span.key').getAttribute('title')).toBe(LONG);
+    const text = (await long.textContent())!;
+    expect(text.startsWith('archive/department-0_subfolder/')).toBe(true);
+    expect(text.endsWith('_final_version_approved.jpg')).toBe(true);
+    expect(text).toContain('…');
+    const box = (await long.boundingBox())!;
+    const lineHeight = await long.evaluate((el) => parseFloat((globalThis as unknown as { getComputedStyle(e: unknown): { lineHeight: string } }).getComputedStyle(el).lineHeight));
+    expect(box.width).toBeGreaterThan(200);
+    expect(box.height / lineHeight).toBeLessThanOrEqual(6);
+    // Its gallery card stays the size of the others.
+    const tiles = await page.locator('.tile.failed').evaluateAll((els) => els.map((el) => (el as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height));
+    expect(Math.max(...tiles)).toBeLessThan(2 * Math.min(...tiles));
     await page.close();
   });
 });
