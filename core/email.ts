@@ -6,7 +6,7 @@
  */
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './results';
-import { type Report, topFailureReasons, type Trigger } from './report';
+import { type DryRunPlan, type Report, topFailureReasons, type Trigger } from './report';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
 export const SUBJECT_MAX_CHARS = 99;
@@ -122,9 +122,16 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   const failed = report.failures.length;
   const failedObjects = new Set(report.failures.map((f) => f.key)).size;
   const what = `${plural(work, 'image')} with work due${report.full ? ' (full run)' : ''}`;
-  const lead = report.dryRun ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.` : `${n(work)} ${what}: ${outcomeWords(report, failedObjects)}.`;
+  const lead = report.dryRunPlan
+    ? `Dry run: ${dryRunWords(report.dryRunPlan)}. Nothing was written outside the run's folder.`
+    : report.dryRun
+      ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.`
+      : `${n(work)} ${what}: ${outcomeWords(report, failedObjects)}.`;
+  const dry = report.dryRunPlan;
   const subject = subjectLine(
-    `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
+    dry
+      ? `nightshift ${utcMinute(report.startedAt)}: DRY RUN, would back up ${n(dry.copy.objects)} and render ${n(dry.render.objects)} images, ${duration(report.durationMs)}`
+      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
   );
   const opLine = (label: string, t: typeof resize, verb: string, extra: string) =>
     t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
@@ -140,10 +147,14 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     field('Scope', `${report.prefix ? `prefix ${report.prefix}` : 'whole corpus'}${report.full ? ', full run' : ''}; presets ${report.presets.join(', ')}`),
     '',
     ...catalogueLines(report.objects, report.deleted),
-    ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
-    ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
-    ...pruneLines(report),
-    ...estimateLines(report.estimate),
+    ...(report.dryRunPlan
+      ? dryRunPlanLines(report.dryRunPlan)
+      : [
+          ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
+          ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
+          ...pruneLines(report),
+          ...estimateLines(report.estimate),
+        ]),
     field('Catalogue', report.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue'),
   ];
   if (failed > 0) {
@@ -156,6 +167,33 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   }
   lines.push('', ...linkLines(links));
   return fit({ subject, text: `${lines.join('\n')}\n` });
+}
+
+/** What a real run would do, in one clause: "a real run now would back up 3 images (1.2 MB) and write 24 renditions of 3 images". */
+export function dryRunWords(p: DryRunPlan): string {
+  const parts = [
+    p.copy.objects > 0 && `back up ${n(p.copy.objects)} ${plural(p.copy.objects, 'original')} (${bytes(p.copy.bytes)})`,
+    p.render.objects > 0 && `write ${n(p.render.renditions)} ${plural(p.render.renditions, 'rendition')} of ${n(p.render.objects)} ${plural(p.render.objects, 'image')}`,
+    p.prune.objects > 0 && `prune ${n(p.prune.renditions)} ${plural(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')}`,
+  ].filter((x): x is string => Boolean(x));
+  if (parts.length === 0) return 'a real run now would do nothing: every output is current';
+  return `a real run now would ${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]}`;
+}
+
+/** A dry run's plan, per action, with what it would take and where its keys are. */
+function dryRunPlanLines(p: DryRunPlan): string[] {
+  const current = (op: 'backup' | 'resize') => (p.current[op] ? ` (${n(p.current[op])} already current)` : '');
+  const requests = Object.values(p.cost.requests).reduce((a, b) => a + b, 0);
+  const lines = [
+    field('Would do', `back up ${n(p.copy.objects)} ${plural(p.copy.objects, 'original')}: ${bytes(p.copy.bytes)} to copy server-side${current('backup')}`),
+    field('', `render ${n(p.render.objects)} ${plural(p.render.objects, 'image')} (${bytes(p.render.bytes)} to read) into ${n(p.render.renditions)} ${plural(p.render.renditions, 'rendition')}; the bytes they take are known once rendered${current('resize')}`),
+  ];
+  if (p.prune.objects > 0) lines.push(field('', `prune ${n(p.prune.renditions)} ${plural(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')} (their backups are kept)`));
+  lines.push(
+    field('Estimate', `${duration(p.expectedSeconds * 1000)} on the configured compute; about ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)})`),
+    field('Keys', `${p.list}: one line per object (key, operation, action, bytes, renditions)`),
+  );
+  return lines;
 }
 
 const usd = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);

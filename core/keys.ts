@@ -35,6 +35,9 @@ export const runKeys = (runId: string) => {
     shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
     result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
     resultsPrefix: (operation: string) => `${base}/results/${operation}/`,
+    /** A dry run: each shard's planned actions, and all of them in one list beside the report. */
+    plannedShard: (operation: string, index: number) => `${base}/planned/${operation}/${shardName(index)}.jsonl`,
+    planned: `${base}/planned.jsonl`,
     report: `${base}/report.json`,
     reportHtml: `${base}/report.html`,
     failuresCsv: `${base}/failures.csv`,

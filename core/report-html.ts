@@ -3,7 +3,7 @@
  * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
  * local disk and answers "what happened, and do I act?".
  */
-import { bytes, duration, n, utcMinute } from './email';
+import { bytes, dryRunWords, duration, n, utcMinute } from './email';
 import { interruptedWords } from './last-run';
 import { type Report, topFailureReasons } from './report';
 
@@ -103,6 +103,7 @@ ${report.interrupted ? `<p class="notice"><b>Previous run:</b> ${escapeHtml(inte
 <div class="card"><b>${n(report.objects.unchanged)}</b>unchanged</div>
 <div class="card"><b class="${report.failures.length ? 'bad' : ''}">${n(report.failures.length)}</b>failures</div>
 </div>
+${report.dryRunPlan ? dryRunSection(report.dryRunPlan) : ''}
 ${ops.length ? `<h2>Operations</h2><table><tr><th></th><th>processed</th><th>skipped</th><th>failed</th><th>bytes read</th><th>bytes written</th><th>output size</th><th>slowest shard</th></tr>${totals}</table>` : ''}
 ${shardCharts(report)}
 ${renditionChart(report)}
@@ -187,6 +188,15 @@ export function barChart(bars: readonly { label: string; value: number; text: st
     })
     .join('');
   return `<svg role="img" width="100%" viewBox="0 0 ${width} ${bars.length * row + 4}" xmlns="http://www.w3.org/2000/svg">${items}</svg>`;
+}
+
+/** A dry run's plan: what a real run would do, per action, what it would take, and its list of keys. */
+function dryRunSection(p: NonNullable<Report['dryRunPlan']>): string {
+  const requests = Object.values(p.cost.requests).reduce((a, b) => a + b, 0);
+  const row = (action: string, w: { objects: number; renditions: number; bytes: number }, current?: number) => `<tr><th>${action}</th><td>${n(w.objects)}</td><td>${n(w.renditions)}</td><td>${bytes(w.bytes)}</td><td>${current === undefined ? '' : n(current)}</td></tr>`;
+  return `<h2>Dry run: what a real run would do</h2><p>${escapeHtml(dryRunWords(p))}.</p>
+<table><tr><th></th><th>objects</th><th>renditions</th><th>bytes to copy or read</th><th>already current</th></tr>${row('back up', p.copy, p.current.backup ?? 0)}${row('render', p.render, p.current.resize ?? 0)}${row('prune', p.prune)}</table>
+<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and $${p.cost.totalUsd.toFixed(4)} (compute $${p.cost.computeUsd.toFixed(4)}, ${n(requests)} S3 requests $${p.cost.requestsUsd.toFixed(4)}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
 }
 
 /** Renditions of deleted originals: what was pruned (the first rows open, the rest folded), or why nothing was. */

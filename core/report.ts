@@ -6,7 +6,8 @@
 import type { ShardOperation } from './input';
 import type { InterruptedRun } from './last-run';
 import { compareKeys } from './keys';
-import { NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type Pruned, type ShardResult } from './results';
+import { type RunCost, runCost, type StorageClassPriced } from './cost';
+import { isDenseWork, NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type Pruned, type ShardResult, type WouldDo } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 
@@ -66,6 +67,52 @@ export interface Report {
   readonly interrupted?: InterruptedRun;
   /** Originals deleted since the last run, named (a sample, and the list of all). */
   readonly deleted?: Plan['deleted'];
+  /** A dry run: what a real run started now would do, and what it would take. */
+  readonly dryRunPlan?: DryRunPlan;
+}
+
+/**
+ * A dry run as a plan to approve: per action, what the jobs found a real run would do after
+ * checking every output (so a dry --full run counts what is stale, not every listed object),
+ * the duration and cost of that work on the configured compute, and the list of its keys.
+ */
+export interface DryRunPlan {
+  readonly copy: WouldDo;
+  readonly render: WouldDo;
+  readonly prune: WouldDo;
+  /** Objects whose outputs are current: a real run would skip them. */
+  readonly current: Partial<Record<ShardOperation, number>>;
+  readonly expectedSeconds: number;
+  readonly cost: RunCost;
+  /** runs/<runId>/planned.jsonl: one PlannedAction a line, backup then resize, in key order. */
+  readonly list: string;
+}
+
+/** The plan's estimate, redone for the work the dry run found (its shards' task time scaled to it). */
+export function dryRunPlan(plan: Plan, report: Report, results: readonly ShardResult[], config: { compute: Parameters<typeof runCost>[0]['compute']; backupStorageClass: StorageClassPriced }, list: string): DryRunPlan {
+  const total = (action: 'copy' | 'render' | 'prune'): WouldDo =>
+    results.reduce<WouldDo>((acc, r) => {
+      const w = r.wouldDo?.[action];
+      return w ? { objects: acc.objects + w.objects, renditions: acc.renditions + w.renditions, bytes: acc.bytes + w.bytes } : acc;
+    }, { objects: 0, renditions: 0, bytes: 0 });
+  const [copy, render, prune] = [total('copy'), total('render'), total('prune')];
+  const share = (op: ShardOperation, objects: number) => (report.operations[op]?.items ? objects / report.operations[op]!.items : 0);
+  const ratio = { backup: share('backup', copy.objects), resize: share('resize', render.objects + prune.objects) };
+  const jobs = plan.estimate.arrayJobs;
+  const longest = Math.max(0, ...Object.values(jobs).map((t) => t.expectedSeconds));
+  const scaled = (['backup', 'resize'] as const).map((op) => (jobs[op]?.expectedSeconds ?? 0) * ratio[op]);
+  const cost = runCost({
+    listed: plan.counts.listed,
+    backups: copy.objects,
+    images: render.objects,
+    renditionsPerImage: render.objects > 0 ? render.renditions / render.objects : 0,
+    dense: isDenseWork(plan),
+    taskSeconds: { backup: (jobs.backup?.taskSeconds ?? 0) * ratio.backup, resize: (jobs.resize?.taskSeconds ?? 0) * ratio.resize },
+    compute: config.compute,
+    backupStorageClass: config.backupStorageClass,
+  });
+  const current = Object.fromEntries(Object.entries(report.operations).map(([op, t]) => [op, t.skippedByCode['up-to-date'] ?? 0]));
+  return { copy, render, prune, current, expectedSeconds: Math.round(plan.estimate.expectedSeconds - longest + Math.max(0, ...scaled)), cost, list };
 }
 
 export interface PruneReport {

@@ -158,6 +158,29 @@ export interface ShardResult {
    */
   readonly skipped: readonly Skip[];
   readonly failures: readonly Failure[];
+  /** A dry run: what a real run would do in this shard, by action (every key in `plannedList`). */
+  readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
+  /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
+  readonly plannedList?: string;
+}
+
+/** What a dry run found a real run would do: objects acted on, renditions written, bytes read or copied. */
+export interface WouldDo {
+  objects: number;
+  renditions: number;
+  bytes: number;
+}
+
+/** One line of a dry run's list: what a real run would do to one object. */
+export interface PlannedAction {
+  readonly key: string;
+  readonly operation: ShardOperation;
+  /** copy: back up; render: write renditions; prune: delete a deleted original's renditions. */
+  readonly action: 'copy' | 'render' | 'prune';
+  /** Bytes copied (backup) or read (render). */
+  readonly bytes: number;
+  /** Renditions written (render) or deleted (prune). */
+  readonly renditions?: number;
 }
 
 /** Keys a shard result keeps per skip reason (the counts are complete). */
@@ -182,6 +205,9 @@ export class ShardTally {
   readonly failures: Failure[] = [];
   readonly outputs: Record<string, { count: number; bytes: number }> = {};
   readonly pruned: Pruned[] = [];
+  /** A dry run's actions (a shard's worth, at most its manifest) and their totals. */
+  readonly planned: PlannedAction[] = [];
+  readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}
@@ -196,6 +222,16 @@ export class ShardTally {
     this.counts.skipped++;
     const seen = (this.skippedByCode[code] = (this.skippedByCode[code] ?? 0) + 1);
     if (seen <= SKIP_SAMPLE_PER_CODE || NOT_DONE_SKIP_CODES.has(code)) this.skipped.push(message === undefined ? { key, code } : { key, code, message });
+  }
+
+  /** A dry run found work a real run would do: skipped (code dry-run), counted, and listed. */
+  would(action: PlannedAction, message: string): void {
+    this.skip(action.key, 'dry-run', message);
+    this.planned.push(action);
+    const w = (this.wouldDo[action.action] ??= { objects: 0, renditions: 0, bytes: 0 });
+    w.objects++;
+    w.renditions += action.renditions ?? 0;
+    w.bytes += action.bytes;
   }
 
   fail(f: Failure): void {

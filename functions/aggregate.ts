@@ -6,7 +6,7 @@
 import pLimit from 'p-limit';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
+import { buildReport, checkCoverage, dryRunPlan, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
 import { promotedLine, type StateRecord, type Undone } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
@@ -65,7 +65,11 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
 
   const promote = shouldPromoteCatalog(plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
-  const report = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
+  const built = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
+  // A dry run's report is a plan to approve: what a real run would do, its cost, and its keys.
+  const report = plan.dryRun
+    ? { ...built, dryRunPlan: dryRunPlan(plan, built, results, { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass }, await writePlannedList(ctx, plan, results)) }
+    : built;
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
     ctx.log.warn('report gallery left out: reading renditions failed', { runId: event.runId, error });
@@ -82,6 +86,21 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
+}
+
+/**
+ * A dry run's keys in one list beside the report (runs/<runId>/planned.jsonl): the shards' lists
+ * streamed through one upload in operation and shard order, that is in key order per operation.
+ */
+async function writePlannedList(ctx: FunctionContext, plan: Plan, results: readonly ShardResult[]): Promise<string> {
+  const { work } = ctx.config.buckets;
+  const key = runKeys(plan.runId).planned;
+  const lists = results.filter((r) => r.plannedList).sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
+  const lines = (async function* () {
+    for (const r of lists) for await (const line of (await readLinesIfExists(ctx.s3, work, r.plannedList!)) ?? []) yield `${line}\n`;
+  })();
+  await uploadStream(ctx.s3, work, key, lines, 'application/x-ndjson');
+  return key;
 }
 
 /**

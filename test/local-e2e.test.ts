@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { readEml } from '../core/eml';
-import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import { createS3Client, getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS } from '../local/runner';
@@ -147,6 +147,32 @@ describe('nightshift local (npm start)', () => {
       expect(await getText(server.s3, B.work, STATE_CATALOG_KEY)).toBe(before.state); // not promoted
     });
     expect(readFileSync(dry.json.email!, 'utf8')).toContain('DRY RUN');
+  }, 120_000);
+
+  it('--dry-run --full is a plan to approve: what a real full run would really do, its cost, and its keys', async () => {
+    // Every selected image is work for a full run, but only photos/new/three.jpg lacks its outputs.
+    const dry = await local(['--dry-run', '--full']);
+    expect(dry.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', dry.json.runId, 'report.json'), 'utf8')) as Report;
+    expect(report.objects.work).toBeGreaterThan(10);
+    const p = report.dryRunPlan!;
+    // A real run would copy the one new original, and render it and try again the images that failed to decode on the first night.
+    const failedFirst = (JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report).failures.filter((f) => f.operation === 'resize').map((f) => f.key);
+    expect(failedFirst.length).toBeGreaterThan(0);
+    expect({ copy: p.copy.objects, render: p.render.objects, prune: p.prune.objects }).toEqual({ copy: 1, render: 1 + failedFirst.length, prune: 0 });
+    expect(p.current.backup).toBe(report.operations.backup!.items - 1);
+    expect(p.cost.requests).toMatchObject({ copy: 1, put: p.render.renditions, get: p.render.objects });
+    expect(p.cost.totalUsd).toBeGreaterThan(0);
+    const planned = (await inspect((server) => getText(server.s3, B.work, runKeys(dry.json.runId).planned))).trim().split('\n').map((l) => JSON.parse(l) as { key: string; operation: string; action: string; bytes: number; renditions?: number });
+    expect(planned.filter((a) => a.operation === 'backup')).toEqual([{ key: 'photos/new/three.jpg', operation: 'backup', action: 'copy', bytes: p.copy.bytes }]);
+    const renders = planned.filter((a) => a.operation === 'resize');
+    expect(renders.map((a) => a.key)).toEqual([...failedFirst, 'photos/new/three.jpg'].sort(compareKeys));
+    expect(renders.reduce((sum, a) => sum + a.renditions!, 0)).toBe(p.render.renditions);
+    const text = readEml(readFileSync(dry.json.email!, 'utf8')).text;
+    expect(text.split('\n')[0]).toMatch(new RegExp(`^Dry run: a real run now would back up 1 original \\([\\d.]+ [KMG]?i?B\\) and write ${p.render.renditions} renditions of ${p.render.objects} images\\. Nothing was written outside the run's folder\\.$`));
+    expect(text).toMatch(/Would do +back up 1 original: .* to copy server-side \(\d+ already current\)/);
+    expect(text).toMatch(/Estimate +.* on the configured compute; about \$[\d.]+ \(compute \$[\d.]+, \d+ S3 requests \$[\d.]+\)/);
+    expect(text).toContain(`Keys       ${runKeys(dry.json.runId).planned}: one line per object`);
   }, 120_000);
 });
 

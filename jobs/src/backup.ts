@@ -58,7 +58,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     if (item.change === 'deleted') return tally.skip(item.key, 'original-deleted', 'the original was deleted: its backup is kept');
     if (!item.backup) return tally.skip(item.key, 'up-to-date', 'the backup holds this version (the catalogue says so): only renditions are due');
     // A forced full run copies again whatever the backup holds (a new version in a versioned bucket).
-    if (plan.force) return plan.dryRun ? tally.skip(item.key, 'dry-run', `would copy ${item.size} bytes`) : copy(item, tally);
+    if (plan.force) return plan.dryRun ? wouldCopy(item, tally) : copy(item, tally);
     let existing: BackupState | undefined;
     try {
       existing = await stateOf(before, item.key);
@@ -68,8 +68,12 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
       return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
     }
     if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
-    if (plan.dryRun) return tally.skip(item.key, 'dry-run', `would copy ${item.size} bytes`);
+    if (plan.dryRun) return wouldCopy(item, tally);
     return copy(item, tally);
+  }
+
+  function wouldCopy(item: WorkItem, tally: ShardTally): void {
+    tally.would({ key: item.key, operation: 'backup', action: 'copy', bytes: item.size }, `would copy ${item.size} bytes`);
   }
 
   async function copy(item: WorkItem, tally: ShardTally): Promise<void> {

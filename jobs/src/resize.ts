@@ -58,7 +58,7 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
       return tally.fail(failure(item.key, 'read-failed', `checking existing renditions: ${errorText(error)}`));
     }
     if (stale.length === 0) return tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
-    if (plan.dryRun) return tally.skip(item.key, 'dry-run', `would write ${stale.length} rendition(s)`);
+    if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
 
     let body: Buffer;
     try {
@@ -171,7 +171,7 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     } catch (error) {
       return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
     }
-    if (plan.dryRun) return tally.skip(item.key, 'dry-run', `would prune ${deleted.length} rendition(s) of a deleted original`);
+    if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'prune', bytes: 0, renditions: deleted.length }, `would prune ${deleted.length} rendition(s) of a deleted original`);
     if (deleted.length === 0) return tally.skip(item.key, 'nothing-to-prune', 'the original was deleted and no rendition made from it was found');
     tally.prunedRenditions(item.key, deleted);
     log.info('pruned', { key: item.key, renditions: deleted.length });

@@ -8,10 +8,10 @@ import pLimit from 'p-limit';
 import type { WorkItem } from '../../core/catalog';
 import { parseRecordLine } from '../../core/catalog';
 import type { ShardOperation } from '../../core/input';
-import { runKeys } from '../../core/keys';
+import { compareKeys, runKeys } from '../../core/keys';
 import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
 import { emitMetrics } from '../../adapters/metrics';
-import { errorText, getJson, isNotFound, putJson, readLines } from '../../adapters/s3';
+import { errorText, getJson, isNotFound, putJson, putText, readLines } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { UsageError } from '../../core/validation';
 
@@ -106,7 +106,10 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     skippedByCode: tally.skippedByCode,
     skipped: tally.skipped,
     failures: tally.failures,
+    ...(plan.dryRun ? { wouldDo: tally.wouldDo, plannedList: keys.plannedShard(operation, ctx.shard) } : {}),
   };
+  // A dry run's list first: a result names only a list that exists.
+  if (plan.dryRun) await putText(ctx.s3, ctx.config.buckets.work, keys.plannedShard(operation, ctx.shard), tally.planned.sort((a, b) => compareKeys(a.key, b.key)).map((a) => `${JSON.stringify(a)}\n`).join(''), 'application/x-ndjson');
   await putJson(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard), result);
   log.info('shard done', { counts: result.counts, bytesRead: result.bytesRead, bytesWritten: result.bytesWritten, durationMs: result.durationMs });
   emitMetrics(
