@@ -50,7 +50,7 @@ export function claimDataDir(dataDir: string, role: DataDirOwner['role']): DataD
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = dataDirOwner(dataDir);
       if (owner?.role === 'serve') throw new Error(`nightshift local serve (pid ${owner.pid}) is serving ${dataDir}${owner.endpoint ? ` on ${owner.endpoint}` : ''}: runs started now use it; stop it (Ctrl-C) before serving again`);
-      if (owner) throw new Error(`a local run (pid ${owner.pid}) is using ${dataDir}: wait for it to end, or run this one against a shared --endpoint (each with its own --data-dir)`);
+      if (owner) throw new Error(`another local run (pid ${owner.pid}) is using ${dataDir}: wait for it to end, or run this one against a shared --endpoint (each with its own --data-dir)`);
       rmSync(lock, { force: true }); // left by a process that died
     }
   }
