@@ -5,7 +5,7 @@
  */
 import { bytes, dryRunWords, duration, n, utcMinute } from './email';
 import { interruptedWords } from './last-run';
-import { type Report, topFailureReasons } from './report';
+import { type Report, SKIPS_NAMED, topFailureReasons } from './report';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -104,6 +104,7 @@ ${report.interrupted ? `<p class="notice"><b>Previous run:</b> ${escapeHtml(inte
 <div class="card"><b class="${report.failures.length ? 'bad' : ''}">${n(report.failures.length)}</b>failures</div>
 </div>
 ${report.dryRunPlan ? dryRunSection(report.dryRunPlan) : ''}
+${skipsSection(report)}
 ${ops.length ? `<h2>Operations</h2><table><tr><th></th><th>processed</th><th>skipped</th><th>failed</th><th>bytes read</th><th>bytes written</th><th>output size</th><th>slowest shard</th></tr>${totals}</table>` : ''}
 ${shardCharts(report)}
 ${renditionChart(report)}
@@ -188,6 +189,16 @@ export function barChart(bars: readonly { label: string; value: number; text: st
     })
     .join('');
   return `<svg role="img" width="100%" viewBox="0 0 ${width} ${bars.length * row + 4}" xmlns="http://www.w3.org/2000/svg">${items}</svg>`;
+}
+
+/** Objects an operation left alone, by reason, each named (a collision names the key that keeps the renditions). */
+function skipsSection(report: Report): string {
+  const skips = report.skips ?? [];
+  if (skips.length === 0) return '';
+  const rows = skips.map((s) => `<tr><td>${s.operation}</td><td><code>${escapeHtml(s.code)}</code></td><td class="key">${keyHtml(s.key)}</td><td>${escapeHtml(s.message ?? '')}</td></tr>`).join('');
+  const more = Object.values(report.operations).some((t) => Object.entries(t.skippedByCode).some(([code, count]) => code !== 'up-to-date' && count > SKIPS_NAMED));
+  const counts = Object.entries(report.operations).flatMap(([op, t]) => Object.entries(t.skippedByCode).filter(([code]) => code !== 'up-to-date').map(([code, count]) => `${op} ${escapeHtml(code)} ${n(count)}`));
+  return `<h2 id="skipped">Left alone, and why</h2><p class="meta">${counts.join(' · ')}${more ? ` (the first ${SKIPS_NAMED} of each reason are named)` : ''}</p><table><tr><th>operation</th><th>reason</th><th>key</th><th>detail</th></tr>${rows}</table>`;
 }
 
 /** A dry run's plan: what a real run would do, per action, what it would take, and its list of keys. */

@@ -69,7 +69,20 @@ export interface Report {
   readonly deleted?: Plan['deleted'];
   /** A dry run: what a real run started now would do, and what it would take. */
   readonly dryRunPlan?: DryRunPlan;
+  /** Objects an operation left alone, named with the reason: up to SKIPS_NAMED per operation and reason (counts in `operations`). */
+  readonly skips?: readonly ReportSkip[];
 }
+
+export interface ReportSkip {
+  readonly operation: ShardOperation;
+  readonly code: string;
+  readonly key: string;
+  readonly message?: string;
+}
+
+/** Skipped keys the report names per operation and reason. Skips that mean "nothing to do" (up-to-date) are only counted. */
+export const SKIPS_NAMED = 20;
+const UNNAMED_SKIPS = new Set(['up-to-date']);
 
 /**
  * A dry run as a plan to approve: per action, what the jobs found a real run would do after
@@ -173,6 +186,19 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     }
     shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
+  const skips: ReportSkip[] = [];
+  const named = new Map<string, number>();
+  for (const r of results) {
+    for (const s of r.skipped) {
+      if (UNNAMED_SKIPS.has(s.code)) continue;
+      const id = `${r.operation} ${s.code}`;
+      const count = named.get(id) ?? 0;
+      if (count >= SKIPS_NAMED) continue;
+      named.set(id, count + 1);
+      skips.push({ operation: r.operation, code: s.code, key: s.key, ...(s.message ? { message: s.message } : {}) });
+    }
+  }
+  skips.sort((a, b) => (a.operation === b.operation ? (a.code === b.code ? compareKeys(a.key, b.key) : a.code < b.code ? -1 : 1) : a.operation < b.operation ? -1 : 1));
   shards.sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
   // Within a shard failures arrive in completion order; the report lists them in key order.
   failures.sort((a, b) => (a.operation === b.operation ? compareKeys(a.key, b.key) : a.operation < b.operation ? -1 : 1));
@@ -198,6 +224,7 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     estimate: plan.estimate,
     ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
     ...(plan.deleted ? { deleted: plan.deleted } : {}),
+    ...(skips.length ? { skips } : {}),
     prune: {
       originals: pruned.length,
       renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),

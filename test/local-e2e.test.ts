@@ -116,6 +116,14 @@ describe('nightshift local (npm start)', () => {
     expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
   });
 
+  it('names in the report what it left alone, with the reason: a collision names both keys', async () => {
+    const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report;
+    expect(report.skips).toContainEqual({ operation: 'resize', code: 'rendition-key-collision', key: 'photos/beach.png', message: expect.stringContaining('renditions of "photos/beach.jpg" already use the same keys') });
+    const html = readFileSync(first.json.report!, 'utf8');
+    expect(html).toContain('<h2 id="skipped">Left alone, and why</h2>');
+    expect(html).toMatch(/<td><code>rendition-key-collision<\/code><\/td><td class="key"><span class="key" title="photos\/beach.png">.*<\/span><\/td><td>renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
+  });
+
   it('finds nothing to do on the second run', async () => {
     const second = await local();
     expect(second.code).toBe(0);
