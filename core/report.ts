@@ -287,9 +287,13 @@ export function csvField(value: string): string {
 
 /** failures.csv, in the columns of an S3 Batch Operations completion report. */
 export function failuresCsv(report: Pick<Report, 'failures'>, bucket: string): string {
-  const rows = ['Bucket,Key,Operation,ErrorCode,Message'];
-  for (const f of report.failures) rows.push([bucket, f.key, f.operation, f.code, f.message].map(csvField).join(','));
-  return `${rows.join('\r\n')}\r\n`;
+  return [...failuresCsvRows(report, bucket)].join('');
+}
+
+/** failures.csv row by row (CRLF-terminated), for a streamed upload: no single string of the whole file. */
+export function* failuresCsvRows(report: Pick<Report, 'failures'>, bucket: string): Generator<string> {
+  yield 'Bucket,Key,Operation,ErrorCode,Message\r\n';
+  for (const f of report.failures) yield `${[bucket, f.key, f.operation, f.code, f.message].map(csvField).join(',')}\r\n`;
 }
 
 /** Failure reasons, most frequent first, with up to `examples` keys each. */

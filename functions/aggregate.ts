@@ -6,13 +6,13 @@
 import pLimit from 'p-limit';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, dryRunPlan, failuresCsv, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
+import { buildReport, checkCoverage, dryRunPlan, failuresCsvRows, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
 import { promotedLine, type StateRecord, type Undone } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
-import { etagOf, getJson, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
+import { etagOf, getJson, isNotFound, isPreconditionFailed, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 import { readStart } from './ledger';
@@ -76,8 +76,10 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
     return [];
   });
   await Promise.all([
-    putJson(ctx.s3, work, keys.report, report),
-    putText(ctx.s3, work, keys.failuresCsv, failuresCsv(report, ctx.config.buckets.corpus), 'text/csv'),
+    // Uploaded in parts past 8 MiB: a report with every failure of a big night outgrows one PUT of the embedded server (11 MiB).
+    uploadStream(ctx.s3, work, keys.report, batched([`${JSON.stringify(report, null, 2)}\n`]), 'application/json; charset=utf-8'),
+    // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
+    uploadStream(ctx.s3, work, keys.failuresCsv, batched(failuresCsvRows(report, ctx.config.buckets.corpus)), 'text/csv; charset=utf-8'),
     putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report, { gallery }), 'text/html'),
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
@@ -86,6 +88,19 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
+}
+
+/** Rows joined into chunks of about 64 KiB, so that the upload stream is not fed row by row. */
+async function* batched(rows: Iterable<string>, bytes = 64 * 1024): AsyncGenerator<string> {
+  let chunk = '';
+  for (const row of rows) {
+    chunk += row;
+    if (chunk.length >= bytes) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
 }
 
 /**

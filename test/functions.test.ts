@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import type { Report } from '../core/report';
+import { failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/results';
 import { getJson, getText, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
@@ -226,6 +226,26 @@ describe('notify when there is nothing to do, and notify-failure', () => {
     await expect(notifyFailure({ ...failure, failedAtRedrive: 1, redriveCount: 1 })).rejects.toMatchObject({ name: 'RunFailed' });
     expect(await inbox()).toHaveLength(1);
   });
+
+  it('streams a failures.csv of 60,000 rows (a multipart upload), identical to the rows of the report', async () => {
+    const base = await getJson<Plan>(server.s3, 'work', runKeys('fn-run-1').plan);
+    const count = 60_000;
+    const plan: Plan = { ...base, runId: 'fn-run-6', dryRun: true, shardCount: 2, shardOperations: ['resize'], arrayJobs: { backup: false, resize: true }, counts: { ...base.counts, work: count }, prune: undefined };
+    await putJson(server.s3, 'work', runKeys('fn-run-6').plan, plan);
+    const failures = Array.from({ length: count }, (_, i) => ({ key: `bulk/${String(i).padStart(6, '0')}, "quoted".jpg`, code: 'decode-failed' as const, message: `VipsJpeg: premature end of JPEG file, object ${i}; ${'x'.repeat(80)}`, retryable: false }));
+    // Two shards of 30,000 (a result of one PUT stays under the embedded server's 11 MiB body limit).
+    for (const shard of [0, 1]) {
+      const mine = failures.slice(shard * (count / 2), (shard + 1) * (count / 2));
+      await putJson(server.s3, 'work', runKeys('fn-run-6').result('resize', shard), { runId: 'fn-run-6', operation: 'resize', shard, attempt: 1, dryRun: true, startedAt: '2026-11-22T11:00:00.000Z', finishedAt: '2026-11-22T11:01:00.000Z', durationMs: 60_000, counts: { items: mine.length, processed: 0, skipped: 0, failed: mine.length }, bytesRead: 0, bytesWritten: 0, skipped: [], failures: mine });
+    }
+    await aggregate({ runId: 'fn-run-6', trigger: 'cli', startedAt: '2026-11-22T11:00:00.000Z' });
+    const csv = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: runKeys('fn-run-6').failuresCsv }));
+    expect(csv.ETag).toMatch(/-\d+"$/); // S3's multipart ETag: the file went up in parts, never as one string
+    expect(csv.ContentType).toBe('text/csv; charset=utf-8');
+    const text = await csv.Body!.transformToString();
+    expect(text).toBe(failuresCsv(await getJson<Report>(server.s3, 'work', runKeys('fn-run-6').report), 'corpus'));
+    expect(text.split('\r\n')).toHaveLength(count + 2); // header, rows, and the final CRLF
+  }, 120_000);
 
   it('refuses to aggregate results that do not cover the plan', async () => {
     // A plan whose shards never reported: aggregate must name the gap and leave the catalogue alone.
