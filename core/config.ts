@@ -215,6 +215,18 @@ export const pipelineConfigSchema = z.strictObject({
     .strictObject({
       /** The corpus is encrypted with SSE-KMS (the stack sets it from corpus.kmsKeyArn): its ETags are not MD5s, so no copy can share them. */
       sseKms: z.boolean().default(false),
+      /**
+       * Plan from the newest S3 Inventory delivery instead of listing the bucket (core/inventory.ts):
+       * for corpora of tens of millions of objects. `prefix` ends at the configuration id:
+       * `<destination-prefix>/<source-bucket>/<config-ID>/`. Older than `maxAgeHours`: the plan warns.
+       */
+      inventory: z
+        .strictObject({
+          bucket: bucketName,
+          prefix: z.string().min(1).regex(/\/$/, 'a prefix ending in "/": <destination-prefix>/<source-bucket>/<config-ID>/'),
+          maxAgeHours: z.number().positive().default(48),
+        })
+        .optional(),
     })
     .default({ sseKms: false }),
 });

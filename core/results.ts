@@ -51,6 +51,8 @@ export interface Plan {
   readonly nothingToDo: boolean;
   /** What the operator should know before trusting the run (e.g. a prefix that matched nothing). */
   readonly warnings?: readonly string[];
+  /** Where the catalogue came from: a listing, or an S3 Inventory delivery (its manifest and when it was taken). */
+  readonly source?: { readonly kind: 'listing' | 'inventory'; readonly manifest?: string; readonly createdAt?: string };
   /** Originals deleted since the last run (`counts.deleted` of them): the first few by key, and the list of all. */
   readonly deleted?: DeletedOriginals;
   /** Each array job's state timeout in seconds (the workflow's TimeoutSecondsPath reads it). */

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Size } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -28,6 +28,8 @@ export interface ComputeProps {
    * @default true
    */
   readonly pruneRenditions?: boolean;
+  /** The corpus's S3 Inventory deliveries, when the catalog reads them instead of listing: read-only access to that prefix. */
+  readonly inventory?: { readonly bucketName: string; readonly prefix: string };
   /**
    * Run on Fargate Spot first, with on-demand Fargate as the queue's second compute environment.
    * @default true
@@ -94,6 +96,7 @@ export class Compute extends Construct {
 
     this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; delete only renditions of deleted originals' });
     grantJobAccess(this.jobRole, props.storage, props.pruneRenditions ?? true);
+    if (props.inventory) grantInventoryRead(this.jobRole, props.inventory);
     this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention });
     const arm = props.architecture === 'arm64';
     const image =
@@ -169,6 +172,14 @@ export const RETRY_STRATEGIES: batch.RetryStrategy[] = [
   // Everything else (exit 2: bad configuration; image pull errors) fails at once.
   batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
 ];
+
+/** The catalog lists the inventory's dated folders and reads one manifest and its data files: that prefix, read-only. */
+function grantInventoryRead(role: iam.Role, inventory: { bucketName: string; prefix: string }): void {
+  const bucketArn = Stack.of(role).formatArn({ service: 's3', region: '', account: '', resource: inventory.bucketName });
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ListInventory', actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': [`${inventory.prefix}*`] } } }));
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadInventory', actions: ['s3:GetObject'], resources: [`${bucketArn}/${inventory.prefix}*`] }));
+  acknowledge(role, { [wildcardResource(role, bucketArn, `/${inventory.prefix}*`)]: 'Read-only on the inventory deliveries: their data file names are chosen by S3 Inventory.' });
+}
 
 /** Exactly what the jobs do with each bucket. The corpus is read-only; the only delete is of renditions (pruning). */
 function grantJobAccess(role: iam.Role, storage: Storage, prune: boolean): void {

@@ -78,6 +78,16 @@ export const stackConfigSchema = z.strictObject({
       region: z.string().regex(AWS_REGION, 'an AWS region such as eu-west-1').optional(),
       /** The KMS key the existing bucket's objects are encrypted with (SSE-KMS): the jobs get kms:Decrypt on it, through S3 only. */
       kmsKeyArn: z.string().regex(KMS_KEY_ARN, 'a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias will not do: IAM grants keys by key ARN)').optional(),
+      /** Plan from the corpus's S3 Inventory (CSV) instead of listing it: where its deliveries land (core/inventory.ts). */
+      inventory: z
+        .strictObject({
+          bucketName,
+          /** `<destination-prefix>/<source-bucket>/<config-ID>/`: the folder of the dated deliveries. */
+          prefix: z.string().min(1).regex(/\/$/, 'a prefix ending in "/": <destination-prefix>/<source-bucket>/<config-ID>/'),
+          /** Older deliveries make the plan warn. */
+          maxAgeHours: z.number().positive().default(48),
+        })
+        .optional(),
     })
     .default({})
     .superRefine((corpus, ctx) => {
@@ -208,6 +218,9 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     backup: config.backup,
     resize: config.resize,
     compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, architecture: config.compute.architecture, spot: config.compute.spot, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
-    corpus: { sseKms: config.corpus.kmsKeyArn !== undefined },
+    corpus: {
+      sseKms: config.corpus.kmsKeyArn !== undefined,
+      ...(config.corpus.inventory ? { inventory: { bucket: config.corpus.inventory.bucketName, prefix: config.corpus.inventory.prefix, maxAgeHours: config.corpus.inventory.maxAgeHours } } : {}),
+    },
   };
 }

@@ -228,6 +228,29 @@ describe('IAM: least privilege', () => {
     expect(backup.Resource).toEqual({ 'Fn::Join': ['', [bucketRef('StorageBackup'), '/*']] });
   });
 
+  it('lets the jobs read exactly the inventory deliveries when the catalogue comes from S3 Inventory, and passes cdk-nag', () => {
+    const inv = synth({ corpus: { bucketName: 'photos', inventory: { bucketName: 'photos-inventory', prefix: 'inventory/photos/nightly/' } } });
+    try {
+      const statements = Object.entries(inv.template.findResources('AWS::IAM::Policy'))
+        .filter(([id]) => id.startsWith('ComputeJobRole'))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }[]);
+      const list = statements.find((st) => st.Sid === 'ListInventory')!;
+      const read = statements.find((st) => st.Sid === 'ReadInventory')!;
+      // ListObjectsV2 with a prefix is authorized by s3:ListBucket and its s3:prefix condition key (S3 API reference, ListObjectsV2, "Permissions").
+      expect(list).toMatchObject({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['inventory/photos/nightly/*'] } } });
+      expect(JSON.stringify(list.Resource)).toContain(':s3:::photos-inventory"');
+      expect(read.Action).toBe('s3:GetObject');
+      expect(JSON.stringify(read.Resource)).toContain(':s3:::photos-inventory/inventory/photos/nightly/*');
+      const plugin = inv.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
+      expect(plugin?.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)) ?? []).toEqual([]);
+      // The jobs receive where to read it.
+      const config = JSON.stringify(inv.template.findResources('AWS::Batch::JobDefinition'));
+      expect(config).toContain('\\"inventory\\":{\\"bucket\\":\\"photos-inventory\\",\\"prefix\\":\\"inventory/photos/nightly/\\",\\"maxAgeHours\\":48}');
+    } finally {
+      rmSync(inv.outdir, { recursive: true, force: true });
+    }
+  });
+
   it('grants no delete at all when pruning is off (renditions.pruneDeleted: false)', () => {
     const keep = synth({ renditions: { pruneDeleted: false } });
     try {

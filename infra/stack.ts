@@ -57,6 +57,7 @@ export class NightshiftStack extends Stack {
       jobs,
       pipelineConfigJson,
       pruneRenditions: config.renditions.pruneDeleted,
+      inventory: config.corpus.inventory,
       spot: config.compute.spot,
       maxVcpus: config.compute.maxVcpus,
       architecture: config.compute.architecture,

@@ -272,6 +272,87 @@ describe('the catalog on awkward input', () => {
   });
 });
 
+/**
+ * S3 Inventory as the catalogue's source. The delivery is laid out and written as S3 writes one
+ * (S3 user guide, "Locating your inventory list" and "Inventory manifest"): manifest.json under a
+ * YYYY-MM-DDTHH-MMZ/ folder, naming gzipped CSV data files with their MD5, rows without a header,
+ * every field quoted, keys URL-encoded, ETags unquoted.
+ */
+describe('the catalog from an S3 Inventory delivery', () => {
+  const base = 'inventory/corpus/nightly/';
+  const inventoryEnv = (runId: string, prefix = base) => env(runId, { NIGHTSHIFT_CONFIG: JSON.stringify({ ...configInput, corpus: { inventory: { bucket: 'inventory', prefix } } }), NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }) });
+  const csvField = (v: string) => `"${v.replaceAll('"', '""')}"`;
+  const encodeKey = (key: string) => encodeURIComponent(key).replaceAll('%20', '+').replaceAll('%2F', '/');
+
+  /** Writes a delivery of the corpus as it is now, in two data files; `damage` changes the manifest first. */
+  async function deliver(folder: string, damage: (m: Record<string, unknown>) => void = () => undefined) {
+    const { gzipSync } = await import('node:zlib');
+    const rows: string[] = [];
+    for await (const page of listPages(s3, { bucket: buckets.corpus })) {
+      for (const o of page.objects) rows.push([buckets.corpus, encodeKey(o.Key!), String(o.Size), o.LastModified!.toISOString(), o.ETag!.replaceAll('"', ''), o.StorageClass ?? 'STANDARD'].map(csvField).join(','));
+    }
+    // S3 does not promise any order across or within data files.
+    rows.reverse();
+    const half = Math.ceil(rows.length / 2);
+    const files = [];
+    for (const [i, part] of [rows.slice(0, half), rows.slice(half)].entries()) {
+      const body = gzipSync(`${part.join('\n')}\n`);
+      const key = `${base}data/part-${i}.csv.gz`;
+      await s3.send(new PutObjectCommand({ Bucket: 'inventory', Key: key, Body: body }));
+      files.push({ key, size: body.length, MD5checksum: createHash('md5').update(body).digest('hex') });
+    }
+    const manifest: Record<string, unknown> = { sourceBucket: buckets.corpus, destinationBucket: 'arn:aws:s3:::inventory', version: '2016-11-30', creationTimestamp: String(Date.now()), fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, LastModifiedDate, ETag, StorageClass', files };
+    damage(manifest);
+    await s3.send(new PutObjectCommand({ Bucket: 'inventory', Key: `${base}${folder}/manifest.json`, Body: JSON.stringify(manifest) }));
+    return rows.length;
+  }
+
+  const catalogueOf = (runId: string) => getText(s3, buckets.work, runKeys(runId).catalog);
+  let deliveries = 0;
+
+  beforeAll(async () => {
+    await s3.send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: 'inventory' }));
+  });
+
+  it('plans exactly what a listing plans: the same catalogue, counts and skips, from the newest delivery', async () => {
+    // An older delivery, damaged: only the newest one may be read.
+    await deliver('2026-11-29T02-00Z', (m) => (m.fileFormat = 'ORC'));
+    const rows = await deliver('2026-11-30T02-00Z');
+    expect((await runJob('catalog', env('inv-listing', { NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }) }))).code).toBe(0);
+    const run = await runJob('catalog', inventoryEnv('inv-inventory'));
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const [listing, inventory] = await Promise.all(['inv-listing', 'inv-inventory'].map((id) => getJson<Plan>(s3, buckets.work, runKeys(id).plan)));
+    expect(inventory.counts).toEqual(listing.counts);
+    expect(inventory.counts.listed).toBe(rows);
+    expect(inventory.source).toEqual({ kind: 'inventory', manifest: `s3://inventory/${base}2026-11-30T02-00Z/manifest.json`, createdAt: expect.any(String) });
+    expect(listing.source).toEqual({ kind: 'listing' });
+    expect(await catalogueOf('inv-inventory')).toBe(await catalogueOf('inv-listing'));
+  }, 120_000);
+
+  it('warns when the newest delivery is older than maxAgeHours', async () => {
+    await deliver('2026-11-30T03-00Z', (m) => (m.creationTimestamp = String(Date.now() - 72 * 3_600_000)));
+    expect((await runJob('catalog', inventoryEnv('inv-old'))).code).toBe(0);
+    expect((await getJson<Plan>(s3, buckets.work, runKeys('inv-old').plan)).warnings).toEqual([expect.stringMatching(/^The inventory .*2026-11-30T03-00Z\/manifest\.json is 72 hours old \(corpus\.inventory\.maxAgeHours 48\)/)]);
+  }, 120_000);
+
+  it.each([
+    ['a Parquet inventory', (m: Record<string, unknown>) => (m.fileFormat = 'Parquet'), 'fileFormat "Parquet" is not supported yet: set the inventory configuration\'s output format to CSV'],
+    ['an inventory without ETags', (m: Record<string, unknown>) => (m.fileSchema = 'Bucket, Key, Size, LastModifiedDate, StorageClass'), 'the inventory lacks ETag: add them to the inventory configuration\'s additional fields'],
+    ['another bucket\'s inventory', (m: Record<string, unknown>) => (m.sourceBucket = 'elsewhere'), 'is the inventory of bucket "elsewhere", not of the corpus "corpus"'],
+    ['a damaged data file', (m: Record<string, unknown>) => ((m.files as { MD5checksum: string }[])[1]!.MD5checksum = '0'.repeat(32)), 'the inventory file is damaged'],
+  ])('refuses %s with exit 2, naming the fix, and writes no plan', async (_, damage, message) => {
+    const folder = `2026-12-01T0${++deliveries}-00Z`; // each case's delivery is the newest
+    await deliver(folder, damage);
+    const runId = `inv-bad-${folder.replace(/[^0-9]/g, '')}`;
+    const run = await runJob('catalog', inventoryEnv(runId));
+    expect(run.code).toBe(2);
+    const error = run.logs.find((l) => l.level === 'error')!.msg as string;
+    expect(error).toMatch(/^corpus\.inventory: /);
+    expect(error).toContain(message);
+    await expect(getJson(s3, buckets.work, runKeys(runId).plan)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  }, 120_000);
+});
+
 describe('archived objects', () => {
   it('skips GLACIER and DEEP_ARCHIVE objects as "archived: restore first", and reads GLACIER_IR', async () => {
     // The embedded server keeps storage classes as S3 does (test/s3-contract.test.ts).

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { _Object } from '@aws-sdk/client-s3';
 import leven from 'leven';
+import { InventoryError } from '../../core/inventory';
+import { readInventory } from '../../adapters/inventory';
 import pLimit from 'p-limit';
 import { type CatalogRecord, filterRecord, mergeByKey, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
@@ -58,7 +60,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // Sorted as JSON lines by key bytes (core/linesort.ts); the line is what catalog.jsonl holds.
   const sorter = new CatalogLineSorter({ memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
   const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
-  await listCorpus(ctx, input.prefix, async (objects) => {
+  const source = await listCorpus(ctx, input.prefix, async (objects) => {
     for (const object of objects) {
       const record = toRecord(object);
       counts.listed++;
@@ -244,7 +246,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     prune,
     nothingToDo: shards === 0,
     ...(counts.deleted > 0 ? { deleted: { sample: deletedSample, list: keys.deleted } } : {}),
-    ...(counts.listed === 0 && input.prefix !== '' ? { warnings: [await emptyPrefixWarning(ctx, input.prefix)] } : {}),
+    source: { kind: source.kind, ...(source.kind === 'inventory' ? { manifest: source.manifest, createdAt: source.createdAt } : {}) },
+    ...warningsOf([counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning]),
     timeouts,
     estimate: { ...estimate, cost },
   };
@@ -293,6 +296,14 @@ async function emptyPrefixWarning(ctx: JobContext, prefix: string): Promise<stri
   return `No object matched the prefix ${JSON.stringify(prefix)}${lead}${nearest ? `; the nearest existing prefix is ${JSON.stringify(nearest)}` : parent ? `; ${JSON.stringify(parent)} holds no folders` : '; the corpus has no folders'}.`;
 }
 
+/** Where the catalogue came from: a listing of the bucket, or an S3 Inventory delivery. */
+type CatalogSource = NonNullable<Plan['source']> & { readonly warning?: string };
+
+const warningsOf = (candidates: readonly (string | undefined)[]) => {
+  const warnings = candidates.filter((w): w is string => Boolean(w));
+  return warnings.length > 0 ? { warnings } : {};
+};
+
 function toRecord(o: _Object): CatalogRecord {
   const restored = o.RestoreStatus && !o.RestoreStatus.IsRestoreInProgress && o.RestoreStatus.RestoreExpiryDate && o.RestoreStatus.RestoreExpiryDate.getTime() > Date.now();
   return {
@@ -310,14 +321,33 @@ function toRecord(o: _Object): CatalogRecord {
  * folders alike (listInParallel splits the key range as it goes). Pages are handed to `onPage`
  * one at a time.
  */
-async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<void> {
+async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<CatalogSource> {
   const bucket = ctx.config.buckets.corpus;
+  const inventory = ctx.config.corpus.inventory;
+  if (inventory) {
+    try {
+      const read = await readInventory(ctx.s3, inventory, bucket, prefix, onPage);
+      ctx.log.info('inventory read', { ...read });
+      const ageHours = (Date.now() - read.createdAt.getTime()) / 3_600_000;
+      return {
+        kind: 'inventory',
+        manifest: `s3://${inventory.bucket}/${read.manifestKey}`,
+        createdAt: read.createdAt.toISOString(),
+        ...(ageHours > inventory.maxAgeHours ? { warning: `The inventory ${read.manifestKey} is ${Math.round(ageHours)} hours old (corpus.inventory.maxAgeHours ${inventory.maxAgeHours}): objects added since are not planned until a newer delivery; check the inventory configuration's schedule.` } : {}),
+      };
+    } catch (error) {
+      // A configuration the next attempt cannot fix (wrong format, columns, bucket): exit 2, with the fix.
+      if (error instanceof InventoryError) throw new UsageError(`corpus.inventory: ${error.message}`);
+      throw error;
+    }
+  }
   let serial = Promise.resolve();
   const handle = (objects: readonly _Object[]) => (serial = serial.then(() => onPage(objects)));
   try {
     const listed = await listInParallel(ctx.s3, { bucket, prefix, listers: LIST_CONCURRENCY }, handle);
     await serial;
     ctx.log.info('listing', listed);
+    return { kind: 'listing' };
   } catch (error) {
     if ((error as { name?: string }).name === 'NoSuchBucket') {
       throw new Error(`The corpus bucket ${JSON.stringify(bucket)} does not exist (config buckets.corpus): create it or fix the name.`);
