@@ -214,6 +214,21 @@ describe('the jobs over a hostile corpus', () => {
     expect(await checksums(buckets.renditions)).toEqual(renditionsBefore);
   });
 
+  it('a redrive\'s resubmitted shard (a first attempt again) finds its result and does nothing else: two GETs', async () => {
+    const counter = await startFaultProxy({ target: server.endpoint, rate: 0 });
+    try {
+      const before = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', 0));
+      const run = await runJob('resize', env(runId, { AWS_ENDPOINT_URL_S3: counter.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect(run.code).toBe(0);
+      expect(run.logs.some((l) => l.msg === 'shard already done: its result is written (a redrive resubmits every shard)')).toBe(true);
+      // The plan and the result: no manifest, no HEAD of a rendition, no write.
+      expect(counter.stats.requests).toBe(2);
+      expect(await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', 0))).toEqual(before);
+    } finally {
+      await counter.close();
+    }
+  });
+
   it('diffs the next run against the promoted catalogue: only new and changed objects are work', async () => {
     await s3.send(new CopyObjectCommand({ Bucket: buckets.work, Key: STATE_CATALOG_KEY, CopySource: `${buckets.work}/${runKeys(runId).catalog}` }));
     await put('photos/2026/11/new-arrival.jpg', await photoJpeg(800, 600, 4242), 'image/jpeg');

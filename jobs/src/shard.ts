@@ -11,7 +11,7 @@ import type { ShardOperation } from '../../core/input';
 import { compareKeys, runKeys } from '../../core/keys';
 import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
 import { emitMetrics } from '../../adapters/metrics';
-import { errorText, getJson, isNotFound, putJson, putText, readLines } from '../../adapters/s3';
+import { errorText, getJson, getJsonIfExists, isNotFound, putJson, putText, readLines } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { UsageError } from '../../core/validation';
 
@@ -45,6 +45,16 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     throw new UsageError(`AWS_BATCH_JOB_ARRAY_INDEX=${ctx.shard} but the plan of run ${ctx.runId} has ${plan.shardCount} shard(s): the array job's size must come from plan.shardCount.`);
   }
   const log = ctx.log.child({ shard: ctx.shard, operation });
+  // A first attempt that finds its shard's result is a resubmission: a redrive of Work submits
+  // both array jobs whole, also the shards that finished. The result is written last, after all
+  // of the shard's work: the shard is done, and one GET says so (instead of checking every output).
+  if (ctx.attempt === 1) {
+    const done = await getJsonIfExists<ShardResult>(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard));
+    if (done) {
+      log.info('shard already done: its result is written (a redrive resubmits every shard)', { attempt: done.value.attempt, finishedAt: done.value.finishedAt });
+      return { status: 'done', result: done.value };
+    }
+  }
   // One line per failed object, with its key: what an operator searches CloudWatch for.
   const tally = new ShardTally((f) => log.warn('object failed', { key: f.key, code: f.code, message: f.message, retryable: f.retryable }));
   if (plan.shardOperations.includes(operation)) {
