@@ -25,7 +25,7 @@ import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
-import { FARGATE_PRICES, fargateRates, usdPerMillionImages } from '../core/cost';
+import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, usdPerMillionImages } from '../core/cost';
 import { compareKeys } from '../core/keys';
 import { createS3Client, listPages } from '../adapters/s3';
 import { parseStackConfig } from '../infra/config';
@@ -375,6 +375,7 @@ async function main(): Promise<void> {
       catalog: [catalogRows.job, catalogRows.sort],
       images: images.files.length,
       task,
+      config,
       minutes: (Date.now() - benchStarted) / 60_000,
     });
     rmSync(work, { recursive: true, force: true });
@@ -386,7 +387,7 @@ async function main(): Promise<void> {
 
 function report(
   rows: Row[],
-  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; minutes: number },
+  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; minutes: number },
 ): void {
   const med = (r: Row | undefined, f: (s: Sample) => number) => (r && r.samples.length > 0 ? median(r.samples.map(f)) : undefined);
   const lines = [
@@ -438,9 +439,28 @@ function report(
     cpu_s_per_image: Number((med(job, (s) => s.cpuMs)! / 1000 / parts.images).toFixed(3)),
     resize_job_peak_rss_mb: Math.round(med(job, (s) => s.maxRssMb)!),
     usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
+    usd_per_million_images_total: 0,
   };
+  // What an operator pays for a million new images on a night: the resize compute measured above,
+  // plus every S3 request the jobs send for them (listing, GET, a PUT per rendition, COPY for the
+  // backup, HEADs on sparse work) at the prices in core/cost.ts, as the plan's estimate counts them.
+  const renditionsPerImage = parts.config.presets.reduce((n, p) => n + p.formats.length, 0);
+  const total = runCost({
+    listed: 1_000_000,
+    backups: 1_000_000,
+    images: 1_000_000,
+    renditionsPerImage,
+    dense: false,
+    taskSeconds: { resize: 1_000_000 / imagesPerSecond },
+    compute: { architecture: 'x86_64', spot: true, backup: parts.task, resize: parts.task },
+    backupStorageClass: parts.config.backup.storageClass,
+  });
+  summary.usd_per_million_images_total = Number(total.totalUsd.toFixed(2));
   process.stdout.write(
     `cost model: a ${parts.task.vcpu}-vCPU / ${parts.task.memoryMiB} MiB resize task at ${fmt(imagesPerSecond)} images/s on Fargate Spot x86_64 (${FARGATE_PRICES.region}, $${FARGATE_PRICES.x86_64.spot.vcpuHourUsd}/vCPU-h, $${FARGATE_PRICES.x86_64.spot.gbHourUsd}/GB-h, read ${FARGATE_PRICES.readOn}; ARM64's rates: ${Math.round((1 - usdPerMillionImages(imagesPerSecond, parts.task, fargateRates('arm64')) / summary.usd_per_million_images) * 100)} % less for the same task-hours, its speed not measured here) = $${summary.usd_per_million_images} per million images\n`,
+  );
+  process.stdout.write(
+    `with S3 requests: ${Object.entries(total.requests).map(([k, v]) => `${v.toLocaleString('en-US')} ${k.toUpperCase()}`).join(', ')} for 1 M new images (${renditionsPerImage} renditions each, backups in ${parts.config.backup.storageClass}) = $${fmt(total.requestsUsd, 2)} of requests (S3 prices read ${S3_REQUEST_PRICES.readOn}, ${S3_REQUEST_PRICES.region}); $${summary.usd_per_million_images_total} per million images in all (the backup's compute not counted)\n`,
   );
   process.stdout.write(`bench took ${fmt(parts.minutes, 1)} min\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
