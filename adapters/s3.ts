@@ -203,9 +203,18 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, path
  * UPLOAD_PART_BYTES are sent as they fill (one PUT when it all fits in one), so memory is a few
  * parts whatever the size, and no disk is needed. Conditional when asked.
  */
-export async function uploadStream(s3: S3Client, bucket: string, key: string, text: AsyncIterable<string>, contentType: string, condition: WriteCondition = {}): Promise<void> {
+export async function uploadStream(s3: S3Client, bucket: string, key: string, text: AsyncIterable<string> | Iterable<string>, contentType: string, condition: WriteCondition = {}): Promise<void> {
+  // Pieces (lines, CSV rows) are joined into chunks of about 64 KiB: the upload is not fed a Buffer per line.
   const body = Readable.from((async function* () {
-    for await (const chunk of text) yield Buffer.from(chunk, 'utf8');
+    let chunk = '';
+    for await (const piece of text) {
+      chunk += piece;
+      if (chunk.length >= 64 * 1024) {
+        yield Buffer.from(chunk, 'utf8');
+        chunk = '';
+      }
+    }
+    if (chunk) yield Buffer.from(chunk, 'utf8');
   })());
   await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...conditionParams(condition) }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
 }

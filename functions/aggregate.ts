@@ -77,9 +77,9 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   });
   await Promise.all([
     // Uploaded in parts past 8 MiB: a report with every failure of a big night outgrows one PUT of the embedded server (11 MiB).
-    uploadStream(ctx.s3, work, keys.report, batched([`${JSON.stringify(report, null, 2)}\n`]), 'application/json; charset=utf-8'),
+    uploadStream(ctx.s3, work, keys.report, [`${JSON.stringify(report, null, 2)}\n`], 'application/json; charset=utf-8'),
     // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
-    uploadStream(ctx.s3, work, keys.failuresCsv, batched(failuresCsvRows(report, ctx.config.buckets.corpus)), 'text/csv; charset=utf-8'),
+    uploadStream(ctx.s3, work, keys.failuresCsv, failuresCsvRows(report, ctx.config.buckets.corpus), 'text/csv; charset=utf-8'),
     putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report, { gallery }), 'text/html'),
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
@@ -88,19 +88,6 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
-}
-
-/** Rows joined into chunks of about 64 KiB, so that the upload stream is not fed row by row. */
-async function* batched(rows: Iterable<string>, bytes = 64 * 1024): AsyncGenerator<string> {
-  let chunk = '';
-  for (const row of rows) {
-    chunk += row;
-    if (chunk.length >= bytes) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
 }
 
 /**
