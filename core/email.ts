@@ -196,7 +196,8 @@ function dryRunPlanLines(p: DryRunPlan): string[] {
   return lines;
 }
 
-const usd = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
+/** Dollars: four decimals below a cent, two above. */
+export const usd = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
 
 /** What the plan expected: duration and cost, and a warning with the fix when the run cannot fit its execution. */
 export function estimateLines(estimate: Report['estimate']): string[] {

@@ -3,7 +3,7 @@
  * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
  * local disk and answers "what happened, and do I act?".
  */
-import { bytes, dryRunWords, duration, n, utcMinute } from './email';
+import { bytes, dryRunWords, duration, n, usd, utcMinute } from './email';
 import { interruptedWords } from './last-run';
 import { type Report, SKIPS_NAMED, topFailureReasons } from './report';
 
@@ -207,7 +207,7 @@ function dryRunSection(p: NonNullable<Report['dryRunPlan']>): string {
   const row = (action: string, w: { objects: number; renditions: number; bytes: number }, current?: number) => `<tr><th>${action}</th><td>${n(w.objects)}</td><td>${n(w.renditions)}</td><td>${bytes(w.bytes)}</td><td>${current === undefined ? '' : n(current)}</td></tr>`;
   return `<h2>Dry run: what a real run would do</h2><p>${escapeHtml(dryRunWords(p))}.</p>
 <table><tr><th></th><th>objects</th><th>renditions</th><th>bytes to copy or read</th><th>already current</th></tr>${row('back up', p.copy, p.current.backup ?? 0)}${row('render', p.render, p.current.resize ?? 0)}${row('prune', p.prune)}</table>
-<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and $${p.cost.totalUsd.toFixed(4)} (compute $${p.cost.computeUsd.toFixed(4)}, ${n(requests)} S3 requests $${p.cost.requestsUsd.toFixed(4)}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
+<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
 }
 
 /** Renditions of deleted originals: what was pruned (the first rows open, the rest folded), or why nothing was. */
