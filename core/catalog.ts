@@ -91,26 +91,14 @@ export function resizeSkipFor(record: CatalogRecord, rules: FilterRules): { code
 
 /**
  * The catalogue to promote after a run: the previous one with the run's prefix range replaced by
- * the run's catalogue, each of whose lines goes through `promote` (which takes back the state of
- * what the run did not finish, or drops the line). Both inputs are key-sorted; the output is too.
- * Constant memory.
+ * the run's catalogue (as promoted: core/state.ts promotedRecords). Both inputs are key-sorted;
+ * the output is too. Constant memory.
  */
-export async function* mergeForPromotion<T extends CatalogRecord>(
-  previous: AsyncIterable<T>,
-  current: AsyncIterable<T>,
-  prefix: string,
-  promote: (record: T) => T | undefined,
-): AsyncGenerator<T> {
+export async function* mergeForPromotion<T extends CatalogRecord>(previous: AsyncIterable<T>, current: AsyncIterable<T>, prefix: string): AsyncGenerator<T> {
   const prev = (async function* () {
     for await (const r of previous) if (!r.key.startsWith(prefix)) yield r;
   })();
-  const cur = (async function* () {
-    for await (const r of current) {
-      const kept = promote(r);
-      if (kept) yield kept;
-    }
-  })();
-  yield* mergeByKey(prev, cur);
+  yield* mergeByKey(prev, current[Symbol.asyncIterator]());
 }
 
 /** Two key-ordered streams as one (on equal keys, the first stream's record comes first). */

@@ -6,7 +6,7 @@
  */
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './results';
-import { type DryRunPlan, type Report, topFailureReasons, type Trigger } from './report';
+import { type DryRunPlan, type Report, type Trigger } from './report';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
 export const SUBJECT_MAX_CHARS = 99;
@@ -119,8 +119,8 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   const work = report.objects.work - (report.objects.prune ?? 0);
   const resize = report.operations.resize;
   const backup = report.operations.backup;
-  const failed = report.failures.length;
-  const failedObjects = new Set(report.failures.map((f) => f.key)).size;
+  const failed = report.failed.total;
+  const failedObjects = report.failed.objects;
   const what = `${plural(work, 'image')} with work due${report.full ? ' (full run)' : ''}`;
   const lead = report.dryRunPlan
     ? `Dry run: ${dryRunWords(report.dryRunPlan)}. Nothing was written outside the run's folder.`
@@ -159,10 +159,10 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   ];
   if (failed > 0) {
     lines.push('', `Failures: ${n(failed)} in all. Most frequent reasons:`);
-    for (const r of topFailureReasons(report.failures)) {
+    for (const r of report.failed.reasons.slice(0, 10)) {
       lines.push(`  ${r.operation.padEnd(7)} ${r.code.padEnd(20)} ${n(r.count).padStart(7)}   e.g. ${r.examples.map((k) => JSON.stringify(k)).join(', ')}`);
     }
-    const retryable = report.failures.filter((f) => f.retryable).length;
+    const { retryable } = report.failed;
     if (retryable > 0) lines.push(`  ${n(retryable)} of them may succeed on a rerun (transient); the rest need the source fixed.`);
   }
   lines.push('', ...linkLines(links));
@@ -217,7 +217,7 @@ export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 
   if (p.originals > 0) {
     lines.push(field('Pruned', `${n(p.renditions)} renditions of ${n(p.originals)} deleted originals${report.dryRun ? ' would be deleted' : ' deleted'} (their backups are kept):`));
     for (const x of p.pruned.slice(0, examples)) lines.push(`  ${JSON.stringify(x.key)} (${n(x.renditions.length)})`);
-    if (p.pruned.length > examples) lines.push(`  ... and ${n(p.pruned.length - examples)} more in the report`);
+    if (p.originals > examples) lines.push(`  ... and ${n(p.originals - examples)} more, ${p.originals > p.pruned.length ? `the first ${n(p.pruned.length)} named in the report` : 'named in the report'}`);
   }
   if (p.held > 0) {
     lines.push(

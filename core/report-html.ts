@@ -5,7 +5,7 @@
  */
 import { bytes, dryRunWords, duration, n, usd, utcMinute } from './email';
 import { interruptedWords } from './last-run';
-import { type Report, SKIPS_NAMED, topFailureReasons } from './report';
+import { type Report, SKIPS_NAMED } from './report';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -71,7 +71,7 @@ export function renderReportHtml(report: Report, options: ReportHtmlOptions = {}
       return `<tr><th>${op}</th><td>${n(t.processed)}</td><td>${n(t.skipped)}</td><td class="${t.failed ? 'bad' : ''}">${n(t.failed)}</td><td>${bytes(t.bytesRead)}</td><td>${bytes(t.bytesWritten)}</td><td>${ratio}</td><td>${duration(t.maxShardMs)}</td></tr>`;
     })
     .join('');
-  const reasons = topFailureReasons(report.failures, 20, 1);
+  const reasons = report.failed.reasons.slice(0, 20);
   const rows = report.failures.slice(0, FAILURE_ROWS_MAX).map((f) => `<tr><td>${f.operation}</td><td><code>${escapeHtml(f.code)}</code></td><td class="key">${keyHtml(f.key)}</td><td>${escapeHtml(f.message)}</td></tr>`);
   const csv = escapeHtml(options.failuresCsvHref ?? 'failures.csv');
   return `<!doctype html>
@@ -101,7 +101,7 @@ ${report.interrupted ? `<p class="notice"><b>Previous run:</b> ${escapeHtml(inte
 <div class="card"><b>${n(report.objects.listed)}</b>objects listed</div>
 <div class="card"><b>${n(report.objects.work)}</b>to process (${n(report.objects.new)} new, ${n(report.objects.changed)} changed)</div>
 <div class="card"><b>${n(report.objects.unchanged)}</b>unchanged</div>
-<div class="card"><b class="${report.failures.length ? 'bad' : ''}">${n(report.failures.length)}</b>failures</div>
+<div class="card"><b class="${report.failed.total ? 'bad' : ''}">${n(report.failed.total)}</b>failures</div>
 </div>
 ${report.dryRunPlan ? dryRunSection(report.dryRunPlan) : ''}
 ${skipsSection(report)}
@@ -113,11 +113,11 @@ ${gallery(report, options.gallery ?? [])}
 <p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
 ${pruneSection(report)}
 ${
-  report.failures.length
+  report.failed.total
     ? `<h2 id="failures">Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
-<p>All ${n(report.failures.length)} failures are in <a href="${csv}">failures.csv</a>.</p>
+<p>All ${n(report.failed.total)} failures are in <a href="${csv}">failures.csv</a>.</p>
 <table><tr><th>operation</th><th>reason</th><th>key</th><th>message</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>
-${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${report.failures.length > FAILURE_ROWS_MAX ? ` (of ${n(report.failures.length - FAILURE_ROWS_OPEN)}; the rest are in failures.csv)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}`
+${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${report.failed.total > rows.length ? ` (of ${n(report.failed.total - FAILURE_ROWS_OPEN)}; the rest are in failures.csv)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}`
     : ''
 }
 </body></html>
@@ -146,7 +146,8 @@ function shardCharts(report: Report): string {
 
 function gallery(report: Report, items: readonly GalleryItem[]): string {
   const failed = report.failures.filter((f) => f.operation === 'resize');
-  if (items.length === 0 && failed.length === 0) return '';
+  const failedCount = report.operations.resize?.failed ?? 0;
+  if (items.length === 0 && failedCount === 0) return '';
   const tiles = items.map((item) => {
     const image = item.thumbnail
       ? `<img src="${item.thumbnail.dataUri}" width="${item.thumbnail.width}" height="${item.thumbnail.height}" alt="${escapeHtml(item.thumbnail.rendition)} of ${escapeHtml(item.key)}">`
@@ -161,7 +162,7 @@ function gallery(report: Report, items: readonly GalleryItem[]): string {
     tiles.length ? `<p class="meta">A sample of ${n(items.length)} processed image${items.length === 1 ? '' : 's'}, each shown by its smallest rendition, with every rendition written.</p><div class="gallery">${tiles.join('')}</div>` : ''
   }${
     failedTiles.length
-      ? `<h3>Failed images</h3><p class="meta">${failed.length > FAILED_TILES ? `The first ${n(FAILED_TILES)} of ${n(failed.length)}; every` : 'Every'} failure is in the <a href="#failures">failures table</a>.</p><div class="gallery">${failedTiles.join('')}</div>`
+      ? `<h3>Failed images</h3><p class="meta">${failedCount > FAILED_TILES ? `The first ${n(Math.min(FAILED_TILES, failed.length))} of ${n(failedCount)}; every` : 'Every'} failure is in the <a href="#failures">failures table</a>.</p><div class="gallery">${failedTiles.join('')}</div>`
       : ''
   }`;
 }
@@ -216,6 +217,6 @@ function pruneSection(report: Report): string {
   if (!p || (p.originals === 0 && p.held === 0)) return '';
   const rows = p.pruned.slice(0, FAILURE_ROWS_MAX).map((x) => `<tr><td class="key">${keyHtml(x.key)}</td><td>${x.renditions.map(escapeHtml).join(', ')}</td></tr>`);
   const held = p.held > 0 ? `<p><strong>Prune held:</strong> ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept. If the deletions are intended, start a run with <code>{"confirmPrune": true}</code>.</p>` : '';
-  const pruned = p.originals > 0 ? `<p>${n(p.renditions)} renditions of ${n(p.originals)} deleted originals ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
+  const pruned = p.originals > 0 ? `<p>${n(p.renditions)} renditions of ${n(p.originals)} deleted originals ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${p.originals > rows.length ? ` (of ${n(p.originals - FAILURE_ROWS_OPEN)}; the resize shard results name them all)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
   return `<h2 id="pruned">Pruned renditions</h2>${held}${pruned}`;
 }

@@ -1,4 +1,4 @@
-import { buildReport, checkCoverage, csvField, failuresCsv, shouldPromoteCatalog, topFailureReasons, undoneWork } from './report';
+import { buildReport, checkCoverage, csvField, FAILURES_NAMED, failuresCsv, ReportFold, shouldPromoteCatalog, undoneInShard } from './report';
 import { SKIP_SAMPLE_PER_CODE, ShardTally, type ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
 
@@ -72,19 +72,54 @@ describe('report', () => {
     const r: ShardResult = { ...result('backup', 0, 1030, []), counts: { ...tally.counts }, skippedByCode: tally.skippedByCode, skipped: tally.skipped };
     const totals = buildReport({ ...plan, shardOperations: ['backup'], counts: { ...plan.counts, work: 1030 } }, [r], { trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false }).operations.backup!;
     expect(totals.skippedByCode).toEqual({ 'dry-run': 1000, archived: 30 });
-    expect([...undoneWork([r]).keys()]).toHaveLength(30);
+    expect(undoneInShard([r]).map(([k]) => k)).toHaveLength(30);
   });
 
   it('takes back, per key and operation, the work that a retry could still do', () => {
-    const undone = undoneWork(results);
-    expect([...undone].map(([k, ops]) => [k, [...ops]])).toEqual([['c.jpg', ['resize']]]);
+    const undone = [0, 1].flatMap((shard) => undoneInShard(results.filter((r) => r.shard === shard)));
+    expect(undone.map(([k, ops]) => [k, [...ops]])).toEqual([['c.jpg', ['resize']]]);
   });
 
   it('ranks failure reasons by frequency with example keys', () => {
-    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, operation: 'resize' as const, code: i % 3 ? 'decode-failed' : 'too-many-pixels', message: '', retryable: false }));
-    expect(topFailureReasons(many, 10, 2)).toEqual([
-      { operation: 'resize', code: 'decode-failed', count: 20, examples: ['k1', 'k2'] },
-      { operation: 'resize', code: 'too-many-pixels', count: 10, examples: ['k0', 'k3'] },
-    ]);
+    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${String(i).padStart(2, '0')}`, code: i % 3 ? ('decode-failed' as const) : ('too-many-pixels' as const), message: '', retryable: i < 5 }));
+    const r = result('resize', 0, 30, many);
+    const folded = buildReport({ ...plan, shardCount: 1, shardOperations: ['resize'], counts: { ...plan.counts, work: 30 } }, [r], { trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false });
+    expect(folded.failed).toEqual({
+      total: 30,
+      objects: 30,
+      retryable: 5,
+      reasons: [
+        { operation: 'resize', code: 'decode-failed', count: 20, examples: ['k01', 'k02', 'k04'] },
+        { operation: 'resize', code: 'too-many-pixels', count: 10, examples: ['k00', 'k03', 'k06'] },
+      ],
+    });
+  });
+
+  it('folds shard by shard in bounded memory: counts every failure, names the first FAILURES_NAMED in key order, and returns each shard\'s rows', () => {
+    const shards = 3;
+    const per = FAILURES_NAMED; // every shard fails every object, in both operations
+    const big = { ...plan, shardCount: shards, counts: { ...plan.counts, work: shards * per } };
+    const fold = new ReportFold(big);
+    const key = (shard: number, i: number) => `s${shard}/${String(per - i).padStart(6, '0')}.jpg`; // each shard's failures arrive in reverse key order
+    const rows: string[] = [];
+    for (let shard = 0; shard < shards; shard++) {
+      const failures = (op: 'backup' | 'resize') => Array.from({ length: per }, (_, i) => ({ key: key(shard, i), code: op === 'backup' ? ('copy-failed' as const) : ('decode-failed' as const), message: 'x', retryable: op === 'backup' }));
+      rows.push(...fold.add(shard, [result('backup', shard, per, failures('backup')), result('resize', shard, per, failures('resize'))]).map((f) => `${f.operation} ${f.key}`));
+    }
+    expect(fold.gaps()).toEqual([]);
+    const report = fold.report({ trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false });
+    expect(report.failed).toMatchObject({ total: 2 * shards * per, objects: shards * per, retryable: shards * per });
+    expect(report.failures).toHaveLength(FAILURES_NAMED);
+    // Key order across shards, and on one key backup before resize, as the plan lists the operations.
+    expect(rows.slice(0, 3)).toEqual([`backup ${key(0, per - 1)}`, `resize ${key(0, per - 1)}`, `backup ${key(0, per - 2)}`]);
+    expect(rows).toHaveLength(2 * shards * per);
+    expect(report.failures.map((f) => `${f.operation} ${f.key}`)).toEqual(rows.slice(0, FAILURES_NAMED));
+    expect(() => fold.add(5, [])).toThrow('shard results folded out of order: shard 5, expected 3');
+  });
+
+  it('names missing results and unread shards as gaps', () => {
+    const fold = new ReportFold(plan);
+    fold.add(0, [undefined, results[2]]);
+    expect(fold.gaps()).toEqual(['backup: no result for shard 0', '1 of 2 shards read']);
   });
 });

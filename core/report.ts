@@ -7,7 +7,7 @@ import type { ShardOperation } from './input';
 import type { InterruptedRun } from './last-run';
 import { compareKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
-import { isDenseWork, NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type Pruned, type ShardResult, type WouldDo } from './results';
+import { isDenseWork, NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 
@@ -55,7 +55,9 @@ export interface Report {
   /** Rendition counts and bytes by `<preset>/<format>`. */
   readonly renditions: Record<string, { count: number; bytes: number }>;
   readonly shards: readonly { operation: ShardOperation; shard: number; attempt: number; durationMs: number; items: number; failed: number }[];
-  /** Every failure of the run. */
+  /** Every failure of the run, counted by reason. */
+  readonly failed: FailureSummary;
+  /** The first FAILURES_NAMED failures, in key order: the first rows of failures.csv, which lists them all. */
   readonly failures: readonly ReportFailure[];
   /** Whether this run's catalogue became state/catalog.jsonl (the basis of the next diff). */
   readonly catalogPromoted: boolean;
@@ -102,13 +104,8 @@ export interface DryRunPlan {
 }
 
 /** The plan's estimate, redone for the work the dry run found (its shards' task time scaled to it). */
-export function dryRunPlan(plan: Plan, report: Report, results: readonly ShardResult[], config: { compute: Parameters<typeof runCost>[0]['compute']; backupStorageClass: StorageClassPriced }, list: string): DryRunPlan {
-  const total = (action: 'copy' | 'render' | 'prune'): WouldDo =>
-    results.reduce<WouldDo>((acc, r) => {
-      const w = r.wouldDo?.[action];
-      return w ? { objects: acc.objects + w.objects, renditions: acc.renditions + w.renditions, bytes: acc.bytes + w.bytes } : acc;
-    }, { objects: 0, renditions: 0, bytes: 0 });
-  const [copy, render, prune] = [total('copy'), total('render'), total('prune')];
+export function dryRunPlan(plan: Plan, report: Report, wouldDo: Record<PlannedAction['action'], WouldDo>, config: { compute: Parameters<typeof runCost>[0]['compute']; backupStorageClass: StorageClassPriced }, list: string): DryRunPlan {
+  const { copy, render, prune } = wouldDo;
   const share = (op: ShardOperation, objects: number) => (report.operations[op]?.items ? objects / report.operations[op]!.items : 0);
   const ratio = { backup: share('backup', copy.objects), resize: share('resize', render.objects + prune.objects) };
   const jobs = plan.estimate.arrayJobs;
@@ -138,6 +135,7 @@ export interface PruneReport {
   /** The share of the catalogue that was to be pruned, and the configured limit. */
   readonly share: number;
   readonly maxShare: number;
+  /** The first PRUNED_NAMED pruned originals in key order, with their rendition keys. */
   readonly pruned: readonly Pruned[];
 }
 
@@ -154,15 +152,96 @@ export function emptyTotals(): OperationTotals {
   return { shards: 0, items: 0, processed: 0, skipped: 0, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: {}, failedByCode: {} };
 }
 
-export function buildReport(plan: Plan, results: readonly ShardResult[], meta: ReportMeta): Report {
-  const operations: Partial<Record<ShardOperation, OperationTotals>> = {};
-  const renditions: Record<string, { count: number; bytes: number }> = {};
-  const failures: ReportFailure[] = [];
-  const shards: Report['shards'][number][] = [];
-  const pruned: Pruned[] = [];
-  for (const r of results) {
-    pruned.push(...(r.pruned ?? []));
-    const t = (operations[r.operation] ??= emptyTotals());
+/** Failures report.json names, in key order: the first rows of failures.csv, which has them all. */
+export const FAILURES_NAMED = 5_000;
+/** Pruned originals report.json names, in key order (the counts are complete). */
+export const PRUNED_NAMED = 1_000;
+/** Example keys kept per failure reason. */
+const REASON_EXAMPLES = 3;
+
+/** Why objects failed: one entry per operation and code, most frequent first. */
+export interface FailureReason {
+  readonly operation: ShardOperation;
+  readonly code: string;
+  readonly count: number;
+  /** The first keys that failed so, in key order. */
+  readonly examples: readonly string[];
+}
+
+/** Every failure of the run, counted; `failures` names the first FAILURES_NAMED of them. */
+export interface FailureSummary {
+  /** Failures, one per object and operation. */
+  readonly total: number;
+  /** Objects that failed at least one operation. */
+  readonly objects: number;
+  /** Failures a rerun may fix (transient). */
+  readonly retryable: number;
+  readonly reasons: readonly FailureReason[];
+}
+
+/**
+ * Folds shard results into a report one shard at a time, in shard order, keeping only bounded
+ * state: totals, per-shard figures (at most 10,000 shards), and samples of keys. Shards are key
+ * ranges of one work list, the same for every operation, so shard order is key order and the
+ * failures a shard returns from `add` are the next rows of failures.csv.
+ */
+export class ReportFold {
+  private readonly operations: Partial<Record<ShardOperation, OperationTotals>> = {};
+  private readonly renditions: Record<string, { count: number; bytes: number }> = {};
+  private readonly shards: Report['shards'][number][] = [];
+  private readonly failures: ReportFailure[] = [];
+  private readonly reasons = new Map<string, { operation: ShardOperation; code: string; count: number; examples: string[] }>();
+  private readonly failed = { total: 0, objects: 0, retryable: 0 };
+  private readonly skips: ReportSkip[] = [];
+  private readonly named = new Map<string, number>();
+  private readonly pruned: Pruned[] = [];
+  private readonly prunedCount = { originals: 0, renditions: 0 };
+  private readonly would: Record<PlannedAction['action'], WouldDo> = { copy: emptyWould(), render: emptyWould(), prune: emptyWould() };
+  /** The first missing results per operation (shard numbers), and how many in all. */
+  private readonly missing: Partial<Record<ShardOperation, number[]>> = {};
+  private missingCount = 0;
+  private nextShard = 0;
+  /** A dry run's per-shard lists, by operation in shard order. */
+  readonly plannedLists: Partial<Record<ShardOperation, string[]>> = {};
+
+  constructor(private readonly plan: Plan) {}
+
+  /**
+   * One shard's results, one per operation of the plan (undefined: that result is missing).
+   * Returns the shard's failures in key order (on one key, in the plan's operation order).
+   */
+  add(shard: number, results: readonly (ShardResult | undefined)[]): ReportFailure[] {
+    if (shard !== this.nextShard++) throw new RangeError(`shard results folded out of order: shard ${shard}, expected ${this.nextShard - 1}`);
+    const mine: ReportFailure[] = [];
+    this.plan.shardOperations.forEach((op, i) => {
+      const r = results[i];
+      if (r === undefined) {
+        const missing = (this.missing[op] ??= []);
+        if (missing.length < 10) missing.push(shard);
+        this.missingCount++;
+        return;
+      }
+      this.addResult(r);
+      for (const f of r.failures) mine.push({ key: f.key, operation: r.operation, code: f.code, message: f.message, retryable: f.retryable });
+    });
+    const order = this.plan.shardOperations;
+    mine.sort((a, b) => compareKeys(a.key, b.key) || order.indexOf(a.operation) - order.indexOf(b.operation));
+    mine.forEach((f, i) => {
+      this.failed.total++;
+      if (f.retryable) this.failed.retryable++;
+      if (i === 0 || mine[i - 1]!.key !== f.key) this.failed.objects++;
+      if (this.failures.length < FAILURES_NAMED) this.failures.push(f);
+      const id = `${f.operation}\u0000${f.code}`;
+      const reason = this.reasons.get(id) ?? { operation: f.operation, code: f.code, count: 0, examples: [] };
+      reason.count++;
+      if (reason.examples.length < REASON_EXAMPLES) reason.examples.push(f.key);
+      this.reasons.set(id, reason);
+    });
+    return mine;
+  }
+
+  private addResult(r: ShardResult): void {
+    const t = (this.operations[r.operation] ??= emptyTotals());
     t.shards++;
     t.items += r.counts.items;
     t.processed += r.counts.processed;
@@ -175,89 +254,123 @@ export function buildReport(plan: Plan, results: readonly ShardResult[], meta: R
     // Counted by the shard (its `skipped` list is a sample); results without counts list every skip.
     const byCode = r.skippedByCode ?? r.skipped.reduce<Record<string, number>>((acc, s) => ((acc[s.code] = (acc[s.code] ?? 0) + 1), acc), {});
     for (const [code, count] of Object.entries(byCode)) t.skippedByCode[code] = (t.skippedByCode[code] ?? 0) + count;
-    for (const f of r.failures) {
-      t.failedByCode[f.code] = (t.failedByCode[f.code] ?? 0) + 1;
-      failures.push({ key: f.key, operation: r.operation, code: f.code, message: f.message, retryable: f.retryable });
-    }
+    for (const f of r.failures) t.failedByCode[f.code] = (t.failedByCode[f.code] ?? 0) + 1;
     for (const [name, o] of Object.entries(r.outputs ?? {})) {
-      const acc = (renditions[name] ??= { count: 0, bytes: 0 });
+      const acc = (this.renditions[name] ??= { count: 0, bytes: 0 });
       acc.count += o.count;
       acc.bytes += o.bytes;
     }
-    shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
-  }
-  const skips: ReportSkip[] = [];
-  const named = new Map<string, number>();
-  for (const r of results) {
     for (const s of r.skipped) {
       if (UNNAMED_SKIPS.has(s.code)) continue;
       const id = `${r.operation} ${s.code}`;
-      const count = named.get(id) ?? 0;
+      const count = this.named.get(id) ?? 0;
       if (count >= SKIPS_NAMED) continue;
-      named.set(id, count + 1);
-      skips.push({ operation: r.operation, code: s.code, key: s.key, ...(s.message ? { message: s.message } : {}) });
+      this.named.set(id, count + 1);
+      this.skips.push({ operation: r.operation, code: s.code, key: s.key, ...(s.message ? { message: s.message } : {}) });
     }
+    for (const p of [...(r.pruned ?? [])].sort((a, b) => compareKeys(a.key, b.key))) {
+      this.prunedCount.originals++;
+      this.prunedCount.renditions += p.renditions.length;
+      if (this.pruned.length < PRUNED_NAMED) this.pruned.push(p);
+    }
+    for (const action of ['copy', 'render', 'prune'] as const) {
+      const w = r.wouldDo?.[action];
+      if (!w) continue;
+      this.would[action].objects += w.objects;
+      this.would[action].renditions += w.renditions;
+      this.would[action].bytes += w.bytes;
+    }
+    if (r.plannedList) (this.plannedLists[r.operation] ??= []).push(r.plannedList);
+    this.shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
-  skips.sort((a, b) => (a.operation === b.operation ? (a.code === b.code ? compareKeys(a.key, b.key) : a.code < b.code ? -1 : 1) : a.operation < b.operation ? -1 : 1));
-  shards.sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
-  // Within a shard failures arrive in completion order; the report lists them in key order.
-  failures.sort((a, b) => (a.operation === b.operation ? compareKeys(a.key, b.key) : a.operation < b.operation ? -1 : 1));
-  const status: RunStatus = plan.nothingToDo ? 'NOTHING_TO_DO' : failures.length > 0 ? 'COMPLETED_WITH_FAILURES' : 'SUCCEEDED';
-  return {
-    runId: plan.runId,
-    status,
-    trigger: meta.trigger,
-    startedAt: meta.startedAt,
-    finishedAt: meta.finishedAt,
-    durationMs: Date.parse(meta.finishedAt) - Date.parse(meta.startedAt),
-    dryRun: plan.dryRun,
-    full: plan.full,
-    prefix: plan.prefix,
-    presets: plan.presets,
-    objects: plan.counts,
-    bytes: plan.bytes,
-    operations,
-    renditions,
-    shards,
-    failures,
-    catalogPromoted: meta.catalogPromoted,
-    estimate: plan.estimate,
-    ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
-    ...(plan.deleted ? { deleted: plan.deleted } : {}),
-    ...(skips.length ? { skips } : {}),
-    prune: {
-      originals: pruned.length,
-      renditions: pruned.reduce((sum, p) => sum + p.renditions.length, 0),
-      held: plan.prune?.held ?? 0,
-      share: plan.prune?.share ?? 0,
-      maxShare: plan.prune?.maxShare ?? 0,
-      pruned: pruned.sort((a, b) => compareKeys(a.key, b.key)),
-    },
-  };
+
+  /**
+   * What keeps the results from covering the plan: a missing result, or an operation whose
+   * results account for another number of objects than the work list holds. A gap means the
+   * report would silently under-count.
+   */
+  gaps(): string[] {
+    const problems = this.plan.shardOperations.flatMap((op) => (this.missing[op] ?? []).map((shard) => `${op}: no result for shard ${shard}`));
+    if (this.missingCount > problems.length) problems.push(`and ${this.missingCount - problems.length} more results missing`);
+    if (this.nextShard !== this.plan.shardCount) problems.push(`${this.nextShard} of ${this.plan.shardCount} shards read`);
+    for (const op of this.plan.shardOperations) {
+      const t = this.operations[op];
+      if (t?.shards === this.plan.shardCount && t.items !== this.plan.counts.work) problems.push(`${op}: results account for ${t.items} objects, the plan has ${this.plan.counts.work}`);
+    }
+    return problems;
+  }
+
+  /** What the dry run's shards found a real run would do, by action. */
+  wouldDo(): Record<PlannedAction['action'], WouldDo> {
+    return { copy: { ...this.would.copy }, render: { ...this.would.render }, prune: { ...this.would.prune } };
+  }
+
+  report(meta: ReportMeta): Report {
+    const { plan } = this;
+    const skips = [...this.skips].sort((a, b) => (a.operation === b.operation ? (a.code === b.code ? compareKeys(a.key, b.key) : a.code < b.code ? -1 : 1) : a.operation < b.operation ? -1 : 1));
+    const shards = [...this.shards].sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
+    const reasons = [...this.reasons.values()].sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation) || a.code.localeCompare(b.code));
+    const status: RunStatus = plan.nothingToDo ? 'NOTHING_TO_DO' : this.failed.total > 0 ? 'COMPLETED_WITH_FAILURES' : 'SUCCEEDED';
+    return {
+      runId: plan.runId,
+      status,
+      trigger: meta.trigger,
+      startedAt: meta.startedAt,
+      finishedAt: meta.finishedAt,
+      durationMs: Date.parse(meta.finishedAt) - Date.parse(meta.startedAt),
+      dryRun: plan.dryRun,
+      full: plan.full,
+      prefix: plan.prefix,
+      presets: plan.presets,
+      objects: plan.counts,
+      bytes: plan.bytes,
+      operations: this.operations,
+      renditions: this.renditions,
+      shards,
+      failed: { ...this.failed, reasons },
+      failures: this.failures,
+      catalogPromoted: meta.catalogPromoted,
+      estimate: plan.estimate,
+      ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
+      ...(plan.deleted ? { deleted: plan.deleted } : {}),
+      ...(skips.length ? { skips } : {}),
+      prune: {
+        originals: this.prunedCount.originals,
+        renditions: this.prunedCount.renditions,
+        held: plan.prune?.held ?? 0,
+        share: plan.prune?.share ?? 0,
+        maxShare: plan.prune?.maxShare ?? 0,
+        pruned: this.pruned,
+      },
+    };
+  }
 }
 
-/**
- * Checks that the results cover the plan: one result per shard and operation, and per operation
- * as many objects as the work list holds. A gap means a shard's result is missing or wrong, and
- * the report would silently under-count.
- */
+const emptyWould = (): WouldDo => ({ objects: 0, renditions: 0, bytes: 0 });
+
+/** A fold of results held in memory, in any order (tests, and callers with a handful of shards). */
+export function foldResults(plan: Plan, results: readonly ShardResult[]): ReportFold {
+  const fold = new ReportFold(plan);
+  const at = new Map(results.map((r) => [`${r.operation} ${r.shard}`, r]));
+  for (let shard = 0; shard < plan.shardCount; shard++) fold.add(shard, plan.shardOperations.map((op) => at.get(`${op} ${shard}`)));
+  return fold;
+}
+
+export function buildReport(plan: Plan, results: readonly ShardResult[], meta: ReportMeta): Report {
+  return foldResults(plan, results).report(meta);
+}
+
+/** Checks that the results cover the plan (ReportFold.gaps). */
 export function checkCoverage(plan: Plan, results: readonly ShardResult[]): string[] {
-  const problems: string[] = [];
-  for (const op of plan.shardOperations) {
-    const mine = results.filter((r) => r.operation === op);
-    const seen = new Set(mine.map((r) => r.shard));
-    for (let i = 0; i < plan.shardCount; i++) if (!seen.has(i)) problems.push(`${op}: no result for shard ${i}`);
-    const items = mine.reduce((n, r) => n + r.counts.items, 0);
-    if (seen.size === plan.shardCount && items !== plan.counts.work) problems.push(`${op}: results account for ${items} objects, the plan has ${plan.counts.work}`);
-  }
-  return problems;
+  return foldResults(plan, results).gaps();
 }
 
 /**
- * What this run did not finish, by key and operation, so that promotion takes that state back and
- * tomorrow does it again: retryable failures, and skips that are not done work (an archived object).
+ * What one shard's results left undone, by key and operation, in key order, so that promotion
+ * takes that state back and tomorrow does it again: retryable failures, and skips that are not
+ * done work (an archived object).
  */
-export function undoneWork(results: readonly ShardResult[]): Map<string, Set<ShardOperation>> {
+export function undoneInShard(results: readonly (ShardResult | undefined)[]): [string, Set<ShardOperation>][] {
   const undone = new Map<string, Set<ShardOperation>>();
   const add = (key: string, op: ShardOperation) => {
     const ops = undone.get(key);
@@ -265,10 +378,11 @@ export function undoneWork(results: readonly ShardResult[]): Map<string, Set<Sha
     else undone.set(key, new Set([op]));
   };
   for (const r of results) {
+    if (!r) continue;
     for (const f of r.failures) if (f.retryable) add(f.key, r.operation);
     for (const s of r.skipped) if (NOT_DONE_SKIP_CODES.has(s.code)) add(s.key, r.operation);
   }
-  return undone;
+  return [...undone].sort((a, b) => compareKeys(a[0], b[0]));
 }
 
 /**
@@ -285,28 +399,16 @@ export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** failures.csv, in the columns of an S3 Batch Operations completion report. */
+/** failures.csv, in the columns of an S3 Batch Operations completion report (a report's named failures). */
 export function failuresCsv(report: Pick<Report, 'failures'>, bucket: string): string {
-  return [...failuresCsvRows(report, bucket)].join('');
+  return [FAILURES_CSV_HEADER, ...report.failures.map((f) => failureCsvRow(f, bucket))].join('');
 }
 
-/** failures.csv row by row (CRLF-terminated), for a streamed upload: no single string of the whole file. */
-export function* failuresCsvRows(report: Pick<Report, 'failures'>, bucket: string): Generator<string> {
-  yield 'Bucket,Key,Operation,ErrorCode,Message\r\n';
-  for (const f of report.failures) yield `${[bucket, f.key, f.operation, f.code, f.message].map(csvField).join(',')}\r\n`;
-}
+export const FAILURES_CSV_HEADER = 'Bucket,Key,Operation,ErrorCode,Message\r\n';
 
-/** Failure reasons, most frequent first, with up to `examples` keys each. */
-export function topFailureReasons(failures: readonly ReportFailure[], limit = 10, examples = 3): { operation: ShardOperation; code: string; count: number; examples: string[] }[] {
-  const groups = new Map<string, { operation: ShardOperation; code: string; count: number; examples: string[] }>();
-  for (const f of failures) {
-    const id = `${f.operation}\u0000${f.code}`;
-    const g = groups.get(id) ?? { operation: f.operation, code: f.code, count: 0, examples: [] };
-    g.count++;
-    if (g.examples.length < examples) g.examples.push(f.key);
-    groups.set(id, g);
-  }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)).slice(0, limit);
+/** One failures.csv row (CRLF-terminated), for a streamed upload: no single string of the whole file. */
+export function failureCsvRow(f: ReportFailure, bucket: string): string {
+  return `${[bucket, f.key, f.operation, f.code, f.message].map(csvField).join(',')}\r\n`;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { CatalogRecord } from './catalog';
 import { parsePipelineConfig } from './config';
 import { compareKeys } from './keys';
 import { presetDigest, presetDigests, renditionRecipe } from './recipe';
-import { type Ownership, planObject, promotedLine, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
+import { type Ownership, planObject, promotedLine, promotedRecords, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
 
 const config = parsePipelineConfig({
   buckets: { corpus: 'aaa', renditions: 'bbb', backup: 'ccc', work: 'ddd' },
@@ -104,21 +104,53 @@ describe('promotion: only done work is recorded', () => {
   const line = done(rec('a.jpg'), { backup: true, renditions: digests });
 
   it('takes back the state of the operation that failed, and keeps the rest', () => {
-    expect(promotedLine(line, new Map(), true)).toBe(line);
-    expect(promotedLine(line, new Map([['a.jpg', new Set(['backup' as const])]]), true)?.done).toEqual({ renditions: digests });
-    expect(promotedLine(line, new Map([['a.jpg', new Set(['resize' as const])]]), true)?.done).toEqual({ backup: true });
-    expect(promotedLine(line, new Map([['a.jpg', new Set(['resize', 'backup'] as const)]]), true)?.done).toEqual({});
+    expect(promotedLine(line, undefined, true)).toBe(line);
+    expect(promotedLine(line, new Set(['backup' as const]), true)?.done).toEqual({ renditions: digests });
+    expect(promotedLine(line, new Set(['resize' as const]), true)?.done).toEqual({ backup: true });
+    expect(promotedLine(line, new Set(['resize', 'backup'] as const), true)?.done).toEqual({});
   });
 
   it('drops a tombstone once pruned, and keeps it when the prune failed, was held or did not run', () => {
     const pruning = tombstone(line, true);
     expect(pruning).toMatchObject({ deleted: true, pruning: true, done: line.done });
-    expect(promotedLine(pruning, new Map(), true)).toBeUndefined();
-    const kept = promotedLine(pruning, new Map([['a.jpg', new Set(['resize' as const])]]), true);
+    expect(promotedLine(pruning, undefined, true)).toBeUndefined();
+    const kept = promotedLine(pruning, new Set(['resize' as const]), true);
     expect(kept).toMatchObject({ deleted: true, done: line.done });
     expect(kept).not.toHaveProperty('pruning');
-    expect(promotedLine(pruning, new Map(), false)).toEqual(kept);
+    expect(promotedLine(pruning, undefined, false)).toEqual(kept);
     expect(pruneItem(pruning)).toEqual({ ...rec('a.jpg'), change: 'deleted', backup: false, presets: ['thumb', 'web'] });
+  });
+});
+
+describe('promotion joins the catalogue with what was left undone, in key order', () => {
+  const records = (...keys: string[]) =>
+    (async function* () {
+      for (const k of keys) yield done(rec(k), { backup: true, renditions: digests });
+    })();
+  const undone = (...entries: [string, ('backup' | 'resize')[]][]) =>
+    (async function* () {
+      for (const [k, ops] of entries) yield [k, new Set(ops)] as const;
+    })();
+  const collect = async (it: AsyncIterable<StateRecord>) => {
+    const out: StateRecord[] = [];
+    for await (const r of it) out.push(r);
+    return out;
+  };
+
+  it('takes back exactly the undone keys, streaming both sides', async () => {
+    const out = await collect(promotedRecords(records('a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'), undone(['b.jpg', ['backup']], ['d.jpg', ['resize', 'backup']]), true));
+    expect(out.map((r) => [r.key, r.done])).toEqual([
+      ['a.jpg', { backup: true, renditions: digests }],
+      ['b.jpg', { renditions: digests }],
+      ['c.jpg', { backup: true, renditions: digests }],
+      ['d.jpg', {}],
+    ]);
+  });
+
+  it('refuses undone keys out of order or missing from the catalogue, rather than promote unfinished work as done', async () => {
+    await expect(collect(promotedRecords(records('a.jpg', 'b.jpg', 'c.jpg'), undone(['c.jpg', ['backup']], ['b.jpg', ['backup']]), true))).rejects.toThrow('undone keys out of order: "b.jpg" after "c.jpg"');
+    await expect(collect(promotedRecords(records('a.jpg', 'c.jpg'), undone(['b.jpg', ['backup']]), true))).rejects.toThrow('undone key "b.jpg" is not in the run\'s catalogue');
+    await expect(collect(promotedRecords(records('a.jpg'), undone(['z.jpg', ['resize']]), true))).rejects.toThrow('undone key "z.jpg" is not in the run\'s catalogue (after its last record)');
   });
 });
 

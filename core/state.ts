@@ -116,27 +116,52 @@ export function tombstone(previous: StateRecord, pruning: boolean): StateRecord 
   return { ...rest, done: previous.done ?? {}, deleted: true, ...(pruning ? { pruning: true } : {}) };
 }
 
-/** What a run left undone for a key, by operation: its failures worth retrying and its skips that are not done work. */
-export type Undone = ReadonlyMap<string, ReadonlySet<'backup' | 'resize'>>;
+/** What a run left undone for one key: the operations whose failures are worth retrying or whose skips are not done work. */
+export type UndoneOps = ReadonlySet<'backup' | 'resize'>;
 
 /**
- * A run-catalogue line as promoted: the state of what the run did not finish is taken back, so
- * the next night does it again. A tombstone the run pruned is dropped; one it did not prune (the
- * prune failed, was held by the guard, or resize did not run) is kept for the next night.
+ * A run-catalogue line as promoted: the state of what the run did not finish (`undone`) is taken
+ * back, so the next night does it again. A tombstone the run pruned is dropped; one it did not
+ * prune (the prune failed, was held by the guard, or resize did not run) is kept for the next night.
  */
-export function promotedLine(record: StateRecord, undone: Undone, pruned: boolean): StateRecord | undefined {
-  const ops = undone.get(record.key);
+export function promotedLine(record: StateRecord, undone: UndoneOps | undefined, pruned: boolean): StateRecord | undefined {
   if (record.deleted) {
-    if (record.pruning && pruned && !ops?.has('resize')) return undefined;
+    if (record.pruning && pruned && !undone?.has('resize')) return undefined;
     const { pruning: _p, ...kept } = record;
     return kept;
   }
-  if (!ops) return record;
+  if (!undone) return record;
   const { done, ...rest } = record;
-  const backup = ops.has('backup') ? undefined : done?.backup;
+  const backup = undone.has('backup') ? undefined : done?.backup;
   // A failed render's presets may be half written: forget them all; the job finds the current ones by their recipes.
-  const renditions = ops.has('resize') ? undefined : done?.renditions;
+  const renditions = undone.has('resize') ? undefined : done?.renditions;
   return { ...rest, done: { ...(backup ? { backup } : {}), ...(renditions ? { renditions } : {}) } };
+}
+
+/**
+ * The run's catalogue as promoted (promotedLine per record), joined in key order with what the run
+ * left undone: both streams are key-sorted, so memory stays constant whatever either holds. An
+ * undone key out of order, or one the catalogue lacks, would promote unfinished work as done:
+ * both are errors, never skipped.
+ */
+export async function* promotedRecords(records: AsyncIterable<StateRecord>, undone: AsyncIterable<readonly [string, UndoneOps]>, pruned: boolean): AsyncGenerator<StateRecord> {
+  const pending = undone[Symbol.asyncIterator]();
+  let next = await pending.next();
+  const advance = async (last: string) => {
+    next = await pending.next();
+    if (!next.done && compareKeys(last, next.value[0]) >= 0) throw new Error(`undone keys out of order: ${JSON.stringify(next.value[0])} after ${JSON.stringify(last)}`);
+  };
+  for await (const record of records) {
+    if (!next.done && compareKeys(next.value[0], record.key) < 0) throw new Error(`undone key ${JSON.stringify(next.value[0])} is not in the run's catalogue (next record ${JSON.stringify(record.key)})`);
+    let ops: UndoneOps | undefined;
+    if (!next.done && next.value[0] === record.key) {
+      ops = next.value[1];
+      await advance(record.key);
+    }
+    const kept = promotedLine(record, ops, pruned);
+    if (kept) yield kept;
+  }
+  if (!next.done) throw new Error(`undone key ${JSON.stringify(next.value[0])} is not in the run's catalogue (after its last record)`);
 }
 
 /** One object in key order, as the ownership of rendition keys sees it. */

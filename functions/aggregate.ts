@@ -3,11 +3,11 @@
  * the run's metrics, and promotes the run's catalogue to state/catalog.jsonl when the run may be
  * the basis of tomorrow's diff. Returns a small summary (the full report stays in S3).
  */
-import pLimit from 'p-limit';
+import { pMapIterable } from 'p-map';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { buildReport, checkCoverage, dryRunPlan, failuresCsvRows, type Report, runMetrics, shouldPromoteCatalog, type Trigger, undoneWork } from '../core/report';
-import { promotedLine, type StateRecord, type Undone } from '../core/state';
+import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold, runMetrics, shouldPromoteCatalog, type Trigger, undoneInShard } from '../core/report';
+import { promotedRecords, type StateRecord, type UndoneOps } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan, ShardResult } from '../core/results';
@@ -50,25 +50,24 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const keys = runKeys(event.runId);
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   if (event.promoteOnly) return promoteWithoutWork(ctx, plan);
-  const limit = pLimit(16);
-  // A missing result is a gap in the run (a shard that never finished), named as such below.
-  const read = (op: ShardOperation, shard: number) =>
-    limit(() =>
-      getJson<ShardResult>(ctx.s3, work, keys.result(op, shard)).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }),
-    );
-  const results = (await Promise.all(plan.shardOperations.flatMap((op) => Array.from({ length: plan.shardCount }, (_, shard) => read(op, shard))))).filter((r): r is ShardResult => r !== undefined);
-  const gaps = checkCoverage(plan, results);
+  // One pass over the results, shard by shard in key order, streaming failures.csv as it goes:
+  // memory holds totals, samples and a few results in flight, whatever the corpus (10,000 shards of 10,000 objects).
+  const fold = new ReportFold(plan);
+  const rows = (async function* () {
+    yield FAILURES_CSV_HEADER;
+    for await (const { shard, results } of shardResults(ctx, plan)) for (const f of fold.add(shard, results)) yield failureCsvRow(f, ctx.config.buckets.corpus);
+  })();
+  // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
+  await uploadStream(ctx.s3, work, keys.failuresCsv, rows, 'text/csv; charset=utf-8');
+  const gaps = fold.gaps();
   if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 
   const promote = shouldPromoteCatalog(plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
-  const built = buildReport(plan, results, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
+  const built = fold.report({ trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
   // A dry run's report is a plan to approve: what a real run would do, its cost, and its keys.
   const report = plan.dryRun
-    ? { ...built, dryRunPlan: dryRunPlan(plan, built, results, { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass }, await writePlannedList(ctx, plan, results)) }
+    ? { ...built, dryRunPlan: dryRunPlan(plan, built, fold.wouldDo(), { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass }, await writePlannedList(ctx, plan, fold.plannedLists)) }
     : built;
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
@@ -76,30 +75,53 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
     return [];
   });
   await Promise.all([
-    // Uploaded in parts past 8 MiB: a report with every failure of a big night outgrows one PUT of the embedded server (11 MiB).
+    // Uploaded in parts past 8 MiB: a report naming FAILURES_NAMED failures with long keys outgrows one PUT of the embedded server (11 MiB).
     uploadStream(ctx.s3, work, keys.report, [`${JSON.stringify(report, null, 2)}\n`], 'application/json; charset=utf-8'),
-    // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
-    uploadStream(ctx.s3, work, keys.failuresCsv, failuresCsvRows(report, ctx.config.buckets.corpus), 'text/csv; charset=utf-8'),
     putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report, { gallery }), 'text/html'),
   ]);
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
   // was, and tomorrow's diff redoes what this run did not finish.
-  if (promote) await promoteCatalog(ctx, plan, undoneWork(results));
+  if (promote) await promoteCatalog(ctx, plan, undone(ctx, plan));
   emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
-  ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failures.length, catalogPromoted: promote });
-  return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failures.length, catalogPromoted: promote, reportKey: keys.report };
+  ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failed.total, catalogPromoted: promote });
+  return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failed.total, catalogPromoted: promote, reportKey: keys.report };
+}
+
+/**
+ * Each shard's results (one per operation of the plan; undefined when missing), in shard order,
+ * read RESULTS_IN_FLIGHT at a time and no further ahead: a result is dropped once folded.
+ */
+function shardResults(ctx: FunctionContext, plan: Plan): AsyncIterable<{ shard: number; results: (ShardResult | undefined)[] }> {
+  const { work } = ctx.config.buckets;
+  const keys = runKeys(plan.runId);
+  // A missing result is a gap in the run (a shard that never finished), named as such by the fold.
+  const read = (op: ShardOperation, shard: number) =>
+    getJson<ShardResult>(ctx.s3, work, keys.result(op, shard)).catch((error: unknown) => {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    });
+  const shards = Array.from({ length: plan.shardCount }, (_, shard) => shard);
+  return pMapIterable(shards, async (shard) => ({ shard, results: await Promise.all(plan.shardOperations.map((op) => read(op, shard))) }), { concurrency: RESULTS_IN_FLIGHT });
+}
+
+/** Shards whose results are read at once (each with one result per operation). */
+const RESULTS_IN_FLIGHT = 16;
+
+/** What the run left undone, key by key in key order: a second pass over the results, for promotion. */
+async function* undone(ctx: FunctionContext, plan: Plan): AsyncGenerator<readonly [string, UndoneOps]> {
+  for await (const { results } of shardResults(ctx, plan)) yield* undoneInShard(results);
 }
 
 /**
  * A dry run's keys in one list beside the report (runs/<runId>/planned.jsonl): the shards' lists
  * streamed through one upload in operation and shard order, that is in key order per operation.
  */
-async function writePlannedList(ctx: FunctionContext, plan: Plan, results: readonly ShardResult[]): Promise<string> {
+async function writePlannedList(ctx: FunctionContext, plan: Plan, lists: Partial<Record<ShardOperation, readonly string[]>>): Promise<string> {
   const { work } = ctx.config.buckets;
   const key = runKeys(plan.runId).planned;
-  const lists = results.filter((r) => r.plannedList).sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
+  const ordered = (Object.keys(lists) as ShardOperation[]).sort().flatMap((op) => lists[op] ?? []);
   const lines = (async function* () {
-    for (const r of lists) for await (const line of (await readLinesIfExists(ctx.s3, work, r.plannedList!)) ?? []) yield `${line}\n`;
+    for (const list of ordered) for await (const line of (await readLinesIfExists(ctx.s3, work, list)) ?? []) yield `${line}\n`;
   })();
   await uploadStream(ctx.s3, work, key, lines, 'application/x-ndjson');
   return key;
@@ -113,7 +135,7 @@ async function promoteWithoutWork(ctx: FunctionContext, plan: Plan): Promise<Agg
   const { counts } = plan;
   const changed = counts.new + counts.changed + counts.deleted > 0;
   const promote = shouldPromoteCatalog(plan) && changed;
-  if (promote) await promoteCatalog(ctx, plan, new Map());
+  if (promote) await promoteCatalog(ctx, plan, (async function* () {})());
   else ctx.log.info('catalogue not promoted', { runId: plan.runId, dryRun: plan.dryRun, changed });
   return { runId: plan.runId, status: 'NOTHING_TO_DO', work: 0, failures: 0, catalogPromoted: promote, reportKey: '' };
 }
@@ -124,7 +146,7 @@ async function promoteWithoutWork(ctx: FunctionContext, plan: Plan): Promise<Agg
  * lose one's work: the second is refused with PromotionConflict, and a redrive merges again onto
  * what the first promoted.
  */
-async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: Undone): Promise<void> {
+async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: AsyncIterable<readonly [string, UndoneOps]>): Promise<void> {
   const { work } = ctx.config.buckets;
   const keys = runKeys(plan.runId);
   const parse = (where: string) =>
@@ -142,7 +164,7 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: Undone):
     const current = await readLines(ctx.s3, work, keys.catalog);
     // Streamed from the run's catalogue to the state, through the merge: no /tmp copy (Lambda's is
     // 10 GB at most) and memory of a few upload parts, whatever the corpus.
-    const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), parse(keys.catalog)(current), plan.prefix, (r) => promotedLine(r, undone, pruned));
+    const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), promotedRecords(parse(keys.catalog)(current), undone, pruned), plan.prefix);
     const lines = (async function* () {
       for await (const record of merged) yield toLine(record);
     })();
@@ -151,5 +173,5 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: Undone):
     if (isPreconditionFailed(error)) throw conflict();
     throw error;
   }
-  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, undone: undone.size, over: base ?? 'nothing' });
+  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, over: base ?? 'nothing' });
 }

@@ -11,7 +11,7 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { failuresCsv, type Report } from '../core/report';
+import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/results';
 import { getJson, getText, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
@@ -227,7 +227,7 @@ describe('notify when there is nothing to do, and notify-failure', () => {
     expect(await inbox()).toHaveLength(1);
   });
 
-  it('streams a failures.csv of 60,000 rows (a multipart upload), identical to the rows of the report', async () => {
+  it('streams a failures.csv of 60,000 rows (a multipart upload), in key order, whose first rows the report names', async () => {
     const base = await getJson<Plan>(server.s3, 'work', runKeys('fn-run-1').plan);
     const count = 60_000;
     const plan: Plan = { ...base, runId: 'fn-run-6', dryRun: true, shardCount: 2, shardOperations: ['resize'], arrayJobs: { backup: false, resize: true }, counts: { ...base.counts, work: count }, prune: undefined };
@@ -243,7 +243,12 @@ describe('notify when there is nothing to do, and notify-failure', () => {
     expect(csv.ETag).toMatch(/-\d+"$/); // S3's multipart ETag: the file went up in parts, never as one string
     expect(csv.ContentType).toBe('text/csv; charset=utf-8');
     const text = await csv.Body!.transformToString();
-    expect(text).toBe(failuresCsv(await getJson<Report>(server.s3, 'work', runKeys('fn-run-6').report), 'corpus'));
+    const report = await getJson<Report>(server.s3, 'work', runKeys('fn-run-6').report);
+    // The report counts every failure and names the first FAILURES_NAMED: the first rows of failures.csv.
+    expect(report.failed).toEqual({ total: count, objects: count, retryable: 0, reasons: [{ operation: 'resize', code: 'decode-failed', count, examples: failures.slice(0, 3).map((f) => f.key) }] });
+    expect(report.failures).toHaveLength(FAILURES_NAMED);
+    expect(text.startsWith(failuresCsv(report, 'corpus'))).toBe(true);
+    expect(text).toBe(failuresCsv({ failures: failures.map((f) => ({ ...f, operation: 'resize' })) }, 'corpus'));
     expect(text.split('\r\n')).toHaveLength(count + 2); // header, rows, and the final CRLF
   }, 120_000);
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import { runKeys } from '../core/keys';
-import type { Report } from '../core/report';
+import { FAILURES_NAMED, type Report } from '../core/report';
 import type { Plan, ShardResult } from '../core/results';
-import { getJson, getText, putJson } from '../adapters/s3';
+import { getJson, getText, putJson, readLines } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
 import { buildJobBundle } from '../jobs/build';
@@ -106,44 +106,56 @@ it('plans a flat synthetic corpus at two sizes, with S3-slow writes, in memory t
   expect(peaks[1]!).toBeLessThan(2048);
 }, 1_800_000);
 
-it('aggregates 10,000 shard results (AWS Batch\'s array maximum) inside the aggregate Lambda\'s memory', async () => {
+it('aggregates 10,000 shard results (AWS Batch\'s array maximum) in memory that does not grow with the failures', async () => {
   // 10,000 shards of 100 objects, as a night of 1,000,000 images writes them: each result with its
-  // counts, a sample of skips and one failure; the plan a catalog job would have written for them.
-  const runId = 'scale-aggregate';
+  // counts and a sample of skips; first 1 failure a shard, then a bad night with 100 a shard (every
+  // object: 1,000,000 failures). The plan is the one a catalog job would have written for them.
   const shards = 10_000;
   const perShard = 100;
   const base = await getJson<Plan>(server.s3, buckets.work, runKeys('scale-1').plan);
-  const plan: Plan = { ...base, runId, dryRun: true, shardCount: shards, shardOperations: ['resize'], arrayJobs: { backup: false, resize: true }, counts: { ...base.counts, work: shards * perShard }, prune: undefined, deleted: undefined };
-  await putJson(server.s3, buckets.work, runKeys(runId).plan, plan);
-  const limit = pLimit(64);
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: shards }, (_, shard) =>
-      limit(() => {
-        const key = (i: number) => `img/${String(shard * perShard + i).padStart(10, '0')}.jpg`;
-        const result: ShardResult = {
-          runId, operation: 'resize', shard, attempt: 1, dryRun: true, startedAt: new Date(started).toISOString(), finishedAt: new Date(started + 60_000).toISOString(), durationMs: 60_000,
-          counts: { items: perShard, processed: 0, skipped: perShard - 1, failed: 1 }, bytesRead: perShard * 3_000_000, bytesWritten: 0,
-          skippedByCode: { 'up-to-date': perShard - 1 }, skipped: Array.from({ length: 20 }, (_, i) => ({ key: key(i + 1), code: 'up-to-date' })),
-          failures: [{ key: key(0), code: 'decode-failed', message: 'VipsJpeg: premature end of JPEG file', retryable: false }],
-        };
-        return putJson(server.s3, buckets.work, runKeys(runId).result('resize', shard), result);
-      }),
-    ),
-  );
-  figure('aggregate input', `${shards.toLocaleString('en-US')} shard results written in ${Math.round((Date.now() - started) / 1000)} s`);
-  const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'test/support/aggregate-run.ts'), runId], {
-    encoding: 'utf8',
-    timeout: 900_000,
-    env: { ...process.env, NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LOG_LEVEL: 'warn', NIGHTSHIFT_TMPDIR: tmp },
-  });
-  expect({ status: run.status, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, stderr: '' });
-  const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { maxRssMb: number; ms: number };
-  const report = await getJson<Report>(server.s3, buckets.work, runKeys(runId).report);
-  figure('aggregate of 10,000 shards', { seconds: Math.round(out.ms / 1000), peakRssMb: out.maxRssMb, objects: report.operations.resize!.items, failures: report.failures.length });
-  expect(report.operations.resize).toMatchObject({ shards, items: shards * perShard, failed: shards });
-  expect((await getText(server.s3, buckets.work, runKeys(runId).failuresCsv)).split('\r\n')).toHaveLength(shards + 2);
-  expect(out.maxRssMb).toBeLessThan(1536); // the aggregate function's memorySize (infra/functions.ts)
+  const peaks: number[] = [];
+  for (const failing of [1, perShard]) {
+    const runId = `scale-aggregate-${failing}`;
+    const plan: Plan = { ...base, runId, dryRun: true, shardCount: shards, shardOperations: ['resize'], arrayJobs: { backup: false, resize: true }, counts: { ...base.counts, work: shards * perShard }, prune: undefined, deleted: undefined };
+    await putJson(server.s3, buckets.work, runKeys(runId).plan, plan);
+    const limit = pLimit(64);
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: shards }, (_, shard) =>
+        limit(() => {
+          const key = (i: number) => `img/${String(shard * perShard + i).padStart(10, '0')}.jpg`;
+          const result: ShardResult = {
+            runId, operation: 'resize', shard, attempt: 1, dryRun: true, startedAt: new Date(started).toISOString(), finishedAt: new Date(started + 60_000).toISOString(), durationMs: 60_000,
+            counts: { items: perShard, processed: 0, skipped: perShard - failing, failed: failing }, bytesRead: perShard * 3_000_000, bytesWritten: 0,
+            skippedByCode: { 'up-to-date': perShard - failing }, skipped: Array.from({ length: Math.min(20, perShard - failing) }, (_, i) => ({ key: key(failing + i), code: 'up-to-date' })),
+            failures: Array.from({ length: failing }, (_, i) => ({ key: key(i), code: 'decode-failed' as const, message: 'VipsJpeg: premature end of JPEG file', retryable: false })),
+          };
+          return putJson(server.s3, buckets.work, runKeys(runId).result('resize', shard), result);
+        }),
+      ),
+    );
+    figure('aggregate input', `${shards.toLocaleString('en-US')} shard results with ${failing} failure(s) each written in ${Math.round((Date.now() - started) / 1000)} s`);
+    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'test/support/aggregate-run.ts'), runId], {
+      encoding: 'utf8',
+      timeout: 900_000,
+      env: { ...process.env, NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LOG_LEVEL: 'warn', NIGHTSHIFT_TMPDIR: tmp },
+    });
+    expect({ status: run.status, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, stderr: '' });
+    const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { maxRssMb: number; ms: number };
+    const report = await getJson<Report>(server.s3, buckets.work, runKeys(runId).report);
+    const failures = shards * failing;
+    figure(`aggregate of 10,000 shards, ${failures.toLocaleString('en-US')} failures`, { seconds: Math.round(out.ms / 1000), peakRssMb: out.maxRssMb, objects: report.operations.resize!.items, failuresNamed: report.failures.length });
+    expect(report.operations.resize).toMatchObject({ shards, items: shards * perShard, failed: failures });
+    expect(report.failed).toMatchObject({ total: failures, objects: failures });
+    expect(report.failures).toHaveLength(Math.min(failures, FAILURES_NAMED));
+    let rows = -1; // the header
+    for await (const _ of await readLines(server.s3, buckets.work, runKeys(runId).failuresCsv)) rows++;
+    expect(rows).toBe(failures);
+    peaks.push(out.maxRssMb);
+  }
+  // A hundred times the failures, in about the same memory: the fold keeps totals and samples only.
+  expect(peaks[1]!).toBeLessThan(peaks[0]! * 1.5);
+  expect(peaks[1]!).toBeLessThan(1536); // the aggregate function's memorySize (infra/functions.ts)
 }, 1_800_000);
 
 it('diffs two 1,000,000-record catalogues in bounded memory', () => {
