@@ -18,7 +18,7 @@ export type JobSize = StackConfig['compute']['resize'];
 export interface ComputeProps {
   /** The buckets the jobs read and write; the job role gets exactly the access each needs. */
   readonly storage: Storage;
-  /** vCPU, memory, timeout and attempts of each job. */
+  /** vCPU, memory, timeout, attempts and ephemeral storage of each job. */
   readonly jobs: Record<JobName, JobSize>;
   /** The pipeline configuration as JSON, given to every job as NIGHTSHIFT_CONFIG. */
   readonly pipelineConfigJson: string;
@@ -121,8 +121,8 @@ export class Compute extends Construct {
           fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
           fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
           fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-          // The catalog's external sort spills to /tmp: room for a catalogue of tens of millions of objects.
-          ephemeralStorageSize: job === 'catalog' ? Size.gibibytes(100) : undefined,
+          // The catalog's external sort spills to /tmp (compute.catalog.storageGiB, 100 GiB unless set); Fargate gives 20 GiB when unset.
+          ephemeralStorageSize: size.storageGiB > 20 ? Size.gibibytes(size.storageGiB) : undefined,
         }),
         timeout: Duration.minutes(size.timeoutMinutes),
         retryAttempts: size.attempts,

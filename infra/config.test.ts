@@ -7,7 +7,8 @@ describe('stack configuration', () => {
   it('needs only the email addresses; everything else has a default', () => {
     const c = parseStackConfig({ notificationEmails: ['ops@example.com'] });
     expect(c.schedule).toEqual({ cron: 'cron(0 2 * * ? *)', enabled: true });
-    expect(c.compute).toMatchObject({ spot: true, maxVcpus: 32, resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 } });
+    expect(c.compute).toMatchObject({ spot: true, maxVcpus: 32, resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 }, catalog: { storageGiB: 100 } });
+    expect(parseStackConfig({ notificationEmails: ['ops@example.com'], compute: { catalog: { vcpu: 2, memoryMiB: 8192 } } }).compute.catalog.storageGiB).toBe(100);
     expect(c.backup.storageClass).toBe('STANDARD_IA');
     expect(c.presets).toHaveLength(4);
     expect(c.corpus.bucketName).toBeUndefined();
@@ -28,6 +29,7 @@ describe('stack configuration', () => {
     [{ corpus: { bucketName: 'photos', kmsKeyArn: 'alias/photos' } }, 'nightshift.corpus.kmsKeyArn', 'a KMS key ARN'],
     [{ corpus: { bucketName: 'photos', region: 'eu-west-1', kmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' } }, 'nightshift.corpus.kmsKeyArn', "a key in the bucket's region eu-west-1"],
     [{ corpus: { bucketName: 'photos', region: 'Europe' } }, 'nightshift.corpus.region', 'an AWS region'],
+    [{ compute: { catalog: { storageGiB: 500 } } }, 'nightshift.compute.catalog.storageGiB', 'a number <= 200'],
   ])('stops synth on %j naming the key, the value and the fix', (override, field, expected) => {
     const e = problems({ notificationEmails: ['ops@example.com'], ...override });
     const p = e.problems.find((x) => x.field === field);

@@ -35,7 +35,10 @@ function describeSizes(sizes: readonly number[]): string {
   return `${sizes[0]}-${sizes.at(-1)} MiB in steps of ${sizes[1]! - sizes[0]!}`;
 }
 
-const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
+/** Fargate's ephemeral storage: 20 GiB unless set, at most 200 GiB. */
+const FARGATE_STORAGE_GIB = { default: 20, max: 200 };
+
+const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number, storageGiB = FARGATE_STORAGE_GIB.default) =>
   z
     .strictObject({
       vcpu: z.number().refine((v) => String(v) in FARGATE_MEMORY, 'one of Fargate\'s vCPU sizes 0.25, 0.5, 1, 2, 4, 8, 16').default(vcpu),
@@ -44,8 +47,10 @@ const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
       timeoutMinutes: z.number().int().min(1).max(14 * 24 * 60).default(timeoutMinutes),
       /** Attempts per job, including the first (infrastructure failures and exit codes 1/143 are retried). */
       attempts: z.number().int().min(1).max(10).default(3),
+      /** The task's ephemeral storage (its /tmp): the catalog's sort spills there, about 400 bytes an object. */
+      storageGiB: z.number().int().min(FARGATE_STORAGE_GIB.default).max(FARGATE_STORAGE_GIB.max).default(storageGiB),
     })
-    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3 })
+    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3, storageGiB })
     .superRefine((job, ctx) => {
       const sizes = FARGATE_MEMORY[String(job.vcpu)];
       if (sizes && !sizes.includes(job.memoryMiB)) {
@@ -134,7 +139,8 @@ export const stackConfigSchema = z.strictObject({
       architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
       /** An existing VPC (its private subnets with egress are used). Left out: the stack creates one with flow logs. */
       vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
-      catalog: jobSchema(1, 4096, 120),
+      // 100 GiB: room for the sort of a catalogue of about 250 million objects.
+      catalog: jobSchema(1, 4096, 120, 100),
       backup: jobSchema(0.5, 1024, 120),
       resize: jobSchema(2, 4096, 240),
     })
@@ -142,9 +148,9 @@ export const stackConfigSchema = z.strictObject({
       spot: true,
       maxVcpus: 32,
       architecture: 'x86_64' as const,
-      catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3 },
-      backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
-      resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 },
+      catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3, storageGiB: 100 },
+      backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3, storageGiB: FARGATE_STORAGE_GIB.default },
+      resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3, storageGiB: FARGATE_STORAGE_GIB.default },
     })),
   retention: z
     .strictObject({

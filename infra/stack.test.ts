@@ -118,14 +118,16 @@ describe('schedule across daylight saving time', () => {
 
 describe('Batch', () => {
   it.each([
-    ['catalog', 1, 4096, 120],
-    ['backup', 0.5, 1024, 120],
-    ['resize', 2, 4096, 240],
-  ])('%s job: Fargate size, timeout, attempts, and retries only what a retry can fix', (job, vcpu, memory, minutes) => {
+    ['catalog', 1, 4096, 120, 100],
+    ['backup', 0.5, 1024, 120, undefined],
+    ['resize', 2, 4096, 240, undefined],
+  ])('%s job: Fargate size, timeout, attempts, storage, and retries only what a retry can fix', (job, vcpu, memory, minutes, storageGiB) => {
     s.template.hasResourceProperties('AWS::Batch::JobDefinition', {
       PlatformCapabilities: ['FARGATE'],
       ContainerProperties: Match.objectLike({
         Command: [job],
+        // The catalog's sort spills about 400 bytes an object to /tmp: Fargate's default 20 GiB holds some 50 M.
+        EphemeralStorage: storageGiB ? { SizeInGiB: storageGiB } : Match.absent(),
         ResourceRequirements: [{ Type: 'MEMORY', Value: String(memory) }, { Type: 'VCPU', Value: String(vcpu) }],
         // The job stops itself before this timeout, since Batch does not retry a timed-out attempt.
         Environment: Match.arrayWith([{ Name: 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', Value: String(minutes * 60) }]),
