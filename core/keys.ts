@@ -35,6 +35,8 @@ export const runKeys = (runId: string) => {
     shard: (index: number) => `${base}/shards/${shardName(index)}.jsonl`,
     result: (operation: string, index: number) => `${base}/results/${operation}/${shardName(index)}.json`,
     resultsPrefix: (operation: string) => `${base}/results/${operation}/`,
+    /** The shards a redriven array job runs (core/work-scope.ts), one list per operation and redrive. */
+    scope: (operation: string, redrive: number) => `${base}/scope/${operation}-${redrive}.json`,
     /** A dry run: each shard's planned actions, and all of them in one list beside the report. */
     plannedShard: (operation: string, index: number) => `${base}/planned/${operation}/${shardName(index)}.jsonl`,
     planned: `${base}/planned.jsonl`,

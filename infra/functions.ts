@@ -28,10 +28,11 @@ export interface FunctionsProps {
 
 /**
  * The workflow's Lambda functions, bundled from functions/*.ts with the local esbuild (no Docker),
- * on Node.js 24 with JSON logs and X-Ray tracing: prepare, aggregate, notify, notify-failure.
+ * on Node.js 24 with JSON logs and X-Ray tracing: prepare, scope-work, aggregate, notify, notify-failure.
  */
 export class Functions extends Construct {
   readonly prepare: nodejs.NodejsFunction;
+  readonly scopeWork: nodejs.NodejsFunction;
   readonly aggregate: nodejs.NodejsFunction;
   readonly notify: nodejs.NodejsFunction;
   readonly notifyFailure: nodejs.NodejsFunction;
@@ -64,6 +65,7 @@ export class Functions extends Construct {
       return fn;
     };
     this.prepare = make('prepare', { env: props.schedule ? { NIGHTSHIFT_SCHEDULE_CRON: props.schedule.cron, NIGHTSHIFT_SCHEDULE_TIME_ZONE: props.schedule.timeZone ?? '' } : {} });
+    this.scopeWork = make('scope-work');
     // Promotion streams the catalogue from S3 to S3 (no /tmp copy), so the default 512 MB /tmp does.
     this.aggregate = make('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15) });
     this.notify = make('notify', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
@@ -88,6 +90,14 @@ export class Functions extends Construct {
     this.prepare.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects('runs/*')] }));
     acknowledge(this.prepare, {
       [wildcardResource(this.prepare, work.bucketArn, '/runs/*')]: 'Writes the run\'s start record under runs/<runId>/ and reads the previous run\'s plan, results and report: a new prefix every run.',
+    });
+    // ScopeWork reads the plan, lists the shard results (ListBucket) and writes a redrive's shard lists.
+    this.scopeWork.addToRolePolicy(list);
+    this.scopeWork.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [work.arnForObjects('runs/*/plan.json')] }));
+    this.scopeWork.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [work.arnForObjects('runs/*/scope/*')] }));
+    acknowledge(this.scopeWork, {
+      [wildcardResource(this.scopeWork, work.bucketArn, '/runs/*/plan.json')]: 'Reads the run\'s plan, runs/<runId>/plan.json: a new prefix every run.',
+      [wildcardResource(this.scopeWork, work.bucketArn, '/runs/*/scope/*')]: 'Writes a redrive\'s shard lists under runs/<runId>/scope/: a new prefix every run.',
     });
     for (const fn of [this.notify, this.notifyFailure]) {
       fn.addToRolePolicy(list);

@@ -397,7 +397,7 @@ describe('what AWS needs at run time', () => {
 describe('functions', () => {
   it('run on Node.js 24 (nodejs22.x is deprecated from 2027-04-30) with JSON logs and tracing', () => {
     const fns = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((f) => JSON.stringify(f.Properties.Environment ?? {}).includes('NIGHTSHIFT_CONFIG'));
-    expect(fns).toHaveLength(4);
+    expect(fns).toHaveLength(5); // prepare, scope-work, aggregate, notify, notify-failure
     for (const f of fns) expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', LoggingConfig: { LogFormat: 'JSON' }, TracingConfig: { Mode: 'Active' } });
   });
 });
@@ -420,7 +420,8 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(d[STATE.hasWork]!.Choices![0]).toMatchObject({ Variable: '$.plan.value.shardCount', NumericEquals: 0, Next: STATE.promoteCatalogue });
     // A night without work promotes its catalogue (the aggregate function, promoteOnly) before its email.
     expect(d[STATE.promoteCatalogue]).toMatchObject({ Next: STATE.notifyNothingToDo, Parameters: { Payload: { promoteOnly: true } } });
-    expect(d[STATE.hasWork]!.Default).toBe(STATE.work);
+    expect(d[STATE.hasWork]!.Default).toBe(STATE.scopeWork);
+    expect(d[STATE.scopeWork]).toMatchObject({ Next: STATE.work, ResultPath: '$.scope', Parameters: { Payload: { 'runId.$': '$.run.runId', 'redriveCount.$': '$$.Execution.RedriveCount' } } });
     expect([d[STATE.work]!.Next, d[STATE.aggregate]!.Next, d[STATE.notify]!.Next]).toEqual([STATE.aggregate, STATE.notify, STATE.done]);
     expect(d[STATE.work]!.Branches!.map((b) => b.StartAt)).toEqual([STATE.backupRequested, STATE.resizeRequested]);
     expect(d[STATE.plan]!.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
@@ -446,7 +447,9 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(d[`Failed in ${STATE.aggregate}`]!.Parameters).toEqual({ state: STATE.aggregate, 'redriveCount.$': '$$.Execution.RedriveCount' });
     expect(d[STATE.notifyFailure]!.Parameters!.Payload).toMatchObject({ 'failedAtRedrive.$': '$.failedIn.redriveCount', 'redriveCount.$': '$$.Execution.RedriveCount' });
     const resume = Object.fromEntries(d[STATE.resumeAt]!.Choices!.map((c) => [(c as unknown as { StringEquals: string }).StringEquals, c.Next]));
-    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.plan, STATE.readPlan, STATE.work, STATE.aggregate, STATE.promoteCatalogue, STATE.notify, STATE.notifyNothingToDo, STATE.notifySkipped]) expect(resume[name]).toBe(name);
+    for (const name of [STATE.checkActiveRuns, STATE.prepare, STATE.plan, STATE.readPlan, STATE.scopeWork, STATE.aggregate, STATE.promoteCatalogue, STATE.notify, STATE.notifyNothingToDo, STATE.notifySkipped]) expect(resume[name]).toBe(name);
+    // A failed Work resumes through ScopeWork, which reruns only the shards without a result.
+    expect(resume[STATE.work]).toBe(STATE.scopeWork);
     expect(d[STATE.resumeAt]!.Default).toBe(STATE.failed);
   });
 
@@ -484,12 +487,27 @@ describe('workflow definition (synthesized ASL)', () => {
     }
   });
 
-  it('sizes the backup and resize array jobs from the plan', () => {
+  it('sizes the backup and resize array jobs by ScopeWork\'s scope, and tells each child its shard list', () => {
     const states = Object.fromEntries(allStates(s.definition).map(({ name, state }) => [name, state]));
-    for (const name of [STATE.backup, STATE.resize]) {
+    for (const [name, job] of [[STATE.backup, 'backup'], [STATE.resize, 'resize']] as const) {
       expect(states[name]!.Resource).toBe('arn:aws:states:::batch:submitJob.sync');
-      expect(states[name]!.Parameters).toMatchObject({ ArrayProperties: { 'Size.$': '$.plan.value.shardCount' }, ContainerOverrides: { Environment: [{ Name: 'NIGHTSHIFT_RUN_ID', 'Value.$': '$.run.runId' }] } });
+      expect(states[name]!.Parameters).toMatchObject({
+        ArrayProperties: { 'Size.$': `$.scope.value.${job}.arraySize` },
+        ContainerOverrides: { Environment: [{ Name: 'NIGHTSHIFT_RUN_ID', 'Value.$': '$.run.runId' }, { Name: 'NIGHTSHIFT_SHARDS', 'Value.$': `$.scope.value.${job}.shards` }] },
+      });
     }
+    const choices = Object.fromEntries([STATE.backupRequested, STATE.resizeRequested].map((c) => [c, JSON.stringify(states[c]!.Choices)]));
+    expect(choices[STATE.backupRequested]).toContain('"Variable":"$.scope.value.backup.run"');
+    expect(choices[STATE.resizeRequested]).toContain('"Variable":"$.scope.value.resize.run"');
+  });
+
+  it('lets ScopeWork read the plan, list the results and write shard lists, and nothing more', () => {
+    const st = statementsOf('FunctionsscopeworkServiceRole').filter((x) => actionsOf(x).some((a) => a.startsWith('s3:')));
+    expect(st.map((x) => [actionsOf(x).sort().join(' '), JSON.stringify(x.Resource).replace(/"Fn::GetAtt":\["(\w+?)[0-9A-F]{8}","Arn"\]/g, '$1')])).toEqual([
+      ['s3:ListBucket', expect.stringContaining('StorageWork')],
+      ['s3:GetObject', expect.stringContaining('/runs/*/plan.json')],
+      ['s3:PutObject', expect.stringContaining('/runs/*/scope/*')],
+    ]);
   });
 
   it('logs every execution at level ALL with tracing on', () => {

@@ -16,7 +16,7 @@ export interface WorkflowProps {
   readonly jobDefinitions: Record<JobName, batch.IJobDefinition>;
   /** Job sizes, for the catalog state's timeout (job timeout × attempts, plus time in the queue); the array states read theirs from the plan. */
   readonly jobs: Record<JobName, JobSize>;
-  readonly functions: { prepare: lambda.IFunction; aggregate: lambda.IFunction; notify: lambda.IFunction; notifyFailure: lambda.IFunction };
+  readonly functions: { prepare: lambda.IFunction; scopeWork: lambda.IFunction; aggregate: lambda.IFunction; notify: lambda.IFunction; notifyFailure: lambda.IFunction };
   /** The work bucket, where the plan is read from. */
   readonly workBucket: s3.IBucket;
   /**
@@ -68,6 +68,7 @@ export const STATE = {
   readPlan: 'ReadPlan',
   hasWork: 'HasWork',
   promoteCatalogue: 'PromoteCatalogue',
+  scopeWork: 'ScopeWork',
   work: 'Work',
   backupRequested: 'BackupRequested',
   backup: 'Backup',
@@ -94,10 +95,10 @@ const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn
  *
  *   CheckActiveRuns → Prepare → another run active? ─ yes → NotifySkipped → Done
  *   → Plan (Batch catalog) → ReadPlan (S3) → HasWork? ─ no → PromoteCatalogue → NotifyNothingToDo → Done
- *                                                      └ yes → Work ∥ (Backup array job, Resize array job)
+ *                                                      └ yes → ScopeWork → Work ∥ (Backup array job, Resize array job)
  *                                                              → Aggregate → Notify → Done
  *   any state's error → "Failed in <state>" → NotifyFailure (email, then fails: the run is redrivable)
- *   on redrive: NotifyFailure → ResumeAt → the state that failed
+ *   on redrive: NotifyFailure → ResumeAt → the state that failed (Work through ScopeWork: only the shards without a result)
  *
  * Big data never travels through the states: they pass the run id, counts and S3 keys.
  */
@@ -216,12 +217,13 @@ export class Workflow extends Construct {
     const arrayJob = (job: 'backup' | 'resize', stateId: string) => {
       // Sized by the plan to the work: its shards, how many run at once on the configured vCPUs,
       // and the measured throughput (core/timing.ts); never less than every attempt of one child.
+      // ScopeWork sizes it: every shard the first time, after a redrive only those without a result.
       const task = new BatchJobState(this, stateId, { path: `$.plan.value.timeouts.${job}` }, {
         jobName: `nightshift-${job}`,
         jobQueueArn: props.queue.jobQueueArn,
         jobDefinitionArn: props.jobDefinitions[job].jobDefinitionArn,
-        arraySize: sfn.JsonPath.numberAt('$.plan.value.shardCount'),
-        containerOverrides: { environment: runEnvironment },
+        arraySize: sfn.JsonPath.numberAt(`$.scope.value.${job}.arraySize`),
+        containerOverrides: { environment: { ...runEnvironment, NIGHTSHIFT_SHARDS: sfn.JsonPath.stringAt(`$.scope.value.${job}.shards`) } },
         resultPath: sfn.JsonPath.DISCARD,
       });
       task.addRetry({ errors: BATCH_TRANSIENT, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
@@ -229,13 +231,14 @@ export class Workflow extends Construct {
       return task;
     };
     const branch = (job: 'backup' | 'resize', choiceId: string, jobId: string, skipId: string) =>
-      new sfn.Choice(this, choiceId).when(sfn.Condition.booleanEquals(`$.plan.value.arrayJobs.${job}`, true), arrayJob(job, jobId)).otherwise(new sfn.Pass(this, skipId));
+      new sfn.Choice(this, choiceId).when(sfn.Condition.booleanEquals(`$.scope.value.${job}.run`, true), arrayJob(job, jobId)).otherwise(new sfn.Pass(this, skipId));
     const work = guard(
       new sfn.Parallel(this, STATE.work, { resultPath: sfn.JsonPath.DISCARD })
         .branch(branch('backup', STATE.backupRequested, STATE.backup, STATE.backupNotRequested))
         .branch(branch('resize', STATE.resizeRequested, STATE.resize, STATE.resizeNotRequested)),
       [],
     );
+    const scopeWork = invoke(STATE.scopeWork, fns.scopeWork, { runId: run('runId'), redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount') }, Duration.minutes(2), '$.scope');
     const common = { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt'), executionArn: run('executionArn') };
     const aggregate = invoke(STATE.aggregate, fns.aggregate, { runId: run('runId'), trigger: run('trigger'), startedAt: run('startedAt') }, Duration.minutes(16), '$.aggregate');
     const notify = invoke(STATE.notify, fns.notify, { ...common, kind: 'report' }, Duration.minutes(2), undefined);
@@ -254,10 +257,11 @@ export class Workflow extends Construct {
       .next(
         new sfn.Choice(this, STATE.hasWork)
           .when(sfn.Condition.numberEquals('$.plan.value.shardCount', 0), promoteCatalogue.next(notifyNothing).next(done))
-          .otherwise(work.next(aggregate).next(notify).next(done)),
+          .otherwise(scopeWork.next(work).next(aggregate).next(notify).next(done)),
       );
 
-    for (const state of resumable) resumeAt.when(sfn.Condition.stringEquals('$.resume.resumeAt', state.id), state);
+    // A redrive that resumes at Work scopes it again first: it reruns only the shards without a result.
+    for (const state of resumable) resumeAt.when(sfn.Condition.stringEquals('$.resume.resumeAt', state.id), state === work ? scopeWork : state);
     resumeAt.otherwise(failed);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -11,13 +11,20 @@ import { parsePipelineConfig } from '../core/config';
 import { STATE } from '../infra/workflow';
 import { synthesizeDefinition, synthesizeLocalDefinition } from './definition';
 import { executeWorkflow, LOCAL_BUCKETS } from './runner';
+import { workScope } from '../core/work-scope';
 
 const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
 const tmp = mkdtempSync(join(tmpdir(), 'nightshift-def-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const lambda = (payload: unknown) => async () => ({ Payload: payload, StatusCode: 200 });
-const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) => async () => ({ Body: JSON.stringify({ shardCount, arrayJobs, timeouts: { backup: 3600, resize: 3600 } }) });
+/** The plan ReadPlan last answered: the canned ScopeWork scopes Work by it, every shard to run. */
+let planned = { shardCount: 2, arrayJobs: { backup: true, resize: false } };
+const plan = (shardCount: number, arrayJobs = { backup: true, resize: false }) => async () => {
+  planned = { shardCount, arrayJobs };
+  return { Body: JSON.stringify({ shardCount, arrayJobs, timeouts: { backup: 3600, resize: 3600 } }) };
+};
+const none = new Set<number>();
 
 function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<string, (input: unknown) => Promise<unknown>> = {}) {
   return {
@@ -25,6 +32,7 @@ function handlers(names: Record<keyof typeof STATE, string>, overrides: Record<s
     [names.prepare]: lambda({ runId: 'local-test', trigger: 'local', startedAt: '2026-11-22T02:00:00Z', executionArn: 'arn', input: {} }),
     [names.plan]: async () => ({ Status: 'SUCCEEDED' }),
     [names.readPlan]: plan(2),
+    [names.scopeWork]: async () => ({ Payload: workScope(planned, { backup: none, resize: none }, () => '').scope, StatusCode: 200 }),
     [names.backup]: async () => ({ Status: 'SUCCEEDED' }),
     [names.resize]: async () => ({ Status: 'SUCCEEDED' }),
     [names.aggregate]: lambda({}),
@@ -51,7 +59,7 @@ it('runs a state renamed in the construct under its new name', async () => {
   }
   const outcome = await executeWorkflow(definition, handlers({ ...names, aggregate: 'AggregateAndReport' }), {}, 'local-test');
   expect(outcome.status).toBe('SUCCEEDED');
-  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
+  expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'ScopeWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'ResizeNotRequested', 'AggregateAndReport', 'Notify', 'Done']);
 });
 
 it('differs from the deployed definition only where the interpreter resolves TimeoutSecondsPath differently', () => {
@@ -103,6 +111,32 @@ it('resumes at the failed state when NotifyFailure runs again after a redrive', 
   const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.aggregate]: flaky, [STATE.notifyFailure]: redriven }), {}, 'local-test');
   expect(outcome.status).toBe('SUCCEEDED');
   expect(outcome.history.slice(-7)).toEqual(['Aggregate', 'Failed in Aggregate', 'NotifyFailure', 'ResumeAt', 'Aggregate', 'Notify', 'Done']);
+});
+
+it('resumes a failed Work through ScopeWork, whose scope sizes each array job and names its shard list', async () => {
+  const definition = synthesizeLocalDefinition(config, join(tmp, 'redrive-work'));
+  const submitted: unknown[] = [];
+  let resizeCalls = 0;
+  const resize = async (input: unknown) => {
+    submitted.push(input);
+    if (resizeCalls++ === 0) throw Object.assign(new Error('{"StatusReason":"1 of 500 resize job(s) failed"}'), { name: 'States.TaskFailed' });
+    return { Status: 'SUCCEEDED' };
+  };
+  let scopes = 0;
+  // The first pass runs all 500 shards; the redrive's scope (functions/scope-work.ts) only shard 17, padded to 2 children.
+  const scopeWork = async () => ({
+    Payload: workScope({ shardCount: 500, arrayJobs: { backup: true, resize: true } }, scopes++ === 0 ? { backup: none, resize: none } : { backup: new Set(Array.from({ length: 500 }, (_, i) => i)), resize: new Set(Array.from({ length: 500 }, (_, i) => i).filter((i) => i !== 17)) }, (op) => `runs/local-test/scope/${op}-1.json`).scope,
+    StatusCode: 200,
+  });
+  const redriven = async (input: unknown) => ({ Payload: { resumeAt: (input as { Payload: { state: string } }).Payload.state }, StatusCode: 200 });
+  const outcome = await executeWorkflow(definition, handlers(STATE, { [STATE.readPlan]: plan(500, { backup: true, resize: true }), [STATE.scopeWork]: scopeWork, [STATE.resize]: resize, [STATE.notifyFailure]: redriven }), {}, 'local-test');
+  expect(outcome.status).toBe('SUCCEEDED');
+  expect(outcome.history.slice(outcome.history.indexOf('Failed in Work'))).toEqual(['Failed in Work', 'NotifyFailure', 'ResumeAt', 'ScopeWork', 'Work', 'BackupRequested', 'ResizeRequested', 'BackupNotRequested', 'Resize', 'Aggregate', 'Notify', 'Done']);
+  const env = (s: unknown) => Object.fromEntries((s as { ContainerOverrides: { Environment: { Name: string; Value: string }[] } }).ContainerOverrides.Environment.map((e) => [e.Name, e.Value]));
+  expect(submitted.map((s) => [(s as { ArrayProperties: { Size: number } }).ArrayProperties.Size, env(s).NIGHTSHIFT_SHARDS])).toEqual([
+    [500, 'all'],
+    [2, 'runs/local-test/scope/resize-1.json'],
+  ]);
 });
 
 it('gives way to another active run: NotifySkipped, nothing else', async () => {

@@ -20,6 +20,7 @@ import type { Plan } from '../core/results';
 import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
+import { handler as scopeWork } from '../functions/scope-work';
 import { resetFunctionContext } from '../functions/context';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
@@ -179,6 +180,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
         plan = JSON.parse(Body) as Plan;
         return { Body, ContentType: got.ContentType, ETag: got.ETag };
       },
+      [STATE.scopeWork]: lambda(scopeWork),
       [STATE.backup]: batch('backup'),
       [STATE.resize]: batch('resize'),
       [STATE.aggregate]: lambda(aggregate),

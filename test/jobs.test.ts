@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
@@ -17,6 +17,8 @@ import { getJson, listPages, getText } from '../adapters/s3';
 import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
 import { photoJpeg } from '../scripts/lib/images';
 import { startFaultProxy } from './support/fault-proxy';
+import { handler as scopeWork } from '../functions/scope-work';
+import { resetFunctionContext } from '../functions/context';
 import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -226,6 +228,36 @@ describe('the jobs over a hostile corpus', () => {
       expect(await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', 0))).toEqual(before);
     } finally {
       await counter.close();
+    }
+  });
+
+  it('a redrive scoped by ScopeWork reruns only the shard without a result; the child padding the array does nothing', async () => {
+    const last = plan.shardCount - 1;
+    const before = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', last));
+    await s3.send(new DeleteObjectCommand({ Bucket: buckets.work, Key: runKeys(runId).result('resize', last) })); // as if its child had failed
+    const saved = { ...process.env };
+    Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_LOG_LEVEL: 'warn' });
+    resetFunctionContext();
+    try {
+      const scope = await scopeWork({ runId, redriveCount: 1 });
+      expect(scope).toEqual({ backup: { run: false, arraySize: 0, shards: 'all', count: 0 }, resize: { run: true, arraySize: 2, shards: runKeys(runId).scope('resize', 1), count: 1 } });
+      expect(await getJson(s3, buckets.work, scope.resize.shards)).toEqual({ shards: [last] });
+      // Child 0 works on the listed shard, not on shard 0 (whose result exists).
+      const child = await runJob('resize', env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: '0', NIGHTSHIFT_SHARDS: scope.resize.shards }));
+      expect({ code: child.code, errors: child.logs.filter((l) => l.level === 'error') }).toEqual({ code: 0, errors: [] });
+      const redone = await getJson<ShardResult>(s3, buckets.work, runKeys(runId).result('resize', last));
+      expect({ shard: redone.shard, items: redone.counts.items, failed: redone.counts.failed }).toEqual({ shard: last, items: before.counts.items, failed: before.counts.failed });
+      const pad = await runJob('resize', env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: '1', NIGHTSHIFT_SHARDS: scope.resize.shards }));
+      expect(pad.code).toBe(0);
+      expect(pad.logs.some((l) => String(l.msg).startsWith('nothing to do: this child pads a redrive'))).toBe(true);
+      // Everything has its result now: a second redrive would run no array job.
+      expect((await scopeWork({ runId, redriveCount: 2 })).resize).toMatchObject({ run: false, count: 0 });
+      // A shard list from anywhere but the run's scope/ folder is refused (exit 2, not retried).
+      const hostile = await runJob('resize', env(runId, { AWS_BATCH_JOB_ARRAY_INDEX: '0', NIGHTSHIFT_SHARDS: STATE_CATALOG_KEY }));
+      expect(hostile.code).toBe(2);
+    } finally {
+      process.env = saved;
+      resetFunctionContext();
     }
   });
 

@@ -67,7 +67,7 @@ describe('nightshift local (npm start)', () => {
     const corpus = await corpusPromise;
     const selected = corpus.filter((o) => !o.catalog);
     expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, work: selected.length } });
-    expect(first.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
+    expect(first.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'ScopeWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
     expect(first.stderr).toMatch(/resize +\[#+\] 2\/2 shards/);
     expect(first.stderr).toContain('Report: '); // with --json, people read stderr and scripts the last stdout line
     expect(first.stdout.trim().split('\n')).toHaveLength(1);

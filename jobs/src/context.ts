@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
-import { assertRunId } from '../../core/keys';
+import { assertRunId, runKeys } from '../../core/keys';
+import { ALL_SHARDS } from '../../core/work-scope';
 import { showValue, UsageError, ValidationError } from '../../core/validation';
 import type { Logger } from '../../adapters/log';
 
@@ -20,8 +21,13 @@ export interface JobContext {
   readonly config: PipelineConfig;
   /** Raw run input (catalog validates it against the configuration). */
   readonly input: unknown;
-  /** Array child index (AWS_BATCH_JOB_ARRAY_INDEX); 0 for the catalog job. */
+  /**
+   * The shard this child works on: its array index (AWS_BATCH_JOB_ARRAY_INDEX), or after a
+   * redrive the index-th entry of the list NIGHTSHIFT_SHARDS names (jobs/src/shard.ts childShard); 0 for the catalog job.
+   */
   readonly shard: number;
+  /** NIGHTSHIFT_SHARDS: the work bucket key of a redrive's shard list (core/work-scope.ts); undefined when the children are the shards. */
+  readonly shardList?: string;
   /** 1 on the first attempt (AWS_BATCH_JOB_ATTEMPT). */
   readonly attempt: number;
   readonly tmpDir: string;
@@ -67,7 +73,12 @@ export function parseJobEnvironment(job: string | undefined, env: NodeJS.Process
   const config = parseConfigFromEnv(env);
   const input = env.NIGHTSHIFT_INPUT ? parseJsonVar(env, 'NIGHTSHIFT_INPUT') : {};
   const shard = job === 'catalog' ? 0 : intVar(env, 'AWS_BATCH_JOB_ARRAY_INDEX', undefined, 0, 9_999);
+  const shardList = env.NIGHTSHIFT_SHARDS && env.NIGHTSHIFT_SHARDS !== ALL_SHARDS ? env.NIGHTSHIFT_SHARDS : undefined;
+  if (shardList !== undefined && !shardList.startsWith(`${runKeys(runId).base}/scope/`)) {
+    throw new UsageError(`NIGHTSHIFT_SHARDS=${showValue(shardList)}: expected "${ALL_SHARDS}" or a shard list under ${runKeys(runId).base}/scope/ (the ScopeWork state sets it).`);
+  }
   return {
+    ...(shardList ? { shardList } : {}),
     job: job as JobName,
     runId,
     config,

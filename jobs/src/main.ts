@@ -15,7 +15,7 @@ import { catalogJob } from './catalog';
 import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs } from './context';
 import { UsageError } from '../../core/validation';
 import { resizeJob } from './resize';
-import { readPlan } from './shard';
+import { childShard, readPlan } from './shard';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const job = argv[0] ?? env.NIGHTSHIFT_JOB;
@@ -59,8 +59,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       }
       return EXIT.ok;
     }
-    const plan = await readPlan(ctx);
-    const outcome = ctx.job === 'backup' ? await backupJob(ctx, plan) : await resizeJob(ctx, plan);
+    const shard = await childShard(ctx);
+    if (shard === undefined) {
+      ctx.log.info('nothing to do: this child pads a redrive of one shard to the array minimum of 2', { arrayIndex: ctx.shard, shardList: ctx.shardList });
+      return EXIT.ok;
+    }
+    const child: JobContext = { ...ctx, shard };
+    const plan = await readPlan(child);
+    const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await resizeJob(child, plan);
     if (outcome.status === 'stopped') {
       ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
       return EXIT.terminated;

@@ -10,6 +10,7 @@ import { parseRecordLine } from '../../core/catalog';
 import type { ShardOperation } from '../../core/input';
 import { compareKeys, runKeys } from '../../core/keys';
 import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
+import { shardOfChild, type ShardList } from '../../core/work-scope';
 import { emitMetrics } from '../../adapters/metrics';
 import { errorText, getJson, getJsonIfExists, isNotFound, putJson, putText, readLines } from '../../adapters/s3';
 import type { JobContext } from './context';
@@ -36,6 +37,15 @@ export async function readPlan(ctx: JobContext): Promise<Plan> {
     if (isNotFound(error)) throw new Error(`The plan s3://${ctx.config.buckets.work}/${key} does not exist: the catalog job must run first for run ${ctx.runId}.`);
     throw error;
   }
+}
+
+/**
+ * The shard this array child works on (core/work-scope.ts): its index, or the index-th entry of a
+ * redrive's list; undefined for the child that only pads an array of one shard to Batch's minimum of 2.
+ */
+export async function childShard(ctx: JobContext): Promise<number | undefined> {
+  if (ctx.shardList === undefined) return ctx.shard;
+  return shardOfChild(ctx.shard, await getJson<ShardList>(ctx.s3, ctx.config.buckets.work, ctx.shardList));
 }
 
 export async function runShard(ctx: JobContext, operation: ShardOperation, plan: Plan, work: ShardWork): Promise<ShardOutcome> {
