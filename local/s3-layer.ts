@@ -47,6 +47,8 @@ type TagSet = [string, string][];
 
 export interface S3Layer {
   readonly port: number;
+  /** Requests received so far, by requestKind (a snapshot). */
+  requests(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -94,6 +96,18 @@ function copySourceOf(header: string): string {
 export function multipartEtag(partEtags: readonly string[]): string {
   const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(e.replace(/"/g, ''), 'hex')));
   return `"${createHash('md5').update(md5s).digest('hex')}-${partEtags.length}"`;
+}
+
+/**
+ * A request's kind, as S3 prices it: LIST (a bucket GET), GET, HEAD, PUT, COPY (a PUT with
+ * x-amz-copy-source: CopyObject and UploadPartCopy), POST (multipart create and complete, batch
+ * delete; SNS too), DELETE.
+ */
+export function requestKind(req: Pick<IncomingMessage, 'method' | 'headers'>, onObject: boolean): string {
+  const method = req.method ?? 'GET';
+  if (method === 'GET') return onObject ? 'GET' : 'LIST';
+  if (method === 'PUT' && req.headers['x-amz-copy-source']) return 'COPY';
+  return method;
 }
 
 export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
@@ -261,6 +275,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const object = target(url);
+    const kind = requestKind(req, object !== undefined);
+    requests[kind] = (requests[kind] ?? 0) + 1;
     if (!object) {
       const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
       const urlEncode = url.searchParams.get('encoding-type') === 'url';
@@ -359,6 +375,9 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     await relay(req, res);
   }
 
+  /** Requests received, by requestKind: what a benchmark counts per object. */
+  const requests: Record<string, number> = {};
+
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/xml' }).end(`<Error><Code>InternalError</Code><Message>${xmlEscape(String(error))}</Message></Error>`);
@@ -368,6 +387,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   return {
+    requests: () => ({ ...requests }),
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -39,6 +39,8 @@ export interface EmbeddedS3 {
   readonly port: number;
   readonly region: string;
   topicArn(name: string): string;
+  /** Requests received so far, by kind as S3 prices them (LIST, GET, HEAD, PUT, COPY, POST, DELETE): a snapshot. */
+  requests(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -163,6 +165,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
     port,
     region,
     topicArn: (name) => `arn:aws:sns:${region}:000000000000:${name}`,
+    requests: () => layer.requests(),
     stop: async () => {
       await layer.close();
       await app.close();

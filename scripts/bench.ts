@@ -26,7 +26,7 @@ import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
 import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, usdPerMillionImages } from '../core/cost';
-import { compareKeys } from '../core/keys';
+import { compareKeys, runKeys } from '../core/keys';
 import { createS3Client, listPages } from '../adapters/s3';
 import { parseStackConfig } from '../infra/config';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
@@ -174,6 +174,17 @@ async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
+/**
+ * Deletes a run's shard results: a first attempt that finds its shard's result takes it as a
+ * redrive's resubmission and exits at once, so every round must start without them.
+ */
+async function forgetResults(s3: S3Client, runId: string, operation: 'backup' | 'resize'): Promise<void> {
+  const prefix = runKeys(runId).resultsPrefix(operation);
+  for await (const page of listPages(s3, { bucket: 'work', prefix })) {
+    if (page.objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: 'work', Delete: { Objects: page.objects.map((o) => ({ Key: o.Key! })), Quiet: true } }));
+  }
+}
+
 async function bucketBytes(s3: S3Client, bucket: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
@@ -186,7 +197,15 @@ async function bucketBytes(s3: S3Client, bucket: string): Promise<{ files: numbe
 interface Sample extends Measured {
   readonly outputs?: number;
   readonly outputBytes?: number;
+  /** S3 requests the contender sent, counted by the embedded server (local/s3-layer.ts requestKind). */
+  readonly requests?: Record<string, number>;
 }
+
+/** Requests between two snapshots of the embedded server's counts, by kind. */
+function requestsBetween(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([kind, n]) => [kind, n - (before[kind] ?? 0)]).filter(([, n]) => (n as number) > 0));
+}
+const requestTotal = (r: Record<string, number> | undefined) => Object.values(r ?? {}).reduce((a, b) => a + b, 0);
 
 interface Row {
   readonly name: string;
@@ -292,8 +311,10 @@ async function main(): Promise<void> {
       ] as const) {
         if (!target) continue;
         await emptyBucket(s3, 'renditions');
+        await forgetResults(s3, 'bench-resize', 'resize');
         const m = await measure([[job('resize', config, 'bench-resize', shard(0), glibcArenas)], [job('resize', config, 'bench-resize', shard(1), glibcArenas)]], plain);
         const out = await bucketBytes(s3, 'renditions');
+        if (out.files === 0) throw new Error(`${target.name} round ${round} wrote no renditions: see ${log}`);
         target.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
       }
       for (const [peer, scripts] of [
@@ -335,15 +356,21 @@ async function main(): Promise<void> {
     writeFileSync(rcloneConf, `[bench]\ntype = s3\nprovider = Other\nendpoint = ${server.endpoint}\naccess_key_id = bench\nsecret_access_key = bench\nregion = ${server.region}\nforce_path_style = true\n`);
     for (let round = 1; round <= opts.rounds; round++) {
       await emptyBucket(s3, 'backup');
+      await forgetResults(s3, 'bench-backup', 'backup');
+      const before = server.requests();
       const m = await measure([[job('backup', backupConfig, 'bench-backup', shard(0)), job('backup', backupConfig, 'bench-backup', shard(1))]], plain);
+      const requests = requestsBetween(before, server.requests());
       const out = await bucketBytes(s3, 'backup');
-      backupRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes });
+      if (out.files === 0) throw new Error(`backup_job round ${round} copied nothing: see ${log}`);
+      backupRows.job.samples.push({ ...m, outputs: out.files, outputBytes: out.bytes, requests });
       if (backupRows.rclone) {
         await emptyBucket(s3, 'rclone-dest');
         const transfers = String(2 * config.backup.concurrency);
+        const rcloneBefore = server.requests();
         const r = await measure([[['rclone', '--config', rcloneConf, 'copy', 'bench:backup-src', 'bench:rclone-dest', '--transfers', transfers, '--checkers', transfers, '--s3-no-check-bucket', '--s3-storage-class', config.backup.storageClass]]], { env: { PATH: process.env.PATH, HOME: work }, cwd: work, log });
+        const rcloneRequests = requestsBetween(rcloneBefore, server.requests());
         const rout = await bucketBytes(s3, 'rclone-dest');
-        backupRows.rclone.samples.push({ ...r, outputs: rout.files, outputBytes: rout.bytes });
+        backupRows.rclone.samples.push({ ...r, outputs: rout.files, outputBytes: rout.bytes, requests: rcloneRequests });
       }
     }
 
@@ -426,6 +453,15 @@ function report(
     }
     return Number((b / a).toFixed(3));
   };
+  /** The median over rounds of a figure divided by the objects the round wrote. */
+  const perObject = (r: Row | undefined, f: (s: Sample) => number, digits: number): number | null => {
+    const v = med(r, (s) => (s.outputs ? f(s) / s.outputs : NaN));
+    return v === undefined || Number.isNaN(v) ? null : Number(v.toFixed(digits));
+  };
+  for (const r of [backupJob, rclone]) {
+    const last = r?.samples.at(-1);
+    if (last?.requests) process.stdout.write(`${r!.name} S3 requests (last round, ${last.outputs} objects copied): ${Object.entries(last.requests).map(([k, v]) => `${v.toLocaleString('en-US')} ${k}`).join(', ')}\n`);
+  }
   const jobSeconds = time(job)! / 1000;
   const imagesPerSecond = parts.images / jobSeconds;
   const summary = {
@@ -433,6 +469,11 @@ function report(
     resize_job_vs_vipsthumbnail: ratio(job, vips),
     resize_job_vs_imagemagick: ratio(job, magick),
     backup_job_vs_rclone: ratio(backupJob, rclone),
+    // The backup job's own CPU (both children, user + system, everything included) and the S3
+    // requests it sends, per object it copies (each round starts from an empty backup bucket).
+    backup_cpu_ms_per_object: perObject(backupJob, (s) => s.cpuMs, 3),
+    backup_requests_per_object: perObject(backupJob, (s) => requestTotal(s.requests), 3),
+    rclone_requests_per_object: perObject(rclone, (s) => requestTotal(s.requests), 3),
     catalog_vs_gnu_sort: ratio(catalog, gnuSort, false),
     catalog_peak_rss_mb: Math.round(med(catalog, (s) => s.maxRssMb)!),
     images_per_s: Number(imagesPerSecond.toFixed(3)),
