@@ -7,6 +7,7 @@
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './results';
 import { type DryRunPlan, type Report, type Trigger } from './report';
+import { bytes, duration, n, plural, usd, utcMinute } from './format';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
 export const SUBJECT_MAX_CHARS = 99;
@@ -25,11 +26,6 @@ export interface EmailLinks {
   readonly reportJson?: string;
   readonly failuresCsv?: string;
 }
-
-export const n = (x: number) => x.toLocaleString('en-US');
-
-/** `1 image`, `2 images`: the word after a count. */
-export const plural = (count: number, word: string) => (count === 1 ? word : `${word}s`);
 
 /**
  * What happened to the images, in words that claim no work that was not done: rendered, backed
@@ -50,30 +46,6 @@ export function outcomeWords(report: Pick<Report, 'operations' | 'prune'>, faile
     failedObjects > 0 ? `${n(failedObjects)} failed, see below` : 'none failed',
   ].filter((x): x is string => Boolean(x));
   return parts.join(', ');
-}
-
-export function bytes(x: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = x;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-export function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
-
-/** `2026-11-22 02:00 UTC` */
-export function utcMinute(iso: string): string {
-  return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
 /** SNS subjects: printable ASCII, one line, under 100 characters. */
@@ -195,9 +167,6 @@ function dryRunPlanLines(p: DryRunPlan): string[] {
   );
   return lines;
 }
-
-/** Dollars: four decimals below a cent, two above. */
-export const usd = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
 
 /** What the plan expected: duration and cost, and a warning with the fix when the run cannot fit its execution. */
 export function estimateLines(estimate: Report['estimate']): string[] {

@@ -95,11 +95,6 @@ export function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** S3 user-metadata values travel as HTTP headers: ASCII only. */
-export function metadataValue(text: string): string {
-  return encodeURIComponent(text);
-}
-
 /** The printable ASCII range the split points of a listing are drawn from (valid in any StartAfter). */
 const SPLIT_LOW = 0x20;
 const SPLIT_BASE = 0x7f - SPLIT_LOW;

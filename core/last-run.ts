@@ -4,6 +4,7 @@
  * was stopped or timed out: nothing ran NotifyFailure) is found by the next run's Prepare, which
  * says so in that run's email, once, with the state it had reached.
  */
+import { n } from './format';
 
 /** The work-bucket key of the ledger. */
 export const LAST_RUN_KEY = 'state/last-run.json';
@@ -52,10 +53,10 @@ export function interruptedRun(last: LastRun, progress: RunProgress): Interrupte
   const { plan, results } = progress;
   const base = { runId: last.runId, executionArn: last.executionArn, startedAt: last.startedAt, dryRun: last.dryRun };
   if (!plan) return { ...base, stoppedIn: 'Plan', progress: 'no plan written' };
-  if (progress.report) return { ...base, stoppedIn: 'Notify', progress: `report written for ${plan.work.toLocaleString('en-US')} objects with work due` };
-  const written = plan.operations.map((op) => `${op} ${(results[op] ?? 0).toLocaleString('en-US')} of ${plan.shardCount.toLocaleString('en-US')} shards`);
+  if (progress.report) return { ...base, stoppedIn: 'Notify', progress: `report written for ${n(plan.work)} objects with work due` };
+  const written = plan.operations.map((op) => `${op} ${n(results[op] ?? 0)} of ${n(plan.shardCount)} shards`);
   const allWritten = plan.operations.every((op) => (results[op] ?? 0) >= plan.shardCount);
-  return { ...base, stoppedIn: allWritten ? 'Aggregate' : 'Work', progress: `${plan.work.toLocaleString('en-US')} objects with work due; ${written.join(', ') || 'no operations'}` };
+  return { ...base, stoppedIn: allWritten ? 'Aggregate' : 'Work', progress: `${n(plan.work)} objects with work due; ${written.join(', ') || 'no operations'}` };
 }
 
 /** The email's and the report's sentence about it. */

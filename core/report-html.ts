@@ -3,7 +3,8 @@
  * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
  * local disk and answers "what happened, and do I act?".
  */
-import { bytes, dryRunWords, duration, n, usd, utcMinute } from './email';
+import { dryRunWords } from './email';
+import { bytes, duration, n, usd, utcMinute } from './format';
 import { interruptedWords } from './last-run';
 import { type Report, SKIPS_NAMED } from './report';
 

@@ -10,9 +10,9 @@ import { Construct } from 'constructs';
 import type { CpuArchitecture } from '../core/cost';
 import type { StackConfig } from './config';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
+import type { JobName } from '../core/jobs';
 import type { Storage } from './storage';
 
-export type JobName = 'catalog' | 'backup' | 'resize';
 export type JobSize = StackConfig['compute']['resize'];
 
 export interface ComputeProps {

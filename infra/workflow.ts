@@ -8,7 +8,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EXECUTION_TIMEOUT_HOURS } from '../core/config';
-import type { JobName, JobSize } from './compute';
+import type { JobName } from '../core/jobs';
+import type { JobSize } from './compute';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
 
 export interface WorkflowProps {

@@ -11,8 +11,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pLimit from 'p-limit';
+import type { JobName } from '../core/jobs';
 
-export type JobName = 'catalog' | 'backup' | 'resize';
 
 export interface BatchJobRequest {
   readonly job: JobName;

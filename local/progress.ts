@@ -2,8 +2,9 @@
  * Progress of a local run, per stage: shards done, images done, failures, rate and ETA. On a
  * terminal one line is redrawn in place; elsewhere (CI, pipes) a line is printed per finished shard.
  */
-import { duration, n } from '../core/email';
-import type { ChildProgress, JobName } from './batch';
+import { duration, n } from '../core/format';
+import type { JobName } from '../core/jobs';
+import type { ChildProgress } from './batch';
 
 interface Stage {
   readonly job: JobName;

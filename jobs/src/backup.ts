@@ -28,10 +28,10 @@ import pLimit from 'p-limit';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, copySource } from '../../core/keys';
 import { partSizeFor } from '../../core/multipart';
-import { ARCHIVED_MESSAGE, failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isArchived, isNotFound, isPreconditionFailed, ListingCursor } from '../../adapters/s3';
+import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isNotFound, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { runShard, type ShardOutcome } from './shard';
+import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 
 /** User-metadata name of the source ETag on backups whose own ETag differs from the source's (multipart and SSE-KMS sources, multipart copies). */
 export const BACKUP_SOURCE_ETAG_META = 'source-etag';
@@ -81,10 +81,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     try {
       written = item.size > multipartThresholdBytes ? await multipartCopy(item) : await singleCopy(item);
     } catch (error) {
-      if (isPreconditionFailed(error)) return tally.fail(failure(item.key, 'source-changed', 'the object changed after it was catalogued'));
-      if (isNotFound(error)) return tally.fail(failure(item.key, 'source-missing', 'the object was deleted after it was catalogued'));
-      if (isArchived(error)) return tally.skip(item.key, 'archived', ARCHIVED_MESSAGE);
-      return tally.fail(failure(item.key, 'copy-failed', errorText(error)));
+      return sourceReadOutcome(tally, item.key, error, 'copy-failed');
     }
 
     if (dense) unverified.push({ item, etag: written.etag });

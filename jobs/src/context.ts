@@ -7,13 +7,12 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
+import { JOB_NAMES, type JobName } from '../../core/jobs';
 import { assertRunId, runKeys } from '../../core/keys';
 import { ALL_SHARDS } from '../../core/work-scope';
 import { showValue, UsageError, ValidationError } from '../../core/validation';
 import type { Logger } from '../../adapters/log';
 
-export const JOB_NAMES = ['catalog', 'backup', 'resize'] as const;
-export type JobName = (typeof JOB_NAMES)[number];
 
 export interface JobContext {
   readonly job: JobName;

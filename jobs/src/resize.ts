@@ -15,11 +15,11 @@ import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/confi
 import type { WorkItem } from '../../core/catalog';
 import { FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
 import { renditionRecipe } from '../../core/recipe';
-import { ARCHIVED_MESSAGE, failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
-import { errorText, isArchived, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { errorText, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { render, RenderError, type RenderOptions } from './render';
-import { runShard, type ShardOutcome } from './shard';
+import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 
 /** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
 export const SOURCE_ETAG_META = 'source-etag';
@@ -70,10 +70,7 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
       }
       body = Buffer.from(await got.Body!.transformToByteArray());
     } catch (error) {
-      if (isPreconditionFailed(error)) return tally.fail(failure(item.key, 'source-changed', 'the object changed after it was catalogued'));
-      if (isNotFound(error)) return tally.fail(failure(item.key, 'source-missing', 'the object was deleted after it was catalogued'));
-      if (isArchived(error)) return tally.skip(item.key, 'archived', ARCHIVED_MESSAGE);
-      return tally.fail(failure(item.key, 'read-failed', errorText(error)));
+      return sourceReadOutcome(tally, item.key, error, 'read-failed');
     }
     tally.bytesRead += body.length;
 

@@ -9,10 +9,10 @@ import type { WorkItem } from '../../core/catalog';
 import { parseRecordLine } from '../../core/catalog';
 import type { ShardOperation } from '../../core/input';
 import { compareKeys, runKeys } from '../../core/keys';
-import { failure, ShardTally, type Plan, type ShardResult } from '../../core/results';
+import { ARCHIVED_MESSAGE, failure, type FailureCode, ShardTally, type Plan, type ShardResult } from '../../core/results';
 import { shardOfChild, type ShardList } from '../../core/work-scope';
 import { emitMetrics } from '../../adapters/metrics';
-import { errorText, getJson, getJsonIfExists, isNotFound, putJson, putText, readLines } from '../../adapters/s3';
+import { errorText, getJson, getJsonIfExists, isArchived, isNotFound, isPreconditionFailed, putJson, putText, readLines } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { UsageError } from '../../core/validation';
 
@@ -37,6 +37,18 @@ export async function readPlan(ctx: JobContext): Promise<Plan> {
     if (isNotFound(error)) throw new Error(`The plan s3://${ctx.config.buckets.work}/${key} does not exist: the catalog job must run first for run ${ctx.runId}.`);
     throw error;
   }
+}
+
+/**
+ * An error reading an original (GetObject or CopyObject with If-Match on its catalogued ETag), as
+ * that object's outcome: changed or deleted since it was catalogued, archived (a skip the next run
+ * after a restore redoes), or else `otherwise` with the error's text. One mapping for every job.
+ */
+export function sourceReadOutcome(tally: ShardTally, key: string, error: unknown, otherwise: FailureCode): void {
+  if (isPreconditionFailed(error)) return tally.fail(failure(key, 'source-changed', 'the object changed after it was catalogued'));
+  if (isNotFound(error)) return tally.fail(failure(key, 'source-missing', 'the object was deleted after it was catalogued'));
+  if (isArchived(error)) return tally.skip(key, 'archived', ARCHIVED_MESSAGE);
+  return tally.fail(failure(key, otherwise, errorText(error)));
 }
 
 /**

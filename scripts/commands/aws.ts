@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { duration, utcMinute } from '../../core/email';
+import { duration, utcMinute } from '../../core/format';
 import { stateMachineNameOf } from '../../infra/stack';
 import { interrupted, readRunRecord, runRecordIds } from '../../local/run-records';
 import { UsageError } from '../../core/validation';
