@@ -32,7 +32,7 @@ import { parseStackConfig } from '../infra/config';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import { startEmbeddedS3 } from '../local/s3-server';
 import { measure, type Measured, median } from './bench/measure';
-import { photoPixels, prng } from './lib/images';
+import { photoPixels, prng } from '../local/sample/images';
 import { syntheticRecord, tonight } from './lib/synthetic';
 
 const ROOT = join(__dirname, '..');

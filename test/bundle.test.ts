@@ -12,7 +12,7 @@ import { runKeys } from '../core/keys';
 import type { Plan, ShardResult } from '../core/results';
 import { getJson } from '../adapters/s3';
 import { buildJobBundle } from '../jobs/build';
-import { photoJpeg } from '../scripts/lib/images';
+import { photoJpeg } from '../local/sample/images';
 import { ROOT, startTestS3, type TestS3 } from './support/processes';
 
 const outDir = join(ROOT, 'dist', 'bundle-test');

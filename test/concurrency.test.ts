@@ -9,7 +9,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { readEml } from '../core/eml';
 import { listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';
-import { photoJpeg } from '../scripts/lib/images';
+import { photoJpeg } from '../local/sample/images';
 import { runCli } from './support/cli';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { expectRunInvariants } from './support/invariants';

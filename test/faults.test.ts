@@ -13,7 +13,7 @@ import { runKeys } from '../core/keys';
 import type { Report } from '../core/report';
 import { getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';
-import { type CorpusObject, hostileCorpus } from '../scripts/lib/corpus';
+import { type CorpusObject, hostileCorpus } from '../local/sample/corpus';
 import { runCli, type CliRun } from './support/cli';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { expectRunInvariants } from './support/invariants';

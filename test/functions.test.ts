@@ -20,7 +20,7 @@ import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
 import { CLAIM_STALE_MS } from '../functions/publish';
-import { photoJpeg } from '../scripts/lib/images';
+import { photoJpeg } from '../local/sample/images';
 import { startFaultProxy } from './support/fault-proxy';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 

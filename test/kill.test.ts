@@ -14,7 +14,7 @@ import { renditionKey, runKeys } from '../core/keys';
 import type { Report } from '../core/report';
 import { getJson } from '../adapters/s3';
 import { LOCAL_BUCKETS as B, type LocalRunResult } from '../local/runner';
-import { photoJpeg } from '../scripts/lib/images';
+import { photoJpeg } from '../local/sample/images';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { expectRunInvariants } from './support/invariants';
 import { ROOT, startTestS3, type TestS3 } from './support/processes';

@@ -16,8 +16,8 @@ import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/k
 import type { Report } from '../core/report';
 import { createS3Client, getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS } from '../local/runner';
-import { hostileCorpus } from '../scripts/lib/corpus';
-import { photoJpeg } from '../scripts/lib/images';
+import { hostileCorpus } from '../local/sample/corpus';
+import { photoJpeg } from '../local/sample/images';
 import { type CliRun, runCli } from './support/cli';
 import { ROOT, startTestS3, type TestS3 } from './support/processes';
 

@@ -16,7 +16,7 @@ import type { Plan } from '../core/results';
 import type { StateRecord } from '../core/state';
 import { getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';
-import { photoJpeg, photoPng } from '../scripts/lib/images';
+import { photoJpeg, photoPng } from '../local/sample/images';
 import { type CliRun, runCli } from './support/cli';
 import { startTestS3, type TestS3 } from './support/processes';
 

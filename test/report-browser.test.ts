@@ -19,7 +19,7 @@ import { putText } from '../adapters/s3';
 import { collectGallery } from '../functions/gallery';
 import { render } from '../jobs/src/render';
 import { launchChromium } from '../scripts/lib/chromium';
-import { photoJpeg } from '../scripts/lib/images';
+import { photoJpeg } from '../local/sample/images';
 import { samplePlan } from './support/fixtures';
 import { startTestS3, type TestS3 } from './support/processes';
 

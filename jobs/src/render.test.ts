@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { DEFAULT_PRESETS, type Preset } from '../../core/config';
-import { animatedGif, cmykJpeg, flatPng, heicPhoto, heicRotated, heicStub, orientedJpeg, photoJpeg, png16WithAlpha, svgWithExternalReference, tinyPdf } from '../../scripts/lib/images';
+import { animatedGif, cmykJpeg, flatPng, heicPhoto, heicRotated, heicStub, orientedJpeg, photoJpeg, png16WithAlpha, svgWithExternalReference, tinyPdf } from '../../local/sample/images';
 import { inspect, presetScale, render, RenderError, type RenderOptions } from './render';
 
 const options: RenderOptions = { maxPixels: 100_000_000, failOn: 'warning', webpEffort: 2, avifEffort: 2 };

@@ -3,7 +3,7 @@
  * generated lazily so that a million records never sit in memory at once.
  */
 import type { CatalogRecord } from '../../core/catalog';
-import { prng } from './images';
+import { prng } from '../../local/sample/images';
 
 export function syntheticKey(i: number): string {
   return `photos/${String(i % 997).padStart(3, '0')}/${(i * 2654435761 >>> 0).toString(36)}-${i}.jpg`;

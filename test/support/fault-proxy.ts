@@ -7,7 +7,7 @@
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { prng } from '../../scripts/lib/images';
+import { prng } from '../../local/sample/images';
 
 export type FaultKind = 'slowdown' | 'internal' | 'reset-before' | 'reset-after';
 
