@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import { runKeys } from '../core/keys';
+import { compareKeys, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { StateRecord } from '../core/state';
 import { FAILURES_NAMED, type Report } from '../core/report';
 import type { Plan, ShardResult } from '../core/results';
-import { getJson, getText, putJson, readLines } from '../adapters/s3';
+import { getJson, getText, putJson, readLines, uploadStream } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
 import { buildJobBundle } from '../jobs/build';
@@ -154,6 +155,53 @@ it('aggregates 10,000 shard results (AWS Batch\'s array maximum) in memory that 
     peaks.push(out.maxRssMb);
   }
   // A hundred times the failures, in about the same memory: the fold keeps totals and samples only.
+  expect(peaks[1]!).toBeLessThan(peaks[0]! * 1.5);
+  expect(peaks[1]!).toBeLessThan(1536); // the aggregate function's memorySize (infra/functions.ts)
+}, 1_800_000);
+
+it('promotes catalogues of 1,000,000 and 3,000,000 records, merged into the previous one, in memory that does not grow with them', async () => {
+  // A prefix run (so the previous catalogue is read and merged, not replaced) over img/, the
+  // previous catalogue holding the same keys plus others after the prefix: the streaming merge
+  // S3 to S3 of the aggregate function (PromoteCatalogue), in its own process.
+  const base = await getJson<Plan>(server.s3, buckets.work, runKeys('scale-1').plan);
+  const peaks: number[] = [];
+  for (const records of [1_000_000, 3_000_000]) {
+    const runId = `scale-promote-${records}`;
+    const record = (i: number, version: number) => ({ key: `img/${String(i).padStart(10, '0')}.jpg`, size: 50_000 + (i % 5_000_000), etag: `"${((i + version) * 2246822519 >>> 0).toString(16).padStart(8, '0')}"`, lastModified: '2026-11-21T02:00:00.000Z', storageClass: 'STANDARD', done: { backup: true } });
+    const lines = (count: number, version: number, extra: number) =>
+      (function* () {
+        for (let i = 0; i < count; i++) yield `${JSON.stringify(record(i, version))}\n`;
+        for (let i = 0; i < extra; i++) yield `${JSON.stringify({ ...record(i, 0), key: `zz/${String(i).padStart(6, '0')}.jpg` })}\n`;
+      })();
+    const started = Date.now();
+    await uploadStream(server.s3, buckets.work, STATE_CATALOG_KEY, lines(records, 0, 1_000), 'application/x-ndjson');
+    await uploadStream(server.s3, buckets.work, runKeys(runId).catalog, lines(records, 1, 0), 'application/x-ndjson');
+    const plan: Plan = { ...base, runId, dryRun: false, prefix: 'img/', shardCount: 0, counts: { ...base.counts, new: records, changed: 0, deleted: 0, work: 0 }, prune: undefined, deleted: undefined };
+    await putJson(server.s3, buckets.work, runKeys(runId).plan, plan);
+    figure('promotion input', `${records.toLocaleString('en-US')} records written twice in ${Math.round((Date.now() - started) / 1000)} s`);
+    const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'test/support/aggregate-run.ts'), runId, '--promote-only'], {
+      encoding: 'utf8',
+      timeout: 900_000,
+      env: { ...process.env, NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LOG_LEVEL: 'warn', NIGHTSHIFT_TMPDIR: tmp },
+    });
+    expect({ status: run.status, stderr: run.stderr.slice(-2000) }).toEqual({ status: 0, stderr: '' });
+    const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { maxRssMb: number; ms: number; summary: { catalogPromoted: boolean } };
+    expect(out.summary.catalogPromoted).toBe(true);
+    // The promoted catalogue: the run's records (version 1) for img/, then the previous zz/ ones, in key order.
+    let count = 0;
+    let previous = '';
+    let first: StateRecord | undefined;
+    for await (const line of await readLines(server.s3, buckets.work, STATE_CATALOG_KEY)) {
+      const r = JSON.parse(line) as StateRecord;
+      expect(compareKeys(previous, r.key)).toBeLessThan(0);
+      previous = r.key;
+      first ??= r;
+      count++;
+    }
+    expect({ count, first: first?.etag, last: previous }).toEqual({ count: records + 1_000, first: record(0, 1).etag, last: 'zz/000999.jpg' });
+    figure(`promotion of ${records.toLocaleString('en-US')} records`, { seconds: Math.round(out.ms / 1000), peakRssMb: out.maxRssMb });
+    peaks.push(out.maxRssMb);
+  }
   expect(peaks[1]!).toBeLessThan(peaks[0]! * 1.5);
   expect(peaks[1]!).toBeLessThan(1536); // the aggregate function's memorySize (infra/functions.ts)
 }, 1_800_000);
