@@ -1,15 +1,23 @@
 /**
  * Reads the newest S3 Inventory delivery of the corpus (core/inventory.ts) as pages of objects,
- * streaming each data file through gunzip and csv-parse, and checking each file's MD5 against the
- * manifest: a truncated or corrupt inventory fails the run rather than planning from half of it.
+ * checking each data file's MD5 against the manifest: a truncated or corrupt inventory fails the
+ * run rather than planning from half of it. CSV files stream through gunzip and csv-parse.
+ * Parquet files are read from the end (their footer), so each is first copied to the job's disk
+ * (hashed on the way), then read one row group at a time with hyparquet: memory holds a row group,
+ * never a file.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { type _Object, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse';
-import { InventoryError, inventoryObject, latestDelivery, parseManifest } from '../core/inventory';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { InventoryError, type InventoryManifest, inventoryObject, inventoryParquetObject, latestDelivery, PARQUET_COLUMNS, parseManifest } from '../core/inventory';
 import { getText, listPages } from './s3';
 
 export interface InventoryLocation {
@@ -21,13 +29,17 @@ export interface InventoryLocation {
 export interface InventoryRead {
   readonly manifestKey: string;
   readonly createdAt: Date;
+  readonly format: InventoryManifest['fileFormat'];
   readonly files: number;
   readonly rows: number;
 }
 
+type DataFile = InventoryManifest['files'][number];
+
 const PAGE = 1000;
 
-export async function readInventory(s3: S3Client, location: InventoryLocation, corpusBucket: string, keyPrefix: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<InventoryRead> {
+/** `tmpDir` holds one Parquet file at a time while it is read. */
+export async function readInventory(s3: S3Client, location: InventoryLocation, corpusBucket: string, keyPrefix: string, tmpDir: string, onPage: (objects: readonly _Object[]) => Promise<void>): Promise<InventoryRead> {
   const base = location.prefix.endsWith('/') ? location.prefix : `${location.prefix}/`;
   const folders: string[] = [];
   for await (const page of listPages(s3, { bucket: location.bucket, prefix: base, delimiter: '/' })) folders.push(...page.prefixes);
@@ -38,18 +50,8 @@ export async function readInventory(s3: S3Client, location: InventoryLocation, c
   let rows = 0;
   let page: _Object[] = [];
   for (const file of manifest.files) {
-    const got = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: file.key }));
-    const md5 = createHash('md5');
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        md5.update(chunk);
-        done(null, chunk);
-      },
-    });
-    const parser = parse({ relax_quotes: false, skip_empty_lines: true });
-    const reading = pipeline(got.Body as Readable, hashing, ...(file.key.endsWith('.gz') ? [createGunzip()] : []), parser);
-    for await (const row of parser as AsyncIterable<string[]>) {
-      const object = inventoryObject(row, manifest.columns);
+    const objects = manifest.fileFormat === 'Parquet' ? parquetObjects(s3, location.bucket, file, manifest.columns, tmpDir) : csvObjects(s3, location.bucket, file, manifest.columns);
+    for await (const object of objects) {
       if (!object || !object.Key!.startsWith(keyPrefix)) continue;
       rows++;
       page.push(object);
@@ -58,10 +60,57 @@ export async function readInventory(s3: S3Client, location: InventoryLocation, c
         page = [];
       }
     }
-    await reading;
-    const sum = md5.digest('hex');
-    if (file.MD5checksum && sum !== file.MD5checksum) throw new InventoryError(`s3://${location.bucket}/${file.key}: MD5 ${sum}, the manifest says ${file.MD5checksum}: the inventory file is damaged; wait for the next delivery or run without corpus.inventory`);
   }
   if (page.length > 0) await onPage(page);
-  return { manifestKey, createdAt: manifest.createdAt, files: manifest.files.length, rows };
+  return { manifestKey, createdAt: manifest.createdAt, format: manifest.fileFormat, files: manifest.files.length, rows };
+}
+
+/** One CSV data file's rows as objects, streamed; its MD5 is checked once it has all been read. */
+async function* csvObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[]): AsyncGenerator<_Object | undefined> {
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));
+  const md5 = createHash('md5');
+  const parser = parse({ relax_quotes: false, skip_empty_lines: true });
+  const reading = pipeline(got.Body as Readable, hashing(md5), ...(file.key.endsWith('.gz') ? [createGunzip()] : []), parser);
+  for await (const row of parser as AsyncIterable<string[]>) yield inventoryObject(row, columns);
+  await reading;
+  checkMd5(bucket, file, md5);
+}
+
+/** One Parquet data file's rows as objects: copied to disk and checked first, then read a row group at a time. */
+async function* parquetObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[], tmpDir: string): AsyncGenerator<_Object | undefined> {
+  const path = join(tmpDir, `inventory-${randomUUID()}.parquet`);
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));
+    const md5 = createHash('md5');
+    await pipeline(got.Body as Readable, hashing(md5), createWriteStream(path));
+    checkMd5(bucket, file, md5);
+    const source = await asyncBufferFromFile(path);
+    const metadata = await parquetMetadataAsync(source).catch((error: unknown) => {
+      throw new InventoryError(`s3://${bucket}/${file.key} is not a Parquet file (${(error as Error).message}): check the inventory configuration's output format`);
+    });
+    const wanted = columns.map((c) => PARQUET_COLUMNS[c]).filter((c): c is string => c !== undefined && c !== 'bucket');
+    let rowStart = 0;
+    for (const group of metadata.row_groups) {
+      const rowEnd = rowStart + Number(group.num_rows);
+      const rows = (await parquetReadObjects({ file: source, metadata, columns: wanted, rowStart, rowEnd, compressors })) as Record<string, unknown>[];
+      for (const row of rows) yield inventoryParquetObject(row);
+      rowStart = rowEnd;
+    }
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+function hashing(md5: Hash): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      md5.update(chunk);
+      done(null, chunk);
+    },
+  });
+}
+
+function checkMd5(bucket: string, file: DataFile, md5: Hash): void {
+  const sum = md5.digest('hex');
+  if (file.MD5checksum && sum !== file.MD5checksum) throw new InventoryError(`s3://${bucket}/${file.key}: MD5 ${sum}, the manifest says ${file.MD5checksum}: the inventory file is damaged; wait for the next delivery or run without corpus.inventory`);
 }

@@ -6,20 +6,37 @@
  *   <destination-prefix>/<source-bucket>/<config-ID>/YYYY-MM-DDTHH-MMZ/manifest.json
  *   <destination-prefix>/<source-bucket>/<config-ID>/data/<file>.csv.gz
  *
- * manifest.json names the format (`fileFormat`), the columns of a CSV row (`fileSchema`, e.g.
- * "Bucket, Key, Size, LastModifiedDate, ETag, StorageClass") and the data files (`files`: key,
- * size, MD5checksum). In CSV, keys are URL-encoded. The rows become the same records a listing
- * gives, so the diff, the filter and every guarantee after them are the same.
+ * manifest.json names the format (`fileFormat`), the columns (`fileSchema`) and the data files
+ * (`files`: key, size, MD5checksum). A CSV schema lists a row's columns ("Bucket, Key, Size,
+ * LastModifiedDate, ETag, StorageClass"), and its keys are URL-encoded; a Parquet schema is a
+ * Parquet message ("message s3.inventory { required binary key (UTF8); optional int64 size; …
+ * optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); …}", S3
+ * user guide, "Inventory manifest"), with keys as they are. Either way the rows become the same
+ * records a listing gives, so the diff, the filter and every guarantee after them are the same.
  */
 import type { _Object } from '@aws-sdk/client-s3';
 
 /** The columns a catalogue record needs (the inventory configuration's "additional fields"). */
 export const REQUIRED_FIELDS = ['Key', 'Size', 'LastModifiedDate', 'ETag', 'StorageClass'] as const;
 
+/** A Parquet inventory's column for each CSV column name (the manifest example in the S3 user guide). */
+export const PARQUET_COLUMNS: Readonly<Record<string, string>> = {
+  Bucket: 'bucket',
+  Key: 'key',
+  Size: 'size',
+  LastModifiedDate: 'last_modified_date',
+  ETag: 'e_tag',
+  StorageClass: 'storage_class',
+  IsLatest: 'is_latest',
+  IsDeleteMarker: 'is_delete_marker',
+};
+
+export type InventoryFormat = 'CSV' | 'Parquet';
+
 export interface InventoryManifest {
   readonly sourceBucket: string;
-  readonly fileFormat: 'CSV';
-  /** Column names, in order. */
+  readonly fileFormat: InventoryFormat;
+  /** Column names (as a CSV inventory names them), in order. */
   readonly columns: readonly string[];
   readonly files: readonly { readonly key: string; readonly size: number; readonly MD5checksum?: string }[];
   /** When the inventory began scanning the bucket (ms since the epoch, as manifest.json gives it). */
@@ -38,17 +55,26 @@ export function parseManifest(text: string, where: string, expectedBucket: strin
   } catch (error) {
     throw new InventoryError(`${where} is not valid JSON (${(error as Error).message})`);
   }
-  if (raw.fileFormat !== 'CSV') {
-    throw new InventoryError(`${where}: fileFormat ${JSON.stringify(raw.fileFormat)} is not supported yet: set the inventory configuration's output format to CSV (corpus.inventory reads CSV inventories)`);
+  if (raw.fileFormat !== 'CSV' && raw.fileFormat !== 'Parquet') {
+    throw new InventoryError(`${where}: fileFormat ${JSON.stringify(raw.fileFormat)} is not supported: set the inventory configuration's output format to CSV or Apache Parquet (corpus.inventory reads those two)`);
   }
+  const fileFormat: InventoryFormat = raw.fileFormat;
   if (raw.sourceBucket !== expectedBucket) throw new InventoryError(`${where} is the inventory of bucket ${JSON.stringify(raw.sourceBucket)}, not of the corpus ${JSON.stringify(expectedBucket)}: check corpus.inventory.prefix`);
-  const columns = typeof raw.fileSchema === 'string' ? raw.fileSchema.split(',').map((c) => c.trim()) : [];
+  const schema = typeof raw.fileSchema === 'string' ? raw.fileSchema : '';
+  const columns = fileFormat === 'CSV' ? schema.split(',').map((c) => c.trim()) : parquetColumns(schema);
   const missing = REQUIRED_FIELDS.filter((f) => !columns.includes(f));
   if (missing.length > 0) throw new InventoryError(`${where}: the inventory lacks ${missing.join(', ')}: add them to the inventory configuration's additional fields (Size, Last modified, ETag, Storage class)`);
   if (!Array.isArray(raw.files)) throw new InventoryError(`${where}: no "files" array`);
   const createdAt = new Date(Number(raw.creationTimestamp));
   if (Number.isNaN(createdAt.getTime())) throw new InventoryError(`${where}: creationTimestamp ${JSON.stringify(raw.creationTimestamp)} is not a time in milliseconds`);
-  return { sourceBucket: raw.sourceBucket, fileFormat: 'CSV', columns, files: raw.files as InventoryManifest['files'], createdAt };
+  return { sourceBucket: raw.sourceBucket, fileFormat, columns, files: raw.files as InventoryManifest['files'], createdAt };
+}
+
+/** The columns of a Parquet schema message, by their CSV names (PARQUET_COLUMNS), for the same checks as a CSV schema. */
+function parquetColumns(message: string): string[] {
+  const fields = [...message.matchAll(/(?:required|optional|repeated)\s+\w+\s+(\w+)/g)].map((m) => m[1]!);
+  const csvName = Object.fromEntries(Object.entries(PARQUET_COLUMNS).map(([csv, parquet]) => [parquet, csv]));
+  return fields.map((f) => csvName[f] ?? f);
 }
 
 /** An inventory key: URL-encoded, with "+" for a space (a literal "+" is %2B). */
@@ -74,6 +100,24 @@ export function inventoryObject(row: readonly string[], columns: readonly string
     ETag: etag.startsWith('"') ? etag : `"${etag}"`,
     LastModified: new Date(at('LastModifiedDate') ?? 0),
     StorageClass: (at('StorageClass') || 'STANDARD') as _Object['StorageClass'],
+  };
+}
+
+/**
+ * One Parquet row (hyparquet's object: column name → value) as the object a listing would give,
+ * or undefined for a row that is no current object. Keys are not URL-encoded in Parquet;
+ * last_modified_date is a timestamp in milliseconds (a Date, or its number); size an int64.
+ */
+export function inventoryParquetObject(row: Readonly<Record<string, unknown>>): _Object | undefined {
+  if (row.is_latest === false || row.is_delete_marker === true) return undefined;
+  const etag = String(row.e_tag ?? '');
+  const modified = row.last_modified_date;
+  return {
+    Key: String(row.key ?? ''),
+    Size: Number(row.size ?? 0),
+    ETag: etag.startsWith('"') ? etag : `"${etag}"`,
+    LastModified: modified instanceof Date ? modified : new Date(Number(modified ?? 0)),
+    StorageClass: (String(row.storage_class ?? '') || 'STANDARD') as _Object['StorageClass'],
   };
 }
 

@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type _Object, CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
@@ -331,27 +332,48 @@ describe('the catalog from an S3 Inventory delivery', () => {
   const csvField = (v: string) => `"${v.replaceAll('"', '""')}"`;
   const encodeKey = (key: string) => encodeURIComponent(key).replaceAll('%20', '+').replaceAll('%2F', '/');
 
-  /** Writes a delivery of the corpus as it is now, in two data files; `damage` changes the manifest first. */
-  async function deliver(folder: string, damage: (m: Record<string, unknown>) => void = () => undefined) {
+  /**
+   * Writes a delivery of the corpus as it is now, in two data files; `damage` changes the manifest
+   * first. In Parquet (the S3 user guide's manifest example): keys as they are, sizes as int64,
+   * last_modified_date as TIMESTAMP_MILLIS, and several row groups a file.
+   */
+  async function deliver(folder: string, damage: (m: Record<string, unknown>) => void = () => undefined, format: 'CSV' | 'Parquet' = 'CSV') {
     const { gzipSync } = await import('node:zlib');
-    const rows: string[] = [];
-    for await (const page of listPages(s3, { bucket: buckets.corpus })) {
-      for (const o of page.objects) rows.push([buckets.corpus, encodeKey(o.Key!), String(o.Size), o.LastModified!.toISOString(), o.ETag!.replaceAll('"', ''), o.StorageClass ?? 'STANDARD'].map(csvField).join(','));
-    }
+    const objects: _Object[] = [];
+    for await (const page of listPages(s3, { bucket: buckets.corpus })) objects.push(...page.objects);
     // S3 does not promise any order across or within data files.
-    rows.reverse();
-    const half = Math.ceil(rows.length / 2);
+    objects.reverse();
+    const half = Math.ceil(objects.length / 2);
     const files = [];
-    for (const [i, part] of [rows.slice(0, half), rows.slice(half)].entries()) {
-      const body = gzipSync(`${part.join('\n')}\n`);
-      const key = `${base}data/part-${i}.csv.gz`;
+    for (const [i, part] of [objects.slice(0, half), objects.slice(half)].entries()) {
+      const csv = () => gzipSync(`${part.map((o) => [buckets.corpus, encodeKey(o.Key!), String(o.Size), o.LastModified!.toISOString(), o.ETag!.replaceAll('"', ''), o.StorageClass ?? 'STANDARD'].map(csvField).join(',')).join('\n')}\n`);
+      const parquet = () =>
+        Buffer.from(
+          parquetWriteBuffer({
+            columnData: [
+              { name: 'bucket', data: part.map(() => buckets.corpus), type: 'STRING' },
+              { name: 'key', data: part.map((o) => o.Key!), type: 'STRING' },
+              { name: 'size', data: part.map((o) => BigInt(o.Size!)), type: 'INT64' },
+              { name: 'last_modified_date', data: part.map((o) => o.LastModified!), type: 'TIMESTAMP' },
+              { name: 'e_tag', data: part.map((o) => o.ETag!.replaceAll('"', '')), type: 'STRING' },
+              { name: 'storage_class', data: part.map((o) => o.StorageClass ?? 'STANDARD'), type: 'STRING' },
+            ],
+            rowGroupSize: 7,
+          }),
+        );
+      const body = format === 'CSV' ? csv() : parquet();
+      const key = `${base}data/part-${i}.${format === 'CSV' ? 'csv.gz' : 'parquet'}`;
       await s3.send(new PutObjectCommand({ Bucket: 'inventory', Key: key, Body: body }));
       files.push({ key, size: body.length, MD5checksum: createHash('md5').update(body).digest('hex') });
     }
-    const manifest: Record<string, unknown> = { sourceBucket: buckets.corpus, destinationBucket: 'arn:aws:s3:::inventory', version: '2016-11-30', creationTimestamp: String(Date.now()), fileFormat: 'CSV', fileSchema: 'Bucket, Key, Size, LastModifiedDate, ETag, StorageClass', files };
+    const fileSchema =
+      format === 'CSV'
+        ? 'Bucket, Key, Size, LastModifiedDate, ETag, StorageClass'
+        : 'message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); optional binary storage_class (UTF8);}';
+    const manifest: Record<string, unknown> = { sourceBucket: buckets.corpus, destinationBucket: 'arn:aws:s3:::inventory', version: '2016-11-30', creationTimestamp: String(Date.now()), fileFormat: format, fileSchema, files };
     damage(manifest);
     await s3.send(new PutObjectCommand({ Bucket: 'inventory', Key: `${base}${folder}/manifest.json`, Body: JSON.stringify(manifest) }));
-    return rows.length;
+    return objects.length;
   }
 
   const catalogueOf = (runId: string) => getText(s3, buckets.work, runKeys(runId).catalog);
@@ -382,8 +404,19 @@ describe('the catalog from an S3 Inventory delivery', () => {
     expect((await getJson<Plan>(s3, buckets.work, runKeys('inv-old').plan)).warnings).toEqual([expect.stringMatching(/^The inventory .*2026-11-30T03-00Z\/manifest\.json is 72 hours old \(corpus\.inventory\.maxAgeHours 48\)/)]);
   }, 120_000);
 
+  it('plans from a Parquet delivery exactly what a listing plans, row group by row group', async () => {
+    const rows = await deliver('2026-11-30T04-00Z', undefined, 'Parquet');
+    const run = await runJob('catalog', inventoryEnv('inv-parquet'));
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(run.logs.find((l) => l.msg === 'inventory read')).toMatchObject({ format: 'Parquet', files: 2, rows });
+    const [listing, parquet] = await Promise.all(['inv-listing', 'inv-parquet'].map((id) => getJson<Plan>(s3, buckets.work, runKeys(id).plan)));
+    expect(parquet.counts).toEqual(listing.counts);
+    expect(await catalogueOf('inv-parquet')).toBe(await catalogueOf('inv-listing'));
+  }, 120_000);
+
   it.each([
-    ['a Parquet inventory', (m: Record<string, unknown>) => (m.fileFormat = 'Parquet'), 'fileFormat "Parquet" is not supported yet: set the inventory configuration\'s output format to CSV'],
+    ['an ORC inventory', (m: Record<string, unknown>) => (m.fileFormat = 'ORC'), 'fileFormat "ORC" is not supported: set the inventory configuration\'s output format to CSV or Apache Parquet'],
+    ['a Parquet inventory without ETags', (m: Record<string, unknown>) => ((m.fileFormat = 'Parquet'), (m.fileSchema = 'message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary storage_class (UTF8);}')), 'the inventory lacks ETag: add them'],
     ['an inventory without ETags', (m: Record<string, unknown>) => (m.fileSchema = 'Bucket, Key, Size, LastModifiedDate, StorageClass'), 'the inventory lacks ETag: add them to the inventory configuration\'s additional fields'],
     ['another bucket\'s inventory', (m: Record<string, unknown>) => (m.sourceBucket = 'elsewhere'), 'is the inventory of bucket "elsewhere", not of the corpus "corpus"'],
     ['a damaged data file', (m: Record<string, unknown>) => ((m.files as { MD5checksum: string }[])[1]!.MD5checksum = '0'.repeat(32)), 'the inventory file is damaged'],

@@ -326,7 +326,7 @@ async function listCorpus(ctx: JobContext, prefix: string, onPage: (objects: rea
   const inventory = ctx.config.corpus.inventory;
   if (inventory) {
     try {
-      const read = await readInventory(ctx.s3, inventory, bucket, prefix, onPage);
+      const read = await readInventory(ctx.s3, inventory, bucket, prefix, ctx.tmpDir, onPage);
       ctx.log.info('inventory read', { ...read });
       const ageHours = (Date.now() - read.createdAt.getTime()) / 3_600_000;
       return {
