@@ -82,7 +82,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
   // was, and tomorrow's diff redoes what this run did not finish.
   if (promote) await promoteCatalog(ctx, plan, undone(ctx, plan));
-  emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun });
+  emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun }, ctx.env);
   ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failed.total, catalogPromoted: promote });
   return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failed.total, catalogPromoted: promote, reportKey: keys.report };
 }

@@ -7,6 +7,7 @@
  * NIGHTSHIFT_LINKS=local to link reports as local files (the embedded runtime), NIGHTSHIFT_METRICS=off
  * to skip the embedded-metric-format lines.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
@@ -25,8 +26,19 @@ export interface FunctionContext {
 
 let cached: FunctionContext | undefined;
 
-/** One context per Lambda container (or per local process); `env` is read on first use. */
-export function functionContext(env: NodeJS.ProcessEnv = process.env): FunctionContext {
+/** The environment a local run gives its functions (withFunctionEnvironment), in place of process.env. */
+const scopedEnv = new AsyncLocalStorage<NodeJS.ProcessEnv>();
+
+/**
+ * Runs `fn` (a handler call) with `env` as the functions' environment instead of process.env: the
+ * local runtime gives its functions their settings without changing the process's own.
+ */
+export function withFunctionEnvironment<T>(env: NodeJS.ProcessEnv, fn: () => Promise<T>): Promise<T> {
+  return scopedEnv.run(env, fn);
+}
+
+/** One context per Lambda container (or per local run); `env` is read on first use. */
+export function functionContext(env: NodeJS.ProcessEnv = scopedEnv.getStore() ?? process.env): FunctionContext {
   if (cached && cached.env === env) return cached;
   if (!env.NIGHTSHIFT_CONFIG) throw new Error('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON.');
   const config = parsePipelineConfig(JSON.parse(env.NIGHTSHIFT_CONFIG), 'NIGHTSHIFT_CONFIG');

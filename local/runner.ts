@@ -22,7 +22,7 @@ import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { handler as scopeWork } from '../functions/scope-work';
-import { resetFunctionContext } from '../functions/context';
+import { withFunctionEnvironment } from '../functions/context';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
@@ -123,7 +123,9 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     mkdirSync(join(entry, '..'), { recursive: true });
     await buildJobBundle(entry);
 
-    Object.assign(process.env, {
+    // The functions' environment, as Lambda would set it: given to each handler call, not to the process.
+    const functionEnv: NodeJS.ProcessEnv = {
+      ...process.env,
       NIGHTSHIFT_CONFIG: JSON.stringify(config),
       AWS_ENDPOINT_URL_S3: s3Endpoint,
       AWS_ENDPOINT_URL_SNS: server.endpoint,
@@ -134,9 +136,8 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       NIGHTSHIFT_METRICS: 'off',
       NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
       NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
-    });
+    };
     mkdirSync(join(dataDir, 'tmp'), { recursive: true });
-    resetFunctionContext();
 
     const display = new ProgressDisplay(progressOut, options.tty ?? Boolean(process.stderr.isTTY));
     let plan: Plan | undefined;
@@ -171,7 +172,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
         throw error;
       }
     };
-    const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await fn((task as { Payload: never }).Payload), StatusCode: 200, ExecutedVersion: '$LATEST' });
+    const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await withFunctionEnvironment(functionEnv, () => fn((task as { Payload: never }).Payload)), StatusCode: 200, ExecutedVersion: '$LATEST' });
     const handlers = {
       [STATE.prepare]: lambda(prepare),
       [STATE.plan]: batch('catalog'),
