@@ -2,7 +2,7 @@ import type { CatalogRecord } from './catalog';
 import { parsePipelineConfig } from './config';
 import { compareKeys } from './keys';
 import { presetDigest, presetDigests, renditionRecipe } from './recipe';
-import { type Ownership, planObject, promotedLine, promotedRecords, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
+import { type Ownership, planObject, promotedLine, promotedRecords, pruneDecision, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
 
 const config = parsePipelineConfig({
   buckets: { corpus: 'aaa', renditions: 'bbb', backup: 'ccc', work: 'ddd' },
@@ -194,5 +194,16 @@ describe('rendition-key ownership', () => {
     expect(out.map(([k]) => k)).toEqual(keys);
     // a.jpg was decided before the holder came: first in order, as without state; the holder loses to it rather than share the keys.
     expect(out.filter(([, o]) => o)).toEqual([['a.png', 'a.jpg']]);
+  });
+});
+
+describe('the prune guard', () => {
+  const base = { candidates: 30, catalogued: 100, maxShare: 0.2, confirmed: false, resize: true, enabled: true };
+  it('holds a prune of more than maxPruneShare of the catalogue unless confirmed, and prunes nothing without resize', () => {
+    expect(pruneDecision(base)).toEqual({ enabled: true, originals: 0, held: 30, share: 0.3, maxShare: 0.2 });
+    expect(pruneDecision({ ...base, confirmed: true })).toMatchObject({ originals: 30, held: 0 });
+    expect(pruneDecision({ ...base, candidates: 20 })).toMatchObject({ originals: 20, held: 0, share: 0.2 });
+    expect(pruneDecision({ ...base, candidates: 10, resize: false })).toMatchObject({ originals: 0, held: 0 });
+    expect(pruneDecision({ ...base, catalogued: 0 })).toMatchObject({ originals: 30, share: 0 });
   });
 });

@@ -262,3 +262,28 @@ export class StemOwnership<T> {
     return out;
   }
 }
+
+/** What a run does with the renditions of deleted originals (the plan's `prune`). */
+export interface PruneDecision {
+  readonly enabled: boolean;
+  /** Deleted originals whose renditions this run prunes. */
+  readonly originals: number;
+  /** Deleted originals whose prune the guard holds. */
+  readonly held: number;
+  /** The candidates' share of the catalogue, and the configured limit. */
+  readonly share: number;
+  readonly maxShare: number;
+}
+
+/**
+ * The prune guard (rclone's --max-delete): a night that would prune the renditions of more than
+ * renditions.maxPruneShare of the catalogue prunes nothing unless the input confirms it.
+ * Tombstones stay in the catalogue until their prune is done, so a held prune waits, never lost;
+ * a run without resize prunes nothing.
+ */
+export function pruneDecision(o: { candidates: number; catalogued: number; maxShare: number; confirmed: boolean; resize: boolean; enabled: boolean }): PruneDecision {
+  const share = o.catalogued > 0 ? o.candidates / o.catalogued : 0;
+  const held = o.candidates > 0 && share > o.maxShare && !o.confirmed;
+  const pruning = o.candidates > 0 && !held && o.resize;
+  return { enabled: o.enabled, originals: pruning ? o.candidates : 0, held: held ? o.candidates : 0, share, maxShare: o.maxShare };
+}

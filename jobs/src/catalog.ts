@@ -11,12 +11,12 @@ import type { _Object } from '@aws-sdk/client-s3';
 import leven from 'leven';
 import { InventoryError } from '../../core/inventory';
 import { readInventory } from '../../adapters/inventory';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { type CatalogRecord, filterRecord, mergeByKey, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
 import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
 import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import { presetDigests } from '../../core/recipe';
-import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
+import { type Ownership, planObject, pruneDecision, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
 import { DELETED_SAMPLE, isDenseWork, type Plan, type PlanCounts } from '../../core/results';
@@ -56,23 +56,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const counts: PlanCounts = { listed: 0, selected: 0, new: 0, changed: 0, unchanged: 0, deleted: 0, work: 0, skipped: {} };
   const bytes = { listed: 0, selected: 0, work: 0 };
 
-  // 1. List and filter; what passes goes into the external sort, what does not is written down with its reason.
-  // Sorted as JSON lines by key bytes (core/linesort.ts); the line is what catalog.jsonl holds.
-  const sorter = new CatalogLineSorter({ memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
-  const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
-  const source = await listCorpus(ctx, input.prefix, async (objects) => {
-    for (const object of objects) {
-      const record = toRecord(object);
-      counts.listed++;
-      bytes.listed += record.size;
-      const reason = filterRecord(record, config.filter);
-      if (reason) {
-        counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
-        await skippedFile.write({ key: record.key, code: reason, message: SKIP_REASONS[reason] });
-      } else sorter.add(JSON.stringify(record));
-    }
-  });
-  await skippedFile.close();
+  // 1. List and filter: what passes goes into the external sort, what does not is written down.
+  const { sorter, skippedFile, source } = await listAndFilter(ctx, input, dir, counts, bytes);
   log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
 
   // 2. Diff against the last good catalogue (restricted to the prefix). A full run reads it too: it
@@ -164,14 +149,10 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   await pruneFile.close();
   await deletedFile.close();
 
-  // 4. The prune guard (rclone's --max-delete): a night that would prune the renditions of more
-  // than renditions.maxPruneShare of the catalogue prunes nothing unless the input confirms it.
-  // Tombstones stay in the catalogue until their prune is done, so a held prune waits, never lost.
-  const pruneShare = previousRecords > 0 ? pruneCandidates / previousRecords : 0;
-  const held = pruneCandidates > 0 && pruneShare > config.renditions.maxPruneShare && !input.confirmPrune;
-  const pruning = pruneCandidates > 0 && !held && input.operations.includes('resize');
-  const prune = { enabled: pruneDeleted, originals: pruning ? pruneCandidates : 0, held: held ? pruneCandidates : 0, share: pruneShare, maxShare: config.renditions.maxPruneShare };
-  if (held) log.warn('prune held: too much of the corpus was deleted at once', { originals: pruneCandidates, share: pruneShare, maxShare: config.renditions.maxPruneShare });
+  // 4. The prune guard (core/state.ts pruneDecision).
+  const prune = pruneDecision({ candidates: pruneCandidates, catalogued: previousRecords, maxShare: config.renditions.maxPruneShare, confirmed: input.confirmPrune, resize: input.operations.includes('resize'), enabled: pruneDeleted });
+  const pruning = prune.originals > 0;
+  if (prune.held > 0) log.warn('prune held: too much of the corpus was deleted at once', { originals: pruneCandidates, share: prune.share, maxShare: prune.maxShare });
   counts.prune = prune.originals;
   counts.work += prune.originals;
   log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, work: counts.work, prune, previous: previousRecords, sort: sorter.stats });
@@ -180,35 +161,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const operations = shardOperations(input);
   const shards = operations.length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
   const uploads = pLimit(UPLOAD_CONCURRENCY);
-  const pending: Promise<void>[] = [];
-  // Backpressure: a shard's lines are held until its upload ends, so the read loop waits while
-  // UPLOAD_CONCURRENCY uploads are in flight and as many are queued. Without it, slow PUTs (tens of
-  // ms in AWS) let every shard of the run pile up in memory (~450 bytes an object).
-  const inFlight = new Set<Promise<void>>();
-  const putShard = async (index: number, lines: string[]) => {
-    while (inFlight.size >= 2 * UPLOAD_CONCURRENCY) await Promise.race(inFlight);
-    const upload = uploads(() => putText(s3, config.buckets.work, keys.shard(index), lines.join(''), 'application/x-ndjson'));
-    const tracked = upload.finally(() => inFlight.delete(tracked));
-    tracked.catch(() => undefined); // its error surfaces through `pending` (or the race above)
-    inFlight.add(tracked);
-    pending.push(upload);
-  };
-  if (shards > 0) {
-    const cutter = new ShardCutter(shards, counts.work, bytes.work);
-    let current = 0;
-    let lines: string[] = [];
-    const items = pruning ? mergeByKey(readJsonLines<WorkItem>(workFile.path), readJsonLines<WorkItem>(pruneFile.path)) : readJsonLines<WorkItem>(workFile.path);
-    for await (const item of items) {
-      // A prune reads nothing of the original: its bytes are not work.
-      const index = cutter.next(item.change === 'deleted' ? 0 : item.size);
-      while (index > current) {
-        await putShard(current++, lines);
-        lines = [];
-      }
-      lines.push(`${JSON.stringify(item)}\n`);
-    }
-    for (; current < shards; current++, lines = []) await putShard(current, lines);
-  }
+  const items = pruning ? mergeByKey(readJsonLines<WorkItem>(workFile.path), readJsonLines<WorkItem>(pruneFile.path)) : readJsonLines<WorkItem>(workFile.path);
+  const pending = shards > 0 ? await writeShards(ctx, items, new ShardCutter(shards, counts.work, bytes.work), shards, uploads) : [];
 
   // 6. Artefacts, plan last.
   pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
@@ -254,6 +208,64 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
   return plan;
+}
+
+/**
+ * Lists the corpus (or reads its inventory) and filters it: each selected record goes into the
+ * external sort, as the JSON line catalog.jsonl will hold (sorted by key bytes, core/linesort.ts);
+ * each other one into skipped.jsonl with its reason. Counts into `counts` and `bytes`.
+ */
+async function listAndFilter(ctx: JobContext, input: RunInput, dir: string, counts: PlanCounts, bytes: { listed: number; selected: number; work: number }) {
+  const sorter = new CatalogLineSorter({ memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
+  const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
+  const source = await listCorpus(ctx, input.prefix, async (objects) => {
+    for (const object of objects) {
+      const record = toRecord(object);
+      counts.listed++;
+      bytes.listed += record.size;
+      const reason = filterRecord(record, ctx.config.filter);
+      if (reason) {
+        counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1;
+        await skippedFile.write({ key: record.key, code: reason, message: SKIP_REASONS[reason] });
+      } else sorter.add(JSON.stringify(record));
+    }
+  });
+  await skippedFile.close();
+  return { sorter, skippedFile, source };
+}
+
+/**
+ * Uploads the work list as `count` shard manifests, cut by `cutter`, `uploads` at a time.
+ * Backpressure: a shard's lines are held until its upload ends, so the read loop waits while
+ * UPLOAD_CONCURRENCY uploads are in flight and as many are queued. Without it, slow PUTs (tens of
+ * ms in AWS) let every shard of the run pile up in memory (~450 bytes an object). Returns the
+ * uploads, to be awaited with the other artefacts.
+ */
+async function writeShards(ctx: JobContext, items: AsyncIterable<WorkItem>, cutter: ShardCutter, count: number, uploads: LimitFunction): Promise<Promise<void>[]> {
+  const keys = runKeys(ctx.runId);
+  const pending: Promise<void>[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const putShard = async (index: number, lines: string[]) => {
+    while (inFlight.size >= 2 * UPLOAD_CONCURRENCY) await Promise.race(inFlight);
+    const upload = uploads(() => putText(ctx.s3, ctx.config.buckets.work, keys.shard(index), lines.join(''), 'application/x-ndjson'));
+    const tracked = upload.finally(() => inFlight.delete(tracked));
+    tracked.catch(() => undefined); // its error surfaces through `pending` (or the race above)
+    inFlight.add(tracked);
+    pending.push(upload);
+  };
+  let current = 0;
+  let lines: string[] = [];
+  for await (const item of items) {
+    // A prune reads nothing of the original: its bytes are not work.
+    const index = cutter.next(item.change === 'deleted' ? 0 : item.size);
+    while (index > current) {
+      await putShard(current++, lines);
+      lines = [];
+    }
+    lines.push(`${JSON.stringify(item)}\n`);
+  }
+  for (; current < count; current++, lines = []) await putShard(current, lines);
+  return pending;
 }
 
 /** Keys kept per skip reason in the catalog result; the full list is skipped.jsonl beside it. */
