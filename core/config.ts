@@ -97,7 +97,7 @@ export const sortSchema = z
       .transform(() => 'key' as const)
       .default('key'),
   })
-  .default({ by: 'key' });
+  .prefault({});
 
 /** What happens to the renditions of an original that is no longer in the corpus. */
 export const renditionsSchema = z
@@ -107,7 +107,7 @@ export const renditionsSchema = z
     /** If one night would prune the renditions of more than this share of the catalogue, prune nothing and say so (rclone's --max-delete); confirm with the input {"confirmPrune": true}. */
     maxPruneShare: z.number().min(0).max(1).default(0.05),
   })
-  .default({ pruneDeleted: true, maxPruneShare: 0.05 });
+  .prefault({});
 
 export const shardSchema = z.strictObject({
   /** Aim for about this many objects per shard. */
@@ -131,7 +131,14 @@ export const RENDITION_CACHE_CONTROL = 'public, max-age=3600, must-revalidate';
 /** Hours an execution may run before Step Functions stops it (the workflow's timeout). */
 export const EXECUTION_TIMEOUT_HOURS = 24;
 
-const jobLimits = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
+/** Each Batch job's default size and attempt timeout: the stack's job definitions and the plan's estimate both start here. */
+export const JOB_DEFAULTS = {
+  catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120 },
+  backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120 },
+  resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240 },
+} as const;
+
+const jobLimits = ({ vcpu, memoryMiB, timeoutMinutes }: (typeof JOB_DEFAULTS)[keyof typeof JOB_DEFAULTS]) =>
   z
     .strictObject({
       vcpu: z.number().positive().default(vcpu),
@@ -141,7 +148,7 @@ const jobLimits = (vcpu: number, memoryMiB: number, timeoutMinutes: number) =>
       timeoutMinutes: z.number().int().min(1).default(timeoutMinutes),
       attempts: z.number().int().min(1).max(10).default(3),
     })
-    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3 });
+    .prefault({});
 
 /**
  * What the plan knows of the compute the array jobs run on, to bound each Batch state's time and
@@ -155,17 +162,11 @@ export const computeLimitsSchema = z
     /** The rates the cost estimate uses (core/cost.ts). */
     architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
     spot: z.boolean().default(true),
-    backup: jobLimits(0.5, 1024, 120),
-    resize: jobLimits(2, 4096, 240),
+    backup: jobLimits(JOB_DEFAULTS.backup),
+    resize: jobLimits(JOB_DEFAULTS.resize),
   })
-  .default(() => ({
-    maxVcpus: 32,
-    executionTimeoutHours: EXECUTION_TIMEOUT_HOURS,
-    architecture: 'x86_64' as const,
-    spot: true,
-    backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
-    resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3 },
-  }));
+  // Left out: every field's own default (prefault parses `{}`), so each default is written once.
+  .prefault({});
 export type ComputeLimits = z.output<typeof computeLimitsSchema>;
 
 export const pipelineConfigSchema = z.strictObject({
@@ -180,10 +181,10 @@ export const pipelineConfigSchema = z.strictObject({
     .min(1)
     .default(() => DEFAULT_PRESETS.map((p) => ({ ...p, formats: [...p.formats] })))
     .refine((p) => new Set(p.map((x) => x.name)).size === p.length, 'unique preset names'),
-  filter: filterSchema.default(() => filterSchema.parse({})),
+  filter: filterSchema.prefault({}),
   sort: sortSchema,
   renditions: renditionsSchema,
-  shards: shardSchema.default(() => shardSchema.parse({})),
+  shards: shardSchema.prefault({}),
   backup: z
     .strictObject({
       /** Storage class of backup copies. */
@@ -195,7 +196,7 @@ export const pipelineConfigSchema = z.strictObject({
       /** Copies in flight at once per job. */
       concurrency: z.number().int().min(1).max(256).default(32),
     })
-    .default(() => ({ storageClass: 'STANDARD_IA' as const, multipartThresholdBytes: 5 * GiB, partSizeBytes: 512 * MiB, concurrency: 32 })),
+    .prefault({}),
   resize: z
     .strictObject({
       /** Images in flight at once per job (download, decode/encode, upload overlap across them). */
@@ -209,7 +210,7 @@ export const pipelineConfigSchema = z.strictObject({
       /** Cache-Control written on every rendition (see RENDITION_CACHE_CONTROL). */
       cacheControl: z.string().min(1).default(RENDITION_CACHE_CONTROL),
     })
-    .default(() => ({ concurrency: 3, webpEffort: 4, avifEffort: 4, failOn: 'warning' as const, cacheControl: RENDITION_CACHE_CONTROL })),
+    .prefault({}),
   compute: computeLimitsSchema,
   corpus: z
     .strictObject({
@@ -228,7 +229,7 @@ export const pipelineConfigSchema = z.strictObject({
         })
         .optional(),
     })
-    .default({ sseKms: false }),
+    .prefault({}),
 });
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;

@@ -8,7 +8,7 @@
  * stops `cdk synth` with a message naming the key, the value and the fix.
  */
 import { z } from 'zod';
-import { EXECUTION_TIMEOUT_HOURS, filterSchema, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
+import { EXECUTION_TIMEOUT_HOURS, filterSchema, JOB_DEFAULTS, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
@@ -38,7 +38,7 @@ function describeSizes(sizes: readonly number[]): string {
 /** Fargate's ephemeral storage: 20 GiB unless set, at most 200 GiB. */
 const FARGATE_STORAGE_GIB = { default: 20, max: 200 };
 
-const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number, storageGiB = FARGATE_STORAGE_GIB.default) =>
+const jobSchema = ({ vcpu, memoryMiB, timeoutMinutes }: (typeof JOB_DEFAULTS)[keyof typeof JOB_DEFAULTS], storageGiB: number = FARGATE_STORAGE_GIB.default) =>
   z
     .strictObject({
       vcpu: z.number().refine((v) => String(v) in FARGATE_MEMORY, 'one of Fargate\'s vCPU sizes 0.25, 0.5, 1, 2, 4, 8, 16').default(vcpu),
@@ -50,7 +50,7 @@ const jobSchema = (vcpu: number, memoryMiB: number, timeoutMinutes: number, stor
       /** The task's ephemeral storage (its /tmp): the catalog's sort spills there, about 400 bytes an object. */
       storageGiB: z.number().int().min(FARGATE_STORAGE_GIB.default).max(FARGATE_STORAGE_GIB.max).default(storageGiB),
     })
-    .default({ vcpu, memoryMiB, timeoutMinutes, attempts: 3, storageGiB })
+    .prefault({})
     .superRefine((job, ctx) => {
       const sizes = FARGATE_MEMORY[String(job.vcpu)];
       if (sizes && !sizes.includes(job.memoryMiB)) {
@@ -83,7 +83,7 @@ export const stackConfigSchema = z.strictObject({
       region: z.string().regex(AWS_REGION, 'an AWS region such as eu-west-1').optional(),
       /** The KMS key the existing bucket's objects are encrypted with (SSE-KMS): the jobs get kms:Decrypt on it, through S3 only. */
       kmsKeyArn: z.string().regex(KMS_KEY_ARN, 'a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias will not do: IAM grants keys by key ARN)').optional(),
-      /** Plan from the corpus's S3 Inventory (CSV) instead of listing it: where its deliveries land (core/inventory.ts). */
+      /** Plan from the corpus's S3 Inventory (CSV or Parquet) instead of listing it: where its deliveries land (core/inventory.ts). */
       inventory: z
         .strictObject({
           bucketName,
@@ -115,12 +115,12 @@ export const stackConfigSchema = z.strictObject({
       /** false: deploy without a schedule (ad-hoc runs only). */
       enabled: z.boolean().default(true),
     })
-    .default({ cron: 'cron(0 2 * * ? *)', enabled: true }),
+    .prefault({}),
   presets: pipelineConfigSchema.shape.presets,
-  filter: filterSchema.default(() => filterSchema.parse({})),
+  filter: filterSchema.prefault({}),
   sort: sortSchema,
   renditions: renditionsSchema,
-  shards: shardSchema.default(() => shardSchema.parse({})),
+  shards: shardSchema.prefault({}),
   backup: pipelineConfigSchema.shape.backup,
   resize: pipelineConfigSchema.shape.resize,
   /** Object Lock retention on the backup bucket (compliance/governance mode, days). Left out: no Object Lock. */
@@ -140,18 +140,12 @@ export const stackConfigSchema = z.strictObject({
       /** An existing VPC (its private subnets with egress are used). Left out: the stack creates one with flow logs. */
       vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
       // 100 GiB: room for the sort of a catalogue of about 250 million objects.
-      catalog: jobSchema(1, 4096, 120, 100),
-      backup: jobSchema(0.5, 1024, 120),
-      resize: jobSchema(2, 4096, 240),
+      catalog: jobSchema(JOB_DEFAULTS.catalog, 100),
+      backup: jobSchema(JOB_DEFAULTS.backup),
+      resize: jobSchema(JOB_DEFAULTS.resize),
     })
-    .default(() => ({
-      spot: true,
-      maxVcpus: 32,
-      architecture: 'x86_64' as const,
-      catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3, storageGiB: 100 },
-      backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3, storageGiB: FARGATE_STORAGE_GIB.default },
-      resize: { vcpu: 2, memoryMiB: 4096, timeoutMinutes: 240, attempts: 3, storageGiB: FARGATE_STORAGE_GIB.default },
-    })),
+    // Left out: every field's own default (prefault parses `{}`), so each default is written once.
+    .prefault({}),
   retention: z
     .strictObject({
       /** Days run artefacts (runs/<runId>/…) are kept in the work bucket. */
@@ -165,7 +159,7 @@ export const stackConfigSchema = z.strictObject({
         .refine((d) => LOG_RETENTION_DAYS.includes(d), `one of CloudWatch's retention periods: ${LOG_RETENTION_DAYS.join(', ')}`)
         .default(30),
     })
-    .default({ runDays: 90, noncurrentBackupDays: 90, logDays: 30 }),
+    .prefault({}),
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
