@@ -6,6 +6,13 @@
  * Fields: minutes 0-59, hours 0-23, day-of-month 1-31 (`L`, `W`, `?`), month 1-12 or JAN-DEC,
  * day-of-week 1-7 or SUN-SAT with 1 = Sunday (`L`, `#`, `?`), year 1970-2199. Exactly one of
  * day-of-month and day-of-week must be `?`.
+ *
+ * Our own because no maintained parser does both halves (checked 2026-12-01): aws-cron-parser
+ * 1.1.12 accepts `0 2 * * * *`, which EventBridge refuses (both day fields set), throws a
+ * TypeError on malformed input instead of naming the field, and has no time zones; croner 11 and
+ * cron-parser 5 read other dialects (a seconds field first, `?` as a plain wildcard): croner takes
+ * the default `0 2 * * ? *` as second 0 of minute 2 of every hour. The tests in cron.test.ts pin
+ * the behaviour.
  */
 
 export class CronError extends Error {
