@@ -56,11 +56,13 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   const rows = (async function* () {
     yield FAILURES_CSV_HEADER;
     for await (const { shard, results } of shardResults(ctx, plan)) for (const f of fold.add(shard, results)) yield failureCsvRow(f, ctx.config.buckets.corpus);
+    // Thrown inside the upload, so that results that do not cover the plan leave no failures.csv
+    // (a single PUT is never sent; a multipart upload is aborted).
+    const gaps = fold.gaps();
+    if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
   })();
   // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
   await uploadStream(ctx.s3, work, keys.failuresCsv, rows, 'text/csv; charset=utf-8');
-  const gaps = fold.gaps();
-  if (gaps.length > 0) throw new IncompleteResults(`Run ${event.runId}: the shard results do not cover the plan: ${gaps.slice(0, 10).join('; ')}`);
 
   const promote = shouldPromoteCatalog(plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
