@@ -67,9 +67,10 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     throw new UsageError(`AWS_BATCH_JOB_ARRAY_INDEX=${ctx.shard} but the plan of run ${ctx.runId} has ${plan.shardCount} shard(s): the array job's size must come from plan.shardCount.`);
   }
   const log = ctx.log.child({ shard: ctx.shard, operation });
-  // A first attempt that finds its shard's result is a resubmission: a redrive of Work submits
-  // both array jobs whole, also the shards that finished. The result is written last, after all
-  // of the shard's work: the shard is done, and one GET says so (instead of checking every output).
+  // A first attempt that finds its shard's result is a resubmission: a redrive reruns only the
+  // shards without a result (ScopeWork), but the Work state's Retry on a Batch service error
+  // submits an array job whole again. The result is written last, after all of the shard's work:
+  // the shard is done, and one GET says so (instead of checking every output).
   if (ctx.attempt === 1) {
     const done = await getJsonIfExists<ShardResult>(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard));
     if (done) {
