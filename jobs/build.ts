@@ -6,8 +6,8 @@
  *   tsx jobs/build.ts [outfile]     (default: dist/jobs/main.js)
  */
 import { build, type BuildOptions } from 'esbuild';
-import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 export const JOB_BUNDLE_OPTIONS: BuildOptions = {
   entryPoints: [join(__dirname, 'src/main.ts')],
@@ -22,14 +22,24 @@ export const JOB_BUNDLE_OPTIONS: BuildOptions = {
 };
 
 /**
- * Builds the bundle to `outfile`, atomically (written beside it, then renamed), so runs building
- * the same bundle at once never execute a half-written file. `outfile` must sit inside the project
- * so that sharp, left external, resolves from its node_modules.
+ * Builds the bundle to `outfile`, with its source map beside it (`outfile`.map, which
+ * `--enable-source-maps` reads to point stack traces at the TypeScript), atomically: each file is written
+ * beside its final name and renamed, the map first, so runs building the same bundle at once never
+ * execute a half-written file. `outfile` must sit inside the project so that sharp, left external,
+ * resolves from its node_modules.
+ *
+ * Not an inline map: it made the bundle 13.7 MB instead of 4.7, and every job process paid for
+ * reading and compiling it at start-up (0.29 CPU-s against 0.20 with `--enable-source-maps`;
+ * measured with `/usr/bin/time node <bundle> backup`, which loads everything and exits 2).
  */
 export async function buildJobBundle(outfile: string): Promise<void> {
-  const partial = `${outfile}.${process.pid}.${Date.now()}.tmp`;
-  await build({ ...JOB_BUNDLE_OPTIONS, outfile: partial, sourcemap: 'inline' });
-  await rename(partial, outfile);
+  const { outputFiles } = await build({ ...JOB_BUNDLE_OPTIONS, outfile, write: false });
+  const suffix = `.${process.pid}.${Date.now()}.tmp`;
+  await mkdir(dirname(outfile), { recursive: true });
+  for (const file of [...outputFiles].sort((a, b) => Number(a.path.endsWith('.js')) - Number(b.path.endsWith('.js')))) {
+    await writeFile(file.path + suffix, file.contents);
+    await rename(file.path + suffix, file.path);
+  }
 }
 
 /** Where the local runtime keeps its job bundle: inside the project, whatever the working directory. */

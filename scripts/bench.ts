@@ -272,8 +272,9 @@ async function main(): Promise<void> {
     AWS_REGION: server.region,
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
-    // NIGHTSHIFT_BENCH_PROFILE=<dir>: a V8 CPU profile of every job process, to see where time goes.
-    ...(process.env.NIGHTSHIFT_BENCH_PROFILE ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.NIGHTSHIFT_BENCH_PROFILE}` } : {}),
+    // As in the job image (jobs/Dockerfile), whose start-up this counts. NIGHTSHIFT_BENCH_PROFILE=<dir>:
+    // a V8 CPU profile of every job process too, to see where time goes.
+    NODE_OPTIONS: ['--enable-source-maps', ...(process.env.NIGHTSHIFT_BENCH_PROFILE ? [`--cpu-prof --cpu-prof-dir=${process.env.NIGHTSHIFT_BENCH_PROFILE}`] : [])].join(' '),
     ...extra,
   });
   /**

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runKeys } from '../core/keys';
@@ -29,21 +29,34 @@ afterAll(async () => {
   rmSync(outDir, { recursive: true, force: true });
 });
 
-async function runBundled(job: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [bundle, job], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', ...env } });
+async function runBundled(job: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  // As jobs/Dockerfile runs it: MALLOC_ARENA_MAX=2, NODE_OPTIONS=--enable-source-maps.
+  const child = spawn(process.execPath, [bundle, job], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--enable-source-maps', ...env } });
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   const [code] = await once(child, 'exit');
-  return { code: code as number | null, stderr };
+  return { code: code as number | null, stderr, stdout };
 }
 
 it('the bundled entry point runs catalog and resize', async () => {
   for (const [i, key] of ['a/1.jpg', 'b/2.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(640, 480, i) }));
   const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'bundled', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["resize"]}' };
-  expect(await runBundled('catalog', env)).toEqual({ code: 0, stderr: '' });
+  expect(await runBundled('catalog', env)).toMatchObject({ code: 0, stderr: '' });
   const plan = await getJson<Plan>(server.s3, 'work', runKeys('bundled').plan);
   expect(plan.shardCount).toBe(2);
-  for (const shard of ['0', '1']) expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: shard })).toEqual({ code: 0, stderr: '' });
+  for (const shard of ['0', '1']) expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: shard })).toMatchObject({ code: 0, stderr: '' });
   const results = await Promise.all([0, 1].map((i) => getJson<ShardResult>(server.s3, 'work', runKeys('bundled').result('resize', i))));
   expect(results.reduce((n, r) => n + r.counts.processed, 0)).toBe(2);
+});
+
+it("a job's stack trace points at the TypeScript: the source map sits beside the bundle, as the image ships it", async () => {
+  expect(existsSync(`${bundle}.map`)).toBe(true);
+  // No plan for this run: readPlan throws an ordinary error, which the job logs with its stack.
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'no-such-run', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), AWS_BATCH_JOB_ARRAY_INDEX: '0', NIGHTSHIFT_LOG_FORMAT: 'json' };
+  const { code, stdout } = await runBundled('resize', env);
+  expect(code).toBe(1);
+  const failed = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; error?: { stack?: string } }).find((l) => l.msg.startsWith('job failed'));
+  expect(failed?.error?.stack).toMatch(/at readPlan \(.*jobs\/src\/shard\.ts:\d+:\d+\)/);
 });
