@@ -81,66 +81,12 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
   // One line per failed object, with its key: what an operator searches CloudWatch for.
   const tally = new ShardTally((f) => log.warn('object failed', { key: f.key, code: f.code, message: f.message, retryable: f.retryable }));
   if (plan.shardOperations.includes(operation)) {
-    const limit = pLimit(work.concurrency);
-    const inFlight = new Set<Promise<void>>();
-    const lines = await readLines(ctx.s3, ctx.config.buckets.work, keys.shard(ctx.shard));
-    // Progress for people watching (the local runner draws it; in AWS it is a log line now and then).
-    let lastProgress = Date.now();
-    const progress = () => {
-      if (Date.now() - lastProgress < ctx.progressMs) return;
-      lastProgress = Date.now();
-      log.info('progress', { done: tally.counts.items, failed: tally.counts.failed });
-    };
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (ctx.signal.aborted) break;
-      const item = parseRecordLine<WorkItem>(line, `${keys.shard(ctx.shard)} line ${lineNo}`);
-      const task = limit(async () => {
-        if (ctx.signal.aborted) return; // not started: the retry does it
-        try {
-          await work.handle(item, tally);
-        } catch (error) {
-          log.error('unexpected error on one object', { key: item.key, error });
-          tally.fail(failure(item.key, 'internal-error', errorText(error)));
-        }
-        progress();
-      }).finally(() => inFlight.delete(task));
-      inFlight.add(task);
-      // Keep the manifest read just ahead of the work instead of queueing the whole shard.
-      while (limit.pendingCount > work.concurrency) await Promise.race(inFlight);
-    }
-    if (ctx.signal.aborted) {
-      // Queued tasks see the signal and return at once; only those already running are waited for.
-      const pending = limit.pendingCount;
-      log.warn('stopping: finishing objects in flight, leaving the rest to the retry', { inFlight: limit.activeCount, notStarted: pending, graceMs: ctx.graceMs });
-      await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
-      return { status: 'stopped', pending };
-    }
-    await Promise.all(inFlight);
-    await work.finish?.(tally);
+    const pending = await workThrough(ctx, work, tally, log);
+    if (pending !== undefined) return { status: 'stopped', pending };
   } else {
     log.info('operation not requested for this run: nothing to do', { requested: plan.shardOperations });
   }
-  const finishedAt = new Date();
-  const result: ShardResult = {
-    runId: ctx.runId,
-    operation,
-    shard: ctx.shard,
-    attempt: ctx.attempt,
-    dryRun: plan.dryRun,
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-    counts: tally.counts,
-    bytesRead: tally.bytesRead,
-    bytesWritten: tally.bytesWritten,
-    ...(operation === 'resize' ? { outputs: tally.outputs, pruned: tally.pruned } : {}),
-    skippedByCode: tally.skippedByCode,
-    skipped: tally.skipped,
-    failures: tally.failures,
-    ...(plan.dryRun ? { wouldDo: tally.wouldDo, plannedList: keys.plannedShard(operation, ctx.shard) } : {}),
-  };
+  const result = shardResult(ctx, operation, plan, tally, startedAt);
   // A dry run's list first: a result names only a list that exists.
   if (plan.dryRun) await putText(ctx.s3, ctx.config.buckets.work, keys.plannedShard(operation, ctx.shard), tally.planned.sort((a, b) => compareKeys(a.key, b.key)).map((a) => `${JSON.stringify(a)}\n`).join(''), 'application/x-ndjson');
   await putJson(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard), result);
@@ -158,4 +104,74 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     ['Operation'],
   );
   return { status: 'done', result };
+}
+
+/**
+ * Works through the shard's manifest with `work.concurrency` items in flight, reading it just
+ * ahead of the work. Returns undefined when every item was handled (and `finish` ran), or, when
+ * SIGTERM came first, how many items were never started: those already running get `graceMs`.
+ */
+async function workThrough(ctx: JobContext, work: ShardWork, tally: ShardTally, log: JobContext['log']): Promise<number | undefined> {
+  const manifest = runKeys(ctx.runId).shard(ctx.shard);
+  const limit = pLimit(work.concurrency);
+  const inFlight = new Set<Promise<void>>();
+  const lines = await readLines(ctx.s3, ctx.config.buckets.work, manifest);
+  // Progress for people watching (the local runner draws it; in AWS it is a log line now and then).
+  let lastProgress = Date.now();
+  const progress = () => {
+    if (Date.now() - lastProgress < ctx.progressMs) return;
+    lastProgress = Date.now();
+    log.info('progress', { done: tally.counts.items, failed: tally.counts.failed });
+  };
+  let lineNo = 0;
+  for await (const line of lines) {
+    lineNo++;
+    if (ctx.signal.aborted) break;
+    const item = parseRecordLine<WorkItem>(line, `${manifest} line ${lineNo}`);
+    const task = limit(async () => {
+      if (ctx.signal.aborted) return; // not started: the retry does it
+      try {
+        await work.handle(item, tally);
+      } catch (error) {
+        log.error('unexpected error on one object', { key: item.key, error });
+        tally.fail(failure(item.key, 'internal-error', errorText(error)));
+      }
+      progress();
+    }).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    // Keep the manifest read just ahead of the work instead of queueing the whole shard.
+    while (limit.pendingCount > work.concurrency) await Promise.race(inFlight);
+  }
+  if (ctx.signal.aborted) {
+    // Queued tasks see the signal and return at once; only those already running are waited for.
+    const pending = limit.pendingCount;
+    log.warn('stopping: finishing objects in flight, leaving the rest to the retry', { inFlight: limit.activeCount, notStarted: pending, graceMs: ctx.graceMs });
+    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
+    return pending;
+  }
+  await Promise.all(inFlight);
+  await work.finish?.(tally);
+  return undefined;
+}
+
+function shardResult(ctx: JobContext, operation: ShardOperation, plan: Plan, tally: ShardTally, startedAt: Date): ShardResult {
+  const finishedAt = new Date();
+  return {
+    runId: ctx.runId,
+    operation,
+    shard: ctx.shard,
+    attempt: ctx.attempt,
+    dryRun: plan.dryRun,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    counts: tally.counts,
+    bytesRead: tally.bytesRead,
+    bytesWritten: tally.bytesWritten,
+    ...(operation === 'resize' ? { outputs: tally.outputs, pruned: tally.pruned } : {}),
+    skippedByCode: tally.skippedByCode,
+    skipped: tally.skipped,
+    failures: tally.failures,
+    ...(plan.dryRun ? { wouldDo: tally.wouldDo, plannedList: runKeys(ctx.runId).plannedShard(operation, ctx.shard) } : {}),
+  };
 }
