@@ -37,7 +37,7 @@ export async function openOutbox(endpoint: string, dir: string, region = 'us-eas
           const envelope = JSON.parse(m.Body!) as { Subject?: string; Message: string; MessageId: string; Timestamp?: string };
           const path = join(dir, `${runId}${out.length ? `-${out.length + 1}` : ''}.eml`);
           const subject = envelope.Subject ?? '(no subject)';
-          writeFileSync(path, toEml({ from: 'nightshift <nightshift@localhost>', to, subject, text: envelope.Message, html: textToHtml(envelope.Message, subject), date: envelope.Timestamp ? new Date(envelope.Timestamp) : new Date(), messageId: `${envelope.MessageId}@nightshift.local` }));
+          writeFileSync(path, await toEml({ from: 'nightshift <nightshift@localhost>', to, subject, text: envelope.Message, html: textToHtml(envelope.Message, subject), date: envelope.Timestamp ? new Date(envelope.Timestamp) : new Date(), messageId: `${envelope.MessageId}@nightshift.local` }));
           out.push({ path, subject, text: envelope.Message });
           await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle }));
         }

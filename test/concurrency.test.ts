@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { readEml } from '../core/eml';
+import { readEml } from './support/eml';
 import { listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';
 import { photoJpeg } from '../local/sample/images';
@@ -60,8 +60,9 @@ it('lets exactly one of two simultaneous runs work; the other is skipped with an
   expect(worker.json.history).toContain('Aggregate');
   expect(worker.json.counts).toMatchObject({ work: 8, processed: 8 });
   const eml = readFileSync(skipped.json.email!, 'utf8');
-  expect(eml).toContain(`skipped, run ${worker.json.runId} in progress`);
-  expect(readEml(eml).text).toMatch(new RegExp(`^Skipped: run ${worker.json.runId} was still in progress`));
+  const email = await readEml(eml);
+  expect(email.subject).toContain(`skipped, run ${worker.json.runId} in progress`);
+  expect(email.text).toMatch(new RegExp(`^Skipped: run ${worker.json.runId} was still in progress`));
   // Both runs are over: no marker of a running run is left behind.
   expect(await markers()).toEqual([]);
   await expectRunInvariants({ s3: server.s3, buckets: B, runId: worker.json.runId, originals, outbox: join(tmp, 'a', 'outbox') });

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readEml } from '../core/eml';
+import { readEml } from './support/eml';
 import type { Report } from '../core/report';
 import { readRunRecord, runRecordIds } from '../local/run-records';
 import { runCli } from './support/cli';
@@ -53,7 +53,7 @@ async function untilNoJobProcesses(): Promise<void> {
   for (let i = 0; i < 600 && jobProcesses().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
 }
 
-const emailOf = (runId: string) => readEml(readFileSync(join(data, 'outbox', `${runId}.eml`), 'utf8')).text;
+const emailOf = async (runId: string) => (await readEml(readFileSync(join(data, 'outbox', `${runId}.eml`), 'utf8'))).text;
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-interrupted-'));
@@ -82,9 +82,9 @@ describe('a run killed with SIGKILL in the middle of its work', () => {
     expect(status.stdout).toContain('it was killed or crashed, and sent no email');
   });
 
-  it('is named by the next run, in its email and its report, with the state it reached', () => {
+  it('is named by the next run, in its email and its report, with the state it reached', async () => {
     expect(next.code).toBe(0);
-    const text = emailOf(next.json.runId);
+    const text = await emailOf(next.json.runId);
     expect(text.split('\n')[2]).toMatch(new RegExp(`^Previous run: Run ${killed} \\(started .* UTC\\) was interrupted in Work \\(\\d+ objects with work due; backup \\d of \\d shards, resize \\d of \\d shards\\) and sent no email`));
     const report = JSON.parse(readFileSync(join(data, 'reports', next.json.runId, 'report.json'), 'utf8')) as Report;
     expect(report.interrupted).toMatchObject({ runId: killed, stoppedIn: 'Work' });
@@ -94,7 +94,7 @@ describe('a run killed with SIGKILL in the middle of its work', () => {
   it('is named once: the run after the next one says nothing of it', async () => {
     const third = await cli(['local', '--json']);
     expect(third.code).toBe(0);
-    expect(emailOf(third.json.runId)).not.toContain('Previous run');
+    expect(await emailOf(third.json.runId)).not.toContain('Previous run');
   });
 
   it('status --local shows the latest run whatever its outcome (nothing to do included)', async () => {
@@ -124,6 +124,6 @@ describe('npx nightshift local stopped with SIGTERM', () => {
     expect(readRunRecord(data, record.runId)).toMatchObject({ status: 'ABORTED', reason: 'SIGTERM' });
     expect(readdirSync(join(data, 'outbox')).filter((f) => f.startsWith(record.runId))).toEqual([]);
     const next = await cli(['local', '--json']);
-    expect(emailOf(next.json.runId)).toContain(`Previous run: Run ${record.runId} (started`);
+    expect(await emailOf(next.json.runId)).toContain(`Previous run: Run ${record.runId} (started`);
   }, 300_000);
 });

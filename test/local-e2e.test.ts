@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { readEml } from '../core/eml';
+import { readEml } from './support/eml';
 import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import { createS3Client, getJson, getText, listPages } from '../adapters/s3';
@@ -105,9 +105,10 @@ describe('nightshift local (npm start)', () => {
   it('writes the email as an .eml with the counts, and the report to disk', async () => {
     const failing = (await corpusPromise).filter((o) => !o.catalog && o.resize !== 'processed' && o.resize !== 'rendition-key-collision').length;
     const eml = readFileSync(first.json.email!, 'utf8');
-    expect(eml).toMatch(new RegExp(`^From: nightshift <nightshift@localhost>\\r\\nTo: operator@nightshift\\.local\\r\\nSubject: nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
-    expect(eml).toMatch(/\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000\r\n/);
-    const { text: body, html } = readEml(eml);
+    const { headers, subject, text: body, html } = await readEml(eml);
+    expect(headers).toMatchObject({ from: 'nightshift <nightshift@localhost>', to: 'operator@nightshift.local' });
+    expect(subject).toMatch(new RegExp(`^nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
+    expect(headers.date).toMatch(/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/);
     expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 not rendered \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
     expect(body).toContain('too-many-pixels');
     // The HTML alternative carries the same first sentence and the same lines.
@@ -176,7 +177,7 @@ describe('nightshift local (npm start)', () => {
     const renders = planned.filter((a) => a.operation === 'resize');
     expect(renders.map((a) => a.key)).toEqual([...failedFirst, 'photos/new/three.jpg'].sort(compareKeys));
     expect(renders.reduce((sum, a) => sum + a.renditions!, 0)).toBe(p.render.renditions);
-    const text = readEml(readFileSync(dry.json.email!, 'utf8')).text;
+    const text = (await readEml(readFileSync(dry.json.email!, 'utf8'))).text;
     expect(text.split('\n')[0]).toMatch(new RegExp(`^Dry run: a real run now would back up 1 original \\([\\d.]+ [KMG]?i?B\\) and write ${p.render.renditions} renditions of ${p.render.objects} images\\. Nothing was written outside the run's folder\\.$`));
     expect(text).toMatch(/Would do +back up 1 original: .* to copy server-side \(\d+ already current\)/);
     expect(text).toMatch(/Estimate +.* on the configured compute; about \$[\d.]+ \(compute \$[\d.]+, \d+ S3 requests \$[\d.]+\)/);
@@ -204,7 +205,7 @@ describe('nightshift local, other cases', () => {
     ]) {
       const run = await local(['--prefix', prefix!]);
       expect(run.code).toBe(0);
-      const { text } = readEml(readFileSync(run.json.email!, 'utf8'));
+      const { text } = await readEml(readFileSync(run.json.email!, 'utf8'));
       expect(text.split('\n')[0]).toBe(expected);
       expect(readFileSync(run.json.email!, 'utf8')).toMatch(/Subject: nightshift .*: WARNING, no object matched prefix/);
     }
@@ -217,7 +218,7 @@ describe('nightshift local, other cases', () => {
       expect(run.code).toBe(1);
       expect(run.json).toMatchObject({ status: 'FAILED', report: null });
       expect(run.json.history.slice(-3)).toEqual(['Plan', 'Failed in Plan', 'NotifyFailure']); // failed at a redrivable Task
-      const body = readEml(readFileSync(run.json.email!, 'utf8')).text;
+      const body = (await readEml(readFileSync(run.json.email!, 'utf8'))).text;
       expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
       expect(body).toContain('exited with code 1 after 3 attempt(s)');
     } finally {

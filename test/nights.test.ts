@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { readEml } from '../core/eml';
+import { readEml } from './support/eml';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import type { Plan } from '../core/results';
@@ -35,7 +35,7 @@ async function night(extra: string[] = []): Promise<CliRun & { report: Report; e
   if (run.code !== 0) throw new Error(`nightshift local ${extra.join(' ')} exited ${run.code}: ${run.stderr.slice(-2000)}`);
   const keys = runKeys(run.json.runId);
   const [plan, report] = await s3((s) => Promise.all([getJson<Plan>(s.s3, B.work, keys.plan), getJson<Report>(s.s3, B.work, keys.report).catch(() => undefined)]));
-  return { ...run, plan, report: report!, email: readEml(readFileSync(run.json.email!, 'utf8')).text };
+  return { ...run, plan, report: report!, email: (await readEml(readFileSync(run.json.email!, 'utf8'))).text };
 }
 
 /** The embedded server over the nights' data, for the operator's changes and for reading results. */
