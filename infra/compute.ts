@@ -101,10 +101,11 @@ export class Compute extends Construct {
     const arm = props.architecture === 'arm64';
     const image =
       props.image ??
+      // The context is the repository root, narrowed to the image's inputs by .dockerignore (an
+      // allowlist, which the asset's hash follows too).
       ecs.ContainerImage.fromAsset(join(__dirname, '..'), {
         file: 'jobs/Dockerfile',
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-        exclude: ['node_modules', 'cdk.out', '.nightshift', '.git', 'dist', 'coverage'],
       });
     const make = (job: JobName) => {
       const size = props.jobs[job];

@@ -3,9 +3,9 @@
  * with every edit): the schedule, the jobs' retry strategies and timeouts, bucket hardening, IAM
  * scope, the topic's TLS policy, the alarms, cdk-nag, and the workflow's definition.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -368,6 +368,23 @@ describe('what AWS needs at run time', () => {
       for (const d of defs) expect(d.Properties.ContainerProperties.RuntimePlatform).toEqual({ CpuArchitecture: cpu, OperatingSystemFamily: 'LINUX' });
     } finally {
       if (synthesized !== s) rmSync(synthesized.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it("builds the job image from its inputs only: a README or infra change leaves the image asset (and the job definitions) as they are", () => {
+    const assets = JSON.parse(readFileSync(join(s.outdir, 'Nightshift.assets.json'), 'utf8')) as { dockerImages: Record<string, { source: { directory: string } }> };
+    const [image] = Object.values(assets.dockerImages);
+    // The staged build context is what the asset's hash is computed over and what docker build receives.
+    const context = join(s.outdir, image!.source.directory);
+    const files = (readdirSync(context, { recursive: true, withFileTypes: true }) as Dirent[]).filter((f) => f.isFile()).map((f) => relative(context, join(f.parentPath, f.name)));
+    const inputs = /^(package\.json|package-lock\.json|tsconfig\.json|\.dockerignore|(core|adapters)\/[^/]+\.ts|jobs\/(Dockerfile|build\.ts|src\/[^/]+\.ts))$/;
+    expect(files.filter((f) => !inputs.test(f))).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
+    // Everything jobs/Dockerfile copies and bundles is there.
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'jobs/Dockerfile', 'jobs/build.ts', 'jobs/src/main.ts', 'core/config.ts', 'adapters/s3.ts']));
+    for (const line of readFileSync(join(context, 'jobs', 'Dockerfile'), 'utf8').split('\n')) {
+      const copied = /^COPY (?!--from)(.+) \S+$/.exec(line)?.[1];
+      for (const path of copied?.split(' ') ?? []) expect(existsSync(join(context, path))).toBe(true);
     }
   });
 
