@@ -12,20 +12,20 @@ import leven from 'leven';
 import { InventoryError } from '../../core/inventory';
 import { readInventory } from '../../adapters/inventory';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { type CatalogRecord, filterRecord, mergeByKey, resizeSkipFor, SKIP_REASONS, type WorkItem } from '../../core/catalog';
-import { type CatalogLine, CatalogLineReader, CatalogLineSorter, CatalogLineWriter, diffLines, lineKey, lineRecord } from '../../core/linesort';
+import { type CatalogRecord, filterRecord, mergeByKey, SKIP_REASONS, type WorkItem } from '../../core/catalog';
+import { type CatalogLine, CatalogLineReader, CatalogLineSorter, diffLines, lineKey } from '../../core/linesort';
 import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
-import { presetDigests } from '../../core/recipe';
-import { type Ownership, planObject, pruneDecision, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
+import { pruneDecision } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { DELETED_SAMPLE, isDenseWork, type Plan, type PlanCounts } from '../../core/results';
+import { isDenseWork, type Plan, type PlanCounts } from '../../core/results';
 import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { UsageError, ValidationError } from '../../core/validation';
 import { downloadFileIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
 import type { JobContext } from './context';
+import { WorkListWriter } from './work-list';
 
 const LIST_CONCURRENCY = 8;
 const UPLOAD_CONCURRENCY = 8;
@@ -77,80 +77,19 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     }
   }
 
-  // 3. Decide each object's work from its state (core/state.ts), in key order. Ownership of
-  // rendition keys is decided across the images that share them, so a few entries may wait.
-  const catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
-  const workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
-  const pruneFile = new JsonLinesWriter(join(dir, 'prune.jsonl'));
-  // Originals deleted since the last run, named once: a tombstone kept for a later prune is not new.
-  const deletedFile = new JsonLinesWriter(join(dir, 'deleted.jsonl'));
-  const deletedSample: string[] = [];
-  const run: RunChoices = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
-  const { pruneDeleted } = config.renditions;
-  let pruneCandidates = 0;
-  // What the work list asks of each job, for the cost estimate.
-  const due = { backups: 0, images: 0, renditions: 0 };
-  const formatsOf = new Map(config.presets.map((p) => [p.name, p.formats.length]));
-  type Entry = { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string } } | { readonly kind: 'deleted'; readonly previous: StateRecord };
-  const owners = new StemOwnership<Entry>(100_000, (key) => log.warn('too many keys share rendition stems at once: deciding ownership by key order', { key }));
-  const decide = async (decided: { item: Entry; owner?: string }[]) => {
-    for (const { item: entry, owner } of decided) {
-      if (entry.kind === 'deleted') {
-        catalogFile.writeText(JSON.stringify(tombstone(entry.previous, true)));
-        await pruneFile.write(pruneItem(entry.previous));
-        pruneCandidates++;
-        continue;
-      }
-      const { record, tooLarge } = entry;
-      counts[entry.kind]++;
-      counts.selected++;
-      bytes.selected += record.size;
-      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : owner !== undefined ? { role: 'collision', owner } : { role: 'owner' };
-      const { work, next } = planObject(record, entry.previous, ownership, run);
-      catalogFile.writeText(JSON.stringify(next));
-      if (work) {
-        if (work.backup) due.backups++;
-        if (work.presets.length > 0) {
-          due.images++;
-          for (const p of work.presets) due.renditions += formatsOf.get(p) ?? 0;
-        }
-        await workFile.write(work);
-        counts.work++;
-        bytes.work += record.size;
-      }
-    }
-  };
+  // 3. Decide each object's work from its state, in key order, and write it down (work-list.ts).
+  const work = new WorkListWriter(dir, config, input, counts, bytes, log);
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
   let seen = 0;
   for (const entry of diffLines(sorter.sorted(), previousCatalog(), repeated)) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
-    if (entry.kind === 'deleted') {
-      const previous = lineRecord<StateRecord>(entry.previous);
-      if (!previous.deleted) {
-        counts.deleted++;
-        if (deletedSample.length < DELETED_SAMPLE) deletedSample.push(previous.key);
-        await deletedFile.write({ key: previous.key, size: previous.size, etag: previous.etag });
-      }
-      // A deleted original that owned renditions holds their keys until they are pruned.
-      if (pruneDeleted && prunablePresets(previous).length > 0) await decide(owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: true }));
-      continue;
-    }
-    const record = lineRecord(entry.line);
-    const previous = entry.kind === 'new' ? undefined : lineRecord<StateRecord>(entry.previous);
-    const kind = !previous || previous.deleted ? 'new' : entry.kind;
-    // An original too large to render owns no rendition keys.
-    const tooLarge = resizeSkipFor(record, config.filter);
-    const holds = !tooLarge && previous !== undefined && !previous.deleted && previous.collidesWith === undefined;
-    await decide(owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}) }, { key: record.key, candidate: !tooLarge, holds }));
+    await work.add(entry);
   }
-  await decide(owners.flush());
-  catalogFile.close();
-  await workFile.close();
-  await pruneFile.close();
-  await deletedFile.close();
+  await work.close();
+  const { catalogFile, workFile, pruneFile, deletedFile, deletedSample, pruneCandidates, due } = work;
 
   // 4. The prune guard (core/state.ts pruneDecision).
-  const prune = pruneDecision({ candidates: pruneCandidates, catalogued: previousRecords, maxShare: config.renditions.maxPruneShare, confirmed: input.confirmPrune, resize: input.operations.includes('resize'), enabled: pruneDeleted });
+  const prune = pruneDecision({ candidates: pruneCandidates, catalogued: previousRecords, maxShare: config.renditions.maxPruneShare, confirmed: input.confirmPrune, resize: input.operations.includes('resize'), enabled: config.renditions.pruneDeleted });
   const pruning = prune.originals > 0;
   if (prune.held > 0) log.warn('prune held: too much of the corpus was deleted at once', { originals: pruneCandidates, share: prune.share, maxShare: prune.maxShare });
   counts.prune = prune.originals;
@@ -170,11 +109,35 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson'))));
   await Promise.all(pending);
 
-  const { timeouts, ...estimate } = planTiming({ shardCount: shards, objects: counts.work, bytes: bytes.work, operations: shards > 0 ? operations : [], elapsedSeconds: (Date.now() - started) / 1000 }, config.compute);
+  const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
+  const plan = planOf(ctx, input, { counts, bytes, previousRecords, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
+  await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
+  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
+  return plan;
+}
+
+/** What the plan's steps found, for plan.json. */
+interface PlanFacts {
+  readonly counts: PlanCounts;
+  readonly bytes: Plan['bytes'];
+  readonly previousRecords: number;
+  readonly prune: Plan['prune'];
+  readonly due: WorkListWriter['due'];
+  readonly deletedSample: readonly string[];
+  readonly source: CatalogSource;
+  readonly warnings: readonly (string | undefined)[];
+}
+
+/** plan.json: the facts, the array jobs to run, and the run's expected duration and cost (core/timing.ts, core/cost.ts). */
+function planOf(ctx: JobContext, input: RunInput, facts: PlanFacts, shards: number, elapsedSeconds: number, log: JobContext['log']): Plan {
+  const { config } = ctx;
+  const { counts, bytes, due, source } = facts;
+  const operations = shards > 0 ? shardOperations(input) : [];
+  const { timeouts, ...estimate } = planTiming({ shardCount: shards, objects: counts.work, bytes: bytes.work, operations, elapsedSeconds }, config.compute);
   const cost = runCost({
     listed: counts.listed,
-    backups: shards > 0 && operations.includes('backup') ? due.backups : 0,
-    images: shards > 0 && operations.includes('resize') ? due.images : 0,
+    backups: operations.includes('backup') ? due.backups : 0,
+    images: operations.includes('resize') ? due.images : 0,
     renditionsPerImage: due.images > 0 ? due.renditions / due.images : 0,
     dense: isDenseWork({ full: input.full, counts }),
     taskSeconds: { backup: estimate.arrayJobs.backup?.taskSeconds ?? 0, resize: estimate.arrayJobs.resize?.taskSeconds ?? 0 },
@@ -182,7 +145,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     backupStorageClass: config.backup.storageClass,
   });
   if (!estimate.fits) log.warn('the run may not fit the execution', { advice: estimate.advice, expectedSeconds: estimate.expectedSeconds });
-  const plan: Plan = {
+  return {
     runId: ctx.runId,
     createdAt: new Date().toISOString(),
     prefix: input.prefix,
@@ -190,24 +153,21 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
     full: input.full,
     force: input.force,
     operations: input.operations,
-    shardOperations: shards > 0 ? operations : [],
-    arrayJobs: { backup: shards > 0 && operations.includes('backup'), resize: shards > 0 && operations.includes('resize') },
+    shardOperations: operations,
+    arrayJobs: { backup: operations.includes('backup'), resize: operations.includes('resize') },
     presets: input.presets,
     shardCount: shards,
     counts,
     bytes,
-    previousCatalogRecords: previousRecords,
-    prune,
+    previousCatalogRecords: facts.previousRecords,
+    prune: facts.prune,
     nothingToDo: shards === 0,
-    ...(counts.deleted > 0 ? { deleted: { sample: deletedSample, list: keys.deleted } } : {}),
+    ...(counts.deleted > 0 ? { deleted: { sample: [...facts.deletedSample], list: runKeys(ctx.runId).deleted } } : {}),
     source: { kind: source.kind, ...(source.kind === 'inventory' ? { manifest: source.manifest, createdAt: source.createdAt } : {}) },
-    ...warningsOf([counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning]),
+    ...warningsOf(facts.warnings),
     timeouts,
     estimate: { ...estimate, cost },
   };
-  await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
-  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
-  return plan;
 }
 
 /**
