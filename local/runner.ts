@@ -34,11 +34,11 @@ import { photoJpeg, photoPng } from './sample/images';
 import type { JobName } from '../core/jobs';
 import { runBatchJob } from './batch';
 import { LOCAL_EMAIL, synthesizeLocalDefinition } from './definition';
-import { openOutbox } from './outbox';
+import { type Outbox, openOutbox } from './outbox';
 import { ProgressDisplay } from './progress';
 import { claimDataDir, dataDirOwner } from './data-dir';
 import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
-import { startEmbeddedS3 } from './s3-server';
+import { type EmbeddedS3, startEmbeddedS3 } from './s3-server';
 
 export const LOCAL_BUCKETS = { corpus: 'nightshift-corpus', renditions: 'nightshift-renditions', backup: 'nightshift-backup', work: 'nightshift-work' } as const;
 
@@ -110,107 +110,18 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
   try {
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
-    // On an external endpoint the corpus is the user's data: it must exist; the rest is created.
-    for (const bucket of Object.values(LOCAL_BUCKETS).filter((b) => !(options.endpoint && b === LOCAL_BUCKETS.corpus))) await ensureBucket(s3, bucket, s3Endpoint);
-    if (options.importDir) progressOut(`Imported ${await importFolder(s3, options.importDir)} file(s) from ${options.importDir}\n`);
-    else if (options.seed !== false && !options.endpoint && (await isEmpty(s3, LOCAL_BUCKETS.corpus))) {
-      progressOut('Seeding a sample corpus (first run)...\n');
-      progressOut(`Seeded ${await seedSampleCorpus(s3)} objects into s3://${LOCAL_BUCKETS.corpus}\n`);
-    }
-
+    const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, server, outbox, options, progressOut };
+    await prepareCorpus(run);
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
-    const entry = LOCAL_JOB_BUNDLE;
-    mkdirSync(join(entry, '..'), { recursive: true });
-    await buildJobBundle(entry);
-
-    // The functions' environment, as Lambda would set it: given to each handler call, not to the process.
-    const functionEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      NIGHTSHIFT_CONFIG: JSON.stringify(config),
-      AWS_ENDPOINT_URL_S3: s3Endpoint,
-      AWS_ENDPOINT_URL_SNS: server.endpoint,
-      AWS_REGION: server.region,
-      NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
-      NIGHTSHIFT_LINKS: 'local',
-      NIGHTSHIFT_LOCAL_REPORTS: join(dataDir, 'reports'),
-      NIGHTSHIFT_METRICS: 'off',
-      NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
-      NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
-    };
-    mkdirSync(join(dataDir, 'tmp'), { recursive: true });
-
-    const display = new ProgressDisplay(progressOut, options.tty ?? Boolean(process.stderr.isTTY));
-    let plan: Plan | undefined;
-    const batch = (job: JobName) => async (task: unknown) => {
-      const t = task as { JobQueue?: string; JobDefinition?: string; ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }; ArrayProperties?: { Size: number } };
-      const environment = Object.fromEntries((t.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
-      display.start(job, t.ArrayProperties?.Size ?? 0, job === 'catalog' ? 0 : (plan?.counts.work ?? 0));
-      try {
-        const result = await runBatchJob(
-          { job, environment, arraySize: t.ArrayProperties?.Size, jobQueue: t.JobQueue, jobDefinition: t.JobDefinition },
-          {
-            entry,
-            baseEnvironment: {
-              NIGHTSHIFT_CONFIG: JSON.stringify(config),
-              AWS_ENDPOINT_URL_S3: s3Endpoint,
-              NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
-              NIGHTSHIFT_PROGRESS_MS: '250',
-              ...(process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS ? { NIGHTSHIFT_S3_MAX_ATTEMPTS: process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS } : {}),
-            },
-            logDir: join(dataDir, 'logs', runId),
-            concurrency: options.concurrency ?? availableParallelism(),
-            attempts: { catalog: 3, backup: 3, resize: 3 },
-            onProgress: (p) => display.update(p),
-            onSpawn: options.onSpawn,
-            signal: options.signal,
-          },
-        );
-        display.finish(job, true);
-        return result;
-      } catch (error) {
-        display.finish(job, false);
-        throw error;
-      }
-    };
-    const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await withFunctionEnvironment(functionEnv, () => fn((task as { Payload: never }).Payload)), StatusCode: 200, ExecutedVersion: '$LATEST' });
-    const handlers = {
-      [STATE.prepare]: lambda(prepare),
-      [STATE.plan]: batch('catalog'),
-      [STATE.readPlan]: async (task: unknown) => {
-        const { Bucket, Key } = task as { Bucket: string; Key: string };
-        const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
-        const Body = await got.Body!.transformToString();
-        plan = JSON.parse(Body) as Plan;
-        return { Body, ContentType: got.ContentType, ETag: got.ETag };
-      },
-      [STATE.scopeWork]: lambda(scopeWork),
-      [STATE.backup]: batch('backup'),
-      [STATE.resize]: batch('resize'),
-      [STATE.aggregate]: lambda(aggregate),
-      [STATE.promoteCatalogue]: lambda(aggregate),
-      [STATE.notify]: lambda(notify),
-      [STATE.notifyNothingToDo]: lambda(notify),
-      [STATE.notifySkipped]: lambda(notify),
-      [STATE.notifyFailure]: lambda(notifyFailure),
-    };
-
-    // A marker of this run for CheckActiveRuns, from the moment the execution starts to its end,
-    // with a heartbeat: a run on another host (a shared --endpoint) that died stops beating.
-    const executionArn = `arn:aws:states:${server.region}:000000000000:execution:nightshift-local:${runId}`;
-    const marker = `${RUNNING_PREFIX}${runId}.json`;
-    const beat = () => putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() } satisfies RunMarker);
-    await beat();
-    const heartbeat = setInterval(() => void beat().catch(() => undefined), MARKER_HEARTBEAT_MS).unref();
-    let outcome: WorkflowOutcome;
-    try {
-      outcome = await executeWorkflow(definition, { ...handlers, [STATE.checkActiveRuns]: async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) }) }, options.input ?? {}, runId, server.region, startTime, {
+    await buildJobBundle(LOCAL_JOB_BUNDLE);
+    const tasks = localTasks(run);
+    const checkActiveRuns = async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) });
+    const outcome = await withRunMarker(run, () =>
+      executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, startTime, {
         signal: options.signal,
         onState: (state) => note({ state }),
-      });
-    } finally {
-      clearInterval(heartbeat);
-      await s3.send(new DeleteObjectCommand({ Bucket: config.buckets.work, Key: marker }));
-    }
+      }),
+    );
     const { status, history, error: failure } = outcome;
     if (status === 'ABORTED') {
       const reason = String(options.signal?.reason ?? 'aborted');
@@ -218,26 +129,9 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       out(`\nRun ${runId} stopped (${reason}) in ${record.state ?? 'its first state'}: no email was sent. Nothing is lost: the next run finds this one interrupted, says so, and redoes what it did not finish.\n`);
       return { runId, status, history, error: failure };
     }
-
-    const emails = await outbox.drain(runId, [LOCAL_EMAIL]);
-    const reportDir = join(dataDir, 'reports', runId);
-    const report = await copyReport(s3, config, runId, reportDir);
-    let counts: Record<string, number> | undefined;
-    let metrics: ReturnType<typeof runMetrics> | undefined;
-    if (report) {
-      const r = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report; // copied beside report.html just now
-      metrics = runMetrics(r);
-      counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
-    } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };
-
-    const email = emails.at(-1);
-    out(`\n${email ? `${'-'.repeat(72)}\nSubject: ${email.subject}\n\n${email.text}${'-'.repeat(72)}\n` : 'No email was sent.\n'}`);
-    if (email) out(`Email:  ${relative(process.cwd(), email.path)}\n`);
-    if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
-    if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
-    if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
-    note({ status, finishedAt: new Date().toISOString(), subject: email?.subject, email: email?.path, report, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
-    return { runId, status, report, email: email?.path, emailText: email?.text, counts, history, error: failure };
+    const result = await summarise(run, outcome, tasks.plan(), out);
+    note({ status, finishedAt: new Date().toISOString(), subject: result.emailSubject, email: result.email, report: result.report, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
+    return { runId, status, report: result.report, email: result.email, emailText: result.emailText, counts: result.counts, history, error: failure };
   } catch (error) {
     note({ status: 'FAILED', finishedAt: new Date().toISOString(), reason: (error as Error).message });
     throw error;
@@ -247,6 +141,162 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     await server.stop();
     claim?.release();
   }
+}
+
+/** What the parts of one local run share. */
+interface LocalRun {
+  readonly runId: string;
+  readonly startTime: string;
+  readonly dataDir: string;
+  readonly config: PipelineConfig;
+  readonly s3: S3Client;
+  /** Where the run's S3 data is: the embedded server, a serve's, or --endpoint. */
+  readonly s3Endpoint: string;
+  /** This process's server: SNS (the emails) always, S3 unless s3Endpoint is elsewhere. */
+  readonly server: EmbeddedS3;
+  readonly outbox: Outbox;
+  readonly options: LocalRunOptions;
+  readonly progressOut: (text: string) => void;
+}
+
+/** The buckets, and the corpus: a folder imported, or the sample seeded into an empty one. */
+async function prepareCorpus({ s3, s3Endpoint, options, progressOut }: LocalRun): Promise<void> {
+  // On an external endpoint the corpus is the user's data: it must exist; the rest is created.
+  for (const bucket of Object.values(LOCAL_BUCKETS).filter((b) => !(options.endpoint && b === LOCAL_BUCKETS.corpus))) await ensureBucket(s3, bucket, s3Endpoint);
+  if (options.importDir) progressOut(`Imported ${await importFolder(s3, options.importDir)} file(s) from ${options.importDir}\n`);
+  else if (options.seed !== false && !options.endpoint && (await isEmpty(s3, LOCAL_BUCKETS.corpus))) {
+    progressOut('Seeding a sample corpus (first run)...\n');
+    progressOut(`Seeded ${await seedSampleCorpus(s3)} objects into s3://${LOCAL_BUCKETS.corpus}\n`);
+  }
+}
+
+/**
+ * The workflow's task states, run here: Batch tasks as child processes of the job bundle, Lambda
+ * tasks as calls of the real handlers in the environment Lambda would give them, and the S3 read
+ * of the plan. Also keeps the plan, for the progress display and the summary.
+ */
+function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) => Promise<unknown>>; plan(): Plan | undefined } {
+  const { config, dataDir, s3, s3Endpoint, server, outbox } = run;
+  // The functions' environment, as Lambda would set it: given to each handler call, not to the process.
+  const functionEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    NIGHTSHIFT_CONFIG: JSON.stringify(config),
+    AWS_ENDPOINT_URL_S3: s3Endpoint,
+    AWS_ENDPOINT_URL_SNS: server.endpoint,
+    AWS_REGION: server.region,
+    NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
+    NIGHTSHIFT_LINKS: 'local',
+    NIGHTSHIFT_LOCAL_REPORTS: join(dataDir, 'reports'),
+    NIGHTSHIFT_METRICS: 'off',
+    NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
+    NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+  };
+  mkdirSync(join(dataDir, 'tmp'), { recursive: true });
+  const display = new ProgressDisplay(run.progressOut, run.options.tty ?? Boolean(process.stderr.isTTY));
+  let plan: Plan | undefined;
+  const batch = (job: JobName) => batchTask(run, job, display, () => plan);
+  const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await withFunctionEnvironment(functionEnv, () => fn((task as { Payload: never }).Payload)), StatusCode: 200, ExecutedVersion: '$LATEST' });
+  const readPlan = async (task: unknown) => {
+    const { Bucket, Key } = task as { Bucket: string; Key: string };
+    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    const Body = await got.Body!.transformToString();
+    plan = JSON.parse(Body) as Plan;
+    return { Body, ContentType: got.ContentType, ETag: got.ETag };
+  };
+  const handlers = {
+    [STATE.prepare]: lambda(prepare),
+    [STATE.plan]: batch('catalog'),
+    [STATE.readPlan]: readPlan,
+    [STATE.scopeWork]: lambda(scopeWork),
+    [STATE.backup]: batch('backup'),
+    [STATE.resize]: batch('resize'),
+    [STATE.aggregate]: lambda(aggregate),
+    [STATE.promoteCatalogue]: lambda(aggregate),
+    [STATE.notify]: lambda(notify),
+    [STATE.notifyNothingToDo]: lambda(notify),
+    [STATE.notifySkipped]: lambda(notify),
+    [STATE.notifyFailure]: lambda(notifyFailure),
+  };
+  return { handlers, plan: () => plan };
+}
+
+/** A Batch SubmitJob task (`.sync`): the job's children as processes of the bundle, their progress drawn. */
+function batchTask(run: LocalRun, job: JobName, display: ProgressDisplay, plan: () => Plan | undefined) {
+  const { config, dataDir, s3Endpoint, options } = run;
+  return async (task: unknown) => {
+    const t = task as { JobQueue?: string; JobDefinition?: string; ContainerOverrides?: { Environment?: { Name: string; Value: string }[] }; ArrayProperties?: { Size: number } };
+    const environment = Object.fromEntries((t.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
+    display.start(job, t.ArrayProperties?.Size ?? 0, job === 'catalog' ? 0 : (plan()?.counts.work ?? 0));
+    try {
+      const result = await runBatchJob(
+        { job, environment, arraySize: t.ArrayProperties?.Size, jobQueue: t.JobQueue, jobDefinition: t.JobDefinition },
+        {
+          entry: LOCAL_JOB_BUNDLE,
+          baseEnvironment: {
+            NIGHTSHIFT_CONFIG: JSON.stringify(config),
+            AWS_ENDPOINT_URL_S3: s3Endpoint,
+            NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+            NIGHTSHIFT_PROGRESS_MS: '250',
+            ...(process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS ? { NIGHTSHIFT_S3_MAX_ATTEMPTS: process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS } : {}),
+          },
+          logDir: join(dataDir, 'logs', run.runId),
+          concurrency: options.concurrency ?? availableParallelism(),
+          attempts: { catalog: 3, backup: 3, resize: 3 },
+          onProgress: (p) => display.update(p),
+          onSpawn: options.onSpawn,
+          signal: options.signal,
+        },
+      );
+      display.finish(job, true);
+      return result;
+    } catch (error) {
+      display.finish(job, false);
+      throw error;
+    }
+  };
+}
+
+/**
+ * Runs `execute` with a marker of this run for CheckActiveRuns, from the moment the execution
+ * starts to its end, and a heartbeat: a run on another host (a shared --endpoint) that died stops
+ * beating. The marker goes whatever the outcome.
+ */
+async function withRunMarker<T>({ s3, config, runId, server, startTime }: LocalRun, execute: () => Promise<T>): Promise<T> {
+  const executionArn = `arn:aws:states:${server.region}:000000000000:execution:nightshift-local:${runId}`;
+  const marker = `${RUNNING_PREFIX}${runId}.json`;
+  const beat = () => putJson(s3, config.buckets.work, marker, { executionArn, name: runId, startDate: startTime, pid: process.pid, host: hostname(), heartbeatAt: new Date().toISOString() } satisfies RunMarker);
+  await beat();
+  const heartbeat = setInterval(() => void beat().catch(() => undefined), MARKER_HEARTBEAT_MS).unref();
+  try {
+    return await execute();
+  } finally {
+    clearInterval(heartbeat);
+    await s3.send(new DeleteObjectCommand({ Bucket: config.buckets.work, Key: marker }));
+  }
+}
+
+/** After a run that was not stopped: its email and report written to disk, and printed with its figures. */
+async function summarise(run: LocalRun, outcome: WorkflowOutcome, plan: Plan | undefined, out: (text: string) => void) {
+  const { runId, dataDir } = run;
+  const emails = await run.outbox.drain(runId, [LOCAL_EMAIL]);
+  const reportDir = join(dataDir, 'reports', runId);
+  const report = await copyReport(run.s3, run.config, runId, reportDir);
+  let counts: Record<string, number> | undefined;
+  let metrics: ReturnType<typeof runMetrics> | undefined;
+  if (report) {
+    const r = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report; // copied beside report.html just now
+    metrics = runMetrics(r);
+    counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
+  } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };
+
+  const email = emails.at(-1);
+  const failure = outcome.error;
+  out(`\n${email ? `${'-'.repeat(72)}\nSubject: ${email.subject}\n\n${email.text}${'-'.repeat(72)}\n` : 'No email was sent.\n'}`);
+  if (email) out(`Email:  ${relative(process.cwd(), email.path)}\n`);
+  if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
+  if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
+  if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
+  return { report, email: email?.path, emailSubject: email?.subject, emailText: email?.text, counts };
 }
 
 /**

@@ -110,6 +110,12 @@ export function requestKind(req: Pick<IncomingMessage, 'method' | 'headers'>, on
   return method;
 }
 
+/**
+ * Starts the layer in front of fauxqs. One closure, long on purpose: the layer's state (tags,
+ * multipart ETags and storage classes by key, saved to one file), its upstream and its per-key
+ * write queue are shared by the short handlers inside it, one per S3 operation it corrects
+ * (`handle` routes to them).
+ */
 export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
   const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][]; classes?: [string, string][] };
   const tags = new Map<string, TagSet>(saved.tags ?? []);
@@ -272,107 +278,131 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
   }
 
+  /** Routes a request to what the layer adds for it, or relays it as it is. */
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const object = target(url);
     const kind = requestKind(req, object !== undefined);
     requests[kind] = (requests[kind] ?? 0) + 1;
-    if (!object) {
-      const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
-      const urlEncode = url.searchParams.get('encoding-type') === 'url';
-      const holds = (m: Map<string, unknown>) => [...m.keys()].some((k) => k.startsWith(`${bucket}\0`));
-      if (req.method === 'GET' && bucket && (urlEncode || holds(etags) || holds(classes))) return relayListing(req, res, bucket, urlEncode);
-      await relay(req, res);
-      return;
-    }
+    if (!object) return bucketRequest(req, res, url);
     const id = `${object.bucket}\0${object.key}`;
-    const header = (name: string) => req.headers[name] as string | undefined;
-
-    if (url.searchParams.has('tagging')) {
-      if (!(await objectExists(object.bucket, object.key))) return void noSuchKey(res, object.key);
-      if (req.method === 'GET') return void res.writeHead(200, { 'content-type': 'application/xml' }).end(tagSetXml(tags.get(id) ?? []));
-      if (req.method === 'PUT') {
-        setTags(id, parseTagSetXml((await readBody(req)).toString('utf8')));
-        return void res.writeHead(200).end();
-      }
-      if (req.method === 'DELETE') {
-        setTags(id, []);
-        return void res.writeHead(204).end();
-      }
-    }
-
-    if (req.method === 'POST' && url.searchParams.has('uploads')) {
-      const answer = await forward(req);
-      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.payload.toString('utf8'))?.[1];
-      if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header('x-amz-tagging')), storageClass: header('x-amz-storage-class') ?? 'STANDARD' });
-      return void res.writeHead(answer.status, answer.headers).end(answer.payload);
-    }
     const uploadId = url.searchParams.get('uploadId');
-    if (req.method === 'POST' && uploadId) {
-      return serialised(id, async () => {
-        if (await conditionFails(req, res, object, true)) {
-          req.resume();
-          return;
-        }
-        const body = await readBody(req);
-        const parts = [...body.toString('utf8').matchAll(/<ETag>([^<]+)<\/ETag>/g)].map((m) => xmlUnescape(m[1]!));
-        const answer = await forward(req, body);
-        let payload = answer.payload;
-        if (answer.status === 200 && !/<Error>/.test(payload.toString('utf8'))) {
-          const etag = multipartEtag(parts);
-          setEtag(id, etag);
-          setTags(id, pendingUploads.get(uploadId)?.tags ?? []);
-          setClass(id, pendingUploads.get(uploadId)?.storageClass);
-          pendingUploads.delete(uploadId);
-          payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
-        }
-        res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
-      }).then(() => undefined);
-    }
+    if (url.searchParams.has('tagging') && (await taggingRequest(req, res, object, id))) return;
+    if (req.method === 'POST' && url.searchParams.has('uploads')) return createMultipart(req, res);
+    if (req.method === 'POST' && uploadId) return completeMultipart(req, res, object, id, uploadId);
     if (req.method === 'PUT' && uploadId) {
       // UploadPartCopy's copy-source conditions; the part itself is not the object.
       if (await conditionFails(req, res, { bucket: '', key: '' }, false)) return void req.resume();
       await relay(req, res);
       return;
     }
-    if (req.method === 'PUT') {
-      return serialised(id, async () => {
-        if (await conditionFails(req, res, object, true)) {
-          req.resume();
-          return;
-        }
-        const source = header('x-amz-copy-source');
-        const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
-        const status = await relay(req, res);
-        if (status === 200) {
-          setTags(id, next);
-          setEtag(id, undefined); // a new object: its own ETag
-          setClass(id, header('x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
-        }
-      }).then(() => undefined);
-    }
-    if (req.method === 'DELETE' && !uploadId) {
-      return serialised(id, async () => {
-        // Conditional delete: If-Match only (S3 has no If-None-Match on DELETE); 412 on another ETag, 404 when absent.
-        delete req.headers['if-none-match'];
-        if (await conditionFails(req, res, object, true)) return;
-        const status = await relay(req, res);
-        if (status === 204 || status === 200) {
-          setTags(id, []);
-          setEtag(id, undefined);
-          setClass(id, undefined);
-        }
-      });
-    }
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      if (await conditionFails(req, res, object, false)) return;
-      const count = tags.get(id)?.length;
-      const etag = etags.get(id);
-      const storageClass = classes.get(id);
-      await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}), ...(storageClass ? { 'x-amz-storage-class': storageClass } : {}) });
-      return;
-    }
+    if (req.method === 'PUT') return putObject(req, res, object, id);
+    if (req.method === 'DELETE' && !uploadId) return deleteObject(req, res, object, id);
+    if (req.method === 'GET' || req.method === 'HEAD') return readObject(req, res, object, id);
     await relay(req, res);
+  }
+
+  /** A bucket request: a listing is rewritten when it must be URL-encoded or carries what fauxqs does not store. */
+  async function bucketRequest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
+    const urlEncode = url.searchParams.get('encoding-type') === 'url';
+    const holds = (m: Map<string, unknown>) => [...m.keys()].some((k) => k.startsWith(`${bucket}\0`));
+    if (req.method === 'GET' && bucket && (urlEncode || holds(etags) || holds(classes))) return relayListing(req, res, bucket, urlEncode);
+    await relay(req, res);
+  }
+
+  /** GetObjectTagging, PutObjectTagging, DeleteObjectTagging: kept here. False when another method is left to the rest. */
+  async function taggingRequest(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<boolean> {
+    if (!(await objectExists(object.bucket, object.key))) return (noSuchKey(res, object.key), true);
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/xml' }).end(tagSetXml(tags.get(id) ?? []));
+      return true;
+    }
+    if (req.method === 'PUT') {
+      setTags(id, parseTagSetXml((await readBody(req)).toString('utf8')));
+      res.writeHead(200).end();
+      return true;
+    }
+    if (req.method === 'DELETE') {
+      setTags(id, []);
+      res.writeHead(204).end();
+      return true;
+    }
+    return false;
+  }
+
+  /** CreateMultipartUpload: the upload's tags and storage class wait for its completion. */
+  async function createMultipart(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const header = (name: string) => req.headers[name] as string | undefined;
+    const answer = await forward(req);
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.payload.toString('utf8'))?.[1];
+    if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header('x-amz-tagging')), storageClass: header('x-amz-storage-class') ?? 'STANDARD' });
+    res.writeHead(answer.status, answer.headers).end(answer.payload);
+  }
+
+  /** CompleteMultipartUpload: conditional, and answering S3's multipart ETag ("<md5 of part MD5s>-<parts>"). */
+  async function completeMultipart(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string, uploadId: string): Promise<void> {
+    await serialised(id, async () => {
+      if (await conditionFails(req, res, object, true)) {
+        req.resume();
+        return;
+      }
+      const body = await readBody(req);
+      const parts = [...body.toString('utf8').matchAll(/<ETag>([^<]+)<\/ETag>/g)].map((m) => xmlUnescape(m[1]!));
+      const answer = await forward(req, body);
+      let payload = answer.payload;
+      if (answer.status === 200 && !/<Error>/.test(payload.toString('utf8'))) {
+        const etag = multipartEtag(parts);
+        setEtag(id, etag);
+        setTags(id, pendingUploads.get(uploadId)?.tags ?? []);
+        setClass(id, pendingUploads.get(uploadId)?.storageClass);
+        pendingUploads.delete(uploadId);
+        payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
+      }
+      res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
+    });
+  }
+
+  /** PutObject and CopyObject: conditional, with the tags and storage class the request sets (or, for a copy, its source's tags). */
+  async function putObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
+    const header = (name: string) => req.headers[name] as string | undefined;
+    await serialised(id, async () => {
+      if (await conditionFails(req, res, object, true)) {
+        req.resume();
+        return;
+      }
+      const source = header('x-amz-copy-source');
+      const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
+      const status = await relay(req, res);
+      if (status === 200) {
+        setTags(id, next);
+        setEtag(id, undefined); // a new object: its own ETag
+        setClass(id, header('x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
+      }
+    });
+  }
+
+  /** DeleteObject: If-Match only (S3 has no If-None-Match on DELETE); 412 on another ETag, 404 when absent. */
+  async function deleteObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
+    await serialised(id, async () => {
+      delete req.headers['if-none-match'];
+      if (await conditionFails(req, res, object, true)) return;
+      const status = await relay(req, res);
+      if (status === 204 || status === 200) {
+        setTags(id, []);
+        setEtag(id, undefined);
+        setClass(id, undefined);
+      }
+    });
+  }
+
+  /** GetObject and HeadObject: conditional, with the tag count, multipart ETag and storage class fauxqs does not keep. */
+  async function readObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
+    if (await conditionFails(req, res, object, false)) return;
+    const count = tags.get(id)?.length;
+    const etag = etags.get(id);
+    const storageClass = classes.get(id);
+    await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}), ...(storageClass ? { 'x-amz-storage-class': storageClass } : {}) });
   }
 
   /** Requests received, by requestKind: what a benchmark counts per object. */

@@ -55,52 +55,50 @@ function fauxqsDist(): string {
 
 const load = (dist: string, file: string): Promise<any> => import(pathToFileURL(join(dist, file)).href);
 
-export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
-  const dist = fauxqsDist();
-  const [{ buildApp }, { S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }] = await Promise.all([
-    load(dist, 'app.js'),
-    load(dist, 's3/s3Store.js'),
-    load(dist, 'sqs/sqsStore.js'),
-    load(dist, 'sns/snsStore.js'),
-    load(dist, 'persistence.js'),
-  ]);
+/** Each bucket's keys in S3 order, with the bucket's change count they were sorted at. */
+const sortedKeys = new WeakMap<Map<string, unknown>, { version: number; keys: string[] }>();
+const versions = new WeakMap<Map<string, unknown>, number>();
+/** Counts the changes of a bucket's object map (its set, delete and clear), once per map. */
+function tracked(objectsMap: Map<string, unknown>): number {
+  if (!versions.has(objectsMap)) {
+    versions.set(objectsMap, 0);
+    const bump = () => versions.set(objectsMap, versions.get(objectsMap)! + 1);
+    objectsMap.set = (k, v) => (bump(), Map.prototype.set.call(objectsMap, k, v) as typeof objectsMap);
+    objectsMap.delete = (k) => (bump(), Map.prototype.delete.call(objectsMap, k));
+    objectsMap.clear = () => (bump(), Map.prototype.clear.call(objectsMap));
+  }
+  return versions.get(objectsMap)!;
+}
 
-  /** Each bucket's keys in S3 order, with the bucket's change count they were sorted at. */
-  const sortedKeys = new WeakMap<Map<string, unknown>, { version: number; keys: string[] }>();
-  const versions = new WeakMap<Map<string, unknown>, number>();
-  /** Counts the changes of a bucket's object map (its set, delete and clear), once per map. */
-  const tracked = (objectsMap: Map<string, unknown>): number => {
-    if (!versions.has(objectsMap)) {
-      versions.set(objectsMap, 0);
-      const bump = () => versions.set(objectsMap, versions.get(objectsMap)! + 1);
-      objectsMap.set = (k, v) => (bump(), Map.prototype.set.call(objectsMap, k, v) as typeof objectsMap);
-      objectsMap.delete = (k) => (bump(), Map.prototype.delete.call(objectsMap, k));
-      objectsMap.clear = () => (bump(), Map.prototype.clear.call(objectsMap));
-    }
-    return versions.get(objectsMap)!;
-  };
-  const keysInOrder = (objectsMap: Map<string, unknown>): string[] => {
-    const version = tracked(objectsMap);
-    const cached = sortedKeys.get(objectsMap);
-    if (cached && cached.version === version) return cached.keys;
-    const keys = [...objectsMap.keys()].sort(compareKeys);
-    sortedKeys.set(objectsMap, { version, keys });
-    return keys;
-  };
-  /** Index of the first key that sorts after `bound` (or at it, when `inclusive`). */
-  const firstAfter = (keys: string[], bound: string, inclusive: boolean): number => {
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const order = compareKeys(keys[mid]!, bound);
-      if (order < 0 || (order === 0 && !inclusive)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+/** A bucket's keys in S3 order: sorted again only after the bucket changed. */
+function keysInOrder(objectsMap: Map<string, unknown>): string[] {
+  const version = tracked(objectsMap);
+  const cached = sortedKeys.get(objectsMap);
+  if (cached && cached.version === version) return cached.keys;
+  const keys = [...objectsMap.keys()].sort(compareKeys);
+  sortedKeys.set(objectsMap, { version, keys });
+  return keys;
+}
 
-  class S3OrderedStore extends S3Store {
+/** Index of the first key that sorts after `bound` (or at it, when `inclusive`). */
+function firstAfter(keys: string[], bound: string, inclusive: boolean): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const order = compareKeys(keys[mid]!, bound);
+    if (order < 0 || (order === 0 && !inclusive)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * fauxqs's S3Store with the listing corrected (see the top of this file): each bucket's keys kept in
+ * S3 order until the bucket changes, a page found by binary search.
+ */
+function orderedStore(S3Store: any): any {
+  return class S3OrderedStore extends S3Store {
     listObjects(bucket: string, opts?: { prefix?: string; delimiter?: string; maxKeys?: number; startAfter?: string; marker?: string }) {
       const objectsMap = (this as any).buckets.get(bucket) as Map<string, { key: string }> | undefined;
       if (!objectsMap) return super.listObjects(bucket, opts); // fauxqs raises NoSuchBucket
@@ -135,7 +133,20 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
       }
       return { objects, commonPrefixes: prefixes, isTruncated };
     }
-  }
+  };
+}
+
+export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<EmbeddedS3> {
+  const dist = fauxqsDist();
+  const [{ buildApp }, { S3Store }, { SqsStore }, { SnsStore }, { PersistenceManager }] = await Promise.all([
+    load(dist, 'app.js'),
+    load(dist, 's3/s3Store.js'),
+    load(dist, 'sqs/sqsStore.js'),
+    load(dist, 'sns/snsStore.js'),
+    load(dist, 'persistence.js'),
+  ]);
+
+  const S3OrderedStore = orderedStore(S3Store);
 
   const sqsStore = new SqsStore();
   const snsStore = new SnsStore();

@@ -45,6 +45,10 @@ interface BackupState {
   readonly metadata?: Record<string, string>;
 }
 
+/**
+ * One closure per shard, long on purpose: the steps inside it (check, copy, verify, the listing
+ * cursors of dense work) share the shard's configuration and cursors, and each is short.
+ */
 export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutcome> {
   const { config } = ctx;
   const { corpus, backup } = config.buckets;

@@ -18,7 +18,7 @@ import { renditionRecipe } from '../../core/recipe';
 import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
 import { errorText, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { render, RenderError, type RenderOptions } from './render';
+import { render, RenderError, type RenderOptions, type Rendition } from './render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 
 /** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
@@ -31,6 +31,10 @@ const RENDITION_EXTENSIONS = new Set(OUTPUT_FORMATS.map((f) => renditionKey('p',
 
 const GENERIC_CONTENT_TYPES = ['application/octet-stream', 'binary/octet-stream', ''];
 
+/**
+ * One closure per shard, long on purpose: the steps inside it share the shard's configuration,
+ * presets and counters, and each is short.
+ */
 export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutcome> {
   const { config } = ctx;
   const presets = config.presets.filter((p) => plan.presets.includes(p.name));
@@ -60,19 +64,8 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     if (stale.length === 0) return tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
     if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
 
-    let body: Buffer;
-    try {
-      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: config.buckets.corpus, Key: item.key, IfMatch: item.etag }));
-      const type = (got.ContentType ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!GENERIC_CONTENT_TYPES.includes(type) && !config.filter.contentTypes.includes(type)) {
-        got.Body?.transformToWebStream().cancel().catch(() => undefined);
-        return tally.fail(failure(item.key, 'content-type', `Content-Type ${JSON.stringify(type)} is not one of filter.contentTypes`));
-      }
-      body = Buffer.from(await got.Body!.transformToByteArray());
-    } catch (error) {
-      return sourceReadOutcome(tally, item.key, error, 'read-failed');
-    }
-    tally.bytesRead += body.length;
+    const body = await readSource(item, tally);
+    if (!body) return;
 
     const needed = due.filter((p) => stale.some((s) => s.preset === p));
     let renditions;
@@ -84,28 +77,50 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     }
     const staleKeys = new Set(stale.map((s) => s.key));
     try {
-      await Promise.all(
-        renditions.map(async (r) => {
-          const key = renditionKey(r.preset, item.key, r.format);
-          if (!staleKeys.has(key)) return;
-          await ctx.s3.send(
-            new PutObjectCommand({
-              Bucket: config.buckets.renditions,
-              Key: key,
-              Body: r.data,
-              ContentType: FORMAT_CONTENT_TYPE[r.format],
-              CacheControl: config.resize.cacheControl,
-              Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(needed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
-            }),
-          );
-          tally.output(`${r.preset}/${r.format}`, r.data.length);
-        }),
-      );
+      await writeRenditions(item, renditions.filter((r) => staleKeys.has(renditionKey(r.preset, item.key, r.format))), needed, tally);
     } catch (error) {
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
     tally.processed();
     log.debug('rendered', { key: item.key, renditions: staleKeys.size });
+  }
+
+  /** The original, pinned to its catalogued ETag; undefined when its outcome is already on the tally (changed, gone, archived, wrong type). */
+  async function readSource(item: WorkItem, tally: ShardTally): Promise<Buffer | undefined> {
+    try {
+      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: config.buckets.corpus, Key: item.key, IfMatch: item.etag }));
+      const type = (got.ContentType ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!GENERIC_CONTENT_TYPES.includes(type) && !config.filter.contentTypes.includes(type)) {
+        got.Body?.transformToWebStream().cancel().catch(() => undefined);
+        tally.fail(failure(item.key, 'content-type', `Content-Type ${JSON.stringify(type)} is not one of filter.contentTypes`));
+        return undefined;
+      }
+      const body = Buffer.from(await got.Body!.transformToByteArray());
+      tally.bytesRead += body.length;
+      return body;
+    } catch (error) {
+      sourceReadOutcome(tally, item.key, error, 'read-failed');
+      return undefined;
+    }
+  }
+
+  /** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
+  async function writeRenditions(item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally): Promise<void> {
+    await Promise.all(
+      renditions.map(async (r) => {
+        await ctx.s3.send(
+          new PutObjectCommand({
+            Bucket: config.buckets.renditions,
+            Key: renditionKey(r.preset, item.key, r.format),
+            Body: r.data,
+            ContentType: FORMAT_CONTENT_TYPE[r.format],
+            CacheControl: config.resize.cacheControl,
+            Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(presetsUsed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
+          }),
+        );
+        tally.output(`${r.preset}/${r.format}`, r.data.length);
+      }),
+    );
   }
 
   /** The wanted renditions that are missing, or were made from another version of the source or with another recipe. */
