@@ -30,6 +30,13 @@ export interface FunctionsProps {
  * The workflow's Lambda functions, bundled from functions/*.ts with the local esbuild (no Docker),
  * on Node.js 24 with JSON logs and X-Ray tracing: prepare, scope-work, aggregate, notify, notify-failure.
  */
+interface FunctionOptions {
+  readonly memoryMiB?: number;
+  readonly timeout?: Duration;
+  readonly tmpGiB?: number;
+  readonly env?: Record<string, string>;
+}
+
 export class Functions extends Construct {
   readonly prepare: nodejs.NodejsFunction;
   readonly scopeWork: nodejs.NodejsFunction;
@@ -39,38 +46,44 @@ export class Functions extends Construct {
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
-    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const make = (name: string, options: { memoryMiB?: number; timeout?: Duration; tmpGiB?: number; env?: Record<string, string> } = {}) => {
-      const fn = new nodejs.NodejsFunction(this, name, {
-        entry: join(__dirname, '..', 'functions', `${name}.ts`),
-        // Named, not searched for from the working directory: synth works from any folder.
-        projectRoot: join(__dirname, '..'),
-        depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
-        handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: options.memoryMiB ?? 256,
-        timeout: options.timeout ?? Duration.seconds(60),
-        ephemeralStorageSize: options.tmpGiB ? Size.gibibytes(options.tmpGiB) : undefined,
-        loggingFormat: lambda.LoggingFormat.JSON,
-        tracing: lambda.Tracing.ACTIVE,
-        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
-        environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
-        bundling: { target: 'node24', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
-      });
-      acknowledge(fn, {
-        [LAMBDA_BASIC_EXECUTION]: 'AWSLambdaBasicExecutionRole is the AWS-managed minimum for a function to write its own logs.',
-        [ANY_RESOURCE]: 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords have no resource-level permissions.',
-      });
-      return fn;
-    };
-    this.prepare = make('prepare', { env: props.schedule ? { NIGHTSHIFT_SCHEDULE_CRON: props.schedule.cron, NIGHTSHIFT_SCHEDULE_TIME_ZONE: props.schedule.timeZone ?? '' } : {} });
-    this.scopeWork = make('scope-work');
+    const fn = (name: string, options: FunctionOptions = {}) => this.handlerFunction(name, props, options);
+    this.prepare = fn('prepare', { env: props.schedule ? { NIGHTSHIFT_SCHEDULE_CRON: props.schedule.cron, NIGHTSHIFT_SCHEDULE_TIME_ZONE: props.schedule.timeZone ?? '' } : {} });
+    this.scopeWork = fn('scope-work');
     // Promotion streams the catalogue from S3 to S3 (no /tmp copy), so the default 512 MB /tmp does.
-    this.aggregate = make('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15) });
-    this.notify = make('notify', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
-    this.notifyFailure = make('notify-failure', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
+    this.aggregate = fn('aggregate', { memoryMiB: 1536, timeout: Duration.minutes(15) });
+    this.notify = fn('notify', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
+    this.notifyFailure = fn('notify-failure', { env: { NIGHTSHIFT_TOPIC_ARN: props.topic.topicArn } });
+    this.grantRunTimeAccess(props);
+  }
 
+  /** One handler of functions/, bundled by esbuild, on Node.js 24 / ARM64, with JSON logs and tracing. */
+  private handlerFunction(name: string, props: FunctionsProps, options: FunctionOptions): nodejs.NodejsFunction {
+    const fn = new nodejs.NodejsFunction(this, name, {
+      entry: join(__dirname, '..', 'functions', `${name}.ts`),
+      // Named, not searched for from the working directory: synth works from any folder.
+      projectRoot: join(__dirname, '..'),
+      depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: options.memoryMiB ?? 256,
+      timeout: options.timeout ?? Duration.seconds(60),
+      ephemeralStorageSize: options.tmpGiB ? Size.gibibytes(options.tmpGiB) : undefined,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
+      environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
+      bundling: { target: 'node24', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
+    });
+    acknowledge(fn, {
+      [LAMBDA_BASIC_EXECUTION]: 'AWSLambdaBasicExecutionRole is the AWS-managed minimum for a function to write its own logs.',
+      [ANY_RESOURCE]: 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords have no resource-level permissions.',
+    });
+    return fn;
+  }
+
+  /** What each function reads and writes at run time, and nothing more (infra/stack.test.ts pins it). */
+  private grantRunTimeAccess(props: FunctionsProps): void {
     const work = props.storage.work;
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
     this.aggregate.addToRolePolicy(list);

@@ -34,25 +34,32 @@ export class Observability extends Construct {
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
     const sm = props.stateMachine;
-    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
-      const a = new cloudwatch.Alarm(this, alarmId, {
-        metric,
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      a.addAlarmAction(new actions.SnsAction(props.topic));
-      this.alarms.push(a);
-      return a;
-    };
     const period = Duration.minutes(5);
-    alarm('ExecutionsFailed', sm.metricFailed({ period, statistic: 'Sum' }), 'A nightshift run failed: see the failure email and the execution history.');
-    alarm('ExecutionsTimedOut', sm.metricTimedOut({ period, statistic: 'Sum' }), 'A nightshift run hit the state machine timeout.');
-    alarm('ExecutionsAborted', sm.metricAborted({ period, statistic: 'Sum' }), 'A nightshift run was aborted (by hand, or by a deployment).');
+    this.alarm('ExecutionsFailed', sm.metricFailed({ period, statistic: 'Sum' }), 'A nightshift run failed: see the failure email and the execution history.', props.topic);
+    this.alarm('ExecutionsTimedOut', sm.metricTimedOut({ period, statistic: 'Sum' }), 'A nightshift run hit the state machine timeout.', props.topic);
+    this.alarm('ExecutionsAborted', sm.metricAborted({ period, statistic: 'Sum' }), 'A nightshift run was aborted (by hand, or by a deployment).', props.topic);
+    const failedJobs = this.failedJobsMetric(props);
+    this.alarm('BatchJobsFailed', failedJobs.metric({ period, statistic: 'Sum' }), 'A nightshift Batch job failed after all its attempts: see its CloudWatch logs.', props.topic);
+    this.dashboard = this.dashboardOf(sm, failedJobs);
+  }
 
-    // AWS Batch publishes no metric for failed jobs: its job-state events are logged and counted.
+  /** An alarm on the first occurrence, to the topic. */
+  private alarm(alarmId: string, metric: cloudwatch.IMetric, description: string, topic: ObservabilityProps['topic']): cloudwatch.Alarm {
+    const a = new cloudwatch.Alarm(this, alarmId, {
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    a.addAlarmAction(new actions.SnsAction(topic));
+    this.alarms.push(a);
+    return a;
+  }
+
+  /** AWS Batch publishes no metric for failed jobs: its job-state events are logged and counted. */
+  private failedJobsMetric(props: ObservabilityProps): logs.MetricFilter {
     const jobEvents = new logs.LogGroup(this, 'FailedJobEvents', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     new events.Rule(this, 'FailedJobs', {
       description: 'nightshift Batch jobs that ended FAILED (after their retries)',
@@ -64,7 +71,7 @@ export class Observability extends Construct {
       if (child.node.id === 'AWS679f53fac002430cb0da5b7982bd2287') acknowledge(child, { [LAMBDA_BASIC_EXECUTION]: 'CDK\'s AwsCustomResource function writes its own logs with the AWS-managed minimum policy.' });
       if (child.node.id.startsWith('EventsLogGroupPolicy')) acknowledge(child, { [ANY_RESOURCE]: 'logs:PutResourcePolicy and DeleteResourcePolicy have no resource-level permissions.' });
     }
-    const failedJobs = new logs.MetricFilter(this, 'FailedJobsMetric', {
+    return new logs.MetricFilter(this, 'FailedJobsMetric', {
       logGroup: jobEvents,
       filterPattern: logs.FilterPattern.stringValue('$.detail.status', '=', 'FAILED'),
       metricNamespace: METRICS_NAMESPACE,
@@ -72,13 +79,15 @@ export class Observability extends Construct {
       metricValue: '1',
       defaultValue: 0,
     });
-    alarm('BatchJobsFailed', failedJobs.metric({ period, statistic: 'Sum' }), 'A nightshift Batch job failed after all its attempts: see its CloudWatch logs.');
+  }
 
+  /** A month of runs: duration, images, bytes, outcomes, shard times, and the alarms' state. */
+  private dashboardOf(sm: ObservabilityProps['stateMachine'], failedJobs: logs.MetricFilter): cloudwatch.Dashboard {
     const day = Duration.days(1);
     const m = (name: string, label: string, statistic = 'Sum') => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, period: day, statistic, label });
     const byOperation = (name: string, statistic: string) =>
       (['resize', 'backup'] as const).map((op) => new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { Operation: op }, period: day, statistic, label: op }));
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+    return new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.days(30),
       widgets: [
         [

@@ -50,28 +50,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
         }, deadline).unref();
   const stopped = new Promise<'stopped'>((resolve) => stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
   try {
-    if (ctx.job === 'catalog') {
-      // The catalog's work is one pass that a retry redoes from the start: stopping it early only
-      // has to make sure the attempt ends as a retryable exit, not as a Batch timeout.
-      if ((await Promise.race([catalogJob(ctx), stopped])) === 'stopped') {
-        ctx.log.warn('stopped before the plan was written; exiting for a retry', { ms: Date.now() - started });
-        return EXIT.terminated;
-      }
-      return EXIT.ok;
-    }
-    const shard = await childShard(ctx);
-    if (shard === undefined) {
-      ctx.log.info('nothing to do: this child pads a redrive of one shard to the array minimum of 2', { arrayIndex: ctx.shard, shardList: ctx.shardList });
-      return EXIT.ok;
-    }
-    const child: JobContext = { ...ctx, shard };
-    const plan = await readPlan(child);
-    const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await resizeJob(child, plan);
-    if (outcome.status === 'stopped') {
-      ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
-      return EXIT.terminated;
-    }
-    return EXIT.ok;
+    return await runJob(ctx, stopped, started);
   } catch (error) {
     if (error instanceof UsageError) {
       ctx.log.error(error.message);
@@ -85,6 +64,32 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     ctx.s3.destroy();
     ctx.log.info('job finished', { ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
   }
+}
+
+/** The job itself, once its context is set: the catalog's one pass, or an array child's shard. */
+async function runJob(ctx: JobContext, stopped: Promise<'stopped'>, started: number): Promise<number> {
+  if (ctx.job === 'catalog') {
+    // The catalog's work is one pass that a retry redoes from the start: stopping it early only
+    // has to make sure the attempt ends as a retryable exit, not as a Batch timeout.
+    if ((await Promise.race([catalogJob(ctx), stopped])) === 'stopped') {
+      ctx.log.warn('stopped before the plan was written; exiting for a retry', { ms: Date.now() - started });
+      return EXIT.terminated;
+    }
+    return EXIT.ok;
+  }
+  const shard = await childShard(ctx);
+  if (shard === undefined) {
+    ctx.log.info('nothing to do: this child pads a redrive of one shard to the array minimum of 2', { arrayIndex: ctx.shard, shardList: ctx.shardList });
+    return EXIT.ok;
+  }
+  const child: JobContext = { ...ctx, shard };
+  const plan = await readPlan(child);
+  const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await resizeJob(child, plan);
+  if (outcome.status === 'stopped') {
+    ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
+    return EXIT.terminated;
+  }
+  return EXIT.ok;
 }
 
 if (require.main === module) {
