@@ -5,7 +5,7 @@
  * many failures there are.
  */
 import { type InterruptedRun, interruptedWords } from './last-run';
-import type { Plan } from './results';
+import type { Plan } from './plan';
 import { type DryRunPlan, type Report, type Trigger } from './report';
 import { bytes, duration, n, plural, usd, utcMinute } from './format';
 

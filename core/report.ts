@@ -7,7 +7,9 @@ import type { ShardOperation } from './input';
 import type { InterruptedRun } from './last-run';
 import { compareKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
-import { isDenseWork, NOT_DONE_SKIP_CODES, type Plan, type PlanCounts, type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
+import { isDenseWork, type Plan, type PlanCounts } from './plan';
+import { NOT_DONE_SKIP_CODES } from './failures';
+import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 

@@ -6,7 +6,7 @@
  */
 import { MIN_ARRAY_SIZE } from './shards';
 import type { ShardOperation } from './input';
-import type { Plan } from './results';
+import type { Plan } from './plan';
 
 /** NIGHTSHIFT_SHARDS when the children are the plan's shards 0…n-1, one each. */
 export const ALL_SHARDS = 'all';

@@ -10,7 +10,8 @@ import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold
 import { promotedRecords, type StateRecord, type UndoneOps } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
-import type { Plan, ShardResult } from '../core/results';
+import type { Plan } from '../core/plan';
+import type { ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
 import { etagOf, getJson, isNotFound, isPreconditionFailed, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';

@@ -11,7 +11,7 @@ import type { PipelineConfig } from '../core/config';
 import { parseRecordLine, type WorkItem } from '../core/catalog';
 import type { Report } from '../core/report';
 import type { GalleryItem } from '../core/report-html';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import { isNotFound, readLines } from '../adapters/s3';
 
 export const GALLERY_IMAGES = 24;

@@ -4,7 +4,7 @@
  */
 import { type InterruptedRun, interruptedRun, LAST_RUN_KEY, type LastRun, neverEnded, type RunEnd, type RunProgress } from '../core/last-run';
 import { runKeys } from '../core/keys';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import { etagOf, getJsonIfExists, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 

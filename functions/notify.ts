@@ -5,7 +5,7 @@
 import { nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
 import { runKeys } from '../core/keys';
 import type { Report, Trigger } from '../core/report';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import { getJson } from '../adapters/s3';
 import { emailLinks, functionContext } from './context';
 import { readStart, recordEnd } from './ledger';

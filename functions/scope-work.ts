@@ -5,7 +5,7 @@
  */
 import { runKeys } from '../core/keys';
 import type { ShardOperation } from '../core/input';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import { type WorkScope, workScope } from '../core/work-scope';
 import { getJson, listPages, putJson } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';

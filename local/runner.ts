@@ -17,7 +17,7 @@ import { showValue, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, n } from '../core/format';
 import { type Report, runMetrics } from '../core/report';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';

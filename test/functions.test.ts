@@ -12,7 +12,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import { getJson, getText, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { readEml } from './support/eml';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
-import type { Plan } from '../core/results';
+import type { Plan } from '../core/plan';
 import type { StateRecord } from '../core/state';
 import { getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';

@@ -18,7 +18,7 @@ import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
 import { pruneDecision } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { isDenseWork, type Plan, type PlanCounts } from '../../core/results';
+import { isDenseWork, type Plan, type PlanCounts } from '../../core/plan';
 import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';

@@ -18,7 +18,7 @@
 import type heicDecode from 'heic-decode';
 import sharp, { type Sharp } from 'sharp';
 import { INPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
-import type { FailureCode } from '../../core/results';
+import type { FailureCode } from '../../core/failures';
 
 export interface RenderOptions {
   readonly maxPixels: number;

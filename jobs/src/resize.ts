@@ -15,7 +15,9 @@ import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/confi
 import type { WorkItem } from '../../core/catalog';
 import { FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
 import { renditionRecipe } from '../../core/recipe';
-import { failure, isDenseWork, type Plan, type ShardTally } from '../../core/results';
+import { isDenseWork, type Plan } from '../../core/plan';
+import { failure } from '../../core/failures';
+import { type ShardTally } from '../../core/results';
 import { errorText, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { render, RenderError, type RenderOptions, type Rendition } from './render';

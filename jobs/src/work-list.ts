@@ -12,7 +12,7 @@ import type { RunInput } from '../../core/input';
 import { JsonLinesWriter } from '../../core/jsonl';
 import { CatalogLineWriter, type LineDiffEntry, lineRecord } from '../../core/linesort';
 import { presetDigests } from '../../core/recipe';
-import { DELETED_SAMPLE, type PlanCounts } from '../../core/results';
+import { DELETED_SAMPLE, type PlanCounts } from '../../core/plan';
 import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import type { Logger } from '../../adapters/log';
 

@@ -1,5 +1,5 @@
 /** Small shared fixtures for unit tests. */
-import type { Plan } from '../../core/results';
+import type { Plan } from '../../core/plan';
 import { ValidationError } from '../../core/validation';
 
 /** A plan for a full nightly run over two shards; override what a test is about. */

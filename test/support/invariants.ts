@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { runKeys, stripExtension } from '../../core/keys';
 import type { Report } from '../../core/report';
-import type { Plan } from '../../core/results';
+import type { Plan } from '../../core/plan';
 import { getJson, getText, listPages } from '../../adapters/s3';
 
 export interface InvariantContext {
