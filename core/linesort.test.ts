@@ -5,7 +5,11 @@ import fc from 'fast-check';
 import type { CatalogRecord } from './catalog';
 import { diffCatalogs } from './diff';
 import { compareKeys } from './keys';
-import { CatalogLineReader, CatalogLineSorter, CatalogLineWriter, catalogLineFromText, diffLines, lineKey, lineRecord, sortLines } from './linesort';
+import { catalogLineFromText, lineKey, lineRecord } from './catalog-line';
+import { CatalogLineReader, CatalogLineWriter } from './line-files';
+import { sortLines } from './line-radix';
+import { CatalogLineSorter } from './linesort';
+import { diffLines } from './line-diff';
 
 const record = (key: string, etag = 'e1', size = 10): CatalogRecord => ({ key, size, etag: `"${etag}"`, lastModified: '2026-11-01T00:00:00.000Z', storageClass: 'STANDARD' });
 const line = (r: CatalogRecord) => catalogLineFromText(JSON.stringify(r), 'test');

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CatalogLineSorter, diffLines } from '../core/linesort';
+import { CatalogLineSorter } from '../core/linesort';
+import { diffLines } from '../core/line-diff';
 import { syntheticRecord, tonight } from './lib/synthetic';
 
 async function main(): Promise<void> {

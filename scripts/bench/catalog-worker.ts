@@ -7,7 +7,9 @@
  *   tsx scripts/bench/catalog-worker.ts <tonight.jsonl> <previous-sorted.jsonl> <memoryMB> <tmpDir> [result.json]
  */
 import { writeFileSync } from 'node:fs';
-import { CatalogLineReader, CatalogLineSorter, diffLines } from '../../core/linesort';
+import { CatalogLineReader } from '../../core/line-files';
+import { CatalogLineSorter } from '../../core/linesort';
+import { diffLines } from '../../core/line-diff';
 
 function main(): void {
   const [tonight, previous, memoryMb, tmpDir, resultPath] = process.argv.slice(2);
