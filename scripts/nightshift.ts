@@ -1,10 +1,11 @@
 /**
- * The nightshift CLI: `npx nightshift <command>` or `npm run nightshift -- <command>`.
+ * The nightshift CLI: `npx nightshift <command>` or `npm run nightshift -- <command>`, on
+ * commander (subcommands, generated help, a suggestion after a mistyped command or option).
  * Every command has --help; bad flags or input print one line naming the problem and exit 2.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Command as Program, CommanderError } from 'commander';
 import { UsageError, ValidationError } from '../core/validation';
 import { inputFromFlags } from './lib/flags';
 
@@ -12,7 +13,6 @@ type Option = { readonly type: 'string' | 'boolean'; readonly description: strin
 
 interface Command {
   readonly summary: string;
-  readonly usage: string;
   readonly examples: readonly string[];
   readonly options: Record<string, Option>;
   readonly positionals?: boolean;
@@ -29,29 +29,9 @@ const inputOptions = {
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
-/**
- * parseArgs reads `--count -1` as a flag without its value; an operator means the value. A value
- * that starts with "-" and is no known flag is joined to its flag (`--count=-1`), so that the
- * command's own check answers ("--count must be a whole number…").
- */
-function joinDashValues(args: readonly string[], options: Record<string, Option>): string[] {
-  const known = new Set(Object.entries(options).flatMap(([k, o]) => [`--${k}`, ...(o.short ? [`-${o.short}`] : [])]).concat(['--help', '-h']));
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const next = args[i + 1];
-    if (arg.startsWith('--') && options[arg.slice(2)]?.type === 'string' && next?.startsWith('-') && !known.has(next.split('=')[0]!)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else out.push(arg);
-  }
-  return out;
-}
-
 const COMMANDS: Record<string, Command> = {
   local: {
     summary: 'run the whole pipeline on this machine, on the embedded S3 server',
-    usage: 'nightshift local [--import <dir>] [--prefix p] [--ops resize,backup] [--presets thumb,web] [--dry-run] [--full [--force]] [--confirm-prune] [--config file] [-c nightshift.<key>=<JSON>]... [--endpoint url] [--json]',
     examples: [
       'nightshift local',
       'nightshift local --import ~/Pictures/holiday',
@@ -76,7 +56,6 @@ const COMMANDS: Record<string, Command> = {
   },
   serve: {
     summary: 'keep the embedded S3 server running over the local data (same as: nightshift local serve)',
-    usage: 'nightshift local serve [--port N] [--json]',
     examples: ['nightshift local serve --port 4566', 'aws --endpoint-url http://127.0.0.1:4566 s3 ls s3://nightshift-renditions/ --recursive'],
     options: { port: { type: 'string', description: 'port on 127.0.0.1 (default: any free port)' }, 'data-dir': { type: 'string', description: 'default .nightshift' }, json: { type: 'boolean', description: 'first line: {"endpoint", "buckets"}' } },
     async run(values) {
@@ -86,7 +65,6 @@ const COMMANDS: Record<string, Command> = {
   },
   run: {
     summary: 'start a run of the deployed state machine in AWS',
-    usage: 'nightshift run [--prefix p] [--ops …] [--presets …] [--dry-run] [--full [--force]] [--confirm-prune] [--wait] [--state-machine-arn arn] [--stack Nightshift]',
     examples: ['nightshift run', 'nightshift run --prefix 2026/11/ --ops resize --wait', 'nightshift run --dry-run --wait'],
     options: {
       ...inputOptions,
@@ -101,7 +79,6 @@ const COMMANDS: Record<string, Command> = {
   },
   status: {
     summary: 'show a run: an execution ARN or "latest"; with --local, a local run id or "latest", whatever its outcome',
-    usage: 'nightshift status [executionArn|latest] [--state-machine-arn arn] [--stack Nightshift]  |  nightshift status [runId|latest] --local [--data-dir dir]',
     examples: ['nightshift status latest', 'nightshift status latest --local', 'nightshift status arn:aws:states:eu-west-1:123456789012:execution:Nightshift-workflow:cli-20261122T020000Z'],
     options: { local: { type: 'boolean', description: 'the last local run' }, 'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' }, stack: { type: 'string', description: 'default Nightshift' }, 'data-dir': { type: 'string', description: 'default .nightshift' } },
     positionals: true,
@@ -113,7 +90,6 @@ const COMMANDS: Record<string, Command> = {
   },
   schedule: {
     summary: 'the configured schedule and its next five run times, in UTC and in your time zone',
-    usage: 'nightshift schedule [--count N]',
     examples: ['nightshift schedule', 'TZ=Asia/Tokyo nightshift schedule --count 3'],
     options: { count: { type: 'string', description: 'how many run times (default 5)' } },
     async run(values) {
@@ -123,7 +99,6 @@ const COMMANDS: Record<string, Command> = {
   },
   synth: {
     summary: 'print the workflow definition (Amazon States Language) synthesized from the stack',
-    usage: 'nightshift synth',
     examples: ['nightshift synth > workflow.asl.json'],
     options: {},
     async run() {
@@ -133,43 +108,74 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function help(name?: string): string {
-  if (name && COMMANDS[name]) {
-    const c = COMMANDS[name];
-    const opts = Object.entries(c.options).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}`.padEnd(30) + o.description);
-    return `nightshift ${name === 'serve' ? 'local serve' : name}: ${c.summary}\n\nUsage: ${c.usage}\n\nOptions:\n${[...opts, '  --help'.padEnd(30) + 'show this help'].join('\n')}\n\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
-  }
+/** The program: one commander command per entry of COMMANDS (`serve` under `local`), each with its examples. */
+function program(): Program {
   const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  return `nightshift ${version}: nightly catalogue, backup and resize of an S3 image corpus\n\nUsage: nightshift <command> [options]\n\nCommands:\n${Object.entries(COMMANDS)
-    .map(([k, c]) => `  ${(k === 'serve' ? 'local serve' : k).padEnd(12)} ${c.summary}`)
-    .join('\n')}\n\nRun "nightshift <command> --help" for a command's options and examples.\n`;
+  const root = new Program('nightshift').enablePositionalOptions().description('nightly catalogue, backup and resize of an S3 image corpus').version(version);
+  const commands = new Map<string, Program>();
+  for (const [name, command] of Object.entries(COMMANDS)) {
+    const parent = name === 'serve' ? commands.get('local')! : root;
+    // Options after a subcommand are the subcommand's: `local serve --json` is serve's --json, not local's.
+    const c = parent.command(name).description(command.summary).enablePositionalOptions();
+    for (const [flag, o] of Object.entries(command.options)) {
+      const flags = `${o.short ? `-${o.short}, ` : ''}--${flag}${o.type === 'string' ? ' <value>' : ''}`;
+      if (o.multiple) c.option(flags, o.description, (value: string, previous?: string[]) => [...(previous ?? []), value]);
+      else c.option(flags, o.description);
+    }
+    if (command.positionals) c.argument('[run...]');
+    c.addHelpText('after', `\nExamples:\n${command.examples.map((e) => `  ${e}`).join('\n')}\n`);
+    c.action(async (...args: unknown[]) => {
+      const cmd = args.at(-1) as Program;
+      const values = kebabKeys(cmd.opts());
+      missingValues(values, command, name);
+      exitCode = await command.run(values, cmd.args);
+    });
+    commands.set(name, c);
+  }
+  // Errors become one line and exit 2 (the caller prints them); help and --version exit 0.
+  const quiet = (c: Program) => c.exitOverride().configureOutput({ outputError: () => undefined });
+  for (const c of [root, ...commands.values()]) quiet(c);
+  return root;
+}
+
+let exitCode = 0;
+
+/** commander's option names are camelCase (dryRun); the commands read them as typed (dry-run). */
+function kebabKeys(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), v]));
+}
+
+/**
+ * commander gives an option its next argument whatever it is, which is what `--count -1` means;
+ * but `--prefix --dry-run` forgot the prefix: a value that is one of the command's own flags is
+ * a missing value.
+ */
+function missingValues(values: Record<string, unknown>, command: Command, name: string): void {
+  const flags = new Set(Object.entries(command.options).flatMap(([k, o]) => [`--${k}`, ...(o.short ? [`-${o.short}`] : [])]).concat(['--help', '-h']));
+  for (const [k, v] of Object.entries(values)) {
+    for (const value of Array.isArray(v) ? v : [v]) {
+      if (typeof value === 'string' && flags.has(value.split('=')[0]!)) throw new UsageError(`--${k}: the value is missing: write --${k} <value> (see nightshift ${name} --help)`);
+    }
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let [name, ...rest] = argv;
-  if (name === 'local' && rest[0] === 'serve') [name, ...rest] = ['serve', ...rest.slice(1)];
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(help(rest[0]));
-    return name ? 0 : 2;
+  exitCode = 0;
+  const root = program();
+  if (argv.length === 0) {
+    process.stdout.write(root.helpInformation());
+    return 2;
   }
-  const command = COMMANDS[name];
-  if (!command) throw new UsageError(`unknown command "${name}": expected one of ${Object.keys(COMMANDS).join(', ')} (see nightshift --help)`);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(help(name));
-    return 0;
-  }
-  let parsed;
   try {
-    const options = Object.fromEntries(Object.entries(command.options).map(([k, o]) => [k, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
-    parsed = parseArgs({ args: joinDashValues(rest, command.options), options, allowPositionals: command.positionals ?? false, strict: true });
+    await root.parseAsync(argv, { from: 'user' });
   } catch (error) {
-    // Node's messages run to three lines of advice; say it in one, in the flag's words.
-    const message = (error as Error).message;
-    const missing = /^Option '(--[\w-]+)(?: <value>)?' argument (?:missing|is ambiguous)/.exec(message);
-    if (missing) throw new UsageError(`${missing[1]}: the value is missing: write ${missing[1]} <value> (see nightshift ${name} --help)`);
-    throw new UsageError(`${message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/s, '')} (see nightshift ${name} --help)`);
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+    // commander's message, on one line: "unknown option '--x' (Did you mean --y?)".
+    const where = argv[0] && COMMANDS[argv[0]] ? ` (see nightshift ${argv[0] === 'local' && argv[1] === 'serve' ? 'local serve' : argv[0]} --help)` : ' (see nightshift --help)';
+    throw new UsageError(`${error.message.replace(/^error: /, '').split('\n').join(' ')}${where}`);
   }
-  return command.run(parsed.values as Record<string, unknown>, parsed.positionals);
+  return exitCode;
 }
 
 if (require.main === module) {

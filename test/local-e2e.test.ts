@@ -337,8 +337,12 @@ describe('the CLI', () => {
 
   it('answers bad flags, commands and input with one line and exit 2', async () => {
     for (const [args, message] of [
-      [['local', '--frobnicate'], "Unknown option '--frobnicate'"],
-      [['deploy'], 'unknown command "deploy"'],
+      [['local', '--frobnicate'], "nightshift: unknown option '--frobnicate' (see nightshift local --help)"],
+      [['deploy'], "nightshift: unknown command 'deploy' (see nightshift --help)"],
+      // A mistyped command or option gets the nearest one (commander's suggestion).
+      [['locl'], "nightshift: unknown command 'locl' (Did you mean local?)"],
+      [['local', '--prefx', 'photos/'], "nightshift: unknown option '--prefx' (Did you mean --prefix?)"],
+      [['local', 'serve', '--prot', '1'], "nightshift: unknown option '--prot' (Did you mean --port?) (see nightshift local serve --help)"],
       // The CLI speaks of its flags (the console's JSON input keeps its field wording, core/input.test.ts).
       [['local', '--ops', 'rezise'], 'nightshift: --ops: unknown operation "rezise"; did you mean "resize"? Valid: backup, resize'],
       [['local', '--ops', 'backup,xyz'], 'nightshift: --ops: unknown operation "xyz". Valid: backup, resize'],
@@ -350,7 +354,7 @@ describe('the CLI', () => {
       [['run', '--presets', ','], 'nightshift: --presets: give at least one preset name'],
       [['local', '--force'], 'nightshift: --force: only with --full'],
       [['local', '--import', join(tmpdir(), 'no-such-folder')], `nightshift: --import: "${join(tmpdir(), 'no-such-folder')}" is not a folder`],
-      // Node's parseArgs says these in three lines; a value that starts with "-" is the value.
+      // A value that starts with "-" is the value; one of the command's own flags is a missing value.
       [['schedule', '--count', '-1'], 'nightshift: --count must be a whole number from 1 to 100, received "-1"'],
       [['local', '--prefix', '--dry-run'], 'nightshift: --prefix: the value is missing: write --prefix <value>'],
       // No AWS configuration at all (HOME has no ~/.aws): name what to set, not "Region is missing".
