@@ -8,6 +8,7 @@ import type { InterruptedRun } from './last-run';
 import { compareKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
 import { isDenseWork, type Plan, type PlanCounts } from './plan';
+import type { MetricUnit } from './metrics';
 import { NOT_DONE_SKIP_CODES } from './failures';
 import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
 
@@ -417,7 +418,7 @@ export function failureCsvRow(f: ReportFailure, bucket: string): string {
  * The run's figures as published to CloudWatch (embedded metric format, by aggregate) and printed
  * by a local run: one definition, so the dashboard and the terminal never disagree.
  */
-export function runMetrics(report: Report): Record<string, { value: number; unit: 'Count' | 'Bytes' | 'Seconds' }> {
+export function runMetrics(report: Report): Record<string, { value: number; unit: MetricUnit }> {
   const resize = report.operations.resize;
   const backup = report.operations.backup;
   return {

@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE } from '../adapters/metrics';
+import { METRICS_NAMESPACE } from '../core/metrics';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION } from './nag';
 
 export interface ObservabilityProps {
