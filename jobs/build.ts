@@ -1,6 +1,6 @@
 /**
  * Bundles the job entry point the way the container image does (jobs/Dockerfile runs this file):
- * one CommonJS file for Node 24, with sharp left external because its native binary must come
+ * one CommonJS file (and its source map) for Node 24, with sharp left external because its native binary must come
  * from the image's own `npm ci`.
  *
  *   tsx jobs/build.ts [outfile]     (default: dist/jobs/main.js)
@@ -23,10 +23,10 @@ export const JOB_BUNDLE_OPTIONS: BuildOptions = {
 
 /**
  * Builds the bundle to `outfile`, with its source map beside it (`outfile`.map, which
- * `--enable-source-maps` reads to point stack traces at the TypeScript), atomically: each file is written
- * beside its final name and renamed, the map first, so runs building the same bundle at once never
- * execute a half-written file. `outfile` must sit inside the project so that sharp, left external,
- * resolves from its node_modules.
+ * `--enable-source-maps` reads to point stack traces at the TypeScript), atomically: each file
+ * is written beside its final name and renamed, the map first, so runs building the same bundle
+ * at once never execute a half-written file. `outfile` must sit inside the project so that
+ * sharp, left external, resolves from its node_modules.
  *
  * Not an inline map: it made the bundle 13.7 MB instead of 4.7, and every job process paid for
  * reading and compiling it at start-up (0.29 CPU-s against 0.20 with `--enable-source-maps`;
