@@ -50,8 +50,8 @@ describe('.eml', () => {
       const boundary = /Content-Type: multipart\/alternative;\r\n boundary="([^"]+)"/.exec(multi)![1]!;
       const parts = multi.split(`--${boundary}`);
       expect(parts).toHaveLength(4); // preamble, text, html, closing "--"
-      expect(parts[1]).toMatch(/^\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
-      expect(parts[2]).toMatch(/^\r\nContent-Type: text\/html; charset=utf-8\r\n/);
+      expect(parts[1]).toMatch(/^\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n/);
+      expect(parts[2]).toMatch(/^\r\nContent-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n/);
       expect(parts[3]).toBe('--\r\n');
       for (const line of multi.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(78);
       expect(await readEml(multi)).toMatchObject({ text, html, headers: { subject: 'nightshift: 3 images', 'mime-version': '1.0' } });
