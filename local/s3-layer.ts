@@ -45,6 +45,12 @@ import type { AddressInfo } from 'node:net';
 
 type TagSet = [string, string][];
 
+/** An object a request addresses: its bucket and key. */
+type ObjectRef = { bucket: string; key: string };
+
+/** A request header's value (the layer reads single-valued ones only). */
+const header = (req: IncomingMessage, name: string) => req.headers[name] as string | undefined;
+
 export interface S3Layer {
   readonly port: number;
   /** Requests received so far, by requestKind (a snapshot). */
@@ -79,7 +85,7 @@ function s3UrlEncode(name: string): string {
 }
 
 /** `/bucket/key…` → bucket and decoded key (path-style addressing, as the project's clients use). */
-function target(url: URL): { bucket: string; key: string } | undefined {
+function target(url: URL): ObjectRef | undefined {
   const [, bucket, ...rest] = url.pathname.split('/');
   if (!bucket || rest.length === 0 || rest.join('/') === '') return undefined;
   return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(rest.join('/')) };
@@ -200,7 +206,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
    * true when a condition fails; otherwise removes the headers it evaluated (so that the server
    * behind sees a plain request) and returns false.
    */
-  async function conditionFails(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, write: boolean): Promise<boolean> {
+  async function conditionFails(req: IncomingMessage, res: ServerResponse, object: ObjectRef, write: boolean): Promise<boolean> {
     const h = req.headers;
     const ifMatch = h['if-match'] as string | undefined;
     const ifNoneMatch = h['if-none-match'] as string | undefined;
@@ -312,7 +318,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   }
 
   /** GetObjectTagging, PutObjectTagging, DeleteObjectTagging: kept here. False when another method is left to the rest. */
-  async function taggingRequest(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<boolean> {
+  async function taggingRequest(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<boolean> {
     if (!(await objectExists(object.bucket, object.key))) return (noSuchKey(res, object.key), true);
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/xml' }).end(tagSetXml(tags.get(id) ?? []));
@@ -333,15 +339,14 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
 
   /** CreateMultipartUpload: the upload's tags and storage class wait for its completion. */
   async function createMultipart(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const header = (name: string) => req.headers[name] as string | undefined;
     const answer = await forward(req);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.payload.toString('utf8'))?.[1];
-    if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header('x-amz-tagging')), storageClass: header('x-amz-storage-class') ?? 'STANDARD' });
+    if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header(req, 'x-amz-tagging')), storageClass: header(req, 'x-amz-storage-class') ?? 'STANDARD' });
     res.writeHead(answer.status, answer.headers).end(answer.payload);
   }
 
   /** CompleteMultipartUpload: conditional, and answering S3's multipart ETag ("<md5 of part MD5s>-<parts>"). */
-  async function completeMultipart(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string, uploadId: string): Promise<void> {
+  async function completeMultipart(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string, uploadId: string): Promise<void> {
     await serialised(id, async () => {
       if (await conditionFails(req, res, object, true)) {
         req.resume();
@@ -364,26 +369,25 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   }
 
   /** PutObject and CopyObject: conditional, with the tags and storage class the request sets (or, for a copy, its source's tags). */
-  async function putObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
-    const header = (name: string) => req.headers[name] as string | undefined;
+  async function putObject(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<void> {
     await serialised(id, async () => {
       if (await conditionFails(req, res, object, true)) {
         req.resume();
         return;
       }
-      const source = header('x-amz-copy-source');
-      const next = source && (header('x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header('x-amz-tagging'));
+      const source = header(req, 'x-amz-copy-source');
+      const next = source && (header(req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header(req, 'x-amz-tagging'));
       const status = await relay(req, res);
       if (status === 200) {
         setTags(id, next);
         setEtag(id, undefined); // a new object: its own ETag
-        setClass(id, header('x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
+        setClass(id, header(req, 'x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
       }
     });
   }
 
   /** DeleteObject: If-Match only (S3 has no If-None-Match on DELETE); 412 on another ETag, 404 when absent. */
-  async function deleteObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
+  async function deleteObject(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<void> {
     await serialised(id, async () => {
       delete req.headers['if-none-match'];
       if (await conditionFails(req, res, object, true)) return;
@@ -397,7 +401,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   }
 
   /** GetObject and HeadObject: conditional, with the tag count, multipart ETag and storage class fauxqs does not keep. */
-  async function readObject(req: IncomingMessage, res: ServerResponse, object: { bucket: string; key: string }, id: string): Promise<void> {
+  async function readObject(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<void> {
     if (await conditionFails(req, res, object, false)) return;
     const count = tags.get(id)?.length;
     const etag = etags.get(id);
