@@ -52,6 +52,11 @@ export async function catalogJob(ctx: JobContext): Promise<Plan> {
   }
 }
 
+/**
+ * The plan in its six numbered steps, each a call or two, in the order the data flows: it reads top
+ * to bottom, which is why it is left at 66 lines rather than cut into pieces that pass the counts
+ * and files along.
+ */
 async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
   const { config, s3 } = ctx;
   const started = Date.now();
