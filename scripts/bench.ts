@@ -1,18 +1,20 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N]`: nightshift against real peers, side by
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N]`: nightshift against real peers, side by
  * side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
  *   server on loopback, vipsthumbnail and ImageMagick, all making the same renditions (the
  *   configured presets' widths × formats, quality, auto-oriented, metadata stripped, never
- *   enlarged) from the same generated corpus; interleaved A B C D, A B C D … and medians quoted.
+ *   enlarged) from the same generated corpus; interleaved A B C D, A B C D ….
  * - backup: the backup job (its array children at once) against `rclone copy`, both server-side
  *   copies on the same embedded server from the same objects.
  * - catalog: the catalog job's sort + diff of 1,000,000 records against GNU sort of the same lines
  *   with the same memory budget.
  *
- * Prints a table, then one line of JSON with the ratios (peer time / nightshift time: above 1
- * means nightshift is faster) and the cost model. Peers that are not installed are skipped with a
+ * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
+ * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
+ * median of the rounds' own ratios with its spread, the cost model, then one line of JSON with the
+ * figures and, under `spread`, each ratio's ±. Peers that are not installed are skipped with a
  * line saying how to install them. Corpora are generated on demand into .nightshift/bench/ (cached
  * across runs, never committed). Loopback only.
  */
@@ -29,9 +31,11 @@ import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, usdPerMillion
 import { compareKeys, runKeys } from '../core/keys';
 import { createS3Client, listPages } from '../adapters/s3';
 import { parseStackConfig } from '../infra/config';
+import { UsageError } from '../core/validation';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import { startEmbeddedS3 } from '../local/s3-server';
 import { measure, type Measured, median } from './bench/measure';
+import { anotherRound, type RoundPlan, roundPlan, roundRatios, summariseRatio } from './bench/rounds';
 import { photoPixels, prng } from '../local/sample/images';
 import { syntheticRecord, tonight } from './lib/synthetic';
 
@@ -39,28 +43,34 @@ const ROOT = join(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
 const TSX = require.resolve('tsx/cli');
 const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
+const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N]';
 
 interface Options {
   readonly quick: boolean;
   readonly images: number;
-  readonly rounds: number;
+  readonly rounds: RoundPlan;
   readonly backupObjects: number;
   readonly catalogRecords: number;
 }
 
 function options(): Options {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' } } });
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' } } }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (usage: ${USAGE})`);
+  }
   const int = (name: string, value: string | undefined, fallback: number) => {
     if (value === undefined) return fallback;
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number of at least 1, received ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1, received ${JSON.stringify(value)}`);
     return n;
   };
   const quick = values.quick!;
   return {
     quick,
     images: int('images', values.images, quick ? 30 : 200),
-    rounds: int('rounds', values.rounds, quick ? 2 : 3),
+    rounds: roundPlan(quick, values.rounds === undefined ? undefined : int('rounds', values.rounds, 1)),
     backupObjects: quick ? 2_000 : 10_000,
     catalogRecords: int('catalog-records', values['catalog-records'], 1_000_000),
   };
@@ -192,6 +202,14 @@ async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
  * Deletes a run's shard results: a first attempt that finds its shard's result takes it as a
  * redrive's resubmission and exits at once, so every round must start without them.
  */
+/** Each round's ratio of every pair (nightshift's row, the peer's) that both ran. */
+function pairRatios(pairs: readonly (readonly [Row | undefined, Row | undefined])[]): number[][] {
+  return pairs.filter((p): p is readonly [Row, Row] => p[0] !== undefined && p[1] !== undefined).map(([ours, peer]) => roundRatios(walls(ours), walls(peer)));
+}
+
+const walls = (r: Row) => r.samples.map((s) => s.wallMs);
+const roundsText = (plan: RoundPlan) => (plan.min === plan.max ? `of ${plan.max}` : `${plan.min} to ${plan.max}, until steady to ±${plan.steady}`);
+
 async function forgetResults(s3: S3Client, runId: string, operation: 'backup' | 'resize'): Promise<void> {
   const prefix = runKeys(runId).resultsPrefix(operation);
   for await (const page of listPages(s3, { bucket: 'work', prefix })) {
@@ -312,8 +330,9 @@ async function main(): Promise<void> {
       magick: peers.imagemagick ? row('imagemagick', `${cores} processes, 1 thread each`) : undefined,
     };
 
-    for (let round = 1; round <= opts.rounds; round++) {
-      process.stdout.write(`resize round ${round}/${opts.rounds}…\n`);
+    const resizePairs = [[resizeRows.job, resizeRows.inmemory], [resizeRows.job, resizeRows.vips], [resizeRows.job, resizeRows.magick]] as const;
+    for (let round = 1; anotherRound(opts.rounds, round - 1, pairRatios(resizePairs)); round++) {
+      process.stdout.write(`resize round ${round} (${roundsText(opts.rounds)})…\n`);
       {
         const result = join(work, 'inmemory.json');
         const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/inmemory-worker.ts'), images.dir, result]]], { env: env(config, 'bench'), cwd: work, log });
@@ -369,7 +388,7 @@ async function main(): Promise<void> {
     };
     const rcloneConf = join(work, 'rclone.conf');
     writeFileSync(rcloneConf, `[bench]\ntype = s3\nprovider = Other\nendpoint = ${server.endpoint}\naccess_key_id = bench\nsecret_access_key = bench\nregion = ${server.region}\nforce_path_style = true\n`);
-    for (let round = 1; round <= opts.rounds; round++) {
+    for (let round = 1; anotherRound(opts.rounds, round - 1, pairRatios([[backupRows.job, backupRows.rclone]])); round++) {
       await emptyBucket(s3, 'backup');
       await forgetResults(s3, 'bench-backup', 'backup');
       const before = server.requests();
@@ -397,8 +416,7 @@ async function main(): Promise<void> {
       job: row('catalog', `catalog job's line sort + diff, ${sortMb} MiB budget`),
       sort: peers.sort ? row('gnu_sort', `LC_ALL=C sort -S ${sortMb}M (sort only)`) : undefined,
     };
-    const catalogRounds = opts.quick ? 2 : opts.rounds;
-    for (let round = 1; round <= catalogRounds; round++) {
+    for (let round = 1; anotherRound(opts.rounds, round - 1, pairRatios([[catalogRows.job, catalogRows.sort]])); round++) {
       const result = join(work, 'catalog.json');
       const m = await measure([[[process.execPath, TSX, join(ROOT, 'scripts/bench/catalog-worker.ts'), cat.tonight, cat.previous, String(sortMb), work, result]]], plain);
       const r = JSON.parse(readFileSync(result, 'utf8')) as { ms: number; records: number };
@@ -418,6 +436,7 @@ async function main(): Promise<void> {
       images: images.files.length,
       task,
       config,
+      rounds: opts.rounds,
       minutes: (Date.now() - benchStarted) / 60_000,
     });
     rmSync(work, { recursive: true, force: true });
@@ -429,7 +448,7 @@ async function main(): Promise<void> {
 
 function report(
   rows: Row[],
-  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; minutes: number },
+  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; rounds: RoundPlan; minutes: number },
 ): void {
   const med = (r: Row | undefined, f: (s: Sample) => number) => (r && r.samples.length > 0 ? median(r.samples.map(f)) : undefined);
   const lines = [
@@ -453,11 +472,15 @@ function report(
   const [catalog, gnuSort] = parts.catalog;
   const time = (r: Row | undefined) => med(r, (s) => s.wallMs);
   const bytes = (r: Row | undefined) => med(r, (s) => s.outputBytes ?? 0);
-  /** peer time / nightshift time; only where the outputs are comparable (nightshift's bytes within 10 % of the peer's). */
-  const ratio = (ours: Row | undefined, peer: Row | undefined, compareBytes = true): number | null => {
-    const a = time(ours);
-    const b = time(peer);
-    if (a === undefined || b === undefined) return null;
+  const spreads: Record<string, number> = {};
+  const ratioLines: string[] = [];
+  /**
+   * peer time / nightshift time, the median of the rounds' own ratios (scripts/bench/rounds.ts),
+   * its spread kept for the JSON line; only where the outputs are comparable (nightshift's bytes
+   * within 10 % of the peer's).
+   */
+  const ratio = (name: string, ours: Row | undefined, peer: Row | undefined, compareBytes = true): number | null => {
+    if (!ours?.samples.length || !peer?.samples.length) return null;
     if (compareBytes) {
       const ob = bytes(ours)!;
       const pb = bytes(peer)!;
@@ -466,7 +489,11 @@ function report(
         return null;
       }
     }
-    return Number((b / a).toFixed(3));
+    const rounds = roundRatios(walls(ours), walls(peer));
+    const { ratio: value, spread } = summariseRatio(rounds)!;
+    spreads[name] = spread;
+    ratioLines.push(`${name.padEnd(30)} ${value.toFixed(3)}  ±${spread.toFixed(3)}  rounds: ${rounds.map((r) => r.toFixed(3)).join(' ')}${spread > parts.rounds.steady ? `  (not steady to ±${parts.rounds.steady} after ${rounds.length} rounds)` : ''}`);
+    return value;
   };
   /** The median over rounds of a figure divided by the objects the round wrote. */
   const perObject = (r: Row | undefined, f: (s: Sample) => number, digits: number): number | null => {
@@ -480,23 +507,25 @@ function report(
   const jobSeconds = time(job)! / 1000;
   const imagesPerSecond = parts.images / jobSeconds;
   const summary = {
-    resize_job_vs_inmemory: ratio(job, inmemory),
-    resize_job_vs_vipsthumbnail: ratio(job, vips),
-    resize_job_vs_imagemagick: ratio(job, magick),
-    backup_job_vs_rclone: ratio(backupJob, rclone),
+    resize_job_vs_inmemory: ratio('resize_job_vs_inmemory', job, inmemory),
+    resize_job_vs_vipsthumbnail: ratio('resize_job_vs_vipsthumbnail', job, vips),
+    resize_job_vs_imagemagick: ratio('resize_job_vs_imagemagick', job, magick),
+    backup_job_vs_rclone: ratio('backup_job_vs_rclone', backupJob, rclone),
     // The backup job's own CPU (both children, user + system, everything included) and the S3
     // requests it sends, per object it copies (each round starts from an empty backup bucket).
     backup_cpu_ms_per_object: perObject(backupJob, (s) => s.cpuMs, 3),
     backup_requests_per_object: perObject(backupJob, (s) => requestTotal(s.requests), 3),
     rclone_requests_per_object: perObject(rclone, (s) => requestTotal(s.requests), 3),
-    catalog_vs_gnu_sort: ratio(catalog, gnuSort, false),
+    catalog_vs_gnu_sort: ratio('catalog_vs_gnu_sort', catalog, gnuSort, false),
     catalog_peak_rss_mb: Math.round(med(catalog, (s) => s.maxRssMb)!),
     images_per_s: Number(imagesPerSecond.toFixed(3)),
     cpu_s_per_image: Number((med(job, (s) => s.cpuMs)! / 1000 / parts.images).toFixed(3)),
     resize_job_peak_rss_mb: Math.round(med(job, (s) => s.maxRssMb)!),
     usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
     usd_per_million_images_total: 0,
+    spread: spreads,
   };
+  process.stdout.write(`ratios (median of the rounds' own; ± half their range):\n${ratioLines.join('\n')}\n`);
   // What an operator pays for a million new images on a night: the resize compute measured above,
   // plus every S3 request the jobs send for them (listing, GET, a PUT per rendition, COPY for the
   // backup, HEADs on sparse work) at the prices in core/cost.ts, as the plan's estimate counts them.
@@ -523,6 +552,11 @@ function report(
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench: ${error.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
   process.stderr.write(`bench failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exitCode = 1;
 });
