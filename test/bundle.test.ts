@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runKeys } from '../core/keys';
@@ -60,4 +60,15 @@ it("a job's stack trace points at the TypeScript: the source map sits beside the
   expect(code).toBe(1);
   const failed = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; error?: { stack?: string } }).find((l) => l.msg.startsWith('job failed'));
   expect(failed?.error?.stack).toMatch(/at readPlan \(.*jobs\/src\/shard\.ts:\d+:\d+\)/);
+});
+
+it('only the resize job loads sharp: the catalog and backup jobs start without libvips', async () => {
+  // Reports, as the process exits, whether any of sharp's modules were loaded.
+  const hook = join(outDir, 'report-sharp.js');
+  writeFileSync(hook, "process.on('exit', () => process.stderr.write(`sharp loaded: ${Object.keys(require.cache).some((k) => k.includes('/node_modules/sharp/'))}\\n`));\n");
+  await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/3.jpg', Body: await photoJpeg(320, 240, 3) }));
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'sharp-loading', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["backup","resize"]}', NODE_OPTIONS: `--enable-source-maps --require ${hook}` };
+  expect(await runBundled('catalog', env)).toMatchObject({ code: 0, stderr: 'sharp loaded: false\n' });
+  expect(await runBundled('backup', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: '0' })).toMatchObject({ code: 0, stderr: 'sharp loaded: false\n' });
+  expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: '0' })).toMatchObject({ code: 0, stderr: 'sharp loaded: true\n' });
 });

@@ -14,7 +14,6 @@ import { backupJob } from './backup';
 import { catalogJob } from './catalog';
 import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs } from './context';
 import { UsageError } from '../../core/validation';
-import { resizeJob } from './resize';
 import { childShard, readPlan } from './shard';
 
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -84,7 +83,9 @@ async function runJob(ctx: JobContext, stopped: Promise<'stopped'>, started: num
   }
   const child: JobContext = { ...ctx, shard };
   const plan = await readPlan(child);
-  const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await resizeJob(child, plan);
+  // The resize job is loaded only where it runs: it brings sharp and libvips, which the other jobs'
+  // start-up would otherwise pay for.
+  const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await (require('./resize') as typeof import('./resize')).resizeJob(child, plan);
   if (outcome.status === 'stopped') {
     ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
     return EXIT.terminated;
