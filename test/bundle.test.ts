@@ -13,7 +13,7 @@ import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
 import { getJson } from '../adapters/s3';
 import { buildJobBundle } from '../jobs/build';
-import { photoJpeg } from '../local/sample/images';
+import { heicPhoto, photoJpeg } from '../local/sample/images';
 import { ROOT, startTestS3, type TestS3 } from './support/processes';
 
 const outDir = join(ROOT, 'dist', 'bundle-test');
@@ -41,15 +41,16 @@ async function runBundled(job: string, env: Record<string, string>): Promise<{ c
   return { code: code as number | null, stderr, stdout };
 }
 
-it('the bundled entry point runs catalog and resize', async () => {
+it('the bundled entry point runs catalog and resize, HEIC included (heic-decode stays outside the bundle, as sharp does)', async () => {
   for (const [i, key] of ['a/1.jpg', 'b/2.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(640, 480, i) }));
+  await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/3.heic', Body: heicPhoto(), ContentType: 'image/heic' }));
   const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'bundled', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["resize"]}' };
   expect(await runBundled('catalog', env)).toMatchObject({ code: 0, stderr: '' });
   const plan = await getJson<Plan>(server.s3, 'work', runKeys('bundled').plan);
   expect(plan.shardCount).toBe(2);
   for (const shard of ['0', '1']) expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: shard })).toMatchObject({ code: 0, stderr: '' });
   const results = await Promise.all([0, 1].map((i) => getJson<ShardResult>(server.s3, 'work', runKeys('bundled').result('resize', i))));
-  expect(results.reduce((n, r) => n + r.counts.processed, 0)).toBe(2);
+  expect(results.reduce((n, r) => n + r.counts.processed, 0)).toBe(3);
 });
 
 it("a job's stack trace points at the TypeScript: the source map sits beside the bundle, as the image ships it", async () => {
