@@ -5,7 +5,7 @@
  * libheif as 2 MB of JavaScript that only a resize child meeting a HEIC needs. Bundled, it made
  * the bundle 4.8 MB instead of 2.8 and every job process compile and map it: `node <bundle>
  * backup` (which exits 2 at once) took 0.180 CPU-s and 113 MB against 0.165 and 103 MB without
- * it (means of 20 alternating runs, --enable-source-maps).
+ * it (CPU means, RSS medians, of 20 alternating runs; --enable-source-maps).
  *
  *   tsx jobs/build.ts [outfile]     (default: dist/jobs/main.js)
  */
