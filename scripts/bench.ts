@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N]`: nightshift against real peers, side by
- * side, in one run on this machine.
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N]`: nightshift
+ * against real peers, side by side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
  *   server on loopback, vipsthumbnail and ImageMagick, all making the same renditions (the
@@ -198,10 +198,6 @@ async function emptyBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
-/**
- * Deletes a run's shard results: a first attempt that finds its shard's result takes it as a
- * redrive's resubmission and exits at once, so every round must start without them.
- */
 /** Each round's ratio of every pair (nightshift's row, the peer's) that both ran. */
 function pairRatios(pairs: readonly (readonly [Row | undefined, Row | undefined])[]): number[][] {
   return pairs.filter((p): p is readonly [Row, Row] => p[0] !== undefined && p[1] !== undefined).map(([ours, peer]) => roundRatios(walls(ours), walls(peer)));
@@ -210,6 +206,10 @@ function pairRatios(pairs: readonly (readonly [Row | undefined, Row | undefined]
 const walls = (r: Row) => r.samples.map((s) => s.wallMs);
 const roundsText = (plan: RoundPlan) => (plan.min === plan.max ? `of ${plan.max}` : `${plan.min} to ${plan.max}, until steady to ±${plan.steady}`);
 
+/**
+ * Deletes a run's shard results: a first attempt that finds its shard's result takes it as a
+ * redrive's resubmission and exits at once, so every round must start without them.
+ */
 async function forgetResults(s3: S3Client, runId: string, operation: 'backup' | 'resize'): Promise<void> {
   const prefix = runKeys(runId).resultsPrefix(operation);
   for await (const page of listPages(s3, { bucket: 'work', prefix })) {
