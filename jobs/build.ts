@@ -32,9 +32,10 @@ export const JOB_BUNDLE_OPTIONS: BuildOptions = {
  * at once never execute a half-written file. `outfile` must sit inside the project so that
  * the packages left external resolve from its node_modules.
  *
- * Not an inline map: it made the bundle 13.7 MB instead of 4.7 (with heic-decode inside), and every job process paid for
- * reading and compiling it at start-up (0.29 CPU-s against 0.20 with `--enable-source-maps`;
- * measured with `/usr/bin/time node <bundle> backup`, which loads everything and exits 2).
+ * Not an inline map: it made the bundle 13.7 MB instead of 4.7 (heic-decode still inside then),
+ * and every job process paid for reading and compiling it at start-up (0.29 CPU-s against 0.20
+ * with `--enable-source-maps`; measured with `/usr/bin/time node <bundle> backup`, which loads
+ * everything and exits 2).
  */
 export async function buildJobBundle(outfile: string): Promise<void> {
   const { outputFiles } = await build({ ...JOB_BUNDLE_OPTIONS, outfile, write: false });

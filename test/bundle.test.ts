@@ -67,8 +67,9 @@ it('only the resize job loads sharp: the catalog and backup jobs start without l
   // Reports, as the process exits, whether any of sharp's modules were loaded.
   const hook = join(outDir, 'report-sharp.js');
   writeFileSync(hook, "process.on('exit', () => process.stderr.write(`sharp loaded: ${Object.keys(require.cache).some((k) => k.includes('/node_modules/sharp/'))}\\n`));\n");
-  await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/3.jpg', Body: await photoJpeg(320, 240, 3) }));
-  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'sharp-loading', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["backup","resize"]}', NODE_OPTIONS: `--enable-source-maps --require ${hook}` };
+  // Two images under their own prefix, so that each of the two shards has one, whatever ran before.
+  for (const [i, key] of ['c/3.jpg', 'c/4.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(320, 240, 3 + i) }));
+  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'sharp-loading', NIGHTSHIFT_CONFIG: JSON.stringify({ buckets }), NIGHTSHIFT_INPUT: '{"operations":["backup","resize"],"prefix":"c/"}', NODE_OPTIONS: `--enable-source-maps --require ${hook}` };
   expect(await runBundled('catalog', env)).toMatchObject({ code: 0, stderr: 'sharp loaded: false\n' });
   expect(await runBundled('backup', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: '0' })).toMatchObject({ code: 0, stderr: 'sharp loaded: false\n' });
   expect(await runBundled('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: '0' })).toMatchObject({ code: 0, stderr: 'sharp loaded: true\n' });
