@@ -19,7 +19,7 @@ let endpoint: string;
 const signedFor: string[] = [];
 
 beforeAll(async () => {
-  s3 = await startTestS3(['far-corpus']);
+  s3 = await startTestS3(['far-corpus', 'route-left', 'route-right']);
   await s3.s3.send(new PutObjectCommand({ Bucket: 'far-corpus', Key: 'a/1.jpg', Body: 'one' }));
   const upstream = new URL(s3.endpoint);
   // The bucket lives in eu-west-2: anything signed for another region is redirected, as S3 does.
@@ -56,6 +56,22 @@ describe('S3 client', () => {
       expect(keys).toEqual(['a/1.jpg']);
       expect(signedFor[0]).toBe('us-east-1');
       expect(signedFor.at(-1)).toBe('eu-west-2');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  // The backup reads originals in the corpus bucket while it writes copies to the backup bucket,
+  // many at once on one client. With the SDK's `cacheMiddleware: true` (@aws-sdk/client-s3
+  // 3.1169, @smithy/core 3.41) every request of a command class shares one handler context, so a
+  // request can take another's resolved endpoint: half of these GETs were answered from the other
+  // bucket. This pins createS3Client's routing, whatever setting someone tries next.
+  it('sends each of many concurrent requests to its own bucket', async () => {
+    const client = createS3Client({ endpoint: s3.endpoint, maxAttempts: 2 }, {});
+    try {
+      for (const bucket of ['route-left', 'route-right']) await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'which', Body: bucket }));
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? 'route-left' : 'route-right')).map(async (bucket) => ({ bucket, body: await getText(client, bucket, 'which') })));
+      expect(answers.filter((a) => a.body !== a.bucket)).toEqual([]);
     } finally {
       client.destroy();
     }

@@ -36,11 +36,13 @@ export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv =
     // A corpus bucket in another region answers 301 PermanentRedirect with x-amz-bucket-region:
     // the SDK then re-signs for that region and remembers it per bucket.
     followRegionRedirects: true,
-    // Not `cacheMiddleware: true`, though it saves about 10 % of the CPU of a CopyObject here: with
-    // it, the multipart backup test (test/jobs.test.ts, "backup of objects above the multipart
-    // threshold") reads the original back with a 3-part ETag where it was uploaded in 2 parts and
-    // the backup copied in 3: a copy's request reached the source, or a read the destination.
-    // Either is unacceptable where originals must never change; it stays off.
+    // Not `cacheMiddleware: true`, though it saves about 10 % of the CPU of a CopyObject here. It
+    // resolves a command class's middleware once, with one handler context that every later
+    // request of that class shares (@smithy/core's Command.resolveMiddlewareWithContext), so
+    // concurrent requests overwrite each other's resolved endpoint: 100 of 200 concurrent GETs to
+    // two buckets were answered from the other one, and the multipart backup test wrote a copy's
+    // parts over the original. Originals must never change; it stays off
+    // (adapters/s3.test.ts, "sends each of many concurrent requests to its own bucket").
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
   if (endpoint) {
