@@ -28,6 +28,11 @@ export interface S3Options {
 }
 
 export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv = process.env): S3Client {
+  return new S3Client(s3ClientConfig(options, env));
+}
+
+/** The configuration createS3Client gives the SDK (exported for the request-cost probe's variants). */
+export function s3ClientConfig(options: S3Options = {}, env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_S3;
   const maxAttempts = options.maxAttempts ?? positiveInt(env.NIGHTSHIFT_S3_MAX_ATTEMPTS, 'NIGHTSHIFT_S3_MAX_ATTEMPTS') ?? 8;
   const config: S3ClientConfig = {
@@ -51,7 +56,7 @@ export function createS3Client(options: S3Options = {}, env: NodeJS.ProcessEnv =
     // Local servers accept any key pair; a real endpoint gets the default credential chain.
     if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) config.credentials = { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' };
   }
-  return new S3Client(config);
+  return config;
 }
 
 function isLoopback(endpoint: string): boolean {
