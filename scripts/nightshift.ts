@@ -179,6 +179,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that goes away (`nightshift schedule | head -1`) is not a failure of the command: the
+  // rest of its output has nowhere to go, and the command still finishes (a run is not abandoned).
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -388,6 +388,19 @@ describe('the CLI', () => {
     expect(run.stdout.match(/02:00 UTC\s+\w{3}, \d\d\/\d\d\/\d{4}, 11:00 GMT\+9/g)).toHaveLength(3);
   });
 
+  it('finishes quietly, exit 0, when its reader has gone (nightshift schedule | true)', async () => {
+    const child = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'schedule'], {
+      cwd: data,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.destroy(); // the read end closes before the first line: every write meets EPIPE
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+
   it('prints the synthesized workflow', async () => {
     const run = await cli(['synth']);
     expect(run.code).toBe(0);
