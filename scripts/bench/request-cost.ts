@@ -13,6 +13,7 @@
  * adapters/s3.ts says why the jobs do not use it.
  */
 import { CopyObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Logger } from '@smithy/types';
 import pLimit from 'p-limit';
 import { copySource } from '../../core/keys';
 import { s3ClientConfig } from '../../adapters/s3';
@@ -30,6 +31,9 @@ const VARIANTS: readonly { readonly name: string; readonly what: string; readonl
   { name: 'no-region-redirects', what: 'followRegionRedirects: false', change: { followRegionRedirects: false } },
   { name: 'checksums-when-required', what: "request and response checksums 'WHEN_REQUIRED'", change: { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } },
   { name: 'sockets-32', what: 'maxSockets 32 (the requests in flight) for 64', change: { requestHandler: { httpAgent: { maxSockets: IN_FLIGHT } } } },
+  // The SDK's logger middleware filters every request's input and output for its `info` call, even
+  // into the default no-op logger; a logger without `info` skips that (`logger?.info?.(…)`).
+  { name: 'logger-without-info', what: 'a logger with no info method for the no-op default', change: { logger: { debug: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger } },
 ];
 
 async function main(): Promise<void> {
