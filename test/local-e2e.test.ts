@@ -389,16 +389,9 @@ describe('the CLI', () => {
   });
 
   it('finishes quietly, exit 0, when its reader has gone (nightshift schedule | true)', async () => {
-    const child = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'schedule'], {
-      cwd: data,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.destroy(); // the read end closes before the first line: every write meets EPIPE
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    // The read end closes before the first line: every write meets EPIPE.
+    const run = await runCli(['schedule'], { cwd: data, closedStdout: true });
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
   });
 
   it('prints the synthesized workflow', async () => {

@@ -23,12 +23,14 @@ export interface CliRun {
   json: LocalJson;
 }
 
-export async function runCli(args: readonly string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliRun> {
+/** `closedStdout`: the reader of stdout is gone before the first line (`nightshift … | true`). */
+export async function runCli(args: readonly string[], options: { cwd: string; env?: Record<string, string>; closedStdout?: boolean }): Promise<CliRun> {
   const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  if (options.closedStdout) child.stdout!.destroy();
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
