@@ -45,9 +45,10 @@ export function s3ClientConfig(options: S3Options = {}, env: NodeJS.ProcessEnv =
     // resolves a command class's middleware once, with one handler context that every later
     // request of that class shares (@smithy/core's Command.resolveMiddlewareWithContext), so
     // concurrent requests overwrite each other's resolved endpoint: 100 of 200 concurrent GETs to
-    // two buckets were answered from the other one, and the multipart backup test wrote a copy's
-    // parts over the original. Originals must never change; it stays off
-    // (adapters/s3.test.ts, "sends each of many concurrent requests to its own bucket").
+    // two buckets were answered from the other one, and the multipart backup test read an
+    // original back with its backup's three-part ETag. A request sent to the wrong bucket can
+    // overwrite an original; it stays off (adapters/s3.test.ts, "sends each of many concurrent
+    // requests to its own bucket").
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
   if (endpoint) {
