@@ -1,5 +1,5 @@
 import { parsePipelineConfig } from './config';
-import { arrayJobTiming, planTiming, QUEUE_SLACK_SECONDS, SAFETY_FACTOR, THROUGHPUT, type Workload } from './timing';
+import { arrayJobTiming, FARGATE_MINIMUM_BILLED_SECONDS, planTiming, QUEUE_SLACK_SECONDS, SAFETY_FACTOR, THROUGHPUT, type Workload } from './timing';
 
 const compute = parsePipelineConfig({ buckets: { corpus: 'c-b', renditions: 'r-b', backup: 'b-b', work: 'w-b' } }).compute;
 const work = (shardCount: number, objects: number, operations: Workload['operations'] = ['backup', 'resize']): Workload => ({ shardCount, objects, bytes: objects * 3_000_000, operations, elapsedSeconds: 600 });
@@ -19,6 +19,16 @@ describe('array job timing', () => {
     expect(t.timeoutSeconds).toBe(Math.ceil(SAFETY_FACTOR * 100 * perShard + QUEUE_SLACK_SECONDS));
     // More vCPUs, fewer waves, a shorter bound.
     expect(arrayJobTiming('resize', work(800, 400_000), { ...compute, maxVcpus: 320 }).timeoutSeconds).toBeLessThan(t.timeoutSeconds);
+  });
+
+  it("bills each child at least Fargate's one-minute minimum: small backup shards are mostly minimums", () => {
+    const backup = arrayJobTiming('backup', work(2000, 1_000_000, ['backup']), compute);
+    const copying = Math.max(500 / (THROUGHPUT.backup.objectsPerVcpuSecond * compute.backup.vcpu), (500 * 3_000_000) / (THROUGHPUT.backup.bytesPerVcpuSecond * compute.backup.vcpu));
+    expect(copying).toBeLessThan(FARGATE_MINIMUM_BILLED_SECONDS);
+    expect(backup.taskSeconds).toBe(2000 * FARGATE_MINIMUM_BILLED_SECONDS);
+    // A child that works longer than a minute is billed for what it works.
+    const resize = arrayJobTiming('resize', work(800, 400_000), compute);
+    expect(resize.taskSeconds).toBe(Math.round(800 * (500 / (THROUGHPUT.resize.objectsPerVcpuSecond * compute.resize.vcpu))));
   });
 
   it('a job that runs alone gets every vCPU', () => {

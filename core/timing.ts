@@ -22,6 +22,14 @@ export const THROUGHPUT = {
   backup: { objectsPerVcpuSecond: 200, bytesPerVcpuSecond: 200 * 1024 * 1024 },
 } as const;
 
+/**
+ * Fargate bills a task from the start of its image download until it ends, rounded up to the
+ * second, with a minimum charge of one minute (AWS Fargate pricing,
+ * https://aws.amazon.com/fargate/pricing/). A backup child of 500 small objects copies for
+ * seconds, so most of what it is billed is this minimum.
+ */
+export const FARGATE_MINIMUM_BILLED_SECONDS = 60;
+
 /** Expected time is multiplied by this for a state's timeout: straggler shards, slow nights, Spot reclaims. */
 export const SAFETY_FACTOR = 3;
 /** Time a state allows for its jobs to wait in the queue for capacity. */
@@ -32,7 +40,7 @@ export interface ArrayJobTiming {
   readonly atOnce: number;
   readonly waves: number;
   readonly expectedSeconds: number;
-  /** Task-seconds of all its children (what Fargate bills). */
+  /** Task-seconds of all its children (what Fargate bills: at least a minute each). */
   readonly taskSeconds: number;
   /** The state's TimeoutSeconds. */
   readonly timeoutSeconds: number;
@@ -70,7 +78,8 @@ export function arrayJobTiming(op: ShardOperation, work: Workload, compute: Comp
   const expectedSeconds = waves * perShard;
   const everyAttempt = attemptSeconds * job.attempts;
   const bound = Math.min(Math.max(waves, 1) * everyAttempt, Math.max(SAFETY_FACTOR * expectedSeconds, everyAttempt));
-  return { atOnce, waves, expectedSeconds: Math.round(expectedSeconds), taskSeconds: Math.round(work.shardCount * perShard), timeoutSeconds: Math.ceil(bound + QUEUE_SLACK_SECONDS) };
+  const billedPerShard = Math.max(FARGATE_MINIMUM_BILLED_SECONDS, perShard);
+  return { atOnce, waves, expectedSeconds: Math.round(expectedSeconds), taskSeconds: Math.round(work.shardCount * billedPerShard), timeoutSeconds: Math.ceil(bound + QUEUE_SLACK_SECONDS) };
 }
 
 export function planTiming(work: Workload, compute: ComputeLimits): PlanTiming {
