@@ -19,13 +19,13 @@ describe('MemoryBudget', () => {
     const b = request(budget, 'b', 4, admitted);
     const c = request(budget, 'c', 4, admitted);
     await settle();
-    expect({ admitted, used: budget.used, waiting: budget.waiting }).toEqual({ admitted: ['a', 'b'], used: 8, waiting: 1 });
+    expect({ admitted, used: budget.used, holders: budget.holders, waiting: budget.waiting }).toEqual({ admitted: ['a', 'b'], used: 8, holders: 2, waiting: 1 });
     (await a)();
     await settle();
     expect({ admitted, used: budget.used }).toEqual({ admitted: ['a', 'b', 'c'], used: 8 });
     (await b)();
     (await c)();
-    expect(budget.used).toBe(0);
+    expect({ used: budget.used, holders: budget.holders }).toEqual({ used: 0, holders: 0 });
   });
 
   it('many small weights run together where one large one runs alone', async () => {
@@ -97,8 +97,10 @@ describe('the resize job\'s memory budget', () => {
   });
 
   it('costs an image by pixels × bands × bytes per sample, plus its compressed bytes', () => {
-    const eightBit = imageCostBytes({ ...panorama, bytesPerSample: 1 }, 0);
-    expect(imageCostBytes(panorama, 0)).toBe(2 * eightBit);
+    const fixed = imageCostBytes({ ...panorama, width: 0 }, 0);
+    const eightBit = imageCostBytes({ ...panorama, bytesPerSample: 1 }, 0) - fixed;
+    expect(imageCostBytes(panorama, 0) - fixed).toBe(2 * eightBit);
+    expect(imageCostBytes({ ...panorama, decodedCopies: 2 }, 0) - fixed).toBe(4 * eightBit);
     expect(imageCostBytes(panorama, 1000)).toBe(imageCostBytes(panorama, 0) + 1000);
   });
 

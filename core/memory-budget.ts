@@ -9,19 +9,24 @@
 const MiB = 1024 * 1024;
 
 /**
- * Measured (scripts/bench/render-peak.ts: peak RSS of one render() of the default presets, minus the
- * process's RSS before it, over JPEG baseline/progressive/rotated, PNG plain/interlaced, 8- and 16-bit
- * TIFF and WebP at 12, 24 and 50 MP): the worst case was FILLED_IN × the decoded bytes.
- * The estimate uses the worst case, so a budget that admits an image is never a budget it exceeds.
+ * An image's decode: PER_IMAGE_MIB plus PIPELINE_FACTOR × its decoded bytes (width × height ×
+ * bands × bytes per sample). Measured with scripts/bench/render-peak.ts: the peak RSS of one
+ * render() of the default presets in a fresh process, minus its RSS before (the compressed bytes
+ * already read), over noise images as JPEG (baseline, progressive, EXIF-rotated), PNG (plain,
+ * interlaced), TIFF (8- and 16-bit, LZW) and WebP of 12, 24 and 50 MP. libvips streams most of
+ * them (a 50-MP baseline JPEG took 35 MB, a 50-MP 16-bit TIFF 143 MB for 286 MB of pixels); what
+ * must be whole in memory costs most: a progressive JPEG (87, 115, 180 MB) and an interlaced PNG
+ * (83, 95, 198 MB) for 34, 69 and 143 MB of pixels. 32 MiB + 1.5 × covers every one of them.
  */
+export const PER_IMAGE_MIB = 32;
 export const PIPELINE_FACTOR = 1.5;
 
 /**
- * What the job process holds besides the images it renders: Node, sharp and libvips (its operation
- * cache, thread stacks), the S3 client, the manifest read ahead. Measured as the peak RSS of a
- * resize job over tiny images: FILLED_IN.
+ * What the job process holds besides the images it renders: Node, sharp and libvips, the S3
+ * client, the manifest read ahead (a resize job process starts at about 100 MB RSS), with room
+ * for the heap's growth.
  */
-export const BASELINE_MIB = 384;
+export const BASELINE_MIB = 256;
 
 /** Share of the task's memory the job plans to use at most: the rest absorbs fragmentation and estimate error. */
 export const MEMORY_TARGET = 0.8;
@@ -32,6 +37,8 @@ export interface ImageShape {
   /** Channels as decoded (3 for RGB, 4 with alpha…). */
   readonly bands: number;
   readonly bytesPerSample: number;
+  /** Whole copies of the decoded pixels the decoder keeps at once (2 for HEIC: libheif's WebAssembly memory and its copy in JavaScript); 1 when left out. */
+  readonly decodedCopies?: number;
 }
 
 /** The bytes the images in flight may take: MEMORY_TARGET of the task's memory, less the baseline; 0 when nothing fits. */
@@ -41,7 +48,8 @@ export function budgetBytes(memoryMiB: number): number {
 
 /** One image's cost while it is rendered: its compressed bytes (held until its renditions are written) and its decode. */
 export function imageCostBytes(shape: ImageShape, compressedBytes: number): number {
-  return Math.ceil(compressedBytes + shape.width * shape.height * shape.bands * shape.bytesPerSample * PIPELINE_FACTOR);
+  const decoded = shape.width * shape.height * shape.bands * shape.bytesPerSample * (shape.decodedCopies ?? 1);
+  return Math.ceil(compressedBytes + PER_IMAGE_MIB * MiB + decoded * PIPELINE_FACTOR);
 }
 
 /**
@@ -80,6 +88,7 @@ interface Waiter {
  */
 export class MemoryBudget {
   #used = 0;
+  #holders = 0;
   readonly #queue: Waiter[] = [];
 
   constructor(readonly capacity: number) {
@@ -88,6 +97,11 @@ export class MemoryBudget {
 
   get used(): number {
     return this.#used;
+  }
+
+  /** Requests admitted and not yet given back. */
+  get holders(): number {
+    return this.#holders;
   }
 
   /** Requests waiting for room. */
@@ -113,11 +127,13 @@ export class MemoryBudget {
     while (this.#queue.length > 0 && this.#used + this.#queue[0]!.weight <= this.capacity) {
       const { weight, admit } = this.#queue.shift()!;
       this.#used += weight;
+      this.#holders++;
       let released = false;
       admit(() => {
         if (released) return;
         released = true;
         this.#used -= weight;
+        this.#holders--;
         this.#drain();
       });
     }

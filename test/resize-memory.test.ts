@@ -51,7 +51,7 @@ afterAll(async () => {
 describe('the resize job within its memory', () => {
   it('admits one image at a time when only one fits, and fails an image too large alone with its size and the setting to raise', async () => {
     const small = await Promise.all([0, 1, 2, 3, 4].map((i) => jpeg(1600, 1200, 40 * i)));
-    const panorama = await jpeg(4000, 1500, 250);
+    const panorama = await jpeg(6000, 2000, 250);
     for (const [i, body] of small.entries()) await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: `photos/small-${i}.jpg`, Body: body }));
     await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: 'photos/panorama.jpg', Body: panorama }));
 
@@ -59,7 +59,7 @@ describe('the resize job within its memory', () => {
     const smallCost = (body: Buffer) => imageCostBytes({ width: 1600, height: 1200, bands: 3, bytesPerSample: 1 }, body.length);
     const memoryMiB = minimumMemoryMiB(Math.max(...small.map(smallCost)) * 1.5);
     expect(budgetBytes(memoryMiB)).toBeLessThan(2 * Math.min(...small.map(smallCost)));
-    expect(budgetBytes(memoryMiB)).toBeLessThan(imageCostBytes({ width: 4000, height: 1500, bands: 3, bytesPerSample: 1 }, panorama.length));
+    expect(budgetBytes(memoryMiB)).toBeLessThan(imageCostBytes({ width: 6000, height: 2000, bands: 3, bytesPerSample: 1 }, panorama.length));
 
     const runId = 'memory-1';
     expect(await runJob('catalog', env(runId, { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'] }) }))).toMatchObject({ code: 0, stderr: '' });
@@ -81,7 +81,7 @@ describe('the resize job within its memory', () => {
         key: 'photos/panorama.jpg',
         code: 'too-large-for-memory',
         retryable: false,
-        message: expect.stringMatching(new RegExp(`^4000×1500 \\(6\\.0 MP, 3 bands of 8 bits\\) needs about [\\d,]+ MiB to render, more than the [\\d,]+ MiB this job may use for images with ${memoryMiB} MiB of memory: raise compute\\.resize\\.memoryMiB to at least [\\d,]+ \\(or leave such images out with filter\\.maxPixels\\)$`)),
+        message: expect.stringMatching(new RegExp(`^6000×2000 \\(12\\.0 MP, 3 bands of 8 bits\\) needs about [\\d,]+ MiB to render, more than the [\\d,]+ MiB this job may use for images with ${memoryMiB} MiB of memory: raise compute\\.resize\\.memoryMiB to at least [\\d,]+ \\(or leave such images out with filter\\.maxPixels\\)$`)),
       },
     ]);
     // One at a time: each image is rendered and written before the next is admitted to decode.

@@ -41,6 +41,7 @@ export interface SourceFacts {
   /** Channels and bytes per channel as decoded: with the pixels, what the decode holds (core/memory-budget.ts). */
   readonly bands: number;
   readonly bytesPerSample: number;
+  readonly decodedCopies: number;
 }
 
 /** Bytes per sample of each libvips band format (sharp's `depth`). */
@@ -93,6 +94,8 @@ export async function inspect(input: Buffer, options: Pick<RenderOptions, 'maxPi
     // libheif decodes a HEIC to 8-bit RGBA, whatever it holds.
     bands: hevc ? 4 : meta.channels,
     bytesPerSample: hevc ? 1 : (SAMPLE_BYTES[meta.depth] ?? 8),
+    // libheif's output in its WebAssembly memory, and again as a Buffer (decodeHeic).
+    decodedCopies: hevc ? 2 : 1,
   };
 }
 

@@ -156,7 +156,8 @@ async function bodyBytes(body: AsyncIterable<Uint8Array>, length: number | undef
 /**
  * Reads the image's header (no pixel decoded) and waits until the memory budget has room for its
  * decode; undefined when its outcome is already on the tally: not an image, too many pixels, or
- * too large for the job's memory even alone.
+ * too large for the job's memory even alone. While an image waits here its compressed bytes are
+ * held but not yet counted: at most resize.concurrency images' (runShard), each at most filter.maxBytes.
  */
 async function admit(s: ResizeShard, item: WorkItem, body: Buffer, tally: ShardTally): Promise<{ facts: SourceFacts; release: () => void } | undefined> {
   let facts;
@@ -169,7 +170,7 @@ async function admit(s: ResizeShard, item: WorkItem, body: Buffer, tally: ShardT
   const cost = imageCostBytes(facts, body.length);
   if (!s.budget.fits(cost)) return void tally.fail(failure(item.key, 'too-large-for-memory', tooLargeForMemory(facts, cost, s.ctx.memoryMiB)));
   const release = await s.budget.acquire(cost);
-  s.log.debug('admitted', { key: item.key, bytes: cost, budgetUsed: s.budget.used, budget: s.budget.capacity });
+  s.log.debug('admitted', { key: item.key, bytes: cost, budgetUsed: s.budget.used, budget: s.budget.capacity, images: s.budget.holders });
   return { facts, release };
 }
 
