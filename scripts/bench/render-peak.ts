@@ -4,8 +4,9 @@
  * of a kind (JPEG baseline, progressive or rotated, PNG plain or interlaced, 8- or 16-bit TIFF,
  * WebP); `tsx scripts/bench/render-peak.ts measure <file>` renders it once with the default
  * presets in a fresh process and prints its peak RSS, the RSS before the render, and the decoded
- * bytes (width × height × bands × bytes per sample). Run each measure in its own process, with
- * MALLOC_ARENA_MAX=2 as in the job image.
+ * bytes (width × height × bands × bytes per sample). `beforeMb` includes the compressed bytes
+ * (read first), so `factor` is the decode's own RSS over the decoded bytes. Run each measure in
+ * its own process, with MALLOC_ARENA_MAX=2 as in the job image.
  */
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
   await render(input, DEFAULT_PRESETS, { maxPixels: Number.MAX_SAFE_INTEGER, failOn: 'warning', webpEffort: 4, avifEffort: 4 });
   const peakMb = process.resourceUsage().maxRSS / 1024;
   const decodedMb = (facts.width * facts.height * facts.bands * facts.bytesPerSample) / 2 ** 20;
-  process.stdout.write(`${JSON.stringify({ file, mp: (facts.width * facts.height) / 1e6, bands: facts.bands, bytesPerSample: facts.bytesPerSample, fileMb: input.length / 2 ** 20, beforeMb, peakMb, decodedMb, factor: (peakMb - beforeMb - input.length / 2 ** 20) / decodedMb })}\n`);
+  process.stdout.write(`${JSON.stringify({ file, mp: (facts.width * facts.height) / 1e6, bands: facts.bands, bytesPerSample: facts.bytesPerSample, fileMb: input.length / 2 ** 20, beforeMb, peakMb, decodedMb, factor: (peakMb - beforeMb) / decodedMb })}\n`);
 }
 
 void main();
