@@ -12,6 +12,7 @@ export const FAILURE_CODES = {
   'unsupported-format': { retryable: false, hint: 'the content is not an image format nightshift renders (sniffed from the bytes, not the name)' },
   'content-type': { retryable: false, hint: 'the object\'s Content-Type is not an accepted image type' },
   'too-many-pixels': { retryable: false, hint: 'width × height exceeds filter.maxPixels' },
+  'too-large-for-memory': { retryable: false, hint: 'the image alone needs more memory to render than the resize job has: raise compute.resize.memoryMiB' },
   'decode-failed': { retryable: false, hint: 'the image is corrupt or truncated' },
   'encode-failed': { retryable: false, hint: 'a rendition could not be encoded' },
   'internal-error': { retryable: true, hint: 'an unexpected error in nightshift itself: see the job log for the stack trace' },

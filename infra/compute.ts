@@ -116,8 +116,9 @@ export class Compute extends Construct {
           cpu: size.vcpu,
           memory: Size.mebibytes(size.memoryMiB),
           jobRole: this.jobRole,
-          // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs).
-          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60) },
+          // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs);
+          // the memory, which the resize job budgets images from (core/memory-budget.ts).
+          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB) },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
           fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
           fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,

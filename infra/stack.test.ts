@@ -129,8 +129,9 @@ describe('Batch', () => {
         // The catalog's sort spills about 400 bytes an object to /tmp: Fargate's default 20 GiB holds some 50 M.
         EphemeralStorage: storageGiB ? { SizeInGiB: storageGiB } : Match.absent(),
         ResourceRequirements: [{ Type: 'MEMORY', Value: String(memory) }, { Type: 'VCPU', Value: String(vcpu) }],
-        // The job stops itself before this timeout, since Batch does not retry a timed-out attempt.
-        Environment: Match.arrayWith([{ Name: 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', Value: String(minutes * 60) }]),
+        // The job stops itself before this timeout, since Batch does not retry a timed-out attempt;
+        // the resize job budgets images from the task's memory, which only the job definition knows.
+        Environment: Match.arrayWith([{ Name: 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', Value: String(minutes * 60) }, { Name: 'NIGHTSHIFT_JOB_MEMORY_MIB', Value: String(memory) }]),
       }),
       Timeout: { AttemptDurationSeconds: minutes * 60 },
       RetryStrategy: {

@@ -1,6 +1,6 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N]`: nightshift
- * against real peers, side by side, in one run on this machine.
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large]`:
+ * nightshift against real peers, side by side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
  *   server on loopback, vipsthumbnail and ImageMagick, all making the same renditions (the
@@ -10,6 +10,9 @@
  *   copies on the same embedded server from the same objects.
  * - catalog: the catalog job's sort + diff of 1,000,000 records against GNU sort of the same lines
  *   with the same memory budget.
+ * - large: one resize task at the job's memory over a shard of 8 originals of 50–100 MP
+ *   (scripts/bench/large-images.ts): whether it completes, and its peak RSS as a share of the
+ *   task's memory (the target is under 80 %). `--only large` runs this section alone.
  *
  * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
  * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
@@ -19,21 +22,25 @@
  * across runs, never committed). Loopback only.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
 import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, usdPerMillionImages } from '../core/cost';
 import { compareKeys, runKeys } from '../core/keys';
-import { createS3Client, listPages } from '../adapters/s3';
+import type { Plan } from '../core/plan';
+import type { ShardResult } from '../core/results';
+import { createS3Client, getJson, getText, listPages, putText } from '../adapters/s3';
 import { parseStackConfig } from '../infra/config';
 import { UsageError } from '../core/validation';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import { startEmbeddedS3 } from '../local/s3-server';
+import { largeImages, mostAdmittedAtOnce } from './bench/large-images';
 import { measure, type Measured, median } from './bench/measure';
 import { anotherRound, type RoundPlan, roundPlan, roundRatios, summariseRatio } from './bench/rounds';
 import { photoPixels, prng } from '../local/sample/images';
@@ -43,7 +50,7 @@ const ROOT = join(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
 const TSX = require.resolve('tsx/cli');
 const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
-const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N]';
+const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large]';
 
 interface Options {
   readonly quick: boolean;
@@ -51,12 +58,14 @@ interface Options {
   readonly rounds: RoundPlan;
   readonly backupObjects: number;
   readonly catalogRecords: number;
+  /** Only this section (the others need minutes and their peers). */
+  readonly only?: 'large';
 }
 
 function options(): Options {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' }, only: { type: 'string' } } }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (usage: ${USAGE})`);
   }
@@ -67,7 +76,9 @@ function options(): Options {
     return n;
   };
   const quick = values.quick!;
+  if (values.only !== undefined && values.only !== 'large') throw new UsageError(`--only must be "large" (the one section that runs alone), received ${JSON.stringify(values.only)} (usage: ${USAGE})`);
   return {
+    ...(values.only ? { only: values.only } : {}),
     quick,
     images: int('images', values.images, quick ? 30 : 200),
     rounds: roundPlan(quick, values.rounds === undefined ? undefined : int('rounds', values.rounds, 1)),
@@ -225,6 +236,58 @@ async function bucketBytes(s3: S3Client, bucket: string): Promise<{ files: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
+// Large originals
+
+interface LargeShardSummary {
+  readonly large_shard_images: number;
+  readonly large_shard_completed: boolean;
+  readonly large_shard_peak_rss_mb: number;
+  /** Peak RSS over the task's memory: the target is under 0.8. */
+  readonly large_shard_peak_rss_share: number;
+  readonly large_shard_most_images_at_once: number;
+}
+
+type JobCommand = (name: 'catalog' | 'resize' | 'backup', cfg: PipelineConfig, runId: string, extra?: Record<string, string>) => string[];
+
+/**
+ * One resize task over the 8 large originals with the task's memory as the job definition gives
+ * it (NIGHTSHIFT_JOB_MEMORY_MIB: the stack's compute.resize.memoryMiB). The catalog plans at least
+ * 2 shards (an array job needs 2 children); both manifests are joined into shard 0's (in key
+ * order, as one shard's is), so that one task holds all 8.
+ */
+async function largeShard(ctx: { s3: S3Client; baseConfig: object; task: { vcpu: number; memoryMiB: number }; job: JobCommand; work: string; log: string }): Promise<{ line: string; summary: LargeShardSummary }> {
+  const { s3, task, job, work } = ctx;
+  const images = await largeImages(join(BENCH_DIR, 'large-v2'));
+  // Multipart, in parts the embedded server accepts (fauxqs takes request bodies up to 11 MiB).
+  for (const f of images.files) await new Upload({ client: s3, params: { Bucket: 'large', Key: `large/${f.name}`, Body: createReadStream(join(images.dir, f.name)) }, partSize: 8 * 2 ** 20, queueSize: 2 }).done();
+  const config = parsePipelineConfig({ ...ctx.baseConfig, buckets: { corpus: 'large', renditions: 'renditions', backup: 'backup', work: 'work' } });
+  const runId = 'bench-large';
+  const keys = runKeys(runId);
+  await forgetResults(s3, runId, 'resize');
+  await emptyBucket(s3, 'renditions');
+  const plain = { env: { PATH: process.env.PATH }, cwd: work, log: ctx.log };
+  await measure([[job('catalog', config, runId, { NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'] }) })]], plain);
+  const plan = await getJson<Plan>(s3, 'work', keys.plan);
+  const manifests = await Promise.all(Array.from({ length: plan.shardCount }, (_, i) => getText(s3, 'work', keys.shard(i))));
+  await putText(s3, 'work', keys.shard(0), manifests.join(''), 'application/x-ndjson');
+
+  const jobLog = join(work, 'large.log');
+  process.stdout.write(`large: ${images.files.length} originals of ${images.files.map((f) => f.mp.toFixed(0)).join(', ')} MP (${fmt(images.files.reduce((n, f) => n + f.bytes, 0) / 2 ** 20, 0)} MiB) in one ${task.vcpu}-vCPU / ${task.memoryMiB} MiB resize task…\n`);
+  const m = await measure([[job('resize', config, runId, { AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '1', NIGHTSHIFT_JOB_MEMORY_MIB: String(task.memoryMiB), NIGHTSHIFT_LOG_LEVEL: 'debug' })]], { ...plain, log: jobLog });
+  const result = await getJson<ShardResult>(s3, 'work', keys.result('resize', 0));
+  const completed = result.counts.processed === images.files.length;
+  const share = m.maxRssMb / task.memoryMiB;
+  const most = mostAdmittedAtOnce(readFileSync(jobLog, 'utf8'));
+  const line =
+    `large: ${completed ? 'completed' : `did NOT complete (${result.counts.processed} of ${images.files.length} processed: ${[...result.failures, ...result.skipped].map((f) => `${f.key} ${f.code} ${f.message ?? ''}`).join('; ')})`} in ${fmt(m.wallMs / 1000, 1)} s, ` +
+    `peak RSS ${fmt(m.maxRssMb, 0)} MB = ${fmt(share * 100, 0)} % of the task's ${task.memoryMiB} MiB (target under 80 %)${share < 0.8 ? '' : ': OVER TARGET'}; at most ${most} image(s) admitted at once (resize.concurrency ${config.resize.concurrency})`;
+  return {
+    line,
+    summary: { large_shard_images: images.files.length, large_shard_completed: completed, large_shard_peak_rss_mb: Math.round(m.maxRssMb), large_shard_peak_rss_share: Number(share.toFixed(3)), large_shard_most_images_at_once: most },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 
 interface Sample extends Measured {
   readonly outputs?: number;
@@ -262,15 +325,7 @@ async function main(): Promise<void> {
     `nightshift bench${opts.quick ? ' --quick' : ''}: ${cores} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})\n`,
   );
 
-  const images = await corpus(opts.images);
-  process.stdout.write(`corpus: ${images.files.length} images (${images.files.filter((f) => f.endsWith('.jpg')).length} JPEG 4000×3000, ${images.files.filter((f) => f.endsWith('.png')).length} PNG 2400×1600), ${fmt(images.bytes / 2 ** 20, 1)} MiB\n`);
-
-  const peers = Object.fromEntries(Object.entries(PEERS).map(([name, probe]) => [name, probe()])) as Record<keyof typeof PEERS, string | undefined>;
-  for (const [name, version] of Object.entries(peers)) {
-    process.stdout.write(version ? `peer ${name}: ${version}\n` : `peer ${name}: not installed, skipped (install: ${name === 'sort' ? 'apt-get install coreutils' : INSTALL_PEERS})\n`);
-  }
-
-  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest'] });
+  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest', 'large'] });
   const s3 = createS3Client({ endpoint: server.endpoint, maxAttempts: 3 }, {});
   const baseConfig = { presets: stack.presets, filter: stack.filter, resize: stack.resize, backup: stack.backup, shards: { targetObjects: 1_000_000, targetBytes: 2 ** 50 } };
   const config = parsePipelineConfig({ ...baseConfig, buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
@@ -307,6 +362,24 @@ async function main(): Promise<void> {
   const plain = { env: { PATH: process.env.PATH }, cwd: work, log };
 
   try {
+    const large = async () => {
+      const r = await largeShard({ s3, baseConfig, task, job, work, log });
+      process.stdout.write(`${r.line}\n`);
+      return r;
+    };
+    if (opts.only === 'large') {
+      const r = await large();
+      process.stdout.write(`${JSON.stringify(r.summary)}\n`);
+      rmSync(work, { recursive: true, force: true });
+      return;
+    }
+    const images = await corpus(opts.images);
+    process.stdout.write(`corpus: ${images.files.length} images (${images.files.filter((f) => f.endsWith('.jpg')).length} JPEG 4000×3000, ${images.files.filter((f) => f.endsWith('.png')).length} PNG 2400×1600), ${fmt(images.bytes / 2 ** 20, 1)} MiB\n`);
+    const peers = Object.fromEntries(Object.entries(PEERS).map(([name, probe]) => [name, probe()])) as Record<keyof typeof PEERS, string | undefined>;
+    for (const [name, version] of Object.entries(peers)) {
+      process.stdout.write(version ? `peer ${name}: ${version}\n` : `peer ${name}: not installed, skipped (install: ${name === 'sort' ? 'apt-get install coreutils' : INSTALL_PEERS})\n`);
+    }
+
     // Resize: the corpus in S3, planned once by the real catalog job.
     const upload = pLimit(8);
     await Promise.all(images.files.map((f) => upload(() => s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: `photos/${f}`, Body: readFileSync(join(images.dir, f)), ContentType: f.endsWith('.png') ? 'image/png' : 'image/jpeg' })))));
@@ -429,6 +502,7 @@ async function main(): Promise<void> {
       }
     }
 
+    const largeResult = await large();
     report(rows, {
       resize: [resizeRows.inmemory, resizeRows.job, resizeRows.vips, resizeRows.magick],
       backup: [backupRows.job, backupRows.rclone],
@@ -438,6 +512,7 @@ async function main(): Promise<void> {
       config,
       rounds: opts.rounds,
       minutes: (Date.now() - benchStarted) / 60_000,
+      large: largeResult.summary,
     });
     rmSync(work, { recursive: true, force: true });
   } finally {
@@ -448,7 +523,7 @@ async function main(): Promise<void> {
 
 function report(
   rows: Row[],
-  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; rounds: RoundPlan; minutes: number },
+  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; rounds: RoundPlan; minutes: number; large: LargeShardSummary },
 ): void {
   const med = (r: Row | undefined, f: (s: Sample) => number) => (r && r.samples.length > 0 ? median(r.samples.map(f)) : undefined);
   const lines = [
@@ -523,6 +598,7 @@ function report(
     resize_job_peak_rss_mb: Math.round(med(job, (s) => s.maxRssMb)!),
     usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
     usd_per_million_images_total: 0,
+    ...parts.large,
     spread: spreads,
   };
   process.stdout.write(`ratios (median of the rounds' own; ± half their range):\n${ratioLines.join('\n')}\n`);

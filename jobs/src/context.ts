@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
+import { JOB_DEFAULTS, parsePipelineConfig, type PipelineConfig } from '../../core/config';
 import { JOB_NAMES, type JobName } from '../../core/jobs';
 import { assertRunId, runKeys } from '../../core/keys';
 import { ALL_SHARDS } from '../../core/work-scope';
@@ -31,6 +31,8 @@ export interface JobContext {
   readonly attempt: number;
   readonly tmpDir: string;
   readonly sortMemoryBytes: number;
+  /** The task's memory in MiB (NIGHTSHIFT_JOB_MEMORY_MIB, which the job definition sets from its own size; else the configuration's compute.resize.memoryMiB): what the resize job budgets images from. */
+  readonly memoryMiB: number;
   /** After SIGTERM, how long in-flight objects may take to finish before the job exits anyway. */
   readonly graceMs: number;
   /** At most one progress log line per this many milliseconds. */
@@ -86,6 +88,7 @@ export function parseJobEnvironment(job: string | undefined, env: NodeJS.Process
     attempt: intVar(env, 'AWS_BATCH_JOB_ATTEMPT', 1, 1, 10),
     tmpDir: env.NIGHTSHIFT_TMPDIR || tmpdir(),
     sortMemoryBytes: intVar(env, 'NIGHTSHIFT_SORT_MEMORY_MB', 128, 1, 65_536) * 1024 * 1024,
+    memoryMiB: intVar(env, 'NIGHTSHIFT_JOB_MEMORY_MIB', job === 'catalog' ? JOB_DEFAULTS.catalog.memoryMiB : config.compute[job as 'backup' | 'resize'].memoryMiB, 1, 1_048_576),
     graceMs: intVar(env, 'NIGHTSHIFT_GRACE_SECONDS', 20, 0, 3_600) * 1000,
     progressMs: intVar(env, 'NIGHTSHIFT_PROGRESS_MS', 30_000, 0, 3_600_000),
     /** The job definition's attempt timeout (the stack sets it); 0: none known, no self-deadline. */

@@ -38,7 +38,14 @@ export interface SourceFacts {
   readonly orientation: number;
   /** HEVC-compressed HEIF: decoded by libheif, not libvips. */
   readonly hevc: boolean;
+  /** Channels and bytes per channel as decoded: with the pixels, what the decode holds (core/memory-budget.ts). */
+  readonly bands: number;
+  readonly bytesPerSample: number;
+  readonly decodedCopies: number;
 }
+
+/** Bytes per sample of each libvips band format (sharp's `depth`). */
+const SAMPLE_BYTES: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8, dpcomplex: 16 };
 
 export interface Rendition {
   readonly preset: string;
@@ -74,6 +81,7 @@ export async function inspect(input: Buffer, options: Pick<RenderOptions, 'maxPi
   if (pixels > options.maxPixels) {
     throw new RenderError('too-many-pixels', `${meta.width}×${meta.height} = ${pixels.toLocaleString('en-US')} pixels exceeds the limit of ${options.maxPixels.toLocaleString('en-US')} (filter.maxPixels)`);
   }
+  const hevc = meta.format === 'heif' && meta.compression === 'hevc';
   return {
     format: meta.format,
     width: meta.autoOrient.width,
@@ -82,7 +90,12 @@ export async function inspect(input: Buffer, options: Pick<RenderOptions, 'maxPi
     space: meta.space,
     hasAlpha: meta.hasAlpha,
     orientation: meta.orientation ?? 1,
-    hevc: meta.format === 'heif' && meta.compression === 'hevc',
+    hevc,
+    // libheif decodes a HEIC to 8-bit RGBA, whatever it holds.
+    bands: hevc ? 4 : meta.channels,
+    bytesPerSample: hevc ? 1 : (SAMPLE_BYTES[meta.depth] ?? 8),
+    // libheif's output in its WebAssembly memory, and again as a Buffer (decodeHeic).
+    decodedCopies: hevc ? 2 : 1,
   };
 }
 
@@ -118,8 +131,9 @@ interface Level {
   readonly info: sharp.OutputInfo;
 }
 
-export async function render(input: Buffer, presets: readonly Preset[], options: RenderOptions): Promise<{ source: SourceFacts; renditions: Rendition[] }> {
-  const source = await inspect(input, options);
+/** `inspected`: the input's facts when the caller read its header already (inspect). */
+export async function render(input: Buffer, presets: readonly Preset[], options: RenderOptions, inspected?: SourceFacts): Promise<{ source: SourceFacts; renditions: Rendition[] }> {
+  const source = inspected ?? (await inspect(input, options));
   const ordered = [...presets].sort((a, b) => presetScale(b, source.width, source.height) - presetScale(a, source.width, source.height));
   const renditions: Rendition[] = [];
   let level: Level | undefined;

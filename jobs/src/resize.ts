@@ -17,10 +17,11 @@ import { FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/ke
 import { renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { failure } from '../../core/failures';
+import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
 import { errorText, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { render, RenderError, type RenderOptions, type Rendition } from './render';
+import { inspect, render, RenderError, type RenderOptions, type Rendition, type SourceFacts } from './render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 
 /** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
@@ -33,163 +34,246 @@ const RENDITION_EXTENSIONS = new Set(OUTPUT_FORMATS.map((f) => renditionKey('p',
 
 const GENERIC_CONTENT_TYPES = ['application/octet-stream', 'binary/octet-stream', ''];
 
+/** What every step of a shard shares: its configuration, presets, listings and memory budget. */
+interface ResizeShard {
+  readonly ctx: JobContext;
+  readonly plan: Plan;
+  readonly config: JobContext['config'];
+  readonly presets: readonly Preset[];
+  readonly options: RenderOptions;
+  readonly log: JobContext['log'];
+  /** On dense work, one listing cursor per preset × format (see isDenseWork). */
+  readonly listings?: Map<string, ListingCursor>;
+  /** Bytes the images being rendered may hold at once (core/memory-budget.ts). */
+  readonly budget: MemoryBudget;
+}
+
 /**
- * One closure per shard, long on purpose: the steps inside it share the shard's configuration,
- * presets and counters, and each is short.
+ * The shard's images in flight are at most resize.concurrency (runShard), and fewer when they are
+ * large: each is admitted by the memory budget before it is decoded.
  */
 export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutcome> {
   const { config } = ctx;
-  const presets = config.presets.filter((p) => plan.presets.includes(p.name));
-  const recipe = (preset: Preset, format: OutputFormat) => renditionRecipe(preset, format, config.resize);
-  const options: RenderOptions = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
-  const log = ctx.log.child({ shard: ctx.shard, operation: 'resize' });
-  const listings = isDenseWork(plan) ? new Map<string, ListingCursor>() : undefined;
-  const listingOf = (preset: string, format: string) => {
-    const name = `${preset}/${format}`;
-    let cursor = listings!.get(name);
-    if (!cursor) listings!.set(name, (cursor = new ListingCursor(ctx.s3, config.buckets.renditions)));
-    return cursor;
+  const shard: ResizeShard = {
+    ctx,
+    plan,
+    config,
+    presets: config.presets.filter((p) => plan.presets.includes(p.name)),
+    options: { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort },
+    log: ctx.log.child({ shard: ctx.shard, operation: 'resize' }),
+    ...(isDenseWork(plan) ? { listings: new Map<string, ListingCursor>() } : {}),
+    budget: new MemoryBudget(budgetBytes(ctx.memoryMiB)),
   };
+  return runShard(ctx, 'resize', plan, { concurrency: config.resize.concurrency, handle: (item, tally) => handle(shard, item, tally) });
+}
 
-  async function handle(item: WorkItem, tally: ShardTally): Promise<void> {
-    if (item.change === 'deleted') return prune(item, tally);
-    if (item.resizeSkip) return tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
-    const due = presets.filter((p) => item.presets.includes(p.name));
-    if (due.length === 0) return tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
-    const wanted = due.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
-    let stale;
-    try {
-      stale = await staleOutputs(item, wanted);
-    } catch (error) {
-      return tally.fail(failure(item.key, 'read-failed', `checking existing renditions: ${errorText(error)}`));
-    }
-    if (stale.length === 0) return tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
-    if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
+const recipe = (s: ResizeShard, preset: Preset, format: OutputFormat) => renditionRecipe(preset, format, s.config.resize);
 
-    const body = await readSource(item, tally);
-    if (!body) return;
-
-    const needed = due.filter((p) => stale.some((s) => s.preset === p));
-    let renditions;
+async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
+  if (item.change === 'deleted') return prune(s, item, tally);
+  const due = await dueRenditions(s, item, tally);
+  if (!due) return;
+  const body = await readSource(s, item, tally);
+  if (!body) return;
+  const admitted = await admit(s, item, body, tally);
+  if (!admitted) return;
+  try {
+    const renditions = await renderDue(s, item, body, due.presets, admitted.facts, tally);
+    if (!renditions) return;
     try {
-      ({ renditions } = await render(body, needed, options));
-    } catch (error) {
-      if (error instanceof RenderError) return tally.fail(failure(item.key, error.code, error.message));
-      throw error;
-    }
-    const staleKeys = new Set(stale.map((s) => s.key));
-    try {
-      await writeRenditions(item, renditions.filter((r) => staleKeys.has(renditionKey(r.preset, item.key, r.format))), needed, tally);
+      await writeRenditions(s, item, renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally);
     } catch (error) {
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
-    tally.processed();
-    log.debug('rendered', { key: item.key, renditions: staleKeys.size });
+  } finally {
+    admitted.release();
   }
+  tally.processed();
+  s.log.debug('rendered', { key: item.key, renditions: due.keys.size });
+}
 
-  /** The original, pinned to its catalogued ETag; undefined when its outcome is already on the tally (changed, gone, archived, wrong type). */
-  async function readSource(item: WorkItem, tally: ShardTally): Promise<Buffer | undefined> {
-    try {
-      const got = await ctx.s3.send(new GetObjectCommand({ Bucket: config.buckets.corpus, Key: item.key, IfMatch: item.etag }));
-      const type = (got.ContentType ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!GENERIC_CONTENT_TYPES.includes(type) && !config.filter.contentTypes.includes(type)) {
-        got.Body?.transformToWebStream().cancel().catch(() => undefined);
-        tally.fail(failure(item.key, 'content-type', `Content-Type ${JSON.stringify(type)} is not one of filter.contentTypes`));
-        return undefined;
-      }
-      const body = Buffer.from(await got.Body!.transformToByteArray());
-      tally.bytesRead += body.length;
-      return body;
-    } catch (error) {
-      sourceReadOutcome(tally, item.key, error, 'read-failed');
+/**
+ * The presets to render and the rendition keys to write, or undefined when the item's outcome is
+ * already on the tally (skipped, up to date, a dry run's plan, or the check failed).
+ */
+async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
+  if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
+  const due = s.presets.filter((p) => item.presets.includes(p.name));
+  if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
+  const wanted = due.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
+  let stale;
+  try {
+    stale = await staleOutputs(s, item, wanted);
+  } catch (error) {
+    return void tally.fail(failure(item.key, 'read-failed', `checking existing renditions: ${errorText(error)}`));
+  }
+  if (stale.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
+  if (s.plan.dryRun) return void tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
+  return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)) };
+}
+
+/** The original, pinned to its catalogued ETag; undefined when its outcome is already on the tally (changed, gone, archived, wrong type). */
+async function readSource(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<Buffer | undefined> {
+  try {
+    const got = await s.ctx.s3.send(new GetObjectCommand({ Bucket: s.config.buckets.corpus, Key: item.key, IfMatch: item.etag }));
+    const type = (got.ContentType ?? '').split(';')[0]!.trim().toLowerCase();
+    if (!GENERIC_CONTENT_TYPES.includes(type) && !s.config.filter.contentTypes.includes(type)) {
+      got.Body?.transformToWebStream().cancel().catch(() => undefined);
+      tally.fail(failure(item.key, 'content-type', `Content-Type ${JSON.stringify(type)} is not one of filter.contentTypes`));
       return undefined;
     }
+    const body = await bodyBytes(got.Body as AsyncIterable<Uint8Array>, got.ContentLength);
+    tally.bytesRead += body.length;
+    return body;
+  } catch (error) {
+    sourceReadOutcome(tally, item.key, error, 'read-failed');
+    return undefined;
   }
+}
 
-  /** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
-  async function writeRenditions(item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally): Promise<void> {
-    await Promise.all(
-      renditions.map(async (r) => {
-        await ctx.s3.send(
-          new PutObjectCommand({
-            Bucket: config.buckets.renditions,
-            Key: renditionKey(r.preset, item.key, r.format),
-            Body: r.data,
-            ContentType: FORMAT_CONTENT_TYPE[r.format],
-            CacheControl: config.resize.cacheControl,
-            Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(presetsUsed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
-          }),
-        );
-        tally.output(`${r.preset}/${r.format}`, r.data.length);
-      }),
-    );
+/**
+ * A GetObject body as one buffer, each chunk copied once into a buffer of the response's
+ * Content-Length as it arrives (transformToByteArray keeps every chunk, then concatenates them:
+ * the image twice at its peak, and Buffer.from of its result a third time).
+ */
+async function bodyBytes(body: AsyncIterable<Uint8Array>, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    return Buffer.concat(chunks);
   }
-
-  /** The wanted renditions that are missing, or were made from another version of the source or with another recipe. */
-  async function staleOutputs(item: WorkItem, wanted: { preset: Preset; format: OutputFormat; key: string }[]) {
-    if (plan.force) return wanted;
-    const etag = item.etag.replaceAll('"', '');
-    const current = await Promise.all(
-      wanted.map(async (w) => {
-        // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
-        if (listings && (await listingOf(w.preset.name, w.format).find(w.key)) === undefined) return false;
-        try {
-          const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: w.key }));
-          return head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(w.preset, w.format);
-        } catch (error) {
-          if (isNotFound(error)) return false;
-          throw error;
-        }
-      }),
-    );
-    return wanted.filter((_, i) => !current[i]);
+  const bytes = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.length > length) throw new Error(`the body is longer than its Content-Length (${length} bytes)`);
+    bytes.set(chunk, at);
+    at += chunk.length;
   }
+  if (at !== length) throw new Error(`the body ended after ${at} of its ${length} bytes`);
+  return bytes;
+}
 
-  /**
-   * A deleted original's renditions: for each preset it was rendered with, the listing of
-   * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
-   * too); each is deleted only if it was made from this original (its source ETag) and is still
-   * the object that HEAD saw (DeleteObject with If-Match), so a rendition another image wrote in
-   * the meantime is never deleted.
-   */
-  async function prune(item: WorkItem, tally: ShardTally): Promise<void> {
-    const etag = item.etag.replaceAll('"', '');
-    const stem = stripExtension(item.key);
-    const deleted: string[] = [];
-    try {
-      for (const preset of item.presets) {
-        const prefix = `${preset}/${stem}.`;
-        for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
-          for (const listed of page.objects) {
-            const key = listed.Key!;
-            if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
-            const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
-              if (isNotFound(error)) return undefined;
-              throw error;
-            });
-            if (head?.Metadata?.[SOURCE_ETAG_META] !== etag) continue;
-            if (plan.dryRun) {
-              deleted.push(key);
-              continue;
-            }
-            try {
-              await ctx.s3.send(new DeleteObjectCommand({ Bucket: config.buckets.renditions, Key: key, IfMatch: head.ETag }));
-              deleted.push(key);
-            } catch (error) {
-              // Rewritten since the HEAD (412) or gone already (404): not this original's to delete.
-              if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
-            }
+/**
+ * Reads the image's header (no pixel decoded) and waits until the memory budget has room for its
+ * decode; undefined when its outcome is already on the tally: not an image, too many pixels, or
+ * too large for the job's memory even alone. While an image waits here its compressed bytes are
+ * held but not yet counted: at most resize.concurrency images' (runShard), each at most filter.maxBytes.
+ */
+async function admit(s: ResizeShard, item: WorkItem, body: Buffer, tally: ShardTally): Promise<{ facts: SourceFacts; release: () => void } | undefined> {
+  let facts;
+  try {
+    facts = await inspect(body, s.options);
+  } catch (error) {
+    if (error instanceof RenderError) return void tally.fail(failure(item.key, error.code, error.message));
+    throw error;
+  }
+  const cost = imageCostBytes(facts, body.length);
+  if (!s.budget.fits(cost)) return void tally.fail(failure(item.key, 'too-large-for-memory', tooLargeForMemory(facts, cost, s.ctx.memoryMiB)));
+  const release = await s.budget.acquire(cost);
+  s.log.debug('admitted', { key: item.key, bytes: cost, budgetUsed: s.budget.used, budget: s.budget.capacity, images: s.budget.holders });
+  return { facts, release };
+}
+
+/** Every due preset × format of the image; undefined when its failure is on the tally. */
+async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: readonly Preset[], facts: SourceFacts, tally: ShardTally): Promise<Rendition[] | undefined> {
+  try {
+    return (await render(body, presets, s.options, facts)).renditions;
+  } catch (error) {
+    if (error instanceof RenderError) return void tally.fail(failure(item.key, error.code, error.message));
+    throw error;
+  }
+}
+
+/** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
+async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally): Promise<void> {
+  await Promise.all(
+    renditions.map(async (r) => {
+      await s.ctx.s3.send(
+        new PutObjectCommand({
+          Bucket: s.config.buckets.renditions,
+          Key: renditionKey(r.preset, item.key, r.format),
+          Body: r.data,
+          ContentType: FORMAT_CONTENT_TYPE[r.format],
+          CacheControl: s.config.resize.cacheControl,
+          Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(s, presetsUsed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
+        }),
+      );
+      tally.output(`${r.preset}/${r.format}`, r.data.length);
+    }),
+  );
+}
+
+/** On dense work, the listing cursor of one preset × format's key range, opened on first use. */
+function listingOf(s: ResizeShard, preset: string, format: string): ListingCursor {
+  const name = `${preset}/${format}`;
+  let cursor = s.listings!.get(name);
+  if (!cursor) s.listings!.set(name, (cursor = new ListingCursor(s.ctx.s3, s.config.buckets.renditions)));
+  return cursor;
+}
+
+/** The wanted renditions that are missing, or were made from another version of the source or with another recipe. */
+async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: { preset: Preset; format: OutputFormat; key: string }[]) {
+  if (s.plan.force) return wanted;
+  const etag = item.etag.replaceAll('"', '');
+  const current = await Promise.all(
+    wanted.map(async (w) => {
+      // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
+      if (s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return false;
+      try {
+        const head = await s.ctx.s3.send(new HeadObjectCommand({ Bucket: s.config.buckets.renditions, Key: w.key }));
+        return head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(s, w.preset, w.format);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    }),
+  );
+  return wanted.filter((_, i) => !current[i]);
+}
+
+/**
+ * A deleted original's renditions: for each preset it was rendered with, the listing of
+ * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
+ * too); each is deleted only if it was made from this original (its source ETag) and is still
+ * the object that HEAD saw (DeleteObject with If-Match), so a rendition another image wrote in
+ * the meantime is never deleted.
+ */
+async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
+  const { ctx, config, plan, log } = s;
+  const etag = item.etag.replaceAll('"', '');
+  const stem = stripExtension(item.key);
+  const deleted: string[] = [];
+  try {
+    for (const preset of item.presets) {
+      const prefix = `${preset}/${stem}.`;
+      for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
+        for (const listed of page.objects) {
+          const key = listed.Key!;
+          if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
+          const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
+            if (isNotFound(error)) return undefined;
+            throw error;
+          });
+          if (head?.Metadata?.[SOURCE_ETAG_META] !== etag) continue;
+          if (plan.dryRun) {
+            deleted.push(key);
+            continue;
+          }
+          try {
+            await ctx.s3.send(new DeleteObjectCommand({ Bucket: config.buckets.renditions, Key: key, IfMatch: head.ETag }));
+            deleted.push(key);
+          } catch (error) {
+            // Rewritten since the HEAD (412) or gone already (404): not this original's to delete.
+            if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
           }
         }
       }
-    } catch (error) {
-      return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
     }
-    if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'prune', bytes: 0, renditions: deleted.length }, `would prune ${deleted.length} rendition(s) of a deleted original`);
-    if (deleted.length === 0) return tally.skip(item.key, 'nothing-to-prune', 'the original was deleted and no rendition made from it was found');
-    tally.prunedRenditions(item.key, deleted);
-    log.info('pruned', { key: item.key, renditions: deleted.length });
+  } catch (error) {
+    return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
   }
-
-  return runShard(ctx, 'resize', plan, { concurrency: config.resize.concurrency, handle });
+  if (plan.dryRun) return tally.would({ key: item.key, operation: 'resize', action: 'prune', bytes: 0, renditions: deleted.length }, `would prune ${deleted.length} rendition(s) of a deleted original`);
+  if (deleted.length === 0) return tally.skip(item.key, 'nothing-to-prune', 'the original was deleted and no rendition made from it was found');
+  tally.prunedRenditions(item.key, deleted);
+  log.info('pruned', { key: item.key, renditions: deleted.length });
 }
