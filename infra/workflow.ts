@@ -88,7 +88,14 @@ export const STATE = {
 
 const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 const BATCH_TRANSIENT = ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'];
-const S3_TRANSIENT = ['S3.SdkClientException', 'S3.InternalError', 'S3.SlowDown', 'S3.ServiceUnavailable'];
+/**
+ * An AWS SDK integration names an error `<Service>.<Name>Exception`, the suffix added even where the
+ * service's API reference has none (Step Functions developer guide, "AWS SDK service integrations":
+ * S3's BucketAlreadyExists is caught as `S3.BucketAlreadyExistsException`). S3's 500 InternalError,
+ * 503 SlowDown and ServiceUnavailable have no modelled exception in the SDK: they arrive as the
+ * service's base exception, `S3.S3Exception`. `S3.InternalError` and the like never occur.
+ */
+const S3_TRANSIENT = ['S3.SdkClientException', 'S3.S3Exception'];
 const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn.SfnException'];
 
 /**

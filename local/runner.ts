@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
@@ -196,12 +196,11 @@ function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) =
   let plan: Plan | undefined;
   const batch = (job: JobName) => batchTask(run, job, display, () => plan);
   const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await withFunctionEnvironment(functionEnv, () => fn((task as { Payload: never }).Payload)), StatusCode: 200, ExecutedVersion: '$LATEST' });
+  const getObject = localGetObject(s3);
   const readPlan = async (task: unknown) => {
-    const { Bucket, Key } = task as { Bucket: string; Key: string };
-    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
-    const Body = await got.Body!.transformToString();
-    plan = JSON.parse(Body) as Plan;
-    return { Body, ContentType: got.ContentType, ETag: got.ETag };
+    const got = await getObject(task);
+    plan = JSON.parse(got.Body) as Plan;
+    return got;
   };
   const handlers = {
     [STATE.prepare]: lambda(prepare),
@@ -218,6 +217,36 @@ function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) =
     [STATE.notifyFailure]: lambda(notifyFailure),
   };
   return { handlers, plan: () => plan };
+}
+
+/**
+ * The local stand-in for `arn:aws:states:::aws-sdk:s3:getObject`: GetObject's output members, and
+ * its failures under the names the integration gives them (sdkIntegrationError).
+ */
+export function localGetObject(s3: S3Client) {
+  return async (task: unknown) => {
+    const { Bucket, Key } = task as { Bucket: string; Key: string };
+    try {
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+      return { Body: await got.Body!.transformToString(), ContentType: got.ContentType, ETag: got.ETag };
+    } catch (error) {
+      throw sdkIntegrationError('S3', error);
+    }
+  };
+}
+
+/**
+ * An SDK error as an AWS SDK service integration names it: the service, a dot, and the error name
+ * with the `Exception` suffix, added where the API reference has none (Step Functions developer
+ * guide, "AWS SDK service integrations": S3's BucketAlreadyExists is `S3.BucketAlreadyExistsException`).
+ * Errors the SDK has no exception for (S3's 500 InternalError, 503 SlowDown) are the service's base
+ * exception, `S3.S3Exception`; a request that got no answer is the client's, `S3.SdkClientException`.
+ */
+export function sdkIntegrationError(service: 'S3', error: unknown): Error {
+  const e = error as Error;
+  const modelled = error instanceof S3ServiceException && Object.getPrototypeOf(error) !== S3ServiceException.prototype;
+  const name = !(error instanceof S3ServiceException) ? 'SdkClientException' : modelled ? (e.name.endsWith('Exception') ? e.name : `${e.name}Exception`) : `${service}Exception`;
+  return Object.assign(new Error(e.message), { name: `${service}.${name}` });
 }
 
 /** A Batch SubmitJob task (`.sync`): the job's children as processes of the bundle, their progress drawn. */
