@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EXECUTION_TIMEOUT_HOURS } from '../core/config';
+import { catalogStateTimeoutSeconds } from '../core/timing';
 import type { JobName } from '../core/jobs';
 import type { JobSize } from './compute';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
@@ -255,7 +256,7 @@ export class Workflow extends Construct {
     );
     const catalog = props.jobs.catalog;
     const plan = guard(
-      new BatchJobState(this, STATE.plan, Duration.minutes(catalog.timeoutMinutes * catalog.attempts + 60), {
+      new BatchJobState(this, STATE.plan, Duration.seconds(catalogStateTimeoutSeconds(catalog)), {
         jobName: 'nightshift-catalog',
         jobQueueArn: props.queue.jobQueueArn,
         jobDefinitionArn: props.jobDefinitions.catalog.jobDefinitionArn,
@@ -285,7 +286,7 @@ export class Workflow extends Construct {
    * branch with a named error, which the Parallel's Catch then reports (e.g. "Failed in Work: ResizeFailed").
    */
   private workStates(props: WorkflowProps, guard: Guard, invoke: Invoke) {
-    const scopeWork = invoke(STATE.scopeWork, props.functions.scopeWork, { runId: run('runId'), redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount') }, Duration.minutes(2), '$.scope');
+    const scopeWork = invoke(STATE.scopeWork, props.functions.scopeWork, { runId: run('runId'), executionArn: run('executionArn'), redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount') }, Duration.minutes(2), '$.scope');
     const arrayJob = (job: 'backup' | 'resize', stateId: string) => {
       // Timed by the plan to the work: its shards, how many run at once on the configured vCPUs,
       // and the measured throughput (core/timing.ts); never less than every attempt of one child.
