@@ -13,13 +13,14 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
+import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, n } from '../core/format';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
-import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
+import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { handler as scopeWork } from '../functions/scope-work';
 import { withFunctionEnvironment } from '../functions/context';
@@ -115,7 +116,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
     await buildJobBundle(LOCAL_JOB_BUNDLE);
     const tasks = localTasks(run);
-    const checkActiveRuns = async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) });
+    const checkActiveRuns = async () => ({ Executions: await localListExecutionsReleasingLease(s3, config.buckets.work, localStateMachineArn(server.region)) });
     const outcome = await withRunMarker(run, () =>
       executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, startTime, {
         signal: options.signal,
@@ -388,6 +389,25 @@ export async function localListExecutions(s3: S3Client, bucket: string, stateMac
     }
   }
   return out.sort((a, b) => Date.parse(String(b.StartDate)) - Date.parse(String(a.StartDate)));
+}
+
+/**
+ * localListExecutions, and the run lease of a local run that ended without reaching a failure path
+ * (killed, or stopped with Ctrl-C) is released: its marker is gone, so it is not listed. The lease
+ * is read before the markers are listed: a run writes its marker before it takes the lease, so a
+ * lease read first belongs to a run whose marker the listing sees, while that run lives. In AWS a
+ * stopped or timed-out execution's lease lasts until its budget runs out (core/lease.ts).
+ */
+export async function localListExecutionsReleasingLease(s3: S3Client, bucket: string, stateMachineArn: string): Promise<ListedExecution[]> {
+  const lease = await getJsonIfExists<RunLease>(s3, bucket, LEASE_KEY);
+  const listed = await localListExecutions(s3, bucket, stateMachineArn);
+  if (lease && !listed.some((e) => e.ExecutionArn === lease.value.executionArn)) {
+    // If-Match: a lease taken since the read is another run's, and stays.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: LEASE_KEY, IfMatch: lease.etag })).catch((error: unknown) => {
+      if (!isPreconditionFailed(error) && !isNotFound(error) && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 409) throw error;
+    });
+  }
+  return listed;
 }
 
 const localStateMachineArn = (region: string) => `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`;
