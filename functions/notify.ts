@@ -20,7 +20,7 @@ export interface NotifyEvent {
   /** `report`: after Aggregate; `nothing-to-do`: straight from the plan; `skipped`: another run was in progress. */
   readonly kind: 'report' | 'nothing-to-do' | 'skipped';
   /** For `skipped`: the run this one gave way to. */
-  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
 }
 
 export async function handler(event: NotifyEvent): Promise<Published> {

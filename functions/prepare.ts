@@ -32,7 +32,7 @@ export interface Prepared {
   readonly startedAt: string;
   readonly executionArn: string;
   /** Set when another run is in progress: this run does nothing and says so. */
-  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
 }
 
 /** Step Functions names the error after `name`: the workflow's Catch reports it as the error. */
@@ -77,5 +77,5 @@ async function yieldTo(ctx: FunctionContext, execution: PrepareEvent['execution'
   const other = runToYieldTo({ name: execution.Name, startDate: execution.StartTime }, running);
   if (other) return { activeRun: other.name, activeArn: other.executionArn, activeSince: other.startDate };
   const lease = await takeLease(ctx, { executionArn: execution.Id, runId: execution.Name }, planningBudgetSeconds(catalogStateTimeoutSeconds(ctx.config.compute.catalog)));
-  return lease.held ? undefined : { activeRun: lease.holder.runId, activeArn: lease.holder.executionArn, activeSince: lease.holder.takenAt };
+  return lease.held ? undefined : { activeRun: lease.holder.runId, activeArn: lease.holder.executionArn, activeSince: lease.holder.takenAt, leaseUntil: lease.holder.expiresAt };
 }

@@ -180,6 +180,17 @@ describe('a lease another execution wrote', () => {
     expect(await lease()).toEqual(held);
   });
 
+  it('held by an AWS execution: the email says a stopped run keeps its lease, until when, and which object to delete', async () => {
+    await inbox();
+    const name = '9ed4bc0a-1c71-4c33-9f8d-1f8c31f2c9d1';
+    const held: RunLease = { ...other(3_600_000), executionArn: `arn:aws:states:us-east-1:000000000000:execution:nightshift:${name}`, runId: name };
+    await putJson(server.s3, LOCAL_BUCKETS.work, LEASE_KEY, held);
+    expect((await run(newRunId())).history).toEqual(SKIPPED);
+    const [email] = await inbox();
+    expect(email?.Message).toContain(`stop-execution --execution-arn ${held.executionArn}), then delete its run lease s3://${LOCAL_BUCKETS.work}/${LEASE_KEY} (a stopped run does not release it; it expires ${held.expiresAt.slice(0, 16).replace('T', ' ')}`);
+    await server.s3.send(new DeleteObjectCommand({ Bucket: LOCAL_BUCKETS.work, Key: LEASE_KEY }));
+  });
+
   it('expired: the run takes it over (If-Match), holds it while it works, and releases it at the end', async () => {
     await putJson(server.s3, LOCAL_BUCKETS.work, LEASE_KEY, other(-1000));
     const runId = newRunId();
