@@ -230,7 +230,9 @@ export class Workflow extends Construct {
 
   /** CheckActiveRuns, Prepare, Plan (the catalog job) and ReadPlan: up to the plan in the state. */
   private planStates(props: WorkflowProps, guard: Guard) {
-    // Runs of this state machine in progress, so that a second run gives way instead of racing.
+    // Runs of this state machine in progress, so that a second run gives way instead of racing: a
+    // first, cheap check (ListExecutions is eventually consistent); Prepare's run lease decides.
+    // SDK errors here are Sfn.<Name>Exception (see S3_TRANSIENT).
     const checkActiveRuns = guard(
       new tasks.CallAwsService(this, STATE.checkActiveRuns, {
         service: 'sfn',
