@@ -133,7 +133,9 @@ describe('CheckActiveRuns → Prepare with the ListExecutions answer AWS sends',
  * error name always carries the `Exception` suffix, even where the service's API reference lists
  * the error without it (S3's BucketAlreadyExists is `S3.BucketAlreadyExistsException`). S3 errors the
  * SDK models no exception for (500 InternalError, 503 SlowDown) are the service's base exception,
- * `S3.S3Exception`.
+ * `S3.S3Exception`. Seen in AWS execution histories: a getObject of a missing key fails with
+ * `S3.NoSuchKeyException`, cause "(Service: S3, Status Code: 404 …)" (localstack/localstack#12139),
+ * and a throttled listObjectsV2 with `S3.S3Exception` (cdklabs/construct-hub#1904).
  */
 describe('errors of the AWS SDK integration tasks, named as Step Functions names them', () => {
   const SERVICE: Record<string, string> = { s3: 'S3', sfn: 'Sfn' };
