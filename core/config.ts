@@ -162,6 +162,8 @@ export const computeLimitsSchema = z
     /** The rates the cost estimate uses (core/cost.ts). */
     architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
     spot: z.boolean().default(true),
+    /** The catalog job: its state timeout bounds the run lease taken at Prepare (core/lease.ts). */
+    catalog: jobLimits(JOB_DEFAULTS.catalog),
     backup: jobLimits(JOB_DEFAULTS.backup),
     resize: jobLimits(JOB_DEFAULTS.resize),
   })

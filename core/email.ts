@@ -4,6 +4,7 @@
  * is a sentence a person can act on; the whole message stays under SNS's 256 KB limit however
  * many failures there are.
  */
+import { LEASE_KEY } from './lease';
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './plan';
 import { type DryRunPlan, type Report, type Trigger } from './report';
@@ -267,12 +268,12 @@ export function failureEmail(f: WorkflowFailure, links: EmailLinks = {}): Email 
 export const LOCAL_MARKER_EXPIRY_MINUTES = 2.5;
 
 /** The email when a run gave way to another run that was still in progress. */
-export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: string; activeSince: string; startedAt: string; trigger: Trigger; workBucket?: string }, links: EmailLinks = {}): Email {
+export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: string; activeSince: string; leaseUntil?: string; startedAt: string; trigger: Trigger; workBucket?: string }, links: EmailLinks = {}): Email {
   // How to clear a run that is not really running any more: an AWS execution is stopped; a local
   // run's marker expires once its process stops beating (local/runner.ts), or is deleted.
   const clear = s.activeRun.startsWith('local-')
     ? `If run ${s.activeRun} is not running any more (its process was killed), its marker s3://${s.workBucket ?? '<work bucket>'}/running/${s.activeRun}.json expires ${LOCAL_MARKER_EXPIRY_MINUTES} minutes after its last heartbeat, or delete it now; then start this run again.`
-    : `If run ${s.activeRun} is stuck, stop it (Step Functions console: Stop execution; or aws stepfunctions stop-execution --execution-arn ${s.activeArn ?? '<its execution ARN>'}), then start this run again.`;
+    : `If run ${s.activeRun} is stuck, stop it (Step Functions console: Stop execution; or aws stepfunctions stop-execution --execution-arn ${s.activeArn ?? '<its execution ARN>'}), ${s.leaseUntil ? `then delete its run lease s3://${s.workBucket ?? '<work bucket>'}/${LEASE_KEY} (a stopped run does not release it; it expires ${utcMinute(s.leaseUntil)}), ` : ''}then start this run again.`;
   const lines = [
     `Skipped: run ${s.activeRun} was still in progress (since ${utcMinute(s.activeSince)}), so this run did nothing rather than race it.`,
     '',

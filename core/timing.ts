@@ -35,6 +35,11 @@ export const SAFETY_FACTOR = 3;
 /** Time a state allows for its jobs to wait in the queue for capacity. */
 export const QUEUE_SLACK_SECONDS = 3600;
 
+/** The Plan state's timeout (the catalog job): its every attempt, and time in the queue. */
+export function catalogStateTimeoutSeconds(job: { readonly timeoutMinutes: number; readonly attempts: number }): number {
+  return job.timeoutMinutes * 60 * job.attempts + QUEUE_SLACK_SECONDS;
+}
+
 export interface ArrayJobTiming {
   /** Children that run at once on the configured vCPUs (sharing them with the other array job). */
   readonly atOnce: number;

@@ -4,6 +4,7 @@
  */
 import { failureEmail } from '../core/email';
 import { emailLinks, functionContext } from './context';
+import { releaseLease } from './lease';
 import { recordEnd } from './ledger';
 import { finalEmailSent, publishOnce } from './publish';
 
@@ -44,6 +45,7 @@ export async function handler(event: NotifyFailureEvent): Promise<{ resumeAt: st
   if (await finalEmailSent(ctx, event.runId)) ctx.log.warn('the final email was already sent: no failure email', { runId: event.runId, state: event.state });
   else await publishOnce(ctx, event.runId, email, `failure-${event.redriveCount ?? 0}`);
   await recordEnd(ctx, event.runId, 'failed');
+  await releaseLease(ctx, event.executionArn);
   throw new RunFailed(`Failed in ${event.state}: ${error}: ${cause.split('\n')[0]}`);
 }
 

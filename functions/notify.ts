@@ -8,6 +8,7 @@ import type { Report, Trigger } from '../core/report';
 import type { Plan } from '../core/plan';
 import { getJson } from '../adapters/s3';
 import { emailLinks, functionContext } from './context';
+import { releaseLease } from './lease';
 import { readStart, recordEnd } from './ledger';
 import { type Published, publishOnce } from './publish';
 
@@ -19,7 +20,7 @@ export interface NotifyEvent {
   /** `report`: after Aggregate; `nothing-to-do`: straight from the plan; `skipped`: another run was in progress. */
   readonly kind: 'report' | 'nothing-to-do' | 'skipped';
   /** For `skipped`: the run this one gave way to. */
-  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
 }
 
 export async function handler(event: NotifyEvent): Promise<Published> {
@@ -30,6 +31,7 @@ export async function handler(event: NotifyEvent): Promise<Published> {
     const report = await getJson<Report>(ctx.s3, work, keys.report);
     const published = await publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
     await recordEnd(ctx, event.runId, 'report');
+    await releaseLease(ctx, event.executionArn);
     return published;
   }
   if (event.kind === 'skipped') {
@@ -41,5 +43,6 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted }, emailLinks(ctx, event.runId, event.executionArn, false));
   const published = await publishOnce(ctx, event.runId, email);
   await recordEnd(ctx, event.runId, 'nothing-to-do');
+  await releaseLease(ctx, event.executionArn);
   return published;
 }

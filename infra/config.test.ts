@@ -55,6 +55,7 @@ describe('stack configuration', () => {
       executionTimeoutHours: 24,
       architecture: 'arm64',
       spot: false,
+      catalog: { vcpu: 1, memoryMiB: 4096, timeoutMinutes: 120, attempts: 3 },
       backup: { vcpu: 0.5, memoryMiB: 1024, timeoutMinutes: 120, attempts: 3 },
       resize: { vcpu: 4, memoryMiB: 8192, timeoutMinutes: 90, attempts: 2 },
     });

@@ -217,7 +217,7 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     shards: config.shards,
     backup: config.backup,
     resize: config.resize,
-    compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, architecture: config.compute.architecture, spot: config.compute.spot, backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
+    compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, architecture: config.compute.architecture, spot: config.compute.spot, catalog: limits(config.compute.catalog), backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
     corpus: {
       sseKms: config.corpus.kmsKeyArn !== undefined,
       ...(config.corpus.inventory ? { inventory: { bucket: config.corpus.inventory.bucketName, prefix: config.corpus.inventory.prefix, maxAgeHours: config.corpus.inventory.maxAgeHours } } : {}),

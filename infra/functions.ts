@@ -6,6 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { LEASE_KEY } from '../core/lease';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
 import type { Storage } from './storage';
 
@@ -104,6 +105,14 @@ export class Functions extends Construct {
     acknowledge(this.prepare, {
       [wildcardResource(this.prepare, work.bucketArn, '/runs/*')]: 'Writes the run\'s start record under runs/<runId>/ and reads the previous run\'s plan, results and report: a new prefix every run.',
     });
+    // The run lease (functions/lease.ts): Prepare takes it and ScopeWork renews it with conditional
+    // writes (PutObject covers If-None-Match and If-Match); Notify and NotifyFailure release it with
+    // a conditional delete. GetObject reads the holder; ListBucket makes "no lease" a 404, not a 403.
+    const lease = (actions: string[]) => new iam.PolicyStatement({ sid: 'RunLease', actions: ['s3:GetObject', ...actions], resources: [work.arnForObjects(LEASE_KEY)] });
+    this.prepare.addToRolePolicy(lease(['s3:PutObject']));
+    this.scopeWork.addToRolePolicy(lease(['s3:PutObject']));
+    this.notify.addToRolePolicy(lease(['s3:DeleteObject']));
+    this.notifyFailure.addToRolePolicy(lease(['s3:DeleteObject']));
     // ScopeWork reads the plan, lists the shard results (ListBucket) and writes a redrive's shard lists.
     this.scopeWork.addToRolePolicy(list);
     this.scopeWork.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [work.arnForObjects('runs/*/plan.json')] }));

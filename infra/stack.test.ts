@@ -271,8 +271,8 @@ describe('IAM: least privilege', () => {
     expect(JSON.stringify(abort?.Resource)).toContain('/state/*');
   });
 
-  it('lets Prepare keep the run ledger (state/last-run.json, runs/) and the notify functions close it, and nothing else of state/', () => {
-    const ledger = (fn: string) => statementsOf(fn).filter((st) => JSON.stringify(st.Resource).includes('/state/'));
+  it('lets Prepare keep the run ledger (state/last-run.json, runs/) and the notify functions close it, and nothing else of state/ but the run lease', () => {
+    const ledger = (fn: string) => statementsOf(fn).filter((st) => JSON.stringify(st.Resource).includes('/state/') && !JSON.stringify(st.Resource).includes('/state/lease.json'));
     for (const fn of ['FunctionsprepareServiceRole', 'FunctionsnotifyServiceRole', 'FunctionsnotifyfailureServiceRole']) {
       expect({ fn, resources: ledger(fn).map((st) => JSON.stringify(st.Resource)) }).toEqual({ fn, resources: [expect.stringContaining('/state/last-run.json')] });
       expect(ledger(fn).flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
@@ -281,6 +281,25 @@ describe('IAM: least privilege', () => {
     const runs = statementsOf('Functionsprepare').find((st) => JSON.stringify(st.Resource).includes('/runs/*'));
     expect(actionsOf(runs!).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
     expect(statementsOf('Functionsprepare').flatMap(actionsOf)).toContain('s3:ListBucket');
+  });
+
+  it('lets Prepare and ScopeWork write the run lease, Notify and NotifyFailure delete it, and no one else touch it', () => {
+    // A statement of its own (a Sid: CDK merges no statement that has one). Conditional writes need
+    // s3:PutObject, a conditional delete s3:DeleteObject (S3 user guide,
+    // "Conditional writes"; S3 API reference, PutObject and DeleteObject).
+    const leaseResource = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^StorageWork'), 'Arn'] }, '/state/lease.json']] };
+    const grants = { prepare: 's3:PutObject', scopework: 's3:PutObject', notify: 's3:DeleteObject', notifyfailure: 's3:DeleteObject' };
+    for (const [fn, write] of Object.entries(grants)) {
+      s.template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: Match.stringLikeRegexp(`^Functions${fn}ServiceRole`) }],
+        PolicyDocument: { Statement: Match.arrayWith([{ Sid: 'RunLease', Effect: 'Allow', Action: ['s3:GetObject', write].sort(), Resource: leaseResource }]) },
+      });
+    }
+    const touching = Object.entries(s.json.Resources)
+      .filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties).includes('/state/lease.json'))
+      .map(([id]) => id.replace(/ServiceRoleDefaultPolicy.*$/, ''))
+      .sort();
+    expect(touching).toEqual(['Functionsnotify', 'Functionsnotifyfailure', 'Functionsprepare', 'Functionsscopework']);
   });
 
   it('lets aggregate read renditions (for the report gallery) and write none', () => {
@@ -519,9 +538,10 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(choices[STATE.resizeRequested]).toContain('"Variable":"$.scope.value.resize.run"');
   });
 
-  it('lets ScopeWork read the plan, list the results and write shard lists, and nothing more', () => {
+  it('lets ScopeWork read the plan, list the results, write shard lists and renew the run lease, and nothing more', () => {
     const st = statementsOf('FunctionsscopeworkServiceRole').filter((x) => actionsOf(x).some((a) => a.startsWith('s3:')));
     expect(st.map((x) => [actionsOf(x).sort().join(' '), JSON.stringify(x.Resource).replace(/"Fn::GetAtt":\["(\w+?)[0-9A-F]{8}","Arn"\]/g, '$1')])).toEqual([
+      ['s3:GetObject s3:PutObject', expect.stringContaining('/state/lease.json')],
       ['s3:ListBucket', expect.stringContaining('StorageWork')],
       ['s3:GetObject', expect.stringContaining('/runs/*/plan.json')],
       ['s3:PutObject', expect.stringContaining('/runs/*/scope/*')],

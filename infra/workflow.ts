@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { EXECUTION_TIMEOUT_HOURS } from '../core/config';
+import { catalogStateTimeoutSeconds } from '../core/timing';
 import type { JobName } from '../core/jobs';
 import type { JobSize } from './compute';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
@@ -88,7 +89,14 @@ export const STATE = {
 
 const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 const BATCH_TRANSIENT = ['Batch.AWSBatchException', 'Batch.ServerException', 'Batch.TooManyRequestsException'];
-const S3_TRANSIENT = ['S3.SdkClientException', 'S3.InternalError', 'S3.SlowDown', 'S3.ServiceUnavailable'];
+/**
+ * An AWS SDK integration names an error `<Service>.<Name>Exception`, the suffix added even where the
+ * service's API reference has none (Step Functions developer guide, "AWS SDK service integrations":
+ * S3's BucketAlreadyExists is caught as `S3.BucketAlreadyExistsException`). S3's 500 InternalError,
+ * 503 SlowDown and ServiceUnavailable have no modelled exception in the SDK: they arrive as the
+ * service's base exception, `S3.S3Exception`. `S3.InternalError` and the like never occur.
+ */
+const S3_TRANSIENT = ['S3.SdkClientException', 'S3.S3Exception'];
 const SFN_TRANSIENT = ['Sfn.SdkClientException', 'Sfn.ThrottlingException', 'Sfn.SfnException'];
 
 /**
@@ -222,7 +230,9 @@ export class Workflow extends Construct {
 
   /** CheckActiveRuns, Prepare, Plan (the catalog job) and ReadPlan: up to the plan in the state. */
   private planStates(props: WorkflowProps, guard: Guard) {
-    // Runs of this state machine in progress, so that a second run gives way instead of racing.
+    // Runs of this state machine in progress, so that a second run gives way instead of racing: a
+    // first, cheap check (ListExecutions is eventually consistent); Prepare's run lease decides.
+    // SDK errors here are Sfn.<Name>Exception (see S3_TRANSIENT).
     const checkActiveRuns = guard(
       new tasks.CallAwsService(this, STATE.checkActiveRuns, {
         service: 'sfn',
@@ -248,7 +258,7 @@ export class Workflow extends Construct {
     );
     const catalog = props.jobs.catalog;
     const plan = guard(
-      new BatchJobState(this, STATE.plan, Duration.minutes(catalog.timeoutMinutes * catalog.attempts + 60), {
+      new BatchJobState(this, STATE.plan, Duration.seconds(catalogStateTimeoutSeconds(catalog)), {
         jobName: 'nightshift-catalog',
         jobQueueArn: props.queue.jobQueueArn,
         jobDefinitionArn: props.jobDefinitions.catalog.jobDefinitionArn,
@@ -278,7 +288,7 @@ export class Workflow extends Construct {
    * branch with a named error, which the Parallel's Catch then reports (e.g. "Failed in Work: ResizeFailed").
    */
   private workStates(props: WorkflowProps, guard: Guard, invoke: Invoke) {
-    const scopeWork = invoke(STATE.scopeWork, props.functions.scopeWork, { runId: run('runId'), redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount') }, Duration.minutes(2), '$.scope');
+    const scopeWork = invoke(STATE.scopeWork, props.functions.scopeWork, { runId: run('runId'), executionArn: run('executionArn'), redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount') }, Duration.minutes(2), '$.scope');
     const arrayJob = (job: 'backup' | 'resize', stateId: string) => {
       // Timed by the plan to the work: its shards, how many run at once on the configured vCPUs,
       // and the measured throughput (core/timing.ts); never less than every attempt of one child.

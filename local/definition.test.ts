@@ -103,7 +103,9 @@ it('resumes at the failed state when NotifyFailure runs again after a redrive', 
   const definition = synthesizeLocalDefinition(config, join(tmp, 'redrive'));
   let aggregateCalls = 0;
   const flaky = async () => {
-    if (aggregateCalls++ === 0) throw Object.assign(new Error('report write failed'), { name: 'S3.InternalError' });
+    // A Lambda task fails with the function's error type (the Lambda runtime's errorType, the JS
+    // error's name): an S3 500 inside aggregate surfaces as InternalError, not as an S3.* name.
+    if (aggregateCalls++ === 0) throw Object.assign(new Error('report write failed'), { name: 'InternalError' });
     return { Payload: {}, StatusCode: 200 };
   };
   // What a redriven NotifyFailure answers (its redrive count has grown): where to resume.

@@ -8,18 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys } from '../core/keys';
+import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, n } from '../core/format';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
-import { createS3Client, getJson, isNotFound, listPages, putJson } from '../adapters/s3';
+import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { handler as scopeWork } from '../functions/scope-work';
 import { withFunctionEnvironment } from '../functions/context';
@@ -115,7 +116,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
     await buildJobBundle(LOCAL_JOB_BUNDLE);
     const tasks = localTasks(run);
-    const checkActiveRuns = async () => ({ Executions: await localListExecutions(s3, config.buckets.work, localStateMachineArn(server.region)) });
+    const checkActiveRuns = async () => ({ Executions: await localListExecutionsReleasingLease(s3, config.buckets.work, localStateMachineArn(server.region)) });
     const outcome = await withRunMarker(run, () =>
       executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, startTime, {
         signal: options.signal,
@@ -196,12 +197,11 @@ function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) =
   let plan: Plan | undefined;
   const batch = (job: JobName) => batchTask(run, job, display, () => plan);
   const lambda = (fn: (payload: never) => Promise<unknown>) => async (task: unknown) => ({ Payload: await withFunctionEnvironment(functionEnv, () => fn((task as { Payload: never }).Payload)), StatusCode: 200, ExecutedVersion: '$LATEST' });
+  const getObject = localGetObject(s3);
   const readPlan = async (task: unknown) => {
-    const { Bucket, Key } = task as { Bucket: string; Key: string };
-    const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
-    const Body = await got.Body!.transformToString();
-    plan = JSON.parse(Body) as Plan;
-    return { Body, ContentType: got.ContentType, ETag: got.ETag };
+    const got = await getObject(task);
+    plan = JSON.parse(got.Body) as Plan;
+    return got;
   };
   const handlers = {
     [STATE.prepare]: lambda(prepare),
@@ -218,6 +218,36 @@ function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) =
     [STATE.notifyFailure]: lambda(notifyFailure),
   };
   return { handlers, plan: () => plan };
+}
+
+/**
+ * The local stand-in for `arn:aws:states:::aws-sdk:s3:getObject`: GetObject's output members, and
+ * its failures under the names the integration gives them (sdkIntegrationError).
+ */
+export function localGetObject(s3: S3Client) {
+  return async (task: unknown) => {
+    const { Bucket, Key } = task as { Bucket: string; Key: string };
+    try {
+      const got = await s3.send(new GetObjectCommand({ Bucket, Key }));
+      return { Body: await got.Body!.transformToString(), ContentType: got.ContentType, ETag: got.ETag };
+    } catch (error) {
+      throw sdkIntegrationError('S3', error);
+    }
+  };
+}
+
+/**
+ * An SDK error as an AWS SDK service integration names it: the service, a dot, and the error name
+ * with the `Exception` suffix, added where the API reference has none (Step Functions developer
+ * guide, "AWS SDK service integrations": S3's BucketAlreadyExists is `S3.BucketAlreadyExistsException`).
+ * Errors the SDK has no exception for (S3's 500 InternalError, 503 SlowDown) are the service's base
+ * exception, `S3.S3Exception`; a request that got no answer is the client's, `S3.SdkClientException`.
+ */
+export function sdkIntegrationError(service: 'S3', error: unknown): Error {
+  const e = error as Error;
+  const modelled = error instanceof S3ServiceException && Object.getPrototypeOf(error) !== S3ServiceException.prototype;
+  const name = !(error instanceof S3ServiceException) ? 'SdkClientException' : modelled ? (e.name.endsWith('Exception') ? e.name : `${e.name}Exception`) : `${service}Exception`;
+  return Object.assign(new Error(e.message), { name: `${service}.${name}` });
 }
 
 /** A Batch SubmitJob task (`.sync`): the job's children as processes of the bundle, their progress drawn. */
@@ -359,6 +389,25 @@ export async function localListExecutions(s3: S3Client, bucket: string, stateMac
     }
   }
   return out.sort((a, b) => Date.parse(String(b.StartDate)) - Date.parse(String(a.StartDate)));
+}
+
+/**
+ * localListExecutions, and the run lease of a local run that ended without reaching a failure path
+ * (killed, or stopped with Ctrl-C) is released: its marker is gone, so it is not listed. The lease
+ * is read before the markers are listed: a run writes its marker before it takes the lease, so a
+ * lease read first belongs to a run whose marker the listing sees, while that run lives. In AWS a
+ * stopped or timed-out execution's lease lasts until its budget runs out (core/lease.ts).
+ */
+export async function localListExecutionsReleasingLease(s3: S3Client, bucket: string, stateMachineArn: string): Promise<ListedExecution[]> {
+  const lease = await getJsonIfExists<RunLease>(s3, bucket, LEASE_KEY);
+  const listed = await localListExecutions(s3, bucket, stateMachineArn);
+  if (lease && !listed.some((e) => e.ExecutionArn === lease.value.executionArn)) {
+    // If-Match: a lease taken since the read is another run's, and stays.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: LEASE_KEY, IfMatch: lease.etag })).catch((error: unknown) => {
+      if (!isPreconditionFailed(error) && !isNotFound(error) && (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 409) throw error;
+    });
+  }
+  return listed;
 }
 
 const localStateMachineArn = (region: string) => `arn:aws:states:${region}:000000000000:stateMachine:nightshift-local`;

@@ -21,13 +21,15 @@ import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePipelineConfig } from '../core/config';
-import { listPages, putJson } from '../adapters/s3';
+import { createS3Client, listPages, putJson } from '../adapters/s3';
 import { activeExecutions, parseTimestamp } from '../core/trigger';
 import { resetFunctionContext } from '../functions/context';
 import { handler as prepare } from '../functions/prepare';
 import { STATE } from '../infra/workflow';
-import { synthesizeLocalDefinition } from '../local/definition';
-import { executeWorkflow, LOCAL_BUCKETS, localListExecutions, MARKER_EXPIRY_MS } from '../local/runner';
+import type { AslDefinition } from '../infra/asl';
+import { synthesizeDefinition, synthesizeLocalDefinition } from '../local/definition';
+import { executeWorkflow, LOCAL_BUCKETS, localGetObject, localListExecutions, MARKER_EXPIRY_MS } from '../local/runner';
+import { startFaultProxy } from './support/fault-proxy';
 import { runCli } from './support/cli';
 import { startTestS3 } from './support/processes';
 
@@ -121,6 +123,74 @@ describe('CheckActiveRuns → Prepare with the ListExecutions answer AWS sends',
 
   it('fails loudly, naming the item, on an answer in a shape AWS does not send', async () => {
     await expect(prepare({ input: {}, execution: { Id: 'arn', Name: THIS_RUN, StartTime: THIS_START }, running: [{ executionArn: 'arn', name: 'x', startDate: THIS_START } as never] })).rejects.toThrow(/ListExecutions item 0: expected \{ExecutionArn, Name, StartDate\}/);
+  });
+});
+
+/**
+ * The errors of an AWS SDK integration task: Step Functions developer guide, "AWS SDK service
+ * integrations" (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
+ * the error is the service name and the error name, separated by a period, both PascalCase, and the
+ * error name always carries the `Exception` suffix, even where the service's API reference lists
+ * the error without it (S3's BucketAlreadyExists is `S3.BucketAlreadyExistsException`). S3 errors the
+ * SDK models no exception for (500 InternalError, 503 SlowDown) are the service's base exception,
+ * `S3.S3Exception`. Seen in AWS execution histories: a getObject of a missing key fails with
+ * `S3.NoSuchKeyException`, cause "(Service: S3, Status Code: 404 …)" (localstack/localstack#12139),
+ * and a throttled listObjectsV2 with `S3.S3Exception` (cdklabs/construct-hub#1904).
+ */
+describe('errors of the AWS SDK integration tasks, named as Step Functions names them', () => {
+  const SERVICE: Record<string, string> = { s3: 'S3', sfn: 'Sfn' };
+  /** Every ErrorEquals of every Retry and Catch of an aws-sdk task, with the task's service. */
+  const sdkErrorNames = (d: AslDefinition): { state: string; service: string; error: string }[] =>
+    Object.entries(d.States).flatMap(([state, s]) => {
+      const nested = (s.Branches ?? []).flatMap(sdkErrorNames);
+      const match = /^arn:aws:states:::aws-sdk:([a-z0-9]+):/.exec(String(s.Resource ?? ''));
+      if (!match) return nested;
+      const handlers = [...((s as { Retry?: { ErrorEquals: string[] }[] }).Retry ?? []), ...((s as { Catch?: { ErrorEquals: string[] }[] }).Catch ?? [])];
+      return [...nested, ...handlers.flatMap((h) => h.ErrorEquals.map((error) => ({ state, service: SERVICE[match[1]!] ?? match[1]!, error })))];
+    });
+
+  it('retries and catches only <Service>.<Name>Exception (or a States.* error) in the synthesized definition', () => {
+    const names = sdkErrorNames(synthesizeDefinition(config, join(tmp, 'sdk-errors')));
+    expect(names.map((n) => n.state)).toEqual(expect.arrayContaining([STATE.readPlan, STATE.checkActiveRuns]));
+    const invented = names.filter(({ service, error }) => !error.startsWith('States.') && !new RegExp(`^${service}\\.[A-Z][A-Za-z0-9]*Exception$`).test(error));
+    expect(invented).toEqual([]);
+    // A 500 or 503 on the plan's read is retried: it arrives as S3.S3Exception.
+    expect(names.filter((n) => n.state === STATE.readPlan).map((n) => n.error)).toContain('S3.S3Exception');
+  });
+
+  it('the local getObject stand-in fails with those names: S3.NoSuchKeyException for a missing plan, S3.S3Exception for a 500', async () => {
+    const missing = localGetObject(ledger.s3)({ Bucket: LOCAL_BUCKETS.work, Key: 'runs/none/plan.json' });
+    await expect(missing).rejects.toMatchObject({ name: 'S3.NoSuchKeyException' });
+    const outage = await startFaultProxy({ target: ledger.endpoint, rate: 0, fail: () => true });
+    const s3 = createS3Client({ endpoint: outage.endpoint, maxAttempts: 1 }, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
+    try {
+      await expect(localGetObject(s3)({ Bucket: LOCAL_BUCKETS.work, Key: 'runs/any/plan.json' })).rejects.toMatchObject({ name: 'S3.S3Exception' });
+    } finally {
+      s3.destroy();
+      await outage.close();
+    }
+  });
+
+  it('a missing plan reaches NotifyFailure as S3.NoSuchKeyException, not retried', async () => {
+    const definition = synthesizeLocalDefinition(config, join(tmp, 'sdk-missing-plan'));
+    const failures: unknown[] = [];
+    const outcome = await executeWorkflow(
+      definition,
+      {
+        [STATE.checkActiveRuns]: async () => ({ Executions: [] }),
+        [STATE.prepare]: async () => lambdaAnswer({ runId: 'local-missing-plan', trigger: 'local', startedAt: THIS_START, executionArn: 'arn', input: {} }),
+        [STATE.plan]: async () => ({ Status: 'SUCCEEDED' }),
+        [STATE.readPlan]: localGetObject(ledger.s3),
+        [STATE.notifyFailure]: async (task: unknown) => {
+          failures.push((task as { Payload: unknown }).Payload);
+          throw Object.assign(new Error('failed'), { name: 'RunFailed' });
+        },
+      },
+      {},
+      'local-missing-plan',
+    );
+    expect(outcome.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'Failed in ReadPlan', 'NotifyFailure']);
+    expect(failures).toMatchObject([{ state: STATE.readPlan, error: { Error: 'S3.NoSuchKeyException' } }]);
   });
 });
 
