@@ -8,7 +8,8 @@
  * With no registry reachable and no base image present, it builds a stand-in for the base
  * (scripts/image/stand-in-base.sh: Debian bookworm and this project's Node) first.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -40,10 +41,17 @@ function ensureBase(): void {
   if (built.status !== 0) fail('the stand-in base image could not be built');
 }
 
-/** Runs one job in a container on the host network; its exit code and output. */
-function runContainer(job: string, env: Record<string, string>): { code: number | null; output: string } {
-  const run = docker(['run', '--rm', '--network', 'host', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), TAG, job]);
-  return { code: run.status, output: `${run.stdout}${run.stderr}` };
+/**
+ * Runs one job in a container on the host network; its exit code and output. Asynchronous: the
+ * embedded S3 server it talks to runs in this process.
+ */
+async function runContainer(job: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn('docker', ['run', '--rm', '--network', 'host', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), TAG, job], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, output };
 }
 
 async function keys(s3: S3Client, bucket: string): Promise<string[]> {
@@ -58,13 +66,13 @@ async function runJobs(s3: S3Client, baseEnv: Record<string, string>): Promise<v
   await s3.send(new PutObjectCommand({ Bucket: BUCKETS.corpus, Key: originals[2], Body: await photoPng(300, 200, 3), ContentType: 'image/png' }));
   const runId = 'image-1';
   const env = { ...baseEnv, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup', 'resize'] }) };
-  const catalog = runContainer('catalog', env);
+  const catalog = await runContainer('catalog', env);
   if (catalog.code !== 0) fail(`catalog exited ${catalog.code}:\n${catalog.output}`);
   const plan = await getJson<Plan>(s3, BUCKETS.work, runKeys(runId).plan);
   if (plan.counts.work !== originals.length) fail(`the plan has ${plan.counts.work} objects to work on, expected ${originals.length}`);
   for (const job of plan.shardOperations) {
     for (let shard = 0; shard < plan.shardCount; shard++) {
-      const run = runContainer(job, { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(shard) });
+      const run = await runContainer(job, { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(shard) });
       if (run.code !== 0) fail(`${job} shard ${shard} exited ${run.code}:\n${run.output}`);
     }
   }
@@ -90,16 +98,16 @@ async function sigterm(baseEnv: Record<string, string>): Promise<void> {
   try {
     const env = { ...baseEnv, AWS_ENDPOINT_URL_S3: endpoint, NIGHTSHIFT_RUN_ID: 'image-term', NIGHTSHIFT_GRACE_SECONDS: '1' };
     const started = docker(['run', '-d', '--network', 'host', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), TAG, 'catalog']);
-    if (started.status !== 0) fail(`could not start a container: ${started.stderr}`);
+    if (started.status !== 0) throw new Error(`could not start a container: ${started.stderr}`);
     const id = started.stdout.trim();
     try {
       // Whenever it comes (during start-up too), the job must stop with 143: under tini the signal
       // reaches node, whose handler or default action ends it; node as PID 1 would drop it.
-      if (docker(['kill', '--signal', 'TERM', id]).status !== 0) fail('docker kill --signal TERM failed');
+      if (docker(['kill', '--signal', 'TERM', id]).status !== 0) throw new Error('docker kill --signal TERM failed');
       const waited = spawnSync('docker', ['wait', id], { encoding: 'utf8', timeout: 60_000 });
-      if (waited.status !== 0) fail('the job was still running 60 s after SIGTERM: the signal was lost (is node PID 1 without an init?)');
+      if (waited.status !== 0) throw new Error('the job was still running 60 s after SIGTERM: the signal was lost (is node PID 1 without an init?)');
       const code = Number(waited.stdout.trim());
-      if (code !== SIGTERM_EXIT) fail(`after SIGTERM the job exited ${code}, expected ${SIGTERM_EXIT}:\n${docker(['logs', id]).stdout}${docker(['logs', id]).stderr}`);
+      if (code !== SIGTERM_EXIT) throw new Error(`after SIGTERM the job exited ${code}, expected ${SIGTERM_EXIT}:\n${docker(['logs', id]).stdout}${docker(['logs', id]).stderr}`);
       process.stdout.write(`test:image: SIGTERM to a running job: exit ${code}\n`);
     } finally {
       docker(['rm', '-f', id]);
@@ -138,4 +146,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => fail((error as Error).stack ?? String(error)));
+main().catch((error: unknown) => fail((error as Error).message ?? String(error)));
