@@ -465,7 +465,7 @@ describe('configuration size: what CloudFormation would refuse at deploy time', 
   });
 
   it('stops synth in one line naming the job definition when the jobs\' configuration exceeds 24 KiB', () => {
-    expect(() => synth({ filter: { excludePrefixes: prefixes(600, 40) } })).toThrow(/^Batch job definition Nightshift\/Compute\/\w+Job\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration \(corpus\.excludePrefixes, filter, presets\) it carries in NIGHTSHIFT_CONFIG\.$/);
+    expect(() => synth({ filter: { excludePrefixes: prefixes(600, 40) } })).toThrow(/^Batch job definition Nightshift\/Compute\/\w+Job\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration it carries in NIGHTSHIFT_CONFIG \(filter\.excludePrefixes, presets\)\.$/);
   }, 180_000);
 
   it('stops synth in one line naming a function whose environment exceeds 4 KB', () => {
