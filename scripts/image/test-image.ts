@@ -10,6 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -60,10 +61,12 @@ async function keys(s3: S3Client, bucket: string): Promise<string[]> {
 
 /** catalog, then every shard of backup and resize, each in its own container; their results checked. */
 async function runJobs(s3: S3Client, baseEnv: Record<string, string>): Promise<void> {
-  const originals = ['photos/a.jpg', 'photos/b.jpg', 'photos/c.png'];
+  // A HEIC too: heic-decode is one of the two packages the slim runtime stage installs.
+  const originals = ['photos/a.jpg', 'photos/b.jpg', 'photos/c.png', 'photos/d.heic'];
   await s3.send(new PutObjectCommand({ Bucket: BUCKETS.corpus, Key: originals[0], Body: await photoJpeg(640, 480, 1), ContentType: 'image/jpeg' }));
   await s3.send(new PutObjectCommand({ Bucket: BUCKETS.corpus, Key: originals[1], Body: await photoJpeg(480, 640, 2), ContentType: 'image/jpeg' }));
   await s3.send(new PutObjectCommand({ Bucket: BUCKETS.corpus, Key: originals[2], Body: await photoPng(300, 200, 3), ContentType: 'image/png' }));
+  await s3.send(new PutObjectCommand({ Bucket: BUCKETS.corpus, Key: originals[3], Body: readFileSync(join(ROOT, 'local/sample/heic/photo.heic')), ContentType: 'image/heic' }));
   const runId = 'image-1';
   const env = { ...baseEnv, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup', 'resize'] }) };
   const catalog = await runContainer('catalog', env);
