@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { type _Object, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { type _Object, GetObjectCommand, type ObjectStorageClass, type S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { InventoryError, type InventoryManifest, inventoryObject, inventoryParquetObject, latestDelivery, PARQUET_COLUMNS, parseManifest } from '../core/inventory';
+import { InventoryError, type InventoryManifest, type InventoryObject, inventoryObject, inventoryParquetObject, latestDelivery, PARQUET_COLUMNS, parseManifest } from '../core/inventory';
 import { getText, listPages } from './s3';
 
 export interface InventoryLocation {
@@ -52,9 +52,9 @@ export async function readInventory(s3: S3Client, location: InventoryLocation, c
   for (const file of manifest.files) {
     const objects = manifest.fileFormat === 'Parquet' ? parquetObjects(s3, location.bucket, file, manifest.columns, tmpDir) : csvObjects(s3, location.bucket, file, manifest.columns);
     for await (const object of objects) {
-      if (!object || !object.Key!.startsWith(keyPrefix)) continue;
+      if (!object || !object.Key.startsWith(keyPrefix)) continue;
       rows++;
-      page.push(object);
+      page.push(listedObject(object));
       if (page.length >= PAGE) {
         await onPage(page);
         page = [];
@@ -65,8 +65,13 @@ export async function readInventory(s3: S3Client, location: InventoryLocation, c
   return { manifestKey, createdAt: manifest.createdAt, format: manifest.fileFormat, files: manifest.files.length, rows };
 }
 
+/** An inventory row as the SDK's listing entry, the shape the catalog job reads either source in. */
+function listedObject(o: InventoryObject): _Object {
+  return { Key: o.Key, Size: o.Size, ETag: o.ETag, LastModified: o.LastModified, StorageClass: o.StorageClass as ObjectStorageClass };
+}
+
 /** One CSV data file's rows as objects, streamed; its MD5 is checked once it has all been read. */
-async function* csvObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[]): AsyncGenerator<_Object | undefined> {
+async function* csvObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[]): AsyncGenerator<InventoryObject | undefined> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));
   const md5 = createHash('md5');
   const parser = parse({ relax_quotes: false, skip_empty_lines: true });
@@ -77,7 +82,7 @@ async function* csvObjects(s3: S3Client, bucket: string, file: DataFile, columns
 }
 
 /** One Parquet data file's rows as objects: copied to disk and checked first, then read a row group at a time. */
-async function* parquetObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[], tmpDir: string): AsyncGenerator<_Object | undefined> {
+async function* parquetObjects(s3: S3Client, bucket: string, file: DataFile, columns: readonly string[], tmpDir: string): AsyncGenerator<InventoryObject | undefined> {
   const path = join(tmpDir, `inventory-${randomUUID()}.parquet`);
   try {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: file.key }));

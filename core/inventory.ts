@@ -14,7 +14,19 @@
  * user guide, "Inventory manifest"), with keys as they are. Either way the rows become the same
  * records a listing gives, so the diff, the filter and every guarantee after them are the same.
  */
-import type { _Object } from '@aws-sdk/client-s3';
+/**
+ * One current object of an inventory, in the field names of a ListObjectsV2 entry (its `Contents`)
+ * so that the adapter maps it one to one. Core's own shape: core imports nothing from AWS.
+ */
+export interface InventoryObject {
+  readonly Key: string;
+  readonly Size: number;
+  /** Quoted, as a listing gives it. */
+  readonly ETag: string;
+  readonly LastModified: Date;
+  /** STANDARD when the inventory leaves it empty. */
+  readonly StorageClass: string;
+}
 
 /** The columns a catalogue record needs (the inventory configuration's "additional fields"). */
 export const REQUIRED_FIELDS = ['Key', 'Size', 'LastModifiedDate', 'ETag', 'StorageClass'] as const;
@@ -86,7 +98,7 @@ export function decodeInventoryKey(encoded: string): string {
  * One CSV row as the object a listing would give, or undefined for a row that is no current
  * object (a version inventory's older versions and delete markers).
  */
-export function inventoryObject(row: readonly string[], columns: readonly string[]): _Object | undefined {
+export function inventoryObject(row: readonly string[], columns: readonly string[]): InventoryObject | undefined {
   const at = (name: string) => {
     const i = columns.indexOf(name);
     return i < 0 ? undefined : row[i];
@@ -99,7 +111,7 @@ export function inventoryObject(row: readonly string[], columns: readonly string
     // A listing quotes ETags; an inventory does not.
     ETag: etag.startsWith('"') ? etag : `"${etag}"`,
     LastModified: new Date(at('LastModifiedDate') ?? 0),
-    StorageClass: (at('StorageClass') || 'STANDARD') as _Object['StorageClass'],
+    StorageClass: at('StorageClass') || 'STANDARD',
   };
 }
 
@@ -108,7 +120,7 @@ export function inventoryObject(row: readonly string[], columns: readonly string
  * or undefined for a row that is no current object. Keys are not URL-encoded in Parquet;
  * last_modified_date is a timestamp in milliseconds (a Date, or its number); size an int64.
  */
-export function inventoryParquetObject(row: Readonly<Record<string, unknown>>): _Object | undefined {
+export function inventoryParquetObject(row: Readonly<Record<string, unknown>>): InventoryObject | undefined {
   if (row.is_latest === false || row.is_delete_marker === true) return undefined;
   const etag = String(row.e_tag ?? '');
   const modified = row.last_modified_date;
@@ -117,7 +129,7 @@ export function inventoryParquetObject(row: Readonly<Record<string, unknown>>): 
     Size: Number(row.size ?? 0),
     ETag: etag.startsWith('"') ? etag : `"${etag}"`,
     LastModified: modified instanceof Date ? modified : new Date(Number(modified ?? 0)),
-    StorageClass: (String(row.storage_class ?? '') || 'STANDARD') as _Object['StorageClass'],
+    StorageClass: String(row.storage_class ?? '') || 'STANDARD',
   };
 }
 

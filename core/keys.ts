@@ -3,10 +3,20 @@
  * pipeline writes is derived from the run id, the shard index, the source key or the preset, so a
  * retried step writes the same keys again.
  */
+import { createHash } from 'node:crypto';
 import type { OutputFormat } from './config';
 
 /** The work-bucket key of the last good catalogue, promoted by aggregate after a successful run. */
 export const STATE_CATALOG_KEY = 'state/catalog.jsonl';
+
+/**
+ * The work-bucket key of a deployed pipeline configuration, named by a digest of `content` (what
+ * the deployment writes there): a changed configuration is a new object under a new name, so the
+ * functions' pointer to it changes too and no container reads a configuration that changed under it.
+ */
+export function pipelineConfigKey(content: string): string {
+  return `config/pipeline-${createHash('sha256').update(content).digest('hex').slice(0, 16)}.json`;
+}
 
 /** Shard numbers are zero-padded to five digits: 10,000 shards at most (AWS Batch's array limit). */
 export function shardName(index: number): string {

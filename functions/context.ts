@@ -1,8 +1,16 @@
 /**
- * What every function shares: the pipeline configuration from NIGHTSHIFT_CONFIG (validated once
- * per container), the S3 and SNS clients, and links for the email.
+ * What every function shares: the pipeline configuration (validated once per container), the S3
+ * and SNS clients, and links for the email.
  *
- * Environment: NIGHTSHIFT_CONFIG (required), NIGHTSHIFT_TOPIC_ARN (notify, notify-failure),
+ * The configuration is an object in the work bucket that the deployment writes, named by
+ * NIGHTSHIFT_CONFIG_S3 (`s3://<work bucket>/config/pipeline-<digest>.json`), read once per
+ * container by the handler's wrapper (withPipelineConfig; functions/entry/*.ts), not the
+ * environment itself: Lambda allows 4 KB of environment variables per function, all of them
+ * together (Lambda developer guide, "Lambda quotas"), which a few dozen excludePrefixes fill. A new
+ * configuration has a new name, so a changed pointer reaches every container and a cached one is
+ * never stale. NIGHTSHIFT_CONFIG (the JSON itself) is still read when no pointer is set (tests).
+ *
+ * Environment: NIGHTSHIFT_CONFIG_S3 or NIGHTSHIFT_CONFIG (one required), NIGHTSHIFT_TOPIC_ARN (notify, notify-failure),
  * NIGHTSHIFT_SCHEDULE_CRON and NIGHTSHIFT_SCHEDULE_TIME_ZONE (prepare), AWS_REGION (set by Lambda),
  * NIGHTSHIFT_LINKS=local to link reports as local files (the embedded runtime), NIGHTSHIFT_METRICS=off
  * to skip the embedded-metric-format lines.
@@ -14,7 +22,7 @@ import { parsePipelineConfig, type PipelineConfig } from '../core/config';
 import type { EmailLinks } from '../core/email';
 import { runKeys } from '../core/keys';
 import { createLogger, type Logger } from '../adapters/log';
-import { createS3Client } from '../adapters/s3';
+import { createS3Client, errorText, getText } from '../adapters/s3';
 
 export interface FunctionContext {
   readonly config: PipelineConfig;
@@ -37,11 +45,60 @@ export function withFunctionEnvironment<T>(env: NodeJS.ProcessEnv, fn: () => Pro
   return scopedEnv.run(env, fn);
 }
 
+const currentEnv = () => scopedEnv.getStore() ?? process.env;
+
+/** Configurations read from S3, by their NIGHTSHIFT_CONFIG_S3 pointer: one read per container and pointer. */
+const loaded = new Map<string, PipelineConfig>();
+
+/** `s3://bucket/key` as its parts, or a one-line error naming the variable. */
+function configLocation(pointer: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(pointer);
+  if (!match) throw new Error(`NIGHTSHIFT_CONFIG_S3=${JSON.stringify(pointer)}: expected s3://<bucket>/<key> (the stack sets it).`);
+  return { bucket: match[1]!, key: match[2]! };
+}
+
+/**
+ * Reads the configuration NIGHTSHIFT_CONFIG_S3 names, once per pointer: a warm container does no
+ * request. Nothing to do when the JSON is in NIGHTSHIFT_CONFIG instead.
+ */
+export async function loadPipelineConfig(env: NodeJS.ProcessEnv = currentEnv()): Promise<void> {
+  const pointer = env.NIGHTSHIFT_CONFIG_S3;
+  if (!pointer || loaded.has(pointer)) return;
+  const { bucket, key } = configLocation(pointer);
+  const s3 = createS3Client({}, env);
+  let text: string;
+  try {
+    text = await getText(s3, bucket, key);
+  } catch (error) {
+    throw new Error(`NIGHTSHIFT_CONFIG_S3=${pointer}: cannot read the configuration (${errorText(error)}); the deployment writes it: deploy the stack again.`);
+  } finally {
+    s3.destroy();
+  }
+  loaded.set(pointer, parsePipelineConfig(JSON.parse(text), pointer));
+}
+
+/** A handler that runs once its configuration is loaded: what Lambda calls (functions/entry/*.ts). */
+export function withPipelineConfig<E, R>(handler: (event: E) => Promise<R>): (event: E) => Promise<R> {
+  return async (event: E) => {
+    await loadPipelineConfig();
+    return handler(event);
+  };
+}
+
+function configOf(env: NodeJS.ProcessEnv): PipelineConfig {
+  if (env.NIGHTSHIFT_CONFIG_S3) {
+    const config = loaded.get(env.NIGHTSHIFT_CONFIG_S3);
+    if (!config) throw new Error(`NIGHTSHIFT_CONFIG_S3=${env.NIGHTSHIFT_CONFIG_S3} is not loaded yet: call the handler through withPipelineConfig (functions/entry/).`);
+    return config;
+  }
+  if (!env.NIGHTSHIFT_CONFIG) throw new Error('NIGHTSHIFT_CONFIG_S3 is not set: expected s3://<bucket>/<key> of the pipeline configuration (or NIGHTSHIFT_CONFIG, the JSON itself).');
+  return parsePipelineConfig(JSON.parse(env.NIGHTSHIFT_CONFIG), 'NIGHTSHIFT_CONFIG');
+}
+
 /** One context per Lambda container (or per local run); `env` is read on first use. */
-export function functionContext(env: NodeJS.ProcessEnv = scopedEnv.getStore() ?? process.env): FunctionContext {
+export function functionContext(env: NodeJS.ProcessEnv = currentEnv()): FunctionContext {
   if (cached && cached.env === env) return cached;
-  if (!env.NIGHTSHIFT_CONFIG) throw new Error('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON.');
-  const config = parsePipelineConfig(JSON.parse(env.NIGHTSHIFT_CONFIG), 'NIGHTSHIFT_CONFIG');
+  const config = configOf(env);
   const endpoint = env.AWS_ENDPOINT_URL_SNS ?? env.AWS_ENDPOINT_URL;
   cached = {
     config,
@@ -53,9 +110,10 @@ export function functionContext(env: NodeJS.ProcessEnv = scopedEnv.getStore() ??
   return cached;
 }
 
-/** For tests and the local runtime: forget the cached context. */
+/** For tests and the local runtime: forget the cached context and the configurations read. */
 export function resetFunctionContext(): void {
   cached = undefined;
+  loaded.clear();
 }
 
 /** Links in the email: the AWS consoles, or files on disk for a local run. */

@@ -7,6 +7,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ValidationError } from '../core/validation';
 import { configFromContext } from './config';
+import { LimitsError } from './limits';
 import { NightshiftStack } from './stack';
 
 const app = new App();
@@ -26,3 +27,13 @@ new NightshiftStack(app, app.node.tryGetContext('stackName') ?? 'Nightshift', {
   description: 'nightshift: nightly catalogue, backup and resize of an S3 image corpus',
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+try {
+  app.synth();
+} catch (error) {
+  // An AWS limit the deployment would hit (infra/limits.ts): one line, not a stack trace.
+  if (error instanceof LimitsError) {
+    process.stderr.write(`\n${error.message}\n\n`);
+    process.exit(1);
+  }
+  throw error;
+}

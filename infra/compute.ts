@@ -120,6 +120,10 @@ export class Compute extends Construct {
           // the memory, which the resize job budgets images from (core/memory-budget.ts).
           environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB) },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
+          // An init as PID 1 that forwards SIGTERM and reaps (docker run --init; AWS Batch API
+          // reference, LinuxParameters, initProcessEnabled): the kernel drops a signal to a PID 1
+          // that has no handler yet, so a stop during start-up would end in SIGKILL (137), not 143.
+          linuxParameters: new batch.LinuxParameters(this, `${job}Linux`, { initProcessEnabled: true }),
           fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
           fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
           fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,

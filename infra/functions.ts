@@ -8,13 +8,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { LEASE_KEY } from '../core/lease';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
+import type { PipelineConfigObject } from './pipeline-config';
 import type { Storage } from './storage';
 
 export interface FunctionsProps {
   readonly storage: Storage;
   readonly topic: sns.ITopic;
-  /** The pipeline configuration as JSON (NIGHTSHIFT_CONFIG). */
-  readonly pipelineConfigJson: string;
+  /** The pipeline configuration, in the work bucket: each function gets its pointer and may read it. */
+  readonly pipelineConfig: PipelineConfigObject;
   /**
    * The schedule, so that prepare can tell scheduled runs from console runs.
    * @default - no schedule: runs are attributed to the console or the CLI
@@ -57,10 +58,13 @@ export class Functions extends Construct {
     this.grantRunTimeAccess(props);
   }
 
-  /** One handler of functions/, bundled by esbuild, on Node.js 24 / ARM64, with JSON logs and tracing. */
+  /**
+   * One handler of functions/, bundled by esbuild from its entry (functions/entry/, which reads the
+   * configuration first), on Node.js 24 / ARM64, with JSON logs and tracing.
+   */
   private handlerFunction(name: string, props: FunctionsProps, options: FunctionOptions): nodejs.NodejsFunction {
     const fn = new nodejs.NodejsFunction(this, name, {
-      entry: join(__dirname, '..', 'functions', `${name}.ts`),
+      entry: join(__dirname, '..', 'functions', 'entry', `${name}.ts`),
       // Named, not searched for from the working directory: synth works from any folder.
       projectRoot: join(__dirname, '..'),
       depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
@@ -73,13 +77,14 @@ export class Functions extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
-      environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
+      environment: { ...props.pipelineConfig.environment, NIGHTSHIFT_LOG_FORMAT: 'json', NODE_OPTIONS: '--enable-source-maps', ...options.env },
       bundling: { target: 'node24', minify: true, sourceMap: true, externalModules: [], forceDockerBundling: false },
     });
     acknowledge(fn, {
       [LAMBDA_BASIC_EXECUTION]: 'AWSLambdaBasicExecutionRole is the AWS-managed minimum for a function to write its own logs.',
       [ANY_RESOURCE]: 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords have no resource-level permissions.',
     });
+    props.pipelineConfig.grantRead(fn);
     return fn;
   }
 

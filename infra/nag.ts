@@ -24,6 +24,8 @@ function render(value: unknown): string {
     const v = value as Record<string, unknown>;
     if (typeof v.Ref === 'string') return `<${v.Ref}>`;
     if (Array.isArray(v['Fn::GetAtt'])) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+    // The CDK asset bucket's name, account unknown at synth: cdk-nag prints `${X}` as `<X>`.
+    if (typeof v['Fn::Sub'] === 'string') return (v['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, '<$1>');
     if (Array.isArray(v['Fn::Join'])) {
       const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
       return parts.map(render).join(sep);

@@ -6,13 +6,15 @@
 import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Aspects, Stack, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator = require('asl-validator');
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
 import { parseStackConfig, type StackConfig } from './config';
+import { AwsLimits, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './limits';
 import { NightlySchedule } from './schedule';
 import { NightshiftStack } from './stack';
 import { STATE } from './workflow';
@@ -132,6 +134,9 @@ describe('Batch', () => {
         // The job stops itself before this timeout, since Batch does not retry a timed-out attempt;
         // the resize job budgets images from the task's memory, which only the job definition knows.
         Environment: Match.arrayWith([{ Name: 'NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS', Value: String(minutes * 60) }, { Name: 'NIGHTSHIFT_JOB_MEMORY_MIB', Value: String(memory) }]),
+        // An init as PID 1 forwards SIGTERM (AWS Batch API reference, LinuxParameters,
+        // initProcessEnabled): node as PID 1 would not see one before its handler is installed.
+        LinuxParameters: { InitProcessEnabled: true },
       }),
       Timeout: { AttemptDurationSeconds: minutes * 60 },
       RetryStrategy: {
@@ -397,7 +402,7 @@ describe('what AWS needs at run time', () => {
     // The staged build context is what the asset's hash is computed over and what docker build receives.
     const context = join(s.outdir, image!.source.directory);
     const files = (readdirSync(context, { recursive: true, withFileTypes: true }) as Dirent[]).filter((f) => f.isFile()).map((f) => relative(context, join(f.parentPath, f.name)));
-    const inputs = /^(package\.json|package-lock\.json|tsconfig\.json|\.dockerignore|(core|adapters)\/[^/]+\.ts|jobs\/(Dockerfile|build\.ts|src\/[^/]+\.ts))$/;
+    const inputs = /^(package\.json|package-lock\.json|tsconfig\.json|\.dockerignore|(core|adapters)\/[^/]+\.ts|jobs\/(Dockerfile|build\.ts|runtime-lock\.ts|src\/[^/]+\.ts))$/;
     expect(files.filter((f) => !inputs.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.test.ts'))).toEqual([]);
     // Everything jobs/Dockerfile copies and bundles is there.
@@ -436,6 +441,60 @@ describe('functions', () => {
     const fns = Object.values(s.template.findResources('AWS::Lambda::Function')).filter((f) => JSON.stringify(f.Properties.Environment ?? {}).includes('NIGHTSHIFT_CONFIG'));
     expect(fns).toHaveLength(5); // prepare, scope-work, aggregate, notify, notify-failure
     for (const f of fns) expect(f.Properties).toMatchObject({ Runtime: 'nodejs24.x', LoggingConfig: { LogFormat: 'JSON' }, TracingConfig: { Mode: 'Active' } });
+  });
+});
+
+describe('configuration size: what CloudFormation would refuse at deploy time', () => {
+  // Lambda: "Function environment variables: 4 KB, for all environment variables associated with
+  // the function, in aggregate" (Lambda developer guide, "Lambda quotas"). AWS Batch: "Maximum job
+  // definition size (for RegisterJobDefinition API operations): 24 KiB" (AWS Batch user guide,
+  // "AWS Batch service quotas"). Synth said nothing about either; the deploy failed.
+  const prefixes = (n: number, length: number) => Array.from({ length: n }, (_, i) => `${'p'.repeat(length - 6)}${String(i).padStart(5, '0')}/`);
+
+  it('synthesizes 500 excludePrefixes with every function\'s environment under 4 KB, the configuration in the work bucket', () => {
+    const big = synth({ filter: { excludePrefixes: prefixes(500, 24) } });
+    try {
+      const fns = Object.entries(big.template.findResources('AWS::Lambda::Function'));
+      expect(fns.length).toBeGreaterThanOrEqual(6); // the five handlers and the deployment's
+      const over = fns.map(([id, f]) => ({ id, bytes: Buffer.byteLength(JSON.stringify(f.Properties.Environment?.Variables ?? {})) })).filter((f) => f.bytes >= LAMBDA_ENVIRONMENT_LIMIT_BYTES);
+      expect(over).toEqual([]);
+      const handlers = fns.filter(([, f]) => JSON.stringify(f.Properties.Environment ?? {}).includes('NIGHTSHIFT_CONFIG_S3'));
+      expect(handlers).toHaveLength(5);
+      for (const [, f] of handlers) {
+        const pointer = JSON.stringify(f.Properties.Environment.Variables.NIGHTSHIFT_CONFIG_S3);
+        expect(pointer).toMatch(/s3:\/\/.*StorageWork.*\/config\/pipeline-[0-9a-f]{16}\.json/);
+        expect(f.Properties.Environment.Variables.NIGHTSHIFT_CONFIG).toBeUndefined();
+        expect(f.DependsOn?.some((d: string) => d.startsWith('PipelineConfigDeployment'))).toBe(true); // written before a function reads it
+      }
+      // The deployment writes it under config/, never deleting older ones (a starting container of the previous version still reads its own).
+      big.template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketName: { Ref: Match.stringLikeRegexp('StorageWork') }, DestinationBucketKeyPrefix: 'config/', Prune: false });
+      const plugin = big.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
+      expect(plugin?.violations ?? []).toEqual([]);
+    } finally {
+      rmSync(big.outdir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('lets each function read exactly the configuration object, nothing else under config/', () => {
+    const reads = statementsOf('Functions').filter((st) => JSON.stringify(st.Resource).includes('/config/'));
+    expect(reads.length).toBe(5);
+    for (const st of reads) {
+      expect(actionsOf(st)).toEqual(['s3:GetObject']);
+      expect(JSON.stringify(st.Resource)).toMatch(/\/config\/pipeline-[0-9a-f]{16}\.json"/);
+    }
+  });
+
+  it('stops synth in one line naming the job definition when the jobs\' configuration exceeds 24 KiB', () => {
+    expect(() => synth({ filter: { excludePrefixes: prefixes(600, 40) } })).toThrow(/^Batch job definition Nightshift\/Compute\/\w+Job\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration it carries in NIGHTSHIFT_CONFIG \(filter\.excludePrefixes, presets\)\.$/);
+  }, 180_000);
+
+  it('stops synth in one line naming a function whose environment exceeds 4 KB', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Limits');
+    new lambda.Function(stack, 'Big', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}'), environment: { SMALL: 'x', LARGE: 'y'.repeat(4100) } });
+    new lambda.Function(stack, 'Small', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}'), environment: { SMALL: 'x'.repeat(4000) } });
+    Aspects.of(stack).add(new AwsLimits());
+    expect(() => app.synth()).toThrow(/^Lambda function Limits\/Big\/Resource: its environment variables take 41\d\d bytes, over Lambda's 4 KB \(4096 bytes\) for all of them together: [^\n]+$/);
   });
 });
 
@@ -538,12 +597,13 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(choices[STATE.resizeRequested]).toContain('"Variable":"$.scope.value.resize.run"');
   });
 
-  it('lets ScopeWork read the plan, list the results, write shard lists and renew the run lease, and nothing more', () => {
+  it('lets ScopeWork read the configuration and the plan, list the results, write shard lists and renew the run lease, and nothing more', () => {
     const st = statementsOf('FunctionsscopeworkServiceRole').filter((x) => actionsOf(x).some((a) => a.startsWith('s3:')));
     expect(st.map((x) => [actionsOf(x).sort().join(' '), JSON.stringify(x.Resource).replace(/"Fn::GetAtt":\["(\w+?)[0-9A-F]{8}","Arn"\]/g, '$1')])).toEqual([
       ['s3:GetObject s3:PutObject', expect.stringContaining('/state/lease.json')],
+      // One statement (CDK merges them): the configuration object and the run's plan.
+      ['s3:GetObject', expect.stringMatching(/StorageWork.*\/config\/pipeline-[0-9a-f]{16}\.json.*\/runs\/\*\/plan\.json/)],
       ['s3:ListBucket', expect.stringContaining('StorageWork')],
-      ['s3:GetObject', expect.stringContaining('/runs/*/plan.json')],
       ['s3:PutObject', expect.stringContaining('/runs/*/scope/*')],
     ]);
   });

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -6,9 +6,11 @@ import type { Construct } from 'constructs';
 import { Compute } from './compute';
 import { pipelineConfigOf, type StackConfig } from './config';
 import { Functions } from './functions';
+import { AwsLimits } from './limits';
 import { acknowledge } from './nag';
 import { Notifications } from './notifications';
 import { Observability } from './observability';
+import { PipelineConfigObject } from './pipeline-config';
 import { NightlySchedule } from './schedule';
 import { Storage } from './storage';
 import { Workflow } from './workflow';
@@ -47,9 +49,10 @@ export class NightshiftStack extends Stack {
       noncurrentBackupDays: config.retention.noncurrentBackupDays,
       backupObjectLock: config.backupObjectLock,
     });
-    const pipelineConfigJson = this.toJsonString(
-      pipelineConfigOf(config, { corpus: this.storage.corpus.bucketName, renditions: this.storage.renditions.bucketName, backup: this.storage.backup.bucketName, work: this.storage.work.bucketName }),
-    );
+    const pipelineConfig = pipelineConfigOf(config, { corpus: this.storage.corpus.bucketName, renditions: this.storage.renditions.bucketName, backup: this.storage.backup.bucketName, work: this.storage.work.bucketName });
+    const pipelineConfigJson = this.toJsonString(pipelineConfig);
+    // The functions read it from the work bucket (Lambda's environment holds 4 KB); the jobs still get the JSON.
+    const pipelineConfigObject = new PipelineConfigObject(this, 'PipelineConfig', { bucket: this.storage.work, config: pipelineConfig, logRetention });
     this.notifications = new Notifications(this, 'Notifications', { emails: config.notificationEmails });
     const jobs = { catalog: config.compute.catalog, backup: config.compute.backup, resize: config.compute.resize };
     this.compute = new Compute(this, 'Compute', {
@@ -68,7 +71,7 @@ export class NightshiftStack extends Stack {
     this.functions = new Functions(this, 'Functions', {
       storage: this.storage,
       topic: this.notifications.topic,
-      pipelineConfigJson,
+      pipelineConfig: pipelineConfigObject,
       schedule: config.schedule.enabled ? { cron: config.schedule.cron, timeZone: config.schedule.timeZone } : undefined,
       logRetention,
     });
@@ -83,6 +86,9 @@ export class NightshiftStack extends Stack {
     });
     if (config.schedule.enabled) new NightlySchedule(this, 'Schedule', { stateMachine: this.workflow.stateMachine, cron: config.schedule.cron, timeZone: config.schedule.timeZone });
     this.observability = new Observability(this, 'Observability', { stateMachine: this.workflow.stateMachine, queue: this.compute.queue, topic: this.notifications.topic, logRetention });
+
+    // What CloudFormation would refuse at deploy time (Lambda's environment size, Batch's job definition size) stops synth.
+    Aspects.of(this).add(new AwsLimits());
 
     acknowledge(this, {
       'AwsSolutions-L1': 'Functions are pinned to Node.js 24, the runtime the project builds and tests on (the jobs run on node:24 too); they move with the project.',

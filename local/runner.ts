@@ -12,7 +12,7 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjects
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
-import { runKeys } from '../core/keys';
+import { pipelineConfigKey, runKeys } from '../core/keys';
 import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
@@ -21,12 +21,13 @@ import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
-import { handler as aggregate } from '../functions/aggregate';
-import { handler as scopeWork } from '../functions/scope-work';
+// The functions' Lambda entries (functions/entry/): each reads the configuration from the work bucket first, as in AWS.
+import { handler as aggregate } from '../functions/entry/aggregate';
+import { handler as scopeWork } from '../functions/entry/scope-work';
 import { withFunctionEnvironment } from '../functions/context';
-import { handler as notify } from '../functions/notify';
-import { handler as notifyFailure } from '../functions/notify-failure';
-import { handler as prepare } from '../functions/prepare';
+import { handler as notify } from '../functions/entry/notify';
+import { handler as notifyFailure } from '../functions/entry/notify-failure';
+import { handler as prepare } from '../functions/entry/prepare';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import type { AslDefinition } from '../infra/asl';
 import { STATE } from '../infra/workflow';
@@ -113,9 +114,10 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
     const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, server, outbox, options, progressOut };
     await prepareCorpus(run);
+    const configPointer = await publishConfig(run);
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
     await buildJobBundle(LOCAL_JOB_BUNDLE);
-    const tasks = localTasks(run);
+    const tasks = localTasks(run, configPointer);
     const checkActiveRuns = async () => ({ Executions: await localListExecutionsReleasingLease(s3, config.buckets.work, localStateMachineArn(server.region)) });
     const outcome = await withRunMarker(run, () =>
       executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, startTime, {
@@ -172,16 +174,28 @@ async function prepareCorpus({ s3, s3Endpoint, options, progressOut }: LocalRun)
 }
 
 /**
+ * The configuration where a deployment puts it (infra/pipeline-config.ts): an object in the work
+ * bucket named by its digest, which the functions read through NIGHTSHIFT_CONFIG_S3. Its address.
+ */
+async function publishConfig({ s3, config }: LocalRun): Promise<string> {
+  const body = JSON.stringify(config);
+  const key = pipelineConfigKey(body);
+  await s3.send(new PutObjectCommand({ Bucket: config.buckets.work, Key: key, Body: body, ContentType: 'application/json' }));
+  return `s3://${config.buckets.work}/${key}`;
+}
+
+/**
  * The workflow's task states, run here: Batch tasks as child processes of the job bundle, Lambda
  * tasks as calls of the real handlers in the environment Lambda would give them, and the S3 read
  * of the plan. Also keeps the plan, for the progress display and the summary.
  */
-function localTasks(run: LocalRun): { handlers: Record<string, (task: unknown) => Promise<unknown>>; plan(): Plan | undefined } {
-  const { config, dataDir, s3, s3Endpoint, server, outbox } = run;
+function localTasks(run: LocalRun, configPointer: string): { handlers: Record<string, (task: unknown) => Promise<unknown>>; plan(): Plan | undefined } {
+  const { dataDir, s3, s3Endpoint, server, outbox } = run;
   // The functions' environment, as Lambda would set it: given to each handler call, not to the process.
+  const { NIGHTSHIFT_CONFIG: _inline, ...inherited } = process.env;
   const functionEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    NIGHTSHIFT_CONFIG: JSON.stringify(config),
+    ...inherited,
+    NIGHTSHIFT_CONFIG_S3: configPointer,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
     AWS_ENDPOINT_URL_SNS: server.endpoint,
     AWS_REGION: server.region,

@@ -42,3 +42,15 @@ it('stops on invalid configuration, naming the key, the value and the fix', () =
   expect(run.stderr).toContain('nightshift.compute.resize.memoryMiB: expected a Fargate memory size for 2 vCPU: 4096-16384 MiB in steps of 1024, received 1000');
   expect(run.stderr).toContain('-c nightshift.<key>=<JSON value>');
 });
+
+it('stops in one line, not a stack trace, when a resource would exceed an AWS limit at deploy time', () => {
+  // AWS Batch: "Maximum job definition size (for RegisterJobDefinition API operations): 24 KiB"
+  // (AWS Batch user guide, "AWS Batch service quotas"); infra/limits.ts checks it at synth.
+  const prefixes = Array.from({ length: 700 }, (_, i) => `archive/${'x'.repeat(30)}/${String(i).padStart(5, '0')}/`);
+  const run = cdk(['-o', join(tmpdir(), 'nightshift-synth-limit'), '-c', `nightshift.filter.excludePrefixes=${JSON.stringify(prefixes)}`]);
+  expect(run.status).not.toBe(0);
+  const lines = run.stderr.split('\n').filter((l) => l.includes('24 KiB'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^Batch job definition Nightshift\/Compute\/CatalogJob\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration/);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+});

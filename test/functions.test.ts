@@ -7,15 +7,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { pipelineConfigKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
 import { getJson, getText, putJson } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
-import { resetFunctionContext } from '../functions/context';
+import { functionContext, resetFunctionContext, withFunctionEnvironment, withPipelineConfig } from '../functions/context';
+import { handler as prepareEntry } from '../functions/entry/prepare';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
@@ -93,6 +94,47 @@ describe('prepare', () => {
 
   it('fails fast with InvalidInput naming the field', async () => {
     await expect(prepare({ input: { presets: ['huge'] }, execution: execution('x') })).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('input.presets[0]: expected one of the configured presets "thumb", received "huge"') });
+  });
+});
+
+describe('the configuration in the work bucket (NIGHTSHIFT_CONFIG_S3)', () => {
+  // Lambda allows 4 KB of environment variables per function, all of them together (Lambda
+  // developer guide, "Lambda quotas"): the deployment writes the configuration to the work bucket
+  // and gives the functions its address only (infra/pipeline-config.ts).
+  const large = { ...config, filter: { excludePrefixes: Array.from({ length: 500 }, (_, i) => `archive/camera-uploads/${String(i).padStart(4, '0')}/`) } };
+  const { NIGHTSHIFT_CONFIG: _inline, ...withoutInline } = process.env;
+  const lambdaEnv = (pointer: string): NodeJS.ProcessEnv => ({ ...withoutInline, AWS_ENDPOINT_URL_S3: server.endpoint, AWS_REGION: 'us-east-1', NIGHTSHIFT_LOG_LEVEL: 'warn', NIGHTSHIFT_CONFIG_S3: pointer });
+  const publish = async (value: object) => {
+    const body = JSON.stringify(value);
+    const key = pipelineConfigKey(body);
+    await server.s3.send(new PutObjectCommand({ Bucket: 'work', Key: key, Body: body, ContentType: 'application/json' }));
+    return { key, pointer: `s3://work/${key}` };
+  };
+  const configIn = (env: NodeJS.ProcessEnv) => withFunctionEnvironment(env, () => withPipelineConfig(async () => functionContext().config)(undefined));
+  afterEach(() => resetFunctionContext());
+
+  it('reads a configuration of 500 excludePrefixes once per container, through the handler\'s entry', async () => {
+    const { key, pointer } = await publish(large);
+    expect(JSON.stringify(large).length).toBeGreaterThan(4 * 1024); // more than Lambda's environment could hold
+    const env = lambdaEnv(pointer);
+    const run = await withFunctionEnvironment(env, () => prepareEntry({ input: { prefix: 'a/' }, execution: execution('cfg-2026-11-22') }));
+    expect(run).toMatchObject({ runId: 'cfg-2026-11-22', input: { presets: ['thumb'] } });
+    const first = await configIn(env);
+    expect(first.filter.excludePrefixes).toEqual(large.filter.excludePrefixes);
+    // A warm container reads it no more: with the object gone, it still has it.
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: key }));
+    const warm = await configIn(env);
+    expect(warm.filter.excludePrefixes).toHaveLength(500);
+  });
+
+  it('fails in one line naming the pointer when the object is missing, and a changed configuration is a new object', async () => {
+    const missing = lambdaEnv('s3://work/config/pipeline-0000000000000000.json');
+    await expect(configIn(missing)).rejects.toThrow(/^NIGHTSHIFT_CONFIG_S3=s3:\/\/work\/config\/pipeline-0000000000000000\.json: cannot read the configuration \(NoSuchKey[^\n]*deploy the stack again\.$/);
+    const a = await publish(large);
+    const b = await publish({ ...large, filter: { excludePrefixes: ['only/'] } });
+    expect(b.key).not.toBe(a.key);
+    expect((await configIn(lambdaEnv(a.pointer))).filter.excludePrefixes).toHaveLength(500);
+    expect((await configIn(lambdaEnv(b.pointer))).filter.excludePrefixes).toEqual(['only/']);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * Imports point one way: core ← adapters ← jobs / functions / infra ← local ← scripts, and no
  * module imports itself around a cycle. Read with TypeScript's own pre-processor (static imports,
- * `import()` and `require()`), over every source file but tests; a new import against the
- * direction, or a new cycle, fails here with the files named.
+ * `import()` and `require()`, type-only imports included), over every source file but tests; a
+ * new import against the direction, an AWS package imported by core, or a new cycle, fails here
+ * with the files named.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,7 +28,9 @@ const resolveImport = (from: string, spec: string): string | undefined => {
   const base = resolve(dirname(from), spec);
   return [`${base}.ts`, join(base, 'index.ts'), base].find((p) => known.has(p));
 };
-const graph = new Map(files.map((f) => [f, ts.preProcessFile(readFileSync(f, 'utf8'), true, true).importedFiles.map((i) => resolveImport(f, i.fileName)).filter((p): p is string => p !== undefined)]));
+// preProcessFile lists type-only imports too (`import type`, `export type … from`, `import('…')` types).
+const specifiers = new Map(files.map((f) => [f, ts.preProcessFile(readFileSync(f, 'utf8'), true, true).importedFiles.map((i) => i.fileName)]));
+const graph = new Map([...specifiers].map(([f, specs]) => [f, specs.map((spec) => resolveImport(f, spec)).filter((p): p is string => p !== undefined)]));
 const top = (file: string) => relative(ROOT, file).split('/')[0]!;
 const name = (file: string) => relative(ROOT, file);
 
@@ -35,6 +38,12 @@ it('imports point one way: core ← adapters ← jobs/functions/infra ← local 
   const against = [...graph].flatMap(([from, tos]) => tos.filter((to) => LAYER[top(to)]! > LAYER[top(from)]! || (LAYER[top(to)] === LAYER[top(from)] && top(to) !== top(from))).map((to) => `${name(from)} → ${name(to)}`));
   expect(files.length).toBeGreaterThan(50); // the walk found the tree
   expect(against).toEqual([]);
+});
+
+it('core imports nothing from AWS, not even a type', () => {
+  const aws = /^(@aws-sdk|@smithy|@aws-crypto|@aws-cdk|aws-cdk-lib|aws-cdk|constructs|cdk-nag|aws-lambda|@types\/aws-lambda)(\/|$)/;
+  const fromAws = [...specifiers].filter(([from]) => top(from) === 'core').flatMap(([from, specs]) => specs.filter((spec) => aws.test(spec)).map((spec) => `${name(from)} → ${spec}`));
+  expect(fromAws).toEqual([]);
 });
 
 it('has no import cycle', () => {
