@@ -600,9 +600,9 @@ describe('workflow definition (synthesized ASL)', () => {
   it('lets ScopeWork read the configuration and the plan, list the results, write shard lists and renew the run lease, and nothing more', () => {
     const st = statementsOf('FunctionsscopeworkServiceRole').filter((x) => actionsOf(x).some((a) => a.startsWith('s3:')));
     expect(st.map((x) => [actionsOf(x).sort().join(' '), JSON.stringify(x.Resource).replace(/"Fn::GetAtt":\["(\w+?)[0-9A-F]{8}","Arn"\]/g, '$1')])).toEqual([
-      ['s3:GetObject s3:PutObject', expect.stringContaining('/state/lease.json')],
       // One statement (CDK merges them): the configuration object and the run's plan.
       ['s3:GetObject', expect.stringMatching(/StorageWork.*\/config\/pipeline-[0-9a-f]{16}\.json.*\/runs\/\*\/plan\.json/)],
+      ['s3:GetObject s3:PutObject', expect.stringContaining('/state/lease.json')],
       ['s3:ListBucket', expect.stringContaining('StorageWork')],
       ['s3:PutObject', expect.stringContaining('/runs/*/scope/*')],
     ]);
