@@ -7,21 +7,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { IncomingMessage } from 'node:http';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
-import { getJson, getText, putJson } from '../adapters/s3';
+import { etagOf, getJson, getText, putJson, putText } from '../adapters/s3';
+import { LAST_RUN_KEY, type LastRun } from '../core/last-run';
 import { handler as aggregate } from '../functions/aggregate';
-import { resetFunctionContext } from '../functions/context';
+import { functionContext, resetFunctionContext } from '../functions/context';
+import { recordEnd } from '../functions/ledger';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
 import { CLAIM_STALE_MS } from '../functions/publish';
 import { photoJpeg } from '../local/sample/images';
-import { startFaultProxy } from './support/fault-proxy';
+import { CONDITIONAL_CONFLICT, type FaultProxy, startFaultProxy } from './support/fault-proxy';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -171,32 +174,137 @@ describe('two writers at once', () => {
     expect(await inbox()).toHaveLength(2);
   });
 
-  it('refuses a promotion over a catalogue another run promoted meanwhile, keeping the other run\'s', async () => {
-    const runId = 'fn-run-promote-race';
-    await runJobs(runId, { prefix: 'a/' });
-    // Hold aggregate's write of state/catalog.jsonl, promote another catalogue in between, then let it go.
-    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${STATE_CATALOG_KEY}`) });
+  // A redrive of last night's run after tonight's promoted (or two runs the guard let through):
+  // promotion writes over the version the plan diffed against (If-Match; S3 user guide, "How to
+  // prevent object overwrites with conditional writes"), so the older run ends superseded.
+  it('ends a run planned before another run promoted as superseded: the newer catalogue stands, and the report and email say so', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/5.jpg', Body: await photoJpeg(320, 240, 6) }));
+    const older = await runJobs('fn-run-older', { prefix: 'a/' });
+    expect(older.stateCatalogEtag).toBe((await server.s3.send(new HeadObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag);
+    await runJobs('fn-run-newer', { prefix: 'b/' });
+    await aggregate({ runId: 'fn-run-newer', trigger: 'schedule', startedAt: '2026-11-23T02:00:00.000Z' });
+    const newer = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+    const newerText = await newer.Body!.transformToString();
+    expect(newerText).toContain('b/5.jpg');
+
+    const summary = await aggregate({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z' });
+    expect(summary).toMatchObject({ runId: 'fn-run-older', catalogPromoted: false, superseded: true });
+    // Nothing of the newer run's was touched: the same object, byte for byte.
+    const after = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+    expect([after.ETag, await after.Body!.transformToString()]).toEqual([newer.ETag, newerText]);
+    const report = await getJson<Report>(server.s3, 'work', runKeys('fn-run-older').report);
+    expect(report).toMatchObject({ catalogPromoted: false, superseded: { by: 'fn-run-newer' } });
+    expect(await getText(server.s3, 'work', runKeys('fn-run-older').reportHtml)).toContain("This run was superseded by a newer run: its catalogue was not promoted; the newer run&#39;s catalogue stands (fn-run-newer).");
+    await inbox();
+    expect(await notify({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z', kind: 'report' })).toMatchObject({ sent: true });
+    const [email] = await inbox();
+    expect(email!.Subject).toMatch(/^nightshift 2026-11-22 12:00 UTC: SUPERSEDED, /);
+    expect(email!.Message).toContain("\n\nThis run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer).");
+    expect(email!.Message).toContain("Catalogue  superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer)");
+  }, 120_000);
+});
+
+/**
+ * S3's other answers to a conditional write (S3 user guide, "How to prevent object overwrites with
+ * conditional writes", Conditional write behavior; S3 API reference, PutObject If-Match /
+ * If-None-Match): 409 ConditionalRequestConflict while another conditional write to the key is in
+ * progress (nothing written; fetch the ETag and retry), and 404 NoSuchKey to If-Match on a key
+ * whose object is gone. Each call site is driven into both through the fault proxy: the 409 with
+ * S3's exact error body, the 404 by deleting the object while the write is held.
+ */
+describe('409 and 404 on every conditional write of the functions', () => {
+  /** Runs `fn` with the functions talking to S3 through `proxy`. */
+  async function through<T>(proxy: FaultProxy, fn: () => Promise<T>): Promise<T> {
     Object.assign(process.env, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
     resetFunctionContext();
     try {
-      const promoting = aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' }).then(
-        () => 'promoted',
-        (error: Error) => `${error.name}: ${error.message}`,
-      );
-      while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
-      await server.s3.send(new PutObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY, Body: '{"key":"z/other-run.jpg","size":1,"etag":"\\"x\\"","lastModified":"2026-11-22T00:00:00.000Z","storageClass":"STANDARD"}\n' }));
-      proxy.open();
-      expect(await promoting).toBe(`PromotionConflict: ${STATE_CATALOG_KEY} changed while run ${runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
-      expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('z/other-run.jpg');
+      return await fn();
     } finally {
       Object.assign(process.env, { AWS_ENDPOINT_URL_S3: server.endpoint });
       resetFunctionContext();
       await proxy.close();
     }
-    // The redrive merges onto what the other run promoted.
-    await aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' });
-    const keys = (await getText(server.s3, 'work', STATE_CATALOG_KEY)).trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key);
-    expect(keys).toEqual(['a/1.jpg', 'a/2.jpg', 'a/new-but-outside.jpg', 'z/other-run.jpg']);
+  }
+  /** Answers the first request `match` accepts with 409 ConditionalRequestConflict; `given` says whether it did. */
+  const conflictOn = (match: (req: IncomingMessage) => boolean) => {
+    const state = { given: false, answer: (req: IncomingMessage) => (!state.given && match(req) ? ((state.given = true), CONDITIONAL_CONFLICT) : undefined) };
+    return state;
+  };
+  const writeTo = (key: string) => (req: IncomingMessage) => (req.method === 'PUT' || req.method === 'POST') && (req.url ?? '').split('?')[0] === `/work/${key}`;
+  const waitHeld = async (proxy: FaultProxy) => {
+    while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  it('promotion: a 409 reads the catalogue again and, still the planned version, promotes', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/1.jpg', Body: await photoJpeg(320, 240, 11) }));
+    await runJobs('fn-run-409', { prefix: 'c/' });
+    const conflict = conflictOn(writeTo(STATE_CATALOG_KEY));
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflict.answer });
+    const summary = await through(proxy, () => aggregate({ runId: 'fn-run-409', trigger: 'cli', startedAt: '2026-11-23T03:00:00.000Z' }));
+    expect(summary).toMatchObject({ catalogPromoted: true });
+    expect(summary).not.toHaveProperty('superseded');
+    expect(conflict.given).toBe(true);
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('c/1.jpg');
+  }, 120_000);
+
+  it('promotion: a 404 (the state catalogue deleted under the write) ends the run superseded and does not write it again', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/2.jpg', Body: await photoJpeg(320, 240, 12) }));
+    await runJobs('fn-run-404', { prefix: 'c/' });
+    const saved = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${STATE_CATALOG_KEY}`) });
+    const summary = await through(proxy, async () => {
+      const promoting = aggregate({ runId: 'fn-run-404', trigger: 'cli', startedAt: '2026-11-23T04:00:00.000Z' });
+      await waitHeld(proxy);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+      proxy.open();
+      return promoting;
+    });
+    expect(summary).toMatchObject({ catalogPromoted: false, superseded: true });
+    expect(await etagOf(server.s3, 'work', STATE_CATALOG_KEY)).toBeUndefined();
+    await putText(server.s3, 'work', STATE_CATALOG_KEY, saved, 'application/x-ndjson'); // for the tests after
+  }, 120_000);
+
+  it('the email claim: a 409 reads the marker again and sends exactly one email', async () => {
+    await inbox();
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflictOn(writeTo('runs/fn-claim-409/notified.json')).answer });
+    const sent = await through(proxy, () => notify({ runId: 'fn-claim-409', trigger: 'console', startedAt: '2026-11-23T05:00:00.000Z', kind: 'skipped', skip: { activeRun: 'other', activeSince: '2026-11-23T04:59:00.000Z' } }));
+    expect(sent).toMatchObject({ sent: true });
+    expect(await inbox()).toHaveLength(1);
+    expect(await getJson(server.s3, 'work', 'runs/fn-claim-409/notified.json')).toMatchObject({ status: 'sent', messageId: sent.messageId });
+  });
+
+  it('the email claim: a 404 on taking over a failed claim (the marker deleted meanwhile) reads again and sends exactly one email', async () => {
+    await inbox();
+    await putJson(server.s3, 'work', 'runs/fn-claim-404/notified.json', { status: 'failed', at: '2026-11-23T05:00:00.000Z' });
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path, req) => method === 'PUT' && path.startsWith('/work/runs/fn-claim-404/notified.json') && req.headers['if-match'] !== undefined });
+    const sent = await through(proxy, async () => {
+      const sending = notify({ runId: 'fn-claim-404', trigger: 'console', startedAt: '2026-11-23T05:00:00.000Z', kind: 'skipped', skip: { activeRun: 'other', activeSince: '2026-11-23T04:59:00.000Z' } });
+      await waitHeld(proxy);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: 'runs/fn-claim-404/notified.json' }));
+      proxy.open();
+      return sending;
+    });
+    expect(sent).toMatchObject({ sent: true });
+    expect(await inbox()).toHaveLength(1);
+  });
+
+  it('the run ledger: a 409 reads it again and records the end; a 404 (the ledger deleted) leaves nothing to mark', async () => {
+    const last: LastRun = { runId: 'fn-ledger', executionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift:fn-ledger', startedAt: '2026-11-23T06:00:00.000Z', dryRun: false };
+    await putJson(server.s3, 'work', LAST_RUN_KEY, last);
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflictOn(writeTo(LAST_RUN_KEY)).answer });
+    await through(proxy, () => recordEnd(functionContext(), 'fn-ledger', 'report'));
+    expect(await getJson<LastRun>(server.s3, 'work', LAST_RUN_KEY)).toMatchObject({ runId: 'fn-ledger', ended: { outcome: 'report' } });
+
+    await putJson(server.s3, 'work', LAST_RUN_KEY, last);
+    const gate = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${LAST_RUN_KEY}`) });
+    await through(gate, async () => {
+      const ending = recordEnd(functionContext(), 'fn-ledger', 'failed');
+      await waitHeld(gate);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: LAST_RUN_KEY }));
+      gate.open();
+      await ending;
+    });
+    expect(await etagOf(server.s3, 'work', LAST_RUN_KEY)).toBeUndefined();
   });
 });
 
