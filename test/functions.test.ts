@@ -308,6 +308,27 @@ describe('409 and 404 on every conditional write of the functions', () => {
   });
 });
 
+describe('a run without work, superseded', () => {
+  it('does not promote over a newer catalogue, and its nothing-to-do email says it was superseded', async () => {
+    // Only a deletion under c/ (backup only: nothing to prune): the run has no work but changes the catalogue.
+    for (const key of ['c/1.jpg', 'c/2.jpg']) await server.s3.send(new DeleteObjectCommand({ Bucket: 'corpus', Key: key }));
+    const plan = await runJobs('fn-run-quiet', { prefix: 'c/', operations: ['backup'] });
+    expect(plan).toMatchObject({ nothingToDo: true, counts: { deleted: 1, work: 0 } });
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'd/1.jpg', Body: await photoJpeg(320, 240, 13) }));
+    await runJobs('fn-run-d', { prefix: 'd/' });
+    await aggregate({ runId: 'fn-run-d', trigger: 'schedule', startedAt: '2026-11-23T07:00:00.000Z' });
+    const newer = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+
+    expect(await aggregate({ runId: 'fn-run-quiet', trigger: 'console', startedAt: '2026-11-23T06:30:00.000Z', promoteOnly: true })).toMatchObject({ catalogPromoted: false, superseded: true });
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toBe(newer);
+    await inbox();
+    await notify({ runId: 'fn-run-quiet', trigger: 'console', startedAt: '2026-11-23T06:30:00.000Z', kind: 'nothing-to-do' });
+    const [email] = await inbox();
+    expect(email!.Subject).toMatch(/^nightshift 2026-11-23 06:30 UTC: SUPERSEDED, /);
+    expect(email!.Message).toContain("This run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-d).");
+  }, 120_000);
+});
+
 describe('notify when there is nothing to do, and notify-failure', () => {
   it('sends the nothing-to-do email from the plan', async () => {
     const plan = await runJobs('fn-run-3', { prefix: 'a/1' });

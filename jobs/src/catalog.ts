@@ -54,7 +54,7 @@ export async function catalogJob(ctx: JobContext): Promise<Plan> {
 
 /**
  * The plan in its six numbered steps, each a call or two, in the order the data flows: it reads top
- * to bottom, which is why it is left at 66 lines rather than cut into pieces that pass the counts
+ * to bottom, which is why it is left at 68 lines rather than cut into pieces that pass the counts
  * and files along.
  */
 async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
