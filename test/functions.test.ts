@@ -308,6 +308,44 @@ describe('409 and 404 on every conditional write of the functions', () => {
   });
 });
 
+describe('409 on a prune\'s conditional delete', () => {
+  // DeleteObject If-Match (S3 user guide, "How to perform conditional deletes", and "How to
+  // prevent object overwrites with conditional writes"): 409 ConditionalRequestConflict while
+  // another conditional write to the rendition is in progress. Whose rendition it is cannot be
+  // told then: the original fails retryably and keeps its tombstone, so the next run checks again.
+  it('fails that original with prune-failed (retryable), keeps the rendition and the tombstone, and the next run prunes it', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'e/1.jpg', Body: await photoJpeg(320, 240, 14) }));
+    await runJobs('fn-prune-0', { prefix: 'e/' });
+    await aggregate({ runId: 'fn-prune-0', trigger: 'cli', startedAt: '2026-11-23T08:00:00.000Z' });
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeDefined();
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'corpus', Key: 'e/1.jpg' }));
+
+    const runId = 'fn-prune-409';
+    const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'e/', operations: ['resize'], confirmPrune: true }) };
+    expect((await runJob('catalog', env)).code).toBe(0);
+    const plan = await getJson<Plan>(server.s3, 'work', runKeys(runId).plan);
+    expect(plan.prune).toMatchObject({ originals: 1, held: 0 });
+    let conflicts = 0;
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: (req) => (req.method === 'DELETE' && req.url?.startsWith('/renditions/thumb/e/1.jpeg') ? (conflicts++, CONDITIONAL_CONFLICT) : undefined) });
+    try {
+      for (let i = 0; i < plan.shardCount; i++) expect((await runJob('resize', { ...env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(i) })).code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    expect(conflicts).toBe(1);
+    await aggregate({ runId, trigger: 'cli', startedAt: '2026-11-23T09:00:00.000Z' });
+    const report = await getJson<Report>(server.s3, 'work', runKeys(runId).report);
+    expect(report.failures).toEqual([{ key: 'e/1.jpg', operation: 'resize', code: 'prune-failed', retryable: true, message: 'pruning the renditions of a deleted original: Error: another conditional write to thumb/e/1.jpeg was in progress (409 ConditionalRequestConflict): left for the next run' }]);
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeDefined();
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('"e/1.jpg"');
+
+    // The next run finds the original's tombstone and prunes its rendition.
+    await runJobs('fn-prune-next', { prefix: 'e/', operations: ['resize'], confirmPrune: true });
+    await aggregate({ runId: 'fn-prune-next', trigger: 'cli', startedAt: '2026-11-23T10:00:00.000Z' });
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeUndefined();
+  }, 120_000);
+});
+
 describe('a run without work, superseded', () => {
   it('does not promote over a newer catalogue, and its nothing-to-do email says it was superseded', async () => {
     // Only a deletion under c/ (backup only: nothing to prune): the run has no work but changes the catalogue.
