@@ -186,6 +186,9 @@ describe('two writers at once', () => {
     const newer = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
     const newerText = await newer.Body!.transformToString();
     expect(newerText).toContain('b/5.jpg');
+    // Its own aggregate again (a retry after the promotion's answer was lost): its own write, named in the metadata, is no newer run.
+    expect(await aggregate({ runId: 'fn-run-newer', trigger: 'schedule', startedAt: '2026-11-23T02:00:00.000Z' })).toMatchObject({ catalogPromoted: true });
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag).toBe(newer.ETag);
 
     const summary = await aggregate({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z' });
     expect(summary).toMatchObject({ runId: 'fn-run-older', catalogPromoted: false, superseded: true });
