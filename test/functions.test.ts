@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
@@ -35,8 +35,10 @@ let queueUrl: string;
 let tmp: string;
 const saved = { ...process.env };
 
+/** The emails delivered since the last call (deleted once read: SQS would deliver them again after the visibility timeout). */
 async function inbox(): Promise<{ Subject: string; Message: string }[]> {
   const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  for (const m of out.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
   return (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as { Subject: string; Message: string });
 }
 
