@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { compareKeys, keyBetween } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
@@ -91,6 +91,18 @@ export function isPreconditionFailed(error: unknown): boolean {
 }
 
 /**
+ * True when S3 refused a conditional write because another conditional write to the same key was
+ * in progress: 409 ConditionalRequestConflict (S3 user guide, "How to prevent object overwrites
+ * with conditional writes", Conditional write behavior; S3 API reference, PutObject If-Match /
+ * If-None-Match: "On a 409 failure you should fetch the object's ETag and retry the upload").
+ * Nothing was written: the caller re-reads the key and decides again.
+ */
+export function isConditionalConflict(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409;
+}
+
+/**
  * True when S3 refused to read an archived object: GetObject and CopyObject answer 403
  * InvalidObjectState for Glacier objects not restored and for Intelligent-Tiering objects in the
  * Archive Access or Deep Archive Access tiers (S3 API reference, GetObject, Errors).
@@ -155,17 +167,17 @@ export async function readLinesIfExists(s3: S3Client, bucket: string, key: strin
   }
 }
 
-/** Downloads an object to a local file, streaming; false when it does not exist. */
-export async function downloadFileIfExists(s3: S3Client, bucket: string, key: string, path: string): Promise<boolean> {
-  let body: Readable;
+/** Downloads an object to a local file, streaming; returns the ETag of the version downloaded, or undefined when there is no object. */
+export async function downloadFileIfExists(s3: S3Client, bucket: string, key: string, path: string): Promise<string | undefined> {
+  let out: GetObjectCommandOutput;
   try {
-    body = (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body as Readable;
+    out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   } catch (error) {
-    if (isNotFound(error)) return false;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
-  await pipeline(body, createWriteStream(path));
-  return true;
+  await pipeline(out.Body as Readable, createWriteStream(path));
+  return out.ETag!;
 }
 
 export async function readLines(s3: S3Client, bucket: string, key: string): Promise<AsyncGenerator<string>> {
@@ -184,7 +196,10 @@ const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
 /**
  * A conditional write (S3 API reference, PutObject and CompleteMultipartUpload): `ifMatch` replaces
  * only that version, `ifNoneMatch: '*'` writes only a key that does not exist; S3 answers 412
- * otherwise (isPreconditionFailed).
+ * otherwise (isPreconditionFailed). S3 also answers 404 NoSuchKey to `ifMatch` on a key with no
+ * object (isNotFound), and 409 ConditionalRequestConflict when another conditional write to the
+ * key is in progress (isConditionalConflict): every caller handles all three (S3 user guide, "How
+ * to prevent object overwrites with conditional writes", Conditional write behavior).
  */
 export interface WriteCondition {
   readonly ifMatch?: string;
@@ -211,7 +226,7 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, path
  * UPLOAD_PART_BYTES are sent as they fill (one PUT when it all fits in one), so memory is a few
  * parts whatever the size, and no disk is needed. Conditional when asked.
  */
-export async function uploadStream(s3: S3Client, bucket: string, key: string, text: AsyncIterable<string> | Iterable<string>, contentType: string, condition: WriteCondition = {}): Promise<void> {
+export async function uploadStream(s3: S3Client, bucket: string, key: string, text: AsyncIterable<string> | Iterable<string>, contentType: string, condition: WriteCondition = {}, metadata?: Record<string, string>): Promise<void> {
   // Pieces (lines, CSV rows) are joined into chunks of about 64 KiB: the upload is not fed a Buffer per line.
   const body = Readable.from((async function* () {
     let chunk = '';
@@ -224,7 +239,18 @@ export async function uploadStream(s3: S3Client, bucket: string, key: string, te
     }
     if (chunk) yield Buffer.from(chunk, 'utf8');
   })());
-  await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, ...conditionParams(condition) }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+  await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata, ...conditionParams(condition) }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+}
+
+/** An object's ETag and user metadata (x-amz-meta-*), or undefined when there is no object. */
+export async function headIfExists(s3: S3Client, bucket: string, key: string): Promise<{ etag: string; metadata: Record<string, string> } | undefined> {
+  try {
+    const out = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return { etag: out.ETag!, metadata: out.Metadata ?? {} };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 /** An object's ETag, or undefined when there is no object. */

@@ -89,6 +89,17 @@ describe('the run email', () => {
     expect(email.text.split('\n')[0]).toBe("Dry run: 12,408 images with work due would be processed; nothing was written outside the run's folder.");
   });
 
+  it('says a run was superseded by a newer one, in the subject, under the first line and on the Catalogue line', () => {
+    const email = runEmail(report(0, { catalogPromoted: false, superseded: { by: 'sched-2026-11-23' } }));
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: SUPERSEDED, 12,408 images, 0 failed, 41 min');
+    expect(email.text.split('\n').slice(1, 3)).toEqual(['', "This run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (sched-2026-11-23). What it did is kept; what the newer run did not cover is planned again by the next run."]);
+    expect(email.text).toContain("Catalogue  superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (sched-2026-11-23); tomorrow compares against it");
+    const quiet = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, { ...meta, superseded: {} });
+    expect(quiet.subject).toBe('nightshift 2026-11-22 02:00 UTC: SUPERSEDED, nothing new (1,200,000 images checked), 41 min');
+    expect(quiet.text).toContain("\n\nThis run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands. What it did is kept;");
+    expectSnsRules(email);
+  });
+
   it('says when there is nothing to do', () => {
     const email = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, meta);
     expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: nothing new (1,200,000 images checked), 41 min');

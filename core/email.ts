@@ -7,7 +7,7 @@
 import { LEASE_KEY } from './lease';
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './plan';
-import { type DryRunPlan, type Report, type Trigger } from './report';
+import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
 import { bytes, duration, n, plural, usd, utcMinute } from './format';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
@@ -86,6 +86,11 @@ function interruptedLines(run: InterruptedRun | undefined): string[] {
   return run ? ['', `Previous run: ${interruptedWords(run)}`] : [];
 }
 
+/** The paragraph on a run a newer one superseded: its catalogue was not promoted. */
+function supersededLines(superseded: Superseded | undefined): string[] {
+  return superseded ? ['', `This run was ${SUPERSEDED_WORDS}${superseded.by ? ` (${superseded.by})` : ''}. What it did is kept; what the newer run did not cover is planned again by the next run.`] : [];
+}
+
 /** The email after a run that got to Aggregate (with or without per-object failures). */
 export function runEmail(report: Report, links: EmailLinks = {}): Email {
   // The work list holds images to back up or render, and deleted originals to prune: the lead counts images.
@@ -104,12 +109,13 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   const subject = subjectLine(
     dry
       ? `nightshift ${utcMinute(report.startedAt)}: DRY RUN, would back up ${n(dry.copy.objects)} and render ${n(dry.render.objects)} images, ${duration(report.durationMs)}`
-      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
+      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${report.superseded ? 'SUPERSEDED, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
   );
   const opLine = (label: string, t: typeof resize, verb: string, extra: string) =>
     t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
   const lines = [
     lead,
+    ...supersededLines(report.superseded),
     ...interruptedLines(report.interrupted),
     '',
     field('Run', report.runId),
@@ -128,7 +134,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
           ...pruneLines(report),
           ...estimateLines(report.estimate),
         ]),
-    field('Catalogue', report.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue'),
+    field('Catalogue', catalogueOutcome(report)),
   ];
   if (failed > 0) {
     lines.push('', `Failures: ${n(failed)} in all. Most frequent reasons:`);
@@ -199,7 +205,7 @@ export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 
 }
 
 /** The email when the plan found nothing to do. */
-export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string; interrupted?: InterruptedRun }, links: EmailLinks = {}): Email {
+export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string; interrupted?: InterruptedRun; superseded?: Superseded }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
   const lead = plan.warnings?.length
     ? `Nothing done: ${plan.warnings[0]}`
@@ -208,6 +214,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
       : `Nothing to do: no images with work due among the ${n(plan.counts.selected)} selected.`;
   const lines = [
     lead,
+    ...supersededLines(meta.superseded),
     ...interruptedLines(meta.interrupted),
     '',
     field('Run', plan.runId),
@@ -223,7 +230,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     '',
     ...linkLines(links),
   ];
-  const what = plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${n(plan.counts.selected)} images checked)`;
+  const what = `${meta.superseded ? 'SUPERSEDED, ' : ''}${plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${n(plan.counts.selected)} images checked)`}`;
   return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: ${what}, ${duration(ms)}`), text: `${lines.join('\n')}\n` };
 }
 

@@ -51,6 +51,8 @@ export const runKeys = (runId: string) => {
     plannedShard: (operation: string, index: number) => `${base}/planned/${operation}/${shardName(index)}.jsonl`,
     planned: `${base}/planned.jsonl`,
     report: `${base}/report.json`,
+    /** A run without work whose promotion a newer run superseded: the outcome, for its email. */
+    promotion: `${base}/promotion.json`,
     reportHtml: `${base}/report.html`,
     failuresCsv: `${base}/failures.csv`,
   };

@@ -45,6 +45,13 @@ export interface Plan {
   readonly bytes: { readonly listed: number; readonly selected: number; readonly work: number };
   /** The catalogue was diffed against this many records of the last good catalogue (0 on a first run). */
   readonly previousCatalogRecords: number;
+  /**
+   * The ETag of the state/catalog.jsonl the diff read, or null when there was none. Promotion
+   * writes over exactly this version (If-Match; If-None-Match: * for null), so a run whose base
+   * another run has replaced since ends superseded instead of overwriting the newer catalogue.
+   * Absent from plans written before it was recorded.
+   */
+  readonly stateCatalogEtag?: string | null;
   /** Renditions of deleted originals: how many this run prunes, and how many the guard held. */
   readonly prune?: PrunePlan;
   /** True when there is no work for any requested shard operation. */

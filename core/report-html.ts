@@ -6,7 +6,7 @@
 import { dryRunWords } from './email';
 import { bytes, duration, n, usd, utcMinute } from './format';
 import { interruptedWords } from './last-run';
-import { type Report, SKIPS_NAMED } from './report';
+import { type Report, SKIPS_NAMED, SUPERSEDED_WORDS } from './report';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -111,7 +111,7 @@ ${shardCharts(report)}
 ${renditionChart(report)}
 ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
-<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.</p>
+<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} ${report.superseded ? `This run was ${escapeHtml(SUPERSEDED_WORDS)}${report.superseded.by ? ` (${escapeHtml(report.superseded.by)})` : ''}.` : `The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.`}</p>
 ${pruneSection(report)}
 ${
   report.failed.total

@@ -64,6 +64,8 @@ export interface Report {
   readonly failures: readonly ReportFailure[];
   /** Whether this run's catalogue became state/catalog.jsonl (the basis of the next diff). */
   readonly catalogPromoted: boolean;
+  /** A newer run promoted its catalogue after this run planned: this one's was not promoted (SUPERSEDED_WORDS). */
+  readonly superseded?: Superseded;
   /** Renditions of deleted originals: what was pruned, in key order, and what the guard held. */
   readonly prune: PruneReport;
   /** What the plan expected: duration on the configured compute, whether it fits, and cost. */
@@ -142,11 +144,30 @@ export interface PruneReport {
   readonly pruned: readonly Pruned[];
 }
 
+/**
+ * A run superseded by a newer one: state/catalog.jsonl is no longer the version its plan diffed
+ * against (another run promoted since), so its catalogue was not promoted and nothing of the newer
+ * run's was touched. `by`: the run that wrote the catalogue now in place, when it says so.
+ */
+export interface Superseded {
+  readonly by?: string;
+}
+
+/** The outcome's words, in the email, report.html and the logs alike. */
+export const SUPERSEDED_WORDS = "superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands";
+
+/** What became of the run's catalogue, in one phrase (the email's and report.html's). */
+export function catalogueOutcome(r: Pick<Report, 'catalogPromoted' | 'superseded'>): string {
+  if (r.superseded) return `${SUPERSEDED_WORDS}${r.superseded.by ? ` (${r.superseded.by})` : ''}; tomorrow compares against it`;
+  return r.catalogPromoted ? 'promoted: tomorrow compares against this run' : 'not promoted: tomorrow compares against the previous catalogue';
+}
+
 export interface ReportMeta {
   readonly trigger: Trigger;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly catalogPromoted: boolean;
+  readonly superseded?: Superseded;
   /** The run before this one, when it never ended (core/last-run.ts). */
   readonly interrupted?: InterruptedRun;
 }
@@ -333,6 +354,7 @@ export class ReportFold {
       failed: { ...this.failed, reasons },
       failures: this.failures,
       catalogPromoted: meta.catalogPromoted,
+      ...(meta.superseded ? { superseded: meta.superseded } : {}),
       estimate: plan.estimate,
       ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
       ...(plan.deleted ? { deleted: plan.deleted } : {}),

@@ -3,17 +3,18 @@
  * the run's metrics, and promotes the run's catalogue to state/catalog.jsonl when the run may be
  * the basis of tomorrow's diff. Returns a small summary (the full report stays in S3).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { pMapIterable } from 'p-map';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
-import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold, runMetrics, shouldPromoteCatalog, type Trigger, undoneInShard } from '../core/report';
+import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold, runMetrics, shouldPromoteCatalog, type Superseded, SUPERSEDED_WORDS, type Trigger, undoneInShard } from '../core/report';
 import { promotedRecords, type StateRecord, type UndoneOps } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
 import { emitMetrics } from '../adapters/metrics';
-import { etagOf, getJson, isNotFound, isPreconditionFailed, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
+import { etagOf, getJson, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 import { readStart } from './ledger';
@@ -32,12 +33,9 @@ export interface AggregateSummary {
   readonly work: number;
   readonly failures: number;
   readonly catalogPromoted: boolean;
+  /** A newer run promoted its catalogue since this run planned: this one's was not promoted. */
+  readonly superseded?: boolean;
   readonly reportKey: string;
-}
-
-/** Another run promoted state/catalog.jsonl while this one was promoting it: this run's write was refused. */
-export class PromotionConflict extends Error {
-  override readonly name = 'PromotionConflict';
 }
 
 /** The results do not cover the plan: a shard's result is missing or miscounted. */
@@ -77,17 +75,27 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
     ctx.log.warn('report gallery left out: reading renditions failed', { runId: event.runId, error });
     return [];
   });
+  await writeReport(ctx, report, gallery);
+  // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
+  // was, and tomorrow's diff redoes what this run did not finish. A run superseded meanwhile
+  // rewrites its report to say so (only its own run folder: nothing of the newer run is touched).
+  const superseded = promote ? await promoteCatalog(ctx, plan, () => undone(ctx, plan)) : undefined;
+  const final = superseded ? { ...report, catalogPromoted: false, superseded } : report;
+  if (superseded) await writeReport(ctx, final, gallery);
+  emitMetrics(runMetrics(final), { runId: final.runId, status: final.status, dryRun: final.dryRun }, ctx.env);
+  ctx.log.info('report written', { runId: final.runId, status: final.status, failures: final.failed.total, catalogPromoted: final.catalogPromoted, superseded: final.superseded });
+  return { runId: final.runId, status: final.status, work: final.objects.work, failures: final.failed.total, catalogPromoted: final.catalogPromoted, ...(superseded ? { superseded: true } : {}), reportKey: keys.report };
+}
+
+/** report.json and report.html. */
+async function writeReport(ctx: FunctionContext, report: Report, gallery: Awaited<ReturnType<typeof collectGallery>>): Promise<void> {
+  const { work } = ctx.config.buckets;
+  const keys = runKeys(report.runId);
   await Promise.all([
     // Uploaded in parts past 8 MiB: a report naming FAILURES_NAMED failures with long keys outgrows one PUT of the embedded server (11 MiB).
     uploadStream(ctx.s3, work, keys.report, [`${JSON.stringify(report, null, 2)}\n`], 'application/json; charset=utf-8'),
     putText(ctx.s3, work, keys.reportHtml, renderReportHtml(report, { gallery }), 'text/html'),
   ]);
-  // Promotion is the last write: a run that fails before it leaves the last good catalogue as it
-  // was, and tomorrow's diff redoes what this run did not finish.
-  if (promote) await promoteCatalog(ctx, plan, undone(ctx, plan));
-  emitMetrics(runMetrics(report), { runId: report.runId, status: report.status, dryRun: report.dryRun }, ctx.env);
-  ctx.log.info('report written', { runId: report.runId, status: report.status, failures: report.failed.total, catalogPromoted: promote });
-  return { runId: report.runId, status: report.status, work: report.objects.work, failures: report.failed.total, catalogPromoted: promote, reportKey: keys.report };
 }
 
 /**
@@ -138,18 +146,72 @@ async function promoteWithoutWork(ctx: FunctionContext, plan: Plan): Promise<Agg
   const { counts } = plan;
   const changed = counts.new + counts.changed + counts.deleted > 0;
   const promote = shouldPromoteCatalog(plan) && changed;
-  if (promote) await promoteCatalog(ctx, plan, (async function* () {})());
-  else ctx.log.info('catalogue not promoted', { runId: plan.runId, dryRun: plan.dryRun, changed });
-  return { runId: plan.runId, status: 'NOTHING_TO_DO', work: 0, failures: 0, catalogPromoted: promote, reportKey: '' };
+  const superseded = promote ? await promoteCatalog(ctx, plan, async function* () {}) : undefined;
+  if (!promote) ctx.log.info('catalogue not promoted', { runId: plan.runId, dryRun: plan.dryRun, changed });
+  // No report here: the nothing-to-do email reads the outcome from promotion.json.
+  if (superseded) await putJson(ctx.s3, ctx.config.buckets.work, runKeys(plan.runId).promotion, { superseded } satisfies PromotionRecord);
+  return { runId: plan.runId, status: 'NOTHING_TO_DO', work: 0, failures: 0, catalogPromoted: promote && !superseded, ...(superseded ? { superseded: true } : {}), reportKey: '' };
 }
 
+/** runs/<runId>/promotion.json, written by a run without work whose promotion was superseded. */
+export interface PromotionRecord {
+  readonly superseded: Superseded;
+}
+
+/** User metadata on state/catalog.jsonl naming the run that promoted it (x-amz-meta-nightshift-run). */
+const PROMOTED_BY = 'nightshift-run';
+
+/** Attempts at a promotion that S3 answers 409 ConditionalRequestConflict (another conditional write to the key in flight). */
+const PROMOTION_ATTEMPTS = 4;
+
 /**
- * Merges the run's catalogue into state/catalog.jsonl and writes it back only over the version it
- * read (If-Match; If-None-Match: * when there was none), so that two runs promoting at once never
- * lose one's work: the second is refused with PromotionConflict, and a redrive merges again onto
- * what the first promoted.
+ * Merges the run's catalogue into state/catalog.jsonl, written only over the version its plan
+ * diffed against (If-Match on plan.stateCatalogEtag; If-None-Match: * when there was none), so a
+ * run planned before another run promoted (a redrive of last night's run after tonight's, or two
+ * runs at once) never overwrites the newer catalogue: it ends superseded, and the next diff starts
+ * from the newer one. Returns undefined when promoted (now, or by an earlier attempt of this run),
+ * else how it was superseded.
+ *
+ * S3's answers to the write (S3 user guide, "How to prevent object overwrites with conditional
+ * writes", Conditional write behavior): 412 (another version is there) and 404 (If-Match on a key
+ * whose object was deleted) send us back to read the key, which decides; 409
+ * ConditionalRequestConflict (another conditional write to the key was in progress; nothing was
+ * written) re-reads too and, if the planned version is still there, writes again from the start
+ * (a multipart upload cannot be completed again after a 409).
  */
-async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: AsyncIterable<readonly [string, UndoneOps]>): Promise<void> {
+async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: () => AsyncIterable<readonly [string, UndoneOps]>): Promise<Superseded | undefined> {
+  const { work } = ctx.config.buckets;
+  // Plans written before the ETag was recorded: the version in place now (the former behaviour).
+  const planned = plan.stateCatalogEtag !== undefined ? plan.stateCatalogEtag : ((await etagOf(ctx.s3, work, STATE_CATALOG_KEY)) ?? null);
+  for (let attempt = 1; ; attempt++) {
+    const current = await headIfExists(ctx.s3, work, STATE_CATALOG_KEY);
+    if ((current?.etag ?? null) !== planned) {
+      // Written by an earlier attempt of this run (its answer lost, or the function retried): promoted.
+      if (current?.metadata[PROMOTED_BY] === plan.runId) return undefined;
+      // A deleted state object (404 on If-Match, or gone before we wrote) is read as the catalogue
+      // having moved: recreating it from this older plan could bring back what a newer run
+      // dropped, while without it the next run diffs against nothing and redoes work, never forgets it.
+      const superseded: Superseded = current?.metadata[PROMOTED_BY] ? { by: current.metadata[PROMOTED_BY] } : {};
+      ctx.log.warn(`run ${plan.runId} ${SUPERSEDED_WORDS}`, { runId: plan.runId, planned, current: current?.etag ?? 'none', ...superseded });
+      return superseded;
+    }
+    try {
+      await writeMerged(ctx, plan, planned, undone());
+      ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, over: planned ?? 'nothing' });
+      return undefined;
+    } catch (error) {
+      // The next read decides: superseded, promoted by this run's own earlier attempt, or (409 only) still ours to write.
+      if (!(isPreconditionFailed(error) || isNotFound(error) || isConditionalConflict(error)) || attempt >= PROMOTION_ATTEMPTS) throw error;
+      if (isConditionalConflict(error)) {
+        ctx.log.warn('promotion met a concurrent conditional write (409 ConditionalRequestConflict): reading the catalogue again', { runId: plan.runId, attempt });
+        await delay(100 * attempt);
+      }
+    }
+  }
+}
+
+/** The merge of the planned state catalogue and the run's, streamed to state/catalog.jsonl over exactly the planned version. */
+async function writeMerged(ctx: FunctionContext, plan: Plan, planned: string | null, undone: AsyncIterable<readonly [string, UndoneOps]>): Promise<void> {
   const { work } = ctx.config.buckets;
   const keys = runKeys(plan.runId);
   const parse = (where: string) =>
@@ -157,24 +219,18 @@ async function promoteCatalog(ctx: FunctionContext, plan: Plan, undone: AsyncIte
       let i = 0;
       for await (const line of lines ?? []) yield parseRecordLine<StateRecord>(line, `${where} line ${++i}`);
     };
-  const conflict = () => new PromotionConflict(`${STATE_CATALOG_KEY} changed while run ${plan.runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
   // The run's tombstones go when their renditions were pruned: when it pruned (resize ran, the guard did not hold) and the key did not fail.
   const pruned = (plan.prune?.originals ?? 0) > 0 && plan.arrayJobs.resize;
-  const base = await etagOf(ctx.s3, work, STATE_CATALOG_KEY);
-  try {
-    // With no prefix the run's catalogue replaces the previous one whole: no need to read it.
-    const previous = plan.prefix === '' || base === undefined ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY, base);
-    const current = await readLines(ctx.s3, work, keys.catalog);
-    // Streamed from the run's catalogue to the state, through the merge: no /tmp copy (Lambda's is
-    // 10 GB at most) and memory of a few upload parts, whatever the corpus.
-    const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), promotedRecords(parse(keys.catalog)(current), undone, pruned), plan.prefix);
-    const lines = (async function* () {
-      for await (const record of merged) yield toLine(record);
-    })();
-    await uploadStream(ctx.s3, work, STATE_CATALOG_KEY, lines, 'application/x-ndjson', base ? { ifMatch: base } : { ifNoneMatch: '*' });
-  } catch (error) {
-    if (isPreconditionFailed(error)) throw conflict();
-    throw error;
-  }
-  ctx.log.info('catalogue promoted', { runId: plan.runId, prefix: plan.prefix, over: base ?? 'nothing' });
+  // With no prefix the run's catalogue replaces the previous one whole: no need to read it. With
+  // one, the planned version is read (If-Match: 412 when it was replaced, 404 reads as none and
+  // the write's If-Match then fails).
+  const previous = plan.prefix === '' || planned === null ? undefined : await readLinesIfExists(ctx.s3, work, STATE_CATALOG_KEY, planned);
+  const current = await readLines(ctx.s3, work, keys.catalog);
+  // Streamed from the run's catalogue to the state, through the merge: no /tmp copy (Lambda's is
+  // 10 GB at most) and memory of a few upload parts, whatever the corpus.
+  const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), promotedRecords(parse(keys.catalog)(current), undone, pruned), plan.prefix);
+  const lines = (async function* () {
+    for await (const record of merged) yield toLine(record);
+  })();
+  await uploadStream(ctx.s3, work, STATE_CATALOG_KEY, lines, 'application/x-ndjson', planned ? { ifMatch: planned } : { ifNoneMatch: '*' }, { [PROMOTED_BY]: plan.runId });
 }

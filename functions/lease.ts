@@ -10,15 +10,14 @@
  */
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { LEASE_KEY, leaseClaim, leaseFor, type RunLease } from '../core/lease';
-import { getJsonIfExists, isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
+import { getJsonIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
 export type LeaseOutcome = { readonly held: true; readonly lease: RunLease } | { readonly held: false; readonly holder: RunLease };
 
 /** A conditional write or delete that lost to another writer (412, 409, or 404 on If-Match). */
 function lostRace(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  return isPreconditionFailed(error) || status === 409 || (error as { name?: string } | undefined)?.name === 'ConditionalRequestConflict' || isNotFound(error);
+  return isPreconditionFailed(error) || isConditionalConflict(error) || isNotFound(error);
 }
 
 /** Reads, decides, writes; a lost race reads again. Three rounds: each lost round means another run wrote the lease. */

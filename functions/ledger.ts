@@ -5,7 +5,7 @@
 import { type InterruptedRun, interruptedRun, LAST_RUN_KEY, type LastRun, neverEnded, type RunEnd, type RunProgress } from '../core/last-run';
 import { runKeys } from '../core/keys';
 import type { Plan } from '../core/plan';
-import { etagOf, getJsonIfExists, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
+import { etagOf, getJsonIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
 /** runs/<runId>/run.json: how the run started, and the interrupted run before it, if any. */
@@ -51,14 +51,27 @@ export async function readStart(ctx: FunctionContext, runId: string): Promise<Ru
   return (await getJsonIfExists<RunStart>(ctx.s3, ctx.config.buckets.work, runStartKey(runId)))?.value;
 }
 
-/** Marks the run as ended, unless a later run has taken the ledger (then there is nothing to mark). */
+/** Rounds of read-then-write recordEnd gives a ledger that other writers keep changing. */
+const END_ROUNDS = 5;
+
+/**
+ * Marks the run as ended, unless a later run has taken the ledger (then there is nothing to mark).
+ * The write is conditional on the version read; whatever S3 refuses it with, the ledger is read
+ * again and the decision made again: 412 (another writer came first), 409
+ * ConditionalRequestConflict (another conditional write was in progress; nothing was written), 404
+ * (the ledger was deleted: nothing to mark) (S3 user guide, "How to prevent object overwrites with
+ * conditional writes", Conditional write behavior).
+ */
 export async function recordEnd(ctx: FunctionContext, runId: string, outcome: RunEnd): Promise<void> {
   const { work } = ctx.config.buckets;
-  const last = await getJsonIfExists<LastRun>(ctx.s3, work, LAST_RUN_KEY);
-  if (!last || last.value.runId !== runId || last.value.ended) return;
-  try {
-    await putJson(ctx.s3, work, LAST_RUN_KEY, { ...last.value, ended: { at: new Date().toISOString(), outcome } } satisfies LastRun, { ifMatch: last.etag });
-  } catch (error) {
-    if (!isPreconditionFailed(error)) throw error; // another writer came first: its word stands
+  for (let round = 1; ; round++) {
+    const last = await getJsonIfExists<LastRun>(ctx.s3, work, LAST_RUN_KEY);
+    if (!last || last.value.runId !== runId || last.value.ended) return;
+    try {
+      await putJson(ctx.s3, work, LAST_RUN_KEY, { ...last.value, ended: { at: new Date().toISOString(), outcome } } satisfies LastRun, { ifMatch: last.etag });
+      return;
+    } catch (error) {
+      if (!(isPreconditionFailed(error) || isConditionalConflict(error) || isNotFound(error)) || round >= END_ROUNDS) throw error;
+    }
   }
 }

@@ -6,7 +6,8 @@ import { nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
 import { runKeys } from '../core/keys';
 import type { Report, Trigger } from '../core/report';
 import type { Plan } from '../core/plan';
-import { getJson } from '../adapters/s3';
+import { getJson, getJsonIfExists } from '../adapters/s3';
+import type { PromotionRecord } from './aggregate';
 import { emailLinks, functionContext } from './context';
 import { releaseLease } from './lease';
 import { readStart, recordEnd } from './ledger';
@@ -40,7 +41,8 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   }
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
-  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted }, emailLinks(ctx, event.runId, event.executionArn, false));
+  const superseded = (await getJsonIfExists<PromotionRecord>(ctx.s3, work, keys.promotion))?.value.superseded;
+  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted, superseded }, emailLinks(ctx, event.runId, event.executionArn, false));
   const published = await publishOnce(ctx, event.runId, email);
   await recordEnd(ctx, event.runId, 'nothing-to-do');
   await releaseLease(ctx, event.executionArn);

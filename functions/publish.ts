@@ -7,10 +7,12 @@
  * A claim whose publish failed is marked so, and one left by an attempt that died while sending
  * goes stale after CLAIM_STALE_MS: either may be taken over, with If-Match on the claim it read.
  */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import type { Email } from '../core/email';
 import { runKeys } from '../core/keys';
-import { getJsonIfExists, isPreconditionFailed, putJson } from '../adapters/s3';
+import { getJsonIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, type WriteCondition } from '../adapters/s3';
 import type { FunctionContext } from './context';
 
 /** The marker of a run's email: `notified.json` for the final email, `notified-<tag>.json` for others. */
@@ -30,6 +32,8 @@ interface Marker {
   readonly status?: 'sending' | 'sent' | 'failed';
   readonly at?: string;
   readonly messageId?: string;
+  /** The attempt that claimed it ('sending'). */
+  readonly claim?: string;
 }
 
 async function readMarker(ctx: FunctionContext, key: string): Promise<{ marker: Marker; etag: string } | undefined> {
@@ -43,24 +47,43 @@ export async function finalEmailSent(ctx: FunctionContext, runId: string): Promi
   return found !== undefined && found.marker.status !== 'failed';
 }
 
-/** Claims the marker for this attempt; false when another attempt has sent, or is sending, this email. */
+/** Rounds of write-then-read a claim gets before it gives up (to the Lambda's retry). */
+const CLAIM_ROUNDS = 8;
+
+/**
+ * Claims the marker for this attempt; false when another attempt has sent, or is sending, this
+ * email. Every refusal S3 gives a conditional write sends us back to read the marker and decide
+ * again, never to publish: 412 (another claim is there), 409 ConditionalRequestConflict (another
+ * claim was being written at that moment; nothing was written) and 404 (the marker we meant to
+ * take over with If-Match is gone) (S3 user guide, "How to prevent object overwrites with
+ * conditional writes", Conditional write behavior). The claim carries this attempt's id, so a
+ * write of ours whose answer was lost (the SDK's retry then sees our own claim) is still ours.
+ */
 async function claim(ctx: FunctionContext, key: string, now = Date.now()): Promise<boolean> {
-  const sending: Marker = { status: 'sending', at: new Date(now).toISOString() };
-  const write = (condition: { ifNoneMatch: '*' } | { ifMatch: string }) =>
-    putJson(ctx.s3, ctx.config.buckets.work, key, sending, condition).then(
-      () => true,
-      (error: unknown) => {
-        if (isPreconditionFailed(error)) return false;
-        throw error;
-      },
-    );
-  if (await write({ ifNoneMatch: '*' })) return true;
-  const found = await readMarker(ctx, key);
-  if (!found) return write({ ifNoneMatch: '*' });
+  const sending: Marker = { status: 'sending', at: new Date(now).toISOString(), claim: randomUUID() };
+  let condition: WriteCondition | undefined = { ifNoneMatch: '*' };
+  for (let round = 1; condition; round++) {
+    try {
+      await putJson(ctx.s3, ctx.config.buckets.work, key, sending, condition);
+      return true;
+    } catch (error) {
+      const conflict = isConditionalConflict(error);
+      if (!(isPreconditionFailed(error) || conflict || isNotFound(error)) || round >= CLAIM_ROUNDS) throw error;
+      if (conflict) await delay(20 * round);
+    }
+    const found = await readMarker(ctx, key);
+    if (found?.marker.claim === sending.claim) return true;
+    condition = takeOver(found, now);
+  }
+  return false;
+}
+
+/** How to claim the marker as found: create it, replace a failed or stale claim, or (undefined) leave it to its holder. */
+function takeOver(found: { marker: Marker; etag: string } | undefined, now: number): WriteCondition | undefined {
+  if (!found) return { ifNoneMatch: '*' };
   const { status, at } = found.marker;
   const stale = status === 'sending' && now - Date.parse(at ?? '') > CLAIM_STALE_MS;
-  if (status === 'failed' || stale) return write({ ifMatch: found.etag });
-  return false;
+  return status === 'failed' || stale ? { ifMatch: found.etag } : undefined;
 }
 
 export async function publishOnce(ctx: FunctionContext, runId: string, email: Email, tag?: string): Promise<Published> {

@@ -7,8 +7,12 @@
  * UploadPartCopy / CompleteMultipartUpload, and the user guide's "Conditional requests"):
  * - writes (PutObject, CopyObject, CompleteMultipartUpload): `If-None-Match: *` fails with 412
  *   when the key exists; `If-Match: <etag>` fails with 412 when its ETag differs and 404 when
- *   there is no object. Writes to one key are serialised, so of two conditional writers exactly
- *   one wins, as in S3.
+ *   there is no object. Writes to one key are serialised. A conditional write (these, and
+ *   DeleteObject with If-Match) that arrives while another conditional write to the key is in
+ *   progress is answered 409 ConditionalRequestConflict at once, as S3 does (S3 user guide, "How
+ *   to prevent object overwrites with conditional writes", Conditional write behavior; S3 API
+ *   reference, PutObject If-Match / If-None-Match): of concurrent conditional writers exactly one
+ *   wins, and each of the others hears 412 or 409.
  * - reads (GetObject, HeadObject): `If-Match` fails with 412; `If-None-Match` matching gives 304.
  * - deletes (DeleteObject): `If-Match: <etag>` fails with 412 when the ETag differs and 404 when
  *   there is no object (S3 user guide, "How to perform conditional deletes").
@@ -201,6 +205,23 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     return run;
   };
 
+  /** Keys with a conditional write in progress (from its arrival to its answer). */
+  const conditionalInFlight = new Set<string>();
+  /**
+   * A write, serialised with the key's other writes; a conditional one is answered 409
+   * ConditionalRequestConflict instead when another conditional write to the key is in progress.
+   */
+  const write = async (req: IncomingMessage, res: ServerResponse, id: string, work: () => Promise<void>): Promise<void> => {
+    if (header(req, 'if-match') === undefined && header(req, 'if-none-match') === undefined) return serialised(id, work);
+    if (conditionalInFlight.has(id)) return void (req.resume(), conditionalConflict(res));
+    conditionalInFlight.add(id);
+    try {
+      await serialised(id, work);
+    } finally {
+      conditionalInFlight.delete(id);
+    }
+  };
+
   /**
    * Evaluates the conditional headers of a request as S3 does. Answers the request and returns
    * true when a condition fails; otherwise removes the headers it evaluated (so that the server
@@ -253,6 +274,10 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     res.writeHead(412, { 'content-type': 'application/xml' });
     res.end(req.method === 'HEAD' ? undefined : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${condition}</Condition></Error>`);
   };
+
+  // S3's answer, code and message, to a conditional write that met another in progress.
+  const conditionalConflict = (res: ServerResponse) =>
+    res.writeHead(409, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>`);
 
   const noSuchKey = (res: ServerResponse, key: string) =>
     res.writeHead(404, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${xmlEscape(key)}</Key></Error>`);
@@ -347,7 +372,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
 
   /** CompleteMultipartUpload: conditional, and answering S3's multipart ETag ("<md5 of part MD5s>-<parts>"). */
   async function completeMultipart(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string, uploadId: string): Promise<void> {
-    await serialised(id, async () => {
+    await write(req, res, id, async () => {
       if (await conditionFails(req, res, object, true)) {
         req.resume();
         return;
@@ -370,7 +395,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
 
   /** PutObject and CopyObject: conditional, with the tags and storage class the request sets (or, for a copy, its source's tags). */
   async function putObject(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<void> {
-    await serialised(id, async () => {
+    await write(req, res, id, async () => {
       if (await conditionFails(req, res, object, true)) {
         req.resume();
         return;
@@ -388,8 +413,8 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
 
   /** DeleteObject: If-Match only (S3 has no If-None-Match on DELETE); 412 on another ETag, 404 when absent. */
   async function deleteObject(req: IncomingMessage, res: ServerResponse, object: ObjectRef, id: string): Promise<void> {
-    await serialised(id, async () => {
-      delete req.headers['if-none-match'];
+    delete req.headers['if-none-match'];
+    await write(req, res, id, async () => {
       if (await conditionFails(req, res, object, true)) return;
       const status = await relay(req, res);
       if (status === 204 || status === 200) {

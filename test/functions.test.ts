@@ -7,22 +7,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { IncomingMessage } from 'node:http';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { pipelineConfigKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
-import { getJson, getText, putJson } from '../adapters/s3';
+import { etagOf, getJson, getText, putJson, putText } from '../adapters/s3';
+import { LAST_RUN_KEY, type LastRun } from '../core/last-run';
 import { handler as aggregate } from '../functions/aggregate';
 import { functionContext, resetFunctionContext, withFunctionEnvironment, withPipelineConfig } from '../functions/context';
 import { handler as prepareEntry } from '../functions/entry/prepare';
+import { recordEnd } from '../functions/ledger';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { handler as prepare } from '../functions/prepare';
 import { CLAIM_STALE_MS } from '../functions/publish';
 import { photoJpeg } from '../local/sample/images';
-import { startFaultProxy } from './support/fault-proxy';
+import { CONDITIONAL_CONFLICT, type FaultProxy, startFaultProxy } from './support/fault-proxy';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -33,8 +36,10 @@ let queueUrl: string;
 let tmp: string;
 const saved = { ...process.env };
 
+/** The emails delivered since the last call (deleted once read: SQS would deliver them again after the visibility timeout). */
 async function inbox(): Promise<{ Subject: string; Message: string }[]> {
   const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  for (const m of out.Messages ?? []) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
   return (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as { Subject: string; Message: string });
 }
 
@@ -213,33 +218,200 @@ describe('two writers at once', () => {
     expect(await inbox()).toHaveLength(2);
   });
 
-  it('refuses a promotion over a catalogue another run promoted meanwhile, keeping the other run\'s', async () => {
-    const runId = 'fn-run-promote-race';
-    await runJobs(runId, { prefix: 'a/' });
-    // Hold aggregate's write of state/catalog.jsonl, promote another catalogue in between, then let it go.
-    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${STATE_CATALOG_KEY}`) });
+  // A redrive of last night's run after tonight's promoted (or two runs the guard let through):
+  // promotion writes over the version the plan diffed against (If-Match; S3 user guide, "How to
+  // prevent object overwrites with conditional writes"), so the older run ends superseded.
+  it('ends a run planned before another run promoted as superseded: the newer catalogue stands, and the report and email say so', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/5.jpg', Body: await photoJpeg(320, 240, 6) }));
+    const older = await runJobs('fn-run-older', { prefix: 'a/' });
+    expect(older.stateCatalogEtag).toBe((await server.s3.send(new HeadObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag);
+    await runJobs('fn-run-newer', { prefix: 'b/' });
+    await aggregate({ runId: 'fn-run-newer', trigger: 'schedule', startedAt: '2026-11-23T02:00:00.000Z' });
+    const newer = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+    const newerText = await newer.Body!.transformToString();
+    expect(newerText).toContain('b/5.jpg');
+    // Its own aggregate again (a retry after the promotion's answer was lost): its own write, named in the metadata, is no newer run.
+    expect(await aggregate({ runId: 'fn-run-newer', trigger: 'schedule', startedAt: '2026-11-23T02:00:00.000Z' })).toMatchObject({ catalogPromoted: true });
+    expect((await server.s3.send(new HeadObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }))).ETag).toBe(newer.ETag);
+
+    const summary = await aggregate({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z' });
+    expect(summary).toMatchObject({ runId: 'fn-run-older', catalogPromoted: false, superseded: true });
+    // Nothing of the newer run's was touched: the same object, byte for byte.
+    const after = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+    expect([after.ETag, await after.Body!.transformToString()]).toEqual([newer.ETag, newerText]);
+    const report = await getJson<Report>(server.s3, 'work', runKeys('fn-run-older').report);
+    expect(report).toMatchObject({ catalogPromoted: false, superseded: { by: 'fn-run-newer' } });
+    expect(await getText(server.s3, 'work', runKeys('fn-run-older').reportHtml)).toContain("This run was superseded by a newer run: its catalogue was not promoted; the newer run&#39;s catalogue stands (fn-run-newer).");
+    await inbox();
+    expect(await notify({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z', kind: 'report' })).toMatchObject({ sent: true });
+    const [email] = await inbox();
+    expect(email!.Subject).toMatch(/^nightshift 2026-11-22 12:00 UTC: SUPERSEDED, /);
+    expect(email!.Message).toContain("\n\nThis run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer).");
+    expect(email!.Message).toContain("Catalogue  superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer)");
+  }, 120_000);
+});
+
+/**
+ * S3's other answers to a conditional write (S3 user guide, "How to prevent object overwrites with
+ * conditional writes", Conditional write behavior; S3 API reference, PutObject If-Match /
+ * If-None-Match): 409 ConditionalRequestConflict while another conditional write to the key is in
+ * progress (nothing written; fetch the ETag and retry), and 404 NoSuchKey to If-Match on a key
+ * whose object is gone. Each call site is driven into both through the fault proxy: the 409 with
+ * S3's exact error body, the 404 by deleting the object while the write is held.
+ */
+describe('409 and 404 on every conditional write of the functions', () => {
+  /** Runs `fn` with the functions talking to S3 through `proxy`. */
+  async function through<T>(proxy: FaultProxy, fn: () => Promise<T>): Promise<T> {
     Object.assign(process.env, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
     resetFunctionContext();
     try {
-      const promoting = aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' }).then(
-        () => 'promoted',
-        (error: Error) => `${error.name}: ${error.message}`,
-      );
-      while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
-      await server.s3.send(new PutObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY, Body: '{"key":"z/other-run.jpg","size":1,"etag":"\\"x\\"","lastModified":"2026-11-22T00:00:00.000Z","storageClass":"STANDARD"}\n' }));
-      proxy.open();
-      expect(await promoting).toBe(`PromotionConflict: ${STATE_CATALOG_KEY} changed while run ${runId} was promoting its catalogue (another run promoted first): redrive this run to merge onto the new one.`);
-      expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('z/other-run.jpg');
+      return await fn();
     } finally {
       Object.assign(process.env, { AWS_ENDPOINT_URL_S3: server.endpoint });
       resetFunctionContext();
       await proxy.close();
     }
-    // The redrive merges onto what the other run promoted.
-    await aggregate({ runId, trigger: 'cli', startedAt: '2026-11-22T12:00:00.000Z' });
-    const keys = (await getText(server.s3, 'work', STATE_CATALOG_KEY)).trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key);
-    expect(keys).toEqual(['a/1.jpg', 'a/2.jpg', 'a/new-but-outside.jpg', 'z/other-run.jpg']);
+  }
+  /** Answers the first request `match` accepts with 409 ConditionalRequestConflict; `given` says whether it did. */
+  const conflictOn = (match: (req: IncomingMessage) => boolean) => {
+    const state = { given: false, answer: (req: IncomingMessage) => (!state.given && match(req) ? ((state.given = true), CONDITIONAL_CONFLICT) : undefined) };
+    return state;
+  };
+  const writeTo = (key: string) => (req: IncomingMessage) => (req.method === 'PUT' || req.method === 'POST') && (req.url ?? '').split('?')[0] === `/work/${key}`;
+  const waitHeld = async (proxy: FaultProxy) => {
+    while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  it('promotion: a 409 reads the catalogue again and, still the planned version, promotes', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/1.jpg', Body: await photoJpeg(320, 240, 11) }));
+    await runJobs('fn-run-409', { prefix: 'c/' });
+    const conflict = conflictOn(writeTo(STATE_CATALOG_KEY));
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflict.answer });
+    const summary = await through(proxy, () => aggregate({ runId: 'fn-run-409', trigger: 'cli', startedAt: '2026-11-23T03:00:00.000Z' }));
+    expect(summary).toMatchObject({ catalogPromoted: true });
+    expect(summary).not.toHaveProperty('superseded');
+    expect(conflict.given).toBe(true);
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('c/1.jpg');
+  }, 120_000);
+
+  it('promotion: a 404 (the state catalogue deleted under the write) ends the run superseded and does not write it again', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'c/2.jpg', Body: await photoJpeg(320, 240, 12) }));
+    await runJobs('fn-run-404', { prefix: 'c/' });
+    const saved = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${STATE_CATALOG_KEY}`) });
+    const summary = await through(proxy, async () => {
+      const promoting = aggregate({ runId: 'fn-run-404', trigger: 'cli', startedAt: '2026-11-23T04:00:00.000Z' });
+      await waitHeld(proxy);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
+      proxy.open();
+      return promoting;
+    });
+    expect(summary).toMatchObject({ catalogPromoted: false, superseded: true });
+    expect(await etagOf(server.s3, 'work', STATE_CATALOG_KEY)).toBeUndefined();
+    await putText(server.s3, 'work', STATE_CATALOG_KEY, saved, 'application/x-ndjson'); // for the tests after
+  }, 120_000);
+
+  it('the email claim: a 409 reads the marker again and sends exactly one email', async () => {
+    await inbox();
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflictOn(writeTo('runs/fn-claim-409/notified.json')).answer });
+    const sent = await through(proxy, () => notify({ runId: 'fn-claim-409', trigger: 'console', startedAt: '2026-11-23T05:00:00.000Z', kind: 'skipped', skip: { activeRun: 'other', activeSince: '2026-11-23T04:59:00.000Z' } }));
+    expect(sent).toMatchObject({ sent: true });
+    expect(await inbox()).toHaveLength(1);
+    expect(await getJson(server.s3, 'work', 'runs/fn-claim-409/notified.json')).toMatchObject({ status: 'sent', messageId: sent.messageId });
   });
+
+  it('the email claim: a 404 on taking over a failed claim (the marker deleted meanwhile) reads again and sends exactly one email', async () => {
+    await inbox();
+    await putJson(server.s3, 'work', 'runs/fn-claim-404/notified.json', { status: 'failed', at: '2026-11-23T05:00:00.000Z' });
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path, req) => method === 'PUT' && path.startsWith('/work/runs/fn-claim-404/notified.json') && req.headers['if-match'] !== undefined });
+    const sent = await through(proxy, async () => {
+      const sending = notify({ runId: 'fn-claim-404', trigger: 'console', startedAt: '2026-11-23T05:00:00.000Z', kind: 'skipped', skip: { activeRun: 'other', activeSince: '2026-11-23T04:59:00.000Z' } });
+      await waitHeld(proxy);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: 'runs/fn-claim-404/notified.json' }));
+      proxy.open();
+      return sending;
+    });
+    expect(sent).toMatchObject({ sent: true });
+    expect(await inbox()).toHaveLength(1);
+  });
+
+  it('the run ledger: a 409 reads it again and records the end; a 404 (the ledger deleted) leaves nothing to mark', async () => {
+    const last: LastRun = { runId: 'fn-ledger', executionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift:fn-ledger', startedAt: '2026-11-23T06:00:00.000Z', dryRun: false };
+    await putJson(server.s3, 'work', LAST_RUN_KEY, last);
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: conflictOn(writeTo(LAST_RUN_KEY)).answer });
+    await through(proxy, () => recordEnd(functionContext(), 'fn-ledger', 'report'));
+    expect(await getJson<LastRun>(server.s3, 'work', LAST_RUN_KEY)).toMatchObject({ runId: 'fn-ledger', ended: { outcome: 'report' } });
+
+    await putJson(server.s3, 'work', LAST_RUN_KEY, last);
+    const gate = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/work/${LAST_RUN_KEY}`) });
+    await through(gate, async () => {
+      const ending = recordEnd(functionContext(), 'fn-ledger', 'failed');
+      await waitHeld(gate);
+      await server.s3.send(new DeleteObjectCommand({ Bucket: 'work', Key: LAST_RUN_KEY }));
+      gate.open();
+      await ending;
+    });
+    expect(await etagOf(server.s3, 'work', LAST_RUN_KEY)).toBeUndefined();
+  });
+});
+
+describe('409 on a prune\'s conditional delete', () => {
+  // DeleteObject If-Match (S3 user guide, "How to perform conditional deletes", and "How to
+  // prevent object overwrites with conditional writes"): 409 ConditionalRequestConflict while
+  // another conditional write to the rendition is in progress. Whose rendition it is cannot be
+  // told then: the original fails retryably and keeps its tombstone, so the next run checks again.
+  it('fails that original with prune-failed (retryable), keeps the rendition and the tombstone, and the next run prunes it', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'e/1.jpg', Body: await photoJpeg(320, 240, 14) }));
+    await runJobs('fn-prune-0', { prefix: 'e/' });
+    await aggregate({ runId: 'fn-prune-0', trigger: 'cli', startedAt: '2026-11-23T08:00:00.000Z' });
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeDefined();
+    await server.s3.send(new DeleteObjectCommand({ Bucket: 'corpus', Key: 'e/1.jpg' }));
+
+    const runId = 'fn-prune-409';
+    const env = { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'e/', operations: ['resize'], confirmPrune: true }) };
+    expect((await runJob('catalog', env)).code).toBe(0);
+    const plan = await getJson<Plan>(server.s3, 'work', runKeys(runId).plan);
+    expect(plan.prune).toMatchObject({ originals: 1, held: 0 });
+    let conflicts = 0;
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, answer: (req) => (req.method === 'DELETE' && req.url?.startsWith('/renditions/thumb/e/1.jpeg') ? (conflicts++, CONDITIONAL_CONFLICT) : undefined) });
+    try {
+      for (let i = 0; i < plan.shardCount; i++) expect((await runJob('resize', { ...env, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(i) })).code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    expect(conflicts).toBe(1);
+    await aggregate({ runId, trigger: 'cli', startedAt: '2026-11-23T09:00:00.000Z' });
+    const report = await getJson<Report>(server.s3, 'work', runKeys(runId).report);
+    expect(report.failures).toEqual([{ key: 'e/1.jpg', operation: 'resize', code: 'prune-failed', retryable: true, message: 'pruning the renditions of a deleted original: Error: another conditional write to thumb/e/1.jpeg was in progress (409 ConditionalRequestConflict): left for the next run' }]);
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeDefined();
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toContain('"e/1.jpg"');
+
+    // The next run finds the original's tombstone and prunes its rendition.
+    await runJobs('fn-prune-next', { prefix: 'e/', operations: ['resize'], confirmPrune: true });
+    await aggregate({ runId: 'fn-prune-next', trigger: 'cli', startedAt: '2026-11-23T10:00:00.000Z' });
+    expect(await etagOf(server.s3, 'renditions', 'thumb/e/1.jpeg')).toBeUndefined();
+  }, 120_000);
+});
+
+describe('a run without work, superseded', () => {
+  it('does not promote over a newer catalogue, and its nothing-to-do email says it was superseded', async () => {
+    // Only a deletion under c/ (backup only: nothing to prune): the run has no work but changes the catalogue.
+    for (const key of ['c/1.jpg', 'c/2.jpg']) await server.s3.send(new DeleteObjectCommand({ Bucket: 'corpus', Key: key }));
+    const plan = await runJobs('fn-run-quiet', { prefix: 'c/', operations: ['backup'] });
+    expect(plan).toMatchObject({ nothingToDo: true, counts: { deleted: 1, work: 0 } });
+    await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'd/1.jpg', Body: await photoJpeg(320, 240, 13) }));
+    await runJobs('fn-run-d', { prefix: 'd/' });
+    await aggregate({ runId: 'fn-run-d', trigger: 'schedule', startedAt: '2026-11-23T07:00:00.000Z' });
+    const newer = await getText(server.s3, 'work', STATE_CATALOG_KEY);
+
+    expect(await aggregate({ runId: 'fn-run-quiet', trigger: 'console', startedAt: '2026-11-23T06:30:00.000Z', promoteOnly: true })).toMatchObject({ catalogPromoted: false, superseded: true });
+    expect(await getText(server.s3, 'work', STATE_CATALOG_KEY)).toBe(newer);
+    await inbox();
+    await notify({ runId: 'fn-run-quiet', trigger: 'console', startedAt: '2026-11-23T06:30:00.000Z', kind: 'nothing-to-do' });
+    const [email] = await inbox();
+    expect(email!.Subject).toMatch(/^nightshift 2026-11-23 06:30 UTC: SUPERSEDED, /);
+    expect(email!.Message).toContain("This run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-d).");
+  }, 120_000);
 });
 
 describe('notify when there is nothing to do, and notify-failure', () => {

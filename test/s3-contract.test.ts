@@ -5,6 +5,7 @@
  * the server is made right, never this test lenient.
  */
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -108,10 +109,40 @@ describe('S3 contract (embedded server)', () => {
       expect(await refused(server.s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'cond/rendition.jpeg', IfMatch: newer })))).toBe('404 NoSuchKey');
     });
 
-    it('of two concurrent If-None-Match: * writes, exactly one wins', async () => {
-      const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => refused(put('cond/race.json', `writer ${i}`, { IfNoneMatch: '*' }))));
-      expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
-      expect(outcomes.filter((o) => o === '412 PreconditionFailed')).toHaveLength(5);
+    // S3 user guide, "How to prevent object overwrites with conditional writes"
+    // (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), Conditional
+    // write behavior, and S3 API reference, PutObject If-None-Match: of concurrent conditional
+    // writers the first to finish wins; each other one is refused with 412 Precondition Failed or,
+    // while the winner's write is in progress, 409 ConditionalRequestConflict. Never two winners.
+    it('of two concurrent If-None-Match: * writes, exactly one wins; the others hear 412 or 409', async () => {
+      for (const round of [1, 2, 3]) {
+        const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => refused(put(`cond/race-${round}.json`, `writer ${i}`, { IfNoneMatch: '*' }))));
+        expect(outcomes.filter((o) => o === 'accepted')).toHaveLength(1);
+        expect(outcomes.filter((o) => o !== 'accepted' && o !== '412 PreconditionFailed' && o !== '409 ConditionalRequestConflict')).toEqual([]);
+      }
+    });
+
+    // The same page, and PutObject If-Match / If-None-Match ("If a conflicting operation occurs
+    // during the upload S3 returns a 409 ConditionalRequestConflict response. On a 409 failure you
+    // should fetch the object's ETag and retry the upload"): a conditional write that arrives while
+    // another conditional write to the key is in progress is refused with 409, nothing written; the
+    // one in progress completes. An unconditional write is not refused (it waits its turn).
+    it('answers 409 ConditionalRequestConflict to a conditional write while another is in progress', async () => {
+      const { ETag } = await put('cond/busy.json', 'v1');
+      const slow = await slowPut('cond/busy.json', { 'if-match': ETag! });
+      const conflict = await server.s3.send(new PutObjectCommand({ Bucket: B, Key: 'cond/busy.json', Body: 'v2', IfMatch: ETag })).then(
+        () => undefined,
+        (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number } },
+      );
+      expect(conflict).toMatchObject({ name: 'ConditionalRequestConflict', message: 'A conflicting conditional operation is currently in progress against this resource. Please try again.', $metadata: { httpStatusCode: 409 } });
+      expect(await refused(put('cond/busy.json', 'create', { IfNoneMatch: '*' }))).toBe('409 ConditionalRequestConflict');
+      expect(await refused(server.s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'cond/busy.json', IfMatch: ETag })))).toBe('409 ConditionalRequestConflict');
+      const plain = put('cond/busy.json', 'unconditional');
+      expect(await slow.finish()).toBe(200);
+      expect(await refused(plain)).toBe('accepted');
+      expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/busy.json' }))).Body!.transformToString()).toBe('unconditional');
+      // Once it has ended, the next conditional write is judged on the ETag: 412, the object changed.
+      expect(await refused(put('cond/busy.json', 'v3', { IfMatch: ETag }))).toBe('412 PreconditionFailed');
     });
 
     // PutObject, "If-Match": uploads only if the ETag matches; 412 if it does not; 404 NoSuchKey if there is no object.
@@ -145,15 +176,47 @@ describe('S3 contract (embedded server)', () => {
       expect(await refused(server.s3.send(new UploadPartCopyCommand({ Bucket: B, Key: 'cond/mp.jpg', UploadId, PartNumber: 1, CopySource: `${B}/cond/src.jpg`, CopySourceIfMatch: ETag })))).toBe('412 PreconditionFailed');
     });
 
-    // CompleteMultipartUpload, "If-None-Match": completes only if the key does not exist, else 412.
-    it('CompleteMultipartUpload honours If-None-Match: *', async () => {
+    // CompleteMultipartUpload, "If-None-Match": completes only if the key does not exist, else 412;
+    // "If-Match" on a key with no object: 404 NoSuchKey (S3 user guide, "How to prevent object
+    // overwrites with conditional writes", Conditional write behavior).
+    it('CompleteMultipartUpload honours If-None-Match: *, and If-Match answers 404 on a missing key', async () => {
       await put('cond/big.bin', 'already here');
       const { UploadId } = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'cond/big.bin' }));
       const part = await server.s3.send(new UploadPartCommand({ Bucket: B, Key: 'cond/big.bin', UploadId, PartNumber: 1, Body: 'part one' }));
       const complete = server.s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'cond/big.bin', UploadId, IfNoneMatch: '*', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
       expect(await refused(complete)).toBe('412 PreconditionFailed');
       expect(await (await server.s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond/big.bin' }))).Body!.transformToString()).toBe('already here');
+      const gone = await server.s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'cond/gone.bin' }));
+      const only = await server.s3.send(new UploadPartCommand({ Bucket: B, Key: 'cond/gone.bin', UploadId: gone.UploadId, PartNumber: 1, Body: 'part one' }));
+      const ifMatch = server.s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'cond/gone.bin', UploadId: gone.UploadId, IfMatch: only.ETag, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: only.ETag }] } }));
+      expect(await refused(ifMatch)).toBe('404 NoSuchKey');
     });
+
+    /**
+     * A PUT whose body is held after its first byte until finish(): a conditional write in
+     * progress. In progress once a probe that can only fail (If-Match on an ETag no object has)
+     * hears 409 rather than 412; a probe that got there first makes the held PUT hear 409
+     * instead, and it is sent again.
+     */
+    async function slowPut(key: string, headers: Record<string, string>): Promise<{ finish: () => Promise<number> }> {
+      const body = Buffer.from('slow write');
+      const { port } = new URL(server.endpoint);
+      for (;;) {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: `/${B}/${key}`, headers: { ...headers, 'content-length': String(body.length), authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/s3/aws4_request' } });
+        let status: number | undefined;
+        const answered = new Promise<number>((resolve, reject) => {
+          req.on('response', (res) => (res.resume(), resolve((status = res.statusCode ?? 0))));
+          req.on('error', reject);
+        });
+        req.flushHeaders();
+        req.write(body.subarray(0, 1));
+        let probe = '412 PreconditionFailed';
+        while (probe === '412 PreconditionFailed' && status === undefined) probe = await refused(put(key, 'probe', { IfMatch: '"00000000000000000000000000000000"' }));
+        if (probe === '409 ConditionalRequestConflict' && status === undefined) return { finish: () => (req.end(body.subarray(1)), answered) };
+        req.destroy();
+        await answered.catch(() => undefined);
+      }
+    }
   });
 
   // S3 user guide, "Checking object integrity in Amazon S3" (ETags of multipart objects): the ETag

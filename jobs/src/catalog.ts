@@ -54,7 +54,7 @@ export async function catalogJob(ctx: JobContext): Promise<Plan> {
 
 /**
  * The plan in its six numbered steps, each a call or two, in the order the data flows: it reads top
- * to bottom, which is why it is left at 66 lines rather than cut into pieces that pass the counts
+ * to bottom, which is why it is left at 68 lines rather than cut into pieces that pass the counts
  * and files along.
  */
 async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
@@ -74,7 +74,9 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // sides from local disk.
   let previousRecords = 0;
   const previousPath = join(dir, 'previous-catalog.jsonl');
-  const hasPrevious = await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath);
+  // Its ETag goes into the plan: promotion writes over exactly the version diffed against.
+  const previousEtag = await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath);
+  const hasPrevious = previousEtag !== undefined;
   function* previousCatalog(): Generator<CatalogLine> {
     if (!hasPrevious) return;
     for (const line of new CatalogLineReader(previousPath)) {
@@ -118,7 +120,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   await Promise.all(pending);
 
   const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
-  const plan = planOf(ctx, input, { counts, bytes, previousRecords, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
+  const plan = planOf(ctx, input, { counts, bytes, previousRecords, previousEtag, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
   await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
   return plan;
@@ -129,6 +131,7 @@ interface PlanFacts {
   readonly counts: PlanCounts;
   readonly bytes: Plan['bytes'];
   readonly previousRecords: number;
+  readonly previousEtag: string | undefined;
   readonly prune: Plan['prune'];
   readonly due: WorkListWriter['due'];
   readonly deletedSample: readonly string[];
@@ -168,6 +171,7 @@ function planOf(ctx: JobContext, input: RunInput, facts: PlanFacts, shards: numb
     counts,
     bytes,
     previousCatalogRecords: facts.previousRecords,
+    stateCatalogEtag: facts.previousEtag ?? null,
     prune: facts.prune,
     nothingToDo: shards === 0,
     ...(counts.deleted > 0 ? { deleted: { sample: [...facts.deletedSample], list: runKeys(ctx.runId).deleted } } : {}),

@@ -19,7 +19,7 @@ import { isDenseWork, type Plan } from '../../core/plan';
 import { failure } from '../../core/failures';
 import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
-import { errorText, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { inspect, render, RenderError, type RenderOptions, type Rendition, type SourceFacts } from './render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
@@ -264,6 +264,11 @@ async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise
             deleted.push(key);
           } catch (error) {
             // Rewritten since the HEAD (412) or gone already (404): not this original's to delete.
+            // 409 ConditionalRequestConflict: another conditional write to the key was in flight
+            // (S3 user guide, "How to prevent object overwrites with conditional writes"), so
+            // whose rendition it is cannot be told now: the prune fails (retryable), keeping the
+            // original's tombstone, and the next run checks again.
+            if (isConditionalConflict(error)) throw new Error(`another conditional write to ${key} was in progress (409 ConditionalRequestConflict): left for the next run`);
             if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
           }
         }

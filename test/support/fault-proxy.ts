@@ -21,11 +21,11 @@ export interface FaultProxyOptions {
   readonly maxFaults?: number;
   /** Delay before forwarding each request, to make work slow enough to interrupt (default 0). */
   readonly delayMs?: number;
-  /** Requests this matches are held until `open()` (e.g. one bucket's writes, to keep a run in progress). */
-  readonly hold?: (method: string, path: string) => boolean;
+  /** Requests this matches are held until `open()` (e.g. one bucket's writes, to keep a run in progress; `req` for its headers, e.g. If-Match). */
+  readonly hold?: (method: string, path: string, req: IncomingMessage) => boolean;
   /** Requests this matches always get 500 InternalError (an outage of one part of the bucket). */
   readonly fail?: (method: string, path: string) => boolean;
-  /** Answers the requests it returns an error for with that S3 error (e.g. 403 InvalidObjectState for an archived object). */
+  /** Answers the requests it returns an error for with that S3 error (e.g. 403 InvalidObjectState for an archived object, 409 CONDITIONAL_CONFLICT). */
   readonly answer?: (req: IncomingMessage) => { status: number; code: string; message: string } | undefined;
   /** Rewrites response bodies of GET requests (e.g. a listing's StorageClass, which the embedded server does not keep). */
   readonly rewrite?: (path: string, body: string) => string;
@@ -38,6 +38,13 @@ export interface FaultProxy {
   open(): void;
   close(): Promise<void>;
 }
+
+/**
+ * S3's answer to a conditional write that met another conditional write to the key in progress
+ * (S3 user guide, "How to prevent object overwrites with conditional writes"; the embedded server
+ * answers it too, local/s3-layer.ts): for `answer`, to drive a 409 at a chosen request.
+ */
+export const CONDITIONAL_CONFLICT = { status: 409, code: 'ConditionalRequestConflict', message: 'A conflicting conditional operation is currently in progress against this resource. Please try again.' } as const;
 
 const KINDS: FaultKind[] = ['slowdown', 'internal', 'reset-before', 'reset-after'];
 
@@ -63,7 +70,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
 
   const server: Server = createServer((req, res) => {
-    if (held && options.hold!(req.method ?? 'GET', req.url ?? '/')) {
+    if (held && options.hold!(req.method ?? 'GET', req.url ?? '/', req)) {
       stats.held++;
       req.pause();
       held.push(() => handle(req, res));
