@@ -4,7 +4,7 @@
  * skipped or failed with the expected reason; no original may change.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type _Object, CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -21,7 +21,7 @@ import { photoJpeg } from '../local/sample/images';
 import { startFaultProxy } from './support/fault-proxy';
 import { handler as scopeWork } from '../functions/scope-work';
 import { resetFunctionContext } from '../functions/context';
-import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+import { ROOT, runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 2 } };
@@ -476,7 +476,12 @@ describe('job failures', () => {
   });
 
   it('exit 2 for an unknown job name or an array index missing from a child', async () => {
-    expect((await runJob('thumbnail', env('x4'))).code).toBe(2);
+    const unknown = await runJob('thumbnail', env('x4'));
+    expect(unknown.code).toBe(2);
+    // The usage line names commands that exist: the image's entry point and the package script.
+    expect(unknown.logs[0]!.msg).toContain('Unknown job "thumbnail": expected one of catalog, backup, resize as the first argument (e.g. `node dist/main.js resize` in the job image, `npm run job -- resize` from a checkout).');
+    expect(readFileSync(join(ROOT, 'jobs/Dockerfile'), 'utf8')).toContain('ENTRYPOINT ["node", "dist/main.js"]');
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.job).toBe('tsx jobs/src/main.ts');
     const child = await runJob('resize', env('x4'));
     expect(child.code).toBe(2);
     expect(child.logs[0]!.msg).toContain('AWS_BATCH_JOB_ARRAY_INDEX is not set');
