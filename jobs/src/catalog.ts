@@ -115,7 +115,10 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
   pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
   if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson'))));
-  await Promise.all(pending);
+  // Every upload settles before a failure is thrown: the job's client is destroyed when it ends, and an
+  // upload cut off mid-way could not abort its multipart upload (lib-storage aborts it on its own failure).
+  const failed = (await Promise.allSettled(pending)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 
   const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
   const plan = planOf(ctx, input, { counts, bytes, previousRecords, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
