@@ -223,22 +223,33 @@ class BackupShard {
     return UploadId!;
   }
 
+  /**
+   * Every part copy settles before this returns or throws: S3 says an abort while parts are still
+   * being written may leave some of them (S3 API reference, AbortMultipartUpload). After a failure
+   * the parts not yet started are not started.
+   */
   private async copyParts(item: WorkItem, UploadId: string): Promise<{ PartNumber: number; ETag: string }[]> {
     const limit = pLimit(PART_COPIES_PER_OBJECT);
     const partSize = partSizeFor(item.size, this.ctx.config.backup.partSizeBytes); // at most 10,000 parts, whatever the size
-    const count = Math.ceil(item.size / partSize);
-    return Promise.all(
-      Array.from({ length: count }, (_, i) =>
+    let failed: { error: unknown } | undefined;
+    const copyPart = async (i: number) => {
+      const first = i * partSize;
+      const last = Math.min(item.size, first + partSize) - 1;
+      const out = await this.ctx.s3.send(
+        new UploadPartCopyCommand({ Bucket: this.backup, Key: item.key, UploadId, PartNumber: i + 1, CopySource: copySource(this.corpus, item.key), CopySourceIfMatch: item.etag, CopySourceRange: `bytes=${first}-${last}` }),
+      );
+      return { PartNumber: i + 1, ETag: out.CopyPartResult!.ETag! };
+    };
+    const parts = await Promise.all(
+      Array.from({ length: Math.ceil(item.size / partSize) }, (_, i) =>
         limit(async () => {
-          const first = i * partSize;
-          const last = Math.min(item.size, first + partSize) - 1;
-          const out = await this.ctx.s3.send(
-            new UploadPartCopyCommand({ Bucket: this.backup, Key: item.key, UploadId, PartNumber: i + 1, CopySource: copySource(this.corpus, item.key), CopySourceIfMatch: item.etag, CopySourceRange: `bytes=${first}-${last}` }),
-          );
-          return { PartNumber: i + 1, ETag: out.CopyPartResult!.ETag! };
+          if (failed) return undefined;
+          return copyPart(i).catch((error: unknown) => void (failed ??= { error }));
         }),
       ),
     );
+    if (failed) throw failed.error;
+    return parts as { PartNumber: number; ETag: string }[];
   }
 }
 
