@@ -454,7 +454,14 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  // A port in use rejects (EADDRINUSE) instead of throwing from an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     requests: () => ({ ...requests }),
     port: (server.address() as AddressInfo).port,

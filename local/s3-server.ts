@@ -165,7 +165,13 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   const app = buildApp({ logger: false, defaultRegion: region, stores: { sqsStore, snsStore, s3Store } });
   if (persistence) app.addHook('preClose', () => persistence.close());
   const listening: string = await app.listen({ port: 0, host: '127.0.0.1' });
-  const layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
+  let layer: Awaited<ReturnType<typeof startS3Layer>>;
+  try {
+    layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   const port = layer.port;
 
   for (const bucket of options.buckets ?? []) s3Store.createBucket(bucket);
