@@ -1,6 +1,7 @@
 /**
  * `npm run s3` (local/serve.ts) on a port that is taken: one line naming the port and `--port`,
  * exit 2 (a usage error: a retry fails the same way), not an unhandled 'error' event's stack.
+ * (`nightshift local serve --port N` gets the same line from startEmbeddedS3.)
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

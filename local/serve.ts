@@ -19,10 +19,7 @@ async function serve(): Promise<void> {
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535 (0: any free port), received ${JSON.stringify(values.port)}`);
-  const server = await startEmbeddedS3({ port, dataDir: values['data-dir'], buckets: values.bucket, topics: values.topic }).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--port ${port}: 127.0.0.1:${port} is already in use (another server listens there): pass another port with --port N, or --port 0 for any free one.`);
-    throw error;
-  });
+  const server = await startEmbeddedS3({ port, dataDir: values['data-dir'], buckets: values.bucket, topics: values.topic });
   process.stdout.write(`${JSON.stringify({ endpoint: server.endpoint, topics: Object.fromEntries(values.topic.map((t) => [t, server.topicArn(t)])) })}\n`);
   const shutdown = () => void server.stop().then(() => process.exit(0));
   process.once('SIGINT', shutdown);
