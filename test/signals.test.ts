@@ -1,7 +1,7 @@
 /**
  * A stop signal at any moment of a shard, with several images in flight. Fargate stops a task
- * (Spot reclaim, a stopped job) with SIGTERM and SIGKILLs it when the stop timeout (30 s) runs
- * out (Amazon ECS developer guide, "Task lifecycle"; AWS Batch user guide, "Job states"), and
+ * (Spot reclaim, a stopped job) with SIGTERM and SIGKILLs it when the stop timeout (30 s by
+ * default) runs out (Amazon ECS API reference, StopTask), and
  * Batch retries an attempt that exited 143 (the job definitions' retry strategy). So on a signal
  * at any moment a job either writes a complete result and exits 0, or writes no result and exits
  * 143. Never a result without some of the shard's items and exit 0: the run would count the

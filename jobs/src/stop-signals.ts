@@ -4,8 +4,9 @@
  * container the job runs as PID 1, and the kernel delivers to PID 1 only the signals it has a
  * handler for: a SIGTERM (Spot reclaim, a stopped job) that came before would be dropped, and
  * Batch's SIGKILL 30 s later (exit 137) would end the attempt instead of a retryable exit 143.
- * Fargate sends SIGTERM and waits before SIGKILL (Amazon ECS developer guide, "Task lifecycle";
- * docker's `--init` documents the PID 1 behaviour).
+ * Fargate stops a task with SIGTERM and SIGKILLs it after the stop timeout, 30 s by default (Amazon
+ * ECS API reference, StopTask); the init of a PID namespace gets only the signals it has a handler
+ * for (pid_namespaces(7)), which is why `docker run --init` exists.
  *
  * Side-effect on import, on purpose; nothing but the job's entry point imports it.
  */
