@@ -42,7 +42,8 @@
  * CreateMultipartUpload that names `x-amz-server-side-encryption: aws:kms` or `aws:kms:dsse` is
  * kept per key; that object's ETag is then not its MD5, and GetObject and HeadObject answer its
  * encryption (and key id), as they answer `AES256` for every other object (S3 encrypts every new
- * object with SSE-S3 by default). A copy takes its destination bucket's default, SSE-S3 here.
+ * object with SSE-S3 by default). A copy takes its destination bucket's default, SSE-S3 here (a
+ * copy that names a KMS key is not modelled: the jobs' copies never do).
  *
  * Everything else passes through untouched, bodies streamed.
  */
