@@ -11,9 +11,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
-import { getJson } from '../adapters/s3';
+import { getJson, getText } from '../adapters/s3';
+import { startFaultProxy } from './support/fault-proxy';
 import { ListingCursor, listPages } from '../adapters/s3';
-import { runJob, startTestS3, type TestS3 } from './support/processes';
+import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const KEYS = [...Array.from({ length: 40 }, (_, i) => `docs/${String(i).padStart(2, '0')}.jpg`), 'docs/é-NFC.jpg', 'docs/e\u0301-NFD.jpg', 'docs/😀.jpg'];
@@ -160,6 +161,35 @@ describe('sources whose ETag no copy can share', () => {
     for (const runId of [`run-${prefix.slice(0, -1)}-2`, `run-${prefix.slice(0, -1)}-3`]) {
       const again = await backupRun(runId, { prefix, full: true }, { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, corpus }) });
       expect({ runId, processed: again.processed, skipped: again.skipped }).toEqual({ runId, processed: 0, skipped: 3 });
+    }
+  }, 120_000);
+});
+
+describe('a multipart copy stopped by SIGTERM', () => {
+  // S3 keeps (and bills) the parts of a multipart upload until it is completed or aborted (S3 API
+  // reference, AbortMultipartUpload and CreateMultipartUpload). A job stopped with a copy still
+  // running after its grace period aborts the upload before it exits, instead of leaving it to the
+  // lifecycle rule a week later. Its part copies are held at a loopback proxy, so the copy is
+  // running whenever the signal comes.
+  it('aborts the upload before exiting 143', async () => {
+    const key = 'stopped/scan.tif';
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: Buffer.alloc(6 * 1024 * 1024, 5) }));
+    const config = JSON.stringify({ buckets, backup: { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 } });
+    expect((await runJob('catalog', env('run-stopped', { NIGHTSHIFT_CONFIG: config, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], prefix: 'stopped/' }) }))).code).toBe(0);
+    const shard = (await Promise.all([0, 1].map((i) => getText(server.s3, buckets.work, runKeys('run-stopped').shard(i))))).findIndex((t) => t.includes(key));
+    const seen: string[] = [];
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => (seen.push(`${method} ${path}`), method === 'PUT' && path.includes('partNumber=')) });
+    try {
+      const { child, done } = spawnJob('backup', env('run-stopped', { NIGHTSHIFT_CONFIG: config, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), NIGHTSHIFT_GRACE_SECONDS: '0' }));
+      while (proxy.stats.held === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(143);
+      const created = seen.filter((r) => r.startsWith('POST ') && /[?&]uploads(=|&|$)/.test(r));
+      const aborted = seen.filter((r) => r.startsWith('DELETE ') && r.includes('uploadId='));
+      expect({ created: created.length, aborted: aborted.length }).toEqual({ created: 1, aborted: 1 });
+    } finally {
+      proxy.open();
+      await proxy.close();
     }
   }, 120_000);
 });

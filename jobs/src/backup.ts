@@ -54,6 +54,7 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     concurrency: ctx.config.backup.concurrency,
     handle: (item, tally) => shard.handle(item, tally),
     ...(shard.dense ? { finish: (tally: ShardTally) => shard.finish(tally) } : {}),
+    abandon: () => shard.abandon(),
   });
 }
 
@@ -67,6 +68,8 @@ class BackupShard {
   private readonly backup: string;
   private readonly before: ListingCursor | undefined;
   private readonly unverified: { item: WorkItem; etag: string }[] = [];
+  /** Multipart uploads under way: upload id → key. */
+  private readonly uploads = new Map<string, string>();
 
   constructor(
     private readonly ctx: JobContext,
@@ -92,6 +95,11 @@ class BackupShard {
     }
     if (this.plan.dryRun) return tally.would({ key: item.key, operation: 'backup', action: 'copy', bytes: item.size }, `would copy ${item.size} bytes`);
     return this.copy(item, tally);
+  }
+
+  /** Stopping with copies still running: their multipart uploads are aborted, not left billing their parts until the lifecycle rule. */
+  async abandon(): Promise<void> {
+    await Promise.all([...this.uploads].map(([UploadId, key]) => this.abortUpload(key, UploadId)));
   }
 
   /** Dense work: one listing of the copied keys' range reads every copy back. */
@@ -196,14 +204,25 @@ class BackupShard {
   /** UploadPartCopy in parts of the original's catalogued version; the upload is aborted on any failure. */
   private async multipartCopy(item: WorkItem): Promise<{ etag: string }> {
     const UploadId = await this.createUpload(item);
+    this.uploads.set(UploadId, item.key);
     try {
       const parts = await this.copyParts(item, UploadId);
       const done = await this.ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.backup, Key: item.key, UploadId, MultipartUpload: { Parts: parts } }));
       return { etag: done.ETag! };
     } catch (error) {
-      // Without it the parts stay (and are billed) until the lifecycle rule's AbortIncompleteMultipartUpload.
-      await this.ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: this.backup, Key: item.key, UploadId })).catch((abortError: unknown) => this.ctx.log.warn('could not abort a multipart copy', { key: item.key, uploadId: UploadId, error: errorText(abortError) }));
+      await this.abortUpload(item.key, UploadId);
       throw error;
+    } finally {
+      this.uploads.delete(UploadId);
+    }
+  }
+
+  /** Without it the parts stay (and are billed) until the lifecycle rule's AbortIncompleteMultipartUpload. */
+  private async abortUpload(key: string, UploadId: string): Promise<void> {
+    try {
+      await this.ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: this.backup, Key: key, UploadId }));
+    } catch (error) {
+      this.ctx.log.warn('could not abort a multipart copy', { key, uploadId: UploadId, error: errorText(error) });
     }
   }
 

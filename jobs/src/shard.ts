@@ -27,7 +27,15 @@ export interface ShardWork {
   handle(item: WorkItem, tally: ShardTally): Promise<void>;
   /** After every item was handled (not when stopping), before the result is written: outcomes decided per shard. */
   finish?(tally: ShardTally): Promise<void>;
+  /**
+   * When stopping, once the grace period is over and just before the process exits: releases what
+   * items still running hold that the exit would leave billing (the backup's open multipart uploads).
+   */
+  abandon?(): Promise<void>;
 }
+
+/** How long `abandon` may take: a few requests, well inside Fargate's 30 s between SIGTERM and SIGKILL after the 20 s grace period. */
+const ABANDON_MS = 5_000;
 
 /** `pending`: when stopped, how many of the items read were not handled (queued, or still running past the grace period). */
 export type ShardOutcome = { readonly status: 'done'; readonly result: ShardResult } | { readonly status: 'stopped'; readonly pending: number };
@@ -154,7 +162,10 @@ async function workThrough(ctx: JobContext, work: ShardWork, tally: ShardTally, 
   }
   if (!ctx.signal.aborted) log.info('manifest read to the end', { items: read, inFlight: limit.activeCount, queued: limit.pendingCount });
   await settle(ctx, inFlight, log, () => ({ inFlight: limit.activeCount, notStarted: limit.pendingCount }));
-  if (ctx.signal.aborted) return read - handled;
+  if (ctx.signal.aborted) {
+    if (work.abandon) await Promise.race([work.abandon(), new Promise((resolve) => setTimeout(resolve, ABANDON_MS).unref())]);
+    return read - handled;
+  }
   await work.finish?.(tally);
   // A signal during `finish` (or just before this check) still stops: no result, the retry redoes it.
   return ctx.signal.aborted ? read - handled : undefined;
