@@ -77,7 +77,11 @@ async function runJob(ctx: JobContext, stopped: Promise<'stopped'>, started: num
   if (ctx.job === 'catalog') {
     // The catalog's work is one pass that a retry redoes from the start: stopping it early only
     // has to make sure the attempt ends as a retryable exit, not as a Batch timeout.
-    if ((await Promise.race([catalogJob(ctx), stopped])) === 'stopped') {
+    const pass = catalogJob(ctx);
+    if ((await Promise.race([pass, stopped])) === 'stopped') {
+      // Its multipart uploads abort on the signal (adapters/s3.ts): let them, within the grace
+      // period, rather than leave their parts billed until the lifecycle rule.
+      await Promise.race([pass.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
       ctx.log.warn('stopped before the plan was written; exiting for a retry', { ms: Date.now() - started });
       return EXIT.terminated;
     }
