@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { compareKeys, keyBetween } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
@@ -208,15 +208,40 @@ export interface WriteCondition {
 
 const conditionParams = (condition: WriteCondition) => ({ IfMatch: condition.ifMatch, IfNoneMatch: condition.ifNoneMatch });
 
-/** Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart above; conditionally when asked. */
-export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string, condition: WriteCondition = {}): Promise<number> {
+/**
+ * lib-storage's Upload, aborted on every failure path. On a part's or the completion's failure
+ * it aborts the multipart upload itself (leavePartsOnError: false, its default). On abort() —
+ * here, `signal` — its done() rejects at once, while its own AbortMultipartUpload waits for the
+ * parts in flight, which a process exiting for a retry does not: so the upload is aborted here
+ * too, before done's error is passed on (a second abort answers NoSuchUpload, ignored).
+ */
+async function multipartUpload(s3: S3Client, params: ConstructorParameters<typeof Upload>[0]['params'], signal?: AbortSignal): Promise<void> {
+  const upload = new Upload({ client: s3, params, partSize: UPLOAD_PART_BYTES, queueSize: 4, leavePartsOnError: false });
+  const stop = () => void upload.abort();
+  if (signal?.aborted) stop();
+  else signal?.addEventListener('abort', stop, { once: true });
+  try {
+    await upload.done();
+  } catch (error) {
+    if (signal?.aborted && upload.uploadId) await s3.send(new AbortMultipartUploadCommand({ Bucket: params.Bucket, Key: params.Key, UploadId: upload.uploadId })).catch(() => undefined);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+}
+
+/**
+ * Uploads a local file, e.g. a catalogue written to a temp file: one PUT up to 8 MiB, multipart
+ * above; conditionally when asked. `signal` stops a multipart upload and aborts it.
+ */
+export async function uploadFile(s3: S3Client, bucket: string, key: string, path: string, contentType: string, condition: WriteCondition = {}, signal?: AbortSignal): Promise<number> {
   const { size } = await stat(path);
   const when = conditionParams(condition);
   if (size <= UPLOAD_PART_BYTES) {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: await readFile(path), ContentType: contentType, ...when }));
   } else {
     // lib-storage passes its params to CompleteMultipartUpload, which carries the condition.
-    await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ...when }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+    await multipartUpload(s3, { Bucket: bucket, Key: key, Body: createReadStream(path), ContentType: contentType, ...when }, signal);
   }
   return size;
 }
@@ -239,7 +264,7 @@ export async function uploadStream(s3: S3Client, bucket: string, key: string, te
     }
     if (chunk) yield Buffer.from(chunk, 'utf8');
   })());
-  await new Upload({ client: s3, params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata, ...conditionParams(condition) }, partSize: UPLOAD_PART_BYTES, queueSize: 4 }).done();
+  await multipartUpload(s3, { Bucket: bucket, Key: key, Body: body, ContentType: contentType, Metadata: metadata, ...conditionParams(condition) });
 }
 
 /** An object's ETag and user metadata (x-amz-meta-*), or undefined when there is no object. */

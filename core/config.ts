@@ -216,7 +216,10 @@ export const pipelineConfigSchema = z.strictObject({
   compute: computeLimitsSchema,
   corpus: z
     .strictObject({
-      /** The corpus is encrypted with SSE-KMS (the stack sets it from corpus.kmsKeyArn): its ETags are not MD5s, so no copy can share them. */
+      /**
+       * The corpus's default encryption is SSE-KMS (the stack sets it from corpus.kmsKeyArn): a hint only, so that the
+       * backup HEADs an original before copying it instead of after a first copy; each object's own encryption decides.
+       */
       sseKms: z.boolean().default(false),
       /**
        * Plan from the newest S3 Inventory delivery instead of listing the bucket (core/inventory.ts):

@@ -201,7 +201,9 @@ function grantJobAccess(role: iam.Role, storage: Storage, prune: boolean): void 
   // with s3:DeleteObject and s3:GetObject (S3 user guide, "How to perform conditional deletes").
   role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject', ...(prune ? ['s3:DeleteObject'] : [])], resources: [objects(storage.renditions)] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'WriteBackups', actions: ['s3:GetObject', 's3:PutObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'], resources: [objects(storage.backup)] }));
-  role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(storage.work, 'runs/')] }));
+  // AbortMultipartUpload: the catalog uploads a large catalogue in parts (lib-storage), and aborts
+  // the upload when it fails instead of leaving its parts billed until the lifecycle rule.
+  role.addToPolicy(new iam.PolicyStatement({ sid: 'RunArtefacts', actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [objects(storage.work, 'runs/')] }));
   role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLastCatalogue', actions: ['s3:GetObject'], resources: [objects(storage.work, 'state/')] }));
   // An SSE-KMS corpus: reading it (GetObject, and the copy source of CopyObject/UploadPartCopy)
   // needs kms:Decrypt on its key (S3 user guide, "Using SSE-KMS": permissions), through S3 only.

@@ -360,6 +360,27 @@ describe('what AWS needs at run time', () => {
   const policyStatements = (type: string) =>
     Object.values(s.template.findResources(type)).flatMap((r) => (r.Properties.PolicyDocument ?? r.Properties.KeyPolicy).Statement as { Effect: string; Principal?: { Service?: string | string[] }; Action: string | string[]; Condition?: Record<string, Record<string, unknown>> }[]);
 
+  // A multipart upload the job abandons (an error, a signal) bills its parts until it is aborted
+  // (S3 user guide, "Uploading and copying objects using multipart upload": "you must either
+  // complete or abort"); aborting needs s3:AbortMultipartUpload (S3 API reference,
+  // AbortMultipartUpload). The jobs start them in the backup bucket (UploadPartCopy) and in the
+  // work bucket's runs/ (lib-storage's Upload of a large catalogue); the lifecycle rule
+  // AbortIncompleteMultipartUpload removes whatever a killed process could not abort.
+  it('lets the jobs abort the multipart uploads they start, and keeps AbortIncompleteMultipartUpload on every bucket they write', () => {
+    const job = statementsOf('ComputeJobRole');
+    const multipart = job.filter((st) => st.Sid === 'WriteBackups' || st.Sid === 'RunArtefacts');
+    expect(multipart.map((st) => ({ sid: st.Sid, abort: actionsOf(st).includes('s3:AbortMultipartUpload') }))).toEqual([
+      { sid: 'WriteBackups', abort: true },
+      { sid: 'RunArtefacts', abort: true },
+    ]);
+    const buckets = s.template.findResources('AWS::S3::Bucket');
+    const written = job.filter((st) => actionsOf(st).includes('s3:PutObject')).map((st) => Object.keys(buckets).find((id) => JSON.stringify(st.Resource).includes(`"${id}"`))!);
+    expect(written.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['StorageBackup', 'StorageRenditions', 'StorageWork']);
+    for (const id of written) {
+      expect({ id, rules: buckets[id]!.Properties.LifecycleConfiguration.Rules }).toEqual({ id, rules: expect.arrayContaining([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' })]) });
+    }
+  });
+
   it('lets CloudWatch alarms publish to the topic whose policy enforceSSL replaced (CloudWatch user guide, "Using Amazon CloudWatch alarms")', () => {
     const topicPolicy = policyStatements('AWS::SNS::TopicPolicy');
     const allow = topicPolicy.find((st) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');

@@ -40,9 +40,18 @@
  *   HeadObject answer `x-amz-tagging-count` when there are tags.
  * - DeleteObject removes the tags with the object.
  *
+ * Server-side encryption (S3 API reference, "Common Response Headers" and the Object data type's
+ * ETag: objects written by PutObject or CopyObject under SSE-KMS or DSSE-KMS "have ETags that are
+ * not an MD5 digest of their object data"; under SSE-S3 or none they are): a PutObject or
+ * CreateMultipartUpload that names `x-amz-server-side-encryption: aws:kms` or `aws:kms:dsse` is
+ * kept per key; that object's ETag is then not its MD5, and GetObject and HeadObject answer its
+ * encryption (and key id), as they answer `AES256` for every other object (S3 encrypts every new
+ * object with SSE-S3 by default). A copy takes its destination bucket's default, SSE-S3 here (a
+ * copy that names a KMS key is not modelled: the jobs' copies never do).
+ *
  * Everything else passes through untouched, bodies streamed.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,8 +80,24 @@ function etagMatches(condition: string, etag: string): boolean {
   return condition.split(',').some((c) => c.trim() === '*' || bare(c) === bare(etag));
 }
 
+/**
+ * `x-amz-tagging`: "encoded as URL Query parameters" (PutObject, CreateMultipartUpload), read as S3
+ * reads it: percent-decoded, and a `+` is a plus, not a space (URLSearchParams would make it one).
+ */
 export function parseTaggingHeader(value: string | undefined): TagSet {
-  return value ? [...new URLSearchParams(value)] : [];
+  if (!value) return [];
+  return value.split('&').filter(Boolean).map((pair): [string, string] => {
+    const eq = pair.indexOf('=');
+    return eq < 0 ? [decodeURIComponent(pair), ''] : [decodeURIComponent(pair.slice(0, eq)), decodeURIComponent(pair.slice(eq + 1))];
+  });
+}
+
+/** The KMS encryption a write names (SSE-KMS, DSSE-KMS), as the headers S3 answers for that object; undefined for SSE-S3 or none. */
+function kmsEncryption(req: IncomingMessage): Record<string, string> | undefined {
+  const algorithm = header(req, 'x-amz-server-side-encryption');
+  if (algorithm !== 'aws:kms' && algorithm !== 'aws:kms:dsse') return undefined;
+  const keyId = header(req, 'x-amz-server-side-encryption-aws-kms-key-id');
+  return { 'x-amz-server-side-encryption': algorithm, ...(keyId ? { 'x-amz-server-side-encryption-aws-kms-key-id': keyId } : {}) };
 }
 
 function tagSetXml(tags: TagSet): string {
@@ -127,15 +152,17 @@ export function requestKind(req: Pick<IncomingMessage, 'method' | 'headers'>, on
  * (`handle` routes to them).
  */
 export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
-  const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][]; classes?: [string, string][] };
+  const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][]; classes?: [string, string][]; kms?: [string, Record<string, string>][] };
   const tags = new Map<string, TagSet>(saved.tags ?? []);
   /** Keys completed by a multipart upload → their S3 ETag. */
   const etags = new Map<string, string>(saved.etags ?? []);
   /** Keys whose storage class is not STANDARD → their class. */
   const classes = new Map<string, string>(saved.classes ?? []);
-  const pendingUploads = new Map<string, { tags: TagSet; storageClass: string }>();
+  /** Keys written under SSE-KMS or DSSE-KMS → the encryption headers S3 answers for them. */
+  const kms = new Map<string, Record<string, string>>(saved.kms ?? []);
+  const pendingUploads = new Map<string, { tags: TagSet; storageClass: string; kms?: Record<string, string> }>();
   const save = () => {
-    if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags], classes: [...classes] }));
+    if (options.file) writeFileSync(options.file, JSON.stringify({ tags: [...tags], etags: [...etags], classes: [...classes], kms: [...kms] }));
   };
   /** Sets or removes a key's entry in one of the maps; saves only when something changed. */
   const update = <V>(map: Map<string, V>, id: string, value: V | undefined) => {
@@ -146,6 +173,9 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   const setClass = (id: string, storageClass: string | undefined) => update(classes, id, storageClass && storageClass !== 'STANDARD' ? storageClass : undefined);
   const setEtag = (id: string, etag: string | undefined) => update(etags, id, etag);
   const setTags = (id: string, set: TagSet) => update(tags, id, set.length > 0 ? set : undefined);
+  const setKms = (id: string, headers: Record<string, string> | undefined) => update(kms, id, headers);
+  /** The encryption headers S3 answers for an object: its KMS encryption, or SSE-S3. */
+  const encryptionOf = (id: string) => kms.get(id) ?? { 'x-amz-server-side-encryption': 'AES256' };
 
   /** Forwards a request upstream (with `body` when it was read already) and buffers the (small) answer. */
   const forward = (req: IncomingMessage, body?: Buffer) =>
@@ -366,7 +396,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
   async function createMultipart(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const answer = await forward(req);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(answer.payload.toString('utf8'))?.[1];
-    if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header(req, 'x-amz-tagging')), storageClass: header(req, 'x-amz-storage-class') ?? 'STANDARD' });
+    if (answer.status === 200 && uploadId) pendingUploads.set(uploadId, { tags: parseTaggingHeader(header(req, 'x-amz-tagging')), storageClass: header(req, 'x-amz-storage-class') ?? 'STANDARD', kms: kmsEncryption(req) });
     res.writeHead(answer.status, answer.headers).end(answer.payload);
   }
 
@@ -386,6 +416,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         setEtag(id, etag);
         setTags(id, pendingUploads.get(uploadId)?.tags ?? []);
         setClass(id, pendingUploads.get(uploadId)?.storageClass);
+        setKms(id, pendingUploads.get(uploadId)?.kms);
         pendingUploads.delete(uploadId);
         payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
       }
@@ -402,11 +433,15 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
       }
       const source = header(req, 'x-amz-copy-source');
       const next = source && (header(req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase() === 'COPY' ? [...(tags.get(copySourceOf(source)) ?? [])] : parseTaggingHeader(header(req, 'x-amz-tagging'));
-      const status = await relay(req, res);
+      // Under SSE-KMS an ETag that is not the MD5 of the data (32 hex digits, as S3 gives).
+      const encrypted = source ? undefined : kmsEncryption(req);
+      const etag = encrypted && `"${randomBytes(16).toString('hex')}"`;
+      const status = await relay(req, res, { ...(encrypted ?? { 'x-amz-server-side-encryption': 'AES256' }), ...(etag ? { etag } : {}) });
       if (status === 200) {
         setTags(id, next);
-        setEtag(id, undefined); // a new object: its own ETag
+        setEtag(id, etag); // a new object: its own ETag
         setClass(id, header(req, 'x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
+        setKms(id, encrypted);
       }
     });
   }
@@ -421,6 +456,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         setTags(id, []);
         setEtag(id, undefined);
         setClass(id, undefined);
+        setKms(id, undefined);
       }
     });
   }
@@ -431,7 +467,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     const count = tags.get(id)?.length;
     const etag = etags.get(id);
     const storageClass = classes.get(id);
-    await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}), ...(storageClass ? { 'x-amz-storage-class': storageClass } : {}) });
+    await relay(req, res, { ...(count ? { 'x-amz-tagging-count': String(count) } : {}), ...(etag ? { etag } : {}), ...(storageClass ? { 'x-amz-storage-class': storageClass } : {}), ...encryptionOf(id) });
   }
 
   /** Requests received, by requestKind: what a benchmark counts per object. */
@@ -444,7 +480,14 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
     });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  // A port in use rejects (EADDRINUSE) instead of throwing from an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return {
     requests: () => ({ ...requests }),
     port: (server.address() as AddressInfo).port,

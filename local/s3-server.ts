@@ -19,6 +19,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareKeys } from '../core/keys';
+import { UsageError } from '../core/validation';
 import { startS3Layer } from './s3-layer';
 
 export interface EmbeddedS3Options {
@@ -165,7 +166,15 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   const app = buildApp({ logger: false, defaultRegion: region, stores: { sqsStore, snsStore, s3Store } });
   if (persistence) app.addHook('preClose', () => persistence.close());
   const listening: string = await app.listen({ port: 0, host: '127.0.0.1' });
-  const layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
+  let layer: Awaited<ReturnType<typeof startS3Layer>>;
+  try {
+    layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
+  } catch (error) {
+    await app.close();
+    // Both commands that pass a port (`npm run s3`, `nightshift local serve`) take it as --port.
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`--port ${options.port}: 127.0.0.1:${options.port} is already in use (another server listens there): pass another port with --port N, or --port 0 for any free one.`);
+    throw error;
+  }
   const port = layer.port;
 
   for (const bucket of options.buckets ?? []) s3Store.createBucket(bucket);

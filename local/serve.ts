@@ -5,6 +5,7 @@
  *   tsx local/serve.ts [--port N] [--data-dir DIR] [--bucket NAME]... [--topic NAME]...
  */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../core/validation';
 import { startEmbeddedS3 } from './s3-server';
 
 async function serve(): Promise<void> {
@@ -17,7 +18,7 @@ async function serve(): Promise<void> {
     },
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0-65535, received ${JSON.stringify(values.port)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535 (0: any free port), received ${JSON.stringify(values.port)}`);
   const server = await startEmbeddedS3({ port, dataDir: values['data-dir'], buckets: values.bucket, topics: values.topic });
   process.stdout.write(`${JSON.stringify({ endpoint: server.endpoint, topics: Object.fromEntries(values.topic.map((t) => [t, server.topicArn(t)])) })}\n`);
   const shutdown = () => void server.stop().then(() => process.exit(0));
@@ -27,5 +28,5 @@ async function serve(): Promise<void> {
 
 serve().catch((error: unknown) => {
   process.stderr.write(`embedded S3 server failed to start: ${(error as Error).message}\n`);
-  process.exit(1);
+  process.exit(error instanceof UsageError ? 2 : 1);
 });

@@ -11,9 +11,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
-import { getJson } from '../adapters/s3';
+import { getJson, getText } from '../adapters/s3';
+import { startFaultProxy } from './support/fault-proxy';
 import { ListingCursor, listPages } from '../adapters/s3';
-import { runJob, startTestS3, type TestS3 } from './support/processes';
+import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const KEYS = [...Array.from({ length: 40 }, (_, i) => `docs/${String(i).padStart(2, '0')}.jpg`), 'docs/é-NFC.jpg', 'docs/e\u0301-NFD.jpg', 'docs/😀.jpg'];
@@ -102,12 +103,14 @@ describe('tags', () => {
     ['CopyObject', 'tags/single.jpg', 1024, {}],
     ['UploadPartCopy', 'tags/multipart.jpg', 6 * 1024 * 1024, { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 }],
   ])('copies the tags of a tagged original through %s', async (_, key, size, backupConfig) => {
-    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: Buffer.alloc(size, 7), Tagging: 'owner=studio%20b&retention=7y' }));
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: Buffer.alloc(size, 7), Tagging: 'owner=studio%20b&retention=7y&formula=a%2Bb' }));
     const runId = `run-tags-${key.includes('multi') ? 'mp' : 'single'}`;
     const run = await backupRun(runId, { prefix: key }, { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, backup: backupConfig }) });
     expect({ processed: run.processed, failures: run.results.flatMap((r) => r.failures) }).toEqual({ processed: 1, failures: [] });
     const { TagSet } = await server.s3.send(new GetObjectTaggingCommand({ Bucket: buckets.backup, Key: key }));
-    expect(TagSet).toEqual([{ Key: 'owner', Value: 'studio b' }, { Key: 'retention', Value: '7y' }]);
+    // A space and a plus survive both paths: the multipart one writes x-amz-tagging itself, percent-encoded
+    // (S3 API reference, CreateMultipartUpload "x-amz-tagging": "encoded as URL Query parameters").
+    expect(TagSet).toEqual([{ Key: 'owner', Value: 'studio b' }, { Key: 'retention', Value: '7y' }, { Key: 'formula', Value: 'a+b' }]);
   }, 120_000);
 });
 
@@ -131,14 +134,63 @@ describe('sources whose ETag no copy can share', () => {
     }
   }, 120_000);
 
-  it('records the source ETag on every copy of an SSE-KMS corpus', async () => {
-    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: 'kms/a.jpg', Body: body('kms/a.jpg', 1), ContentType: 'image/jpeg' }));
-    const config = JSON.stringify({ buckets, corpus: { sseKms: true } });
-    const run = await backupRun('run-kms', { prefix: 'kms/' }, { NIGHTSHIFT_CONFIG: config });
-    expect(run.processed).toBe(1);
-    const copy = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: 'kms/a.jpg' }));
-    const source = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: 'kms/a.jpg' }));
-    expect({ type: copy.ContentType, meta: copy.Metadata }).toEqual({ type: 'image/jpeg', meta: { 'source-etag': source.ETag!.replaceAll('"', '') } });
+  // S3 API reference, the Object data type's ETag: an object PUT or copied under SSE-KMS or
+  // DSSE-KMS has an ETag that is not the MD5 of its data; under SSE-S3 (every bucket's default) or
+  // none, a single-part object's ETag is the MD5. Which one an object has is its own: the
+  // uploader's per-object key, or the bucket default when it was written. No configuration says it.
+  it.each([
+    ['no hint', 'kms/', {}],
+    ['the corpus configured as SSE-KMS (HEAD before copying)', 'kms-hint/', { sseKms: true }],
+  ])('decides per object from its encryption (%s): SSE-KMS and DSSE-KMS originals record their ETag and are copied once, SSE-S3 ones keep it', async (_, prefix, corpus) => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const put = (k: string, sse?: 'aws:kms' | 'aws:kms:dsse') => server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: k, Body: body(k, 1), ContentType: 'image/jpeg', ...(sse ? { ServerSideEncryption: sse, SSEKMSKeyId: key } : {}) }));
+    await put(`${prefix}a.jpg`, 'aws:kms');
+    await put(`${prefix}b.jpg`, 'aws:kms:dsse');
+    await put(`${prefix}c.jpg`);
+    const heads = Object.fromEntries(await Promise.all(['a', 'b', 'c'].map(async (n) => [n, await server.s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: `${prefix}${n}.jpg` }))] as const)));
+    expect({ a: heads.a!.ServerSideEncryption, b: heads.b!.ServerSideEncryption, c: heads.c!.ServerSideEncryption }).toEqual({ a: 'aws:kms', b: 'aws:kms:dsse', c: 'AES256' });
+    const run = await backupRun(`run-${prefix.slice(0, -1)}`, { prefix }, { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, corpus }) });
+    expect({ processed: run.processed, failed: run.failed }).toEqual({ processed: 3, failed: 0 });
+    for (const n of ['a', 'b']) {
+      const copy = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: `${prefix}${n}.jpg` }));
+      expect({ n, type: copy.ContentType, meta: copy.Metadata }).toEqual({ n, type: 'image/jpeg', meta: { 'source-etag': heads[n]!.ETag!.replaceAll('"', '') } });
+    }
+    const plain = await server.s3.send(new HeadObjectCommand({ Bucket: buckets.backup, Key: `${prefix}c.jpg` }));
+    expect({ etag: plain.ETag, meta: plain.Metadata }).toEqual({ etag: heads.c!.ETag, meta: {} });
+    // Full runs (dense: checked by listing, HEAD where the listed ETag differs) find all three backed up.
+    for (const runId of [`run-${prefix.slice(0, -1)}-2`, `run-${prefix.slice(0, -1)}-3`]) {
+      const again = await backupRun(runId, { prefix, full: true }, { NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, corpus }) });
+      expect({ runId, processed: again.processed, skipped: again.skipped }).toEqual({ runId, processed: 0, skipped: 3 });
+    }
+  }, 120_000);
+});
+
+describe('a multipart copy stopped by SIGTERM', () => {
+  // S3 keeps (and bills) the parts of a multipart upload until it is completed or aborted (S3 API
+  // reference, AbortMultipartUpload and CreateMultipartUpload). A job stopped with a copy still
+  // running after its grace period aborts the upload before it exits, instead of leaving it to the
+  // lifecycle rule a week later. Its part copies are held at a loopback proxy, so the copy is
+  // running whenever the signal comes.
+  it('aborts the upload before exiting 143', async () => {
+    const key = 'stopped/scan.tif';
+    await server.s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: key, Body: Buffer.alloc(6 * 1024 * 1024, 5) }));
+    const config = JSON.stringify({ buckets, backup: { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 } });
+    expect((await runJob('catalog', env('run-stopped', { NIGHTSHIFT_CONFIG: config, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], prefix: 'stopped/' }) }))).code).toBe(0);
+    const shard = (await Promise.all([0, 1].map((i) => getText(server.s3, buckets.work, runKeys('run-stopped').shard(i))))).findIndex((t) => t.includes(key));
+    const seen: string[] = [];
+    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => (seen.push(`${method} ${path}`), method === 'PUT' && path.includes('partNumber=')) });
+    try {
+      const { child, done } = spawnJob('backup', env('run-stopped', { NIGHTSHIFT_CONFIG: config, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), NIGHTSHIFT_GRACE_SECONDS: '0' }));
+      while (proxy.stats.held === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(143);
+      const created = seen.filter((r) => r.startsWith('POST ') && /[?&]uploads(=|&|$)/.test(r));
+      const aborted = seen.filter((r) => r.startsWith('DELETE ') && r.includes('uploadId='));
+      expect({ created: created.length, aborted: aborted.length }).toEqual({ created: 1, aborted: 1 });
+    } finally {
+      proxy.open();
+      await proxy.close();
+    }
   }, 120_000);
 });
 

@@ -4,7 +4,7 @@
  * skipped or failed with the expected reason; no original may change.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type _Object, CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -19,9 +19,10 @@ import { getJson, listPages, getText } from '../adapters/s3';
 import { type CorpusObject, hostileCorpus } from '../local/sample/corpus';
 import { photoJpeg } from '../local/sample/images';
 import { startFaultProxy } from './support/fault-proxy';
+import { startSyntheticCorpus } from './support/synthetic-corpus';
 import { handler as scopeWork } from '../functions/scope-work';
 import { resetFunctionContext } from '../functions/context';
-import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+import { ROOT, runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 2 } };
@@ -476,7 +477,12 @@ describe('job failures', () => {
   });
 
   it('exit 2 for an unknown job name or an array index missing from a child', async () => {
-    expect((await runJob('thumbnail', env('x4'))).code).toBe(2);
+    const unknown = await runJob('thumbnail', env('x4'));
+    expect(unknown.code).toBe(2);
+    // The usage line names commands that exist: the image's entry point and the package script.
+    expect(unknown.logs[0]!.msg).toContain('Unknown job "thumbnail": expected one of catalog, backup, resize as the first argument (e.g. `node dist/main.js resize` in the job image, `npm run job -- resize` from a checkout).');
+    expect(readFileSync(join(ROOT, 'jobs/Dockerfile'), 'utf8')).toContain('ENTRYPOINT ["node", "dist/main.js"]');
+    expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.job).toBe('tsx jobs/src/main.ts');
     const child = await runJob('resize', env('x4'));
     expect(child.code).toBe(2);
     expect(child.logs[0]!.msg).toContain('AWS_BATCH_JOB_ARRAY_INDEX is not set');
@@ -581,6 +587,33 @@ describe('the attempt timeout (AWS Batch does not retry an attempt it killed for
       await slow.close();
     }
   });
+});
+
+describe('a catalogue upload stopped by SIGTERM', () => {
+  // S3 keeps (and bills) an upload's parts until it is completed or aborted (S3 API reference,
+  // AbortMultipartUpload). The catalog uploads a catalogue above 8 MiB in parts; stopped meanwhile,
+  // it aborts the upload before it exits. 80,000 listed objects (a synthetic listing) make a
+  // catalogue of about 13 MiB; its parts are held at a loopback proxy, so the upload is under way
+  // whenever the signal comes.
+  it('aborts the multipart upload, writes no plan and exits 143', async () => {
+    const synthetic = await startSyntheticCorpus({ target: server.endpoint, bucket: buckets.corpus, objects: 80_000 });
+    const seen: string[] = [];
+    const proxy = await startFaultProxy({ target: synthetic.endpoint, rate: 0, hold: (method, path) => (seen.push(`${method} ${path}`), method === 'PUT' && path.includes('partNumber=')) });
+    try {
+      const { child, done } = spawnJob('catalog', env('run-catalog-stopped', { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }), NIGHTSHIFT_GRACE_SECONDS: '20' }));
+      while (proxy.stats.held === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(143);
+      const created = seen.filter((r) => r.startsWith('POST ') && /[?&]uploads(=|&|$)/.test(r));
+      const aborted = seen.filter((r) => r.startsWith('DELETE ') && r.includes('uploadId='));
+      expect({ created: created.length, aborted: aborted.length }).toEqual({ created: 1, aborted: 1 });
+      await expect(getJson(s3, buckets.work, runKeys('run-catalog-stopped').plan)).rejects.toMatchObject({ name: 'NoSuchKey' });
+    } finally {
+      proxy.open();
+      await proxy.close();
+      await synthetic.close();
+    }
+  }, 120_000);
 });
 
 describe('backup of objects above the multipart threshold', () => {

@@ -83,6 +83,42 @@ describe('S3 contract (embedded server)', () => {
     await expect(tagsOf('tags/copied.jpg')).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
 
+  /**
+   * `x-amz-tagging` is "encoded as URL Query parameters" (PutObject, CreateMultipartUpload): S3
+   * percent-decodes it and reads a `+` as a plus, not as a space (form encoding is not URL encoding).
+   */
+  it('reads x-amz-tagging percent-decoded, a plus as a plus', async () => {
+    await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'tags/plus.jpg', Body: 'a', Tagging: 'owner=studio%20b&formula=a+b%2Bc' }));
+    const { TagSet } = await server.s3.send(new GetObjectTaggingCommand({ Bucket: 'order-test', Key: 'tags/plus.jpg' }));
+    expect(TagSet).toEqual([{ Key: 'owner', Value: 'studio b' }, { Key: 'formula', Value: 'a+b+c' }]);
+  });
+
+  /**
+   * Server-side encryption (S3 API reference, "Common Response Headers": x-amz-server-side-encryption;
+   * the Object data type's ETag: under SSE-KMS or DSSE-KMS an object written by PutObject or
+   * CopyObject "ha[s] ETags that are not an MD5 digest of their object data", under SSE-S3 or none
+   * they are). S3 encrypts every new object with SSE-S3 unless told otherwise, and a copy takes its
+   * destination's default, not its source's encryption.
+   */
+  it('answers each object its encryption, and a non-MD5 ETag under SSE-KMS and DSSE-KMS', async () => {
+    const keyId = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const md5 = `"${createHash('md5').update('sse body').digest('hex')}"`;
+    const head = (Key: string) => server.s3.send(new HeadObjectCommand({ Bucket: 'order-test', Key }));
+    for (const sse of ['aws:kms', 'aws:kms:dsse'] as const) {
+      const put = await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: `sse/${sse}`, Body: 'sse body', ServerSideEncryption: sse, SSEKMSKeyId: keyId }));
+      expect(put.ETag).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(put.ETag).not.toBe(md5);
+      const got = await head(`sse/${sse}`);
+      expect({ sse: got.ServerSideEncryption, key: got.SSEKMSKeyId, etag: got.ETag }).toEqual({ sse, key: keyId, etag: put.ETag });
+      const listed = (await server.s3.send(new ListObjectsV2Command({ Bucket: 'order-test', Prefix: `sse/${sse}` }))).Contents!;
+      expect(listed.map((o) => o.ETag)).toEqual([put.ETag]);
+    }
+    const plain = await server.s3.send(new PutObjectCommand({ Bucket: 'order-test', Key: 'sse/plain', Body: 'sse body' }));
+    expect({ etag: plain.ETag, sse: (await head('sse/plain')).ServerSideEncryption }).toEqual({ etag: md5, sse: 'AES256' });
+    const copy = await server.s3.send(new CopyObjectCommand({ Bucket: 'order-test', Key: 'sse/copy', CopySource: 'order-test/sse/aws:kms' }));
+    expect({ etag: copy.CopyObjectResult!.ETag, sse: (await head('sse/copy')).ServerSideEncryption }).toEqual({ etag: md5, sse: 'AES256' });
+  });
+
   describe('conditional requests', () => {
     const B = 'order-test';
     const put = (Key: string, Body: string, extra: Partial<ConstructorParameters<typeof PutObjectCommand>[0]> = {}) => server.s3.send(new PutObjectCommand({ Bucket: B, Key, Body, ...extra }));

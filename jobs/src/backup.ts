@@ -47,68 +47,94 @@ interface BackupState {
   readonly metadata?: Record<string, string>;
 }
 
-/**
- * One closure per shard, long on purpose: the steps inside it (check, copy, verify, the listing
- * cursors of dense work) share the shard's configuration and cursors, and each is short.
- */
 export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutcome> {
-  const { config } = ctx;
-  const { corpus, backup } = config.buckets;
-  const { storageClass, multipartThresholdBytes, partSizeBytes } = config.backup;
-  const dense = isDenseWork(plan);
-  const before = dense ? new ListingCursor(ctx.s3, backup) : undefined;
-  const unverified: { item: WorkItem; etag: string }[] = [];
-  ctx.log.child({ shard: ctx.shard, operation: 'backup' }).info(dense ? 'dense work: checking and verifying backups by listing' : 'sparse work: checking and verifying backups with HeadObject', { work: plan.counts.work, selected: plan.counts.selected });
+  const shard = new BackupShard(ctx, plan);
+  ctx.log.child({ shard: ctx.shard, operation: 'backup' }).info(shard.dense ? 'dense work: checking and verifying backups by listing' : 'sparse work: checking and verifying backups with HeadObject', { work: plan.counts.work, selected: plan.counts.selected });
+  return runShard(ctx, 'backup', plan, {
+    concurrency: ctx.config.backup.concurrency,
+    handle: (item, tally) => shard.handle(item, tally),
+    ...(shard.dense ? { finish: (tally: ShardTally) => shard.finish(tally) } : {}),
+    abandon: () => shard.abandon(),
+  });
+}
 
-  async function handle(item: WorkItem, tally: ShardTally): Promise<void> {
+/**
+ * One shard's backup: check, copy, verify. Its steps share the shard's configuration and, on
+ * dense work, the listing cursors (one before copying, one after).
+ */
+class BackupShard {
+  readonly dense: boolean;
+  private readonly corpus: string;
+  private readonly backup: string;
+  private readonly before: ListingCursor | undefined;
+  private readonly unverified: { item: WorkItem; etag: string }[] = [];
+  /** Multipart uploads under way: upload id → key. */
+  private readonly uploads = new Map<string, string>();
+
+  constructor(
+    private readonly ctx: JobContext,
+    private readonly plan: Plan,
+  ) {
+    ({ corpus: this.corpus, backup: this.backup } = ctx.config.buckets);
+    this.dense = isDenseWork(plan);
+    this.before = this.dense ? new ListingCursor(ctx.s3, this.backup) : undefined;
+  }
+
+  async handle(item: WorkItem, tally: ShardTally): Promise<void> {
     if (item.change === 'deleted') return tally.skip(item.key, 'original-deleted', 'the original was deleted: its backup is kept');
     if (!item.backup) return tally.skip(item.key, 'up-to-date', 'the backup holds this version (the catalogue says so): only renditions are due');
     // A forced full run copies again whatever the backup holds (a new version in a versioned bucket).
-    if (plan.force) return plan.dryRun ? wouldCopy(item, tally) : copy(item, tally);
-    let existing: BackupState | undefined;
-    try {
-      existing = await stateOf(before, item.key);
-      // Listed with the same size but another ETag: may be a multipart backup of this version, which only its metadata (HEAD) tells.
-      if (existing && !existing.metadata && existing.size === item.size && existing.etag !== item.etag) existing = await head(backup, item.key);
-    } catch (error) {
-      return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
+    if (!this.plan.force) {
+      let existing: BackupState | undefined;
+      try {
+        existing = await this.existing(item);
+      } catch (error) {
+        return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
+      }
+      if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
     }
-    if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
-    if (plan.dryRun) return wouldCopy(item, tally);
-    return copy(item, tally);
+    if (this.plan.dryRun) return tally.would({ key: item.key, operation: 'backup', action: 'copy', bytes: item.size }, `would copy ${item.size} bytes`);
+    return this.copy(item, tally);
   }
 
-  function wouldCopy(item: WorkItem, tally: ShardTally): void {
-    tally.would({ key: item.key, operation: 'backup', action: 'copy', bytes: item.size }, `would copy ${item.size} bytes`);
-  }
-
-  async function copy(item: WorkItem, tally: ShardTally): Promise<void> {
-    let written: { etag: string };
-    try {
-      written = item.size > multipartThresholdBytes ? await multipartCopy(item) : await singleCopy(item);
-    } catch (error) {
-      return sourceReadOutcome(tally, item.key, error, 'copy-failed');
-    }
-
-    if (dense) unverified.push({ item, etag: written.etag });
-    else await verify(item, written.etag, tally, () => head(backup, item.key));
+  /** Stopping with copies still running: their multipart uploads are aborted, not left billing their parts until the lifecycle rule. */
+  async abandon(): Promise<void> {
+    await Promise.all([...this.uploads].map(([UploadId, key]) => this.abortUpload(key, UploadId)));
   }
 
   /** Dense work: one listing of the copied keys' range reads every copy back. */
-  async function finish(tally: ShardTally): Promise<void> {
-    unverified.sort((a, b) => compareKeys(a.item.key, b.item.key));
-    const after = new ListingCursor(ctx.s3, backup);
-    for (const { item, etag } of unverified) await verify(item, etag, tally, () => stateOf(after, item.key));
+  async finish(tally: ShardTally): Promise<void> {
+    this.unverified.sort((a, b) => compareKeys(a.item.key, b.item.key));
+    const after = new ListingCursor(this.ctx.s3, this.backup);
+    for (const { item, etag } of this.unverified) await this.verify(item, etag, tally, () => this.stateOf(after, item.key));
+  }
+
+  /** The backup key's state. Listed with the same size but another ETag: may be a backup of this version whose ETag cannot be the source's (SSE-KMS, multipart), which only its metadata (HEAD) tells. */
+  private async existing(item: WorkItem): Promise<BackupState | undefined> {
+    const existing = await this.stateOf(this.before, item.key);
+    if (existing && !existing.metadata && existing.size === item.size && existing.etag !== item.etag) return this.head(this.backup, item.key);
+    return existing;
+  }
+
+  private async copy(item: WorkItem, tally: ShardTally): Promise<void> {
+    let written: { etag: string };
+    try {
+      written = item.size > this.ctx.config.backup.multipartThresholdBytes ? await this.multipartCopy(item) : await this.singleCopy(item);
+    } catch (error) {
+      return sourceReadOutcome(tally, item.key, error, 'copy-failed');
+    }
+    if (this.dense) this.unverified.push({ item, etag: written.etag });
+    else await this.verify(item, written.etag, tally, () => this.head(this.backup, item.key));
   }
 
   /** A key's size and ETag from the listing; from HeadObject when there is no listing or it cannot tell. */
-  async function stateOf(cursor: ListingCursor | undefined, key: string): Promise<BackupState | undefined> {
+  private async stateOf(cursor: ListingCursor | undefined, key: string): Promise<BackupState | undefined> {
     const listed = cursor ? await cursor.find(key) : null;
-    if (listed === null) return head(backup, key);
+    if (listed === null) return this.head(this.backup, key);
     return listed && { size: listed.Size, etag: listed.ETag };
   }
 
-  async function verify(item: WorkItem, etag: string, tally: ShardTally, read: () => Promise<BackupState | undefined>): Promise<void> {
+  private async verify(item: WorkItem, etag: string, tally: ShardTally, read: () => Promise<BackupState | undefined>): Promise<void> {
     let copy: BackupState | undefined;
     try {
       copy = await read();
@@ -123,10 +149,10 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     tally.processed();
   }
 
-  async function head(bucket: string, key: string): Promise<BackupState | undefined> {
+  private async head(bucket: string, key: string): Promise<BackupState | undefined> {
     let out: HeadObjectCommandOutput;
     try {
-      out = await ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      out = await this.ctx.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -134,19 +160,38 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     return { size: out.ContentLength, etag: out.ETag, metadata: out.Metadata ?? {} };
   }
 
-  async function singleCopy(item: WorkItem): Promise<{ etag: string }> {
-    // A copy shares its source's ETag only when that ETag is the MD5 of the data: not for a
-    // source uploaded in parts ("…-N") nor under SSE-KMS. Those copies carry the source's ETag in
-    // their metadata instead (which takes the source's metadata and headers, read first), so that
-    // a rerun knows the backup holds this version and does not copy it again.
-    const source = etagIsMd5(item) ? undefined : await ctx.s3.send(new HeadObjectCommand({ Bucket: corpus, Key: item.key, IfMatch: item.etag }));
-    const out = await ctx.s3.send(
+  /** The original's headers, metadata and encryption, pinned to the catalogued version. */
+  private headSource(item: WorkItem): Promise<HeadObjectCommandOutput> {
+    return this.ctx.s3.send(new HeadObjectCommand({ Bucket: this.corpus, Key: item.key, IfMatch: item.etag }));
+  }
+
+  /**
+   * CopyObject. The copy shares its source's ETag only when both are MD5s of the data, which each
+   * object's encryption decides (etagIsContentMd5). Where they cannot share it, the copy carries
+   * the source's ETag in its metadata (with the source's metadata and headers, as
+   * MetadataDirective REPLACE needs), so that a rerun knows the backup holds this version and does
+   * not copy it again. A listing does not say how an object is encrypted: a multipart original,
+   * or any in a corpus configured with a KMS key, is HEADed first; any other is copied, and copied
+   * again with the record when the copy did not get its ETag (a per-object KMS key, a bucket
+   * default changed). One COPY for the common object, instead of a HEAD and a COPY.
+   */
+  private async singleCopy(item: WorkItem): Promise<{ etag: string }> {
+    const source = item.etag.includes('-') || this.ctx.config.corpus.sseKms ? await this.headSource(item) : undefined;
+    const record = source !== undefined && !etagIsContentMd5(item.etag, source.ServerSideEncryption);
+    const copy = await this.copyObject(item, record ? source : undefined);
+    if (record || copy.etag === item.etag) return copy;
+    return this.copyObject(item, source ?? (await this.headSource(item)));
+  }
+
+  /** CopyObject of the catalogued version; with `source` (its HEAD), recording its ETag in the copy's metadata. */
+  private async copyObject(item: WorkItem, source: HeadObjectCommandOutput | undefined): Promise<{ etag: string }> {
+    const out = await this.ctx.s3.send(
       new CopyObjectCommand({
-        Bucket: backup,
+        Bucket: this.backup,
         Key: item.key,
-        CopySource: copySource(corpus, item.key),
+        CopySource: copySource(this.corpus, item.key),
         CopySourceIfMatch: item.etag,
-        StorageClass: storageClass,
+        StorageClass: this.ctx.config.backup.storageClass,
         ...(source ? { MetadataDirective: 'REPLACE', ...carriedHeaders(source, item) } : { MetadataDirective: 'COPY' }),
         // A backup keeps the original's tags (S3's default, said out loud): needs
         // s3:GetObjectTagging on the source and s3:PutObjectTagging on the copy.
@@ -156,49 +201,93 @@ export async function backupJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     return { etag: out.CopyObjectResult!.ETag! };
   }
 
-  /** An ETag a copy will share: a single-part upload's, outside SSE-KMS. */
-  function etagIsMd5(item: WorkItem): boolean {
-    return !config.corpus.sseKms && !item.etag.includes('-');
-  }
-
-  async function multipartCopy(item: WorkItem): Promise<{ etag: string }> {
-    // A multipart upload copies neither metadata nor tags: carry them over from the source, plus its ETag.
-    const source = await ctx.s3.send(new HeadObjectCommand({ Bucket: corpus, Key: item.key, IfMatch: item.etag }));
-    const tags = source.TagCount ? (await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: corpus, Key: item.key }))).TagSet ?? [] : [];
-    const { UploadId } = await ctx.s3.send(
-      new CreateMultipartUploadCommand({
-        Bucket: backup,
-        Key: item.key,
-        StorageClass: storageClass,
-        ...carriedHeaders(source, item),
-        Tagging: tags.length ? new URLSearchParams(tags.map((t): [string, string] => [t.Key!, t.Value!])).toString() : undefined,
-      }),
-    );
+  /** UploadPartCopy in parts of the original's catalogued version; the upload is aborted on any failure. */
+  private async multipartCopy(item: WorkItem): Promise<{ etag: string }> {
+    const UploadId = await this.createUpload(item);
+    this.uploads.set(UploadId, item.key);
     try {
-      const limit = pLimit(PART_COPIES_PER_OBJECT);
-      const partSize = partSizeFor(item.size, partSizeBytes); // at most 10,000 parts, whatever the size
-      const count = Math.ceil(item.size / partSize);
-      const parts = await Promise.all(
-        Array.from({ length: count }, (_, i) =>
-          limit(async () => {
-            const first = i * partSize;
-            const last = Math.min(item.size, first + partSize) - 1;
-            const out = await ctx.s3.send(
-              new UploadPartCopyCommand({ Bucket: backup, Key: item.key, UploadId, PartNumber: i + 1, CopySource: copySource(corpus, item.key), CopySourceIfMatch: item.etag, CopySourceRange: `bytes=${first}-${last}` }),
-            );
-            return { PartNumber: i + 1, ETag: out.CopyPartResult!.ETag! };
-          }),
-        ),
-      );
-      const done = await ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: backup, Key: item.key, UploadId, MultipartUpload: { Parts: parts } }));
+      const parts = await this.copyParts(item, UploadId);
+      const done = await this.ctx.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.backup, Key: item.key, UploadId, MultipartUpload: { Parts: parts } }));
       return { etag: done.ETag! };
     } catch (error) {
-      await ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: backup, Key: item.key, UploadId })).catch(() => undefined);
+      await this.abortUpload(item.key, UploadId);
       throw error;
+    } finally {
+      this.uploads.delete(UploadId);
     }
   }
 
-  return runShard(ctx, 'backup', plan, { concurrency: config.backup.concurrency, handle, ...(dense ? { finish } : {}) });
+  /** Without it the parts stay (and are billed) until the lifecycle rule's AbortIncompleteMultipartUpload. */
+  private async abortUpload(key: string, UploadId: string): Promise<void> {
+    try {
+      await this.ctx.s3.send(new AbortMultipartUploadCommand({ Bucket: this.backup, Key: key, UploadId }));
+    } catch (error) {
+      this.ctx.log.warn('could not abort a multipart copy', { key, uploadId: UploadId, error: errorText(error) });
+    }
+  }
+
+  /** A multipart upload copies neither metadata nor tags: they come from the source, with its ETag. */
+  private async createUpload(item: WorkItem): Promise<string> {
+    const source = await this.headSource(item);
+    const tags = source.TagCount ? ((await this.ctx.s3.send(new GetObjectTaggingCommand({ Bucket: this.corpus, Key: item.key }))).TagSet ?? []) : [];
+    const { UploadId } = await this.ctx.s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: this.backup,
+        Key: item.key,
+        StorageClass: this.ctx.config.backup.storageClass,
+        ...carriedHeaders(source, item),
+        Tagging: tags.length ? taggingHeader(tags.map((t) => [t.Key!, t.Value!])) : undefined,
+      }),
+    );
+    return UploadId!;
+  }
+
+  /**
+   * Every part copy settles before this returns or throws: S3 says an abort while parts are still
+   * being written may leave some of them (S3 API reference, AbortMultipartUpload). After a failure
+   * the parts not yet started are not started.
+   */
+  private async copyParts(item: WorkItem, UploadId: string): Promise<{ PartNumber: number; ETag: string }[]> {
+    const limit = pLimit(PART_COPIES_PER_OBJECT);
+    const partSize = partSizeFor(item.size, this.ctx.config.backup.partSizeBytes); // at most 10,000 parts, whatever the size
+    let failed: { error: unknown } | undefined;
+    const copyPart = async (i: number) => {
+      const first = i * partSize;
+      const last = Math.min(item.size, first + partSize) - 1;
+      const out = await this.ctx.s3.send(
+        new UploadPartCopyCommand({ Bucket: this.backup, Key: item.key, UploadId, PartNumber: i + 1, CopySource: copySource(this.corpus, item.key), CopySourceIfMatch: item.etag, CopySourceRange: `bytes=${first}-${last}` }),
+      );
+      return { PartNumber: i + 1, ETag: out.CopyPartResult!.ETag! };
+    };
+    const parts = await Promise.all(
+      Array.from({ length: Math.ceil(item.size / partSize) }, (_, i) =>
+        limit(async () => {
+          if (failed) return undefined;
+          return copyPart(i).catch((error: unknown) => void (failed ??= { error }));
+        }),
+      ),
+    );
+    if (failed) throw failed.error;
+    return parts as { PartNumber: number; ETag: string }[];
+  }
+}
+
+/**
+ * Whether an object's ETag is the MD5 of its data (S3 API reference, the Object data type's ETag):
+ * yes for a single-part object under SSE-S3 or none; not under SSE-KMS or DSSE-KMS (nor SSE-C),
+ * nor for one made by a multipart upload or part copy ("…-N"), whatever its encryption.
+ */
+export function etagIsContentMd5(etag: string, serverSideEncryption: string | undefined): boolean {
+  return !etag.includes('-') && (serverSideEncryption === undefined || serverSideEncryption === 'AES256');
+}
+
+/**
+ * `x-amz-tagging` (S3 API reference, PutObject and CreateMultipartUpload: "encoded as URL Query
+ * parameters"): percent-encoded with encodeURIComponent, so a space is `%20` and a plus `%2B`.
+ * URLSearchParams writes a space as `+`, which S3 reads as a plus: the backup's tag would change.
+ */
+export function taggingHeader(tags: readonly (readonly [string, string])[]): string {
+  return tags.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
 /** What a copy that cannot keep its source's ETag carries over: the source's headers and metadata, and its ETag. */
@@ -213,7 +302,11 @@ function carriedHeaders(source: HeadObjectCommandOutput, item: WorkItem) {
   };
 }
 
-/** The backup holds the catalogued version: same size and the source's ETag (or, for a multipart copy, the ETag recorded in its metadata). */
+/**
+ * The backup holds the catalogued version: same size, and the source's ETag, or the source's ETag
+ * recorded in its metadata where the two ETags cannot be compared (one of them under SSE-KMS, or
+ * made in parts). Equal ETags always mean this version: a non-MD5 ETag never equals another's.
+ */
 function holdsVersion(backup: BackupState, item: WorkItem): boolean {
   if (backup.size !== item.size) return false;
   return backup.etag === item.etag || backup.metadata?.[BACKUP_SOURCE_ETAG_META] === item.etag.replaceAll('"', '');

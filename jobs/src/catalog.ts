@@ -114,13 +114,18 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const pending = shards > 0 ? await writeShards(ctx, items, new ShardCutter(shards, counts.work, bytes.work), shards, uploads) : [];
 
   // 6. Artefacts, plan last.
-  pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson'))));
+  pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson', {}, ctx.signal))));
   pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
-  if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson'))));
-  await Promise.all(pending);
+  if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson', {}, ctx.signal))));
+  // Every upload settles before a failure is thrown: the job's client is destroyed when it ends, and an
+  // upload cut off mid-way could not abort its multipart upload (lib-storage aborts it on its own failure).
+  const failed = (await Promise.allSettled(pending)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 
   const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
   const plan = planOf(ctx, input, { counts, bytes, previousRecords, previousEtag, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
+  // Stopped meanwhile (main lets the uploads abort): no plan, the retry redoes the pass.
+  if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
   await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
   return plan;
@@ -257,7 +262,7 @@ async function writeCatalogResult(ctx: JobContext, skippedPath: string, counts: 
     if (n < SKIP_SAMPLE_PER_REASON) sample.push(entry);
     perReason.set(entry.code, n + 1);
   }
-  await uploadFile(ctx.s3, ctx.config.buckets.work, keys.skipped, skippedPath, 'application/x-ndjson');
+  await uploadFile(ctx.s3, ctx.config.buckets.work, keys.skipped, skippedPath, 'application/x-ndjson', {}, ctx.signal);
   const result = { runId: ctx.runId, operation: 'catalog', shard: 0, attempt: ctx.attempt, finishedAt: new Date().toISOString(), counts, skippedList: keys.skipped, skipped: sample };
   await putText(ctx.s3, ctx.config.buckets.work, keys.result('catalog', 0), `${JSON.stringify(result)}\n`, 'application/json');
 }

@@ -63,7 +63,7 @@ export function selfDeadlineMs(attemptTimeoutMs: number, graceMs: number, margin
 
 export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv) {
   if (!job || !(JOB_NAMES as readonly string[]).includes(job)) {
-    throw new UsageError(`Unknown job ${showValue(job)}: expected one of ${JOB_NAMES.join(', ')} as the first argument (e.g. \`nightshift-job resize\`).`);
+    throw new UsageError(`Unknown job ${showValue(job)}: expected one of ${JOB_NAMES.join(', ')} as the first argument (e.g. \`node dist/main.js resize\` in the job image, \`npm run job -- resize\` from a checkout).`);
   }
   const runId = required(env, 'NIGHTSHIFT_RUN_ID', 'the run id, e.g. the Step Functions execution name');
   try {

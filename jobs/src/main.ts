@@ -8,6 +8,8 @@
  *   143  stopped before finishing, by SIGTERM (Spot reclaim, a cancelled job) or by itself just
  *        before its attempt timeout (which Batch would not retry): the retry redoes the shard
  */
+// First, before anything else loads: the stop signals' handlers (see stop-signals.ts).
+import { STOP_SIGNALS, stopController } from './stop-signals';
 import { createLogger } from '../../adapters/log';
 import { createS3Client, errorText } from '../../adapters/s3';
 import { backupJob } from './backup';
@@ -26,18 +28,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     bootLog.error((error as Error).message);
     return error instanceof UsageError ? EXIT.usage : EXIT.failed;
   }
-  const stop = new AbortController();
-  const onTerm = () => {
-    if (!stop.signal.aborted) ctx.log.warn('SIGTERM received: taking no new objects');
-    stop.abort();
-  };
+  const stop = stopController;
   const ctx: JobContext = {
     ...parsed,
     s3: createS3Client({ maxSockets: Math.max(64, parsed.config.backup.concurrency * 2), maxAttempts: parsed.s3MaxAttempts }, env),
     log: createLogger({ job: parsed.job, runId: parsed.runId, attempt: parsed.attempt }, {}, env),
     signal: stop.signal,
   };
-  process.on('SIGTERM', onTerm);
+  const onStop = () => {
+    if ((STOP_SIGNALS as readonly unknown[]).includes(stop.signal.reason)) ctx.log.warn(`${String(stop.signal.reason)} received: taking no new objects`);
+  };
+  if (stop.signal.aborted) {
+    // During start-up: the handler was there (stop-signals.ts); nothing was started, so nothing to finish.
+    ctx.log.warn(`${String(stop.signal.reason)} received during start-up: exiting for a retry`);
+    ctx.s3.destroy();
+    return EXIT.terminated;
+  }
+  stop.signal.addEventListener('abort', onStop, { once: true });
   const started = Date.now();
   const deadline = selfDeadlineMs(parsed.attemptTimeoutMs, parsed.graceMs, parsed.stopMarginMs);
   const timer =
@@ -45,7 +52,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       ? undefined
       : setTimeout(() => {
           ctx.log.warn('attempt timeout near: taking no new objects, exiting for a retry', { attemptTimeoutMs: parsed.attemptTimeoutMs, stopAfterMs: deadline });
-          stop.abort();
+          stop.abort('attempt timeout');
         }, deadline).unref();
   const stopped = new Promise<'stopped'>((resolve) => stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
   try {
@@ -59,7 +66,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     return stop.signal.aborted ? EXIT.terminated : EXIT.failed;
   } finally {
     clearTimeout(timer);
-    process.off('SIGTERM', onTerm);
+    stop.signal.removeEventListener('abort', onStop);
     ctx.s3.destroy();
     ctx.log.info('job finished', { ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
   }
@@ -70,7 +77,11 @@ async function runJob(ctx: JobContext, stopped: Promise<'stopped'>, started: num
   if (ctx.job === 'catalog') {
     // The catalog's work is one pass that a retry redoes from the start: stopping it early only
     // has to make sure the attempt ends as a retryable exit, not as a Batch timeout.
-    if ((await Promise.race([catalogJob(ctx), stopped])) === 'stopped') {
+    const pass = catalogJob(ctx);
+    if ((await Promise.race([pass, stopped])) === 'stopped') {
+      // Its multipart uploads abort on the signal (adapters/s3.ts): let them, within the grace
+      // period, rather than leave their parts billed until the lifecycle rule.
+      await Promise.race([pass.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
       ctx.log.warn('stopped before the plan was written; exiting for a retry', { ms: Date.now() - started });
       return EXIT.terminated;
     }
@@ -87,7 +98,7 @@ async function runJob(ctx: JobContext, stopped: Promise<'stopped'>, started: num
   // start-up would otherwise pay for.
   const outcome = ctx.job === 'backup' ? await backupJob(child, plan) : await (require('./resize') as typeof import('./resize')).resizeJob(child, plan);
   if (outcome.status === 'stopped') {
-    ctx.log.warn('stopped before the shard was done; exiting for a retry', { notStarted: outcome.pending, ms: Date.now() - started });
+    ctx.log.warn('stopped before the shard was done; exiting for a retry', { notHandled: outcome.pending, ms: Date.now() - started });
     return EXIT.terminated;
   }
   return EXIT.ok;
@@ -97,6 +108,8 @@ if (require.main === module) {
   main(process.argv.slice(2), process.env).then(
     (code) => {
       process.exitCode = code;
+      // A stop signal after the job ended (while sockets close) changes nothing: the outcome stands.
+      for (const name of STOP_SIGNALS) process.on(name, () => process.exit(code));
       // Stopped: work still in flight past its grace period must not keep the process alive
       // until Batch kills it, which would turn a retryable exit into an unretried timeout.
       if (code === EXIT.terminated) process.exit(code);

@@ -27,8 +27,17 @@ export interface ShardWork {
   handle(item: WorkItem, tally: ShardTally): Promise<void>;
   /** After every item was handled (not when stopping), before the result is written: outcomes decided per shard. */
   finish?(tally: ShardTally): Promise<void>;
+  /**
+   * When stopping, once the grace period is over and just before the process exits: releases what
+   * items still running hold that the exit would leave billing (the backup's open multipart uploads).
+   */
+  abandon?(): Promise<void>;
 }
 
+/** How long `abandon` may take: a few requests, well inside Fargate's 30 s between SIGTERM and SIGKILL after the 20 s grace period. */
+const ABANDON_MS = 5_000;
+
+/** `pending`: when stopped, how many of the items read were not handled (queued, or still running past the grace period). */
 export type ShardOutcome = { readonly status: 'done'; readonly result: ShardResult } | { readonly status: 'stopped'; readonly pending: number };
 
 export async function readPlan(ctx: JobContext): Promise<Plan> {
@@ -91,7 +100,15 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
   const result = shardResult(ctx, operation, plan, tally, startedAt);
   // A dry run's list first: a result names only a list that exists.
   if (plan.dryRun) await putText(ctx.s3, ctx.config.buckets.work, keys.plannedShard(operation, ctx.shard), tally.planned.sort((a, b) => compareKeys(a.key, b.key)).map((a) => `${JSON.stringify(a)}\n`).join(''), 'application/x-ndjson');
+  // The last moment a stop signal can still say "no result": from here on the shard is done.
+  if (ctx.signal.aborted) return { status: 'stopped', pending: 0 };
   await putJson(ctx.s3, ctx.config.buckets.work, keys.result(operation, ctx.shard), result);
+  reportDone(ctx, operation, result, log);
+  return { status: 'done', result };
+}
+
+/** The shard's closing log line and metrics, from its result. */
+function reportDone(ctx: JobContext, operation: ShardOperation, result: ShardResult, log: JobContext['log']): void {
   log.info('shard done', { counts: result.counts, bytesRead: result.bytesRead, bytesWritten: result.bytesWritten, durationMs: result.durationMs });
   emitMetrics(
     {
@@ -105,31 +122,29 @@ export async function runShard(ctx: JobContext, operation: ShardOperation, plan:
     process.env,
     ['Operation'],
   );
-  return { status: 'done', result };
 }
 
 /**
  * Works through the shard's manifest with `work.concurrency` items in flight, reading it just
- * ahead of the work. Returns undefined when every item was handled (and `finish` ran), or, when
- * SIGTERM came first, how many items were never started: those already running get `graceMs`.
+ * ahead of the work. Returns undefined when every item was handled and `finish` ran with no stop
+ * signal before the result's write; otherwise how many items were not handled. A stop may come at
+ * any moment, also after the manifest's last line was read with items still queued: a queued item
+ * is then not handled, and a result without it would be a shard reported done with work missing.
+ * So whatever the moment, a signal before the result is written means no result (the retry redoes
+ * the shard): items already running get `graceMs` to finish, the rest are left.
  */
 async function workThrough(ctx: JobContext, work: ShardWork, tally: ShardTally, log: JobContext['log']): Promise<number | undefined> {
   const manifest = runKeys(ctx.runId).shard(ctx.shard);
   const limit = pLimit(work.concurrency);
   const inFlight = new Set<Promise<void>>();
   const lines = await readLines(ctx.s3, ctx.config.buckets.work, manifest);
-  // Progress for people watching (the local runner draws it; in AWS it is a log line now and then).
-  let lastProgress = Date.now();
-  const progress = () => {
-    if (Date.now() - lastProgress < ctx.progressMs) return;
-    lastProgress = Date.now();
-    log.info('progress', { done: tally.counts.items, failed: tally.counts.failed });
-  };
-  let lineNo = 0;
+  const progress = progressLog(ctx, tally, log);
+  let read = 0;
+  let handled = 0;
   for await (const line of lines) {
-    lineNo++;
     if (ctx.signal.aborted) break;
-    const item = parseRecordLine<WorkItem>(line, `${manifest} line ${lineNo}`);
+    read++;
+    const item = parseRecordLine<WorkItem>(line, `${manifest} line ${read}`);
     const task = limit(async () => {
       if (ctx.signal.aborted) return; // not started: the retry does it
       try {
@@ -138,22 +153,50 @@ async function workThrough(ctx: JobContext, work: ShardWork, tally: ShardTally, 
         log.error('unexpected error on one object', { key: item.key, error });
         tally.fail(failure(item.key, 'internal-error', errorText(error)));
       }
+      handled++;
       progress();
     }).finally(() => inFlight.delete(task));
     inFlight.add(task);
     // Keep the manifest read just ahead of the work instead of queueing the whole shard.
     while (limit.pendingCount > work.concurrency) await Promise.race(inFlight);
   }
+  if (!ctx.signal.aborted) log.info('manifest read to the end', { items: read, inFlight: limit.activeCount, queued: limit.pendingCount });
+  await settle(ctx, inFlight, log, () => ({ inFlight: limit.activeCount, notStarted: limit.pendingCount }));
   if (ctx.signal.aborted) {
-    // Queued tasks see the signal and return at once; only those already running are waited for.
-    const pending = limit.pendingCount;
-    log.warn('stopping: finishing objects in flight, leaving the rest to the retry', { inFlight: limit.activeCount, notStarted: pending, graceMs: ctx.graceMs });
-    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, ctx.graceMs).unref())]);
-    return pending;
+    if (work.abandon) await Promise.race([work.abandon(), new Promise((resolve) => setTimeout(resolve, ABANDON_MS).unref())]);
+    return read - handled;
   }
-  await Promise.all(inFlight);
   await work.finish?.(tally);
-  return undefined;
+  // A signal during `finish` (or just before this check) still stops: no result, the retry redoes it.
+  return ctx.signal.aborted ? read - handled : undefined;
+}
+
+/** Waits for every item in flight; once a stop signal came, for at most `graceMs` more (queued items see the signal and return at once). */
+async function settle(ctx: JobContext, inFlight: ReadonlySet<Promise<void>>, log: JobContext['log'], counts: () => { inFlight: number; notStarted: number }): Promise<void> {
+  let onStop = () => {};
+  const grace = new Promise<void>((resolve) => {
+    onStop = () => {
+      log.warn('stopping: finishing objects in flight, leaving the rest to the retry', { ...counts(), graceMs: ctx.graceMs });
+      setTimeout(resolve, ctx.graceMs).unref();
+    };
+  });
+  if (ctx.signal.aborted) onStop();
+  else ctx.signal.addEventListener('abort', onStop, { once: true });
+  try {
+    await Promise.race([Promise.all(inFlight), grace]);
+  } finally {
+    ctx.signal.removeEventListener('abort', onStop);
+  }
+}
+
+/** Progress for people watching (the local runner draws it; in AWS it is a log line now and then). */
+function progressLog(ctx: JobContext, tally: ShardTally, log: JobContext['log']): () => void {
+  let last = Date.now();
+  return () => {
+    if (Date.now() - last < ctx.progressMs) return;
+    last = Date.now();
+    log.info('progress', { done: tally.counts.items, failed: tally.counts.failed });
+  };
 }
 
 function shardResult(ctx: JobContext, operation: ShardOperation, plan: Plan, tally: ShardTally, startedAt: Date): ShardResult {
