@@ -100,6 +100,29 @@ export interface SourceHeader extends Omit<SourceDetails, 'width' | 'height'> {
   readonly orientation?: number;
 }
 
+/** What a decoder's header read reports (sharp's `metadata()` has these fields). */
+export interface HeaderMetadata {
+  readonly format: string;
+  readonly width: number;
+  readonly height: number;
+  readonly orientation?: number;
+  readonly pages?: number;
+  readonly space: string;
+  readonly hasAlpha: boolean;
+  /** Frame delays: present for animated GIF and WebP (a still GIF has one frame), absent for multi-page TIFF. */
+  readonly delay?: readonly number[];
+}
+
+/**
+ * The record's source fields from a header read. Animated means several frames meant to play (a
+ * delay per frame): a multi-page TIFF has pages but is no animation. Pass `orientation: 1` for a
+ * decoder that orients the pixels itself (libheif for HEIC).
+ */
+export function sourceHeaderOf(meta: HeaderMetadata): SourceHeader {
+  const pages = meta.pages ?? 1;
+  return { format: meta.format, width: meta.width, height: meta.height, orientation: meta.orientation ?? 1, pages, space: meta.space, hasAlpha: meta.hasAlpha, animated: pages > 1 && meta.delay !== undefined };
+}
+
 export function sourceDetails(header: SourceHeader): SourceDetails {
   const { width, height } = displayedSize(header.width, header.height, header.orientation);
   return { width, height, format: header.format, hasAlpha: header.hasAlpha, animated: header.animated, pages: header.pages, space: header.space };
