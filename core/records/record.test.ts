@@ -104,6 +104,8 @@ describe('the contract schema', () => {
     ['a stray field', { ...good, folder: 'photos/2026/' }],
     ['a rendition with a stray field', { ...good, renditions: [{ ...good.renditions[0], data: 'x' }] }],
     ['a non-ISO updatedAt', { ...good, updatedAt: 'yesterday' }],
+    ['a failed record with a stray field', { ...failedRecord(item, { code: 'decode-failed', message: 'm' }, context), folder: 'photos/2026/' }],
+    ['a failed record with a width that is not a number', { ...failedRecord(item, { code: 'decode-failed', message: 'm' }, context), width: '3024' }],
   ];
   it.each(bad)('rejects %s', (_name, record) => {
     expect(imageRecordSchema.safeParse(record).success).toBe(false);
