@@ -62,6 +62,8 @@ export interface ComputeProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /** More environment for every job (the images table, the delivery base URL). @default - none */
+  readonly environment?: Record<string, string>;
 }
 
 /**
@@ -117,7 +119,7 @@ export class Compute extends Construct {
           memory: Size.mebibytes(size.memoryMiB),
           jobRole: this.jobRole,
           // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs).
-          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60) },
+          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), ...props.environment },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
           fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
           fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
