@@ -50,12 +50,14 @@ export class ImagesTable extends Construct {
   /**
    * The resize job's access: write records one at a time, in batches (25 a request) or in
    * transactions, conditioned on the record it replaces (GetItem and ConditionCheckItem read it,
-   * BatchGetItem a batch of them); on this table only, never its index, never Scan.
+   * BatchGetItem a batch of them); on this table only, never its index, never Scan. DeleteItem
+   * only with `deletes` (pruning deleted originals). IAM cannot tell a BatchWriteItem's
+   * DeleteRequest from its PutRequest, so without `deletes` the code is what keeps batches to puts.
    */
-  grantRecordWrites(grantee: iam.IGrantable): iam.Grant {
+  grantRecordWrites(grantee: iam.IGrantable, { deletes = true }: { readonly deletes?: boolean } = {}): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+      actions: ['dynamodb:PutItem', ...(deletes ? ['dynamodb:DeleteItem'] : []), 'dynamodb:BatchWriteItem', 'dynamodb:TransactWriteItems', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
       resourceArns: [this.table.tableArn],
     });
   }

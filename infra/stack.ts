@@ -92,7 +92,7 @@ export class NightshiftStack extends Stack {
     });
     // Image records (issue 28): the jobs write them, the API reads them, the run's end is announced
     // on the default bus, and with the CDN Aggregate invalidates replaced renditions.
-    this.imagesTable.grantRecordWrites(this.compute.jobRole);
+    this.imagesTable.grantRecordWrites(this.compute.jobRole, { deletes: config.renditions.pruneDeleted });
     this.imagesApi = new ImagesApi(this, 'ImagesApi', { table: this.imagesTable, auth: config.api.auth, corsOrigins: config.api.corsOrigins, throttle: config.api.throttle, logRetention });
     this.runEvents = new RunEvents(this, 'RunEvents', { emitters: [this.functions.notify, this.functions.notifyFailure] });
     if (this.delivery) {
