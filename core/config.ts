@@ -119,6 +119,58 @@ export const shardSchema = z.strictObject({
 });
 export type ShardRules = z.output<typeof shardSchema>;
 
+// Image records (issue 28): how applications read them (the API) and where renditions are served
+// from (delivery). The stack's configuration takes both; the jobs and functions learn what
+// delivery resolved to from the environment the stack gives them (DELIVERY_ENV).
+
+/** The image records' HTTP API (GET /images/{key+}, GET /images?prefix=…). */
+export const apiConfigSchema = z
+  .strictObject({
+    /** `iam`: callers sign requests (SigV4) with credentials allowed execute-api:Invoke; `none`: anyone with the URL reads the records. */
+    auth: z.enum(['iam', 'none']).default('iam'),
+    /** Origins a browser application may call the API from (CORS); none: no cross-origin access. */
+    corsOrigins: z.array(z.string().regex(/^(\*|https?:\/\/[^/\s?#]+)$/, 'an origin such as https://app.example.com (scheme and host, no path or trailing slash), or "*"')).default([]),
+    /** The default stage's throttling: steady requests per second and the burst; above them API Gateway answers 429, which bounds what a runaway client costs. */
+    throttle: z
+      .strictObject({
+        rateLimit: z.number().positive().max(10_000).default(100),
+        burstLimit: z.number().int().min(1).max(5_000).default(200),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export const deliveryConfigSchema = z
+  .strictObject({
+    /** Serve the renditions bucket through a CloudFront distribution (Origin Access Control, HTTPS only); records' urls use its domain. */
+    cdn: z.boolean().default(false),
+    /** Paths invalidated after a run at most; above it whole folders are (1,000 a month are free: CloudFront pricing, "Invalidation requests"). */
+    maxInvalidationPaths: z.number().int().min(1).default(1000),
+    /** Where the renditions are served from without the CDN: records' urls are this followed by the rendition key. Left out (and no CDN): records carry no url. */
+    baseUrl: z
+      .string()
+      .regex(/^https:\/\/[^/\s?#]+(\/[^\s?#]*)?$/, 'an https URL such as https://images.example.com/ (records\' urls are it followed by the rendition key)')
+      .transform((url) => (url.endsWith('/') ? url : `${url}/`))
+      .optional(),
+  })
+  .prefault({})
+  .superRefine((delivery, ctx) => {
+    if (delivery.cdn && delivery.baseUrl !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['baseUrl'], input: delivery.baseUrl, message: "to be left out when delivery.cdn is true (records' urls then use the distribution's domain)" });
+    }
+  });
+export type DeliveryConfig = z.output<typeof deliveryConfigSchema>;
+
+/** The environment variables through which the stack tells the jobs and functions what delivery resolved to. */
+export const DELIVERY_ENV = {
+  /** `https://<host>/`: records' urls are it followed by the rendition key (the distribution's domain, or delivery.baseUrl). */
+  baseUrl: 'NIGHTSHIFT_DELIVERY_BASE_URL',
+  /** The distribution Aggregate invalidates replaced and removed renditions in (only with delivery.cdn). */
+  distributionId: 'NIGHTSHIFT_DISTRIBUTION_ID',
+  /** delivery.maxInvalidationPaths (only with delivery.cdn). */
+  maxInvalidationPaths: 'NIGHTSHIFT_MAX_INVALIDATION_PATHS',
+} as const;
+
 /**
  * Renditions live at keys derived from their source's key, so a replaced original or a changed
  * preset changes a rendition under the same key: a year of `immutable` would show the old picture

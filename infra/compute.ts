@@ -62,6 +62,8 @@ export interface ComputeProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /** More environment for every job (the images table, the delivery base URL). @default - none */
+  readonly environment?: Record<string, string>;
 }
 
 /**
@@ -118,7 +120,7 @@ export class Compute extends Construct {
           jobRole: this.jobRole,
           // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs);
           // the memory, which the resize job budgets images from (core/memory-budget.ts).
-          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB) },
+          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB), ...props.environment },
           logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
           // An init as PID 1 that forwards SIGTERM and reaps (docker run --init; AWS Batch API
           // reference, LinuxParameters, initProcessEnabled): the kernel drops a signal to a PID 1

@@ -8,7 +8,7 @@
  * stops `cdk synth` with a message naming the key, the value and the fix.
  */
 import { z } from 'zod';
-import { EXECUTION_TIMEOUT_HOURS, filterSchema, JOB_DEFAULTS, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
+import { apiConfigSchema, deliveryConfigSchema, EXECUTION_TIMEOUT_HOURS, filterSchema, JOB_DEFAULTS, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
@@ -160,6 +160,10 @@ export const stackConfigSchema = z.strictObject({
         .default(30),
     })
     .prefault({}),
+  /** The image records' API (issue 28): authorization, CORS origins, throttling. */
+  api: apiConfigSchema,
+  /** Where renditions are served from: an optional CloudFront distribution, or a base URL (issue 28). */
+  delivery: deliveryConfigSchema,
 });
 
 export type StackConfig = z.output<typeof stackConfigSchema>;

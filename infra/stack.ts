@@ -3,14 +3,20 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { DELIVERY_ENV } from '../core/config';
+import { IMAGES_TABLE_ENV } from '../core/records/table';
 import { Compute } from './compute';
 import { pipelineConfigOf, type StackConfig } from './config';
+import { Delivery } from './delivery';
 import { Functions } from './functions';
+import { ImagesApi } from './images-api';
+import { ImagesTable } from './images-table';
 import { AwsLimits } from './limits';
 import { acknowledge } from './nag';
 import { Notifications } from './notifications';
 import { Observability } from './observability';
 import { PipelineConfigObject } from './pipeline-config';
+import { RunEvents } from './run-events';
 import { NightlySchedule } from './schedule';
 import { Storage } from './storage';
 import { Workflow } from './workflow';
@@ -36,6 +42,11 @@ export class NightshiftStack extends Stack {
   readonly notifications: Notifications;
   readonly workflow: Workflow;
   readonly observability: Observability;
+  readonly imagesTable: ImagesTable;
+  readonly imagesApi: ImagesApi;
+  readonly runEvents: RunEvents;
+  /** The CloudFront distribution over the renditions, with delivery.cdn. */
+  readonly delivery?: Delivery;
 
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
@@ -54,6 +65,12 @@ export class NightshiftStack extends Stack {
     // The functions read it from the work bucket (Lambda's environment holds 4 KB); the jobs still get the JSON.
     const pipelineConfigObject = new PipelineConfigObject(this, 'PipelineConfig', { bucket: this.storage.work, config: pipelineConfig, logRetention });
     this.notifications = new Notifications(this, 'Notifications', { emails: config.notificationEmails });
+    // Image records (issue 28): the table and the optional CDN come first, as the jobs are told
+    // their names (the wiring that needs the jobs and functions follows them).
+    this.imagesTable = new ImagesTable(this, 'ImagesTable');
+    this.delivery = config.delivery.cdn ? new Delivery(this, 'Delivery', { renditions: this.storage.renditions, accessLogs: this.storage.accessLogs }) : undefined;
+    const deliveryBaseUrl = this.delivery?.baseUrl ?? config.delivery.baseUrl;
+    const recordsEnvironment = { [IMAGES_TABLE_ENV]: this.imagesTable.table.tableName, ...(deliveryBaseUrl ? { [DELIVERY_ENV.baseUrl]: deliveryBaseUrl } : {}) };
     const jobs = { catalog: config.compute.catalog, backup: config.compute.backup, resize: config.compute.resize };
     this.compute = new Compute(this, 'Compute', {
       storage: this.storage,
@@ -67,6 +84,7 @@ export class NightshiftStack extends Stack {
       vpc: config.compute.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: config.compute.vpcId }) : undefined,
       image: props.jobImage,
       logRetention,
+      environment: recordsEnvironment,
     });
     this.functions = new Functions(this, 'Functions', {
       storage: this.storage,
@@ -75,6 +93,19 @@ export class NightshiftStack extends Stack {
       schedule: config.schedule.enabled ? { cron: config.schedule.cron, timeZone: config.schedule.timeZone } : undefined,
       logRetention,
     });
+    // Image records (issue 28): the jobs write them, the API reads them, the run's end is announced
+    // on the default bus, and with the CDN Aggregate invalidates replaced renditions.
+    this.imagesTable.grantRecordWrites(this.compute.jobRole, { deletes: config.renditions.pruneDeleted });
+    this.imagesApi = new ImagesApi(this, 'ImagesApi', { table: this.imagesTable, auth: config.api.auth, corsOrigins: config.api.corsOrigins, throttle: config.api.throttle, logRetention });
+    this.runEvents = new RunEvents(this, 'RunEvents', { emitters: [this.functions.notify, this.functions.notifyFailure] });
+    if (this.delivery) {
+      this.delivery.grantInvalidation(this.functions.aggregate);
+      this.functions.aggregate.addEnvironment(DELIVERY_ENV.distributionId, this.delivery.distribution.distributionId);
+      this.functions.aggregate.addEnvironment(DELIVERY_ENV.maxInvalidationPaths, String(config.delivery.maxInvalidationPaths));
+      new CfnOutput(this, 'DistributionDomainName', { value: this.delivery.distribution.distributionDomainName, description: 'Records\' rendition urls use it' });
+    }
+    new CfnOutput(this, 'ImagesApiUrl', { value: this.imagesApi.url, description: 'GET {url}images/{key} answers an image\'s record; GET {url}images?prefix=<folder>/ a folder\'s' });
+    new CfnOutput(this, 'ImagesTableName', { value: this.imagesTable.table.tableName });
     this.workflow = new Workflow(this, 'Workflow', {
       queue: this.compute.queue,
       jobDefinitions: this.compute.jobDefinitions,
