@@ -12,18 +12,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeHtml } from '../core/report-html';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../functions/images-api';
 
 export interface GalleryPageOptions {
   /** The image API's base URL, ending with `/`: `{apiBase}images?prefix=…` lists a folder. */
   readonly apiBase: string;
   /** Where a rendition without a `url` in its record is read: `{renditionsBase}/{key}` (the renditions bucket's URL). */
   readonly renditionsBase: string;
-  /** Records asked for a page (the API's `limit`); default 100. */
+  /** Records asked for a page (the API's `limit`, 1 to its maximum); the API's default when left out. */
   readonly pageSize?: number;
   readonly title?: string;
 }
-
-export const GALLERY_PAGE_SIZE = 100;
 
 let scripts: { thumbhash: string; client: string } | undefined;
 
@@ -47,10 +46,12 @@ function scriptText(source: string, name: string): string {
 
 export function galleryPage(options: GalleryPageOptions): string {
   const { thumbhash, client } = inlineScripts();
+  const pageSize = options.pageSize ?? LIST_LIMIT_DEFAULT;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_LIMIT_MAX) throw new RangeError(`gallery pageSize must be a whole number from 1 to ${LIST_LIMIT_MAX} (the API's limit), received ${pageSize}`);
   const config = {
     apiBase: options.apiBase.endsWith('/') ? options.apiBase : `${options.apiBase}/`,
     renditionsBase: options.renditionsBase,
-    pageSize: options.pageSize ?? GALLERY_PAGE_SIZE,
+    pageSize,
   };
   const title = escapeHtml(options.title ?? 'nightshift gallery');
   return `<!doctype html>
