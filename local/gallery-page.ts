@@ -44,6 +44,15 @@ function scriptText(source: string, name: string): string {
   return source;
 }
 
+/**
+ * Scripts and styles only its own (inline); data only from the API; images over HTTP(S) (a
+ * record's `url` may name any delivery domain) or from the placeholders' data: URLs.
+ */
+function contentSecurityPolicy(apiBase: string): string {
+  const api = /^https?:\/\//i.test(apiBase) ? new URL(apiBase).origin : "'self'";
+  return `default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src http: https: data:; connect-src ${api}; form-action 'self'; base-uri 'none'`;
+}
+
 export function galleryPage(options: GalleryPageOptions): string {
   const { thumbhash, client } = inlineScripts();
   const pageSize = options.pageSize ?? LIST_LIMIT_DEFAULT;
@@ -59,7 +68,9 @@ export function galleryPage(options: GalleryPageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(config.apiBase))}">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -94,6 +105,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
 .go { margin: .5rem 0; height: 2rem; }
 .go input { width: 20rem; max-width: 60vw; }
 .status { height: 1.4em; margin: .5rem 0 1rem; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.status.error { height: auto; white-space: normal; overflow-wrap: anywhere; color: #d1242f; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 1rem; align-items: start; list-style: none; margin: 0; padding: 0; }
 .tile { margin: 0; position: relative; }
 .tile img { display: block; width: 100%; height: auto; object-fit: cover; background-color: #8884; background-size: cover; background-repeat: no-repeat; border-radius: 4px; }
