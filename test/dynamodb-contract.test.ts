@@ -29,9 +29,12 @@ describe('DynamoDB contract (embedded server)', () => {
     doc = DynamoDBDocumentClient.from(client);
   });
   afterAll(async () => {
-    client.destroy();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      client?.destroy();
+      await server?.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const get = async (key: string) => (await doc.send(new GetCommand({ TableName: table, Key: { key }, ConsistentRead: true }))).Item;
