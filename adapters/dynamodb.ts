@@ -117,7 +117,8 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   constructor(
     client: DynamoDBClient,
     readonly table: string = process.env.NIGHTSHIFT_IMAGE_TABLE || IMAGE_TABLE_NAME,
-    maxAttempts = DEFAULT_MAX_ATTEMPTS,
+    /** Sends of one transaction while DynamoDB throttles it (on top of the SDK's own retries of each send). */
+    maxAttempts = maxAttemptsOf({}, process.env),
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.retry = new NoQuotaAdaptiveRetryStrategy(maxAttempts);
