@@ -55,6 +55,10 @@ export const runKeys = (runId: string) => {
     promotion: `${base}/promotion.json`,
     reportHtml: `${base}/report.html`,
     failuresCsv: `${base}/failures.csv`,
+    /** One shard's change lines (core/records/changes.ts ChangeLine), written by the resize job before its result; a shard may write none (read as empty). */
+    changes: (index: number) => `${base}/changes/${shardName(index)}.jsonl`,
+    /** The change feed: every shard's change lines, in shard order (that is key order), concatenated by aggregate. */
+    changeFeed: `${base}/changes.jsonl`,
   };
 };
 

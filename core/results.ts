@@ -35,6 +35,10 @@ export interface ShardResult {
   readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
   /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
   readonly plannedList?: string;
+  /** Image records written (resize): written, left alone because a newer run's record stands, and DynamoDB write requests incl. retries. Absent from older results. */
+  readonly records?: { readonly written: number; readonly superseded: number; readonly requests: number };
+  /** Originals whose record changed (resize), by change: the shard's change lines counted. Absent from older results. */
+  readonly changes?: { readonly added: number; readonly updated: number; readonly removed: number; readonly failed: number };
 }
 
 /** What a dry run found a real run would do: objects acted on, renditions written, bytes read or copied. */

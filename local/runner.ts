@@ -25,6 +25,7 @@ import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFai
 import { handler as aggregate } from '../functions/entry/aggregate';
 import { handler as scopeWork } from '../functions/entry/scope-work';
 import { withFunctionEnvironment } from '../functions/context';
+import { LOCAL_EVENTS_ENV } from '../core/run-event';
 import { handler as notify } from '../functions/entry/notify';
 import { handler as notifyFailure } from '../functions/entry/notify-failure';
 import { handler as prepare } from '../functions/entry/prepare';
@@ -205,6 +206,8 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
     NIGHTSHIFT_METRICS: 'off',
     NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
     NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+    // The Run Completed event's stand-in: each run's PutEvents request in events/<runId>.json.
+    [LOCAL_EVENTS_ENV]: join(dataDir, 'events'),
   };
   mkdirSync(join(dataDir, 'tmp'), { recursive: true });
   const display = new ProgressDisplay(run.progressOut, run.options.tty ?? Boolean(process.stderr.isTTY));
@@ -483,7 +486,7 @@ async function isEmpty(s3: S3Client, bucket: string): Promise<boolean> {
   return (page.KeyCount ?? 0) === 0;
 }
 
-/** report.html, report.json and failures.csv copied to disk, so the report opens from a file. */
+/** report.html, report.json, failures.csv and the change feed copied to disk, so the report opens from a file and links them. */
 async function copyReport(s3: S3Client, config: PipelineConfig, runId: string, dir: string): Promise<string | undefined> {
   const keys = runKeys(runId);
   let html: string | undefined;
@@ -491,6 +494,7 @@ async function copyReport(s3: S3Client, config: PipelineConfig, runId: string, d
     [keys.reportHtml, 'report.html'],
     [keys.report, 'report.json'],
     [keys.failuresCsv, 'failures.csv'],
+    [keys.changeFeed, 'changes.jsonl'],
   ] as const) {
     try {
       const got = await s3.send(new GetObjectCommand({ Bucket: config.buckets.work, Key: key }));
