@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys } from '../core/keys';
@@ -168,6 +169,35 @@ describe('the change feed', () => {
     expect(JSON.parse(request.Entries[0]!.Detail)).toEqual({ runId: 'feed-quiet', status: 'NOTHING_TO_DO', counts: { added: 0, updated: 0, removed: 0, failed: 0 } });
     await inbox();
   });
+});
+
+describe('a large change feed', () => {
+  it('is streamed through a multipart upload, never held whole, byte for byte the shards\' files in order', async () => {
+    const runId = 'feed-big';
+    const keys = runKeys(runId);
+    const shards = 3;
+    const perShard = 30_000;
+    await fabricateRun(runId);
+    await putJson(server.s3, 'work', keys.plan, samplePlan({ runId, operations: ['resize'], shardOperations: ['resize'], arrayJobs: { backup: false, resize: true }, shardCount: shards, counts: { ...samplePlan().counts, work: shards * ITEMS_PER_SHARD } }));
+    const files: string[] = [];
+    for (let shard = 0; shard < shards; shard++) {
+      const lines = Array.from({ length: perShard }, (_, i) => line('updated', `big/${shard}/${String(i).padStart(6, '0')}.jpg`, [`thumb/big/${shard}/${String(i).padStart(6, '0')}.webp`]));
+      files.push(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+      await putText(server.s3, 'work', keys.changes(shard), files[shard]!, 'application/x-ndjson');
+      const result = await getJson<ShardResult>(server.s3, 'work', keys.result('resize', shard));
+      await putJson(server.s3, 'work', keys.result('resize', shard), { ...result, changes: count(lines), records: { written: perShard, superseded: 0, requests: perShard / 25 } });
+    }
+    // Shard 3's result of the fabricated run is left over: outside this plan's 3 shards, it is not read.
+    await aggregate({ runId, trigger: 'schedule', startedAt: '2026-12-04T07:00:00.000Z' });
+    const got = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: keys.changeFeed }));
+    expect(got.ETag).toMatch(/-\d+"$/); // S3's multipart ETag: sent in parts as it was read
+    expect(got.ContentType).toBe('application/x-ndjson');
+    const text = await got.Body!.transformToString();
+    expect(text.length).toBeGreaterThan(8 * 1024 * 1024);
+    expect(text === files.join('')).toBe(true);
+    const report = await getJson<Report>(server.s3, 'work', keys.report);
+    expect(report.records!.changes).toEqual({ added: 0, updated: shards * perShard, removed: 0, failed: 0 });
+  }, 120_000);
 });
 
 describe('what cannot be delivered never fails the run', () => {
