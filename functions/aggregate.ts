@@ -68,16 +68,12 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
   await uploadStream(ctx.s3, work, keys.failuresCsv, rows, 'text/csv; charset=utf-8');
 
-  // The change feed before the report that links it; a dry run writes no records, so no feed.
-  const cdn = plan.dryRun ? undefined : cdnTarget(ctx.env);
-  const planner = cdn && new InvalidationPlanner(cdn.maxPaths);
-  if (!plan.dryRun) await writeChangeFeed(ctx, plan, planner);
+  // The change feed before the report that links it (a dry run writes no records, so no feed).
+  const cdn = plan.dryRun ? undefined : await writeChangeFeed(ctx, plan);
 
   const promote = shouldPromoteCatalog(plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
-  const folded = fold.report({ trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
-  // The invalidation as decided; its outcome replaces it once CloudFront answers (after promotion).
-  const built = planner && folded.records ? { ...folded, records: { ...folded.records, invalidation: plannedInvalidation(planner) } } : folded;
+  const built = withPlannedInvalidation(fold.report({ trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted }), cdn?.planner);
   // A dry run's report is a plan to approve: what a real run would do, its cost, and its keys.
   const report = plan.dryRun
     ? { ...built, dryRunPlan: dryRunPlan(plan, built, fold.wouldDo(), { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass, keepsRecords: Boolean(ctx.env[IMAGES_TABLE_ENV]) }, await writePlannedList(ctx, plan, fold.plannedLists)) }
@@ -93,7 +89,7 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   // rewrites its report to say so (only its own run folder: nothing of the newer run is touched).
   const superseded = promote ? await promoteCatalog(ctx, plan, () => undone(ctx, plan)) : undefined;
   // Renditions were replaced whether or not the catalogue was promoted: the CDN forgets them either way.
-  const records = cdn && report.records ? await invalidate(ctx, cdn, plan.runId, report.records, planner!) : report.records;
+  const records = cdn && report.records ? await invalidate(ctx, cdn, plan.runId, report.records) : report.records;
   const final = { ...report, ...(superseded ? { catalogPromoted: false, superseded } : {}), ...(records ? { records } : {}) };
   if (superseded || records !== report.records) await writeReport(ctx, final, gallery);
   emitMetrics(runMetrics(final), { runId: final.runId, status: final.status, dryRun: final.dryRun }, ctx.env);
@@ -105,10 +101,12 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
  * runs/<runId>/changes.jsonl: every shard's change lines (runs/<runId>/changes/<NNNNN>.jsonl, a
  * missing file read as empty) in shard order, that is in key order, streamed through one upload:
  * a few files open at once and a few upload parts in memory, whatever the run (10,000 shards,
- * millions of lines). The lines pass through the invalidation planner when there is a CDN.
+ * millions of lines). With a CDN, the lines pass through its invalidation planner, returned.
  */
-async function writeChangeFeed(ctx: FunctionContext, plan: Plan, planner: InvalidationPlanner | undefined): Promise<void> {
+async function writeChangeFeed(ctx: FunctionContext, plan: Plan): Promise<PlannedCdn | undefined> {
   const { work } = ctx.config.buckets;
+  const target = cdnTarget(ctx.env);
+  const planner = target && new InvalidationPlanner(target.maxPaths);
   const keys = runKeys(plan.runId);
   const shards = Array.from({ length: plan.shardCount }, (_, shard) => shard);
   const files = pMapIterable(shards, (shard) => readLinesIfExists(ctx.s3, work, keys.changes(shard)), { concurrency: CHANGE_FILES_OPEN });
@@ -121,6 +119,17 @@ async function writeChangeFeed(ctx: FunctionContext, plan: Plan, planner: Invali
     }
   })();
   await uploadStream(ctx.s3, work, keys.changeFeed, lines, 'application/x-ndjson');
+  return target && planner && { ...target, planner };
+}
+
+/** The CDN to invalidate (delivery.cdn), with the invalidation its change feed decided. */
+interface PlannedCdn extends CdnTarget {
+  readonly planner: InvalidationPlanner;
+}
+
+/** The report with the invalidation as decided; its outcome replaces it once CloudFront answers (after promotion). */
+function withPlannedInvalidation(report: Report, planner: InvalidationPlanner | undefined): Report {
+  return planner && report.records ? { ...report, records: { ...report.records, invalidation: plannedInvalidation(planner) } } : report;
 }
 
 /** Change files opened ahead of the one being copied (each a GET whose body waits, paused, for its turn). */
@@ -139,9 +148,9 @@ function plannedInvalidation(planner: InvalidationPlanner): NonNullable<RecordsR
  * run id). A failure is logged and reported, never fails the run: the renditions are right in
  * S3, and the CDN serves them once the cached copies expire.
  */
-async function invalidate(ctx: FunctionContext, cdn: CdnTarget, runId: string, records: RecordsReport, planner: InvalidationPlanner): Promise<RecordsReport> {
-  const plan = planner.plan();
-  const planned = records.invalidation ?? plannedInvalidation(planner);
+async function invalidate(ctx: FunctionContext, cdn: PlannedCdn, runId: string, records: RecordsReport): Promise<RecordsReport> {
+  const plan = cdn.planner.plan();
+  const planned = records.invalidation ?? plannedInvalidation(cdn.planner);
   if (plan.scope === 'none') return records;
   try {
     const answer = await cdn.api.createInvalidation(invalidationRequest(cdn.distributionId, runId, plan.paths));
