@@ -1,7 +1,8 @@
 /**
  * The Run Completed event (core/run-event.ts) put by the functions that end a run (Notify,
  * NotifyFailure) before the run's email. A failed PutEvents never fails the run: it is logged,
- * and the email says so in a warning line.
+ * and the email says so in a warning line. A retried Notify puts it again: subscribers key on the
+ * run id (EventBridge delivers at least once anyway).
  */
 import { type Email, withWarning } from '../core/email';
 import type { RecordsReport } from '../core/records/feed';
