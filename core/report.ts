@@ -5,13 +5,12 @@
  */
 import type { ShardOperation } from './input';
 import type { InterruptedRun } from './last-run';
-import { compareKeys } from './keys';
+import { compareKeys, runKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
 import { isDenseWork, type Plan, type PlanCounts } from './plan';
 import type { MetricUnit } from './metrics';
 import { NOT_DONE_SKIP_CODES } from './failures';
 import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
-import { runKeys } from './keys';
 import { CHANGE_KINDS } from './records/changes';
 import { emptyChangeCounts, type RecordsReport } from './records/feed';
 

@@ -11,6 +11,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { LOCAL_EVENTS_ENV } from '../core/run-event';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { pipelineConfigKey, runKeys } from '../core/keys';
 import { LEASE_KEY, type RunLease } from '../core/lease';
@@ -25,7 +26,6 @@ import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFai
 import { handler as aggregate } from '../functions/entry/aggregate';
 import { handler as scopeWork } from '../functions/entry/scope-work';
 import { withFunctionEnvironment } from '../functions/context';
-import { LOCAL_EVENTS_ENV } from '../core/run-event';
 import { handler as notify } from '../functions/entry/notify';
 import { handler as notifyFailure } from '../functions/entry/notify-failure';
 import { handler as prepare } from '../functions/entry/prepare';
