@@ -35,10 +35,25 @@ export interface ShardResult {
   readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
   /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
   readonly plannedList?: string;
-  /** Image records written (resize): written, left alone because a newer run's record stands, and DynamoDB write requests incl. retries. Absent from older results. */
-  readonly records?: { readonly written: number; readonly superseded: number; readonly requests: number };
-  /** Originals whose record changed (resize), by change: the shard's change lines counted. Absent from older results. */
-  readonly changes?: { readonly added: number; readonly updated: number; readonly removed: number; readonly failed: number };
+  /** Image records (resize, when the job has a table): written, left to a newer one, DynamoDB write requests incl. retries. */
+  readonly records?: RecordCounts;
+  /** The shard's change lines (runKeys changes), by kind. */
+  readonly changes?: ChangeCounts;
+  /** Images whose renditions were all current but had no record: recorded without re-rendering. */
+  readonly backfilled?: number;
+}
+
+export interface RecordCounts {
+  written: number;
+  superseded: number;
+  requests: number;
+}
+
+export interface ChangeCounts {
+  added: number;
+  updated: number;
+  removed: number;
+  failed: number;
 }
 
 /** What a dry run found a real run would do: objects acted on, renditions written, bytes read or copied. */

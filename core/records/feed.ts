@@ -5,10 +5,9 @@
  * event all read these figures.
  */
 import { n, plural } from '../format';
-import { CHANGE_KINDS, type ChangeKind } from './changes';
+import type { ChangeCounts } from '../results';
+import { CHANGE_KINDS } from './changes';
 import type { InvalidationPlan } from './invalidation';
-
-export type ChangeCounts = Record<ChangeKind, number>;
 
 export interface RecordsReport {
   /** Originals whose record changed, by change (the lines of the change feed). */
