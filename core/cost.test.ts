@@ -1,4 +1,4 @@
-import { FARGATE_PRICES, runCost, S3_REQUEST_PRICES } from './cost';
+import { billedInvalidationPaths, FARGATE_PRICES, RECORD_PRICES, recordWriteUnits, runCost, S3_REQUEST_PRICES } from './cost';
 
 const compute = { architecture: 'x86_64' as const, spot: true, backup: { vcpu: 0.5, memoryMiB: 1024 }, resize: { vcpu: 2, memoryMiB: 4096 } };
 
@@ -20,5 +20,32 @@ describe('a run\'s cost estimate', () => {
     expect(c.requests).toMatchObject({ list: 10 + 100, head: 0 });
     expect(c.computeUsd).toBe(0);
     expect(c.basis).toContain('on-demand arm64');
+  });
+
+  it('adds the image records\' DynamoDB writes, the CDN invalidation and API requests when given, leaving the rest as it was', () => {
+    const work = { listed: 1_000_000, backups: 1000, images: 1000, renditionsPerImage: 8, dense: false, taskSeconds: { backup: 1800, resize: 3600 }, compute, backupStorageClass: 'STANDARD_IA' as const };
+    const without = runCost(work);
+    const c = runCost({ ...work, recordWrites: 1000, invalidationPaths: 1000, freeInvalidationPathsLeft: 200, apiRequests: 2_000_000 });
+    expect(c.requests).toEqual(without.requests);
+    expect(c.computeUsd).toBe(without.computeUsd);
+    expect(c.requestsUsd).toBe(without.requestsUsd);
+    // A record of 8 renditions is 700 + 8 x 320 = 3,260 bytes: 4 KB, and a transactional write takes
+    // 2 write request units per KB (DynamoDB developer guide, "Amazon DynamoDB Transactions: How it works").
+    expect(recordWriteUnits(8)).toBe(8);
+    expect(recordWriteUnits(0)).toBe(2);
+    expect(c.records).toEqual({ writes: 1000, writeRequestUnits: 8000, usd: 8000 * 0.625e-6 });
+    // Paths past the free monthly 1,000 are billed at $0.005 (CloudFront developer guide, "Pay for file invalidation").
+    expect(c.invalidation).toEqual({ paths: 1000, billedPaths: 800, usd: 800 * 0.005 });
+    expect(c.api).toEqual({ requests: 2_000_000, usd: 2 });
+    expect(c.totalUsd).toBeCloseTo(without.totalUsd + 8000 * RECORD_PRICES.writeRequestUnitUsd + 4 + 2, 10);
+    expect(c.basis).toContain('DynamoDB writes, CloudFront invalidations, HTTP API requests');
+    expect(without).not.toHaveProperty('records');
+  });
+
+  it('bills a nightly run a thirtieth of the free invalidation allowance when the month\'s use is not known', () => {
+    expect(billedInvalidationPaths(30)).toBe(0);
+    expect(billedInvalidationPaths(1000)).toBe(967);
+    expect(billedInvalidationPaths(1000, 0)).toBe(1000);
+    expect(billedInvalidationPaths(10, 1000)).toBe(0);
   });
 });

@@ -78,11 +78,63 @@ export interface RunRequests {
   readonly head: number;
 }
 
+/**
+ * The image records' and their readers' prices, us-east-1, USD. DynamoDB on demand bills write
+ * request units: a transactional write of an item takes 2 per KB of item, rounded up (DynamoDB
+ * developer guide, "Amazon DynamoDB Transactions: How it works", Capacity management for
+ * transactions; aws.amazon.com/dynamodb/pricing/on-demand, "Write request unit"). The records are
+ * written with TransactWriteItems (adapters/dynamodb.ts). HTTP API requests are billed per
+ * million (aws.amazon.com/api-gateway/pricing, HTTP APIs, first 300 million a month). CloudFront
+ * bills invalidation paths past the first 1,000 a month, a wildcard path counting as one
+ * (CloudFront developer guide, "Pay for file invalidation").
+ */
+export const RECORD_PRICES = {
+  region: 'us-east-1',
+  readOn: '2026-12-04',
+  source: 'aws.amazon.com/dynamodb/pricing/on-demand (after the November 2024 reduction), aws.amazon.com/api-gateway/pricing, aws.amazon.com/cloudfront/pricing',
+  writeRequestUnitUsd: 0.625e-6,
+  writeUnitsPerTransactionalKb: 2,
+  httpApiRequestUsd: 1.0e-6,
+  invalidationPathUsd: 0.005,
+  freeInvalidationPathsPerMonth: 1_000,
+} as const;
+
+/** A record's size as DynamoDB counts it (attribute names and values), estimated: its facts and placeholder, then each rendition with its key, url and figures. */
+export const RECORD_BYTES = { base: 700, perRendition: 320 } as const;
+
+/** Write request units of one record written in a transaction: 2 per KB, rounded up. */
+export function recordWriteUnits(renditions: number): number {
+  const bytes = RECORD_BYTES.base + RECORD_BYTES.perRendition * Math.max(0, renditions);
+  return RECORD_PRICES.writeUnitsPerTransactionalKb * Math.ceil(bytes / 1024);
+}
+
+/**
+ * Paths billed for one run's invalidation: past the free allowance left this month. Unknown
+ * (undefined), a nightly run is assumed to get a thirtieth of the allowance.
+ */
+export function billedInvalidationPaths(paths: number, freeLeft?: number): number {
+  const free = freeLeft ?? RECORD_PRICES.freeInvalidationPathsPerMonth / 30;
+  return Math.max(0, Math.ceil(paths - free));
+}
+
+export interface RecordsCost {
+  /** Records written (rendered, failed and skipped images; pruned originals' records deleted). */
+  readonly writes: number;
+  readonly writeRequestUnits: number;
+  readonly usd: number;
+}
+
 export interface RunCost {
   readonly computeUsd: number;
   readonly requestsUsd: number;
   readonly totalUsd: number;
   readonly requests: RunRequests;
+  /** The image records' DynamoDB writes, when the run keeps records. */
+  readonly records?: RecordsCost;
+  /** The CDN invalidation after the run, when there is a CDN. */
+  readonly invalidation?: { readonly paths: number; readonly billedPaths: number; readonly usd: number };
+  /** Requests to the records' HTTP API, when an estimate of them is given. */
+  readonly api?: { readonly requests: number; readonly usd: number };
   /** How the figures were made: the rates and what they assume. */
   readonly basis: string;
 }
@@ -101,6 +153,13 @@ export function runCost(work: {
   readonly taskSeconds: Partial<Record<'backup' | 'resize', number>>;
   readonly compute: { readonly architecture: CpuArchitecture; readonly spot: boolean; readonly backup: TaskSize; readonly resize: TaskSize };
   readonly backupStorageClass: StorageClassPriced;
+  /** Records written (each image's, and each pruned original's deleted), when the run keeps records. */
+  readonly recordWrites?: number;
+  /** Paths the run invalidates in the CDN (capped by delivery.maxInvalidationPaths), and the free allowance left this month. */
+  readonly invalidationPaths?: number;
+  readonly freeInvalidationPathsLeft?: number;
+  /** Requests to the records' HTTP API over the run's day. */
+  readonly apiRequests?: number;
 }): RunCost {
   const rates = fargateRates(work.compute.architecture, work.compute.spot);
   const computeUsd = (['backup', 'resize'] as const).reduce((sum, op) => sum + ((work.taskSeconds[op] ?? 0) / 3600) * taskUsdPerHour(work.compute[op], rates), 0);
@@ -114,11 +173,27 @@ export function runCost(work: {
   };
   const p = S3_REQUEST_PRICES;
   const requestsUsd = (requests.list + requests.put) * p.write.STANDARD + requests.copy * p.write[work.backupStorageClass] + (requests.get + requests.head) * p.read;
+  const extras = recordsAndDelivery(work);
+  const extrasUsd = (extras.records?.usd ?? 0) + (extras.invalidation?.usd ?? 0) + (extras.api?.usd ?? 0);
+  const priced = [extras.records && 'DynamoDB writes', extras.invalidation && 'CloudFront invalidations', extras.api && 'HTTP API requests'].filter(Boolean);
   return {
     computeUsd,
     requestsUsd,
-    totalUsd: computeUsd + requestsUsd,
+    totalUsd: computeUsd + requestsUsd + extrasUsd,
     requests,
-    basis: `Fargate ${work.compute.spot ? 'Spot' : 'on-demand'} ${work.compute.architecture} (${FARGATE_PRICES.readOn}) and S3 requests (${p.readOn}), ${p.region} prices; S3 storage and transfer not included`,
+    ...extras,
+    basis: `Fargate ${work.compute.spot ? 'Spot' : 'on-demand'} ${work.compute.architecture} (${FARGATE_PRICES.readOn}) and S3 requests (${p.readOn})${priced.length ? `, ${priced.join(', ')} (${RECORD_PRICES.readOn})` : ''}, ${p.region} prices; S3 storage and transfer not included`,
+  };
+}
+
+/** The records' writes, the CDN invalidation and the API requests, each priced when given. */
+function recordsAndDelivery(work: Parameters<typeof runCost>[0]): Pick<RunCost, 'records' | 'invalidation' | 'api'> {
+  const r = RECORD_PRICES;
+  const units = (work.recordWrites ?? 0) * recordWriteUnits(work.renditionsPerImage);
+  const billed = billedInvalidationPaths(work.invalidationPaths ?? 0, work.freeInvalidationPathsLeft);
+  return {
+    ...(work.recordWrites !== undefined ? { records: { writes: work.recordWrites, writeRequestUnits: units, usd: units * r.writeRequestUnitUsd } } : {}),
+    ...(work.invalidationPaths !== undefined ? { invalidation: { paths: work.invalidationPaths, billedPaths: billed, usd: billed * r.invalidationPathUsd } } : {}),
+    ...(work.apiRequests !== undefined ? { api: { requests: work.apiRequests, usd: work.apiRequests * r.httpApiRequestUsd } } : {}),
   };
 }

@@ -9,6 +9,8 @@ import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './plan';
 import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
 import { bytes, duration, n, plural, usd, utcMinute } from './format';
+import { changeWords, invalidationWords } from './records/feed';
+import type { RunCost } from './cost';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
 export const SUBJECT_MAX_CHARS = 99;
@@ -26,6 +28,8 @@ export interface EmailLinks {
   readonly report?: string;
   readonly reportJson?: string;
   readonly failuresCsv?: string;
+  /** The change feed (runs/<runId>/changes.jsonl): an s3:// URI, or the local copy. */
+  readonly changes?: string;
 }
 
 /**
@@ -132,6 +136,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
           ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
           ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
           ...pruneLines(report),
+          ...recordsLines(report.records, links),
           ...estimateLines(report.estimate),
         ]),
     field('Catalogue', catalogueOutcome(report)),
@@ -146,6 +151,15 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   }
   lines.push('', ...linkLines(links));
   return fit({ subject, text: `${lines.join('\n')}\n` });
+}
+
+/** What the run did to the image records, in one line with where its change feed is, and the CDN invalidation that followed. */
+export function recordsLines(records: Report['records'], links: EmailLinks = {}): string[] {
+  if (!records) return [];
+  return [
+    field('Records', `${changeWords(records.changes)}; change feed ${links.changes ?? records.feed}`),
+    ...(records.invalidation ? [field('CDN', invalidationWords(records.invalidation))] : []),
+  ];
 }
 
 /** What a real run would do, in one clause: "a real run now would back up 3 images (1.2 MB) and write 24 renditions of 3 images". */
@@ -169,10 +183,21 @@ function dryRunPlanLines(p: DryRunPlan): string[] {
   ];
   if (p.prune.objects > 0) lines.push(field('', `prune ${n(p.prune.renditions)} ${plural(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')} (their backups are kept)`));
   lines.push(
-    field('Estimate', `${duration(p.expectedSeconds * 1000)} on the configured compute; about ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)})`),
+    field('Estimate', `${duration(p.expectedSeconds * 1000)} on the configured compute; about ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}${costExtras(p.cost)})`),
     field('Keys', `${p.list}: one line per object (key, operation, action, bytes, renditions)`),
   );
   return lines;
+}
+
+/** The records' and CDN's share of an estimate, when priced: ", 2,400 DynamoDB write units $0.0015, 40 invalidation paths $0.00". */
+export function costExtras(c: RunCost): string {
+  return [
+    c.records && `, ${n(c.records.writeRequestUnits)} DynamoDB write units ${usd(c.records.usd)}`,
+    c.invalidation && `, ${n(c.invalidation.paths)} invalidation paths ${usd(c.invalidation.usd)}`,
+    c.api && `, ${n(c.api.requests)} API requests ${usd(c.api.usd)}`,
+  ]
+    .filter(Boolean)
+    .join('');
 }
 
 /** What the plan expected: duration and cost, and a warning with the fix when the run cannot fit its execution. */
@@ -181,7 +206,7 @@ export function estimateLines(estimate: Report['estimate']): string[] {
   const lines: string[] = [];
   const c = estimate.cost;
   const requests = c ? Object.values(c.requests).reduce((a, b) => a + b, 0) : 0;
-  lines.push(field('Estimate', `${duration(estimate.expectedSeconds * 1000)} expected${c ? `; about ${usd(c.totalUsd)} (compute ${usd(c.computeUsd)}, ${n(requests)} S3 requests ${usd(c.requestsUsd)})` : ''}`));
+  lines.push(field('Estimate', `${duration(estimate.expectedSeconds * 1000)} expected${c ? `; about ${usd(c.totalUsd)} (compute ${usd(c.computeUsd)}, ${n(requests)} S3 requests ${usd(c.requestsUsd)}${costExtras(c)})` : ''}`));
   if (!estimate.fits && estimate.advice) lines.push(field('WARNING', `this run may not finish inside the execution: ${estimate.advice}`));
   return lines;
 }
@@ -304,6 +329,11 @@ const NEXT_STEP: Record<string, string> = {
   'States.Timeout': 'A step ran longer than its timeout; consider more shards (shards.targetObjects) or a longer job timeout.',
   'States.TaskFailed': 'A job or function failed after its retries.',
 };
+
+/** An email with one more warning line at its end (a Run Completed event that could not be put). */
+export function withWarning(email: Email, warning: string): Email {
+  return fit({ subject: email.subject, text: `${email.text}\n${field('WARNING', warning)}\n` });
+}
 
 /** Keeps a message under the SNS limit: cuts the body at a line boundary and says so. */
 export function fit(email: Email, maxBytes = BODY_BUDGET_BYTES): Email {

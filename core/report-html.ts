@@ -3,10 +3,11 @@
  * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
  * local disk and answers "what happened, and do I act?".
  */
-import { dryRunWords } from './email';
+import { costExtras, dryRunWords } from './email';
 import { bytes, duration, n, usd, utcMinute } from './format';
 import { interruptedWords } from './last-run';
 import { type Report, SKIPS_NAMED, SUPERSEDED_WORDS } from './report';
+import { changeWords, invalidationWords } from './records/feed';
 
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -113,6 +114,7 @@ ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
 <p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} ${report.superseded ? `This run was ${escapeHtml(SUPERSEDED_WORDS)}${report.superseded.by ? ` (${escapeHtml(report.superseded.by)})` : ''}.` : `The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.`}</p>
 ${pruneSection(report)}
+${recordsSection(report)}
 ${
   report.failed.total
     ? `<h2 id="failures">Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
@@ -123,6 +125,16 @@ ${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE
 }
 </body></html>
 `;
+}
+
+/** The image records the run changed, the change feed beside the report, and the CDN invalidation: the email's words. */
+function recordsSection(report: Report): string {
+  const r = report.records;
+  if (!r) return '';
+  const superseded = r.superseded ? `, ${n(r.superseded)} left as they were (a newer run's record stands)` : '';
+  return `<h2 id="records">Image records</h2><p>${escapeHtml(changeWords(r.changes))}. Change feed: <a href="changes.jsonl">changes.jsonl</a> (one line per original whose record changed). <span class="meta">${n(r.written)} written${superseded}; ${n(r.requests)} DynamoDB write requests.</span></p>${
+    r.invalidation ? `<p>CDN: ${escapeHtml(invalidationWords(r.invalidation))}.</p>` : ''
+  }`;
 }
 
 /** One chart per operation; a shard that took more than 1.5 × the median is a straggler, drawn in orange. */
@@ -209,7 +221,7 @@ function dryRunSection(p: NonNullable<Report['dryRunPlan']>): string {
   const row = (action: string, w: { objects: number; renditions: number; bytes: number }, current?: number) => `<tr><th>${action}</th><td>${n(w.objects)}</td><td>${n(w.renditions)}</td><td>${bytes(w.bytes)}</td><td>${current === undefined ? '' : n(current)}</td></tr>`;
   return `<h2>Dry run: what a real run would do</h2><p>${escapeHtml(dryRunWords(p))}.</p>
 <table><tr><th></th><th>objects</th><th>renditions</th><th>bytes to copy or read</th><th>already current</th></tr>${row('back up', p.copy, p.current.backup ?? 0)}${row('render', p.render, p.current.resize ?? 0)}${row('prune', p.prune)}</table>
-<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
+<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}${escapeHtml(costExtras(p.cost))}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
 }
 
 /** Renditions of deleted originals: what was pruned (the first rows open, the rest folded), or why nothing was. */

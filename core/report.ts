@@ -5,12 +5,14 @@
  */
 import type { ShardOperation } from './input';
 import type { InterruptedRun } from './last-run';
-import { compareKeys } from './keys';
+import { compareKeys, runKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
 import { isDenseWork, type Plan, type PlanCounts } from './plan';
 import type { MetricUnit } from './metrics';
 import { NOT_DONE_SKIP_CODES } from './failures';
 import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
+import { CHANGE_KINDS } from './records/changes';
+import { emptyChangeCounts, type RecordsReport } from './records/feed';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
 
@@ -78,6 +80,8 @@ export interface Report {
   readonly dryRunPlan?: DryRunPlan;
   /** Objects an operation left alone, named with the reason: up to SKIPS_NAMED per operation and reason (counts in `operations`). */
   readonly skips?: readonly ReportSkip[];
+  /** The image records the run changed, its change feed, and the CDN invalidation (issue 28). Absent from dry runs and older reports. */
+  readonly records?: RecordsReport;
 }
 
 export interface ReportSkip {
@@ -109,7 +113,7 @@ export interface DryRunPlan {
 }
 
 /** The plan's estimate, redone for the work the dry run found (its shards' task time scaled to it). */
-export function dryRunPlan(plan: Plan, report: Report, wouldDo: Record<PlannedAction['action'], WouldDo>, config: { compute: Parameters<typeof runCost>[0]['compute']; backupStorageClass: StorageClassPriced }, list: string): DryRunPlan {
+export function dryRunPlan(plan: Plan, report: Report, wouldDo: Record<PlannedAction['action'], WouldDo>, config: { compute: Parameters<typeof runCost>[0]['compute']; backupStorageClass: StorageClassPriced; keepsRecords?: boolean }, list: string): DryRunPlan {
   const { copy, render, prune } = wouldDo;
   const share = (op: ShardOperation, objects: number) => (report.operations[op]?.items ? objects / report.operations[op]!.items : 0);
   const ratio = { backup: share('backup', copy.objects), resize: share('resize', render.objects + prune.objects) };
@@ -125,6 +129,8 @@ export function dryRunPlan(plan: Plan, report: Report, wouldDo: Record<PlannedAc
     taskSeconds: { backup: (jobs.backup?.taskSeconds ?? 0) * ratio.backup, resize: (jobs.resize?.taskSeconds ?? 0) * ratio.resize },
     compute: config.compute,
     backupStorageClass: config.backupStorageClass,
+    // A record written per image rendered, one deleted per original pruned.
+    ...(config.keepsRecords ? { recordWrites: render.objects + prune.objects } : {}),
   });
   const current = Object.fromEntries(Object.entries(report.operations).map(([op, t]) => [op, t.skippedByCode['up-to-date'] ?? 0]));
   return { copy, render, prune, current, expectedSeconds: Math.round(plan.estimate.expectedSeconds - longest + Math.max(0, ...scaled)), cost, list };
@@ -220,6 +226,8 @@ export class ReportFold {
   private readonly named = new Map<string, number>();
   private readonly pruned: Pruned[] = [];
   private readonly prunedCount = { originals: 0, renditions: 0 };
+  private readonly changes = emptyChangeCounts();
+  private readonly recordWrites = { written: 0, superseded: 0, requests: 0 };
   private readonly would: Record<PlannedAction['action'], WouldDo> = { copy: emptyWould(), render: emptyWould(), prune: emptyWould() };
   /** The first missing results per operation (shard numbers), and how many in all. */
   private readonly missing: Partial<Record<ShardOperation, number[]>> = {};
@@ -305,6 +313,11 @@ export class ReportFold {
       this.would[action].bytes += w.bytes;
     }
     if (r.plannedList) (this.plannedLists[r.operation] ??= []).push(r.plannedList);
+    // Results written before the records existed have neither: they count 0.
+    for (const kind of CHANGE_KINDS) this.changes[kind] += r.changes?.[kind] ?? 0;
+    this.recordWrites.written += r.records?.written ?? 0;
+    this.recordWrites.superseded += r.records?.superseded ?? 0;
+    this.recordWrites.requests += r.records?.requests ?? 0;
     this.shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
 
@@ -359,6 +372,8 @@ export class ReportFold {
       ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
       ...(plan.deleted ? { deleted: plan.deleted } : {}),
       ...(skips.length ? { skips } : {}),
+      // A dry run writes no records.
+      ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, feed: runKeys(plan.runId).changeFeed } }),
       prune: {
         originals: this.prunedCount.originals,
         renditions: this.prunedCount.renditions,

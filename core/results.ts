@@ -35,6 +35,25 @@ export interface ShardResult {
   readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
   /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
   readonly plannedList?: string;
+  /** Image records (resize, when the job has a table): written, left to a newer one, DynamoDB write requests incl. retries. */
+  readonly records?: RecordCounts;
+  /** The shard's change lines (runKeys changes), by kind. */
+  readonly changes?: ChangeCounts;
+  /** Images whose renditions were all current but had no record: recorded without re-rendering. */
+  readonly backfilled?: number;
+}
+
+export interface RecordCounts {
+  written: number;
+  superseded: number;
+  requests: number;
+}
+
+export interface ChangeCounts {
+  added: number;
+  updated: number;
+  removed: number;
+  failed: number;
 }
 
 /** What a dry run found a real run would do: objects acted on, renditions written, bytes read or copied. */

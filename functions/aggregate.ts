@@ -13,8 +13,13 @@ import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
+import type { ChangeLine } from '../core/records/changes';
+import { IMAGES_TABLE_ENV } from '../core/records/table';
+import type { RecordsReport } from '../core/records/feed';
+import { InvalidationPlanner } from '../core/records/invalidation';
+import { type CdnTarget, cdnTarget, invalidationRequest } from '../adapters/cdn';
 import { emitMetrics } from '../adapters/metrics';
-import { etagOf, getJson, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
+import { errorText, etagOf, getJson, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 import { readStart } from './ledger';
@@ -63,12 +68,15 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   // Streamed (a multipart upload past 8 MiB): a million failures never become one string.
   await uploadStream(ctx.s3, work, keys.failuresCsv, rows, 'text/csv; charset=utf-8');
 
+  // The change feed before the report that links it (a dry run writes no records, so no feed).
+  const cdn = plan.dryRun ? undefined : await writeChangeFeed(ctx, plan);
+
   const promote = shouldPromoteCatalog(plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
-  const built = fold.report({ trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted });
+  const built = withPlannedInvalidation(fold.report({ trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), catalogPromoted: promote, interrupted }), cdn?.planner);
   // A dry run's report is a plan to approve: what a real run would do, its cost, and its keys.
   const report = plan.dryRun
-    ? { ...built, dryRunPlan: dryRunPlan(plan, built, fold.wouldDo(), { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass }, await writePlannedList(ctx, plan, fold.plannedLists)) }
+    ? { ...built, dryRunPlan: dryRunPlan(plan, built, fold.wouldDo(), { compute: ctx.config.compute, backupStorageClass: ctx.config.backup.storageClass, keepsRecords: Boolean(ctx.env[IMAGES_TABLE_ENV]) }, await writePlannedList(ctx, plan, fold.plannedLists)) }
     : built;
   // The gallery is a nicety: a run's report is written even when its thumbnails cannot be read.
   const gallery = await collectGallery(ctx.s3, ctx.config, plan, report).catch((error: unknown) => {
@@ -80,11 +88,78 @@ export async function handler(event: AggregateEvent): Promise<AggregateSummary> 
   // was, and tomorrow's diff redoes what this run did not finish. A run superseded meanwhile
   // rewrites its report to say so (only its own run folder: nothing of the newer run is touched).
   const superseded = promote ? await promoteCatalog(ctx, plan, () => undone(ctx, plan)) : undefined;
-  const final = superseded ? { ...report, catalogPromoted: false, superseded } : report;
-  if (superseded) await writeReport(ctx, final, gallery);
+  // Renditions were replaced whether or not the catalogue was promoted: the CDN forgets them either way.
+  const records = cdn && report.records ? await invalidate(ctx, cdn, plan.runId, report.records) : report.records;
+  const final = { ...report, ...(superseded ? { catalogPromoted: false, superseded } : {}), ...(records ? { records } : {}) };
+  if (superseded || records !== report.records) await writeReport(ctx, final, gallery);
   emitMetrics(runMetrics(final), { runId: final.runId, status: final.status, dryRun: final.dryRun }, ctx.env);
   ctx.log.info('report written', { runId: final.runId, status: final.status, failures: final.failed.total, catalogPromoted: final.catalogPromoted, superseded: final.superseded });
   return { runId: final.runId, status: final.status, work: final.objects.work, failures: final.failed.total, catalogPromoted: final.catalogPromoted, ...(superseded ? { superseded: true } : {}), reportKey: keys.report };
+}
+
+/**
+ * runs/<runId>/changes.jsonl: every shard's change lines (runs/<runId>/changes/<NNNNN>.jsonl, a
+ * missing file read as empty) in shard order, that is in key order, streamed through one upload:
+ * a few files open at once and a few upload parts in memory, whatever the run (10,000 shards,
+ * millions of lines). With a CDN, the lines pass through its invalidation planner, returned.
+ */
+async function writeChangeFeed(ctx: FunctionContext, plan: Plan): Promise<PlannedCdn | undefined> {
+  const { work } = ctx.config.buckets;
+  const target = cdnTarget(ctx.env);
+  const planner = target && new InvalidationPlanner(target.maxPaths);
+  const keys = runKeys(plan.runId);
+  const shards = Array.from({ length: plan.shardCount }, (_, shard) => shard);
+  const files = pMapIterable(shards, (shard) => readLinesIfExists(ctx.s3, work, keys.changes(shard)), { concurrency: CHANGE_FILES_OPEN });
+  const lines = (async function* () {
+    for await (const file of files) {
+      for await (const line of file ?? []) {
+        planner?.add(JSON.parse(line) as ChangeLine);
+        yield `${line}\n`;
+      }
+    }
+  })();
+  await uploadStream(ctx.s3, work, keys.changeFeed, lines, 'application/x-ndjson');
+  return target && planner && { ...target, planner };
+}
+
+/** The CDN to invalidate (delivery.cdn), with the invalidation its change feed decided. */
+interface PlannedCdn extends CdnTarget {
+  readonly planner: InvalidationPlanner;
+}
+
+/** The report with the invalidation as decided; its outcome replaces it once CloudFront answers (after promotion). */
+function withPlannedInvalidation(report: Report, planner: InvalidationPlanner | undefined): Report {
+  return planner && report.records ? { ...report, records: { ...report.records, invalidation: plannedInvalidation(planner) } } : report;
+}
+
+/** Change files opened ahead of the one being copied (each a GET whose body waits, paused, for its turn). */
+const CHANGE_FILES_OPEN = 4;
+
+/** Paths named in the report and the email; the count is complete. */
+const INVALIDATION_SAMPLE = 5;
+
+function plannedInvalidation(planner: InvalidationPlanner): NonNullable<RecordsReport['invalidation']> {
+  const plan = planner.plan();
+  return { scope: plan.scope, renditions: plan.renditions, cap: plan.cap, paths: plan.paths.length, sample: plan.paths.slice(0, INVALIDATION_SAMPLE) };
+}
+
+/**
+ * Invalidates the replaced and removed renditions in the CDN, once per run (CallerReference: the
+ * run id). A failure is logged and reported, never fails the run: the renditions are right in
+ * S3, and the CDN serves them once the cached copies expire.
+ */
+async function invalidate(ctx: FunctionContext, cdn: PlannedCdn, runId: string, records: RecordsReport): Promise<RecordsReport> {
+  const plan = cdn.planner.plan();
+  const planned = records.invalidation ?? plannedInvalidation(cdn.planner);
+  if (plan.scope === 'none') return records;
+  try {
+    const answer = await cdn.api.createInvalidation(invalidationRequest(cdn.distributionId, runId, plan.paths));
+    ctx.log.info('CDN invalidation created', { runId, scope: plan.scope, paths: plan.paths.length, id: answer.Invalidation?.Id });
+    return { ...records, invalidation: { ...planned, ...(answer.Invalidation?.Id ? { id: answer.Invalidation.Id } : {}) } };
+  } catch (error) {
+    ctx.log.warn('CDN invalidation not created: the run goes on', { runId, scope: plan.scope, paths: plan.paths.length, error });
+    return { ...records, invalidation: { ...planned, error: errorText(error) } };
+  }
 }
 
 /** report.json and report.html. */

@@ -122,12 +122,12 @@ export function emailLinks(ctx: FunctionContext, runId: string, executionArn: st
   const bucket = ctx.config.buckets.work;
   if (ctx.env.NIGHTSHIFT_LINKS === 'local') {
     const dir = ctx.env.NIGHTSHIFT_LOCAL_REPORTS ?? '.nightshift/reports';
-    return withReport ? { execution: executionArn, report: `${dir}/${runId}/report.html`, failuresCsv: `${dir}/${runId}/failures.csv` } : { execution: executionArn };
+    return withReport ? { execution: executionArn, report: `${dir}/${runId}/report.html`, failuresCsv: `${dir}/${runId}/failures.csv`, changes: `${dir}/${runId}/changes.jsonl` } : { execution: executionArn };
   }
   const region = ctx.env.AWS_REGION ?? 'us-east-1';
   const object = (key: string) => `https://${region}.console.aws.amazon.com/s3/object/${bucket}?region=${region}&prefix=${encodeURIComponent(key)}`;
   return {
     execution: executionArn ? `https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${executionArn}` : undefined,
-    ...(withReport ? { report: object(keys.reportHtml), reportJson: `s3://${bucket}/${keys.report}`, failuresCsv: object(keys.failuresCsv) } : {}),
+    ...(withReport ? { report: object(keys.reportHtml), reportJson: `s3://${bucket}/${keys.report}`, failuresCsv: object(keys.failuresCsv), changes: `s3://${bucket}/${keys.changeFeed}` } : {}),
   };
 }

@@ -3,10 +3,14 @@
  * the error and its cause, and what to do next. Shares the once-per-run marker with Notify.
  */
 import { failureEmail } from '../core/email';
-import { emailLinks, functionContext } from './context';
+import { runKeys } from '../core/keys';
+import type { Report } from '../core/report';
+import { getJsonIfExists } from '../adapters/s3';
+import { emailLinks, type FunctionContext, functionContext } from './context';
 import { releaseLease } from './lease';
 import { recordEnd } from './ledger';
 import { finalEmailSent, publishOnce } from './publish';
+import { announceRun } from './run-event';
 
 /** NotifyFailure fails on purpose after the email, so the execution ends at a redrivable Task. */
 export class RunFailed extends Error {
@@ -42,11 +46,17 @@ export async function handler(event: NotifyFailureEvent): Promise<{ resumeAt: st
   const email = failureEmail({ runId: event.runId, state: event.state, error, cause, startedAt: event.startedAt, failedAt: new Date().toISOString(), rerun }, emailLinks(ctx, event.runId, event.executionArn, false));
   // One failure email per failure: a redriven run that fails again says so again. But once the
   // run's final email went out (Notify published, then failed), the operator has the outcome.
+  // The final email's run was announced with it: no failure email, and no FAILED event after its Run Completed.
   if (await finalEmailSent(ctx, event.runId)) ctx.log.warn('the final email was already sent: no failure email', { runId: event.runId, state: event.state });
-  else await publishOnce(ctx, event.runId, email, `failure-${event.redriveCount ?? 0}`);
+  else await publishOnce(ctx, event.runId, await announceRun(ctx, email, { runId: event.runId, status: 'FAILED', records: await reportRecords(ctx, event.runId) }), `failure-${event.redriveCount ?? 0}`);
   await recordEnd(ctx, event.runId, 'failed');
   await releaseLease(ctx, event.executionArn);
   throw new RunFailed(`Failed in ${event.state}: ${error}: ${cause.split('\n')[0]}`);
+}
+
+/** The records of a run that failed after Aggregate wrote its report (in Notify): its counts and feed stand. */
+async function reportRecords(ctx: FunctionContext, runId: string): Promise<Report['records']> {
+  return (await getJsonIfExists<Report>(ctx.s3, ctx.config.buckets.work, runKeys(runId).report))?.value.records;
 }
 
 /** Causes from Lambda and Batch are JSON; pull out the message a person needs. */

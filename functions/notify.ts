@@ -2,7 +2,7 @@
  * Notify: the one email of a run that reached its end, from report.json (after Aggregate) or
  * from plan.json (when the plan found nothing to do).
  */
-import { nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
+import { type Email, nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
 import { runKeys } from '../core/keys';
 import type { Report, Trigger } from '../core/report';
 import type { Plan } from '../core/plan';
@@ -12,6 +12,7 @@ import { emailLinks, functionContext } from './context';
 import { releaseLease } from './lease';
 import { readStart, recordEnd } from './ledger';
 import { type Published, publishOnce } from './publish';
+import { announceRun } from './run-event';
 
 export interface NotifyEvent {
   readonly runId: string;
@@ -30,7 +31,8 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   const { work } = ctx.config.buckets;
   if (event.kind === 'report') {
     const report = await getJson<Report>(ctx.s3, work, keys.report);
-    const published = await publishOnce(ctx, event.runId, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)));
+    const email = await announceRun(ctx, runEmail(report, emailLinks(ctx, event.runId, event.executionArn, true)), { runId: event.runId, status: report.status, records: report.records });
+    const published = await publishOnce(ctx, event.runId, email);
     await recordEnd(ctx, event.runId, 'report');
     await releaseLease(ctx, event.executionArn);
     return published;
@@ -42,7 +44,8 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
   const superseded = (await getJsonIfExists<PromotionRecord>(ctx.s3, work, keys.promotion))?.value.superseded;
-  const email = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted, superseded }, emailLinks(ctx, event.runId, event.executionArn, false));
+  const quiet = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted, superseded }, emailLinks(ctx, event.runId, event.executionArn, false));
+  const email: Email = await announceRun(ctx, quiet, { runId: event.runId, status: 'NOTHING_TO_DO' });
   const published = await publishOnce(ctx, event.runId, email);
   await recordEnd(ctx, event.runId, 'nothing-to-do');
   await releaseLease(ctx, event.executionArn);

@@ -98,6 +98,8 @@ export class NightshiftStack extends Stack {
     this.imagesTable.grantRecordWrites(this.compute.jobRole, { deletes: config.renditions.pruneDeleted });
     this.imagesApi = new ImagesApi(this, 'ImagesApi', { table: this.imagesTable, auth: config.api.auth, corsOrigins: config.api.corsOrigins, throttle: config.api.throttle, logRetention });
     this.runEvents = new RunEvents(this, 'RunEvents', { emitters: [this.functions.notify, this.functions.notifyFailure] });
+    // Its name only (no access): a dry run's cost estimate counts the records' writes when there is a table.
+    this.functions.aggregate.addEnvironment(IMAGES_TABLE_ENV, this.imagesTable.table.tableName);
     if (this.delivery) {
       this.delivery.grantInvalidation(this.functions.aggregate);
       this.functions.aggregate.addEnvironment(DELIVERY_ENV.distributionId, this.delivery.distribution.distributionId);

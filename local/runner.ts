@@ -11,6 +11,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { LOCAL_EVENTS_ENV } from '../core/run-event';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
 import { pipelineConfigKey, runKeys } from '../core/keys';
 import { LEASE_KEY, type RunLease } from '../core/lease';
@@ -205,6 +206,8 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
     NIGHTSHIFT_METRICS: 'off',
     NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
     NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
+    // The Run Completed event's stand-in: each run's PutEvents request in events/<runId>.json.
+    [LOCAL_EVENTS_ENV]: join(dataDir, 'events'),
   };
   mkdirSync(join(dataDir, 'tmp'), { recursive: true });
   const display = new ProgressDisplay(run.progressOut, run.options.tty ?? Boolean(process.stderr.isTTY));
@@ -483,7 +486,7 @@ async function isEmpty(s3: S3Client, bucket: string): Promise<boolean> {
   return (page.KeyCount ?? 0) === 0;
 }
 
-/** report.html, report.json and failures.csv copied to disk, so the report opens from a file. */
+/** report.html, report.json, failures.csv and the change feed copied to disk, so the report opens from a file and links them. */
 async function copyReport(s3: S3Client, config: PipelineConfig, runId: string, dir: string): Promise<string | undefined> {
   const keys = runKeys(runId);
   let html: string | undefined;
@@ -491,6 +494,7 @@ async function copyReport(s3: S3Client, config: PipelineConfig, runId: string, d
     [keys.reportHtml, 'report.html'],
     [keys.report, 'report.json'],
     [keys.failuresCsv, 'failures.csv'],
+    [keys.changeFeed, 'changes.jsonl'],
   ] as const) {
     try {
       const got = await s3.send(new GetObjectCommand({ Bucket: config.buckets.work, Key: key }));

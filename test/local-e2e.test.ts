@@ -117,6 +117,17 @@ describe('nightshift local (npm start)', () => {
     expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
   });
 
+  it('copies the change feed beside the report, and records the Run Completed event in .nightshift/events/ in PutEvents\' shape', async () => {
+    const { runId } = first.json;
+    const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', runId, 'report.json'), 'utf8')) as Report;
+    const feed = readFileSync(join(data, '.nightshift', 'reports', runId, 'changes.jsonl'), 'utf8');
+    const lines = feed.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { change: string });
+    expect(Object.values(report.records!.changes).reduce((a, b) => a + b, 0)).toBe(lines.length);
+    const request = JSON.parse(readFileSync(join(data, '.nightshift', 'events', `${runId}.json`), 'utf8')) as { Entries: { Source: string; DetailType: string; Detail: string }[] };
+    expect(request.Entries.map((e) => [e.Source, e.DetailType])).toEqual([['nightshift', 'Run Completed']]);
+    expect(JSON.parse(request.Entries[0]!.Detail)).toEqual({ runId, status: report.status, counts: report.records!.changes, changes: { bucket: B.work, key: runKeys(runId).changeFeed, uri: `s3://${B.work}/${runKeys(runId).changeFeed}` } });
+  });
+
   it('names in the report what it left alone, with the reason: a collision names both keys', async () => {
     const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report;
     expect(report.skips).toContainEqual({ operation: 'resize', code: 'rendition-key-collision', key: 'photos/beach.png', message: expect.stringContaining('renditions of "photos/beach.jpg" already use the same keys') });
