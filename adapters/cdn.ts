@@ -5,9 +5,9 @@
  * "If you make a second invalidation request with the same value for CallerReference, and if the
  * rest of the request is the same, CloudFront doesn't create a new invalidation request").
  *
- * The AWS side goes through a CreateInvalidationApi: @aws-sdk/client-cloudfront is not a
- * dependency yet, so `cdnApi` reports it missing until it is wired in.
+ * The AWS side goes through a CreateInvalidationApi, so tests can drive it without an account.
  */
+import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { DELIVERY_ENV } from '../core/config';
 import { DEFAULT_MAX_INVALIDATION_PATHS } from '../core/records/invalidation';
 
@@ -47,5 +47,6 @@ export function cdnTarget(env: NodeJS.ProcessEnv, api: CreateInvalidationApi = c
 }
 
 function cloudFrontApi(): CreateInvalidationApi {
-  return { createInvalidation: () => Promise.reject(new Error('@aws-sdk/client-cloudfront is not installed: the invalidation cannot be created yet')) };
+  const client = new CloudFrontClient({});
+  return { createInvalidation: ({ DistributionId, InvalidationBatch: { CallerReference, Paths } }) => client.send(new CreateInvalidationCommand({ DistributionId, InvalidationBatch: { CallerReference, Paths: { Quantity: Paths.Quantity, Items: [...Paths.Items] } } })) };
 }

@@ -2,11 +2,12 @@
  * Putting the Run Completed event (core/run-event.ts) on the default EventBridge bus, or, in a
  * local run, recording the exact PutEvents request in `<NIGHTSHIFT_LOCAL_EVENTS>/<runId>.json`.
  *
- * The AWS side goes through a PutEventsApi: @aws-sdk/client-eventbridge is not a dependency yet,
- * so `eventsApi` reports it missing until it is wired in (one `client.send(new PutEventsCommand(request))`).
+ * The AWS side goes through a PutEventsApi, so tests can answer as EventBridge does (failed entries
+ * in a 200 answer) without an account.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { LOCAL_EVENTS_ENV, type PutEventsRequestEntry, type RunCompletedDetail } from '../core/run-event';
 
 /** PutEvents' request and response, with the members the EventBridge API reference names. */
@@ -65,7 +66,7 @@ export function localEventsApi(dir: string): PutEventsApi {
 export function eventsApi(env: NodeJS.ProcessEnv): PutEventsApi {
   const local = env[LOCAL_EVENTS_ENV];
   if (local) return localEventsApi(local);
-  return {
-    putEvents: () => Promise.reject(new EventNotPut('@aws-sdk/client-eventbridge is not installed: the Run Completed event cannot be put on EventBridge yet')),
-  };
+  const client = new EventBridgeClient({});
+  // The wire form's Time is a timestamp; the SDK takes it as a Date.
+  return { putEvents: (request) => client.send(new PutEventsCommand({ Entries: request.Entries.map(({ Time, ...entry }) => ({ ...entry, ...(Time ? { Time: new Date(Time) } : {}) })) })) };
 }
