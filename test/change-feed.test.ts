@@ -6,6 +6,8 @@
  * server; the functions run in-process; emails come back through SNS into an SQS queue.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -30,7 +32,34 @@ let server: TestS3;
 let sqs: SQSClient;
 let queueUrl: string;
 let tmp: string;
+let refusing: Server;
+/** What the stand-ins for EventBridge and CloudFront on loopback were asked, by target/path. */
+const asked: string[] = [];
 const saved = { ...process.env };
+
+/**
+ * EventBridge and CloudFront on loopback, answering as each does when it takes nothing:
+ * PutEvents with HTTP 200 and a failed entry (EventBridge API reference, PutEvents, Response
+ * Elements: FailedEntryCount, Entries with ErrorCode and ErrorMessage); CreateInvalidation with
+ * 400 TooManyInvalidationsInProgress (CloudFront API reference, CreateInvalidation, Errors;
+ * REST-XML error body). No request leaves the machine.
+ */
+function startRefusingAws(): Promise<string> {
+  refusing = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      asked.push(target || `${req.method} ${req.url}`);
+      if (target === 'AWSEvents.PutEvents') {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        return res.end(JSON.stringify({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be put.' }] }));
+      }
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      res.end('<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.</Message></Error><RequestId>4d1f2e9c-0000-4000-8000-000000000000</RequestId></ErrorResponse>');
+    });
+  });
+  return new Promise((resolve) => refusing.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(refusing.address() as AddressInfo).port}`)));
+}
 
 async function inbox(): Promise<{ Subject: string; Message: string }[]> {
   const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
@@ -49,7 +78,12 @@ beforeAll(async () => {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
   sns.destroy();
+  const aws = await startRefusingAws();
   Object.assign(process.env, {
+    AWS_ENDPOINT_URL_EVENTBRIDGE: aws,
+    AWS_ENDPOINT_URL_CLOUDFRONT: aws,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
     NIGHTSHIFT_CONFIG: JSON.stringify(config),
     AWS_ENDPOINT_URL_S3: server.endpoint,
     AWS_ENDPOINT_URL_SNS: server.endpoint,
@@ -67,6 +101,7 @@ afterAll(async () => {
   process.env = saved;
   resetFunctionContext();
   sqs?.destroy();
+  refusing?.close();
   await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
@@ -208,7 +243,7 @@ describe('what cannot be delivered never fails the run', () => {
   });
 
   it('an event EventBridge did not take: the email is sent, with a warning line', async () => {
-    // Without the local stand-in the AWS path is taken, which cannot put the event here.
+    // Without the local stand-in the AWS path is taken: EventBridge on loopback refuses the entry.
     await fabricateRun('feed-noevent');
     await aggregate({ runId: 'feed-noevent', trigger: 'schedule', startedAt: '2026-12-04T05:00:00.000Z' });
     delete process.env.NIGHTSHIFT_LOCAL_EVENTS;
@@ -216,6 +251,8 @@ describe('what cannot be delivered never fails the run', () => {
     expect(await notify({ runId: 'feed-noevent', trigger: 'schedule', startedAt: '2026-12-04T05:00:00.000Z', kind: 'report' })).toMatchObject({ sent: true });
     const [email] = await inbox();
     expect(email!.Message).toMatch(/\nWARNING    the Run Completed event was not put on EventBridge \([^\n]+\); applications subscribed to it did not hear of this run\.\n$/);
+    expect(email!.Message).toContain('InternalFailure: The event could not be put.');
+    expect(asked).toContain('AWSEvents.PutEvents');
     expect(existsSync(join(tmp, 'events', 'feed-noevent.json'))).toBe(false);
   });
 
@@ -225,11 +262,12 @@ describe('what cannot be delivered never fails the run', () => {
     await fabricateRun('feed-cdn');
     expect(await aggregate({ runId: 'feed-cdn', trigger: 'schedule', startedAt: '2026-12-04T06:00:00.000Z' })).toMatchObject({ status: 'SUCCEEDED', catalogPromoted: true });
     const report = await getJson<Report>(server.s3, 'work', runKeys('feed-cdn').report);
-    expect(report.records!.invalidation).toEqual({ scope: 'everything', renditions: 3, cap: 2, paths: 1, sample: ['/*'], error: expect.stringContaining('@aws-sdk/client-cloudfront is not installed') });
+    expect(report.records!.invalidation).toEqual({ scope: 'everything', renditions: 3, cap: 2, paths: 1, sample: ['/*'], error: expect.stringContaining('TooManyInvalidationsInProgress') });
+    expect(asked).toContain('POST /2020-05-31/distribution/E2EXAMPLE/invalidation');
     await inbox();
     await notify({ runId: 'feed-cdn', trigger: 'schedule', startedAt: '2026-12-04T06:00:00.000Z', kind: 'report' });
     const [email] = await inbox();
-    expect(email!.Message).toContain('CDN        3 replaced or removed renditions, in more folders than can be invalidated one by one: the whole distribution (/*) NOT invalidated: Error: @aws-sdk/client-cloudfront is not installed');
+    expect(email!.Message).toContain('CDN        3 replaced or removed renditions, in more folders than can be invalidated one by one: the whole distribution (/*) NOT invalidated: TooManyInvalidationsInProgress (HTTP 400): Processing your request');
     const html = await getText(server.s3, 'work', runKeys('feed-cdn').reportHtml);
     expect(html).toContain('CDN: 3 replaced or removed renditions, in more folders');
   });
