@@ -74,6 +74,8 @@ beforeAll(async () => {
     NIGHTSHIFT_SCHEDULE_CRON: 'cron(0 2 * * ? *)',
     NIGHTSHIFT_LOG_LEVEL: 'warn',
     NIGHTSHIFT_METRICS: 'off',
+    // The Run Completed event goes to a file, as in a local run: no request to EventBridge leaves the machine.
+    NIGHTSHIFT_LOCAL_EVENTS: join(tmp, 'events'),
   });
   resetFunctionContext();
   for (const [i, key] of ['a/1.jpg', 'a/2.jpg', 'b/3.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(320, 240, i) }));

@@ -49,7 +49,7 @@ beforeAll(async () => {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
   sns.destroy();
-  Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, AWS_ENDPOINT_URL_SNS: server.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NIGHTSHIFT_TOPIC_ARN: TopicArn, NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LINKS: 'local' });
+  Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, AWS_ENDPOINT_URL_SNS: server.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NIGHTSHIFT_TOPIC_ARN: TopicArn, NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LINKS: 'local', NIGHTSHIFT_LOCAL_EVENTS: join(tmpdir(), 'nightshift-lease-events') });
   resetFunctionContext();
   definition = synthesizeLocalDefinition(config, join(tmp, 'cdk'));
 }, 120_000);
