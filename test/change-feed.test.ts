@@ -52,7 +52,8 @@ function startRefusingAws(): Promise<string> {
       asked.push(target || `${req.method} ${req.url}`);
       if (target === 'AWSEvents.PutEvents') {
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-        return res.end(JSON.stringify({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be put.' }] }));
+        res.end(JSON.stringify({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be put.' }] }));
+        return;
       }
       res.writeHead(400, { 'content-type': 'text/xml' });
       res.end('<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>TooManyInvalidationsInProgress</Code><Message>Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.</Message></Error><RequestId>4d1f2e9c-0000-4000-8000-000000000000</RequestId></ErrorResponse>');
