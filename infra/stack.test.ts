@@ -285,9 +285,19 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('lets aggregate abort a promotion\'s multipart upload that S3 refused (lib-storage aborts it)', () => {
-    const abort = statementsOf('Functionsaggregate').find((st) => actionsOf(st).includes('s3:AbortMultipartUpload'));
-    expect(JSON.stringify(abort?.Resource)).toContain('/state/*');
+  // A multipart upload that fails is aborted by lib-storage, which needs s3:AbortMultipartUpload on
+  // the key or S3 answers 403 and the parts stay billed (S3 API reference, AbortMultipartUpload;
+  // S3 user guide, "Uploading and copying objects using multipart upload"). Aggregate is the one
+  // function that writes with uploadStream/uploadFile: runs/<runId>/ (failures.csv, report.json,
+  // planned.jsonl) and the promoted catalogue, state/catalog.jsonl; no other function, no other key.
+  it('lets aggregate abort the multipart uploads it starts, on exactly runs/ and state/catalog.jsonl, and no other function', () => {
+    const aborting = Object.entries(s.json.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('Functions'))
+      .flatMap(([id, r]) => (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement.filter((st) => actionsOf(st).includes('s3:AbortMultipartUpload')).map((st) => ({ fn: id.replace(/ServiceRoleDefaultPolicy.*$/, ''), st })));
+    const work = (suffix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^StorageWork/), 'Arn'] }, suffix]] });
+    expect(aborting.map(({ fn, st }) => ({ fn, actions: actionsOf(st).sort(), resource: st.Resource }))).toEqual([
+      { fn: 'Functionsaggregate', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resource: [work('/runs/*'), work('/state/catalog.jsonl')] },
+    ]);
   });
 
   it('lets Prepare keep the run ledger (state/last-run.json, runs/) and the notify functions close it, and nothing else of state/ but the run lease', () => {
