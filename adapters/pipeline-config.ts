@@ -7,7 +7,7 @@
  */
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
 import { UsageError } from '../core/validation';
-import { createS3Client, errorText, getText, isNotFound } from './s3';
+import { createS3Client, errorText, getText, isNotFound, type S3Options } from './s3';
 
 export const CONFIG_POINTER_ENV = 'NIGHTSHIFT_CONFIG_S3';
 
@@ -32,9 +32,9 @@ export function configLocation(pointer: string): { bucket: string; key: string }
  * Reads and validates the configuration `pointer` names, with a client made from `env` (its
  * endpoint and region). Fields are named from the pointer in a validation error.
  */
-export async function readPipelineConfigObject(pointer: string, env: NodeJS.ProcessEnv): Promise<PipelineConfig> {
+export async function readPipelineConfigObject(pointer: string, env: NodeJS.ProcessEnv, options: S3Options = {}): Promise<PipelineConfig> {
   const { bucket, key } = configLocation(pointer);
-  const s3 = createS3Client({}, env);
+  const s3 = createS3Client(options, env);
   let text: string;
   try {
     text = await getText(s3, bucket, key);

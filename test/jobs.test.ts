@@ -494,6 +494,11 @@ describe('the configuration in the work bucket (NIGHTSHIFT_CONFIG_S3)', () => {
     const bad = await runJob('catalog', jobEnv('run-cfg-bad', invalid));
     expect(bad.code).toBe(2);
     expect(bad.logs[0]!.msg).toContain(`${invalid}.buckets.corpus: expected`);
+    // What is wrong in the environment itself is still exit 2, said before anything is read.
+    const attempts = await runJob('catalog', jobEnv('run-cfg-bad', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', NIGHTSHIFT_S3_MAX_ATTEMPTS: 'eight' }));
+    expect({ code: attempts.code, msgs: attempts.logs.map((l) => l.msg) }).toEqual({ code: 2, msgs: ['NIGHTSHIFT_S3_MAX_ATTEMPTS must be a whole number from 1 to 100, received "eight"'] });
+    const unknown = await runJob('thumbnail', jobEnv('run-cfg-bad', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' }));
+    expect({ code: unknown.code, msg: unknown.logs[0]?.msg }).toEqual({ code: 2, msg: expect.stringMatching(/^Unknown job "thumbnail"/) });
     const unreachable = await runJob('catalog', jobEnv('run-cfg-down', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', NIGHTSHIFT_S3_MAX_ATTEMPTS: '1' }));
     expect(unreachable.code).toBe(1);
     expect(unreachable.logs[0]!.msg).toMatch(/^NIGHTSHIFT_CONFIG_S3=s3:\/\/work\/config\/pipeline-[0-9a-f]{16}\.json: cannot read the configuration \(/);

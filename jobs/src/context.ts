@@ -68,22 +68,29 @@ export function selfDeadlineMs(attemptTimeoutMs: number, graceMs: number, margin
  * A bad pointer, a missing object or an invalid configuration is a UsageError (exit 2: a retry
  * reads the same); S3 unreachable is not (exit 1, retried).
  */
-export async function loadJobConfig(env: NodeJS.ProcessEnv): Promise<PipelineConfig | undefined> {
+export async function loadJobConfig(job: string | undefined, env: NodeJS.ProcessEnv): Promise<PipelineConfig | undefined> {
   const pointer = env[CONFIG_POINTER_ENV];
   if (!pointer) return undefined;
+  // What is wrong without reading anything is said first, as parseJobEnvironment would (exit 2).
+  assertJobName(job);
+  const maxAttempts = intVar(env, 'NIGHTSHIFT_S3_MAX_ATTEMPTS', 8, 1, 100);
   try {
-    return await readPipelineConfigObject(pointer, env);
+    return await readPipelineConfigObject(pointer, env, { maxAttempts });
   } catch (error) {
     if (error instanceof ValidationError || (error instanceof ConfigObjectError && error.notFound)) throw new UsageError(error.message);
     throw error;
   }
 }
 
-/** The job's environment, parsed; `loaded` is the configuration loadJobConfig read, if any (else NIGHTSHIFT_CONFIG). */
-export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv, loaded?: PipelineConfig) {
+function assertJobName(job: string | undefined): asserts job is JobName {
   if (!job || !(JOB_NAMES as readonly string[]).includes(job)) {
     throw new UsageError(`Unknown job ${showValue(job)}: expected one of ${JOB_NAMES.join(', ')} as the first argument (e.g. \`node dist/main.js resize\` in the job image, \`npm run job -- resize\` from a checkout).`);
   }
+}
+
+/** The job's environment, parsed; `loaded` is the configuration loadJobConfig read, if any (else NIGHTSHIFT_CONFIG). */
+export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv, loaded?: PipelineConfig) {
+  assertJobName(job);
   const runId = required(env, 'NIGHTSHIFT_RUN_ID', 'the run id, e.g. the Step Functions execution name');
   try {
     assertRunId(runId);

@@ -24,7 +24,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   let parsed;
   try {
     // The configuration object first (NIGHTSHIFT_CONFIG_S3), then the variables.
-    parsed = parseJobEnvironment(job, env, await loadJobConfig(env));
+    parsed = parseJobEnvironment(job, env, await loadJobConfig(job, env));
   } catch (error) {
     bootLog.error((error as Error).message);
     return error instanceof UsageError ? EXIT.usage : EXIT.failed;
