@@ -22,7 +22,8 @@ import { parsePipelineConfig, type PipelineConfig } from '../core/config';
 import type { EmailLinks } from '../core/email';
 import { runKeys } from '../core/keys';
 import { createLogger, type Logger } from '../adapters/log';
-import { createS3Client, errorText, getText } from '../adapters/s3';
+import { readPipelineConfigObject } from '../adapters/pipeline-config';
+import { createS3Client } from '../adapters/s3';
 
 export interface FunctionContext {
   readonly config: PipelineConfig;
@@ -50,31 +51,14 @@ const currentEnv = () => scopedEnv.getStore() ?? process.env;
 /** Configurations read from S3, by their NIGHTSHIFT_CONFIG_S3 pointer: one read per container and pointer. */
 const loaded = new Map<string, PipelineConfig>();
 
-/** `s3://bucket/key` as its parts, or a one-line error naming the variable. */
-function configLocation(pointer: string): { bucket: string; key: string } {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(pointer);
-  if (!match) throw new Error(`NIGHTSHIFT_CONFIG_S3=${JSON.stringify(pointer)}: expected s3://<bucket>/<key> (the stack sets it).`);
-  return { bucket: match[1]!, key: match[2]! };
-}
-
 /**
- * Reads the configuration NIGHTSHIFT_CONFIG_S3 names, once per pointer: a warm container does no
- * request. Nothing to do when the JSON is in NIGHTSHIFT_CONFIG instead.
+ * Reads the configuration NIGHTSHIFT_CONFIG_S3 names (adapters/pipeline-config.ts), once per
+ * pointer: a warm container does no request. Nothing to do when the JSON is in NIGHTSHIFT_CONFIG instead.
  */
 export async function loadPipelineConfig(env: NodeJS.ProcessEnv = currentEnv()): Promise<void> {
   const pointer = env.NIGHTSHIFT_CONFIG_S3;
   if (!pointer || loaded.has(pointer)) return;
-  const { bucket, key } = configLocation(pointer);
-  const s3 = createS3Client({}, env);
-  let text: string;
-  try {
-    text = await getText(s3, bucket, key);
-  } catch (error) {
-    throw new Error(`NIGHTSHIFT_CONFIG_S3=${pointer}: cannot read the configuration (${errorText(error)}); the deployment writes it: deploy the stack again.`);
-  } finally {
-    s3.destroy();
-  }
-  loaded.set(pointer, parsePipelineConfig(JSON.parse(text), pointer));
+  loaded.set(pointer, await readPipelineConfigObject(pointer, env));
 }
 
 /** A handler that runs once its configuration is loaded: what Lambda calls (functions/entry/*.ts). */

@@ -11,6 +11,7 @@ import type { CpuArchitecture } from '../core/cost';
 import type { StackConfig } from './config';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
 import type { JobName } from '../core/jobs';
+import type { PipelineConfigObject } from './pipeline-config';
 import type { Storage } from './storage';
 
 export type JobSize = StackConfig['compute']['resize'];
@@ -20,8 +21,11 @@ export interface ComputeProps {
   readonly storage: Storage;
   /** vCPU, memory, timeout, attempts and ephemeral storage of each job. */
   readonly jobs: Record<JobName, JobSize>;
-  /** The pipeline configuration as JSON, given to every job as NIGHTSHIFT_CONFIG. */
-  readonly pipelineConfigJson: string;
+  /**
+   * The pipeline configuration, an object in the work bucket: every job gets its address
+   * (NIGHTSHIFT_CONFIG_S3) and may read it, and no job definition is registered before it is written.
+   */
+  readonly pipelineConfig: PipelineConfigObject;
   /**
    * The resize job deletes the renditions of deleted originals (renditions.pruneDeleted): the job
    * role may delete objects of the renditions bucket, and of no other bucket.
@@ -98,6 +102,8 @@ export class Compute extends Construct {
 
     this.jobRole = new iam.Role(this, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'), description: 'nightshift jobs: read the corpus, write renditions, backups and run artefacts; delete only renditions of deleted originals' });
     grantJobAccess(this.jobRole, props.storage, props.pruneRenditions ?? true);
+    // s3:GetObject on exactly the configuration's key; the role, and so every job definition, after the deployment wrote it.
+    props.pipelineConfig.grantRead(this.jobRole);
     if (props.inventory) grantInventoryRead(this.jobRole, props.inventory);
     this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention });
     const arm = props.architecture === 'arm64';
@@ -109,41 +115,47 @@ export class Compute extends Construct {
         file: 'jobs/Dockerfile',
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       });
-    const make = (job: JobName) => {
-      const size = props.jobs[job];
-      return new batch.EcsJobDefinition(this, `${job[0]!.toUpperCase()}${job.slice(1)}Job`, {
-        container: new batch.EcsFargateContainerDefinition(this, `${job}Container`, {
-          image,
-          command: [job],
-          cpu: size.vcpu,
-          memory: Size.mebibytes(size.memoryMiB),
-          jobRole: this.jobRole,
-          // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs);
-          // the memory, which the resize job budgets images from (core/memory-budget.ts).
-          environment: { NIGHTSHIFT_CONFIG: props.pipelineConfigJson, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB), ...props.environment },
-          logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
-          // An init as PID 1 that forwards SIGTERM and reaps (docker run --init; AWS Batch API
-          // reference, LinuxParameters, initProcessEnabled): the kernel drops a signal to a PID 1
-          // that has no handler yet, so a stop during start-up would end in SIGKILL (137), not 143.
-          linuxParameters: new batch.LinuxParameters(this, `${job}Linux`, { initProcessEnabled: true }),
-          fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
-          fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
-          fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-          // The catalog's external sort spills to /tmp (compute.catalog.storageGiB, 100 GiB unless set); Fargate gives 20 GiB when unset.
-          ephemeralStorageSize: size.storageGiB > 20 ? Size.gibibytes(size.storageGiB) : undefined,
-        }),
-        timeout: Duration.minutes(size.timeoutMinutes),
-        retryAttempts: size.attempts,
-        retryStrategies: RETRY_STRATEGIES,
-        propagateTags: true,
-      });
-    };
+    const make = (job: JobName) => this.jobDefinition(job, props, image, arm);
     this.jobDefinitions = { catalog: make('catalog'), backup: make('backup'), resize: make('resize') };
     for (const definition of Object.values(this.jobDefinitions)) {
+      // A job may start as soon as its definition exists: not before the configuration it reads does.
+      definition.node.addDependency(props.pipelineConfig.deployment);
       acknowledge((definition.container as batch.EcsFargateContainerDefinition).executionRole, {
         [ANY_RESOURCE]: 'ecr:GetAuthorizationToken has no resource-level permissions: ECR requires "*" to pull the job image.',
       });
     }
+  }
+
+  /** One job's definition: its size, the image's command for it, and the environment every job gets. */
+  private jobDefinition(job: JobName, props: ComputeProps, image: ecs.ContainerImage, arm: boolean): batch.EcsJobDefinition {
+    const size = props.jobs[job];
+    return new batch.EcsJobDefinition(this, `${job[0]!.toUpperCase()}${job.slice(1)}Job`, {
+      container: new batch.EcsFargateContainerDefinition(this, `${job}Container`, {
+        image,
+        command: [job],
+        cpu: size.vcpu,
+        memory: Size.mebibytes(size.memoryMiB),
+        jobRole: this.jobRole,
+        // The attempt timeout, so the job stops itself before Batch kills it (jobs/src/context.ts, selfDeadlineMs);
+        // the memory, which the resize job budgets images from (core/memory-budget.ts).
+        // The configuration's address, not the configuration: a job definition is at most 24 KiB (infra/limits.ts).
+        environment: { ...props.pipelineConfig.environment, NIGHTSHIFT_LOG_FORMAT: 'json', NIGHTSHIFT_TMPDIR: '/tmp', NIGHTSHIFT_ATTEMPT_TIMEOUT_SECONDS: String(size.timeoutMinutes * 60), NIGHTSHIFT_JOB_MEMORY_MIB: String(size.memoryMiB), ...props.environment },
+        logging: ecs.LogDriver.awsLogs({ streamPrefix: job, logGroup: this.logGroup }),
+        // An init as PID 1 that forwards SIGTERM and reaps (docker run --init; AWS Batch API
+        // reference, LinuxParameters, initProcessEnabled): the kernel drops a signal to a PID 1
+        // that has no handler yet, so a stop during start-up would end in SIGKILL (137), not 143.
+        linuxParameters: new batch.LinuxParameters(this, `${job}Linux`, { initProcessEnabled: true }),
+        fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
+        fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
+        fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        // The catalog's external sort spills to /tmp (compute.catalog.storageGiB, 100 GiB unless set); Fargate gives 20 GiB when unset.
+        ephemeralStorageSize: size.storageGiB > 20 ? Size.gibibytes(size.storageGiB) : undefined,
+      }),
+      timeout: Duration.minutes(size.timeoutMinutes),
+      retryAttempts: size.attempts,
+      retryStrategies: RETRY_STRATEGIES,
+      propagateTags: true,
+    });
   }
 
   private newVpc(retention: logs.RetentionDays): ec2.Vpc {

@@ -6,6 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { STATE_CATALOG_KEY } from '../core/keys';
 import { LEASE_KEY } from '../core/lease';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
 import type { PipelineConfigObject } from './pipeline-config';
@@ -93,9 +94,12 @@ export class Functions extends Construct {
     const work = props.storage.work;
     const list = new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [work.bucketArn] });
     this.aggregate.addToRolePolicy(list);
-    // A catalogue over 8 MiB is promoted as a multipart upload, which lib-storage aborts when it
-    // fails (a refused If-Match among them): that needs s3:AbortMultipartUpload, or S3 answers 403.
-    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [work.arnForObjects('runs/*'), work.arnForObjects('state/*')] }));
+    // Aggregate is the one function that writes with uploadStream (lib-storage: a multipart upload
+    // past 8 MiB): failures.csv, report.json and planned.jsonl under runs/<runId>/, and the promoted
+    // catalogue, state/catalog.jsonl, its only key in state/. lib-storage aborts an upload that
+    // fails (a refused If-Match among them), which needs s3:AbortMultipartUpload on the key, or S3
+    // answers 403 and the parts stay billed until the lifecycle rule (S3 API reference, AbortMultipartUpload).
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ sid: 'RunArtefactsAndPromotion', actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [work.arnForObjects('runs/*'), work.arnForObjects(STATE_CATALOG_KEY)] }));
     // The report's gallery reads a sample of renditions (read only). ListBucket makes a missing
     // rendition a 404 rather than a 403.
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));
@@ -138,7 +142,6 @@ export class Functions extends Construct {
     }
     acknowledge(this.aggregate, {
       [wildcardResource(this.aggregate, work.bucketArn, '/runs/*')]: 'Reads shard results and writes the report under runs/<runId>/, a new prefix every run.',
-      [wildcardResource(this.aggregate, work.bucketArn, '/state/*')]: 'Promotes the run\'s catalogue to state/catalog.jsonl.',
       [wildcardResource(this.aggregate, props.storage.renditions.bucketArn, '/*')]: 'Reads a sample of the run\'s renditions for the report\'s gallery; rendition keys follow the corpus, unknown in advance.',
     });
   }

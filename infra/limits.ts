@@ -72,7 +72,7 @@ export class AwsLimits implements IAspect {
     if (node instanceof batch.CfnJobDefinition) {
       const size = batchJobDefinitionBytes(node);
       if (size > BATCH_JOB_DEFINITION_LIMIT_BYTES) {
-        throw new LimitsError(`Batch job definition ${node.node.path}: ${size} bytes, over AWS Batch's 24 KiB (${BATCH_JOB_DEFINITION_LIMIT_BYTES} bytes) per job definition: shorten the configuration it carries in NIGHTSHIFT_CONFIG (filter.excludePrefixes, presets).`);
+        throw new LimitsError(`Batch job definition ${node.node.path}: ${size} bytes, over AWS Batch's 24 KiB (${BATCH_JOB_DEFINITION_LIMIT_BYTES} bytes) per job definition: move the large value out of its environment (the pipeline configuration travels in the work bucket, NIGHTSHIFT_CONFIG_S3).`);
       }
     }
   }

@@ -20,8 +20,10 @@ export interface PipelineConfigObjectProps {
  * The pipeline configuration as an object in the work bucket, written by the deployment
  * (BucketDeployment, a Lambda-backed custom resource that runs when the configuration changes),
  * so that its size is not bounded by Lambda's 4 KB of environment variables (Lambda developer
- * guide, "Lambda quotas"). The functions get a pointer to it, NIGHTSHIFT_CONFIG_S3, and read it once
- * per container (functions/context.ts).
+ * guide, "Lambda quotas") or a Batch job definition's 24 KiB (AWS Batch user guide, "AWS Batch
+ * service quotas"). The functions and the jobs get a pointer to it, NIGHTSHIFT_CONFIG_S3: a function
+ * reads it once per container (functions/context.ts), a job once at start (jobs/src/main.ts), both
+ * with adapters/pipeline-config.ts.
  *
  * The key carries a digest of the configuration, so a change is a new object and a new pointer:
  * Lambda starts new containers for a changed environment, and a warm container's cache is never
@@ -31,7 +33,7 @@ export interface PipelineConfigObjectProps {
 export class PipelineConfigObject extends Construct {
   readonly bucket: s3.IBucket;
   readonly key: string;
-  /** What a function needs to find the configuration. */
+  /** What a function or a job needs to find the configuration. */
   readonly environment: { readonly NIGHTSHIFT_CONFIG_S3: string };
   readonly deployment: s3deploy.BucketDeployment;
 

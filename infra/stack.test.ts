@@ -6,7 +6,9 @@
 import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { App, Aspects, Stack, Validations } from 'aws-cdk-lib';
+import { App, Aspects, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -57,6 +59,12 @@ const statementsOf = (logicalIdPrefix: string) =>
     .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(logicalIdPrefix))
     .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown; Sid?: string }[] }).Statement);
 const actionsOf = (st: { Action: string | string[] }) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+/** The pipeline configuration as the deployment writes it to the work bucket: the asset Source.jsonData staged (deploy-time values as its markers). */
+const deployedConfig = (synthesized: Synthesized): Record<string, any> => {
+  const asset = readdirSync(synthesized.outdir).find((d) => d.startsWith('asset.') && readdirSync(join(synthesized.outdir, d)).some((f) => /^pipeline-[0-9a-f]{16}\.json$/.test(f)))!;
+  const file = readdirSync(join(synthesized.outdir, asset)).find((f) => f.startsWith('pipeline-'))!;
+  return JSON.parse(readFileSync(join(synthesized.outdir, asset, file), 'utf8'));
+};
 
 describe('cdk-nag (AwsSolutions)', () => {
   it('has zero unacknowledged findings', () => {
@@ -164,13 +172,18 @@ describe('Batch', () => {
     });
   });
 
-  it('gives every job the pipeline configuration with the deployed bucket names', () => {
+  it('gives every job the address of the pipeline configuration, which holds the deployed bucket names', () => {
     const defs = s.template.findResources('AWS::Batch::JobDefinition');
+    expect(Object.keys(defs)).toHaveLength(3);
     for (const def of Object.values(defs)) {
       const env = (def.Properties.ContainerProperties as { Environment: { Name: string; Value: unknown }[] }).Environment;
-      const config = env.find((e) => e.Name === 'NIGHTSHIFT_CONFIG')!.Value;
-      expect(JSON.stringify(config)).toMatch(/StorageWork.*StorageRenditions|StorageRenditions.*StorageWork/s);
+      expect(env.find((e) => e.Name === 'NIGHTSHIFT_CONFIG')).toBeUndefined();
+      expect(JSON.stringify(env.find((e) => e.Name === 'NIGHTSHIFT_CONFIG_S3')!.Value)).toMatch(/s3:\/\/.*StorageWork.*\/config\/pipeline-[0-9a-f]{16}\.json/);
     }
+    // Bucket names are deploy-time values: the deployment fills them in (SourceMarkers) as it writes the object.
+    const markers = Object.values(s.template.findResources('Custom::CDKBucketDeployment'))[0]!.Properties.SourceMarkers[0] as Record<string, { Ref: string }>;
+    const buckets = deployedConfig(s).buckets as Record<string, string>;
+    expect(Object.fromEntries(Object.entries(buckets).map(([name, marker]) => [name, markers[marker]?.Ref.replace(/[0-9A-F]{8}$/, '')]))).toEqual({ corpus: 'StorageCorpus', renditions: 'StorageRenditions', backup: 'StorageBackup', work: 'StorageWork' });
   });
 });
 
@@ -253,9 +266,8 @@ describe('IAM: least privilege', () => {
       expect(JSON.stringify(read.Resource)).toContain(':s3:::photos-inventory/inventory/photos/nightly/*');
       const plugin = inv.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
       expect(plugin?.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)) ?? []).toEqual([]);
-      // The jobs receive where to read it.
-      const config = JSON.stringify(inv.template.findResources('AWS::Batch::JobDefinition'));
-      expect(config).toContain('\\"inventory\\":{\\"bucket\\":\\"photos-inventory\\",\\"prefix\\":\\"inventory/photos/nightly/\\",\\"maxAgeHours\\":48}');
+      // The jobs receive where to read it: in the configuration object the deployment writes.
+      expect(deployedConfig(inv)).toMatchObject({ corpus: { inventory: { bucket: 'photos-inventory', prefix: 'inventory/photos/nightly/', maxAgeHours: 48 } } });
     } finally {
       rmSync(inv.outdir, { recursive: true, force: true });
     }
@@ -273,9 +285,19 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  it('lets aggregate abort a promotion\'s multipart upload that S3 refused (lib-storage aborts it)', () => {
-    const abort = statementsOf('Functionsaggregate').find((st) => actionsOf(st).includes('s3:AbortMultipartUpload'));
-    expect(JSON.stringify(abort?.Resource)).toContain('/state/*');
+  // A multipart upload that fails is aborted by lib-storage, which needs s3:AbortMultipartUpload on
+  // the key or S3 answers 403 and the parts stay billed (S3 API reference, AbortMultipartUpload;
+  // S3 user guide, "Uploading and copying objects using multipart upload"). Aggregate is the one
+  // function that writes with uploadStream/uploadFile: runs/<runId>/ (failures.csv, report.json,
+  // planned.jsonl) and the promoted catalogue, state/catalog.jsonl; no other function, no other key.
+  it('lets aggregate abort the multipart uploads it starts, on exactly runs/ and state/catalog.jsonl, and no other function', () => {
+    const aborting = Object.entries(s.json.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('Functions'))
+      .flatMap(([id, r]) => (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement.filter((st) => actionsOf(st).includes('s3:AbortMultipartUpload')).map((st) => ({ fn: id.replace(/ServiceRoleDefaultPolicy.*$/, ''), st })));
+    const work = (suffix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^StorageWork/), 'Arn'] }, suffix]] });
+    expect(aborting.map(({ fn, st }) => ({ fn, actions: actionsOf(st).sort(), resource: st.Resource }))).toEqual([
+      { fn: 'Functionsaggregate', actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resource: [work('/runs/*'), work('/state/catalog.jsonl')] },
+    ]);
   });
 
   it('lets Prepare keep the run ledger (state/last-run.json, runs/) and the notify functions close it, and nothing else of state/ but the run lease', () => {
@@ -489,6 +511,26 @@ describe('configuration size: what CloudFormation would refuse at deploy time', 
         expect(f.Properties.Environment.Variables.NIGHTSHIFT_CONFIG).toBeUndefined();
         expect(f.DependsOn?.some((d: string) => d.startsWith('PipelineConfigDeployment'))).toBe(true); // written before a function reads it
       }
+      // The jobs too: the address in a small environment, read with exactly s3:GetObject on that
+      // key, each job definition registered after the object is written.
+      const defs = Object.entries(big.template.findResources('AWS::Batch::JobDefinition'));
+      expect(defs).toHaveLength(3);
+      const pointers = new Set(handlers.map(([, f]) => JSON.stringify(f.Properties.Environment.Variables.NIGHTSHIFT_CONFIG_S3)));
+      for (const [id, def] of defs) {
+        const env = Object.fromEntries((def.Properties.ContainerProperties.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]));
+        expect({ id, inline: env.NIGHTSHIFT_CONFIG }).toEqual({ id, inline: undefined });
+        expect(pointers.has(JSON.stringify(env.NIGHTSHIFT_CONFIG_S3))).toBe(true);
+        expect({ id, bytes: Buffer.byteLength(JSON.stringify(env)) < 2048 }).toEqual({ id, bytes: true });
+        expect(def.DependsOn?.some((d: string) => d.startsWith('PipelineConfigDeployment'))).toBe(true);
+      }
+      expect(deployedConfig(big).filter.excludePrefixes).toHaveLength(500);
+      const jobReads = Object.entries(big.json.Resources)
+        .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('ComputeJobRole'))
+        .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement)
+        .filter((st) => JSON.stringify(st.Resource).includes('/config/'));
+      expect(jobReads.map((st) => ({ actions: actionsOf(st), resource: st.Resource }))).toEqual([
+        { actions: ['s3:GetObject'], resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/^StorageWork/), 'Arn'] }, expect.stringMatching(/^\/config\/pipeline-[0-9a-f]{16}\.json$/)]] } },
+      ]);
       // The deployment writes it under config/, never deleting older ones (a starting container of the previous version still reads its own).
       big.template.hasResourceProperties('Custom::CDKBucketDeployment', { DestinationBucketName: { Ref: Match.stringLikeRegexp('StorageWork') }, DestinationBucketKeyPrefix: 'config/', Prune: false });
       const plugin = big.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
@@ -507,9 +549,17 @@ describe('configuration size: what CloudFormation would refuse at deploy time', 
     }
   });
 
-  it('stops synth in one line naming the job definition when the jobs\' configuration exceeds 24 KiB', () => {
-    expect(() => synth({ filter: { excludePrefixes: prefixes(600, 40) } })).toThrow(/^Batch job definition Nightshift\/Compute\/\w+Job\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration it carries in NIGHTSHIFT_CONFIG \(filter\.excludePrefixes, presets\)\.$/);
-  }, 180_000);
+  it('stops synth in one line naming a job definition over 24 KiB', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Limits');
+    const image = ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/node:24');
+    const definition = (id: string, bytes: number) =>
+      new batch.EcsJobDefinition(stack, id, { container: new batch.EcsFargateContainerDefinition(stack, `${id}Container`, { image, cpu: 1, memory: Size.mebibytes(2048), environment: { LARGE: 'y'.repeat(bytes) } }) });
+    definition('Small', 20_000);
+    definition('Big', 25_000);
+    Aspects.of(stack).add(new AwsLimits());
+    expect(() => app.synth()).toThrow(/^Batch job definition Limits\/Big\/Resource: 25\d\d\d bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: move the large value out of its environment \(the pipeline configuration travels in the work bucket, NIGHTSHIFT_CONFIG_S3\)\.$/);
+  });
 
   it('stops synth in one line naming a function whose environment exceeds 4 KB', () => {
     const app = new App();

@@ -61,8 +61,7 @@ export class NightshiftStack extends Stack {
       backupObjectLock: config.backupObjectLock,
     });
     const pipelineConfig = pipelineConfigOf(config, { corpus: this.storage.corpus.bucketName, renditions: this.storage.renditions.bucketName, backup: this.storage.backup.bucketName, work: this.storage.work.bucketName });
-    const pipelineConfigJson = this.toJsonString(pipelineConfig);
-    // The functions read it from the work bucket (Lambda's environment holds 4 KB); the jobs still get the JSON.
+    // The functions and the jobs read it from the work bucket: Lambda's environment holds 4 KB, a Batch job definition 24 KiB.
     const pipelineConfigObject = new PipelineConfigObject(this, 'PipelineConfig', { bucket: this.storage.work, config: pipelineConfig, logRetention });
     this.notifications = new Notifications(this, 'Notifications', { emails: config.notificationEmails });
     // Image records (issue 28): the table and the optional CDN come first, as the jobs are told
@@ -75,7 +74,7 @@ export class NightshiftStack extends Stack {
     this.compute = new Compute(this, 'Compute', {
       storage: this.storage,
       jobs,
-      pipelineConfigJson,
+      pipelineConfig: pipelineConfigObject,
       pruneRenditions: config.renditions.pruneDeleted,
       inventory: config.corpus.inventory,
       spot: config.compute.spot,

@@ -12,7 +12,9 @@
  *   with the same memory budget.
  * - large: one resize task at the job's memory over a shard of 8 originals of 50–100 MP
  *   (scripts/bench/large-images.ts): whether it completes, and its peak RSS as a share of the
- *   task's memory (the target is under 80 %). `--only large` runs this section alone.
+ *   task's memory (the target is under 80 %). Part of every full run, last, at its 8 images
+ *   whatever --quick or --images say; its figures (large_shard_*: completed, peak RSS, the task's
+ *   memory, their share) end the JSON line. `--only large` runs this section alone.
  *
  * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
  * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
@@ -242,6 +244,8 @@ interface LargeShardSummary {
   readonly large_shard_images: number;
   readonly large_shard_completed: boolean;
   readonly large_shard_peak_rss_mb: number;
+  /** The task's memory the peak is measured against (compute.resize.memoryMiB, given as NIGHTSHIFT_JOB_MEMORY_MIB). */
+  readonly large_shard_task_memory_mib: number;
   /** Peak RSS over the task's memory: the target is under 0.8. */
   readonly large_shard_peak_rss_share: number;
   readonly large_shard_most_images_at_once: number;
@@ -283,7 +287,7 @@ async function largeShard(ctx: { s3: S3Client; baseConfig: object; task: { vcpu:
     `peak RSS ${fmt(m.maxRssMb, 0)} MB = ${fmt(share * 100, 0)} % of the task's ${task.memoryMiB} MiB (target under 80 %)${share < 0.8 ? '' : ': OVER TARGET'}; at most ${most} image(s) admitted at once (resize.concurrency ${config.resize.concurrency})`;
   return {
     line,
-    summary: { large_shard_images: images.files.length, large_shard_completed: completed, large_shard_peak_rss_mb: Math.round(m.maxRssMb), large_shard_peak_rss_share: Number(share.toFixed(3)), large_shard_most_images_at_once: most },
+    summary: { large_shard_images: images.files.length, large_shard_completed: completed, large_shard_peak_rss_mb: Math.round(m.maxRssMb), large_shard_task_memory_mib: task.memoryMiB, large_shard_peak_rss_share: Number(share.toFixed(3)), large_shard_most_images_at_once: most },
   };
 }
 

@@ -12,7 +12,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
-import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { compareKeys, pipelineConfigKey, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
 import { getJson, listPages, getText } from '../adapters/s3';
@@ -452,6 +452,61 @@ describe('archived objects', () => {
   });
 });
 
+describe('the configuration in the work bucket (NIGHTSHIFT_CONFIG_S3)', () => {
+  // A job definition is at most 24 KiB (AWS Batch user guide, "AWS Batch service quotas"): the
+  // stack gives the jobs the address of the configuration the deployment wrote to the work bucket
+  // (infra/pipeline-config.ts), and the job reads it before anything else (jobs/src/main.ts).
+  const excludePrefixes = [...Array.from({ length: 499 }, (_, i) => `archive/camera-uploads/${String(i).padStart(4, '0')}/`), 'cfg/skip/'];
+  const publish = async (value: object) => {
+    const body = JSON.stringify(value);
+    const key = pipelineConfigKey(body);
+    await s3.send(new PutObjectCommand({ Bucket: buckets.work, Key: key, Body: body, ContentType: 'application/json' }));
+    return `s3://${buckets.work}/${key}`;
+  };
+  // As the stack sets it: the address, no NIGHTSHIFT_CONFIG.
+  const jobEnv = (runId: string, pointer: string, extra: Record<string, string> = {}) => {
+    const { NIGHTSHIFT_CONFIG: _inline, ...pointed } = env(runId, { NIGHTSHIFT_CONFIG_S3: pointer, ...extra });
+    return pointed;
+  };
+
+  it('plans with the 500 excludePrefixes it read from the object, and the shard reads it too', async () => {
+    for (const name of ['a', 'b', 'skip/c']) await put(`cfg/${name}.jpg`, await photoJpeg(320, 240, 40 + name.length), 'image/jpeg');
+    const pointer = await publish({ ...configInput, filter: { excludePrefixes } });
+    expect(JSON.stringify(excludePrefixes).length).toBeGreaterThan(8 * 1024);
+    const catalog = await runJob('catalog', jobEnv('run-cfg-s3', pointer, { NIGHTSHIFT_INPUT: JSON.stringify({ prefix: 'cfg/', operations: ['backup'] }) }));
+    expect({ code: catalog.code, stderr: catalog.stderr }).toEqual({ code: 0, stderr: '' });
+    const plan = await getJson<Plan>(s3, buckets.work, runKeys('run-cfg-s3').plan);
+    expect(plan.counts).toMatchObject({ listed: 3, selected: 2 });
+    const result = await getJson<{ skipped: { key: string; code: string }[] }>(s3, buckets.work, runKeys('run-cfg-s3').result('catalog', 0));
+    expect(result.skipped.map((x) => [x.key, x.code])).toEqual([['cfg/skip/c.jpg', 'excluded-prefix']]);
+    for (let shard = 0; shard < plan.shardCount; shard++) {
+      const backup = await runJob('backup', jobEnv('run-cfg-s3', pointer, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard) }));
+      expect({ shard, code: backup.code, stderr: backup.stderr }).toEqual({ shard, code: 0, stderr: '' });
+    }
+    expect(await keysOf(buckets.backup, 'cfg/')).toEqual(['cfg/a.jpg', 'cfg/b.jpg']);
+  });
+
+  it('exit 2 in one line naming the address when the object is missing or invalid; exit 1 when S3 cannot be reached', async () => {
+    const missing = await runJob('catalog', jobEnv('run-cfg-missing', 's3://work/config/pipeline-0000000000000000.json'));
+    expect(missing.code).toBe(2);
+    expect(missing.logs.map((l) => l.msg)).toEqual([expect.stringMatching(/^NIGHTSHIFT_CONFIG_S3=s3:\/\/work\/config\/pipeline-0000000000000000\.json: cannot read the configuration \(NoSuchKey[^\n]*deploy the stack again\.$/)]);
+    const invalid = await publish({ buckets: { ...buckets, corpus: 'Bad Bucket' } });
+    const bad = await runJob('catalog', jobEnv('run-cfg-bad', invalid));
+    expect(bad.code).toBe(2);
+    expect(bad.logs[0]!.msg).toContain(`${invalid}.buckets.corpus: expected`);
+    // What is wrong in the environment itself is still exit 2, said before anything is read.
+    const attempts = await runJob('catalog', jobEnv('run-cfg-bad', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', NIGHTSHIFT_S3_MAX_ATTEMPTS: 'eight' }));
+    expect({ code: attempts.code, msgs: attempts.logs.map((l) => l.msg) }).toEqual({ code: 2, msgs: ['NIGHTSHIFT_S3_MAX_ATTEMPTS must be a whole number from 1 to 100, received "eight"'] });
+    const unknown = await runJob('thumbnail', jobEnv('run-cfg-bad', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9' }));
+    expect({ code: unknown.code, msg: unknown.logs[0]?.msg }).toEqual({ code: 2, msg: expect.stringMatching(/^Unknown job "thumbnail"/) });
+    const unreachable = await runJob('catalog', jobEnv('run-cfg-down', invalid, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', NIGHTSHIFT_S3_MAX_ATTEMPTS: '1' }));
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.logs[0]!.msg).toMatch(/^NIGHTSHIFT_CONFIG_S3=s3:\/\/work\/config\/pipeline-[0-9a-f]{16}\.json: cannot read the configuration \(/);
+    // Nothing of these runs was written: the configuration comes before any work.
+    for (const runId of ['run-cfg-missing', 'run-cfg-bad', 'run-cfg-down']) expect(await keysOf(buckets.work, `runs/${runId}/`)).toEqual([]);
+  });
+});
+
 describe('job failures', () => {
   it('exit 2 with the variable named when the configuration is missing or invalid', async () => {
     const missing = await runJob('catalog', { AWS_ENDPOINT_URL_S3: server.endpoint, NIGHTSHIFT_RUN_ID: 'x1' });
@@ -481,7 +536,8 @@ describe('job failures', () => {
     expect(unknown.code).toBe(2);
     // The usage line names commands that exist: the image's entry point and the package script.
     expect(unknown.logs[0]!.msg).toContain('Unknown job "thumbnail": expected one of catalog, backup, resize as the first argument (e.g. `node dist/main.js resize` in the job image, `npm run job -- resize` from a checkout).');
-    expect(readFileSync(join(ROOT, 'jobs/Dockerfile'), 'utf8')).toMatch(/^ENTRYPOINT \[.*"node", "dist\/main\.js"\]$/m);
+    // (under tini, the init that forwards SIGTERM: jobs/Dockerfile)
+    expect(readFileSync(join(ROOT, 'jobs/Dockerfile'), 'utf8')).toMatch(/^ENTRYPOINT \[(.*, )?"node", "dist\/main\.js"\]$/m);
     expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.job).toBe('tsx jobs/src/main.ts');
     const child = await runJob('resize', env('x4'));
     expect(child.code).toBe(2);

@@ -16,9 +16,9 @@ import { type CatalogRecord, filterRecord, mergeByKey, SKIP_REASONS, type WorkIt
 import { type CatalogLine, lineKey } from '../../core/catalog-line';
 import { CatalogLineReader } from '../../core/line-files';
 import { CatalogLineSorter } from '../../core/linesort';
-import { diffLines } from '../../core/line-diff';
+import { diffLines, type LineDiffEntry } from '../../core/line-diff';
 import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
-import { pruneDecision } from '../../core/state';
+import { pruneDecision, type PruneDecision } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
 import { isDenseWork, type Plan, type PlanCounts } from '../../core/plan';
@@ -52,83 +52,110 @@ export async function catalogJob(ctx: JobContext): Promise<Plan> {
   }
 }
 
-/**
- * The plan in its six numbered steps, each a call or two, in the order the data flows: it reads top
- * to bottom, which is why it is left at 68 lines rather than cut into pieces that pass the counts
- * and files along.
- */
+type Bytes = { listed: number; selected: number; work: number };
+
+/** The plan's steps, in the order the data flows: each fills in `counts` and `bytes` as it goes. */
 async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: JobContext['log']): Promise<Plan> {
-  const { config, s3 } = ctx;
   const started = Date.now();
-  const keys = runKeys(ctx.runId);
   const counts: PlanCounts = { listed: 0, selected: 0, new: 0, changed: 0, unchanged: 0, deleted: 0, work: 0, skipped: {} };
-  const bytes = { listed: 0, selected: 0, work: 0 };
+  const bytes: Bytes = { listed: 0, selected: 0, work: 0 };
 
   // 1. List and filter: what passes goes into the external sort, what does not is written down.
   const { sorter, skippedFile, source } = await listAndFilter(ctx, input, dir, counts, bytes);
   log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
-
-  // 2. Diff against the last good catalogue (restricted to the prefix). A full run reads it too: it
-  // redoes the work, but the state of operations it does not run, who owns which rendition keys and
-  // what is left to prune still come from it. It is downloaded first: the merge join reads both
-  // sides from local disk.
-  let previousRecords = 0;
-  const previousPath = join(dir, 'previous-catalog.jsonl');
-  // Its ETag goes into the plan: promotion writes over exactly the version diffed against.
-  const previousEtag = await downloadFileIfExists(s3, config.buckets.work, STATE_CATALOG_KEY, previousPath);
-  const hasPrevious = previousEtag !== undefined;
-  function* previousCatalog(): Generator<CatalogLine> {
-    if (!hasPrevious) return;
-    for (const line of new CatalogLineReader(previousPath)) {
-      if (input.prefix === '' || lineKey(line).startsWith(input.prefix)) {
-        previousRecords++;
-        yield line;
-      }
-    }
-  }
-
-  // 3. Decide each object's work from its state, in key order, and write it down (work-list.ts).
-  const work = new WorkListWriter(dir, config, input, counts, bytes, log);
+  // 2. The last good catalogue, to diff against.
+  const previous = await readPreviousCatalog(ctx, input.prefix, dir);
+  // 3. Each object's work, from its state, in key order.
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
+  const work = await writeWorkList(ctx, input, dir, { counts, bytes }, diffLines(sorter.sorted(), previous.lines(), repeated), log);
+  // 4. The prune guard.
+  const prune = guardPrune(ctx, input, { candidates: work.pruneCandidates, catalogued: previous.records }, counts, log);
+  log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, work: counts.work, prune, previous: previous.records, sort: sorter.stats });
+  // 5. The shard manifests and the other artefacts; the plan last.
+  const shards = await writeArtefacts(ctx, input, work, skippedFile.path, { counts, bytes }, prune.originals > 0);
+  const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
+  const { due, deletedSample } = work;
+  const plan = planOf(ctx, input, { counts, bytes, previousRecords: previous.records, previousEtag: previous.etag, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
+  // Stopped meanwhile (main lets the uploads abort): no plan, the retry redoes the pass.
+  if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
+  await putText(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
+  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
+  return plan;
+}
+
+/** The last good catalogue, downloaded (the merge join reads both sides from local disk); its lines under the prefix, counted as they are read. */
+interface PreviousCatalog {
+  /** Its ETag, for the plan: promotion writes over exactly the version diffed against. Undefined: there was none. */
+  readonly etag: string | undefined;
+  /** Lines read so far under the prefix: all of them once `lines()` is exhausted. */
+  readonly records: number;
+  lines(): Generator<CatalogLine>;
+}
+
+/**
+ * Downloads state/catalog.jsonl. A full run reads it too: it redoes the work, but the state of
+ * operations it does not run, who owns which rendition keys and what is left to prune still come from it.
+ */
+async function readPreviousCatalog(ctx: JobContext, prefix: string, dir: string): Promise<PreviousCatalog> {
+  const path = join(dir, 'previous-catalog.jsonl');
+  const etag = await downloadFileIfExists(ctx.s3, ctx.config.buckets.work, STATE_CATALOG_KEY, path);
+  const previous = {
+    etag,
+    records: 0,
+    *lines(): Generator<CatalogLine> {
+      if (etag === undefined) return;
+      for (const line of new CatalogLineReader(path)) {
+        if (prefix === '' || lineKey(line).startsWith(prefix)) {
+          previous.records++;
+          yield line;
+        }
+      }
+    },
+  };
+  return previous;
+}
+
+/** Decides each object's work from the diff, in key order, and writes it down (work-list.ts). */
+async function writeWorkList(ctx: JobContext, input: RunInput, dir: string, tally: { counts: PlanCounts; bytes: Bytes }, entries: Iterable<LineDiffEntry>, log: JobContext['log']): Promise<WorkListWriter> {
+  const work = new WorkListWriter(dir, ctx.config, input, tally.counts, tally.bytes, log);
   let seen = 0;
-  for (const entry of diffLines(sorter.sorted(), previousCatalog(), repeated)) {
+  for (const entry of entries) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
     await work.add(entry);
   }
   await work.close();
-  const { catalogFile, workFile, pruneFile, deletedFile, deletedSample, pruneCandidates, due } = work;
+  return work;
+}
 
-  // 4. The prune guard (core/state.ts pruneDecision).
-  const prune = pruneDecision({ candidates: pruneCandidates, catalogued: previousRecords, maxShare: config.renditions.maxPruneShare, confirmed: input.confirmPrune, resize: input.operations.includes('resize'), enabled: config.renditions.pruneDeleted });
-  const pruning = prune.originals > 0;
-  if (prune.held > 0) log.warn('prune held: too much of the corpus was deleted at once', { originals: pruneCandidates, share: prune.share, maxShare: prune.maxShare });
+/** The prune guard (core/state.ts pruneDecision); what it lets through counts as work. */
+function guardPrune(ctx: JobContext, input: RunInput, o: { candidates: number; catalogued: number }, counts: PlanCounts, log: JobContext['log']): PruneDecision {
+  const { renditions } = ctx.config;
+  const prune = pruneDecision({ ...o, maxShare: renditions.maxPruneShare, confirmed: input.confirmPrune, resize: input.operations.includes('resize'), enabled: renditions.pruneDeleted });
+  if (prune.held > 0) log.warn('prune held: too much of the corpus was deleted at once', { originals: o.candidates, share: prune.share, maxShare: prune.maxShare });
   counts.prune = prune.originals;
   counts.work += prune.originals;
-  log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, work: counts.work, prune, previous: previousRecords, sort: sorter.stats });
+  return prune;
+}
 
-  // 5. Cut the work list into shards: the work and the prunes, merged in key order.
-  const operations = shardOperations(input);
-  const shards = operations.length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
+/**
+ * Cuts the work list into shards (the work and the prunes, merged in key order) and uploads them
+ * with the run's catalogue, the catalog result and the deleted list. Returns the shard count.
+ */
+async function writeArtefacts(ctx: JobContext, input: RunInput, work: WorkListWriter, skippedPath: string, { counts, bytes }: { counts: PlanCounts; bytes: Bytes }, pruning: boolean): Promise<number> {
+  const { config, s3 } = ctx;
+  const keys = runKeys(ctx.runId);
+  const shards = shardOperations(input).length > 0 ? shardCount(counts.work, bytes.work, config.shards) : 0;
   const uploads = pLimit(UPLOAD_CONCURRENCY);
-  const items = pruning ? mergeByKey(readJsonLines<WorkItem>(workFile.path), readJsonLines<WorkItem>(pruneFile.path)) : readJsonLines<WorkItem>(workFile.path);
+  const items = pruning ? mergeByKey(readJsonLines<WorkItem>(work.workFile.path), readJsonLines<WorkItem>(work.pruneFile.path)) : readJsonLines<WorkItem>(work.workFile.path);
   const pending = shards > 0 ? await writeShards(ctx, items, new ShardCutter(shards, counts.work, bytes.work), shards, uploads) : [];
-
-  // 6. Artefacts, plan last.
-  pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, catalogFile.path, 'application/x-ndjson', {}, ctx.signal))));
-  pending.push(uploads(() => writeCatalogResult(ctx, skippedFile.path, counts)));
-  if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, deletedFile.path, 'application/x-ndjson', {}, ctx.signal))));
+  pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.catalog, work.catalogFile.path, 'application/x-ndjson', {}, ctx.signal))));
+  pending.push(uploads(() => writeCatalogResult(ctx, skippedPath, counts)));
+  if (counts.deleted > 0) pending.push(uploads(async () => void (await uploadFile(s3, config.buckets.work, keys.deleted, work.deletedFile.path, 'application/x-ndjson', {}, ctx.signal))));
   // Every upload settles before a failure is thrown: the job's client is destroyed when it ends, and an
   // upload cut off mid-way could not abort its multipart upload (lib-storage aborts it on its own failure).
   const failed = (await Promise.allSettled(pending)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
-
-  const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
-  const plan = planOf(ctx, input, { counts, bytes, previousRecords, previousEtag, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
-  // Stopped meanwhile (main lets the uploads abort): no plan, the retry redoes the pass.
-  if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
-  await putText(s3, config.buckets.work, keys.plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
-  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
-  return plan;
+  return shards;
 }
 
 /** What the plan's steps found, for plan.json. */
@@ -192,7 +219,7 @@ function planOf(ctx: JobContext, input: RunInput, facts: PlanFacts, shards: numb
  * external sort, as the JSON line catalog.jsonl will hold (sorted by key bytes, core/linesort.ts);
  * each other one into skipped.jsonl with its reason. Counts into `counts` and `bytes`.
  */
-async function listAndFilter(ctx: JobContext, input: RunInput, dir: string, counts: PlanCounts, bytes: { listed: number; selected: number; work: number }) {
+async function listAndFilter(ctx: JobContext, input: RunInput, dir: string, counts: PlanCounts, bytes: Bytes) {
   const sorter = new CatalogLineSorter({ memoryBytes: ctx.sortMemoryBytes, tmpDir: dir });
   const skippedFile = new JsonLinesWriter(join(dir, 'skipped.jsonl'));
   const source = await listCorpus(ctx, input.prefix, async (objects) => {

@@ -12,7 +12,7 @@ import { assertRunId, runKeys } from '../../core/keys';
 import { ALL_SHARDS } from '../../core/work-scope';
 import { showValue, UsageError, ValidationError } from '../../core/validation';
 import type { Logger } from '../../adapters/log';
-
+import { CONFIG_POINTER_ENV, ConfigObjectError, readPipelineConfigObject } from '../../adapters/pipeline-config';
 
 export interface JobContext {
   readonly job: JobName;
@@ -61,17 +61,43 @@ export function selfDeadlineMs(attemptTimeoutMs: number, graceMs: number, margin
   return Math.max(attemptTimeoutMs - graceMs - marginMs, attemptTimeoutMs / 2);
 }
 
-export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv) {
+/**
+ * The configuration NIGHTSHIFT_CONFIG_S3 names (the object the deployment writes to the work bucket;
+ * a job definition's environment is bounded by Batch's 24 KiB), read before the environment is
+ * parsed. Undefined without a pointer: NIGHTSHIFT_CONFIG or NIGHTSHIFT_CONFIG_FILE then (local runs, tests).
+ * A bad pointer, a missing object or an invalid configuration is a UsageError (exit 2: a retry
+ * reads the same); S3 unreachable is not (exit 1, retried).
+ */
+export async function loadJobConfig(job: string | undefined, env: NodeJS.ProcessEnv): Promise<PipelineConfig | undefined> {
+  const pointer = env[CONFIG_POINTER_ENV];
+  if (!pointer) return undefined;
+  // What is wrong without reading anything is said first, as parseJobEnvironment would (exit 2).
+  assertJobName(job);
+  const maxAttempts = intVar(env, 'NIGHTSHIFT_S3_MAX_ATTEMPTS', 8, 1, 100);
+  try {
+    return await readPipelineConfigObject(pointer, env, { maxAttempts });
+  } catch (error) {
+    if (error instanceof ValidationError || (error instanceof ConfigObjectError && error.notFound)) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function assertJobName(job: string | undefined): asserts job is JobName {
   if (!job || !(JOB_NAMES as readonly string[]).includes(job)) {
     throw new UsageError(`Unknown job ${showValue(job)}: expected one of ${JOB_NAMES.join(', ')} as the first argument (e.g. \`node dist/main.js resize\` in the job image, \`npm run job -- resize\` from a checkout).`);
   }
+}
+
+/** The job's environment, parsed; `loaded` is the configuration loadJobConfig read, if any (else NIGHTSHIFT_CONFIG). */
+export function parseJobEnvironment(job: string | undefined, env: NodeJS.ProcessEnv, loaded?: PipelineConfig) {
+  assertJobName(job);
   const runId = required(env, 'NIGHTSHIFT_RUN_ID', 'the run id, e.g. the Step Functions execution name');
   try {
     assertRunId(runId);
   } catch (error) {
     throw new UsageError(`NIGHTSHIFT_RUN_ID: ${(error as Error).message}`);
   }
-  const config = parseConfigFromEnv(env);
+  const config = loaded ?? parseConfigFromEnv(env);
   const input = env.NIGHTSHIFT_INPUT ? parseJsonVar(env, 'NIGHTSHIFT_INPUT') : {};
   const shard = job === 'catalog' ? 0 : intVar(env, 'AWS_BATCH_JOB_ARRAY_INDEX', undefined, 0, 9_999);
   const shardList = env.NIGHTSHIFT_SHARDS && env.NIGHTSHIFT_SHARDS !== ALL_SHARDS ? env.NIGHTSHIFT_SHARDS : undefined;
@@ -109,7 +135,7 @@ function parseConfigFromEnv(env: NodeJS.ProcessEnv): PipelineConfig {
     } catch (error) {
       throw new UsageError(`NIGHTSHIFT_CONFIG_FILE: cannot read ${env.NIGHTSHIFT_CONFIG_FILE} as JSON: ${(error as Error).message}`);
     }
-  } else throw new UsageError('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON (or NIGHTSHIFT_CONFIG_FILE, a path to it).');
+  } else throw new UsageError('NIGHTSHIFT_CONFIG is not set: expected the pipeline configuration as JSON (or NIGHTSHIFT_CONFIG_FILE, a path to it; in AWS the stack sets NIGHTSHIFT_CONFIG_S3, its object in the work bucket).');
   try {
     return parsePipelineConfig(raw, 'NIGHTSHIFT_CONFIG');
   } catch (error) {

@@ -14,7 +14,7 @@ import { createLogger } from '../../adapters/log';
 import { createS3Client, errorText } from '../../adapters/s3';
 import { backupJob } from './backup';
 import { catalogJob } from './catalog';
-import { EXIT, type JobContext, parseJobEnvironment, selfDeadlineMs } from './context';
+import { EXIT, type JobContext, loadJobConfig, parseJobEnvironment, selfDeadlineMs } from './context';
 import { UsageError } from '../../core/validation';
 import { childShard, readPlan } from './shard';
 
@@ -23,7 +23,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const bootLog = createLogger({ job }, {}, env);
   let parsed;
   try {
-    parsed = parseJobEnvironment(job, env);
+    // The configuration object first (NIGHTSHIFT_CONFIG_S3), then the variables.
+    parsed = parseJobEnvironment(job, env, await loadJobConfig(job, env));
   } catch (error) {
     bootLog.error((error as Error).message);
     return error instanceof UsageError ? EXIT.usage : EXIT.failed;
