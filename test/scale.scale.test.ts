@@ -14,7 +14,7 @@ import type { StateRecord } from '../core/state';
 import { FAILURES_NAMED, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
-import { getJson, getText, putJson, readLines, uploadStream } from '../adapters/s3';
+import { etagOf, getJson, getText, putJson, readLines, uploadStream } from '../adapters/s3';
 import { handler as aggregate } from '../functions/aggregate';
 import { resetFunctionContext } from '../functions/context';
 import { buildJobBundle } from '../jobs/build';
@@ -177,7 +177,9 @@ it('promotes catalogues of 1,000,000 and 3,000,000 records, merged into the prev
     const started = Date.now();
     await uploadStream(server.s3, buckets.work, STATE_CATALOG_KEY, lines(records, 0, 1_000), 'application/x-ndjson');
     await uploadStream(server.s3, buckets.work, runKeys(runId).catalog, lines(records, 1, 0), 'application/x-ndjson');
-    const plan: Plan = { ...base, runId, dryRun: false, prefix: 'img/', shardCount: 0, counts: { ...base.counts, new: records, changed: 0, deleted: 0, work: 0 }, prune: undefined, deleted: undefined };
+    // The plan names the catalogue it was diffed against, as the catalog job records it: promotion writes over exactly that version.
+    const stateCatalogEtag = (await etagOf(server.s3, buckets.work, STATE_CATALOG_KEY)) ?? null;
+    const plan: Plan = { ...base, runId, dryRun: false, prefix: 'img/', shardCount: 0, counts: { ...base.counts, new: records, changed: 0, deleted: 0, work: 0 }, prune: undefined, deleted: undefined, stateCatalogEtag };
     await putJson(server.s3, buckets.work, runKeys(runId).plan, plan);
     figure('promotion input', `${records.toLocaleString('en-US')} records written twice in ${Math.round((Date.now() - started) / 1000)} s`);
     const run = spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'test/support/aggregate-run.ts'), runId, '--promote-only'], {
