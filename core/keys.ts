@@ -50,6 +50,12 @@ export const runKeys = (runId: string) => {
     /** A dry run: each shard's planned actions, and all of them in one list beside the report. */
     plannedShard: (operation: string, index: number) => `${base}/planned/${operation}/${shardName(index)}.jsonl`,
     planned: `${base}/planned.jsonl`,
+    /**
+     * A resize shard's change lines (core/records/changes.ts ChangeLine, sorted by key), written
+     * before its result whenever the job keeps records: empty when nothing changed. A shard
+     * without this file (no table, a dry run) changed no record.
+     */
+    changes: (index: number) => `${base}/changes/${shardName(index)}.jsonl`,
     report: `${base}/report.json`,
     /** A run without work whose promotion a newer run superseded: the outcome, for its email. */
     promotion: `${base}/promotion.json`,

@@ -35,6 +35,25 @@ export interface ShardResult {
   readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
   /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
   readonly plannedList?: string;
+  /** Image records (resize, when the job has a table): written, left to a newer one, DynamoDB write requests incl. retries. */
+  readonly records?: RecordCounts;
+  /** The shard's change lines (runKeys changes), by kind. */
+  readonly changes?: ChangeCounts;
+  /** Images whose renditions were all current but had no record: recorded without re-rendering. */
+  readonly backfilled?: number;
+}
+
+export interface RecordCounts {
+  written: number;
+  superseded: number;
+  requests: number;
+}
+
+export interface ChangeCounts {
+  added: number;
+  updated: number;
+  removed: number;
+  failed: number;
 }
 
 /** What a dry run found a real run would do: objects acted on, renditions written, bytes read or copied. */
@@ -77,6 +96,8 @@ export class ShardTally {
   /** A dry run's actions (a shard's worth, at most its manifest) and their totals. */
   readonly planned: PlannedAction[] = [];
   readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
+  /** Set by a job that keeps image records (resize with a table). */
+  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number };
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}
