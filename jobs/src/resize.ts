@@ -98,15 +98,27 @@ async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promis
   if (!s.records) return resizeItem(s, item, tally);
   const notes: ItemNotes = { written: [] };
   const watched = watchOutcome(tally);
+  let outcome: Outcome | undefined;
   try {
     await resizeItem(s, item, watched.tally, notes);
+    outcome = watched.outcome();
   } catch (error) {
-    watched.tally.fail(failure(item.key, 'internal-error', errorText(error)));
+    // runShard tallies this failure: the record says the same.
+    outcome = { fail: failure(item.key, 'internal-error', errorText(error)) };
     throw error;
   } finally {
-    const queued = queuedRecord(s, item, watched.outcome(), notes);
+    const queued = queuedRecord(s, item, outcome, notes);
     if (queued) s.records.add(queued);
   }
+}
+
+/**
+ * The item's facts as its record keeps them: Last-Modified to the second, as S3 keeps it (a
+ * listing shows `.000Z`) and as the store compares it (core/image-table.ts recordTime).
+ */
+function recordFacts(item: WorkItem): WorkItem {
+  const seconds = new Date(Math.floor(Date.parse(item.lastModified) / 1000) * 1000).toISOString();
+  return { ...item, lastModified: recordTime(seconds) };
 }
 
 type Outcome = { processed: true } | { skip: { code: string; message?: string } } | { fail: Failure };
@@ -127,7 +139,7 @@ function watchOutcome(tally: ShardTally): { tally: ShardTally; outcome: () => Ou
 
 /** The item's record from its outcome, or what a backfill needs; undefined when it gets none (a dry run's). */
 function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefined, notes: ItemNotes): QueuedRecord | undefined {
-  const facts = { key: item.key, etag: item.etag, size: item.size, lastModified: recordTime(item.lastModified) };
+  const facts = recordFacts(item);
   const context = s.records!.context(new Date().toISOString());
   const source = notes.facts && sourceDetailsOf(notes.facts);
   if (!outcome) return undefined;
@@ -147,8 +159,7 @@ async function backfill(s: ResizeShard, item: WorkItem, known: WrittenRendition[
   try {
     const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
     if (renditions.length === 0) return undefined;
-    const facts = { ...item, lastModified: recordTime(item.lastModified) };
-    return await backfillRecord(s.ctx.s3, s.config.buckets, facts, renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
+    return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
   } catch (error) {
     s.log.warn('no record backfilled', { key: item.key, error: errorText(error) });
     return undefined;

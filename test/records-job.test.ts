@@ -1,0 +1,249 @@
+/**
+ * The resize job's image records (issue 28): the jobs run as processes through their real entry
+ * point against the embedded S3 server and the embedded DynamoDB server (local/dynamodb-server.ts),
+ * over real generated images; the records are read back from the table and checked against the
+ * contract (core/records/record.ts imageRecordSchema), the renditions in the bucket and the shard
+ * results.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import sharp from 'sharp';
+import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
+import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import type { Plan } from '../core/plan';
+import type { ShardResult } from '../core/results';
+import type { ChangeLine } from '../core/records/changes';
+import { imageRecordSchema, type ImageRecord } from '../core/records/record';
+import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
+import { getJson, getText } from '../adapters/s3';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
+import { animatedGif, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
+import { runJob, startTestS3, type TestS3 } from './support/processes';
+
+const buckets = { corpus: 'rec-corpus', renditions: 'rec-renditions', backup: 'rec-backup', work: 'rec-work' };
+const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 0 } };
+const DELIVERY = 'https://img.example.com/';
+
+let s3server: TestS3;
+let s3: S3Client;
+let dynamo: EmbeddedDynamo;
+let client: DynamoDBClient;
+let store: ImageRecordStore<ImageRecord>;
+let tmp: string;
+
+const env = (runId: string, config: PipelineConfigInput, extra: Record<string, string> = {}) => ({
+  AWS_ENDPOINT_URL_S3: s3server.endpoint,
+  AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  NIGHTSHIFT_IMAGES_TABLE: dynamo.table,
+  NIGHTSHIFT_DELIVERY_BASE_URL: DELIVERY,
+  NIGHTSHIFT_RUN_ID: runId,
+  NIGHTSHIFT_CONFIG: JSON.stringify(config),
+  NIGHTSHIFT_TMPDIR: tmp,
+  ...extra,
+});
+
+/** Runs catalog, then every shard of every operation, as Batch would; returns the plan and the resize results. */
+async function runPipeline(runId: string, config = configInput, input: object = {}) {
+  const catalog = await runJob('catalog', env(runId, config, { NIGHTSHIFT_INPUT: JSON.stringify(input) }));
+  expect(catalog).toMatchObject({ code: 0, stderr: '' });
+  const work = config.buckets.work;
+  const plan = await getJson<Plan>(s3, work, runKeys(runId).plan);
+  for (const op of plan.shardOperations) {
+    for (let shard = 0; shard < plan.shardCount; shard++) {
+      const run = await runJob(op, env(runId, config, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect({ op, shard, code: run.code, stderr: run.stderr }).toEqual({ op, shard, code: 0, stderr: '' });
+    }
+  }
+  // What aggregate does after a good run: the next run diffs against this catalogue.
+  await s3.send(new CopyObjectCommand({ Bucket: work, Key: STATE_CATALOG_KEY, CopySource: `${work}/${runKeys(runId).catalog}` }));
+  return { plan, resize: await resizeResults(runId, plan.shardCount, work) };
+}
+
+async function resizeResults(runId: string, shardCount: number, work = buckets.work): Promise<ShardResult[]> {
+  const results: ShardResult[] = [];
+  for (let shard = 0; shard < shardCount; shard++) results.push(await getJson<ShardResult>(s3, work, runKeys(runId).result('resize', shard)));
+  return results;
+}
+
+async function changeLines(runId: string, shardCount: number, work = buckets.work): Promise<ChangeLine[]> {
+  const lines: ChangeLine[] = [];
+  for (let shard = 0; shard < shardCount; shard++) {
+    const text = await getText(s3, work, runKeys(runId).changes(shard));
+    lines.push(...text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChangeLine));
+  }
+  return lines;
+}
+
+async function put(bucket: string, key: string, body: Buffer): Promise<string> {
+  return (await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))).ETag!;
+}
+
+const record = async (key: string) => store.getRecord(key);
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'nightshift-records-'));
+  s3server = await startTestS3([...Object.values(buckets), ...Object.values(manyBuckets)]);
+  s3 = s3server.s3;
+  dynamo = await startEmbeddedDynamo();
+  client = createDynamoClient({ endpoint: dynamo.endpoint, maxAttempts: 3 }, {});
+  store = new ImageRecordStore<ImageRecord>(client, dynamo.table);
+}, 60_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await dynamo?.stop();
+  await s3server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('records of one corpus across runs', () => {
+  const truncated = async () => {
+    const whole = await photoJpeg(320, 240, 7);
+    return whole.subarray(0, Math.floor(whole.length / 2));
+  };
+  let first: Awaited<ReturnType<typeof runPipeline>>;
+  const etags = new Map<string, string>();
+
+  beforeAll(async () => {
+    const corpus: [string, Buffer][] = [
+      ['rec/rotated-6.jpg', await orientedJpeg(400, 200, 6)],
+      ['rec/alpha.png', await png16WithAlpha(120, 80)],
+      ['rec/anim.gif', await animatedGif(64, 48, 5)],
+      ['rec/truncated.jpg', await truncated()],
+      // pair.png renders to pair.jpg's keys: skipped (rendition-key-collision) by the catalogue.
+      ['rec/pair.jpg', await photoJpeg(300, 200, 3)],
+      ['rec/pair.png', await photoPng(200, 300, 4)],
+    ];
+    for (const [key, body] of corpus) etags.set(key, await put(buckets.corpus, key, body));
+    first = await runPipeline('run-1');
+  }, 300_000);
+
+  it('writes a record per handled image, matching the contract, as the images and the renditions are', async () => {
+    const records = new Map<string, ImageRecord>();
+    for (const key of etags.keys()) {
+      const r = await record(key);
+      expect({ key, valid: imageRecordSchema.safeParse(r).error?.issues }).toEqual({ key, valid: undefined });
+      records.set(key, r!);
+    }
+    // EXIF orientation 6: stored 200×400, displayed (and recorded) 400×200.
+    const stored = await sharp(await orientedJpeg(400, 200, 6)).metadata();
+    expect([stored.width, stored.height, stored.orientation]).toEqual([200, 400, 6]);
+    expect(records.get('rec/rotated-6.jpg')).toMatchObject({ status: 'rendered', width: 400, height: 200, format: 'jpeg', hasAlpha: false, animated: false, pages: 1 });
+    expect(records.get('rec/alpha.png')).toMatchObject({ status: 'rendered', width: 120, height: 80, format: 'png', hasAlpha: true });
+    expect(records.get('rec/anim.gif')).toMatchObject({ status: 'rendered', format: 'gif', animated: true, pages: 5, width: 64, height: 48 });
+    expect(records.get('rec/pair.jpg')).toMatchObject({ status: 'rendered', hasAlpha: false, animated: false });
+    // The failure and the skip carry the report's code and message.
+    const failure = first.resize.flatMap((r) => r.failures).find((f) => f.key === 'rec/truncated.jpg')!;
+    expect(records.get('rec/truncated.jpg')).toMatchObject({ status: 'failed', reason: { code: 'decode-failed', message: failure.message }, renditions: [] });
+    const skip = first.resize.flatMap((r) => r.skipped).find((s) => s.key === 'rec/pair.png')!;
+    expect(records.get('rec/pair.png')).toMatchObject({ status: 'skipped', reason: { code: 'rendition-key-collision', message: skip.message } });
+    for (const [key, r] of records) expect({ key, etag: r.etag, runId: r.runId }).toEqual({ key, etag: etags.get(key), runId: 'run-1' });
+    // Every rendition listed is in the bucket with that size and ETag, and every one of the image's is listed.
+    for (const r of records.values()) {
+      if (r.status !== 'rendered') continue;
+      expect(r.renditions).toHaveLength(configCount());
+      for (const x of r.renditions) {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: x.key }));
+        expect({ bytes: x.bytes, etag: x.etag, width: x.width, height: x.height, url: x.url }).toEqual({
+          bytes: head.ContentLength,
+          etag: head.ETag,
+          width: Number(head.Metadata!.width),
+          height: Number(head.Metadata!.height),
+          url: `${DELIVERY}${x.key}`,
+        });
+      }
+    }
+  });
+
+  it('lists every new record in the shards\' change lines, counted in their results', async () => {
+    const lines = await changeLines('run-1', first.plan.shardCount);
+    expect(new Map(lines.map((l) => [l.key, l.change]))).toEqual(
+      new Map([...etags.keys()].map((k) => [k, k === 'rec/truncated.jpg' ? 'failed' : 'added'])),
+    );
+    const sum = (f: (r: ShardResult) => number) => first.resize.reduce((a, r) => a + f(r), 0);
+    expect(sum((r) => r.records!.written)).toBe(etags.size);
+    expect(sum((r) => r.changes!.added)).toBe(etags.size - 1);
+    expect(sum((r) => r.changes!.failed)).toBe(1);
+    const rotated = lines.find((l) => l.key === 'rec/rotated-6.jpg')!;
+    expect(rotated.renditions).toEqual((await record('rec/rotated-6.jpg'))!.renditions.map((x) => x.key));
+  });
+
+  it('updates a replaced original\'s record (and only it) in the next run', async () => {
+    const etag = await put(buckets.corpus, 'rec/alpha.png', await photoPng(90, 60, 11));
+    const { plan, resize } = await runPipeline('run-2');
+    expect(await record('rec/alpha.png')).toMatchObject({ etag, status: 'rendered', width: 90, height: 60, hasAlpha: false, runId: 'run-2' });
+    expect(await changeLines('run-2', plan.shardCount)).toEqual([expect.objectContaining({ key: 'rec/alpha.png', change: 'updated', etag })]);
+    expect((await record('rec/anim.gif'))!.runId).toBe('run-1');
+    expect(resize.reduce((a, r) => a + r.records!.written, 0)).toBe(1);
+  });
+
+  it('a redriven older run leaves the newer record (DynamoDB API reference, TransactWriteItems: ConditionExpression)', async () => {
+    const newer = await record('rec/alpha.png');
+    // run-1's shards again, as a Batch retry: its manifest has alpha.png's older ETag and Last-Modified.
+    for (let shard = 0; shard < first.plan.shardCount; shard++) {
+      const run = await runJob('resize', env('run-1', configInput, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '2' }));
+      expect({ shard, code: run.code, stderr: run.stderr }).toEqual({ shard, code: 0, stderr: '' });
+    }
+    expect(await record('rec/alpha.png')).toEqual(newer);
+    const redriven = await resizeResults('run-1', first.plan.shardCount);
+    expect(redriven.reduce((a, r) => a + r.records!.superseded, 0)).toBe(1);
+  });
+
+  it('removes a deleted original\'s record with its renditions, in a removed change line', async () => {
+    const before = (await record('rec/rotated-6.jpg'))!;
+    await s3.send(new DeleteObjectCommand({ Bucket: buckets.corpus, Key: 'rec/rotated-6.jpg' }));
+    // One of six is more than renditions.maxPruneShare: confirmed, as an operator would.
+    const { plan } = await runPipeline('run-3', configInput, { confirmPrune: true });
+    expect(await record('rec/rotated-6.jpg')).toBeUndefined();
+    for (const x of before.renditions) await expect(s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: x.key }))).rejects.toMatchObject({ name: 'NotFound' });
+    expect(await changeLines('run-3', plan.shardCount)).toEqual([{ key: 'rec/rotated-6.jpg', change: 'removed', etag: before.etag, renditions: before.renditions.map((x) => x.key) }]);
+  });
+});
+
+const manyBuckets = { corpus: 'many-corpus', renditions: 'many-renditions', backup: 'many-backup', work: 'many-work' };
+const manyConfig: PipelineConfigInput = { buckets: manyBuckets, resize: { webpEffort: 0 } };
+
+describe('60-image shards', () => {
+  // Two shards (an array job has 2 children at least) of 60 equal images each.
+  const keys = Array.from({ length: 120 }, (_, i) => `many/img-${String(i).padStart(3, '0')}.jpg`);
+  let written: Map<string, ImageRecord>;
+
+  beforeAll(async () => {
+    const body = await photoJpeg(48, 32, 100);
+    for (const key of keys) await put(manyBuckets.corpus, key, body);
+  }, 120_000);
+
+  it('write their records in at most 0.05 DynamoDB write requests per image (retries included)', async () => {
+    const { resize } = await runPipeline('many-1', manyConfig);
+    expect(resize.map((r) => [r.counts.items, r.records!.written])).toEqual([
+      [60, 60],
+      [60, 60],
+    ]);
+    for (const r of resize) expect(r.records!.requests / r.counts.items).toBeLessThanOrEqual(0.05);
+    written = new Map();
+    for (const key of keys) written.set(key, (await record(key))!);
+  }, 300_000);
+
+  it('backfills the records of images whose renditions are current, writing no rendition', async () => {
+    for (const key of keys) expect(await store.deleteRecord(key, written.get(key)!.etag)).toBe(true);
+    // A full run hands every image to resize, whose renditions it finds current.
+    const { resize } = await runPipeline('many-2', manyConfig, { full: true });
+    expect(resize.reduce((a, r) => a + (r.backfilled ?? 0), 0)).toBe(120);
+    expect(resize.reduce((a, r) => a + r.bytesWritten, 0)).toBe(0);
+    for (const key of keys) {
+      const r = (await record(key))!;
+      expect({ key, valid: imageRecordSchema.safeParse(r).error?.issues }).toEqual({ key, valid: undefined });
+      // The placeholder comes from the smallest rendition instead of the decoded level: close, not equal.
+      const { placeholder: _p, runId, updatedAt: _u, ...rest } = r;
+      const { placeholder: _q, updatedAt: _v, ...was } = written.get(key)!;
+      expect({ ...rest, runId }).toEqual({ ...was, runId: 'many-2' });
+    }
+    expect(new Set((await changeLines('many-2', resize.length, manyBuckets.work)).map((l) => l.change))).toEqual(new Set(['added']));
+  }, 300_000);
+});
+
+/** Renditions per image under the default configuration: every preset × format. */
+const configCount = () => parsePipelineConfig(configInput).presets.reduce((a, p) => a + p.formats.length, 0);
