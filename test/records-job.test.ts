@@ -243,6 +243,32 @@ describe('60-image shards', () => {
     }
     expect(new Set((await changeLines('many-2', resize.length, manyBuckets.work)).map((l) => l.change))).toEqual(new Set(['added']));
   }, 300_000);
+
+  it('backfills an image handed to resize with no preset due (the catalogue finds its renditions current), HEADing them then', async () => {
+    // Shard 0 of many-1 again as run many-3, each item with no preset due (only its backup would be):
+    // the shape in which a run hands resize images to backfill. Half of them lack their record.
+    const work = manyBuckets.work;
+    const plan = await getJson<Plan>(s3, work, runKeys('many-1').plan);
+    const items = (await getText(s3, work, runKeys('many-1').shard(0))).split('\n').filter(Boolean).map((l) => ({ ...JSON.parse(l), presets: [], backup: false }) as { key: string });
+    const bare = items.filter((_, i) => i % 2 === 0).map((i) => i.key);
+    for (const key of bare) expect(await store.deleteRecord(key, written.get(key)!.etag)).toBe(true);
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-3').plan, Body: JSON.stringify({ ...plan, runId: 'many-3' }) }));
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-3').shard(0), Body: items.map((i) => `${JSON.stringify(i)}\n`).join('') }));
+    const run = await runJob('resize', env('many-3', manyConfig, { AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '1' }));
+    expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    const [result] = await resizeResults('many-3', 1, work);
+    expect({ backfilled: result!.backfilled, written: result!.records!.written, bytesWritten: result!.bytesWritten, skipped: result!.skippedByCode }).toEqual({
+      backfilled: bare.length,
+      written: bare.length,
+      bytesWritten: 0,
+      skipped: { 'up-to-date': items.length },
+    });
+    for (const key of bare) {
+      const { placeholder: _p, updatedAt: _u, ...rest } = (await record(key))!;
+      const { placeholder: _q, updatedAt: _v, ...was } = written.get(key)!;
+      expect(rest).toEqual({ ...was, runId: 'many-3' });
+    }
+  }, 300_000);
 });
 
 /** Renditions per image under the default configuration: every preset × format. */
