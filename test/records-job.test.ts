@@ -21,7 +21,7 @@ import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
 import { getJson, getText } from '../adapters/s3';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 import { animatedGif, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
-import { runJob, startTestS3, type TestS3 } from './support/processes';
+import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'rec-corpus', renditions: 'rec-renditions', backup: 'rec-backup', work: 'rec-work' };
 const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 0 } };
@@ -85,7 +85,7 @@ const record = async (key: string) => store.getRecord(key);
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-records-'));
-  s3server = await startTestS3([...Object.values(buckets), ...Object.values(manyBuckets)]);
+  s3server = await startTestS3([...Object.values(buckets), ...Object.values(manyBuckets), ...Object.values(stopBuckets)]);
   s3 = s3server.s3;
   dynamo = await startEmbeddedDynamo();
   client = createDynamoClient({ endpoint: dynamo.endpoint, maxAttempts: 3 }, {});
@@ -273,3 +273,41 @@ describe('60-image shards', () => {
 
 /** Renditions per image under the default configuration: every preset × format. */
 const configCount = () => parsePipelineConfig(configInput).presets.reduce((a, p) => a + p.formats.length, 0);
+
+const stopBuckets = { corpus: 'stop-corpus', renditions: 'stop-renditions', backup: 'stop-backup', work: 'stop-work' };
+const stopConfig: PipelineConfigInput = { buckets: stopBuckets, resize: { webpEffort: 0 } };
+
+describe('a resize shard stopped after a batch of records', () => {
+  it('exits 143 with no result; its retry writes the result and still lists the records the stopped attempt wrote', async () => {
+    const keys = Array.from({ length: 160 }, (_, i) => `stop/img-${String(i).padStart(3, '0')}.jpg`);
+    const body = await photoJpeg(600, 400, 5);
+    for (const key of keys) await put(stopBuckets.corpus, key, body);
+    const runId = 'stop-1';
+    expect(await runJob('catalog', env(runId, stopConfig))).toMatchObject({ code: 0, stderr: '' });
+    const shardEnv = (attempt: number) => env(runId, stopConfig, { AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: String(attempt), NIGHTSHIFT_GRACE_SECONDS: '0' });
+    const manifest = (await getText(s3, stopBuckets.work, runKeys(runId).shard(0))).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { key: string }).key);
+    const { child, done } = spawnJob('resize', shardEnv(1));
+    // Stop it once its first batch is in the table, with items still to do.
+    for (;;) {
+      const found = await Promise.all(manifest.slice(0, 40).map((k) => record(k)));
+      if (found.filter(Boolean).length >= 25) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGTERM');
+    const stopped = await done;
+    expect(stopped.code).toBe(143);
+    await expect(getText(s3, stopBuckets.work, runKeys(runId).result('resize', 0))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    const before = (await Promise.all(manifest.map((k) => record(k)))).filter(Boolean).length;
+    expect(before).toBeGreaterThanOrEqual(25);
+    expect(before).toBeLessThan(manifest.length);
+    const retry = await runJob('resize', shardEnv(2));
+    expect({ code: retry.code, stderr: retry.stderr }).toEqual({ code: 0, stderr: '' });
+    const [result] = await resizeResults(runId, 1, stopBuckets.work);
+    expect(result!.counts.items).toBe(manifest.length);
+    const lines = await changeLines(runId, 1, stopBuckets.work);
+    expect(lines.map((l) => l.key)).toEqual(manifest);
+    // The records the stopped attempt wrote are listed (as updated: whether they were new is no longer known), the rest as added.
+    expect(result!.changes!.updated + result!.changes!.added).toBe(manifest.length);
+    expect(result!.changes!.updated).toBe(before);
+  }, 300_000);
+});

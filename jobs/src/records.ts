@@ -86,10 +86,14 @@ export class ShardRecords {
     for (const d of decided) if (d.line && (written.has(d.record.key) || d.rewritten)) this.note(d.line);
   }
 
-  /** The queued record, or for a backfill candidate one built only when the table has none of this version. */
+  /**
+   * The queued record, or for a backfill candidate one built only when the table has none of this
+   * version. A record this run wrote (a stopped attempt, whose renditions the retry finds current)
+   * is passed on as it is, so that its change line is kept.
+   */
   private async recordOf(q: QueuedRecord, previous: ImageRecord | undefined): Promise<ImageRecord | undefined> {
     if ('record' in q) return q.record;
-    if (previous && previous.etag === q.backfill.etag) return undefined;
+    if (previous && previous.etag === q.backfill.etag) return previous.runId === this.ctx.runId ? previous : undefined;
     const record = await q.build();
     if (record) this.backfilled++;
     return record;
