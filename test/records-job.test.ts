@@ -311,3 +311,24 @@ describe('a resize shard stopped after a batch of records', () => {
     expect(result!.changes!.updated).toBe(before);
   }, 300_000);
 });
+
+describe('without NIGHTSHIFT_IMAGES_TABLE', () => {
+  it('writes no record and no change lines, and says so once', async () => {
+    const noTable = { ...manyConfig, buckets: stopBuckets };
+    const runId = 'plain-1';
+    const bare = (extra: Record<string, string> = {}) => ({ ...env(runId, noTable, extra), NIGHTSHIFT_IMAGES_TABLE: undefined }) as unknown as Record<string, string>;
+    await put(stopBuckets.corpus, 'plain/new.jpg', await photoJpeg(64, 48, 9));
+    expect(await runJob('catalog', bare())).toMatchObject({ code: 0, stderr: '' });
+    const { shardCount } = await getJson<Plan>(s3, stopBuckets.work, runKeys(runId).plan);
+    for (let shard = 0; shard < shardCount; shard++) {
+      const run = await runJob('resize', bare({ AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.logs.filter((l) => String(l.msg).includes('NIGHTSHIFT_IMAGES_TABLE is not set'))).toHaveLength(1);
+      await expect(getText(s3, stopBuckets.work, runKeys(runId).changes(shard))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    }
+    const results = await resizeResults(runId, shardCount, stopBuckets.work);
+    expect(results.reduce((a, r) => a + r.counts.processed, 0)).toBeGreaterThan(0);
+    for (const r of results) expect(r).not.toHaveProperty('records');
+    expect(await record('plain/new.jpg')).toBeUndefined();
+  }, 120_000);
+});
