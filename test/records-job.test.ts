@@ -21,6 +21,7 @@ import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
 import { getJson, getText } from '../adapters/s3';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 import { animatedGif, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
+import { startFaultProxy } from './support/fault-proxy';
 import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'rec-corpus', renditions: 'rec-renditions', backup: 'rec-backup', work: 'rec-work' };
@@ -46,14 +47,14 @@ const env = (runId: string, config: PipelineConfigInput, extra: Record<string, s
 });
 
 /** Runs catalog, then every shard of every operation, as Batch would; returns the plan and the resize results. */
-async function runPipeline(runId: string, config = configInput, input: object = {}) {
-  const catalog = await runJob('catalog', env(runId, config, { NIGHTSHIFT_INPUT: JSON.stringify(input) }));
+async function runPipeline(runId: string, config = configInput, input: object = {}, extra: Record<string, string> = {}) {
+  const catalog = await runJob('catalog', env(runId, config, { ...extra, NIGHTSHIFT_INPUT: JSON.stringify(input) }));
   expect(catalog).toMatchObject({ code: 0, stderr: '' });
   const work = config.buckets.work;
   const plan = await getJson<Plan>(s3, work, runKeys(runId).plan);
   for (const op of plan.shardOperations) {
     for (let shard = 0; shard < plan.shardCount; shard++) {
-      const run = await runJob(op, env(runId, config, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
+      const run = await runJob(op, env(runId, config, { ...extra, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
       expect({ op, shard, code: run.code, stderr: run.stderr }).toEqual({ op, shard, code: 0, stderr: '' });
     }
   }
@@ -171,25 +172,55 @@ describe('records of one corpus across runs', () => {
     expect(rotated.renditions).toEqual((await record('rec/rotated-6.jpg'))!.renditions.map((x) => x.key));
   });
 
-  it('updates a replaced original\'s record (and only it) in the next run', async () => {
+  it('updates replaced originals\' records (and only them) in the next run', async () => {
     const etag = await put(buckets.corpus, 'rec/alpha.png', await photoPng(90, 60, 11));
+    const pair = await put(buckets.corpus, 'rec/pair.png', await photoPng(100, 150, 12));
     const { plan, resize } = await runPipeline('run-2');
     expect(await record('rec/alpha.png')).toMatchObject({ etag, status: 'rendered', width: 90, height: 60, hasAlpha: false, runId: 'run-2' });
-    expect(await changeLines('run-2', plan.shardCount)).toEqual([expect.objectContaining({ key: 'rec/alpha.png', change: 'updated', etag })]);
+    expect(await record('rec/pair.png')).toMatchObject({ etag: pair, status: 'skipped', runId: 'run-2' });
+    expect(await changeLines('run-2', plan.shardCount)).toEqual([
+      expect.objectContaining({ key: 'rec/alpha.png', change: 'updated', etag }),
+      expect.objectContaining({ key: 'rec/pair.png', change: 'updated', etag: pair }),
+    ]);
     expect((await record('rec/anim.gif'))!.runId).toBe('run-1');
-    expect(resize.reduce((a, r) => a + r.records!.written, 0)).toBe(1);
+    expect(resize.reduce((a, r) => a + r.records!.written, 0)).toBe(2);
   });
 
-  it('a redriven older run leaves the newer record (DynamoDB API reference, TransactWriteItems: ConditionExpression)', async () => {
+  it('a redriven older run leaves the newer records (DynamoDB API reference, TransactWriteItems: ConditionExpression)', async () => {
     const newer = await record('rec/alpha.png');
+    const newerPair = await record('rec/pair.png');
     // run-1's shards again, as a Batch retry: its manifest has alpha.png's older ETag and Last-Modified.
     for (let shard = 0; shard < first.plan.shardCount; shard++) {
       const run = await runJob('resize', env('run-1', configInput, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '2' }));
       expect({ shard, code: run.code, stderr: run.stderr }).toEqual({ shard, code: 0, stderr: '' });
     }
+    // alpha.png's older version cannot be read (source-changed, retryable: the record stays as it
+    // is); pair.png's older one is skipped again without a read, and its record put is refused.
     expect(await record('rec/alpha.png')).toEqual(newer);
+    expect(await record('rec/pair.png')).toEqual(newerPair);
     const redriven = await resizeResults('run-1', first.plan.shardCount);
+    expect(redriven.flatMap((r) => r.failures).map((f) => [f.key, f.code])).toEqual([
+      ['rec/alpha.png', 'source-changed'],
+      ['rec/truncated.jpg', 'decode-failed'],
+    ]);
     expect(redriven.reduce((a, r) => a + r.records!.superseded, 0)).toBe(1);
+  });
+
+  it('keeps an image\'s record when its work fails for a reason the next run may not meet', async () => {
+    const before = await record('rec/pair.jpg');
+    // Its renditions' HEADs answer 500 InternalError, every attempt: read-failed (retryable).
+    const proxy = await startFaultProxy({ target: s3server.endpoint, rate: 0, fail: (method, path) => method === 'HEAD' && path.startsWith(`/${buckets.renditions}/`) && path.includes('/rec/pair.') });
+    try {
+      const { plan, resize } = await runPipeline('run-2b', configInput, { full: true }, { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_S3_MAX_ATTEMPTS: '1' });
+      expect(resize.flatMap((r) => r.failures).map((f) => [f.key, f.code, f.retryable])).toEqual([
+        ['rec/pair.jpg', 'read-failed', true],
+        ['rec/truncated.jpg', 'decode-failed', false],
+      ]);
+      expect(await record('rec/pair.jpg')).toEqual(before);
+      expect((await changeLines('run-2b', plan.shardCount)).map((l) => l.key)).not.toContain('rec/pair.jpg');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('removes a deleted original\'s record with its renditions, in a removed change line', async () => {

@@ -19,8 +19,12 @@ import { createDynamoClient, getRecords, ImageRecordStore, RECORDS_PER_REQUEST }
 import { putText } from '../../adapters/s3';
 import type { JobContext } from './context';
 
-/** A queued record, or an image with current renditions that gets one only if it has none (backfill). */
-export type QueuedRecord = { readonly record: ImageRecord } | { readonly backfill: WorkItem; readonly build: () => Promise<ImageRecord | undefined> };
+/**
+ * A queued record, or an image with current renditions that gets one only if it has none
+ * (backfill). `unlessRecorded`: written only where the image has no record yet (a retryable
+ * failure is work not done: an image keeps its previous record until its work is).
+ */
+export type QueuedRecord = { readonly record: ImageRecord; readonly unlessRecorded?: boolean } | { readonly backfill: WorkItem; readonly build: () => Promise<ImageRecord | undefined> };
 
 /** The job's records, or undefined (logged once) when no table is configured or the run is dry. */
 export function shardRecords(ctx: JobContext, dryRun: boolean, env: NodeJS.ProcessEnv = process.env): ShardRecords | undefined {
@@ -92,7 +96,7 @@ export class ShardRecords {
    * is passed on as it is, so that its change line is kept.
    */
   private async recordOf(q: QueuedRecord, previous: ImageRecord | undefined): Promise<ImageRecord | undefined> {
-    if ('record' in q) return q.record;
+    if ('record' in q) return q.unlessRecorded && previous ? undefined : q.record;
     if (previous && previous.etag === q.backfill.etag) return previous.runId === this.ctx.runId ? previous : undefined;
     const record = await q.build();
     if (record) this.backfilled++;

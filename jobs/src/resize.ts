@@ -143,7 +143,7 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   const context = s.records!.context(new Date().toISOString());
   const source = notes.facts && sourceDetailsOf(notes.facts);
   if (!outcome) return undefined;
-  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source) };
+  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable };
   if ('skip' in outcome) {
     if (outcome.skip.code === 'up-to-date') return { backfill: item, build: () => backfill(s, item, notes.current) };
     if (outcome.skip.code === 'dry-run') return undefined;
