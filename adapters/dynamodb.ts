@@ -274,8 +274,7 @@ export const KEYS_PER_BATCH_GET = 100;
  * consistent. Keys DynamoDB leaves in UnprocessedKeys are asked again with the client's backoff
  * ("If DynamoDB returns any unprocessed items, you should retry the batch operation on those
  * items ... we strongly recommend that you use an exponential backoff algorithm": DynamoDB API
- * reference, BatchGetItem). Pass a client other than the store's: a document client shares its
- * client's middleware, so the store's request count would take in these reads too.
+ * reference, BatchGetItem). Reads: not in the store's count of (write) requests.
  */
 export async function getRecords<R>(client: DynamoDBClient, table: string, keys: readonly string[], maxAttempts = DEFAULT_MAX_ATTEMPTS): Promise<Map<string, R>> {
   const doc = DynamoDBDocumentClient.from(client);

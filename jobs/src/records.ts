@@ -35,7 +35,7 @@ export function shardRecords(ctx: JobContext, dryRun: boolean, env: NodeJS.Proce
   }
   if (dryRun) return undefined;
   const baseUrl = env[DELIVERY_ENV.baseUrl];
-  return new ShardRecords(ctx, createDynamoClient({}, env), createDynamoClient({}, env), table, baseUrl || undefined);
+  return new ShardRecords(ctx, createDynamoClient({}, env), table, baseUrl || undefined);
 }
 
 const keyOf = (q: QueuedRecord) => ('record' in q ? q.record.key : q.backfill.key);
@@ -52,13 +52,12 @@ export class ShardRecords {
 
   constructor(
     private readonly ctx: JobContext,
-    writes: DynamoDBClient,
-    /** A client of its own: the store counts the requests its client sends, and those are writes only. */
-    private readonly reads: DynamoDBClient,
+    /** The store's too: it counts its own requests (writes), not the reads here. */
+    private readonly client: DynamoDBClient,
     private readonly table: string,
     deliveryBaseUrl: string | undefined,
   ) {
-    this.store = new ImageRecordStore<ImageRecord>(writes, table);
+    this.store = new ImageRecordStore<ImageRecord>(client, table);
     this.context = (updatedAt) => ({ runId: ctx.runId, updatedAt, ...(deliveryBaseUrl ? { deliveryBaseUrl } : {}) });
   }
 
@@ -79,7 +78,7 @@ export class ShardRecords {
 
   /** One batch: previous records, backfills that are due, the changed records written, their lines kept. */
   private async write(batch: QueuedRecord[]): Promise<void> {
-    const previous = await getRecords<StoredRecord>(this.reads, this.table, batch.map(keyOf));
+    const previous = await getRecords<StoredRecord>(this.client, this.table, batch.map(keyOf));
     const records = await Promise.all(batch.map((q) => this.recordOf(q, live(previous.get(keyOf(q))))));
     const decided = records.flatMap((r) => (r ? [{ record: r, ...this.lineOf(live(previous.get(r.key)), r) }] : []));
     const changed = decided.filter((d) => d.line && !d.rewritten);
@@ -120,7 +119,7 @@ export class ShardRecords {
 
   /** A deleted original's record goes (if still of that version), with a `removed` line. */
   async remove(item: WorkItem): Promise<void> {
-    const previous = live((await getRecords<StoredRecord>(this.reads, this.table, [item.key])).get(item.key));
+    const previous = live((await getRecords<StoredRecord>(this.client, this.table, [item.key])).get(item.key));
     if (!previous || previous.etag !== item.etag) return;
     if (!(await this.store.deleteRecord(item.key, item.etag))) return;
     const line = decideChange(previous, REMOVED);
