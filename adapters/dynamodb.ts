@@ -16,7 +16,7 @@
  * the write units: DynamoDB developer guide, "Capacity management for transactions").
  */
 import { DynamoDBClient, type DynamoDBClientConfig, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { FOLDER_INDEX, IMAGE_KEY, IMAGE_TABLE_NAME, folderOf, recordTime } from '../core/image-table';
 import { UsageError } from '../core/validation';
 import type { DeserializeHandlerOptions, DeserializeMiddleware } from '@smithy/types';
@@ -262,4 +262,37 @@ function decodeCursor(cursor: string, folder: string): Record<string, unknown> {
     throw new UsageError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing of ${JSON.stringify(folder)} gave: start again without a cursor`);
   }
   return key;
+}
+
+// ---- Reading records in batches (the resize job's previous records, for its change lines) ----
+
+/** Keys per BatchGetItem: its limit (DynamoDB API reference, BatchGetItem). */
+export const KEYS_PER_BATCH_GET = 100;
+
+/**
+ * The stored records of `keys` (absent ones are not in the map), 100 keys a BatchGetItem, strongly
+ * consistent. Keys DynamoDB leaves in UnprocessedKeys are asked again with the client's backoff
+ * ("If DynamoDB returns any unprocessed items, you should retry the batch operation on those
+ * items ... we strongly recommend that you use an exponential backoff algorithm": DynamoDB API
+ * reference, BatchGetItem). Reads: not in the store's count of (write) requests.
+ */
+export async function getRecords<R>(client: DynamoDBClient, table: string, keys: readonly string[], maxAttempts = DEFAULT_MAX_ATTEMPTS): Promise<Map<string, R>> {
+  const doc = DynamoDBDocumentClient.from(client);
+  const found = new Map<string, R>();
+  for (let i = 0; i < keys.length; i += KEYS_PER_BATCH_GET) {
+    const retry = new NoQuotaAdaptiveRetryStrategy(maxAttempts);
+    let token = await retry.acquireInitialRetryToken();
+    let pending: Record<string, unknown>[] = [...new Set(keys.slice(i, i + KEYS_PER_BATCH_GET))].map((key) => ({ [IMAGE_KEY]: key }));
+    while (pending.length > 0) {
+      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      for (const item of out.Responses?.[table] ?? []) found.set(item[IMAGE_KEY] as string, withoutFolder<R>(item));
+      pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
+      if (pending.length === 0) break;
+      token = await retry.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' }).catch(() => {
+        throw new Error(`BatchGetItem from ${table}: ${pending.length} keys still unprocessed after ${token.getRetryCount() + 1} attempts`);
+      });
+      await sleep(token.getRetryDelay());
+    }
+  }
+  return found;
 }

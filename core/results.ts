@@ -96,6 +96,8 @@ export class ShardTally {
   /** A dry run's actions (a shard's worth, at most its manifest) and their totals. */
   readonly planned: PlannedAction[] = [];
   readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
+  /** Set by a job that keeps image records (resize with a table). */
+  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number };
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}

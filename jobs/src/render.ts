@@ -19,6 +19,8 @@ import type heicDecode from 'heic-decode';
 import sharp, { type Sharp } from 'sharp';
 import { INPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { FailureCode } from '../../core/failures';
+import { sourceHeaderOf, type Placeholder, type SourceDetails } from '../../core/records/record';
+import { placeholderFrom } from './placeholder';
 
 export interface RenderOptions {
   readonly maxPixels: number;
@@ -33,6 +35,8 @@ export interface SourceFacts {
   readonly width: number;
   readonly height: number;
   readonly pages: number;
+  /** Several frames meant to play (core/records/record.ts sourceHeaderOf), not a multi-page TIFF. */
+  readonly animated: boolean;
   readonly space: string;
   readonly hasAlpha: boolean;
   readonly orientation: number;
@@ -87,6 +91,7 @@ export async function inspect(input: Buffer, options: Pick<RenderOptions, 'maxPi
     width: meta.autoOrient.width,
     height: meta.autoOrient.height,
     pages: meta.pages ?? 1,
+    animated: sourceHeaderOf(meta).animated,
     space: meta.space,
     hasAlpha: meta.hasAlpha,
     orientation: meta.orientation ?? 1,
@@ -131,8 +136,20 @@ interface Level {
   readonly info: sharp.OutputInfo;
 }
 
+/** The record's source fields (core/records/record.ts) from the facts inspect read. */
+export function sourceDetailsOf(facts: SourceFacts): SourceDetails {
+  return { width: facts.width, height: facts.height, format: facts.format, hasAlpha: facts.hasAlpha, animated: facts.animated, pages: facts.pages, space: facts.space };
+}
+
+export interface Rendered {
+  readonly source: SourceFacts;
+  readonly renditions: Rendition[];
+  /** From the smallest whole-image level the cascade decoded (the record's placeholder). */
+  readonly placeholder: Placeholder;
+}
+
 /** `inspected`: the input's facts when the caller read its header already (inspect). */
-export async function render(input: Buffer, presets: readonly Preset[], options: RenderOptions, inspected?: SourceFacts): Promise<{ source: SourceFacts; renditions: Rendition[] }> {
+export async function render(input: Buffer, presets: readonly Preset[], options: RenderOptions, inspected?: SourceFacts): Promise<Rendered> {
   const source = inspected ?? (await inspect(input, options));
   const ordered = [...presets].sort((a, b) => presetScale(b, source.width, source.height) - presetScale(a, source.width, source.height));
   const renditions: Rendition[] = [];
@@ -154,7 +171,20 @@ export async function render(input: Buffer, presets: readonly Preset[], options:
     preset.formats.forEach((format, i) => renditions.push({ preset: preset.name, format, width: resized.info.width, height: resized.info.height, data: outputs[i]! }));
     if (keepsWholeImage(preset)) level = resized;
   }
-  return { source, renditions };
+  return { source, renditions, placeholder: await placeholderOfLevel(level, heic, input, source, options) };
+}
+
+/**
+ * The cascade's last whole-image level is its smallest: the placeholder shrinks it further. Only
+ * when every preset crops is the image decoded again for it (shrink-on-load keeps that cheap).
+ */
+async function placeholderOfLevel(level: Level | undefined, heic: Level | undefined, input: Buffer, source: SourceFacts, options: RenderOptions): Promise<Placeholder> {
+  try {
+    if (level) return await placeholderFrom(level);
+    return await placeholderFrom(heic ? fromHeic(heic, source.hasAlpha) : decode(input, options));
+  } catch (error) {
+    throw classifyDecodeError(error);
+  }
 }
 
 /**

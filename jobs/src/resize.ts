@@ -11,18 +11,22 @@
  * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { recordTime } from '../../core/image-table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
-import { FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
+import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
 import { renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
-import { failure } from '../../core/failures';
+import { type Failure, failure } from '../../core/failures';
+import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, skippedRecord, type WrittenRendition } from '../../core/records/record';
 import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
 import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { inspect, render, RenderError, type RenderOptions, type Rendition, type SourceFacts } from './render';
+import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from './render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
+import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
+import { backfillRecord, renditionFromHead } from './backfill';
 
 /** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
 export const SOURCE_ETAG_META = 'source-etag';
@@ -46,7 +50,21 @@ interface ResizeShard {
   readonly listings?: Map<string, ListingCursor>;
   /** Bytes the images being rendered may hold at once (core/memory-budget.ts). */
   readonly budget: MemoryBudget;
+  /** The image records, when the job has a table (jobs/src/records.ts). */
+  readonly records?: ShardRecords;
 }
+
+/** What handling one image learnt that its record needs. */
+interface ItemNotes {
+  facts?: SourceFacts;
+  placeholder?: Placeholder;
+  /** Renditions written now, with the ETag S3 answered. */
+  readonly written: WrittenRendition[];
+  /** Renditions already current (their HEAD); undefined when none was asked (the catalogue said all are current). */
+  current?: WrittenRendition[];
+}
+
+type Wanted = { preset: Preset; format: OutputFormat; key: string };
 
 /**
  * The shard's images in flight are at most resize.concurrency (runShard), and fewer when they are
@@ -63,25 +81,107 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     log: ctx.log.child({ shard: ctx.shard, operation: 'resize' }),
     ...(isDenseWork(plan) ? { listings: new Map<string, ListingCursor>() } : {}),
     budget: new MemoryBudget(budgetBytes(ctx.memoryMiB)),
+    records: shardRecords(ctx, plan.dryRun),
   };
-  return runShard(ctx, 'resize', plan, { concurrency: config.resize.concurrency, handle: (item, tally) => handle(shard, item, tally) });
+  const { records } = shard;
+  return runShard(ctx, 'resize', plan, {
+    concurrency: config.resize.concurrency,
+    handle: (item, tally) => handle(shard, item, tally),
+    ...(records ? { finish: (tally: ShardTally) => records.finish(tally) } : {}),
+  });
 }
 
 const recipe = (s: ResizeShard, preset: Preset, format: OutputFormat) => renditionRecipe(preset, format, s.config.resize);
 
 async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
   if (item.change === 'deleted') return prune(s, item, tally);
-  const due = await dueRenditions(s, item, tally);
+  if (!s.records) return resizeItem(s, item, tally);
+  const notes: ItemNotes = { written: [] };
+  const watched = watchOutcome(tally);
+  let outcome: Outcome | undefined;
+  try {
+    await resizeItem(s, item, watched.tally, notes);
+    outcome = watched.outcome();
+  } catch (error) {
+    // runShard tallies this failure: the record says the same.
+    outcome = { fail: failure(item.key, 'internal-error', errorText(error)) };
+    throw error;
+  } finally {
+    const queued = queuedRecord(s, item, outcome, notes);
+    if (queued) s.records.add(queued);
+  }
+}
+
+/**
+ * The item's facts as its record keeps them: Last-Modified to the second, as S3 keeps it (a
+ * listing shows `.000Z`) and as the store compares it (core/image-table.ts recordTime).
+ */
+function recordFacts(item: WorkItem): WorkItem {
+  const seconds = new Date(Math.floor(Date.parse(item.lastModified) / 1000) * 1000).toISOString();
+  return { ...item, lastModified: recordTime(seconds) };
+}
+
+type Outcome = { processed: true } | { skip: { code: string; message?: string } } | { fail: Failure };
+
+/** The tally, seen through: the one outcome the item gets is kept for its record. */
+function watchOutcome(tally: ShardTally): { tally: ShardTally; outcome: () => Outcome | undefined } {
+  let outcome: Outcome | undefined;
+  const seen: Partial<ShardTally> = {
+    processed: () => ((outcome = { processed: true }), tally.processed()),
+    skip: (key, code, message) => ((outcome = { skip: { code, message } }), tally.skip(key, code, message)),
+    fail: (f) => ((outcome = { fail: f }), tally.fail(f)),
+  };
+  const proxy = new Proxy(tally, {
+    get: (target, prop, receiver) => (prop in seen ? seen[prop as keyof ShardTally] : Reflect.get(target, prop, receiver)),
+  });
+  return { tally: proxy, outcome: () => outcome };
+}
+
+/** The item's record from its outcome, or what a backfill needs; undefined when it gets none (a dry run's). */
+function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefined, notes: ItemNotes): QueuedRecord | undefined {
+  const facts = recordFacts(item);
+  const context = s.records!.context(new Date().toISOString());
+  const source = notes.facts && sourceDetailsOf(notes.facts);
+  if (!outcome) return undefined;
+  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable };
+  if ('skip' in outcome) {
+    if (outcome.skip.code === 'up-to-date') return { backfill: item, build: () => backfill(s, item, notes.current) };
+    if (outcome.skip.code === 'dry-run') return undefined;
+    return { record: skippedRecord(facts, { code: outcome.skip.code, message: outcome.skip.message ?? '' }, context, source) };
+  }
+  const renditions = [...notes.written, ...(notes.current ?? [])].sort((a, b) => compareKeys(a.key, b.key));
+  if (!source || !notes.placeholder || renditions.length === 0) return undefined;
+  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context) };
+}
+
+/** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
+async function backfill(s: ResizeShard, item: WorkItem, known: WrittenRendition[] | undefined): Promise<ImageRecord | undefined> {
+  try {
+    const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
+    if (renditions.length === 0) return undefined;
+    return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
+  } catch (error) {
+    s.log.warn('no record backfilled', { key: item.key, error: errorText(error) });
+    return undefined;
+  }
+}
+
+const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => presets.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
+
+async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<void> {
+  const due = await dueRenditions(s, item, tally, notes);
   if (!due) return;
   const body = await readSource(s, item, tally);
   if (!body) return;
   const admitted = await admit(s, item, body, tally);
   if (!admitted) return;
+  if (notes) notes.facts = admitted.facts;
   try {
-    const renditions = await renderDue(s, item, body, due.presets, admitted.facts, tally);
-    if (!renditions) return;
+    const rendered = await renderDue(s, item, body, due.presets, admitted.facts, tally);
+    if (!rendered) return;
+    if (notes) notes.placeholder = rendered.placeholder;
     try {
-      await writeRenditions(s, item, renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally);
+      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
     } catch (error) {
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
@@ -96,14 +196,17 @@ async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promis
  * The presets to render and the rendition keys to write, or undefined when the item's outcome is
  * already on the tally (skipped, up to date, a dry run's plan, or the check failed).
  */
-async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
+async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
   if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
   const due = s.presets.filter((p) => item.presets.includes(p.name));
   if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
-  const wanted = due.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
+  // A record lists every rendition: the current ones of presets not due are asked too.
+  const wanted = wantedOf(notes ? s.presets : due, item);
   let stale;
   try {
-    stale = await staleOutputs(s, item, wanted);
+    const outputs = await staleOutputs(s, item, wanted);
+    stale = outputs.stale.filter((w) => due.includes(w.preset));
+    if (notes) notes.current = outputs.current;
   } catch (error) {
     return void tally.fail(failure(item.key, 'read-failed', `checking existing renditions: ${errorText(error)}`));
   }
@@ -175,9 +278,9 @@ async function admit(s: ResizeShard, item: WorkItem, body: Buffer, tally: ShardT
 }
 
 /** Every due preset × format of the image; undefined when its failure is on the tally. */
-async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: readonly Preset[], facts: SourceFacts, tally: ShardTally): Promise<Rendition[] | undefined> {
+async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: readonly Preset[], facts: SourceFacts, tally: ShardTally): Promise<Rendered | undefined> {
   try {
-    return (await render(body, presets, s.options, facts)).renditions;
+    return await render(body, presets, s.options, facts);
   } catch (error) {
     if (error instanceof RenderError) return void tally.fail(failure(item.key, error.code, error.message));
     throw error;
@@ -185,13 +288,14 @@ async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: 
 }
 
 /** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
-async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally): Promise<void> {
+async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      await s.ctx.s3.send(
+      const key = renditionKey(r.preset, item.key, r.format);
+      const put = await s.ctx.s3.send(
         new PutObjectCommand({
           Bucket: s.config.buckets.renditions,
-          Key: renditionKey(r.preset, item.key, r.format),
+          Key: key,
           Body: r.data,
           ContentType: FORMAT_CONTENT_TYPE[r.format],
           CacheControl: s.config.resize.cacheControl,
@@ -199,6 +303,7 @@ async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: reado
         }),
       );
       tally.output(`${r.preset}/${r.format}`, r.data.length);
+      notes?.written.push({ preset: r.preset, format: r.format, key, width: r.width, height: r.height, bytes: r.data.length, etag: put.ETag! });
     }),
   );
 }
@@ -211,24 +316,33 @@ function listingOf(s: ResizeShard, preset: string, format: string): ListingCurso
   return cursor;
 }
 
-/** The wanted renditions that are missing, or were made from another version of the source or with another recipe. */
-async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: { preset: Preset; format: OutputFormat; key: string }[]) {
-  if (s.plan.force) return wanted;
+/**
+ * The wanted renditions that are missing, or were made from another version of the source or with
+ * another recipe (stale), and the rest as their HEAD describes them (current).
+ */
+async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: Wanted[]): Promise<{ stale: Wanted[]; current: WrittenRendition[] }> {
+  if (s.plan.force) return { stale: wanted, current: [] };
+  const found = await currentRenditions(s, item, wanted, true);
+  return { stale: wanted.filter((_, i) => !found[i]), current: found.filter((r): r is WrittenRendition => r !== undefined) };
+}
+
+/** Each wanted rendition if it carries this source ETag, its recipe and its size (HEAD); on dense work, only those the listing shows are asked. */
+async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[], listed = false): Promise<(WrittenRendition | undefined)[]> {
   const etag = item.etag.replaceAll('"', '');
-  const current = await Promise.all(
+  return Promise.all(
     wanted.map(async (w) => {
       // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
-      if (s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return false;
+      if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return undefined;
       try {
         const head = await s.ctx.s3.send(new HeadObjectCommand({ Bucket: s.config.buckets.renditions, Key: w.key }));
-        return head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(s, w.preset, w.format);
+        const current = head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(s, w.preset, w.format);
+        return current ? renditionFromHead(w, head) : undefined;
       } catch (error) {
-        if (isNotFound(error)) return false;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     }),
   );
-  return wanted.filter((_, i) => !current[i]);
 }
 
 /**
@@ -236,7 +350,7 @@ async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: { preset: Pr
  * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
  * too); each is deleted only if it was made from this original (its source ETag) and is still
  * the object that HEAD saw (DeleteObject with If-Match), so a rendition another image wrote in
- * the meantime is never deleted.
+ * the meantime is never deleted. Its record is deleted with them.
  */
 async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
   const { ctx, config, plan, log } = s;
@@ -274,6 +388,9 @@ async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise
         }
       }
     }
+    // The record goes in the same step (if it still describes this version), so that an
+    // application never finds a record whose renditions are gone.
+    await s.records?.remove(item);
   } catch (error) {
     return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
   }
