@@ -1,0 +1,261 @@
+/**
+ * The one DynamoDB module: the image records' store (core/image-table.ts names the table). The
+ * same code runs against DynamoDB or the embedded server (local/dynamodb-server.ts) by endpoint
+ * alone.
+ *
+ * Environment (all optional):
+ * - `AWS_ENDPOINT_URL_DYNAMODB`: a DynamoDB-compatible endpoint (e.g. the embedded server).
+ * - `AWS_REGION`: defaults to us-east-1 when nothing else sets it.
+ * - `NIGHTSHIFT_DYNAMODB_MAX_ATTEMPTS`: attempts per request, including the first (default 8),
+ *   with the S3 client's retry policy (adapters/retry.ts): adaptive backoff, no retry quota.
+ * - `NIGHTSHIFT_IMAGE_TABLE`: the records' table (default: core/image-table.ts's name).
+ *
+ * Writes are conditioned, so they go in TransactWriteItems, not BatchWriteItem: "you cannot
+ * specify conditions on individual put and delete requests" in a batch (DynamoDB API reference,
+ * BatchWriteItem). A transaction of 25 puts costs one request, as a batch of 25 would (and twice
+ * the write units: DynamoDB developer guide, "Capacity management for transactions").
+ */
+import { DynamoDBClient, type DynamoDBClientConfig, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { FOLDER_INDEX, IMAGE_KEY, IMAGE_TABLE_NAME, folderOf, recordTime } from '../core/image-table';
+import { UsageError } from '../core/validation';
+import { NoQuotaAdaptiveRetryStrategy } from './retry';
+
+export interface DynamoOptions {
+  readonly endpoint?: string;
+  readonly region?: string;
+  readonly maxAttempts?: number;
+  /** Sockets per client; size it to the request concurrency. Default: 64. */
+  readonly maxSockets?: number;
+}
+
+const DEFAULT_MAX_ATTEMPTS = 8;
+/** Actions per TransactWriteItems: the issue's batch size (a transaction takes up to 100). */
+export const RECORDS_PER_REQUEST = 25;
+
+export function createDynamoClient(options: DynamoOptions = {}, env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
+  return new DynamoDBClient(dynamoClientConfig(options, env));
+}
+
+function maxAttemptsOf(options: DynamoOptions, env: NodeJS.ProcessEnv): number {
+  const value = env.NIGHTSHIFT_DYNAMODB_MAX_ATTEMPTS;
+  if (options.maxAttempts !== undefined || value === undefined || value === '') return options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`NIGHTSHIFT_DYNAMODB_MAX_ATTEMPTS must be a whole number >= 1, received ${JSON.stringify(value)}: unset it for the default of ${DEFAULT_MAX_ATTEMPTS}`);
+  return n;
+}
+
+export function dynamoClientConfig(options: DynamoOptions = {}, env: NodeJS.ProcessEnv = process.env): DynamoDBClientConfig {
+  const endpoint = options.endpoint ?? env.AWS_ENDPOINT_URL_DYNAMODB;
+  const config: DynamoDBClientConfig = {
+    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    retryStrategy: new NoQuotaAdaptiveRetryStrategy(maxAttemptsOf(options, env)),
+    requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
+  };
+  if (endpoint) {
+    config.endpoint = endpoint;
+    // Local servers accept any key pair; a real endpoint gets the default credential chain.
+    if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) config.credentials = { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' };
+  }
+  return config;
+}
+
+function isLoopback(endpoint: string): boolean {
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+/** True when DynamoDB answered that the table (or index) does not exist. */
+export function isNotFound(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'ResourceNotFoundException';
+}
+
+/** What the store needs of a record: its key and the source version it describes. */
+export interface StoredRecord {
+  readonly key: string;
+  readonly etag: string;
+  /** The source's Last-Modified, UTC to the second (core/image-table.ts, recordTime). */
+  readonly lastModified: string;
+}
+
+export interface PutRecordsResult {
+  /** Keys whose record was written. */
+  readonly written: string[];
+  /** Keys left as they were: the table holds a record of a newer source version. */
+  readonly superseded: string[];
+}
+
+export interface FolderPage<R> {
+  readonly items: R[];
+  /** Where the next page starts; null after the last one. */
+  readonly cursor: string | null;
+}
+
+/**
+ * A put wins unless the table holds a record of a newer source version: none there, an older
+ * Last-Modified, or the same version (same time and ETag: a redrive, or renditions added). A
+ * record of the same time with another ETag stays: which came first is unknowable from S3's
+ * one-second times, and a new ETag normally comes with a later time.
+ */
+const NEWER_OR_SAME_VERSION = 'attribute_not_exists(#key) OR #lastModified < :lm OR (#lastModified = :lm AND #etag = :etag)';
+
+/** Cancellation reasons that a later attempt may not meet (DynamoDB API reference, TransactWriteItems). */
+const RETRYABLE_REASONS = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'TransactionConflict']);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly retry: NoQuotaAdaptiveRetryStrategy;
+  private sent = 0;
+
+  constructor(
+    client: DynamoDBClient,
+    readonly table: string = process.env.NIGHTSHIFT_IMAGE_TABLE || IMAGE_TABLE_NAME,
+    maxAttempts = DEFAULT_MAX_ATTEMPTS,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.retry = new NoQuotaAdaptiveRetryStrategy(maxAttempts);
+    // Inside the SDK's retries, so each attempt counts (for the bench's requests per image).
+    this.doc.middlewareStack.add((next) => (args) => ((this.sent += 1), next(args)), { step: 'deserialize' });
+  }
+
+  /** HTTP requests sent so far, retries included. */
+  requests(): number {
+    return this.sent;
+  }
+
+  /** Writes records 25 to a request, each unless a newer one is there; says which were superseded. */
+  async putRecords(records: readonly R[]): Promise<PutRecordsResult> {
+    const items = records.map((r) => ({ ...r, lastModified: recordTime(r.lastModified), [FOLDER_INDEX.partitionKey]: folderOf(r.key) }));
+    const keys = new Set<string>();
+    for (const { key } of items) {
+      if (keys.has(key)) throw new Error(`putRecords: two records for ${JSON.stringify(key)} in one call; pass each key once`);
+      keys.add(key);
+    }
+    const result: PutRecordsResult = { written: [], superseded: [] };
+    for (let i = 0; i < items.length; i += RECORDS_PER_REQUEST) await this.putChunk(items.slice(i, i + RECORDS_PER_REQUEST), result);
+    return result;
+  }
+
+  /** One transaction, sent again without the superseded records and after throttling, until done. */
+  private async putChunk(chunk: (R & { folder: string })[], result: PutRecordsResult): Promise<void> {
+    let pending = chunk;
+    let token = await this.retry.acquireInitialRetryToken();
+    while (pending.length > 0) {
+      const reasons = await this.transact(pending);
+      if (!reasons) {
+        result.written.push(...pending.map((r) => r.key));
+        return;
+      }
+      const codes = reasons.map((r) => r.Code ?? 'None');
+      const unexpected = codes.find((c) => c !== 'None' && c !== 'ConditionalCheckFailed' && !RETRYABLE_REASONS.has(c));
+      if (unexpected) throw new Error(`TransactWriteItems to ${this.table} cancelled: ${unexpected} (${reasons.find((r) => r.Code === unexpected)?.Message ?? 'no message'})`);
+      result.superseded.push(...pending.filter((_, i) => codes[i] === 'ConditionalCheckFailed').map((r) => r.key));
+      const throttled = codes.some((c) => RETRYABLE_REASONS.has(c));
+      pending = pending.filter((_, i) => codes[i] !== 'ConditionalCheckFailed');
+      if (throttled && pending.length > 0) {
+        token = await this.retry.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' }).catch(() => {
+          throw new Error(`TransactWriteItems to ${this.table} still throttled after ${token.getRetryCount() + 1} attempts (${codes.filter((c) => RETRYABLE_REASONS.has(c))[0]}): ${pending.length} records not written`);
+        });
+        await sleep(token.getRetryDelay());
+      }
+    }
+  }
+
+  /** Sends one transaction of conditioned puts: undefined when it went through, else its cancellation reasons. */
+  private async transact(records: readonly R[]): Promise<{ Code?: string; Message?: string }[] | undefined> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: records.map((r) => ({
+            Put: {
+              TableName: this.table,
+              Item: r,
+              ConditionExpression: NEWER_OR_SAME_VERSION,
+              ExpressionAttributeNames: { '#key': IMAGE_KEY, '#lastModified': 'lastModified', '#etag': 'etag' },
+              ExpressionAttributeValues: { ':lm': r.lastModified, ':etag': r.etag },
+            },
+          })),
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException) || error.CancellationReasons?.length !== records.length) throw error;
+      return error.CancellationReasons;
+    }
+  }
+
+  async getRecord(key: string): Promise<R | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { [IMAGE_KEY]: key } }));
+    return out.Item ? withoutFolder<R>(out.Item) : undefined;
+  }
+
+  /**
+   * The records directly in `folder`, in key order (UTF-8 byte order: DynamoDB developer guide,
+   * "Key condition expressions for the Query operation"), `limit` at most, from `cursor` on. A
+   * Query stops at 1 MB as well as at its Limit (DynamoDB API reference, Query): short pages are
+   * followed on until `limit` records or the end, so every record appears once across pages.
+   */
+  async listFolder(folder: string, limit: number, cursor?: string | null): Promise<FolderPage<R>> {
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`limit must be a whole number >= 1, received ${JSON.stringify(limit)}`);
+    const items: R[] = [];
+    let start = cursor ? decodeCursor(cursor, folder) : undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: FOLDER_INDEX.name,
+          KeyConditionExpression: '#folder = :folder',
+          ExpressionAttributeNames: { '#folder': FOLDER_INDEX.partitionKey },
+          ExpressionAttributeValues: { ':folder': folder },
+          Limit: limit - items.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []).map((i) => withoutFolder<R>(i)));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    return { items, cursor: start ? encodeCursor(start) : null };
+  }
+
+  /** Deletes the record of `key` if it is still of `etag`: true when deleted, false when absent or of another version. */
+  async deleteRecord(key: string, etag: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.table, Key: { [IMAGE_KEY]: key }, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+}
+
+/** The stored item without the index attribute the store adds. */
+function withoutFolder<R>(item: Record<string, unknown>): R {
+  const { [FOLDER_INDEX.partitionKey]: _folder, ...record } = item;
+  return record as R;
+}
+
+function encodeCursor(lastEvaluatedKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(lastEvaluatedKey)).toString('base64url');
+}
+
+function decodeCursor(cursor: string, folder: string): Record<string, unknown> {
+  let key: Record<string, unknown> | undefined;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    key = undefined;
+  }
+  if (!key || key[FOLDER_INDEX.partitionKey] !== folder || typeof key[IMAGE_KEY] !== 'string' || Object.keys(key).length !== 2) {
+    throw new UsageError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing of ${JSON.stringify(folder)} gave: start again without a cursor`);
+  }
+  return key;
+}

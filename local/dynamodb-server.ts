@@ -1,0 +1,94 @@
+/**
+ * The embedded DynamoDB-compatible server: dynalite (LevelDB on disk) on loopback, behind a layer
+ * of ours (local/dynamodb-layer.ts) for the TransactWriteItems dynalite lacks, with the image
+ * records' table (core/image-table.ts) created if missing. Used through the same client code as
+ * DynamoDB itself (adapters/dynamodb.ts), by endpoint alone.
+ *
+ * One process opens a data directory at a time (LevelDB locks it): the directory is the local
+ * runtime's `.nightshift/dynamodb`, covered by the same claim as the S3 data (local/data-dir.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { createDynamoClient, isNotFound } from '../adapters/dynamodb';
+import { FOLDER_INDEX, IMAGE_KEY, IMAGE_TABLE_ATTRIBUTES, IMAGE_TABLE_NAME } from '../core/image-table';
+import { startDynamoLayer } from './dynamodb-layer';
+
+export interface EmbeddedDynamoOptions {
+  /** Where the tables persist (LevelDB). Default: in memory only. */
+  readonly dataDir?: string;
+  /** Port on 127.0.0.1. Default: 0 (any free port). */
+  readonly port?: number;
+  /** The image records' table name (default: core/image-table.ts's). */
+  readonly table?: string;
+  readonly region?: string;
+}
+
+export interface EmbeddedDynamo {
+  /** `http://127.0.0.1:<port>`: AWS_ENDPOINT_URL_DYNAMODB for the clients. */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly region: string;
+  readonly table: string;
+  /** Requests received so far, by operation: a snapshot. */
+  requests(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): Promise<EmbeddedDynamo> {
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  // Tables become ACTIVE at once: nothing here waits for provisioning.
+  const server: Server = dynalite({ path: options.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const layer = await startDynamoLayer({ upstreamPort: (server.address() as AddressInfo).port, port: options.port });
+  const endpoint = `http://127.0.0.1:${layer.port}`;
+  const region = options.region ?? 'us-east-1';
+  const table = options.table ?? IMAGE_TABLE_NAME;
+  const stop = async () => {
+    await layer.close();
+    await new Promise<void>((resolve, reject) => server.close((error?: Error) => (error ? reject(error) : resolve())));
+  };
+  const client = createDynamoClient({ endpoint, region, maxAttempts: 3 });
+  try {
+    await ensureImageTable(client, table);
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    client.destroy();
+  }
+  return { endpoint, port: layer.port, region, table, requests: () => layer.requests(), stop };
+}
+
+/** Creates the image records' table as core/image-table.ts describes it, unless it exists. */
+async function ensureImageTable(client: DynamoDBClient, table: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: table }));
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: IMAGE_TABLE_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [{ AttributeName: IMAGE_KEY, KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: FOLDER_INDEX.name,
+          KeySchema: [
+            { AttributeName: FOLDER_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: FOLDER_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+}
