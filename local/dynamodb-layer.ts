@@ -19,11 +19,15 @@
  * transaction half applied (DynamoDB developer guide, "Isolation levels for DynamoDB transactions":
  * serializable between a transaction and standard writes and GetItem).
  *
+ * An empty string as a secondary index key value (local/dynamodb-index-keys.ts): refused with
+ * DynamoDB's ValidationException, where dynalite would accept it.
+ *
  * Everything else passes through untouched.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { emptyIndexKeyMessage, INDEX_KEY_OPERATIONS, type IndexSchema, tablesOf } from './dynamodb-index-keys';
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 const MAX_ACTIONS = 100;
@@ -246,10 +250,63 @@ export async function startDynamoLayer(options: { upstreamPort: number; port?: n
     req.pipe(up);
   };
 
+  /** Each table's secondary indexes, as DescribeTable gives them; forgotten when a table changes. */
+  const indexSchemas = new Map<string, IndexSchema[]>();
+  const indexesOf = async (table: string): Promise<IndexSchema[]> => {
+    const known = indexSchemas.get(table);
+    if (known) return known;
+    const described = await call('DescribeTable', { TableName: table });
+    if (described.status !== 200) return []; // dynalite answers the request itself with its error
+    const t = described.body.Table as { GlobalSecondaryIndexes?: Json[]; LocalSecondaryIndexes?: Json[] };
+    const indexes = [...(t.GlobalSecondaryIndexes ?? []), ...(t.LocalSecondaryIndexes ?? [])].map((i) => ({
+      name: String(i.IndexName),
+      keys: (i.KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName),
+    }));
+    indexSchemas.set(table, indexes);
+    return indexes;
+  };
+  /** The ValidationException for an empty index key value in the request, if it has one. */
+  const checkIndexKeys = async (op: string, request: Json): Promise<Answer | undefined> => {
+    const schemas = new Map<string, IndexSchema[]>();
+    for (const table of tablesOf(op, request)) schemas.set(table, await indexesOf(table));
+    const refused = emptyIndexKeyMessage(op, request, (table) => schemas.get(table) ?? []);
+    return refused === undefined ? undefined : validation(refused);
+  };
+
+  /** A request read whole (to check it) passed on as it came. */
+  const forwardRead = (req: IncomingMessage, body: Buffer, res: ServerResponse, release: () => void) => {
+    res.on('close', release);
+    const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', () => (res.headersSent ? res.destroy() : send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'upstream unreachable' } })));
+    up.end(body);
+  };
+
   const server = createServer((req, res) => {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target || 'other';
     counts[op] = (counts[op] ?? 0) + 1;
+    if (/^(Create|Delete|Update)Table$/.test(op)) indexSchemas.clear();
+    if (op !== 'TransactWriteItems' && INDEX_KEY_OPERATIONS.has(op)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        void (async () => {
+          const body = Buffer.concat(chunks);
+          let refused: Answer | undefined;
+          try {
+            refused = await checkIndexKeys(op, JSON.parse(body.toString('utf8')) as Json);
+          } catch {
+            refused = undefined; // not JSON: dynalite answers it
+          }
+          if (refused) return send(res, refused);
+          forwardRead(req, body, res, await gate.acquire(false));
+        })();
+      });
+      return;
+    }
     if (op !== 'TransactWriteItems') {
       req.pause();
       void gate.acquire(false).then((release) => forward(req, res, release));
@@ -265,6 +322,8 @@ export async function startDynamoLayer(options: { upstreamPort: number; port?: n
         } catch {
           return send(res, { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } });
         }
+        const refused = await checkIndexKeys(op, request).catch(() => undefined);
+        if (refused) return send(res, refused);
         const release = await gate.acquire(true);
         try {
           send(res, await transact(request));
