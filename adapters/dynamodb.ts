@@ -159,6 +159,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
       if (unexpected) throw new Error(`TransactWriteItems to ${this.table} cancelled: ${unexpected} (${reasons.find((r) => r.Code === unexpected)?.Message ?? 'no message'})`);
       result.superseded.push(...pending.filter((_, i) => codes[i] === 'ConditionalCheckFailed').map((r) => r.key));
       const throttled = codes.some((c) => RETRYABLE_REASONS.has(c));
+      if (!throttled && !codes.includes('ConditionalCheckFailed')) throw new Error(`TransactWriteItems to ${this.table} cancelled without a reason: ${codes.join(', ')}`);
       pending = pending.filter((_, i) => codes[i] !== 'ConditionalCheckFailed');
       if (throttled && pending.length > 0) {
         token = await this.retry.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' }).catch(() => {
