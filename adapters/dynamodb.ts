@@ -215,7 +215,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`limit must be a whole number >= 1, received ${JSON.stringify(limit)}`);
     const items: R[] = [];
     const stored = folderAttribute(folder);
-    let start = cursor ? decodeCursor(cursor, stored) : undefined;
+    let start = cursor ? decodeCursor(cursor, folder) : undefined;
     do {
       const out = await this.doc.send(
         new QueryCommand({
@@ -258,16 +258,16 @@ function encodeCursor(lastEvaluatedKey: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(lastEvaluatedKey)).toString('base64url');
 }
 
-/** The start key of a cursor for the folder stored as `stored`; InvalidCursorError for anything else. */
-function decodeCursor(cursor: string, stored: string): Record<string, unknown> {
+/** The start key of a cursor of `folder`'s listing; InvalidCursorError (the API's 400) for anything else. */
+function decodeCursor(cursor: string, folder: string): Record<string, unknown> {
   let key: Record<string, unknown> | undefined;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
   } catch {
     key = undefined;
   }
-  if (!key || key[FOLDER_ATTR] !== stored || typeof key[TABLE_KEY] !== 'string' || Object.keys(key).length !== 2) {
-    throw new InvalidCursorError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing gave for this folder: start again without a cursor`);
+  if (!key || key[FOLDER_ATTR] !== folderAttribute(folder) || typeof key[TABLE_KEY] !== 'string' || Object.keys(key).length !== 2) {
+    throw new InvalidCursorError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing of ${JSON.stringify(folder)} gave: start again without a cursor`);
   }
   return key;
 }
