@@ -65,8 +65,8 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   return { endpoint, port: layer.port, region, table, requests: () => layer.requests(), stop };
 }
 
-/** Creates the image records' table as core/records/table.ts describes it, unless it exists. */
-async function ensureImageTable(client: DynamoDBClient, table: string): Promise<void> {
+/** Creates the image records' table as core/records/table.ts describes it, unless it exists (a run on a serve's server too). */
+export async function ensureImageTable(client: DynamoDBClient, table: string): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: table }));
     return;
