@@ -357,6 +357,7 @@ describe('the CLI', () => {
       [['local', '--ops', 'backup,xyz'], 'nightshift: --ops: unknown operation "xyz". Valid: backup, resize'],
       [['run', '--ops', 'sort'], '--ops: "sort" is not an operation to choose: every run lists, filters and sorts the corpus'],
       [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
+      [['local', 'serve', '--api-port', '65536'], 'nightshift: --api-port must be a number from 0 to 65535, received "65536"'],
       [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
       [['status', 'latest', 'now'], 'status takes one run'],
       [['local', '--presets', 'thmb'], 'nightshift: --presets: unknown preset "thmb"; did you mean "thumb"? Configured: large, web, small, thumb'],
