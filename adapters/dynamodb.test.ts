@@ -74,18 +74,27 @@ describe('image records store', () => {
     client.destroy();
   });
 
-  // API reference, TransactWriteItems, CancellationReason codes: "Throttling Error: Code:
+  // API reference, TransactWriteItems, Errors: "ProvisionedThroughputExceededException [...] The
+  // Amazon Web Services SDKs for DynamoDB automatically retry requests that receive this
+  // exception", HTTP 400; and among the cancellation reasons, "Throttling Error: Code:
   // ThrottlingError, Messages: Throughput exceeds the current capacity of your table or index.
   // DynamoDB is automatically scaling your table or index so please try again shortly." dynalite
-  // never throttles, so the proxy answers the first transaction so, as DynamoDB would.
-  it('sends a throttled transaction again, with the records a newer one superseded left out', async () => {
+  // never throttles, so the proxy answers the first two transactions so, as DynamoDB would.
+  it('sends a throttled transaction again, with the records a newer one superseded left out, counting every attempt', async () => {
     const { store: seed, client: seedClient } = storeAt(server.endpoint);
     await seed.putRecords([record('thr/newer.jpg', '2026-12-05T00:00:00Z', '"n"')]);
     seedClient.destroy();
-    let throttled = 0;
+    let transactions = 0;
     const proxy = await startDynamoFaultProxy(server.endpoint, (op, body) => {
-      if (op !== 'TransactWriteItems' || throttled > 0) return undefined;
-      throttled++;
+      if (op !== 'TransactWriteItems') return undefined;
+      transactions++;
+      if (transactions === 1) {
+        return {
+          status: 400,
+          body: { __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.' },
+        };
+      }
+      if (transactions > 2) return undefined;
       const reasons = (body.TransactItems as unknown[]).map((_, i) =>
         i === 1
           ? { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' }
@@ -103,8 +112,9 @@ describe('image records store', () => {
     const { store, client } = storeAt(proxy.endpoint);
     const records = [record('thr/a.jpg', '2026-12-01T00:00:00Z', '"a"'), record('thr/newer.jpg', '2026-12-01T00:00:00Z', '"old"'), record('thr/c.jpg', '2026-12-01T00:00:00Z', '"c"')];
     expect(await store.putRecords(records)).toEqual({ written: ['thr/a.jpg', 'thr/c.jpg'], superseded: ['thr/newer.jpg'] });
-    expect(proxy.seen.TransactWriteItems).toBe(2);
-    expect(store.requests()).toBe(2);
+    // The SDK retried the first, the store sent the cancelled one again: three attempts, all counted.
+    expect(proxy.seen.TransactWriteItems).toBe(3);
+    expect(store.requests()).toBe(3);
     expect(await store.getRecord('thr/a.jpg')).toEqual(records[0]);
     expect((await store.getRecord('thr/newer.jpg'))?.etag).toBe('"n"');
     client.destroy();

@@ -21,6 +21,7 @@ import { folderOf } from '../core/records/record';
 import { InvalidCursorError } from '../core/records/store';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, IMAGES_TABLE_NAME, TABLE_KEY, folderAttribute, recordTime } from '../core/records/table';
 import { UsageError } from '../core/validation';
+import type { DeserializeHandlerOptions, DeserializeMiddleware } from '@smithy/types';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
 export interface DynamoOptions {
@@ -118,17 +119,24 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   constructor(
     client: DynamoDBClient,
     readonly table: string = process.env[IMAGES_TABLE_ENV] || IMAGES_TABLE_NAME,
-    maxAttempts = DEFAULT_MAX_ATTEMPTS,
+    /** Sends of one transaction while DynamoDB throttles it (on top of the SDK's own retries of each send). */
+    maxAttempts = maxAttemptsOf({}, process.env),
   ) {
     this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.retry = new NoQuotaAdaptiveRetryStrategy(maxAttempts);
-    // Inside the SDK's retries, so each attempt counts (for the bench's requests per image).
-    this.doc.middlewareStack.add((next) => (args) => ((this.sent += 1), next(args)), { step: 'deserialize' });
   }
 
-  /** HTTP requests sent so far, retries included. */
+  /** HTTP requests this store sent so far, retries included. */
   requests(): number {
     return this.sent;
+  }
+
+  /** The command, counting each of its attempts as it is sent (the step runs inside the SDK's retries). */
+  private counted<C extends { middlewareStack: unknown }>(command: C): C {
+    const stack = command.middlewareStack as { add(middleware: DeserializeMiddleware<object, object>, options: DeserializeHandlerOptions & { name: string; override: boolean }): void };
+    // Named, since lib-dynamodb adds a command's stack to the request twice (its own and the inner command's).
+    stack.add((next) => (args) => ((this.sent += 1), next(args)), { step: 'deserialize', name: 'nightshiftRequestCount', override: true });
+    return command;
   }
 
   /** Writes records 25 to a request, each unless a newer one is there; says which were superseded. */
@@ -173,19 +181,16 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   /** Sends one transaction of conditioned puts: undefined when it went through, else its cancellation reasons. */
   private async transact(records: readonly R[]): Promise<{ Code?: string; Message?: string }[] | undefined> {
     try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: records.map((r) => ({
-            Put: {
-              TableName: this.table,
-              Item: r,
-              ConditionExpression: NEWER_OR_SAME_VERSION,
-              ExpressionAttributeNames: { '#key': TABLE_KEY, '#lastModified': 'lastModified', '#etag': 'etag' },
-              ExpressionAttributeValues: { ':lm': r.lastModified, ':etag': r.etag },
-            },
-          })),
-        }),
-      );
+      const puts = records.map((r) => ({
+        Put: {
+          TableName: this.table,
+          Item: r,
+          ConditionExpression: NEWER_OR_SAME_VERSION,
+          ExpressionAttributeNames: { '#key': TABLE_KEY, '#lastModified': 'lastModified', '#etag': 'etag' },
+          ExpressionAttributeValues: { ':lm': r.lastModified, ':etag': r.etag },
+        },
+      }));
+      await this.doc.send(this.counted(new TransactWriteCommand({ TransactItems: puts })));
       return undefined;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException) || error.CancellationReasons?.length !== records.length) throw error;
@@ -199,7 +204,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   }
 
   async getRecord(key: string): Promise<R | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { [TABLE_KEY]: key } }));
+    const out = await this.doc.send(this.counted(new GetCommand({ TableName: this.table, Key: { [TABLE_KEY]: key } })));
     return out.Item ? withoutFolder<R>(out.Item) : undefined;
   }
 
@@ -217,17 +222,16 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
     const stored = folderAttribute(folder);
     let start = cursor ? decodeCursor(cursor, folder) : undefined;
     do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: FOLDER_INDEX,
-          KeyConditionExpression: '#folder = :folder',
-          ExpressionAttributeNames: { '#folder': FOLDER_ATTR },
-          ExpressionAttributeValues: { ':folder': stored },
-          Limit: limit - items.length,
-          ExclusiveStartKey: start,
-        }),
-      );
+      const query = new QueryCommand({
+        TableName: this.table,
+        IndexName: FOLDER_INDEX,
+        KeyConditionExpression: '#folder = :folder',
+        ExpressionAttributeNames: { '#folder': FOLDER_ATTR },
+        ExpressionAttributeValues: { ':folder': stored },
+        Limit: limit - items.length,
+        ExclusiveStartKey: start,
+      });
+      const out = await this.doc.send(this.counted(query));
       items.push(...(out.Items ?? []).map((i) => withoutFolder<R>(i)));
       start = out.LastEvaluatedKey;
     } while (start && items.length < limit);
@@ -237,9 +241,8 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   /** Deletes the record of `key` if it is still of `etag`: true when deleted, false when absent or of another version. */
   async deleteRecord(key: string, etag: string): Promise<boolean> {
     try {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.table, Key: { [TABLE_KEY]: key }, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } }),
-      );
+      const del = new DeleteCommand({ TableName: this.table, Key: { [TABLE_KEY]: key }, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } });
+      await this.doc.send(this.counted(del));
       return true;
     } catch (error) {
       if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;

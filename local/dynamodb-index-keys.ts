@@ -11,7 +11,7 @@
  *   IndexName: folder-key, IndexKey: folder
  *
  * for a PutItem, BatchWriteItem or TransactWriteItems item and for a Query of the index alike.
- * Part of local/dynamodb-layer.ts; pure, so the layer looks the indexes up first.
+ * Part of local/dynamodb-layer.ts.
  */
 
 type Json = Record<string, unknown>;
@@ -84,3 +84,36 @@ function isEmpty(value: AttributeValue | undefined): boolean {
 
 const message = (index: string, key: string, value: AttributeValue) =>
   `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty ${value.S === '' ? 'string' : 'binary'} value. IndexName: ${index}, IndexKey: ${key}`;
+
+/** The check with each table's indexes as DescribeTable gives them, remembered until a table changes. */
+export class IndexKeys {
+  private readonly schemas = new Map<string, IndexSchema[]>();
+
+  /** `describe`: DescribeTable's `Table`, or undefined when there is none (dynalite then answers the request itself). */
+  constructor(private readonly describe: (table: string) => Promise<Json | undefined>) {}
+
+  /** After CreateTable, DeleteTable or UpdateTable. */
+  forget(): void {
+    this.schemas.clear();
+  }
+
+  /** The ValidationException message for an empty index key value in the request, or undefined. */
+  async refusal(op: string, request: Json): Promise<string | undefined> {
+    const known = new Map<string, IndexSchema[]>();
+    for (const table of tablesOf(op, request)) known.set(table, await this.indexesOf(table));
+    return emptyIndexKeyMessage(op, request, (table) => known.get(table) ?? []);
+  }
+
+  private async indexesOf(table: string): Promise<IndexSchema[]> {
+    const cached = this.schemas.get(table);
+    if (cached) return cached;
+    const t = (await this.describe(table)) as { GlobalSecondaryIndexes?: Json[]; LocalSecondaryIndexes?: Json[] } | undefined;
+    if (!t) return [];
+    const indexes = [...(t.GlobalSecondaryIndexes ?? []), ...(t.LocalSecondaryIndexes ?? [])].map((i) => ({
+      name: String(i.IndexName),
+      keys: (i.KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName),
+    }));
+    this.schemas.set(table, indexes);
+    return indexes;
+  }
+}

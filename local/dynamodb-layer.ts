@@ -27,7 +27,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
-import { emptyIndexKeyMessage, INDEX_KEY_OPERATIONS, type IndexSchema, tablesOf } from './dynamodb-index-keys';
+import { INDEX_KEY_OPERATIONS, IndexKeys } from './dynamodb-index-keys';
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 const MAX_ACTIONS = 100;
@@ -131,91 +131,57 @@ function writeFor(kind: string, spec: Json, before: Item | undefined): { op: str
 
 const errorType = (answer: Answer) => String(answer.body.__type ?? '').split('#')[1] ?? '';
 
-export async function startDynamoLayer(options: { upstreamPort: number; port?: number }): Promise<DynamoLayer> {
-  const gate = new Gate();
-  const counts: Record<string, number> = {};
-  const keySchemas = new Map<string, string[]>();
+/** One request of the layer's own to dynalite. */
+type Call = (op: string, body: Json) => Promise<Answer>;
 
-  /** One request of the layer's own to dynalite (it wants a SigV4-shaped Authorization, not a valid one). */
-  const call = (op: string, body: Json): Promise<Answer> =>
+/** Requests to dynalite on `port` (it wants a SigV4-shaped Authorization, not a valid one). */
+function upstreamCall(port: number): Call {
+  return (op, body) =>
     new Promise((resolve, reject) => {
       const text = JSON.stringify(body);
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: options.upstreamPort,
-          method: 'POST',
-          path: '/',
-          headers: {
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(text),
-            'x-amz-target': TARGET_PREFIX + op,
-            'x-amz-date': '20260101T000000Z',
-            authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 500, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json }));
-        },
-      );
+      const headers = {
+        'content-type': 'application/x-amz-json-1.0',
+        'content-length': Buffer.byteLength(text),
+        'x-amz-target': TARGET_PREFIX + op,
+        'x-amz-date': '20260101T000000Z',
+        authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+      };
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 500, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Json }));
+      });
       req.on('error', reject);
       req.end(text);
     });
+}
 
-  /** The table's key attribute names (to find a Put's item key and to compare items). */
-  const keyNames = async (table: string): Promise<string[] | Answer> => {
-    const known = keySchemas.get(table);
-    if (known) return known;
-    const described = await call('DescribeTable', { TableName: table });
-    if (described.status !== 200) return described;
-    const names = ((described.body.Table as Json).KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName);
-    keySchemas.set(table, names);
-    return names;
-  };
+/** An action ready to apply: its kind and parameters, its item's key, and the item as it was. */
+interface Prepared {
+  kind: string;
+  spec: Json;
+  key: Item;
+  before: Item | undefined;
+}
 
-  /** Each action's table, key and the item as it is now; or the error answer that ends the request. */
-  const prepare = async (entries: Json[]) => {
-    const prepared: { kind: string; spec: Json; key: Item; before: Item | undefined }[] = [];
-    const seen = new Set<string>();
-    for (const entry of entries) {
-      const action = actionOf(entry);
-      if (!action) return validation('TransactItems can only contain one of Check, Put, Update or Delete');
-      const names = await keyNames(String(action.spec.TableName));
-      if (!Array.isArray(names)) return names;
-      const source = (action.kind === 'Put' ? action.spec.Item : action.spec.Key) as Item | undefined;
-      const key = Object.fromEntries(names.map((n) => [n, source?.[n]]));
-      const id = `${String(action.spec.TableName)}\0${JSON.stringify(names.map((n) => key[n]))}`;
-      if (seen.has(id)) return validation('Transaction request cannot include multiple operations on one item');
-      seen.add(id);
-      const got = await call('GetItem', { TableName: action.spec.TableName, Key: key, ConsistentRead: true });
-      if (got.status !== 200) return got;
-      prepared.push({ ...action, key, before: got.body.Item as Item | undefined });
-    }
-    return prepared;
-  };
+/** TransactWriteItems carried out on dynalite; the caller holds the lock alone meanwhile. */
+class Transactions {
+  private readonly keySchemas = new Map<string, string[]>();
 
-  /** Puts back the items of the actions applied so far, newest first. */
-  const restore = async (applied: { spec: Json; key: Item; before: Item | undefined }[]) => {
-    for (const { spec, key, before } of applied.reverse()) {
-      const undone = before ? await call('PutItem', { TableName: spec.TableName, Item: before }) : await call('DeleteItem', { TableName: spec.TableName, Key: key });
-      if (undone.status !== 200) throw new Error(`could not roll back a transaction: ${JSON.stringify(undone.body)}`);
-    }
-  };
+  constructor(private readonly call: Call) {}
 
-  const transact = async (request: Json): Promise<Answer> => {
+  async run(request: Json): Promise<Answer> {
     const entries = request.TransactItems;
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ACTIONS) {
       return validation(`1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to ${MAX_ACTIONS}`);
     }
-    const prepared = await prepare(entries as Json[]);
+    const prepared = await this.prepare(entries as Json[]);
     if (!Array.isArray(prepared)) return prepared;
-    const applied: typeof prepared = [];
+    const applied: Prepared[] = [];
     const reasons: Reason[] = [];
     for (const action of prepared) {
       const write = writeFor(action.kind, action.spec, action.before);
-      const answer = await call(write.op, write.body);
+      const answer = await this.call(write.op, write.body);
       if (answer.status === 200) {
         applied.push(action);
         reasons.push({ Code: 'None' });
@@ -224,116 +190,140 @@ export async function startDynamoLayer(options: { upstreamPort: number; port?: n
         reasons.push({ Code: 'ConditionalCheckFailed', ...old, Message: 'The conditional request failed' });
       } else {
         // An invalid action (a bad expression, a missing table): the whole request fails with its error.
-        await restore(applied);
+        await this.restore(applied);
         return answer;
       }
     }
     if (reasons.every((r) => r.Code === 'None')) return { status: 200, body: {} };
-    await restore(applied);
+    await this.restore(applied);
+    const codes = reasons.map((r) => r.Code).join(', ');
     return {
       status: 400,
       body: {
         __type: 'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
         CancellationReasons: reasons,
-        Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
+        Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes}]`,
       },
     };
-  };
+  }
 
-  const forward = (req: IncomingMessage, res: ServerResponse, release: () => void) => {
-    res.on('close', release);
-    const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => (res.headersSent ? res.destroy() : send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'upstream unreachable' } })));
-    req.pipe(up);
-  };
-
-  /** Each table's secondary indexes, as DescribeTable gives them; forgotten when a table changes. */
-  const indexSchemas = new Map<string, IndexSchema[]>();
-  const indexesOf = async (table: string): Promise<IndexSchema[]> => {
-    const known = indexSchemas.get(table);
+  /** The table's key attribute names (to find a Put's item key), or dynalite's error answer. */
+  private async keyNames(table: string): Promise<string[] | Answer> {
+    const known = this.keySchemas.get(table);
     if (known) return known;
+    const described = await this.call('DescribeTable', { TableName: table });
+    if (described.status !== 200) return described;
+    const names = ((described.body.Table as Json).KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName);
+    this.keySchemas.set(table, names);
+    return names;
+  }
+
+  /** Each action with its item's key and the item as it is now; or the error answer that ends the request. */
+  private async prepare(entries: Json[]): Promise<Prepared[] | Answer> {
+    const prepared: Prepared[] = [];
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const action = actionOf(entry);
+      if (!action) return validation('TransactItems can only contain one of Check, Put, Update or Delete');
+      const names = await this.keyNames(String(action.spec.TableName));
+      if (!Array.isArray(names)) return names;
+      const source = (action.kind === 'Put' ? action.spec.Item : action.spec.Key) as Item | undefined;
+      const key = Object.fromEntries(names.map((n) => [n, source?.[n]]));
+      const id = `${String(action.spec.TableName)}\0${JSON.stringify(names.map((n) => key[n]))}`;
+      if (seen.has(id)) return validation('Transaction request cannot include multiple operations on one item');
+      seen.add(id);
+      const got = await this.call('GetItem', { TableName: action.spec.TableName, Key: key, ConsistentRead: true });
+      if (got.status !== 200) return got;
+      prepared.push({ ...action, key, before: got.body.Item as Item | undefined });
+    }
+    return prepared;
+  }
+
+  /** Puts back the items of the actions applied so far, newest first. */
+  private async restore(applied: Prepared[]): Promise<void> {
+    for (const { spec, key, before } of [...applied].reverse()) {
+      const undone = before ? await this.call('PutItem', { TableName: spec.TableName, Item: before }) : await this.call('DeleteItem', { TableName: spec.TableName, Key: key });
+      if (undone.status !== 200) throw new Error(`could not roll back a transaction: ${JSON.stringify(undone.body)}`);
+    }
+  }
+}
+
+/** Passes a request through to dynalite, streamed (or its body, read already), releasing the shared lock once answered. */
+function forward(upstreamPort: number, req: IncomingMessage, res: ServerResponse, release: () => void, body?: Buffer): void {
+  res.on('close', release);
+  const up = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  up.on('error', () => (res.headersSent ? res.destroy() : send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'upstream unreachable' } })));
+  if (body) up.end(body);
+  else req.pipe(up);
+}
+
+/** Reads a request whole, refuses it if it has an empty index key value, else passes it on under the shared lock. */
+function checkedRequest(upstreamPort: number, indexKeys: IndexKeys, op: string, gate: Gate, req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    void (async () => {
+      const body = Buffer.concat(chunks);
+      let refused: string | undefined;
+      try {
+        refused = await indexKeys.refusal(op, JSON.parse(body.toString('utf8')) as Json);
+      } catch {
+        refused = undefined; // not JSON: dynalite answers it
+      }
+      if (refused !== undefined) return send(res, validation(refused));
+      forward(upstreamPort, req, res, await gate.acquire(false), body);
+    })();
+  });
+}
+
+/** Reads a TransactWriteItems request and answers it, holding the lock alone while it runs. */
+function transactRequest(transactions: Transactions, indexKeys: IndexKeys, gate: Gate, req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    void (async () => {
+      let request: Json;
+      try {
+        request = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+      } catch {
+        return send(res, { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } });
+      }
+      // The whole transaction is refused, before any action (no cancellation reasons).
+      const refused = await indexKeys.refusal('TransactWriteItems', request);
+      if (refused !== undefined) return send(res, validation(refused));
+      const release = await gate.acquire(true);
+      try {
+        send(res, await transactions.run(request));
+      } catch (error) {
+        send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: (error as Error).message } });
+      } finally {
+        release();
+      }
+    })();
+  });
+}
+
+export async function startDynamoLayer(options: { upstreamPort: number; port?: number }): Promise<DynamoLayer> {
+  const gate = new Gate();
+  const call = upstreamCall(options.upstreamPort);
+  const transactions = new Transactions(call);
+  const indexKeys = new IndexKeys(async (table) => {
     const described = await call('DescribeTable', { TableName: table });
-    if (described.status !== 200) return []; // dynalite answers the request itself with its error
-    const t = described.body.Table as { GlobalSecondaryIndexes?: Json[]; LocalSecondaryIndexes?: Json[] };
-    const indexes = [...(t.GlobalSecondaryIndexes ?? []), ...(t.LocalSecondaryIndexes ?? [])].map((i) => ({
-      name: String(i.IndexName),
-      keys: (i.KeySchema as { AttributeName: string }[]).map((k) => k.AttributeName),
-    }));
-    indexSchemas.set(table, indexes);
-    return indexes;
-  };
-  /** The ValidationException for an empty index key value in the request, if it has one. */
-  const checkIndexKeys = async (op: string, request: Json): Promise<Answer | undefined> => {
-    const schemas = new Map<string, IndexSchema[]>();
-    for (const table of tablesOf(op, request)) schemas.set(table, await indexesOf(table));
-    const refused = emptyIndexKeyMessage(op, request, (table) => schemas.get(table) ?? []);
-    return refused === undefined ? undefined : validation(refused);
-  };
-
-  /** A request read whole (to check it) passed on as it came. */
-  const forwardRead = (req: IncomingMessage, body: Buffer, res: ServerResponse, release: () => void) => {
-    res.on('close', release);
-    const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => (res.headersSent ? res.destroy() : send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'upstream unreachable' } })));
-    up.end(body);
-  };
-
+    return described.status === 200 ? (described.body.Table as Json) : undefined;
+  });
+  const counts: Record<string, number> = {};
   const server = createServer((req, res) => {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target || 'other';
     counts[op] = (counts[op] ?? 0) + 1;
-    if (/^(Create|Delete|Update)Table$/.test(op)) indexSchemas.clear();
-    if (op !== 'TransactWriteItems' && INDEX_KEY_OPERATIONS.has(op)) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        void (async () => {
-          const body = Buffer.concat(chunks);
-          let refused: Answer | undefined;
-          try {
-            refused = await checkIndexKeys(op, JSON.parse(body.toString('utf8')) as Json);
-          } catch {
-            refused = undefined; // not JSON: dynalite answers it
-          }
-          if (refused) return send(res, refused);
-          forwardRead(req, body, res, await gate.acquire(false));
-        })();
-      });
-      return;
-    }
-    if (op !== 'TransactWriteItems') {
-      req.pause();
-      void gate.acquire(false).then((release) => forward(req, res, release));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        let request: Json;
-        try {
-          request = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-        } catch {
-          return send(res, { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } });
-        }
-        const refused = await checkIndexKeys(op, request).catch(() => undefined);
-        if (refused) return send(res, refused);
-        const release = await gate.acquire(true);
-        try {
-          send(res, await transact(request));
-        } catch (error) {
-          send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: (error as Error).message } });
-        } finally {
-          release();
-        }
-      })();
-    });
+    if (/^(Create|Delete|Update)Table$/.test(op)) indexKeys.forget();
+    if (op === 'TransactWriteItems') return transactRequest(transactions, indexKeys, gate, req, res);
+    if (INDEX_KEY_OPERATIONS.has(op)) return checkedRequest(options.upstreamPort, indexKeys, op, gate, req, res);
+    req.pause();
+    void gate.acquire(false).then((release) => forward(options.upstreamPort, req, res, release));
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));

@@ -9,12 +9,16 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createDynamoClient, isNotFound } from '../adapters/dynamodb';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_NAME, TABLE_ATTRIBUTES, TABLE_KEY } from '../core/records/table';
 import { startDynamoLayer } from './dynamodb-layer';
+
+/** Where a local runtime's data directory (`.nightshift`) keeps the tables. */
+export const dynamoDataDir = (dataDir: string): string => join(dataDir, 'dynamodb');
 
 export interface EmbeddedDynamoOptions {
   /** Where the tables persist (LevelDB). Default: in memory only. */

@@ -41,7 +41,7 @@ import { ProgressDisplay } from './progress';
 import { claimDataDir, dataDirOwner } from './data-dir';
 import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
 import { type EmbeddedS3, startEmbeddedS3 } from './s3-server';
-import { ensureImageTable, startEmbeddedDynamo } from './dynamodb-server';
+import { dynamoDataDir, ensureImageTable, startEmbeddedDynamo } from './dynamodb-server';
 import { createDynamoClient } from '../adapters/dynamodb';
 import { IMAGES_TABLE_ENV, IMAGES_TABLE_NAME } from '../core/records/table';
 
@@ -115,7 +115,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
   let records: LocalRecords | undefined;
   try {
-    records = await openRecords(served?.dynamodb, claim ? join(dataDir, 'dynamodb') : undefined);
+    records = await openRecords(served?.dynamodb, claim ? dynamoDataDir(dataDir) : undefined);
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
     const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, dynamoEndpoint: records.endpoint, server, outbox, options, progressOut };
     await prepareCorpus(run);

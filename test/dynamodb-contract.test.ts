@@ -12,7 +12,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient } from '../adapters/dynamodb';
 import { FOLDER_INDEX, IMAGES_TABLE_NAME } from '../core/records/table';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
+import { dynamoDataDir, startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -24,14 +24,17 @@ describe('DynamoDB contract (embedded server)', () => {
   const table = IMAGES_TABLE_NAME;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nightshift-dynamodb-'));
-    server = await startEmbeddedDynamo({ dataDir: join(dir, 'dynamodb') });
+    server = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dir) });
     client = createDynamoClient({ endpoint: server.endpoint, maxAttempts: 1 });
     doc = DynamoDBDocumentClient.from(client);
   });
   afterAll(async () => {
-    client.destroy();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      client?.destroy();
+      await server?.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const get = async (key: string) => (await doc.send(new GetCommand({ TableName: table, Key: { key }, ConsistentRead: true }))).Item;
@@ -54,7 +57,7 @@ describe('DynamoDB contract (embedded server)', () => {
   it('keeps the table and its items across a restart on the same data directory', async () => {
     await doc.send(new PutCommand({ TableName: table, Item: { key: 'persist/a', folder: 'persist/' } }));
     await server.stop();
-    server = await startEmbeddedDynamo({ dataDir: join(dir, 'dynamodb'), port: server.port });
+    server = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dir), port: server.port });
     expect(await get('persist/a')).toEqual({ key: 'persist/a', folder: 'persist/' });
   });
 

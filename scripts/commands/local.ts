@@ -7,7 +7,7 @@ import { LOCAL_EMAIL } from '../../local/definition';
 import { claimDataDir } from '../../local/data-dir';
 import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
 import { startEmbeddedS3 } from '../../local/s3-server';
-import { type EmbeddedDynamo, startEmbeddedDynamo } from '../../local/dynamodb-server';
+import { dynamoDataDir, type EmbeddedDynamo, startEmbeddedDynamo } from '../../local/dynamodb-server';
 import { startApiServer } from '../../local/api-server';
 import { createDynamoClient, ImageRecordStore } from '../../adapters/dynamodb';
 import type { ImageRecord } from '../../core/records/record';
@@ -91,7 +91,7 @@ async function startServers(dataDir: string, port: number, apiPort: number) {
   const s3 = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
   let dynamo: EmbeddedDynamo | undefined;
   try {
-    dynamo = await startEmbeddedDynamo({ dataDir: join(dataDir, 'dynamodb') });
+    dynamo = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dataDir) });
     const client = createDynamoClient({ endpoint: dynamo.endpoint }, {});
     const store = new ImageRecordStore<ImageRecord>(client, dynamo.table);
     const api = await startApiServer({ store, port: apiPort, renditionsBase: `${s3.endpoint}/${LOCAL_BUCKETS.renditions}` }).catch((error: unknown) => {
