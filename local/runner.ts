@@ -101,7 +101,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   let record = newRunRecord(runId, startTime);
   const note = (change: Partial<LocalRunRecord>) => writeRunRecord(dataDir, (record = { ...record, ...change }));
   // The embedded server keeps its objects in one SQLite file that one process may open at a time
-  // (local/data-dir.ts): a running `nightshift local serve` owns it, and the run uses its endpoint.
+  // (local/data-dir.ts), as the records' LevelDB is: a running `nightshift local serve` owns both, and the run uses its endpoints.
   // With --endpoint (or through the serve) this process's server only carries the emails (SNS).
   const owner = options.endpoint ? undefined : dataDirOwner(dataDir);
   if (owner?.role === 'serve' && !(owner.endpoint && owner.dynamodb)) throw new Error(`nightshift local serve (pid ${owner.pid}) is starting on ${dataDir}, or is of an earlier version: try again in a few seconds, else stop it (Ctrl-C) and start it again`);
