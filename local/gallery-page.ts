@@ -12,18 +12,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeHtml } from '../core/report-html';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from '../functions/images-api';
 
 export interface GalleryPageOptions {
   /** The image API's base URL, ending with `/`: `{apiBase}images?prefix=…` lists a folder. */
   readonly apiBase: string;
   /** Where a rendition without a `url` in its record is read: `{renditionsBase}/{key}` (the renditions bucket's URL). */
   readonly renditionsBase: string;
-  /** Records asked for a page (the API's `limit`); default 100. */
+  /** Records asked for a page (the API's `limit`, 1 to its maximum); the API's default when left out. */
   readonly pageSize?: number;
   readonly title?: string;
 }
-
-export const GALLERY_PAGE_SIZE = 100;
 
 let scripts: { thumbhash: string; client: string } | undefined;
 
@@ -45,12 +44,23 @@ function scriptText(source: string, name: string): string {
   return source;
 }
 
+/**
+ * Scripts and styles only its own (inline); data only from the API; images over HTTP(S) (a
+ * record's `url` may name any delivery domain) or from the placeholders' data: URLs.
+ */
+function contentSecurityPolicy(apiBase: string): string {
+  const api = /^https?:\/\//i.test(apiBase) ? new URL(apiBase).origin : "'self'";
+  return `default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src http: https: data:; connect-src ${api}; form-action 'self'; base-uri 'none'`;
+}
+
 export function galleryPage(options: GalleryPageOptions): string {
   const { thumbhash, client } = inlineScripts();
+  const pageSize = options.pageSize ?? LIST_LIMIT_DEFAULT;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > LIST_LIMIT_MAX) throw new RangeError(`gallery pageSize must be a whole number from 1 to ${LIST_LIMIT_MAX} (the API's limit), received ${pageSize}`);
   const config = {
     apiBase: options.apiBase.endsWith('/') ? options.apiBase : `${options.apiBase}/`,
     renditionsBase: options.renditionsBase,
-    pageSize: options.pageSize ?? GALLERY_PAGE_SIZE,
+    pageSize,
   };
   const title = escapeHtml(options.title ?? 'nightshift gallery');
   return `<!doctype html>
@@ -58,7 +68,9 @@ export function galleryPage(options: GalleryPageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(config.apiBase))}">
 <title>${title}</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
@@ -93,6 +105,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
 .go { margin: .5rem 0; height: 2rem; }
 .go input { width: 20rem; max-width: 60vw; }
 .status { height: 1.4em; margin: .5rem 0 1rem; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+.status.error { height: auto; white-space: normal; overflow-wrap: anywhere; color: #d1242f; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 1rem; align-items: start; list-style: none; margin: 0; padding: 0; }
 .tile { margin: 0; position: relative; }
 .tile img { display: block; width: 100%; height: auto; object-fit: cover; background-color: #8884; background-size: cover; background-repeat: no-repeat; border-radius: 4px; }
