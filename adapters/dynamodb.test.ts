@@ -2,7 +2,7 @@
  * The image records' store against the embedded DynamoDB server (local/dynamodb-server.ts), and a
  * proxy in front of it for the answers dynalite never gives (a throttled transaction).
  */
-import { UsageError } from '../core/validation';
+import { InvalidCursorError } from '../core/records/store';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 import { startDynamoFaultProxy } from '../test/support/dynamodb-fault-proxy';
 import { createDynamoClient, dynamoClientConfig, ImageRecordStore, type StoredRecord } from './dynamodb';
@@ -155,7 +155,7 @@ describe('image records store', () => {
     await store.putRecords([record('cur/a.jpg', '2026-12-01T00:00:00Z', '"e"'), record('cur/b.jpg', '2026-12-01T00:00:00Z', '"e"')]);
     const { cursor } = await store.listFolder('cur/', 1);
     expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    await expect(store.listFolder('other/', 1, cursor)).rejects.toThrow(UsageError);
+    await expect(store.listFolder('other/', 1, cursor)).rejects.toThrow(InvalidCursorError);
     await expect(store.listFolder('cur/', 1, 'bm90LWpzb24')).rejects.toThrow('is not one this listing of "cur/" gave: start again without a cursor');
     client.destroy();
   });

@@ -1,5 +1,5 @@
 /**
- * The one DynamoDB module: the image records' store (core/image-table.ts names the table). The
+ * The one DynamoDB module: the image records' store (core/records/table.ts names the table). The
  * same code runs against DynamoDB or the embedded server (local/dynamodb-server.ts) by endpoint
  * alone.
  *
@@ -8,7 +8,7 @@
  * - `AWS_REGION`: defaults to us-east-1 when nothing else sets it.
  * - `NIGHTSHIFT_DYNAMODB_MAX_ATTEMPTS`: attempts per request, including the first (default 8),
  *   with the S3 client's retry policy (adapters/retry.ts): adaptive backoff, no retry quota.
- * - `NIGHTSHIFT_IMAGE_TABLE`: the records' table (default: core/image-table.ts's name).
+ * - `NIGHTSHIFT_IMAGES_TABLE` (IMAGES_TABLE_ENV): the records' table (default: IMAGES_TABLE_NAME).
  *
  * Writes are conditioned, so they go in TransactWriteItems, not BatchWriteItem: "you cannot
  * specify conditions on individual put and delete requests" in a batch (DynamoDB API reference,
@@ -17,7 +17,9 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { FOLDER_INDEX, IMAGE_KEY, IMAGE_TABLE_NAME, folderOf, recordTime } from '../core/image-table';
+import { folderOf } from '../core/records/record';
+import { InvalidCursorError } from '../core/records/store';
+import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, IMAGES_TABLE_NAME, TABLE_KEY, folderAttribute, recordTime } from '../core/records/table';
 import { UsageError } from '../core/validation';
 import type { DeserializeHandlerOptions, DeserializeMiddleware } from '@smithy/types';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
@@ -79,7 +81,7 @@ export function isNotFound(error: unknown): boolean {
 export interface StoredRecord {
   readonly key: string;
   readonly etag: string;
-  /** The source's Last-Modified, UTC to the second (core/image-table.ts, recordTime). */
+  /** The source's Last-Modified, UTC to the second (core/records/table.ts, recordTime). */
   readonly lastModified: string;
 }
 
@@ -116,7 +118,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
 
   constructor(
     client: DynamoDBClient,
-    readonly table: string = process.env.NIGHTSHIFT_IMAGE_TABLE || IMAGE_TABLE_NAME,
+    readonly table: string = process.env[IMAGES_TABLE_ENV] || IMAGES_TABLE_NAME,
     /** Sends of one transaction while DynamoDB throttles it (on top of the SDK's own retries of each send). */
     maxAttempts = maxAttemptsOf({}, process.env),
   ) {
@@ -139,7 +141,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
 
   /** Writes records 25 to a request, each unless a newer one is there; says which were superseded. */
   async putRecords(records: readonly R[]): Promise<PutRecordsResult> {
-    const items = records.map((r) => ({ ...r, lastModified: recordTime(r.lastModified), [FOLDER_INDEX.partitionKey]: folderOf(r.key) }));
+    const items = records.map((r) => ({ ...r, lastModified: recordTime(r.lastModified), [FOLDER_ATTR]: folderAttribute(folderOf(r.key)) }));
     const keys = new Set<string>();
     for (const { key } of items) {
       if (keys.has(key)) throw new Error(`putRecords: two records for ${JSON.stringify(key)} in one call; pass each key once`);
@@ -184,7 +186,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
           TableName: this.table,
           Item: r,
           ConditionExpression: NEWER_OR_SAME_VERSION,
-          ExpressionAttributeNames: { '#key': IMAGE_KEY, '#lastModified': 'lastModified', '#etag': 'etag' },
+          ExpressionAttributeNames: { '#key': TABLE_KEY, '#lastModified': 'lastModified', '#etag': 'etag' },
           ExpressionAttributeValues: { ':lm': r.lastModified, ':etag': r.etag },
         },
       }));
@@ -196,8 +198,13 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
     }
   }
 
+  /** The record of `key` (as core/records/store.ts RecordStore names it, for the API). */
+  get(key: string): Promise<R | undefined> {
+    return this.getRecord(key);
+  }
+
   async getRecord(key: string): Promise<R | undefined> {
-    const out = await this.doc.send(this.counted(new GetCommand({ TableName: this.table, Key: { [IMAGE_KEY]: key } })));
+    const out = await this.doc.send(this.counted(new GetCommand({ TableName: this.table, Key: { [TABLE_KEY]: key } })));
     return out.Item ? withoutFolder<R>(out.Item) : undefined;
   }
 
@@ -206,18 +213,21 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
    * "Key condition expressions for the Query operation"), `limit` at most, from `cursor` on. A
    * Query stops at 1 MB as well as at its Limit (DynamoDB API reference, Query): short pages are
    * followed on until `limit` records or the end, so every record appears once across pages.
+   * `folder` is '' for the top level (stored as TOP_FOLDER: core/records/table.ts). Throws
+   * InvalidCursorError for a cursor this listing did not give.
    */
   async listFolder(folder: string, limit: number, cursor?: string | null): Promise<FolderPage<R>> {
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`limit must be a whole number >= 1, received ${JSON.stringify(limit)}`);
     const items: R[] = [];
+    const stored = folderAttribute(folder);
     let start = cursor ? decodeCursor(cursor, folder) : undefined;
     do {
       const query = new QueryCommand({
         TableName: this.table,
-        IndexName: FOLDER_INDEX.name,
+        IndexName: FOLDER_INDEX,
         KeyConditionExpression: '#folder = :folder',
-        ExpressionAttributeNames: { '#folder': FOLDER_INDEX.partitionKey },
-        ExpressionAttributeValues: { ':folder': folder },
+        ExpressionAttributeNames: { '#folder': FOLDER_ATTR },
+        ExpressionAttributeValues: { ':folder': stored },
         Limit: limit - items.length,
         ExclusiveStartKey: start,
       });
@@ -231,7 +241,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
   /** Deletes the record of `key` if it is still of `etag`: true when deleted, false when absent or of another version. */
   async deleteRecord(key: string, etag: string): Promise<boolean> {
     try {
-      const del = new DeleteCommand({ TableName: this.table, Key: { [IMAGE_KEY]: key }, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } });
+      const del = new DeleteCommand({ TableName: this.table, Key: { [TABLE_KEY]: key }, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } });
       await this.doc.send(this.counted(del));
       return true;
     } catch (error) {
@@ -243,7 +253,7 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
 
 /** The stored item without the index attribute the store adds. */
 function withoutFolder<R>(item: Record<string, unknown>): R {
-  const { [FOLDER_INDEX.partitionKey]: _folder, ...record } = item;
+  const { [FOLDER_ATTR]: _folder, ...record } = item;
   return record as R;
 }
 
@@ -251,6 +261,7 @@ function encodeCursor(lastEvaluatedKey: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(lastEvaluatedKey)).toString('base64url');
 }
 
+/** The start key of a cursor of `folder`'s listing; InvalidCursorError (the API's 400) for anything else. */
 function decodeCursor(cursor: string, folder: string): Record<string, unknown> {
   let key: Record<string, unknown> | undefined;
   try {
@@ -258,8 +269,8 @@ function decodeCursor(cursor: string, folder: string): Record<string, unknown> {
   } catch {
     key = undefined;
   }
-  if (!key || key[FOLDER_INDEX.partitionKey] !== folder || typeof key[IMAGE_KEY] !== 'string' || Object.keys(key).length !== 2) {
-    throw new UsageError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing of ${JSON.stringify(folder)} gave: start again without a cursor`);
+  if (!key || key[FOLDER_ATTR] !== folderAttribute(folder) || typeof key[TABLE_KEY] !== 'string' || Object.keys(key).length !== 2) {
+    throw new InvalidCursorError(`cursor ${JSON.stringify(cursor.slice(0, 80))} is not one this listing of ${JSON.stringify(folder)} gave: start again without a cursor`);
   }
   return key;
 }
@@ -282,10 +293,10 @@ export async function getRecords<R>(client: DynamoDBClient, table: string, keys:
   for (let i = 0; i < keys.length; i += KEYS_PER_BATCH_GET) {
     const retry = new NoQuotaAdaptiveRetryStrategy(maxAttempts);
     let token = await retry.acquireInitialRetryToken();
-    let pending: Record<string, unknown>[] = [...new Set(keys.slice(i, i + KEYS_PER_BATCH_GET))].map((key) => ({ [IMAGE_KEY]: key }));
+    let pending: Record<string, unknown>[] = [...new Set(keys.slice(i, i + KEYS_PER_BATCH_GET))].map((key) => ({ [TABLE_KEY]: key }));
     while (pending.length > 0) {
       const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
-      for (const item of out.Responses?.[table] ?? []) found.set(item[IMAGE_KEY] as string, withoutFolder<R>(item));
+      for (const item of out.Responses?.[table] ?? []) found.set(item[TABLE_KEY] as string, withoutFolder<R>(item));
       pending = out.UnprocessedKeys?.[table]?.Keys ?? [];
       if (pending.length === 0) break;
       token = await retry.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' }).catch(() => {

@@ -92,7 +92,7 @@ export class ImagesApi extends Construct {
   /** The handler, built as infra/functions.ts builds the workflow's: esbuild, Node.js 24 / ARM64, JSON logs, tracing. */
   private newHandler(table: ImagesTable, retention: logs.RetentionDays): nodejs.NodejsFunction {
     const fn = new nodejs.NodejsFunction(this, 'Handler', {
-      entry: join(__dirname, '..', 'functions', 'images-api.ts'),
+      entry: join(__dirname, '..', 'functions', 'entry', 'images-api.ts'),
       projectRoot: join(__dirname, '..'),
       depsLockFilePath: join(__dirname, '..', 'package-lock.json'),
       handler: 'handler',

@@ -1,9 +1,10 @@
 /**
- * One process owns a data directory's S3 data at a time: the embedded server keeps its objects
- * in SQLite with an in-memory view of them, so two processes opening the same files would each
- * serve their own, stale, view. The owner claims `<dataDir>/s3.lock`: a run for its duration, or
- * `nightshift local serve` for as long as it serves, with its endpoint, so that a run started
- * meanwhile uses the serve's server instead of opening the files itself.
+ * One process owns a data directory's S3 and DynamoDB data at a time: the embedded S3 server
+ * keeps its objects in SQLite with an in-memory view of them, so two processes opening the same
+ * files would each serve their own, stale, view; the embedded DynamoDB server's LevelDB admits
+ * one process. The owner claims `<dataDir>/s3.lock`: a run for its duration, or
+ * `nightshift local serve` for as long as it serves, with its endpoints, so that a run started
+ * meanwhile uses the serve's servers instead of opening the files itself.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ export interface DataDirOwner {
   readonly role: 'run' | 'serve';
   /** The serve's S3 endpoint, once it listens. */
   readonly endpoint?: string;
+  /** The serve's DynamoDB endpoint (the image records), once it listens. */
+  readonly dynamodb?: string;
 }
 
 const lockOf = (dataDir: string) => join(dataDir, 's3.lock');
@@ -33,8 +36,8 @@ export function dataDirOwner(dataDir: string): DataDirOwner | undefined {
 }
 
 export interface DataDirClaim {
-  /** Records the serve's endpoint for runs that start while it serves. */
-  setEndpoint(endpoint: string): void;
+  /** Records the serve's endpoints for runs that start while it serves. */
+  setEndpoints(endpoints: { readonly endpoint: string; readonly dynamodb: string }): void;
   release(): void;
 }
 
@@ -45,7 +48,7 @@ export function claimDataDir(dataDir: string, role: DataDirOwner['role']): DataD
   for (let tries = 0; tries < 2; tries++) {
     try {
       write({ pid: process.pid, role }, 'wx');
-      return { setEndpoint: (endpoint) => write({ pid: process.pid, role, endpoint }, 'w'), release: () => rmSync(lock, { force: true }) };
+      return { setEndpoints: (endpoints) => write({ pid: process.pid, role, ...endpoints }, 'w'), release: () => rmSync(lock, { force: true }) };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = dataDirOwner(dataDir);

@@ -19,11 +19,15 @@
  * transaction half applied (DynamoDB developer guide, "Isolation levels for DynamoDB transactions":
  * serializable between a transaction and standard writes and GetItem).
  *
+ * An empty string as a secondary index key value (local/dynamodb-index-keys.ts): refused with
+ * DynamoDB's ValidationException, where dynalite would accept it.
+ *
  * Everything else passes through untouched.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
+import { INDEX_KEY_OPERATIONS, IndexKeys } from './dynamodb-index-keys';
 
 const TARGET_PREFIX = 'DynamoDB_20120810.';
 const MAX_ACTIONS = 100;
@@ -244,19 +248,39 @@ class Transactions {
   }
 }
 
-/** Passes a request through to dynalite, streamed, releasing the shared lock once answered. */
-function forward(upstreamPort: number, req: IncomingMessage, res: ServerResponse, release: () => void): void {
+/** Passes a request through to dynalite, streamed (or its body, read already), releasing the shared lock once answered. */
+function forward(upstreamPort: number, req: IncomingMessage, res: ServerResponse, release: () => void, body?: Buffer): void {
   res.on('close', release);
   const up = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers);
     answer.pipe(res);
   });
   up.on('error', () => (res.headersSent ? res.destroy() : send(res, { status: 500, body: { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'upstream unreachable' } })));
-  req.pipe(up);
+  if (body) up.end(body);
+  else req.pipe(up);
+}
+
+/** Reads a request whole, refuses it if it has an empty index key value, else passes it on under the shared lock. */
+function checkedRequest(upstreamPort: number, indexKeys: IndexKeys, op: string, gate: Gate, req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    void (async () => {
+      const body = Buffer.concat(chunks);
+      let refused: string | undefined;
+      try {
+        refused = await indexKeys.refusal(op, JSON.parse(body.toString('utf8')) as Json);
+      } catch {
+        refused = undefined; // not JSON: dynalite answers it
+      }
+      if (refused !== undefined) return send(res, validation(refused));
+      forward(upstreamPort, req, res, await gate.acquire(false), body);
+    })();
+  });
 }
 
 /** Reads a TransactWriteItems request and answers it, holding the lock alone while it runs. */
-function transactRequest(transactions: Transactions, gate: Gate, req: IncomingMessage, res: ServerResponse): void {
+function transactRequest(transactions: Transactions, indexKeys: IndexKeys, gate: Gate, req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -267,6 +291,9 @@ function transactRequest(transactions: Transactions, gate: Gate, req: IncomingMe
       } catch {
         return send(res, { status: 400, body: { __type: 'com.amazon.coral.service#SerializationException' } });
       }
+      // The whole transaction is refused, before any action (no cancellation reasons).
+      const refused = await indexKeys.refusal('TransactWriteItems', request);
+      if (refused !== undefined) return send(res, validation(refused));
       const release = await gate.acquire(true);
       try {
         send(res, await transactions.run(request));
@@ -281,13 +308,20 @@ function transactRequest(transactions: Transactions, gate: Gate, req: IncomingMe
 
 export async function startDynamoLayer(options: { upstreamPort: number; port?: number }): Promise<DynamoLayer> {
   const gate = new Gate();
-  const transactions = new Transactions(upstreamCall(options.upstreamPort));
+  const call = upstreamCall(options.upstreamPort);
+  const transactions = new Transactions(call);
+  const indexKeys = new IndexKeys(async (table) => {
+    const described = await call('DescribeTable', { TableName: table });
+    return described.status === 200 ? (described.body.Table as Json) : undefined;
+  });
   const counts: Record<string, number> = {};
   const server = createServer((req, res) => {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target || 'other';
     counts[op] = (counts[op] ?? 0) + 1;
-    if (op === 'TransactWriteItems') return transactRequest(transactions, gate, req, res);
+    if (/^(Create|Delete|Update)Table$/.test(op)) indexKeys.forget();
+    if (op === 'TransactWriteItems') return transactRequest(transactions, indexKeys, gate, req, res);
+    if (INDEX_KEY_OPERATIONS.has(op)) return checkedRequest(options.upstreamPort, indexKeys, op, gate, req, res);
     req.pause();
     void gate.acquire(false).then((release) => forward(options.upstreamPort, req, res, release));
   });

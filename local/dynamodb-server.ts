@@ -1,7 +1,7 @@
 /**
  * The embedded DynamoDB-compatible server: dynalite (LevelDB on disk) on loopback, behind a layer
  * of ours (local/dynamodb-layer.ts) for the TransactWriteItems dynalite lacks, with the image
- * records' table (core/image-table.ts) created if missing. Used through the same client code as
+ * records' table (core/records/table.ts) created if missing. Used through the same client code as
  * DynamoDB itself (adapters/dynamodb.ts), by endpoint alone.
  *
  * One process opens a data directory at a time (LevelDB locks it): the directory is the local
@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { createDynamoClient, isNotFound } from '../adapters/dynamodb';
-import { FOLDER_INDEX, IMAGE_KEY, IMAGE_TABLE_ATTRIBUTES, IMAGE_TABLE_NAME } from '../core/image-table';
+import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_NAME, TABLE_ATTRIBUTES, TABLE_KEY } from '../core/records/table';
 import { startDynamoLayer } from './dynamodb-layer';
 
 /** Where a local runtime's data directory (`.nightshift`) keeps the tables. */
@@ -25,7 +25,7 @@ export interface EmbeddedDynamoOptions {
   readonly dataDir?: string;
   /** Port on 127.0.0.1. Default: 0 (any free port). */
   readonly port?: number;
-  /** The image records' table name (default: core/image-table.ts's). */
+  /** The image records' table name (default: core/records/table.ts's). */
   readonly table?: string;
   readonly region?: string;
 }
@@ -52,7 +52,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   const layer = await startDynamoLayer({ upstreamPort: (server.address() as AddressInfo).port, port: options.port });
   const endpoint = `http://127.0.0.1:${layer.port}`;
   const region = options.region ?? 'us-east-1';
-  const table = options.table ?? IMAGE_TABLE_NAME;
+  const table = options.table ?? IMAGES_TABLE_NAME;
   const stop = async () => {
     await layer.close();
     await new Promise<void>((resolve, reject) => server.close((error?: Error) => (error ? reject(error) : resolve())));
@@ -69,8 +69,8 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions = {}): 
   return { endpoint, port: layer.port, region, table, requests: () => layer.requests(), stop };
 }
 
-/** Creates the image records' table as core/image-table.ts describes it, unless it exists. */
-async function ensureImageTable(client: DynamoDBClient, table: string): Promise<void> {
+/** Creates the image records' table as core/records/table.ts describes it, unless it exists (a run on a serve's server too). */
+export async function ensureImageTable(client: DynamoDBClient, table: string): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: table }));
     return;
@@ -81,14 +81,14 @@ async function ensureImageTable(client: DynamoDBClient, table: string): Promise<
     new CreateTableCommand({
       TableName: table,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: IMAGE_TABLE_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-      KeySchema: [{ AttributeName: IMAGE_KEY, KeyType: 'HASH' }],
+      AttributeDefinitions: TABLE_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [{ AttributeName: TABLE_KEY, KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
         {
-          IndexName: FOLDER_INDEX.name,
+          IndexName: FOLDER_INDEX,
           KeySchema: [
-            { AttributeName: FOLDER_INDEX.partitionKey, KeyType: 'HASH' },
-            { AttributeName: FOLDER_INDEX.sortKey, KeyType: 'RANGE' },
+            { AttributeName: FOLDER_ATTR, KeyType: 'HASH' },
+            { AttributeName: TABLE_KEY, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },

@@ -42,6 +42,9 @@ import { ProgressDisplay } from './progress';
 import { claimDataDir, dataDirOwner } from './data-dir';
 import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
 import { type EmbeddedS3, startEmbeddedS3 } from './s3-server';
+import { dynamoDataDir, ensureImageTable, startEmbeddedDynamo } from './dynamodb-server';
+import { createDynamoClient } from '../adapters/dynamodb';
+import { IMAGES_TABLE_ENV, IMAGES_TABLE_NAME } from '../core/records/table';
 
 export const LOCAL_BUCKETS = { corpus: 'nightshift-corpus', renditions: 'nightshift-renditions', backup: 'nightshift-backup', work: 'nightshift-work' } as const;
 
@@ -99,21 +102,23 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   let record = newRunRecord(runId, startTime);
   const note = (change: Partial<LocalRunRecord>) => writeRunRecord(dataDir, (record = { ...record, ...change }));
   // The embedded server keeps its objects in one SQLite file that one process may open at a time
-  // (local/data-dir.ts): a running `nightshift local serve` owns it, and the run uses its endpoint.
+  // (local/data-dir.ts), as the records' LevelDB is: a running `nightshift local serve` owns both, and the run uses its endpoints.
   // With --endpoint (or through the serve) this process's server only carries the emails (SNS).
   const owner = options.endpoint ? undefined : dataDirOwner(dataDir);
-  if (owner?.role === 'serve' && !owner.endpoint) throw new Error(`nightshift local serve (pid ${owner.pid}) is starting on ${dataDir}: try again in a few seconds`);
-  const served = owner?.role === 'serve' ? owner.endpoint : undefined;
+  if (owner?.role === 'serve' && !(owner.endpoint && owner.dynamodb)) throw new Error(`nightshift local serve (pid ${owner.pid}) is starting on ${dataDir}, or is of an earlier version: try again in a few seconds, else stop it (Ctrl-C) and start it again`);
+  const served = owner?.role === 'serve' ? { s3: owner.endpoint!, dynamodb: owner.dynamodb! } : undefined;
   const claim = options.endpoint || served ? undefined : claimDataDir(dataDir, 'run');
   note({});
-  if (served) progressOut(`Using the S3 data of nightshift local serve (pid ${owner!.pid}) on ${served}\n`);
+  if (served) progressOut(`Using the S3 data of nightshift local serve (pid ${owner!.pid}) on ${served.s3}, and its image records on ${served.dynamodb}\n`);
   const server = await startEmbeddedS3({ dataDir: claim ? join(dataDir, 's3') : undefined });
-  const s3Endpoint = options.endpoint ?? served ?? server.endpoint;
+  const s3Endpoint = options.endpoint ?? served?.s3 ?? server.endpoint;
   const s3 = createS3Client({ endpoint: s3Endpoint, maxAttempts: 8 }, {});
   const outbox = await openOutbox(server.endpoint, join(dataDir, 'outbox'));
+  let records: LocalRecords | undefined;
   try {
+    records = await openRecords(served?.dynamodb, claim ? dynamoDataDir(dataDir) : undefined);
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
-    const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, server, outbox, options, progressOut };
+    const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, dynamoEndpoint: records.endpoint, server, outbox, options, progressOut };
     await prepareCorpus(run);
     const configPointer = await publishConfig(run);
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
@@ -142,9 +147,35 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
   } finally {
     outbox.close();
     s3.destroy();
+    await records?.stop();
     await server.stop();
     claim?.release();
   }
+}
+
+/** Where the run's image records are: a DynamoDB endpoint, with the table there, and how to let it go. */
+interface LocalRecords {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The serve's DynamoDB when it serves (the table made again if someone dropped it), else this
+ * process's embedded server: on the data directory's `dynamodb/` when the run owns the directory,
+ * in memory when its S3 data is elsewhere (--endpoint).
+ */
+async function openRecords(served: string | undefined, dataDir: string | undefined): Promise<LocalRecords> {
+  if (!served) {
+    const dynamo = await startEmbeddedDynamo({ dataDir });
+    return { endpoint: dynamo.endpoint, stop: () => dynamo.stop() };
+  }
+  const client = createDynamoClient({ endpoint: served, maxAttempts: 3 }, {});
+  try {
+    await ensureImageTable(client, IMAGES_TABLE_NAME);
+  } finally {
+    client.destroy();
+  }
+  return { endpoint: served, stop: async () => undefined };
 }
 
 /** What the parts of one local run share. */
@@ -156,6 +187,8 @@ interface LocalRun {
   readonly s3: S3Client;
   /** Where the run's S3 data is: the embedded server, a serve's, or --endpoint. */
   readonly s3Endpoint: string;
+  /** Where the run's image records are: the embedded DynamoDB server, or a serve's. */
+  readonly dynamoEndpoint: string;
   /** This process's server: SNS (the emails) always, S3 unless s3Endpoint is elsewhere. */
   readonly server: EmbeddedS3;
   readonly outbox: Outbox;
@@ -199,6 +232,7 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
     NIGHTSHIFT_CONFIG_S3: configPointer,
     AWS_ENDPOINT_URL_S3: s3Endpoint,
     AWS_ENDPOINT_URL_SNS: server.endpoint,
+    ...recordsEnvironment(run),
     AWS_REGION: server.region,
     NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
     NIGHTSHIFT_LINKS: 'local',
@@ -236,6 +270,9 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
   };
   return { handlers, plan: () => plan };
 }
+
+/** The image records' table and its endpoint, for the jobs and the functions alike. */
+const recordsEnvironment = (run: LocalRun) => ({ AWS_ENDPOINT_URL_DYNAMODB: run.dynamoEndpoint, [IMAGES_TABLE_ENV]: IMAGES_TABLE_NAME });
 
 /**
  * The local stand-in for `arn:aws:states:::aws-sdk:s3:getObject`: GetObject's output members, and
@@ -282,6 +319,7 @@ function batchTask(run: LocalRun, job: JobName, display: ProgressDisplay, plan: 
           baseEnvironment: {
             NIGHTSHIFT_CONFIG: JSON.stringify(config),
             AWS_ENDPOINT_URL_S3: s3Endpoint,
+            ...recordsEnvironment(run),
             NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
             NIGHTSHIFT_PROGRESS_MS: '250',
             ...(process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS ? { NIGHTSHIFT_S3_MAX_ATTEMPTS: process.env.NIGHTSHIFT_S3_MAX_ATTEMPTS } : {}),

@@ -55,9 +55,18 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   serve: {
-    summary: 'keep the embedded S3 server running over the local data (same as: nightshift local serve)',
-    examples: ['nightshift local serve --port 4566', 'aws --endpoint-url http://127.0.0.1:4566 s3 ls s3://nightshift-renditions/ --recursive'],
-    options: { port: { type: 'string', description: 'port on 127.0.0.1 (default: any free port)' }, 'data-dir': { type: 'string', description: 'default .nightshift' }, json: { type: 'boolean', description: 'first line: {"endpoint", "buckets"}' } },
+    summary: 'keep the embedded S3 and DynamoDB servers running over the local data, with the image API and the gallery (same as: nightshift local serve)',
+    examples: [
+      'nightshift local serve --port 4566 --api-port 4599',
+      'aws --endpoint-url http://127.0.0.1:4566 s3 ls s3://nightshift-renditions/ --recursive',
+      "curl 'http://127.0.0.1:4599/api/images?prefix=photos/&limit=10'",
+    ],
+    options: {
+      port: { type: 'string', description: 'the S3 server\'s port on 127.0.0.1 (default: any free port)' },
+      'api-port': { type: 'string', description: 'the image API\'s and the gallery\'s port on 127.0.0.1 (default: any free port)' },
+      'data-dir': { type: 'string', description: 'default .nightshift' },
+      json: { type: 'boolean', description: 'first line: {"endpoint", "api", "dynamodb", "buckets"}' },
+    },
     async run(values) {
       const { serveCommand } = require('./commands/local') as typeof import('./commands/local');
       return serveCommand(values);

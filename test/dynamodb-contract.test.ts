@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoClient } from '../adapters/dynamodb';
-import { FOLDER_INDEX, IMAGE_TABLE_NAME } from '../core/image-table';
+import { FOLDER_INDEX, IMAGES_TABLE_NAME } from '../core/records/table';
 import { dynamoDataDir, startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -21,7 +21,7 @@ describe('DynamoDB contract (embedded server)', () => {
   let server: EmbeddedDynamo;
   let client: DynamoDBClient;
   let doc: DynamoDBDocumentClient;
-  const table = IMAGE_TABLE_NAME;
+  const table = IMAGES_TABLE_NAME;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nightshift-dynamodb-'));
     server = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dir) });
@@ -39,13 +39,13 @@ describe('DynamoDB contract (embedded server)', () => {
 
   const get = async (key: string) => (await doc.send(new GetCommand({ TableName: table, Key: { key }, ConsistentRead: true }))).Item;
 
-  it('listens on loopback, with the images table and its folder index (core/image-table.ts)', async () => {
+  it('listens on loopback, with the images table and its folder index (core/records/table.ts)', async () => {
     expect(server.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
     expect(Table?.KeySchema).toEqual([{ AttributeName: 'key', KeyType: 'HASH' }]);
     expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema])).toEqual([
       [
-        FOLDER_INDEX.name,
+        FOLDER_INDEX,
         [
           { AttributeName: 'folder', KeyType: 'HASH' },
           { AttributeName: 'key', KeyType: 'RANGE' },
@@ -175,7 +175,7 @@ describe('DynamoDB contract (embedded server)', () => {
     let pages = 0;
     do {
       const out = await doc.send(
-        new QueryCommand({ TableName: table, IndexName: FOLDER_INDEX.name, KeyConditionExpression: 'folder = :f', ExpressionAttributeValues: { ':f': folder }, Limit: limit, ExclusiveStartKey: start }),
+        new QueryCommand({ TableName: table, IndexName: FOLDER_INDEX, KeyConditionExpression: 'folder = :f', ExpressionAttributeValues: { ':f': folder }, Limit: limit, ExclusiveStartKey: start }),
       );
       items.push(...(out.Items ?? []));
       start = out.LastEvaluatedKey;
@@ -208,11 +208,37 @@ describe('DynamoDB contract (embedded server)', () => {
   it('stops a Query page at 1 MB, with a LastEvaluatedKey to go on from', async () => {
     const blob = 'x'.repeat(300 * 1024);
     for (let i = 0; i < 6; i++) await doc.send(new PutCommand({ TableName: table, Item: { key: `big/${i}`, folder: 'big/', blob } }));
-    const first = await doc.send(new QueryCommand({ TableName: table, IndexName: FOLDER_INDEX.name, KeyConditionExpression: 'folder = :f', ExpressionAttributeValues: { ':f': 'big/' }, Limit: 100 }));
+    const first = await doc.send(new QueryCommand({ TableName: table, IndexName: FOLDER_INDEX, KeyConditionExpression: 'folder = :f', ExpressionAttributeValues: { ':f': 'big/' }, Limit: 100 }));
     expect(first.Items!.length).toBeLessThan(6);
     expect(first.LastEvaluatedKey).toEqual({ folder: 'big/', key: first.Items!.at(-1)!.key });
     const all = await queryAll('big/', 100);
     expect(all.map((i) => i.key)).toEqual(['big/0', 'big/1', 'big/2', 'big/3', 'big/4', 'big/5']);
+  });
+
+  // Developer guide, "Supported data types and naming rules": String and Binary attributes used as
+  // key attributes of a table or index must have a length greater than zero. DynamoDB refuses the
+  // whole request (a transaction too) with ValidationException; dynalite alone would accept the
+  // item and list it under '' (architect/dynalite#184), so the layer refuses it.
+  it('refuses an empty string as the folder index key, in a put of every kind and in a Query, with DynamoDB\'s ValidationException', async () => {
+    const refusal = {
+      status: 400,
+      body: {
+        __type: 'com.amazon.coral.validate#ValidationException',
+        message: `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: ${FOLDER_INDEX}, IndexKey: folder`,
+      },
+    };
+    const item = { key: { S: 'empty/top.jpg' }, folder: { S: '' } };
+    const ok = { key: { S: 'empty/ok.jpg' }, folder: { S: 'empty/' } };
+    expect(await rawRequest(server.endpoint, 'PutItem', { TableName: table, Item: item })).toEqual(refusal);
+    expect(await rawRequest(server.endpoint, 'BatchWriteItem', { RequestItems: { [table]: [{ PutRequest: { Item: ok } }, { PutRequest: { Item: item } }] } })).toEqual(refusal);
+    expect(await rawRequest(server.endpoint, 'TransactWriteItems', { TransactItems: [{ Put: { TableName: table, Item: ok } }, { Put: { TableName: table, Item: item } }] })).toEqual(refusal);
+    expect(await rawRequest(server.endpoint, 'Query', { TableName: table, IndexName: FOLDER_INDEX, KeyConditionExpression: '#f = :f', ExpressionAttributeNames: { '#f': 'folder' }, ExpressionAttributeValues: { ':f': { S: '' } } })).toEqual(refusal);
+    // Nothing of the refused requests was written, the valid item of the batch and transaction neither.
+    expect(await get('empty/top.jpg')).toBeUndefined();
+    expect(await get('empty/ok.jpg')).toBeUndefined();
+    // The table's own key is not an index's: an empty non-key attribute stays allowed.
+    await doc.send(new PutCommand({ TableName: table, Item: { key: 'empty/attr.jpg', folder: 'empty/', note: '' } }));
+    expect(await get('empty/attr.jpg')).toEqual({ key: 'empty/attr.jpg', folder: 'empty/', note: '' });
   });
 });
 

@@ -15,6 +15,9 @@ import { readEml } from './support/eml';
 import { compareKeys, renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Report } from '../core/report';
 import { createS3Client, getJson, getText, listPages } from '../adapters/s3';
+import { DeleteTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '../adapters/dynamodb';
+import { IMAGES_TABLE_NAME } from '../core/records/table';
 import { LOCAL_BUCKETS } from '../local/runner';
 import { hostileCorpus } from '../local/sample/corpus';
 import { photoJpeg } from '../local/sample/images';
@@ -239,19 +242,25 @@ describe('nightshift local, other cases', () => {
 });
 
 describe('nightshift local serve during a run', () => {
-  it('is the one owner of the data: a run started meanwhile uses its server, and the serve shows the run\'s writes at once', async () => {
+  it('is the one owner of the data: a run started meanwhile uses its servers (S3 and DynamoDB), and the serve shows the run\'s writes at once', async () => {
     const serve = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', join(data, '.nightshift')], { cwd: data, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const [line] = (await once(createInterface({ input: serve.stdout! }), 'line')) as [string];
-      const { endpoint } = JSON.parse(line) as { endpoint: string };
+      const { endpoint, dynamodb } = JSON.parse(line) as { endpoint: string; dynamodb: string };
       const s3 = createS3Client({ endpoint, maxAttempts: 2 }, {});
+      // The run makes the records' table where it keeps them if it is missing: dropped here, it
+      // reappears on the serve's DynamoDB only if the run used that one.
+      const dynamo = createDynamoClient({ endpoint: dynamodb, maxAttempts: 2 }, {});
+      await dynamo.send(new DeleteTableCommand({ TableName: IMAGES_TABLE_NAME }));
       const body = await photoJpeg(500, 400, 77);
       await s3.send(new PutObjectCommand({ Bucket: B.corpus, Key: 'served/new.jpg', Body: body, ContentType: 'image/jpeg' }));
       const run = await local();
       expect(run.code).toBe(0);
       const owner = readFileSync(join(data, '.nightshift', 's3.lock'), 'utf8');
-      expect(JSON.parse(owner)).toEqual({ pid: expect.any(Number), role: 'serve', endpoint });
-      expect(run.stderr).toContain(`Using the S3 data of nightshift local serve (pid ${JSON.parse(owner).pid}) on ${endpoint}`);
+      expect(JSON.parse(owner)).toEqual({ pid: expect.any(Number), role: 'serve', endpoint, dynamodb });
+      expect(run.stderr).toContain(`Using the S3 data of nightshift local serve (pid ${JSON.parse(owner).pid}) on ${endpoint}, and its image records on ${dynamodb}`);
+      expect((await dynamo.send(new DescribeTableCommand({ TableName: IMAGES_TABLE_NAME }))).Table?.TableStatus).toBe('ACTIVE');
+      dynamo.destroy();
       // Read through the serve, with the SDK's checksum validation: the backup and every rendition of the new image.
       const backup = await s3.send(new GetObjectCommand({ Bucket: B.backup, Key: 'served/new.jpg', ChecksumMode: 'ENABLED' }));
       expect(Buffer.from(await backup.Body!.transformToByteArray()).equals(body)).toBe(true);
@@ -359,6 +368,7 @@ describe('the CLI', () => {
       [['local', '--ops', 'backup,xyz'], 'nightshift: --ops: unknown operation "xyz". Valid: backup, resize'],
       [['run', '--ops', 'sort'], '--ops: "sort" is not an operation to choose: every run lists, filters and sorts the corpus'],
       [['local', 'serve', '--port', 'abc'], '--port must be a number from 0 to 65535'],
+      [['local', 'serve', '--api-port', '65536'], 'nightshift: --api-port must be a number from 0 to 65535, received "65536"'],
       [['status', 'yesterday'], 'expected an execution ARN or "latest"'],
       [['status', 'latest', 'now'], 'status takes one run'],
       [['local', '--presets', 'thmb'], 'nightshift: --presets: unknown preset "thmb"; did you mean "thumb"? Configured: large, web, small, thumb'],

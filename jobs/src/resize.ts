@@ -11,7 +11,7 @@
  * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { recordTime } from '../../core/image-table';
+import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
@@ -114,7 +114,7 @@ async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promis
 
 /**
  * The item's facts as its record keeps them: Last-Modified to the second, as S3 keeps it (a
- * listing shows `.000Z`) and as the store compares it (core/image-table.ts recordTime).
+ * listing shows `.000Z`) and as the store compares it (core/records/table.ts recordTime).
  */
 function recordFacts(item: WorkItem): WorkItem {
   const seconds = new Date(Math.floor(Date.parse(item.lastModified) / 1000) * 1000).toISOString();

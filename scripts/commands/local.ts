@@ -7,6 +7,10 @@ import { LOCAL_EMAIL } from '../../local/definition';
 import { claimDataDir } from '../../local/data-dir';
 import { LOCAL_BUCKETS, runLocal } from '../../local/runner';
 import { startEmbeddedS3 } from '../../local/s3-server';
+import { dynamoDataDir, type EmbeddedDynamo, startEmbeddedDynamo } from '../../local/dynamodb-server';
+import { startApiServer } from '../../local/api-server';
+import { createDynamoClient, ImageRecordStore } from '../../adapters/dynamodb';
+import type { ImageRecord } from '../../core/records/record';
 import { UsageError } from '../../core/validation';
 import { checkFlags } from '../lib/flags';
 import { projectConfig } from '../lib/project-config';
@@ -50,31 +54,64 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
 }
 
 export async function serveCommand(values: Record<string, unknown>): Promise<number> {
-  const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, received "${String(values.port)}"`);
+  const port = portOption('--port', values.port);
+  const apiPort = portOption('--api-port', values['api-port']);
   const dataDir = resolve((values['data-dir'] as string | undefined) ?? '.nightshift');
   mkdirSync(dataDir, { recursive: true });
-  // The serve owns the data while it runs; runs started meanwhile use its endpoint (local/data-dir.ts).
+  // The serve owns the data while it runs; runs started meanwhile use its servers (local/data-dir.ts).
   const claim = claimDataDir(dataDir, 'serve');
-  let server;
+  let servers;
   try {
-    server = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+    servers = await startServers(dataDir, port, apiPort);
   } catch (error) {
     claim.release();
     throw error;
   }
-  claim.setEndpoint(server.endpoint);
-  const info = { endpoint: server.endpoint, buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
+  const { s3, dynamo, api } = servers;
+  claim.setEndpoints({ endpoint: s3.endpoint, dynamodb: dynamo.endpoint });
+  const info = { endpoint: s3.endpoint, api: api.api, dynamodb: dynamo.endpoint, buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
-  else {
-    process.stdout.write(`Embedded S3 server on ${server.endpoint} (Ctrl-C to stop)\n`);
-    for (const [role, bucket] of Object.entries(info.buckets)) process.stdout.write(`  ${role.padEnd(11)} s3://${bucket}\n`);
-    process.stdout.write(`\nBrowse with any S3 client, e.g.:\n  aws --endpoint-url ${server.endpoint} s3 ls s3://${LOCAL_BUCKETS.renditions}/ --recursive\n  (any access key works; region us-east-1)\n`);
-  }
+  else printServing(info, dynamo.table, api.gallery);
   await new Promise<void>((done) => {
-    const stop = () => void server.stop().finally(() => (claim.release(), done()));
+    const stop = () => void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (claim.release(), done()));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
   return 0;
+}
+
+function portOption(flag: string, value: unknown): number {
+  const port = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${flag} must be a number from 0 to 65535, received "${String(value)}"`);
+  return port;
+}
+
+/** The embedded S3 and DynamoDB servers over the data directory, and the image API over the records; all or none. */
+async function startServers(dataDir: string, port: number, apiPort: number) {
+  const s3 = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+  let dynamo: EmbeddedDynamo | undefined;
+  try {
+    dynamo = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dataDir) });
+    const client = createDynamoClient({ endpoint: dynamo.endpoint }, {});
+    const store = new ImageRecordStore<ImageRecord>(client, dynamo.table);
+    const api = await startApiServer({ store, port: apiPort, renditionsBase: `${s3.endpoint}/${LOCAL_BUCKETS.renditions}` }).catch((error: unknown) => {
+      client.destroy();
+      throw error;
+    });
+    return { s3, dynamo, api: { ...api, stop: () => api.stop().finally(() => client.destroy()) } };
+  } catch (error) {
+    await dynamo?.stop();
+    await s3.stop();
+    throw error;
+  }
+}
+
+function printServing(info: { endpoint: string; api: string; dynamodb: string; buckets: Record<string, string> }, table: string, gallery: string): void {
+  const out = (text: string) => process.stdout.write(text);
+  out(`Embedded S3 server on ${info.endpoint} (Ctrl-C to stop)\n`);
+  for (const [role, bucket] of Object.entries(info.buckets)) out(`  ${role.padEnd(11)} s3://${bucket}\n`);
+  out(`Image API on ${info.api} (the records of table ${table}, DynamoDB on ${info.dynamodb})\n`);
+  out(`Gallery on ${gallery}\n`);
+  out(`\nBrowse with any S3 client, e.g.:\n  aws --endpoint-url ${info.endpoint} s3 ls s3://${LOCAL_BUCKETS.renditions}/ --recursive\n  (any access key works; region us-east-1)\n`);
+  out(`Read the records, e.g.:\n  curl '${info.api}images?prefix=photos/&limit=10'\n`);
 }
