@@ -22,6 +22,7 @@ import { InvalidCursorError } from '../core/records/store';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, IMAGES_TABLE_NAME, TABLE_KEY, folderAttribute, recordTime } from '../core/records/table';
 import { UsageError } from '../core/validation';
 import type { DeserializeHandlerOptions, DeserializeMiddleware } from '@smithy/types';
+import { endpointSettings } from './endpoint';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
 export interface DynamoOptions {
@@ -55,21 +56,7 @@ export function dynamoClientConfig(options: DynamoOptions = {}, env: NodeJS.Proc
     retryStrategy: new NoQuotaAdaptiveRetryStrategy(maxAttemptsOf(options, env)),
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
-  if (endpoint) {
-    config.endpoint = endpoint;
-    // Local servers accept any key pair; a real endpoint gets the default credential chain.
-    if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) config.credentials = { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' };
-  }
-  return config;
-}
-
-function isLoopback(endpoint: string): boolean {
-  try {
-    const host = new URL(endpoint).hostname;
-    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-  } catch {
-    return false;
-  }
+  return endpoint ? { ...config, ...endpointSettings(endpoint, env) } : config;
 }
 
 /** True when DynamoDB answered that the table (or index) does not exist. */

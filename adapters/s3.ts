@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, GetObjectCommand, type GetObjectCommandOutput, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type _Object, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { compareKeys, keyBetween } from '../core/keys';
 import { Upload } from '@aws-sdk/lib-storage';
+import { endpointSettings } from './endpoint';
 import { NoQuotaAdaptiveRetryStrategy } from './retry';
 
 export interface S3Options {
@@ -51,22 +52,7 @@ export function s3ClientConfig(options: S3Options = {}, env: NodeJS.ProcessEnv =
     // requests to its own bucket").
     requestHandler: { httpsAgent: { maxSockets: options.maxSockets ?? 64 }, httpAgent: { maxSockets: options.maxSockets ?? 64 } },
   };
-  if (endpoint) {
-    config.endpoint = endpoint;
-    config.forcePathStyle = true;
-    // Local servers accept any key pair; a real endpoint gets the default credential chain.
-    if (!env.AWS_ACCESS_KEY_ID && isLoopback(endpoint)) config.credentials = { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' };
-  }
-  return config;
-}
-
-function isLoopback(endpoint: string): boolean {
-  try {
-    const host = new URL(endpoint).hostname;
-    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
-  } catch {
-    return false;
-  }
+  return endpoint ? { ...config, ...endpointSettings(endpoint, env), forcePathStyle: true } : config;
 }
 
 function positiveInt(value: string | undefined, name: string): number | undefined {

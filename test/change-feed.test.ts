@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { runKeys } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ChangeLine } from '../core/records/changes';
@@ -24,6 +23,7 @@ import { resetFunctionContext } from '../functions/context';
 import { handler as notify } from '../functions/notify';
 import { handler as notifyFailure } from '../functions/notify-failure';
 import { samplePlan } from './support/fixtures';
+import { startEmailInbox } from './support/inbox';
 import { startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -71,14 +71,9 @@ async function inbox(): Promise<{ Subject: string; Message: string }[]> {
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-feed-'));
   server = await startTestS3(Object.values(buckets));
-  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-  const sns = new SNSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  sqs = new SQSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'nightshift' }));
-  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))).QueueUrl!;
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
-  sns.destroy();
+  const inboxOf = await startEmailInbox(server.endpoint);
+  ({ sqs, queueUrl } = inboxOf);
+  const TopicArn = inboxOf.topicArn;
   const aws = await startRefusingAws();
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EVENTBRIDGE: aws,

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { pipelineConfigKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import { FAILURES_NAMED, failuresCsv, type Report } from '../core/report';
 import type { Plan } from '../core/plan';
@@ -26,6 +25,7 @@ import { handler as prepare } from '../functions/prepare';
 import { CLAIM_STALE_MS } from '../functions/publish';
 import { photoJpeg } from '../local/sample/images';
 import { CONDITIONAL_CONFLICT, type FaultProxy, startFaultProxy } from './support/fault-proxy';
+import { startEmailInbox } from './support/inbox';
 import { runJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
@@ -56,14 +56,9 @@ const execution = (name: string, start = '2026-11-22T10:17:00.000Z') => ({ Id: `
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-fn-'));
   server = await startTestS3(Object.values(buckets));
-  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-  const sns = new SNSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  sqs = new SQSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'nightshift' }));
-  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))).QueueUrl!;
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
-  sns.destroy();
+  const inboxOf = await startEmailInbox(server.endpoint);
+  ({ sqs, queueUrl } = inboxOf);
+  const TopicArn = inboxOf.topicArn;
   Object.assign(process.env, {
     NIGHTSHIFT_CONFIG: JSON.stringify(config),
     AWS_ENDPOINT_URL_S3: server.endpoint,

@@ -12,8 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { parsePipelineConfig } from '../core/config';
 import { runKeys } from '../core/keys';
 import { LEASE_KEY, LEASE_TAIL_SECONDS, type RunLease } from '../core/lease';
@@ -29,6 +28,7 @@ import { synthesizeDefinition, synthesizeLocalDefinition } from '../local/defini
 import { executeWorkflow, LOCAL_BUCKETS, localGetObject, localListExecutionsReleasingLease } from '../local/runner';
 import { startFaultProxy } from './support/fault-proxy';
 import { samplePlan } from './support/fixtures';
+import { startEmailInbox } from './support/inbox';
 import { startTestS3, type TestS3 } from './support/processes';
 
 const config = parsePipelineConfig({ buckets: LOCAL_BUCKETS });
@@ -41,14 +41,9 @@ let definition: ReturnType<typeof synthesizeLocalDefinition>;
 
 beforeAll(async () => {
   server = await startTestS3([LOCAL_BUCKETS.work]);
-  const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
-  const sns = new SNSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  sqs = new SQSClient({ endpoint: server.endpoint, region: 'us-east-1', credentials });
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: 'nightshift' }));
-  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'inbox' }))).QueueUrl!;
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
-  await sns.send(new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn }));
-  sns.destroy();
+  const inboxOf = await startEmailInbox(server.endpoint);
+  ({ sqs, queueUrl } = inboxOf);
+  const TopicArn = inboxOf.topicArn;
   Object.assign(process.env, { NIGHTSHIFT_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_S3: server.endpoint, AWS_ENDPOINT_URL_SNS: server.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', NIGHTSHIFT_TOPIC_ARN: TopicArn, NIGHTSHIFT_LOG_LEVEL: 'error', NIGHTSHIFT_METRICS: 'off', NIGHTSHIFT_LINKS: 'local', NIGHTSHIFT_LOCAL_EVENTS: join(tmpdir(), 'nightshift-lease-events') });
   resetFunctionContext();
   definition = synthesizeLocalDefinition(config, join(tmp, 'cdk'));
