@@ -125,15 +125,20 @@ function get(agent: Agent, url: string): Promise<Outcome> {
   });
 }
 
+type Kind = 'get' | 'unknown' | 'list';
+const KINDS: readonly Kind[] = ['get', 'unknown', 'list'];
+
+/** Which request of the mix comes next (55 % GET of a record, 5 % of an unknown key, 40 % listings). */
+const kindOf = (r: number): Kind => (r < 0.55 ? 'get' : r < 0.6 ? 'unknown' : 'list');
+
 /** One request of the mix: whether its answer was the right one. */
-async function oneRequest(agent: Agent, api: string, records: number, random: () => number, cursors: Map<string, string>): Promise<boolean> {
-  const r = random();
-  if (r < 0.55) {
+async function oneRequest(kind: Kind, agent: Agent, api: string, records: number, random: () => number, cursors: Map<string, string>): Promise<boolean> {
+  if (kind === 'get') {
     const key = keyOf(Math.floor(random() * records));
     const res = await get(agent, `${api}images/${encodeKey(key)}`);
     return res.status === 200 && (JSON.parse(res.body) as ImageRecord).key === key;
   }
-  if (r < 0.6) {
+  if (kind === 'unknown') {
     const res = await get(agent, `${api}images/${encodeKey(`${folder(Math.floor(random() * FOLDERS))}missing-${Math.floor(random() * 1e9)}.jpg`)}`);
     return res.status === 404;
   }
@@ -147,9 +152,20 @@ async function oneRequest(agent: Agent, api: string, records: number, random: ()
   return page.items.length > 0 && page.items.every((i) => i.key.startsWith(prefix));
 }
 
-async function drive(api: string, opts: ApiOptions): Promise<{ latencies: Float64Array; count: number; errors: number; wallS: number; firstError?: string }> {
+interface Driven {
+  readonly latencies: Float64Array;
+  /** Sorted latencies by kind of request. */
+  readonly byKind: Record<Kind, Float64Array>;
+  readonly count: number;
+  readonly errors: number;
+  readonly wallS: number;
+  readonly firstError?: string;
+}
+
+async function drive(api: string, opts: ApiOptions): Promise<Driven> {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.clients });
   const latencies: number[] = [];
+  const kinds: Kind[] = [];
   let errors = 0;
   let firstError: string | undefined;
   const started = performance.now();
@@ -159,16 +175,19 @@ async function drive(api: string, opts: ApiOptions): Promise<{ latencies: Float6
       const random = prng(7000 + c);
       const cursors = new Map<string, string>();
       while (performance.now() < deadline) {
+        const kind = kindOf(random());
         const t = performance.now();
-        const ok = await oneRequest(agent, api, opts.records, random, cursors).catch((error: unknown) => ((firstError ??= String(error)), false));
+        const ok = await oneRequest(kind, agent, api, opts.records, random, cursors).catch((error: unknown) => ((firstError ??= String(error)), false));
         latencies.push(performance.now() - t);
+        kinds.push(kind);
         if (!ok) errors++;
       }
     }),
   );
   const wallS = (performance.now() - started) / 1000;
   agent.destroy();
-  return { latencies: Float64Array.from(latencies).sort(), count: latencies.length, errors, wallS, ...(firstError ? { firstError } : {}) };
+  const byKind = Object.fromEntries(KINDS.map((k) => [k, Float64Array.from(latencies.filter((_, i) => kinds[i] === k)).sort()])) as Record<Kind, Float64Array>;
+  return { latencies: Float64Array.from(latencies).sort(), byKind, count: latencies.length, errors, wallS, ...(firstError ? { firstError } : {}) };
 }
 
 const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
@@ -199,6 +218,7 @@ export async function apiSection(opts: ApiOptions): Promise<{ lines: string[]; s
     };
     const lines = [
       `api: ${loadS === null ? 'table cached' : `loaded ${opts.records.toLocaleString('en-US')} records in ${loadS.toFixed(1)} s (${Math.round(opts.records / loadS)} records/s)`}; ${opts.clients} clients × ${opts.seconds} s: ${run.count.toLocaleString('en-US')} requests = ${summary.api_requests_per_s} requests/s, p50 ${summary.api_p50_ms} ms, p95 ${summary.api_p95_ms} ms, p99 ${summary.api_p99_ms} ms, ${run.errors} errors${run.errors ? ` (first: ${run.firstError ?? 'a wrong answer'})` : ''}`,
+      `api: p50 / p99 by request: ${KINDS.map((k) => `${k} ${percentile(run.byKind[k], 50).toFixed(1)} / ${percentile(run.byKind[k], 99).toFixed(1)} ms (${run.byKind[k].length.toLocaleString('en-US')})`).join(', ')}`,
     ];
     return { lines, summary };
   } finally {
