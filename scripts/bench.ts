@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large]`:
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api] [--records N] [--seconds S] [--clients C]`:
  * nightshift against real peers, side by side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
@@ -15,6 +15,13 @@
  *   task's memory (the target is under 80 %). Part of every full run, last, at its 8 images
  *   whatever --quick or --images say; its figures (large_shard_*: completed, peak RSS, the task's
  *   memory, their share) end the JSON line. `--only large` runs this section alone.
+ * - records (scripts/bench/records.ts): the image details' share of the resize CPU (target
+ *   ≤ 3 %) and the resize job's DynamoDB write requests per image, retries included (target
+ *   ≤ 0.05), against the embedded S3 and DynamoDB servers. `--only records` runs it alone.
+ * - api (scripts/bench/api-load.ts): the image API under load against `nightshift local serve`:
+ *   `--records` records (default 100,000; the table is cached under .nightshift/bench/), then
+ *   `--clients` concurrent clients (default 200) for `--seconds` (default 30): requests per second,
+ *   p50/p95/p99 latency, errors (must be 0). `--only api` runs it alone.
  *
  * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
  * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
@@ -42,7 +49,9 @@ import { parseStackConfig } from '../infra/config';
 import { UsageError } from '../core/validation';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import { startEmbeddedS3 } from '../local/s3-server';
+import { apiSection, type ApiSummary } from './bench/api-load';
 import { largeImages, mostAdmittedAtOnce } from './bench/large-images';
+import { RECORDS_BUCKET, recordsSection, type RecordsSummary } from './bench/records';
 import { measure, type Measured, median } from './bench/measure';
 import { anotherRound, type RoundPlan, roundPlan, roundRatios, summariseRatio } from './bench/rounds';
 import { photoPixels, prng } from '../local/sample/images';
@@ -52,7 +61,8 @@ const ROOT = join(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
 const TSX = require.resolve('tsx/cli');
 const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
-const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large]';
+const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api] [--records N] [--seconds S] [--clients C]';
+const SECTIONS = ['large', 'records', 'api'] as const;
 
 interface Options {
   readonly quick: boolean;
@@ -61,13 +71,15 @@ interface Options {
   readonly backupObjects: number;
   readonly catalogRecords: number;
   /** Only this section (the others need minutes and their peers). */
-  readonly only?: 'large';
+  readonly only?: (typeof SECTIONS)[number];
+  /** The api section: records in the table, clients at once, seconds of load. */
+  readonly api: { readonly records: number; readonly clients: number; readonly seconds: number };
 }
 
 function options(): Options {
   let values;
   try {
-    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' }, only: { type: 'string' } } }));
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, images: { type: 'string' }, rounds: { type: 'string' }, 'catalog-records': { type: 'string' }, only: { type: 'string' }, records: { type: 'string' }, seconds: { type: 'string' }, clients: { type: 'string' } } }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (usage: ${USAGE})`);
   }
@@ -78,9 +90,11 @@ function options(): Options {
     return n;
   };
   const quick = values.quick!;
-  if (values.only !== undefined && values.only !== 'large') throw new UsageError(`--only must be "large" (the one section that runs alone), received ${JSON.stringify(values.only)} (usage: ${USAGE})`);
+  const only = values.only as Options['only'];
+  if (only !== undefined && !SECTIONS.includes(only)) throw new UsageError(`--only must be one of ${SECTIONS.join(', ')} (the sections that run alone), received ${JSON.stringify(values.only)} (usage: ${USAGE})`);
   return {
-    ...(values.only ? { only: values.only } : {}),
+    ...(only ? { only } : {}),
+    api: { records: int('records', values.records, 100_000), clients: int('clients', values.clients, 200), seconds: int('seconds', values.seconds, 30) },
     quick,
     images: int('images', values.images, quick ? 30 : 200),
     rounds: roundPlan(quick, values.rounds === undefined ? undefined : int('rounds', values.rounds, 1)),
@@ -329,7 +343,7 @@ async function main(): Promise<void> {
     `nightshift bench${opts.quick ? ' --quick' : ''}: ${cores} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})\n`,
   );
 
-  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest', 'large'] });
+  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest', 'large', RECORDS_BUCKET] });
   const s3 = createS3Client({ endpoint: server.endpoint, maxAttempts: 3 }, {});
   const baseConfig = { presets: stack.presets, filter: stack.filter, resize: stack.resize, backup: stack.backup, shards: { targetObjects: 1_000_000, targetBytes: 2 ** 50 } };
   const config = parsePipelineConfig({ ...baseConfig, buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
@@ -371,8 +385,18 @@ async function main(): Promise<void> {
       process.stdout.write(`${r.line}\n`);
       return r;
     };
-    if (opts.only === 'large') {
-      const r = await large();
+    const records = async () => {
+      const r = await recordsSection({ s3, baseConfig, job, work, log, images: opts.quick ? 60 : 200, cpuImages: opts.quick ? 3 : 6 });
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      return r;
+    };
+    const api = async () => {
+      const r = await apiSection({ root: ROOT, benchDir: BENCH_DIR, ...opts.api });
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      return r;
+    };
+    if (opts.only) {
+      const r = await { large, records, api }[opts.only]();
       process.stdout.write(`${JSON.stringify(r.summary)}\n`);
       rmSync(work, { recursive: true, force: true });
       return;
@@ -506,6 +530,8 @@ async function main(): Promise<void> {
       }
     }
 
+    const recordsResult = await records();
+    const apiResult = await api();
     const largeResult = await large();
     report(rows, {
       resize: [resizeRows.inmemory, resizeRows.job, resizeRows.vips, resizeRows.magick],
@@ -517,6 +543,8 @@ async function main(): Promise<void> {
       rounds: opts.rounds,
       minutes: (Date.now() - benchStarted) / 60_000,
       large: largeResult.summary,
+      records: recordsResult.summary,
+      api: apiResult.summary,
     });
     rmSync(work, { recursive: true, force: true });
   } finally {
@@ -527,7 +555,7 @@ async function main(): Promise<void> {
 
 function report(
   rows: Row[],
-  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; rounds: RoundPlan; minutes: number; large: LargeShardSummary },
+  parts: { resize: (Row | undefined)[]; backup: (Row | undefined)[]; catalog: (Row | undefined)[]; images: number; task: { vcpu: number; memoryMiB: number }; config: PipelineConfig; rounds: RoundPlan; minutes: number; large: LargeShardSummary; records: RecordsSummary; api: ApiSummary },
 ): void {
   const med = (r: Row | undefined, f: (s: Sample) => number) => (r && r.samples.length > 0 ? median(r.samples.map(f)) : undefined);
   const lines = [
@@ -602,6 +630,8 @@ function report(
     resize_job_peak_rss_mb: Math.round(med(job, (s) => s.maxRssMb)!),
     usd_per_million_images: Number(usdPerMillionImages(imagesPerSecond, parts.task).toFixed(2)),
     usd_per_million_images_total: 0,
+    ...parts.records,
+    ...parts.api,
     ...parts.large,
     spread: spreads,
   };

@@ -7,6 +7,9 @@
  * JavaScript is warmed first, as it is a few images into a job.
  *
  *   tsx scripts/bench/placeholder-cost.ts [images, default 6]
+ *
+ * `npm run bench` (its records section) calls placeholderCost() and reports the level's share,
+ * the way the resize job computes it.
  */
 import { setTimeout } from 'node:timers';
 import sharp from 'sharp';
@@ -20,8 +23,18 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
   return (used.user + used.system) / 1000;
 };
 
-async function main(): Promise<void> {
-  const count = Number(process.argv[2] ?? 6);
+export interface PlaceholderCost {
+  readonly images: number;
+  readonly presets: string;
+  /** render()'s CPU per image, ms. */
+  readonly renderMs: number;
+  /** The placeholder's CPU per image from the smallest level (what the resize job does), ms. */
+  readonly levelMs: number;
+  /** ... from the smallest WebP rendition (what the backfill does), ms. */
+  readonly renditionMs: number;
+}
+
+export async function placeholderCost(count: number): Promise<PlaceholderCost> {
   const config = parsePipelineConfig({ buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
   const options = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
   const smallest = [...config.presets].sort((a, b) => a.width - b.width)[0]!;
@@ -48,15 +61,21 @@ async function main(): Promise<void> {
     await placeholderFrom(encoded);
     renditionCpu += cpuMs(since);
   }
-  const pct = (x: number) => `${((100 * x) / renderCpu).toFixed(2)} %`;
+  const presets = `${config.presets.map((p) => p.name).join('/')} × ${config.presets[0]!.formats.join('+')}`;
+  return { images: count, presets, renderMs: renderCpu / count, levelMs: levelCpu / count, renditionMs: renditionCpu / count };
+}
+
+async function main(): Promise<void> {
+  const c = await placeholderCost(Number(process.argv[2] ?? 6));
+  const pct = (x: number) => `${((100 * x) / c.renderMs).toFixed(2)} %`;
   process.stdout.write(
-    `${count} × 12-MP JPEG, presets ${config.presets.map((p) => p.name).join('/')} × ${config.presets[0]!.formats.join('+')}: render ${(renderCpu / count).toFixed(0)} ms CPU per image\n` +
-      `placeholder from the ${smallest.name} level (raw): ${(levelCpu / count).toFixed(2)} ms per image = ${pct(levelCpu)} of the resize CPU\n` +
-      `placeholder from the ${smallest.name} WebP rendition (decode + shrink): ${(renditionCpu / count).toFixed(2)} ms per image = ${pct(renditionCpu)}\n`,
+    `${c.images} × 12-MP JPEG, presets ${c.presets}: render ${c.renderMs.toFixed(0)} ms CPU per image\n` +
+      `placeholder from the smallest level (raw): ${c.levelMs.toFixed(2)} ms per image = ${pct(c.levelMs)} of the resize CPU\n` +
+      `placeholder from the smallest WebP rendition (decode + shrink): ${c.renditionMs.toFixed(2)} ms per image = ${pct(c.renditionMs)}\n`,
   );
 }
 
-main().catch((error: unknown) => {
+if (require.main === module) main().catch((error: unknown) => {
   process.stderr.write(`${(error as Error).stack}\n`);
   process.exitCode = 1;
 });
