@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { thumbHashToRGBA } from 'thumbhash';
+import { thumbHashToDataURL, thumbHashToRGBA } from 'thumbhash';
 import { createS3Client } from '../adapters/s3';
 import type { ChangeLine } from '../core/records/changes';
 import { type ImageRecord, imageRecordSchema } from '../core/records/record';
@@ -132,7 +132,10 @@ it('each rendition the record lists exists in the renditions bucket with its byt
 it('the placeholder is a ThumbHash of the image (its aspect) and a colour', () => {
   for (const key of [KEYS.oriented, KEYS.alpha, KEYS.plain]) {
     const { placeholder, width, height } = records.get(key)!;
-    const decoded = thumbHashToRGBA(Buffer.from(placeholder!.thumbhash, 'base64'));
+    // Decoded as the README's snippet does in a browser (atob reads base64 without padding).
+    const hash = Uint8Array.from(atob(placeholder!.thumbhash), (c) => c.charCodeAt(0));
+    expect(thumbHashToDataURL(hash)).toMatch(/^data:image\/png;base64,/);
+    const decoded = thumbHashToRGBA(hash);
     // ThumbHash keeps the aspect ratio roughly (its longer side is 32 px).
     expect(Math.abs(decoded.w / decoded.h - width! / height!)).toBeLessThan(0.25);
     expect(placeholder!.color).toMatch(/^#[0-9a-f]{6}$/);
