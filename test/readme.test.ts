@@ -1,0 +1,46 @@
+/**
+ * The README and docs/ travel with the repository: every relative link must name a file inside it
+ * that exists, so a clone (or a packed copy) never points a reader at a page it does not have.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { ROOT } from './support/processes';
+
+const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** Relative link targets of a Markdown page: inline links/images, reference definitions, HTML src/href; code excluded. */
+function relativeLinks(markdown: string): string[] {
+  const text = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+  const targets = [
+    ...[...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]),
+    ...[...text.matchAll(/^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]),
+    ...[...text.matchAll(/\b(?:src|href)="([^"]+)"/g)].map((m) => m[1]),
+  ];
+  return targets.filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith('#') && !t.startsWith('//'));
+}
+
+/** Why a link is broken, or undefined when it names an existing file inside the repository. */
+function brokenBecause(page: string, target: string): string | undefined {
+  const path = decodeURIComponent(target.replace(/[#?].*$/, ''));
+  const file = resolve(ROOT, dirname(page), path);
+  const inRepo = relative(ROOT, file);
+  if (inRepo === '..' || inRepo.startsWith(`..${sep}`) || resolve(inRepo) === inRepo) return 'leaves the repository';
+  if (!existsSync(file)) return 'names no file';
+  return undefined;
+}
+
+it.each(pages)('%s links only to files inside the repository', (page) => {
+  const broken = relativeLinks(readFileSync(join(ROOT, page), 'utf8'))
+    .map((target) => ({ target, why: brokenBecause(page, target) }))
+    .filter((l) => l.why !== undefined);
+  expect(broken).toEqual([]);
+});
+
+it('finds the links it checks', () => {
+  // Guards the extraction itself: a pattern that matched nothing would pass every page.
+  expect(relativeLinks('see [a](../x.md "t"), ![b](docs/p.png#f), `[c](no.md)`, [d](https://e.org)\n[r]: ./y.md\n<img src="z.png">'))
+    .toEqual(['../x.md', 'docs/p.png#f', './y.md', 'z.png']);
+  expect(brokenBecause('README.md', '../shared/DESIGN.md')).toBe('leaves the repository');
+  expect(brokenBecause('docs/design.md', '../README.md')).toBeUndefined();
+  expect(brokenBecause('README.md', 'docs/missing.md')).toBe('names no file');
+});
