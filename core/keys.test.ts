@@ -12,7 +12,7 @@ describe('rendition keys', () => {
     expect(stripExtension('a.tar.gz')).toBe('a.tar');
   });
 
-  it('run artefacts sit exactly where DESIGN.md puts them', () => {
+  it('run artefacts sit exactly where docs/design.md puts them', () => {
     const k = runKeys('2026-11-22T02-00-00Z');
     expect([k.plan, k.catalog, k.shard(7), k.result('resize', 12), k.report, k.reportHtml, k.failuresCsv]).toEqual([
       'runs/2026-11-22T02-00-00Z/plan.json',

@@ -578,7 +578,7 @@ describe('workflow definition (synthesized ASL)', () => {
     expect(isValid).toBe(true);
   });
 
-  it('runs in the order DESIGN.md draws', () => {
+  it('runs in the order docs/design.md draws', () => {
     const d = s.definition.States;
     expect(s.definition.StartAt).toBe(STATE.checkActiveRuns);
     expect([d[STATE.checkActiveRuns]!.Next, d[STATE.prepare]!.Next]).toEqual([STATE.prepare, STATE.anotherRunActive]);
