@@ -9,6 +9,9 @@ export const n = (x: number) => x.toLocaleString('en-US');
 /** `1 image`, `2 images`: the word after a count. */
 export const plural = (count: number, word: string) => (count === 1 ? word : `${word}s`);
 
+/** `1 image`, `1,204 images`: a count and its noun, agreeing. `count(2, 'S3 request')` → `2 S3 requests`. */
+export const count = (x: number, word: string) => `${n(x)} ${plural(x, word)}`;
+
 /** Binary units: `88 KiB`, `1.2 GiB`. */
 export function bytes(x: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
