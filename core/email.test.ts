@@ -1,4 +1,4 @@
-import { failureEmail, nothingToDoEmail, runEmail, skippedEmail, SNS_MESSAGE_MAX_BYTES } from './email';
+import { failureEmail, nothingToDoEmail, pruneLines, runEmail, skippedEmail, SNS_MESSAGE_MAX_BYTES } from './email';
 import { buildReport, type Report } from './report';
 import type { ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
@@ -66,6 +66,37 @@ describe('the run email', () => {
       },
     };
     expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 not rendered (rendition-key-collision 1), none failed.');
+  });
+
+  it('writes a count of one with its noun in the singular: "1 image", "1 S3 request", "1 rendition of 1 deleted original"', () => {
+    const one = (operation: 'backup' | 'resize'): ShardResult => ({ ...shard(operation, 0), counts: { items: 1, processed: 1, skipped: 0, failed: 0 } });
+    const onePlan = {
+      ...plan,
+      counts: { ...plan.counts, listed: 1, selected: 1, new: 1, changed: 0, unchanged: 0, deleted: 0, work: 1, skipped: {} },
+      estimate: { ...plan.estimate, cost: { ...plan.estimate.cost!, requests: { list: 0, copy: 0, put: 0, get: 0, head: 1 } } },
+    };
+    const single = buildReport(onePlan, [one('backup'), one('resize')], meta);
+    const email = runEmail(single);
+    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 1 image, 0 failed, 41 min');
+    expect(email.text).toContain('1 S3 request $');
+    expect(email.text).toContain('Catalogue  1 object listed');
+    expect(email.text).not.toMatch(/\b1 (images|S3 requests|objects)\b/);
+    const pruned = pruneLines({ trigger: 'schedule', dryRun: false, prune: { originals: 1, renditions: 1, held: 1, share: 0.5, maxShare: 0.1, pruned: [{ key: 'a.jpg', renditions: ['web/a.jpg'] }] } });
+    expect(pruned[0]).toContain('1 rendition of 1 deleted original deleted');
+    expect(pruned.join('\n')).toContain('HELD: 1 deleted original is 50.0%');
+  });
+
+  it('tells how to confirm a held prune in the words of the runtime: the CLI flag locally, the flag or the console input on AWS', () => {
+    const held = { dryRun: false, prune: { originals: 0, renditions: 0, held: 40, share: 0.4, maxShare: 0.1, pruned: [] } };
+    const local = pruneLines({ ...held, trigger: 'local' }).join('\n');
+    expect(local).toContain('If the deletions are intended, start a run with `nightshift local --confirm-prune`;');
+    expect(local).not.toContain('confirmPrune');
+    for (const trigger of ['schedule', 'console', 'cli'] as const) {
+      expect(pruneLines({ ...held, trigger }).join('\n')).toContain('start a run with `nightshift run --confirm-prune`, or from the console with the input {"confirmPrune": true};');
+    }
+    // The nothing-to-do email of a held night (work was only the held prune) says the same.
+    const heldPlan = { ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, work: 0 }, prune: { enabled: true, originals: 0, held: 40, share: 0.4, maxShare: 0.1 } };
+    expect(nothingToDoEmail(heldPlan, { ...meta, trigger: 'local' }).text).toContain('`nightshift local --confirm-prune`');
   });
 
   it('says "none failed" when nothing failed', () => {

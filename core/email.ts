@@ -8,7 +8,7 @@ import { LEASE_KEY } from './lease';
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './plan';
 import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
-import { bytes, duration, n, plural, usd, utcMinute } from './format';
+import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
 import type { RunCost } from './cost';
 
@@ -79,7 +79,7 @@ function catalogueLines(objects: Report['objects'], deleted?: Report['deleted'],
   const named = deleted?.sample.slice(0, examples) ?? [];
   const more = objects.deleted - named.length;
   return [
-    field('Catalogue', `${n(objects.listed)} objects listed: ${n(objects.new)} new, ${n(objects.changed)} changed, ${n(objects.unchanged)} unchanged, ${n(objects.deleted)} deleted since the last run`),
+    field('Catalogue', `${count(objects.listed, 'object')} listed: ${n(objects.new)} new, ${n(objects.changed)} changed, ${n(objects.unchanged)} unchanged, ${n(objects.deleted)} deleted since the last run`),
     ...(named.length ? [field('', `deleted: ${named.map((k) => JSON.stringify(k)).join(', ')}${more > 0 ? ` and ${n(more)} more (all in ${deleted!.list})` : ''}`)] : []),
     ...(skipped.length ? [field('', `left alone by the filter: ${skipped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}`)] : []),
   ];
@@ -112,8 +112,8 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
   const dry = report.dryRunPlan;
   const subject = subjectLine(
     dry
-      ? `nightshift ${utcMinute(report.startedAt)}: DRY RUN, would back up ${n(dry.copy.objects)} and render ${n(dry.render.objects)} images, ${duration(report.durationMs)}`
-      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${report.superseded ? 'SUPERSEDED, ' : ''}${n(work)} images, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
+      ? `nightshift ${utcMinute(report.startedAt)}: DRY RUN, would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}, ${duration(report.durationMs)}`
+      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${report.superseded ? 'SUPERSEDED, ' : ''}${count(work, 'image')}, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
   );
   const opLine = (label: string, t: typeof resize, verb: string, extra: string) =>
     t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
@@ -165,9 +165,9 @@ export function recordsLines(records: Report['records'], links: EmailLinks = {})
 /** What a real run would do, in one clause: "a real run now would back up 3 images (1.2 MB) and write 24 renditions of 3 images". */
 export function dryRunWords(p: DryRunPlan): string {
   const parts = [
-    p.copy.objects > 0 && `back up ${n(p.copy.objects)} ${plural(p.copy.objects, 'original')} (${bytes(p.copy.bytes)})`,
-    p.render.objects > 0 && `write ${n(p.render.renditions)} ${plural(p.render.renditions, 'rendition')} of ${n(p.render.objects)} ${plural(p.render.objects, 'image')}`,
-    p.prune.objects > 0 && `prune ${n(p.prune.renditions)} ${plural(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')}`,
+    p.copy.objects > 0 && `back up ${count(p.copy.objects, 'original')} (${bytes(p.copy.bytes)})`,
+    p.render.objects > 0 && `write ${count(p.render.renditions, 'rendition')} of ${count(p.render.objects, 'image')}`,
+    p.prune.objects > 0 && `prune ${count(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')}`,
   ].filter((x): x is string => Boolean(x));
   if (parts.length === 0) return 'a real run now would do nothing: every output is current';
   return `a real run now would ${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]}`;
@@ -178,12 +178,12 @@ function dryRunPlanLines(p: DryRunPlan): string[] {
   const current = (op: 'backup' | 'resize') => (p.current[op] ? ` (${n(p.current[op])} already current)` : '');
   const requests = Object.values(p.cost.requests).reduce((a, b) => a + b, 0);
   const lines = [
-    field('Would do', `back up ${n(p.copy.objects)} ${plural(p.copy.objects, 'original')}: ${bytes(p.copy.bytes)} to copy server-side${current('backup')}`),
-    field('', `render ${n(p.render.objects)} ${plural(p.render.objects, 'image')} (${bytes(p.render.bytes)} to read) into ${n(p.render.renditions)} ${plural(p.render.renditions, 'rendition')}; the bytes they take are known once rendered${current('resize')}`),
+    field('Would do', `back up ${count(p.copy.objects, 'original')}: ${bytes(p.copy.bytes)} to copy server-side${current('backup')}`),
+    field('', `render ${count(p.render.objects, 'image')} (${bytes(p.render.bytes)} to read) into ${count(p.render.renditions, 'rendition')}; the bytes they take are known once rendered${current('resize')}`),
   ];
-  if (p.prune.objects > 0) lines.push(field('', `prune ${n(p.prune.renditions)} ${plural(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')} (their backups are kept)`));
+  if (p.prune.objects > 0) lines.push(field('', `prune ${count(p.prune.renditions, 'rendition')} of ${n(p.prune.objects)} deleted ${plural(p.prune.objects, 'original')} (their backups are kept)`));
   lines.push(
-    field('Estimate', `${duration(p.expectedSeconds * 1000)} on the configured compute; about ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}${costExtras(p.cost)})`),
+    field('Estimate', `${duration(p.expectedSeconds * 1000)} on the configured compute; about ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${count(requests, 'S3 request')} ${usd(p.cost.requestsUsd)}${costExtras(p.cost)})`),
     field('Keys', `${p.list}: one line per object (key, operation, action, bytes, renditions)`),
   );
   return lines;
@@ -192,9 +192,9 @@ function dryRunPlanLines(p: DryRunPlan): string[] {
 /** The records' and CDN's share of an estimate, when priced: ", 2,400 DynamoDB write units $0.0015, 40 invalidation paths $0.00". */
 export function costExtras(c: RunCost): string {
   return [
-    c.records && `, ${n(c.records.writeRequestUnits)} DynamoDB write units ${usd(c.records.usd)}`,
-    c.invalidation && `, ${n(c.invalidation.paths)} invalidation paths ${usd(c.invalidation.usd)}`,
-    c.api && `, ${n(c.api.requests)} API requests ${usd(c.api.usd)}`,
+    c.records && `, ${count(c.records.writeRequestUnits, 'DynamoDB write unit')} ${usd(c.records.usd)}`,
+    c.invalidation && `, ${count(c.invalidation.paths, 'invalidation path')} ${usd(c.invalidation.usd)}`,
+    c.api && `, ${count(c.api.requests, 'API request')} ${usd(c.api.usd)}`,
   ]
     .filter(Boolean)
     .join('');
@@ -206,24 +206,34 @@ export function estimateLines(estimate: Report['estimate']): string[] {
   const lines: string[] = [];
   const c = estimate.cost;
   const requests = c ? Object.values(c.requests).reduce((a, b) => a + b, 0) : 0;
-  lines.push(field('Estimate', `${duration(estimate.expectedSeconds * 1000)} expected${c ? `; about ${usd(c.totalUsd)} (compute ${usd(c.computeUsd)}, ${n(requests)} S3 requests ${usd(c.requestsUsd)}${costExtras(c)})` : ''}`));
+  lines.push(field('Estimate', `${duration(estimate.expectedSeconds * 1000)} expected${c ? `; about ${usd(c.totalUsd)} (compute ${usd(c.computeUsd)}, ${count(requests, 'S3 request')} ${usd(c.requestsUsd)}${costExtras(c)})` : ''}`));
   if (!estimate.fits && estimate.advice) lines.push(field('WARNING', `this run may not finish inside the execution: ${estimate.advice}`));
   return lines;
 }
 
+/**
+ * How to confirm a held prune, in the words of the runtime that ran: a local run has no console
+ * input, only the CLI flag (the trigger is 'local' for every `local-…` execution, core/trigger.ts).
+ */
+export function confirmPruneAdvice(trigger: Trigger): string {
+  return trigger === 'local'
+    ? 'start a run with `nightshift local --confirm-prune`'
+    : 'start a run with `nightshift run --confirm-prune`, or from the console with the input {"confirmPrune": true}';
+}
+
 /** Renditions of deleted originals: how many were pruned (the first few by name), or why none were. */
-export function pruneLines(report: Pick<Report, 'prune' | 'dryRun'>, examples = 20): string[] {
+export function pruneLines(report: Pick<Report, 'prune' | 'dryRun' | 'trigger'>, examples = 20): string[] {
   const p = report.prune;
   const lines: string[] = [];
   if (p.originals > 0) {
-    lines.push(field('Pruned', `${n(p.renditions)} renditions of ${n(p.originals)} deleted originals${report.dryRun ? ' would be deleted' : ' deleted'} (their backups are kept):`));
+    lines.push(field('Pruned', `${count(p.renditions, 'rendition')} of ${n(p.originals)} deleted ${plural(p.originals, 'original')}${report.dryRun ? ' would be deleted' : ' deleted'} (their backups are kept):`));
     for (const x of p.pruned.slice(0, examples)) lines.push(`  ${JSON.stringify(x.key)} (${n(x.renditions.length)})`);
     if (p.originals > examples) lines.push(`  ... and ${n(p.originals - examples)} more, ${p.originals > p.pruned.length ? `the first ${n(p.pruned.length)} named in the report` : 'named in the report'}`);
   }
   if (p.held > 0) {
     lines.push(
-      field('Prune', `HELD: ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept.`),
-      field('', 'If the deletions are intended, start a run with {"confirmPrune": true}; if not, restore the originals (their backups are kept).'),
+      field('Prune', `HELD: ${n(p.held)} deleted ${plural(p.held, 'original')} ${p.held === 1 ? 'is' : 'are'} ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept.`),
+      field('', `If the deletions are intended, ${confirmPruneAdvice(report.trigger)}; if not, restore the originals (their backups are kept).`),
     );
   }
   return lines;
@@ -251,11 +261,11 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     '',
     ...catalogueLines(plan.counts, plan.deleted),
     ...(plan.warnings ?? []).map((w) => field('WARNING', w)),
-    ...pruneLines({ dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
+    ...pruneLines({ trigger: meta.trigger, dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
     '',
     ...linkLines(links),
   ];
-  const what = `${meta.superseded ? 'SUPERSEDED, ' : ''}${plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${n(plan.counts.selected)} images checked)`}`;
+  const what = `${meta.superseded ? 'SUPERSEDED, ' : ''}${plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${count(plan.counts.selected, 'image')} checked)`}`;
   return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: ${what}, ${duration(ms)}`), text: `${lines.join('\n')}\n` };
 }
 

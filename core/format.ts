@@ -9,6 +9,22 @@ export const n = (x: number) => x.toLocaleString('en-US');
 /** `1 image`, `2 images`: the word after a count. */
 export const plural = (count: number, word: string) => (count === 1 ? word : `${word}s`);
 
+/** `1 image`, `1,204 images`: a count and its noun, agreeing. `count(2, 'S3 request')` → `2 S3 requests`. */
+export const count = (x: number, word: string) => `${n(x)} ${plural(x, word)}`;
+
+/**
+ * ISO 8601 in a time zone, whatever the machine's locale: `2026-12-05T02:00:00Z` in UTC,
+ * `2026-12-05T03:00:00+01:00` in Europe/Berlin. The parts come from a fixed locale (en-US,
+ * 24-hour clock) so LANG/LC_ALL change nothing.
+ */
+export function isoInZone(at: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'longOffset' }).formatToParts(at);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)!.value;
+  // longOffset is "GMT+01:00", and "GMT" or "GMT+00:00" at offset zero, which ISO writes Z.
+  const offset = part('timeZoneName').replace(/^GMT/, '').replace(/^[+-]00:00$/, '') || 'Z';
+  return `${part('year')}-${part('month')}-${part('day')}T${part('hour')}:${part('minute')}:${part('second')}${offset}`;
+}
+
 /** Binary units: `88 KiB`, `1.2 GiB`. */
 export function bytes(x: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

@@ -3,8 +3,8 @@
  * Content-Security-Policy that forbids any network request) that opens from the S3 console or the
  * local disk and answers "what happened, and do I act?".
  */
-import { costExtras, dryRunWords } from './email';
-import { bytes, duration, n, usd, utcMinute } from './format';
+import { confirmPruneAdvice, costExtras, dryRunWords } from './email';
+import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { interruptedWords } from './last-run';
 import { type Report, SKIPS_NAMED, SUPERSEDED_WORDS } from './report';
 import { changeWords, invalidationWords } from './records/feed';
@@ -112,13 +112,13 @@ ${shardCharts(report)}
 ${renditionChart(report)}
 ${gallery(report, options.gallery ?? [])}
 <h2>Catalogue</h2>
-<p>${n(report.objects.selected)} images selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} ${report.superseded ? `This run was ${escapeHtml(SUPERSEDED_WORDS)}${report.superseded.by ? ` (${escapeHtml(report.superseded.by)})` : ''}.` : `The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.`}</p>
+<p>${count(report.objects.selected, 'image')} selected, ${n(report.objects.deleted)} deleted since the last run${report.deleted ? `: ${report.deleted.sample.map((k) => keyHtml(k)).join(', ')}${report.objects.deleted > report.deleted.sample.length ? ` and ${n(report.objects.deleted - report.deleted.sample.length)} more (all in <code>${escapeHtml(report.deleted.list)}</code>)` : ''}` : ''}. ${Object.entries(report.objects.skipped).length ? `Left alone by the filter: ${Object.entries(report.objects.skipped).map(([k, v]) => `${escapeHtml(k)} ${n(v)}`).join(', ')}.` : ''} ${report.superseded ? `This run was ${escapeHtml(SUPERSEDED_WORDS)}${report.superseded.by ? ` (${escapeHtml(report.superseded.by)})` : ''}.` : `The catalogue was ${report.catalogPromoted ? 'promoted: the next run compares against it' : 'not promoted'}.`}</p>
 ${pruneSection(report)}
 ${recordsSection(report)}
 ${
   report.failed.total
     ? `<h2 id="failures">Failures</h2>${barChart(reasons.map((r) => ({ label: `${r.operation} ${r.code}`, value: r.count, text: n(r.count) })), '#cf222e')}
-<p>All ${n(report.failed.total)} failures are in <a href="${csv}">failures.csv</a>.</p>
+<p>${report.failed.total === 1 ? 'The failure is' : `All ${n(report.failed.total)} failures are`} in <a href="${csv}">failures.csv</a>.</p>
 <table><tr><th>operation</th><th>reason</th><th>key</th><th>message</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>
 ${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${report.failed.total > rows.length ? ` (of ${n(report.failed.total - FAILURE_ROWS_OPEN)}; the rest are in failures.csv)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}`
     : ''
@@ -148,7 +148,7 @@ function shardCharts(report: Report): string {
     const bars = shards.map((s) => ({
       label: `${op} shard ${s.shard}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`,
       value: s.durationMs,
-      text: `${duration(s.durationMs)}, ${n(s.items)} objects${s.failed ? `, ${n(s.failed)} failed` : ''}`,
+      text: `${duration(s.durationMs)}, ${count(s.items, 'object')}${s.failed ? `, ${n(s.failed)} failed` : ''}`,
       colour: shards.length > 2 && s.durationMs > 1.5 * median ? '#bc4c00' : '#0969da',
     }));
     const shown = bars.length > 60 ? [...bars].sort((a, b) => b.value - a.value).slice(0, 60) : bars;
@@ -221,7 +221,7 @@ function dryRunSection(p: NonNullable<Report['dryRunPlan']>): string {
   const row = (action: string, w: { objects: number; renditions: number; bytes: number }, current?: number) => `<tr><th>${action}</th><td>${n(w.objects)}</td><td>${n(w.renditions)}</td><td>${bytes(w.bytes)}</td><td>${current === undefined ? '' : n(current)}</td></tr>`;
   return `<h2>Dry run: what a real run would do</h2><p>${escapeHtml(dryRunWords(p))}.</p>
 <table><tr><th></th><th>objects</th><th>renditions</th><th>bytes to copy or read</th><th>already current</th></tr>${row('back up', p.copy, p.current.backup ?? 0)}${row('render', p.render, p.current.resize ?? 0)}${row('prune', p.prune)}</table>
-<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${n(requests)} S3 requests ${usd(p.cost.requestsUsd)}${escapeHtml(costExtras(p.cost))}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
+<p>About ${duration(p.expectedSeconds * 1000)} on the configured compute, and ${usd(p.cost.totalUsd)} (compute ${usd(p.cost.computeUsd)}, ${count(requests, 'S3 request')} ${usd(p.cost.requestsUsd)}${escapeHtml(costExtras(p.cost))}). Every key: <code>${escapeHtml(p.list)}</code> (one line per object).</p>`;
 }
 
 /** Renditions of deleted originals: what was pruned (the first rows open, the rest folded), or why nothing was. */
@@ -229,7 +229,7 @@ function pruneSection(report: Report): string {
   const p = report.prune;
   if (!p || (p.originals === 0 && p.held === 0)) return '';
   const rows = p.pruned.slice(0, FAILURE_ROWS_MAX).map((x) => `<tr><td class="key">${keyHtml(x.key)}</td><td>${x.renditions.map(escapeHtml).join(', ')}</td></tr>`);
-  const held = p.held > 0 ? `<p><strong>Prune held:</strong> ${n(p.held)} deleted originals are ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept. If the deletions are intended, start a run with <code>{"confirmPrune": true}</code>.</p>` : '';
-  const pruned = p.originals > 0 ? `<p>${n(p.renditions)} renditions of ${n(p.originals)} deleted originals ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${p.originals > rows.length ? ` (of ${n(p.originals - FAILURE_ROWS_OPEN)}; the resize shard results name them all)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
+  const held = p.held > 0 ? `<p><strong>Prune held:</strong> ${n(p.held)} deleted ${plural(p.held, 'original')} ${p.held === 1 ? 'is' : 'are'} ${(p.share * 100).toFixed(1)}% of the catalogue, more than renditions.maxPruneShare (${(p.maxShare * 100).toFixed(1)}%); their renditions were kept. If the deletions are intended, ${escapeHtml(confirmPruneAdvice(report.trigger))}.</p>` : '';
+  const pruned = p.originals > 0 ? `<p>${count(p.renditions, 'rendition')} of ${n(p.originals)} deleted ${plural(p.originals, 'original')} ${report.dryRun ? 'would be' : 'were'} deleted; their backups are kept.</p><table><tr><th>original</th><th>renditions deleted</th></tr>${rows.slice(0, FAILURE_ROWS_OPEN).join('')}</table>${rows.length > FAILURE_ROWS_OPEN ? `<details><summary>${n(rows.length - FAILURE_ROWS_OPEN)} more${p.originals > rows.length ? ` (of ${n(p.originals - FAILURE_ROWS_OPEN)}; the resize shard results name them all)` : ''}</summary><table>${rows.slice(FAILURE_ROWS_OPEN).join('')}</table></details>` : ''}` : '';
   return `<h2 id="pruned">Pruned renditions</h2>${held}${pruned}`;
 }

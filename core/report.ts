@@ -141,7 +141,7 @@ export interface PruneReport {
   readonly originals: number;
   /** Renditions deleted. */
   readonly renditions: number;
-  /** Deleted originals whose renditions the guard kept (prune held: confirm with {"confirmPrune": true}). */
+  /** Deleted originals whose renditions the guard kept (prune held: confirm with --confirm-prune, or the console input {"confirmPrune": true}). */
   readonly held: number;
   /** The share of the catalogue that was to be pruned, and the configured limit. */
   readonly share: number;

@@ -2,7 +2,7 @@
  * Progress of a local run, per stage: shards done, images done, failures, rate and ETA. On a
  * terminal one line is redrawn in place; elsewhere (CI, pipes) a line is printed per finished shard.
  */
-import { duration, n } from '../core/format';
+import { duration, n, plural } from '../core/format';
 import type { JobName } from '../core/jobs';
 import type { ChildProgress } from './batch';
 
@@ -60,7 +60,7 @@ export class ProgressDisplay {
     const width = 24;
     const filled = total > 0 ? Math.round((done / total) * width) : stage.shards && shardsDone === stage.shards ? width : 0;
     const eta = rate > 0 && total > done ? `  ETA ${duration(((total - done) / rate) * 1000)}` : '';
-    return `${label(stage.job)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${stage.shards ? `${shardsDone}/${stage.shards} shards  ` : ''}${n(done)}/${n(total)} objects  ${n(failed)} failed  ${rate.toFixed(1)}/s${eta}`;
+    return `${label(stage.job)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${stage.shards ? `${shardsDone}/${stage.shards} shards  ` : ''}${n(done)}/${n(total)} ${plural(total, 'object')}  ${n(failed)} failed  ${rate.toFixed(1)}/s${eta}`;
   }
 }
 

@@ -417,7 +417,7 @@ describe('notify when there is nothing to do, and notify-failure', () => {
     expect(plan.nothingToDo).toBe(true);
     expect(await notify({ runId: 'fn-run-3', trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', kind: 'nothing-to-do' })).toMatchObject({ sent: true });
     const [email] = await inbox();
-    expect(email!.Subject).toMatch(/nothing new \(1 images checked\)/);
+    expect(email!.Subject).toMatch(/nothing new \(1 image checked\)/);
   });
 
   it('sends the failure email with the readable cause and the next step', async () => {

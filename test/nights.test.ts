@@ -148,7 +148,8 @@ describe('every night after the first (embedded runtime, configured through cdk.
     // Nothing else to do: the plan says so, and the email says why nothing was pruned.
     expect(held.plan).toMatchObject({ nothingToDo: true, prune: { originals: 0, held: 3, share: 3 / before.catalogue.length, maxShare: 0.5 } });
     expect(held.email).toMatch(/Prune +HELD: 3 deleted originals are \d+\.\d% of the catalogue, more than renditions\.maxPruneShare \(50\.0%\); their renditions were kept\./);
-    expect(held.email).toContain('{"confirmPrune": true}');
+    expect(held.email).toContain('start a run with `nightshift local --confirm-prune`'); // a local run: the flag, not the console's input
+    expect(held.email).not.toContain('confirmPrune');
     // Each deletion is named, by the run that found it, and in the list beside the report.
     expect(held.plan).toMatchObject({ counts: { deleted: 3 }, deleted: { sample: gone, list: runKeys(held.json.runId).deleted } });
     expect(held.email).toContain('deleted: "a.jpg", "c.png", "e.png"\n');

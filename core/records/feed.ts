@@ -4,7 +4,7 @@
  * Counted once (ReportFold sums the shard results); the email, report.html and the Run Completed
  * event all read these figures.
  */
-import { n, plural } from '../format';
+import { count, n, plural } from '../format';
 import type { ChangeCounts } from '../results';
 import { CHANGE_KINDS } from './changes';
 import type { InvalidationPlan } from './invalidation';
@@ -41,7 +41,7 @@ export const totalChanges = (c: ChangeCounts): number => CHANGE_KINDS.reduce((su
 export function changeWords(c: ChangeCounts): string {
   const total = totalChanges(c);
   if (total === 0) return 'no record changed';
-  return `${n(total)} ${plural(total, 'record')} changed: ${CHANGE_KINDS.map((k) => `${n(c[k])} ${k}`).join(', ')}`;
+  return `${count(total, 'record')} changed: ${CHANGE_KINDS.map((k) => `${n(c[k])} ${k}`).join(', ')}`;
 }
 
 /** The CDN invalidation in one sentence, the same in the email and report.html. */
@@ -52,7 +52,7 @@ export function invalidationWords(i: InvalidationReport): string {
     case 'none':
       return 'nothing to invalidate: no rendition was replaced or removed';
     case 'files':
-      return `${stale}: ${n(i.paths)} ${plural(i.paths, 'path')} ${outcome}`;
+      return `${stale}: ${count(i.paths, 'path')} ${outcome}`;
     case 'folders':
       return `${stale}, more than delivery.maxInvalidationPaths (${n(i.cap)}): their ${n(i.paths)} whole ${plural(i.paths, 'folder')} ${outcome} (${i.sample.join(', ')}${i.paths > i.sample.length ? ', ...' : ''})`;
     case 'everything':

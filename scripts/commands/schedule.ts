@@ -8,6 +8,7 @@ import { LOCAL_BUCKETS } from '../../local/runner';
 import { parsePipelineConfig } from '../../core/config';
 import { projectConfig } from '../lib/project-config';
 import { UsageError } from '../../core/validation';
+import { isoInZone } from '../../core/format';
 
 export async function scheduleCommand(values: Record<string, unknown>): Promise<number> {
   const count = values.count === undefined ? 5 : Number(values.count);
@@ -19,9 +20,9 @@ export async function scheduleCommand(values: Record<string, unknown>): Promise<
   }
   const zone = schedule.timeZone ?? 'UTC';
   const local = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const fmt = (d: Date, timeZone: string) => new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(d);
-  process.stdout.write(`Schedule: ${schedule.cron} in ${zone}${schedule.timeZone ? ' (EventBridge Scheduler)' : ' (EventBridge rule crons are UTC)'}\n\nNext ${count} runs:\n`);
-  for (const at of nextRuns(parseCron(schedule.cron), new Date(), count, zone)) process.stdout.write(`  ${fmt(at, 'UTC').padEnd(34)}  ${local !== 'UTC' ? fmt(at, local) : ''}\n`);
+  process.stdout.write(`Schedule: ${schedule.cron} in ${zone}${schedule.timeZone ? ' (EventBridge Scheduler)' : ' (EventBridge rule crons are UTC)'}\n\nNext ${count === 1 ? 'run' : `${count} runs`}:\n`);
+  // ISO 8601 in UTC, and in the machine's zone beside it, the same whatever the locale.
+  for (const at of nextRuns(parseCron(schedule.cron), new Date(), count, zone)) process.stdout.write(`  ${isoInZone(at, 'UTC')}${local !== 'UTC' ? `  ${isoInZone(at, local)} (${local})` : ''}\n`);
   const surprises = schedule.timeZone ? dstSurprises(parseCron(schedule.cron), schedule.timeZone, new Date()) : [];
   if (surprises.length > 0) process.stdout.write(`\nWarning: ${dstWarning(schedule.cron, zone, surprises)}\n`);
   if (!schedule.timeZone) process.stdout.write(`\nTo run at a local time across daylight saving changes, set "schedule.timeZone" (e.g. "${local !== 'UTC' ? local : 'Europe/Paris'}") in cdk.json.\n`);
