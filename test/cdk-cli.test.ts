@@ -43,14 +43,30 @@ it('stops on invalid configuration, naming the key, the value and the fix', () =
   expect(run.stderr).toContain('-c nightshift.<key>=<JSON value>');
 });
 
-it('stops in one line, not a stack trace, when a resource would exceed an AWS limit at deploy time', () => {
-  // AWS Batch: "Maximum job definition size (for RegisterJobDefinition API operations): 24 KiB"
-  // (AWS Batch user guide, "AWS Batch service quotas"); infra/limits.ts checks it at synth.
+it('synthesizes a configuration far past the AWS limits on environments: it travels as an object, not in any environment', () => {
+  // Lambda: "Function environment variables: 4 KB, for all environment variables associated with the
+  // function, in aggregate" (Lambda developer guide, "Lambda quotas"); AWS Batch: "Maximum job
+  // definition size … 24 KiB" (AWS Batch user guide, "AWS Batch service quotas"). 700 prefixes are
+  // about 30 KB of configuration: inline, as it once was, they failed synth on both limits
+  // (infra/limits.ts, whose one-line error the stack test drives on a job definition built to exceed it).
   const prefixes = Array.from({ length: 700 }, (_, i) => `archive/${'x'.repeat(30)}/${String(i).padStart(5, '0')}/`);
-  const run = cdk(['-o', join(tmpdir(), 'nightshift-synth-limit'), '-c', `nightshift.filter.excludePrefixes=${JSON.stringify(prefixes)}`]);
-  expect(run.status).not.toBe(0);
-  const lines = run.stderr.split('\n').filter((l) => l.includes('24 KiB'));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^Batch job definition Nightshift\/Compute\/CatalogJob\/Resource: \d+ bytes, over AWS Batch's 24 KiB \(24576 bytes\) per job definition: shorten the configuration/);
-  expect(run.stderr).not.toMatch(/^\s+at /m);
+  const out = mkdtempSync(join(tmpdir(), 'nightshift-synth-large-'));
+  try {
+    const run = cdk(['-o', out, '-c', `nightshift.filter.excludePrefixes=${JSON.stringify(prefixes)}`]);
+    expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
+    const template = JSON.parse(readFileSync(join(out, 'Nightshift.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const resources = Object.entries(template.Resources);
+    const sizes = resources
+      .filter(([, r]) => r.Type === 'AWS::Lambda::Function' || r.Type === 'AWS::Batch::JobDefinition')
+      .map(([id, r]) => [id, JSON.stringify(r.Type === 'AWS::Lambda::Function' ? r.Properties.Environment ?? {} : r.Properties).length] as const);
+    expect(sizes.length).toBeGreaterThanOrEqual(7);
+    for (const [id, size] of sizes) expect({ id, small: size < 4096 }).toEqual({ id, small: true });
+    // The configuration is in the assembly, as the deployment's object (an asset), with every prefix.
+    const holders = readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json') && readFileSync(join(out, f), 'utf8').includes(prefixes[699]!));
+    expect(holders.length).toBeGreaterThanOrEqual(1);
+    const inline = resources.filter(([, r]) => (r.Type === 'AWS::Lambda::Function' || r.Type === 'AWS::Batch::JobDefinition') && JSON.stringify(r.Properties).includes('archive/xxxxxxxxxx'));
+    expect(inline.map(([id]) => id)).toEqual([]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });

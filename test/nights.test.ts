@@ -115,7 +115,7 @@ describe('every night after the first (embedded runtime, configured through cdk.
     expect(report.operations.resize?.skippedByCode).toEqual({ 'rendition-key-collision': 1 });
     expect(report.operations.backup).toMatchObject({ processed: 2, failed: 0, skippedByCode: { 'original-deleted': 1 } });
     expect(next.email).toMatch(/\n +deleted: "b.jpg"\n/);
-    expect(next.email).toContain('Pruned     3 renditions of 1 deleted originals deleted (their backups are kept):\n  "b.jpg" (3)');
+    expect(next.email).toContain('Pruned     3 renditions of 1 deleted original deleted (their backups are kept):\n  "b.jpg" (3)');
     expect(readFileSync(next.json.report!, 'utf8')).toContain('<tr><td class="key"><span class="key" title="b.jpg">b.<wbr>jpg</span></td><td>tiny/b.jpeg, mid/b.webp, big/b.jpeg</td></tr>');
     await s3(async (s) => {
       const renditions = await keys(s, B.renditions);
