@@ -12,9 +12,9 @@ import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
 import { getJson, getText } from '../adapters/s3';
-import { startFaultProxy } from './support/fault-proxy';
 import { ListingCursor, listPages } from '../adapters/s3';
 import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+import { stopDuringPartUpload } from './support/stop-upload';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const KEYS = [...Array.from({ length: 40 }, (_, i) => `docs/${String(i).padStart(2, '0')}.jpg`), 'docs/é-NFC.jpg', 'docs/e\u0301-NFD.jpg', 'docs/😀.jpg'];
@@ -177,20 +177,9 @@ describe('a multipart copy stopped by SIGTERM', () => {
     const config = JSON.stringify({ buckets, backup: { multipartThresholdBytes: 5 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 } });
     expect((await runJob('catalog', env('run-stopped', { NIGHTSHIFT_CONFIG: config, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['backup'], prefix: 'stopped/' }) }))).code).toBe(0);
     const shard = (await Promise.all([0, 1].map((i) => getText(server.s3, buckets.work, runKeys('run-stopped').shard(i))))).findIndex((t) => t.includes(key));
-    const seen: string[] = [];
-    const proxy = await startFaultProxy({ target: server.endpoint, rate: 0, hold: (method, path) => (seen.push(`${method} ${path}`), method === 'PUT' && path.includes('partNumber=')) });
-    try {
-      const { child, done } = spawnJob('backup', env('run-stopped', { NIGHTSHIFT_CONFIG: config, AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), NIGHTSHIFT_GRACE_SECONDS: '0' }));
-      while (proxy.stats.held === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      child.kill('SIGTERM');
-      expect((await done).code).toBe(143);
-      const created = seen.filter((r) => r.startsWith('POST ') && /[?&]uploads(=|&|$)/.test(r));
-      const aborted = seen.filter((r) => r.startsWith('DELETE ') && r.includes('uploadId='));
-      expect({ created: created.length, aborted: aborted.length }).toEqual({ created: 1, aborted: 1 });
-    } finally {
-      proxy.open();
-      await proxy.close();
-    }
+    const stopped = await stopDuringPartUpload(server.endpoint, (endpoint) => spawnJob('backup', env('run-stopped', { NIGHTSHIFT_CONFIG: config, AWS_ENDPOINT_URL_S3: endpoint, AWS_BATCH_JOB_ARRAY_INDEX: String(shard), NIGHTSHIFT_GRACE_SECONDS: '0' })));
+    expect(stopped.code).toBe(143);
+    expect({ created: stopped.created, aborted: stopped.aborted }).toEqual({ created: 1, aborted: 1 });
   }, 120_000);
 });
 

@@ -23,6 +23,7 @@ import { startSyntheticCorpus } from './support/synthetic-corpus';
 import { handler as scopeWork } from '../functions/scope-work';
 import { resetFunctionContext } from '../functions/context';
 import { ROOT, runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+import { stopDuringPartUpload } from './support/stop-upload';
 
 const buckets = { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' };
 const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 2 } };
@@ -653,20 +654,12 @@ describe('a catalogue upload stopped by SIGTERM', () => {
   // whenever the signal comes.
   it('aborts the multipart upload, writes no plan and exits 143', async () => {
     const synthetic = await startSyntheticCorpus({ target: server.endpoint, bucket: buckets.corpus, objects: 80_000 });
-    const seen: string[] = [];
-    const proxy = await startFaultProxy({ target: synthetic.endpoint, rate: 0, hold: (method, path) => (seen.push(`${method} ${path}`), method === 'PUT' && path.includes('partNumber=')) });
     try {
-      const { child, done } = spawnJob('catalog', env('run-catalog-stopped', { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }), NIGHTSHIFT_GRACE_SECONDS: '20' }));
-      while (proxy.stats.held === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      child.kill('SIGTERM');
-      expect((await done).code).toBe(143);
-      const created = seen.filter((r) => r.startsWith('POST ') && /[?&]uploads(=|&|$)/.test(r));
-      const aborted = seen.filter((r) => r.startsWith('DELETE ') && r.includes('uploadId='));
-      expect({ created: created.length, aborted: aborted.length }).toEqual({ created: 1, aborted: 1 });
+      const stopped = await stopDuringPartUpload(synthetic.endpoint, (endpoint) => spawnJob('catalog', env('run-catalog-stopped', { AWS_ENDPOINT_URL_S3: endpoint, NIGHTSHIFT_INPUT: JSON.stringify({ operations: [] }), NIGHTSHIFT_GRACE_SECONDS: '20' })));
+      expect(stopped.code).toBe(143);
+      expect({ created: stopped.created, aborted: stopped.aborted }).toEqual({ created: 1, aborted: 1 });
       await expect(getJson(s3, buckets.work, runKeys('run-catalog-stopped').plan)).rejects.toMatchObject({ name: 'NoSuchKey' });
     } finally {
-      proxy.open();
-      await proxy.close();
       await synthetic.close();
     }
   }, 120_000);
