@@ -223,6 +223,24 @@ export const computeLimitsSchema = z
   .prefault({});
 export type ComputeLimits = z.output<typeof computeLimitsSchema>;
 
+/**
+ * The upload lane (issue 29): S3 notifications → SQS → a Lambda that renders a new or replaced
+ * original at once with the resize job's code and writes its record; the night does the rest.
+ * Only objects the night would select (filter, excludePrefixes) are handled.
+ */
+export const onUploadSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Function instances at once at most (the SQS event source's maximum concurrency, 2-1000): a bulk upload drains steadily instead of throttling the account. */
+    maxConcurrency: z.number().int().min(2).max(1000).default(10),
+    /** Images with more pixels than this are left for the night (its larger memory renders them). */
+    maxPixels: z.number().int().min(1).default(50_000_000),
+    /** Objects larger than this are left for the night. */
+    maxBytes: z.number().int().min(1).default(100 * MiB),
+  })
+  .prefault({});
+export type OnUploadConfig = z.output<typeof onUploadSchema>;
+
 export const pipelineConfigSchema = z.strictObject({
   buckets: z.strictObject({
     corpus: bucketName,
@@ -266,6 +284,7 @@ export const pipelineConfigSchema = z.strictObject({
     })
     .prefault({}),
   compute: computeLimitsSchema,
+  onUpload: onUploadSchema,
   corpus: z
     .strictObject({
       /**

@@ -10,7 +10,7 @@ import type { OutputFormat, PipelineConfig, Preset } from './config';
 /**
  * The rendering pipeline's own version: bump it when the same preset would render different
  * pixels or bytes (a change to decoding, resizing, colour handling or encoder settings in
- * jobs/src/render.ts), and every rendition is re-rendered on the next run.
+ * adapters/image/render.ts), and every rendition is re-rendered on the next run.
  */
 export const RENDERER_VERSION = 1;
 

@@ -123,6 +123,8 @@ export const stackConfigSchema = z.strictObject({
   shards: shardSchema.prefault({}),
   backup: pipelineConfigSchema.shape.backup,
   resize: pipelineConfigSchema.shape.resize,
+  /** The upload lane (issue 29): render new originals on upload, the night doing the rest. Off by default. */
+  onUpload: pipelineConfigSchema.shape.onUpload,
   /** Object Lock retention on the backup bucket (compliance/governance mode, days). Left out: no Object Lock. */
   backupObjectLock: z.strictObject({ mode: z.enum(['GOVERNANCE', 'COMPLIANCE']), days: z.number().int().min(1).max(36500) }).optional(),
   compute: z
@@ -221,6 +223,7 @@ export function pipelineConfigOf(config: StackConfig, buckets: PipelineConfig['b
     shards: config.shards,
     backup: config.backup,
     resize: config.resize,
+    onUpload: config.onUpload,
     compute: { maxVcpus: config.compute.maxVcpus, executionTimeoutHours: EXECUTION_TIMEOUT_HOURS, architecture: config.compute.architecture, spot: config.compute.spot, catalog: limits(config.compute.catalog), backup: limits(config.compute.backup), resize: limits(config.compute.resize) },
     corpus: {
       sseKms: config.corpus.kmsKeyArn !== undefined,

@@ -17,7 +17,7 @@ import { failedRecord, renderedRecord, skippedRecord, sourceDetails, sourceHeade
 import { MemoryRecordStore } from '../core/records/store';
 import { FORMAT_CONTENT_TYPE } from '../core/keys';
 import { eventForRequest, imagesApi } from '../functions/images-api';
-import { placeholderFrom } from '../jobs/src/placeholder';
+import { placeholderFrom } from '../adapters/image/placeholder';
 import { galleryPage } from '../local/gallery-page';
 import { photoJpeg } from '../local/sample/images';
 import { launchChromium } from '../scripts/lib/chromium';

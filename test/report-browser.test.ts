@@ -17,7 +17,7 @@ import { renderReportHtml } from '../core/report-html';
 import type { ShardResult } from '../core/results';
 import { putText } from '../adapters/s3';
 import { collectGallery } from '../functions/gallery';
-import { render } from '../jobs/src/render';
+import { render } from '../adapters/image/render';
 import { launchChromium } from '../scripts/lib/chromium';
 import { photoJpeg } from '../local/sample/images';
 import { samplePlan } from './support/fixtures';

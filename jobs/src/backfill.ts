@@ -8,8 +8,8 @@ import { GetObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@
 import type { OutputFormat } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
 import { renderedRecord, type RecordContext, type RenderedRecord, type SourceDetails, type WrittenRendition } from '../../core/records/record';
-import { placeholderFrom } from './placeholder';
-import { inspect, sourceDetailsOf } from './render';
+import { placeholderFrom } from '../../adapters/image/placeholder';
+import { inspect, sourceDetailsOf } from '../../adapters/image/render';
 
 /** What a header read takes first: enough for JPEG (EXIF included), PNG, WebP, TIFF and most HEIC. */
 export const HEADER_PREFIX_BYTES = 64 * 1024;

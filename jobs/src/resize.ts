@@ -23,7 +23,7 @@ import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '..
 import { type ShardTally } from '../../core/results';
 import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from './render';
+import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
 import { backfillRecord, renditionFromHead } from './backfill';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig } from '../../core/config';
-import { render } from '../../jobs/src/render';
+import { render } from '../../adapters/image/render';
 
 async function main(): Promise<void> {
   const [inFlight, threads] = process.argv.slice(2).map(Number);

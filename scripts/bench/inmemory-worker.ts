@@ -1,5 +1,5 @@
 /**
- * Benchmark worker: nightshift's resize kernel (jobs/src/render.ts) on images already in memory,
+ * Benchmark worker: nightshift's resize kernel (adapters/image/render.ts) on images already in memory,
  * with the job's concurrency and options: the ceiling for the resize job, which adds S3 transfers.
  * Writes {ms, cpuMs, images, outputs, outputBytes} as JSON to the result file; the timed part is
  * the rendering only (files are read first).
@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { parsePipelineConfig } from '../../core/config';
-import { render } from '../../jobs/src/render';
+import { render } from '../../adapters/image/render';
 
 async function main(): Promise<void> {
   const [dir, resultPath] = process.argv.slice(2);

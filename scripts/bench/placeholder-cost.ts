@@ -14,8 +14,8 @@
 import { setTimeout } from 'node:timers';
 import sharp from 'sharp';
 import { parsePipelineConfig } from '../../core/config';
-import { placeholderFrom } from '../../jobs/src/placeholder';
-import { render, resizeFor } from '../../jobs/src/render';
+import { placeholderFrom } from '../../adapters/image/placeholder';
+import { render, resizeFor } from '../../adapters/image/render';
 import { photoPixels } from '../../local/sample/images';
 
 const cpuMs = (since: NodeJS.CpuUsage) => {

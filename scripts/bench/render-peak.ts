@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { DEFAULT_PRESETS } from '../../core/config';
-import { inspect, render } from '../../jobs/src/render';
+import { inspect, render } from '../../adapters/image/render';
 
 const KINDS: Record<string, (image: sharp.Sharp) => sharp.Sharp> = {
   jpeg: (i) => i.jpeg({ quality: 85 }),
