@@ -62,6 +62,19 @@ export class ImagesTable extends Construct {
     });
   }
 
+  /**
+   * The upload lane's access: one record at a time, read (GetItem) and written conditioned on the
+   * one it replaces (PutItem, UpdateItem, or in a transaction with ConditionCheckItem); a removal
+   * writes a tombstone, so no DeleteItem; no batches, no index, no Scan.
+   */
+  grantRecordUpdates(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:TransactWriteItems'],
+      resourceArns: [this.table.tableArn],
+    });
+  }
+
   /** The API's access: a record by key (GetItem on the table), a folder in key order (Query on the index). Read-only, no Scan. */
   grantRecordReads(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn] });

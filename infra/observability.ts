@@ -21,6 +21,22 @@ export interface ObservabilityProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /** Alarms made elsewhere (the upload lane's dead letters) that the dashboard shows with these. @default - none */
+  readonly moreAlarms?: readonly cloudwatch.Alarm[];
+}
+
+/** An alarm on the first occurrence, to the topic: every alarm of the stack is made so. */
+export function alarmToTopic(scope: Construct, alarmId: string, metric: cloudwatch.IMetric, description: string, topic: sns.ITopic): cloudwatch.Alarm {
+  const a = new cloudwatch.Alarm(scope, alarmId, {
+    metric,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    alarmDescription: description,
+  });
+  a.addAlarmAction(new actions.SnsAction(topic));
+  return a;
 }
 
 /**
@@ -40,20 +56,12 @@ export class Observability extends Construct {
     this.alarm('ExecutionsAborted', sm.metricAborted({ period, statistic: 'Sum' }), 'A nightshift run was aborted (by hand, or by a deployment).', props.topic);
     const failedJobs = this.failedJobsMetric(props);
     this.alarm('BatchJobsFailed', failedJobs.metric({ period, statistic: 'Sum' }), 'A nightshift Batch job failed after all its attempts: see its CloudWatch logs.', props.topic);
+    this.alarms.push(...(props.moreAlarms ?? []));
     this.dashboard = this.dashboardOf(sm, failedJobs);
   }
 
-  /** An alarm on the first occurrence, to the topic. */
   private alarm(alarmId: string, metric: cloudwatch.IMetric, description: string, topic: ObservabilityProps['topic']): cloudwatch.Alarm {
-    const a = new cloudwatch.Alarm(this, alarmId, {
-      metric,
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
-    });
-    a.addAlarmAction(new actions.SnsAction(topic));
+    const a = alarmToTopic(this, alarmId, metric, description, topic);
     this.alarms.push(a);
     return a;
   }

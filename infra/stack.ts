@@ -19,6 +19,7 @@ import { PipelineConfigObject } from './pipeline-config';
 import { RunEvents } from './run-events';
 import { NightlySchedule } from './schedule';
 import { Storage } from './storage';
+import { UploadLane } from './upload-lane';
 import { Workflow } from './workflow';
 
 export interface NightshiftStackProps extends StackProps {
@@ -47,6 +48,8 @@ export class NightshiftStack extends Stack {
   readonly runEvents: RunEvents;
   /** The CloudFront distribution over the renditions, with delivery.cdn. */
   readonly delivery?: Delivery;
+  /** Render on upload (issue 29), with onUpload.enabled. */
+  readonly uploadLane?: UploadLane;
 
   constructor(scope: Construct, id: string, props: NightshiftStackProps) {
     super(scope, id, props);
@@ -117,7 +120,30 @@ export class NightshiftStack extends Stack {
       stateMachineName: stateMachineNameOf(this.stackName),
     });
     if (config.schedule.enabled) new NightlySchedule(this, 'Schedule', { stateMachine: this.workflow.stateMachine, cron: config.schedule.cron, timeZone: config.schedule.timeZone });
-    this.observability = new Observability(this, 'Observability', { stateMachine: this.workflow.stateMachine, queue: this.compute.queue, topic: this.notifications.topic, logRetention });
+    this.uploadLane = config.onUpload.enabled
+      ? new UploadLane(this, 'UploadLane', {
+          corpus: this.storage.corpus,
+          corpusKey: this.storage.corpusKey,
+          corpusField: { field: 'corpus.bucketName', value: config.corpus.bucketName ?? '(the corpus bucket the stack creates)' },
+          renditions: this.storage.renditions,
+          table: this.imagesTable,
+          pipelineConfig: pipelineConfigObject,
+          onUpload: config.onUpload,
+          presets: config.presets,
+          excludePrefixes: config.filter.excludePrefixes,
+          architecture: config.compute.architecture,
+          topic: this.notifications.topic,
+          environment: recordsEnvironment,
+          logRetention,
+        })
+      : undefined;
+    this.observability = new Observability(this, 'Observability', {
+      stateMachine: this.workflow.stateMachine,
+      queue: this.compute.queue,
+      topic: this.notifications.topic,
+      logRetention,
+      moreAlarms: this.uploadLane ? [this.uploadLane.deadLetterAlarm] : [],
+    });
 
     // What CloudFormation would refuse at deploy time (Lambda's environment size, Batch's job definition size) stops synth.
     Aspects.of(this).add(new AwsLimits());

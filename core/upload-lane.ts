@@ -1,0 +1,116 @@
+/**
+ * The upload lane's sizes (issue 29), derived from its configuration: the function's memory and
+ * timeout for the largest image it accepts (onUpload.maxPixels, onUpload.maxBytes), the SQS
+ * event source's batch, the queue's visibility timeout and redrive. The stack builds from them
+ * (infra/upload-lane.ts) and the cost model prices them (core/cost.ts, uploadLaneCost), so the
+ * two never disagree.
+ */
+import type { OnUploadConfig, Preset } from './config';
+import { imageCostBytes, type ImageShape, minimumMemoryMiB } from './memory-budget';
+import { THROUGHPUT } from './timing';
+import { UsageError } from './validation';
+
+/** Lambda's limits (Lambda developer guide, "Lambda quotas"): memory 128-10,240 MB, timeout 900 s. */
+export const LAMBDA_MAX_MEMORY_MIB = 10_240;
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/**
+ * At 1,769 MB a function has the equivalent of one vCPU (Lambda developer guide, "Configure Lambda
+ * function memory"); below it, a render gets a share of one. libvips' work is CPU-bound, so the
+ * function never gets less than one whole vCPU.
+ */
+export const ONE_VCPU_MIB = 1_769;
+
+/**
+ * The largest decode the function may meet at onUpload.maxPixels: 4 bands of 16 bits (a 16-bit RGBA
+ * PNG or TIFF; a HEIC's two 8-bit RGBA copies weigh the same), held whole in memory.
+ */
+const WORST_SHAPE_PER_PIXEL = { bands: 4, bytesPerSample: 2 } as const;
+
+export const UPLOAD_LANE = {
+  /**
+   * Messages a batch at most. A batch shares one invocation's fate when the function crashes (an
+   * out-of-memory kill returns no partial batch response), so batches stay small; the timeout covers
+   * a whole batch of the largest images rendered one after the other.
+   */
+  batchSize: 5,
+  /** A message is received this many times before SQS moves it to the dead-letter queue (what the night then covers). */
+  maxReceiveCount: 5,
+  /** The queue's visibility timeout over the function's (Lambda developer guide, "Creating and configuring an Amazon SQS event source mapping": at least six times). */
+  visibilityFactor: 6,
+  /** Expected time × this is the function's timeout: cold starts, S3 latency, a slow neighbour. */
+  safetyFactor: 3,
+  /** An original read from S3 at this rate at least (MiB/s), assumed: what one Lambda function's GET of a large object does in its Region. */
+  readMiBPerSecond: 50,
+  /** A cold start (Node, sharp and libvips loaded) and the record's write, per invocation (s), assumed. */
+  overheadSeconds: 10,
+} as const;
+
+export interface UploadLaneSizes {
+  readonly memoryMiB: number;
+  readonly timeoutSeconds: number;
+  readonly batchSize: number;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds: number;
+  /** Expected seconds of one image of `megapixels` (1 vCPU), as the cost model prices it. */
+  readonly secondsPerImage: (megapixels: number, bytes: number) => number;
+}
+
+/** vCPU-seconds to render one image of `megapixels` with the configured presets: the resize job's measured rate (12-MP JPEGs). */
+function renderSeconds(megapixels: number): number {
+  return megapixels / 12 / THROUGHPUT.resize.objectsPerVcpuSecond;
+}
+
+/** One image's expected time on one vCPU: its read, then its render. */
+function imageSeconds(megapixels: number, bytes: number): number {
+  return bytes / (1024 * 1024) / UPLOAD_LANE.readMiBPerSecond + renderSeconds(megapixels);
+}
+
+/**
+ * The function's sizes for the largest image it accepts. One image is rendered at a time (the
+ * handler's contract), so memory covers one: the project's memory model (core/memory-budget.ts)
+ * of the worst decode at maxPixels and maxBytes read, never less than one vCPU's worth. Fails
+ * with one line naming the setting when Lambda cannot hold or finish such an image.
+ */
+export function uploadLaneSizes(onUpload: Pick<OnUploadConfig, 'maxPixels' | 'maxBytes'>): UploadLaneSizes {
+  const shape: ImageShape = { width: onUpload.maxPixels, height: 1, ...WORST_SHAPE_PER_PIXEL };
+  const needed = minimumMemoryMiB(imageCostBytes(shape, onUpload.maxBytes));
+  if (needed > LAMBDA_MAX_MEMORY_MIB) {
+    throw new UsageError(
+      `onUpload.maxPixels: ${onUpload.maxPixels} (with onUpload.maxBytes ${onUpload.maxBytes}) needs about ${needed.toLocaleString('en-US')} MiB to render, more than Lambda's ${LAMBDA_MAX_MEMORY_MIB.toLocaleString('en-US')} MB: lower onUpload.maxPixels (larger images are left for the night)`,
+    );
+  }
+  const worst = imageSeconds(onUpload.maxPixels / 1e6, onUpload.maxBytes) * UPLOAD_LANE.safetyFactor;
+  const batchSize = Math.min(UPLOAD_LANE.batchSize, Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - UPLOAD_LANE.overheadSeconds) / worst));
+  if (batchSize < 1) {
+    const readShare = onUpload.maxBytes / (1024 * 1024) / UPLOAD_LANE.readMiBPerSecond;
+    const field = readShare > renderSeconds(onUpload.maxPixels / 1e6) ? `onUpload.maxBytes: ${onUpload.maxBytes}` : `onUpload.maxPixels: ${onUpload.maxPixels}`;
+    throw new UsageError(`${field}: such an image may take ${Math.ceil(worst)} s to read and render, more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s timeout: lower it (larger images are left for the night)`);
+  }
+  const timeoutSeconds = Math.ceil(UPLOAD_LANE.overheadSeconds + worst * batchSize);
+  return {
+    memoryMiB: Math.max(ONE_VCPU_MIB, needed),
+    timeoutSeconds,
+    batchSize,
+    maxReceiveCount: UPLOAD_LANE.maxReceiveCount,
+    visibilityTimeoutSeconds: timeoutSeconds * UPLOAD_LANE.visibilityFactor,
+    secondsPerImage: imageSeconds,
+  };
+}
+
+/** The key prefixes renditions are written under: one per preset (core/keys.ts, renditionKey). */
+export function renditionPrefixes(presets: readonly Pick<Preset, 'name'>[]): string[] {
+  return presets.map((p) => `${p.name}/`);
+}
+
+/**
+ * Never a loop: when the renditions are written to the bucket that notifies the lane, each
+ * rendition written on upload would notify it again. S3's notification filter cannot exclude a
+ * prefix, so the lane is safe only when the function itself drops every rendition prefix
+ * (filter.excludePrefixes covers it). The one line that says so, or undefined.
+ */
+export function uploadLoopProblem(sameBucket: { readonly field: string; readonly value: string } | undefined, presets: readonly Pick<Preset, 'name'>[], excludePrefixes: readonly string[]): string | undefined {
+  if (!sameBucket) return undefined;
+  const open = renditionPrefixes(presets).filter((prefix) => !excludePrefixes.some((excluded) => prefix.startsWith(excluded)));
+  if (open.length === 0) return undefined;
+  return `${sameBucket.field}: ${JSON.stringify(sameBucket.value)} holds the renditions too, so every rendition written on upload would notify the upload lane again (a loop): keep the renditions in their own bucket, or add ${JSON.stringify(open)} to filter.excludePrefixes`;
+}
