@@ -197,3 +197,61 @@ function recordsAndDelivery(work: Parameters<typeof runCost>[0]): Pick<RunCost, 
     ...(work.apiRequests !== undefined ? { api: { requests: work.apiRequests, usd: work.apiRequests * r.httpApiRequestUsd } } : {}),
   };
 }
+
+/**
+ * The upload lane's prices (issue 29), us-east-1, USD, free tiers not counted. Lambda bills each
+ * invocation and its duration × memory in GB-seconds, per millisecond, at its architecture's rate
+ * (aws.amazon.com/lambda/pricing, the first tier: 6 billion GB-seconds a month on x86, 7.5 on Arm).
+ * SQS bills each standard-queue request, a payload's every 64 KB a request; an S3 event message is
+ * about 1-2 KB (aws.amazon.com/sqs/pricing).
+ */
+export const UPLOAD_LANE_PRICES = {
+  region: 'us-east-1',
+  readOn: '2026-12-04',
+  source: 'aws.amazon.com/lambda/pricing and aws.amazon.com/sqs/pricing, as tabulated by cloudchipr.com, "AWS Lambda Pricing Breakdown" (2024)',
+  lambdaRequestUsd: 0.2e-6,
+  lambdaGbSecondUsd: { x86_64: 0.0000166667, arm64: 0.0000133334 },
+  sqsRequestUsd: 0.4e-6,
+} as const;
+
+/** Share of uploads assumed to fail every receive and end in the dead-letter queue (then left for the night). */
+export const UPLOAD_FAILED_SHARE = 0.01;
+
+export interface UploadLaneCost {
+  readonly uploads: number;
+  /** Invocations: one a receive (batches of one: the unhurried case; batching lowers it). */
+  readonly invocations: number;
+  readonly gbSeconds: number;
+  /** SendMessage (S3's event), ReceiveMessage (each attempt, and one of each dead letter by whoever redrives or inspects it), DeleteMessage (each success). */
+  readonly sqsRequests: number;
+  readonly lambdaUsd: number;
+  readonly sqsUsd: number;
+  readonly totalUsd: number;
+  readonly basis: string;
+}
+
+/**
+ * What `uploads` uploads cost in the lane: every event sent once, received once, or
+ * maxReceiveCount times when it fails (each receive an invocation that runs as long as a render),
+ * then once more from the dead-letter queue. The S3 GET, the renditions' PUTs and the record's
+ * write are the night's own, made earlier: not counted here.
+ */
+export function uploadLaneCost(lane: { readonly architecture: CpuArchitecture; readonly memoryMiB: number; readonly secondsPerImage: number; readonly maxReceiveCount: number; readonly failedShare?: number }, uploads = 1000): UploadLaneCost {
+  const p = UPLOAD_LANE_PRICES;
+  const failed = uploads * (lane.failedShare ?? UPLOAD_FAILED_SHARE);
+  const receives = uploads - failed + failed * lane.maxReceiveCount;
+  const gbSeconds = receives * (lane.memoryMiB / 1024) * lane.secondsPerImage;
+  const sqsRequests = uploads + receives + failed + (uploads - failed);
+  const lambdaUsd = receives * p.lambdaRequestUsd + gbSeconds * p.lambdaGbSecondUsd[lane.architecture];
+  const sqsUsd = sqsRequests * p.sqsRequestUsd;
+  return {
+    uploads,
+    invocations: receives,
+    gbSeconds,
+    sqsRequests,
+    lambdaUsd,
+    sqsUsd,
+    totalUsd: lambdaUsd + sqsUsd,
+    basis: `Lambda ${lane.architecture} at ${lane.memoryMiB} MB, ${lane.secondsPerImage.toFixed(2)} s an image, ${(100 * (lane.failedShare ?? UPLOAD_FAILED_SHARE)).toFixed(0)} % of uploads failing ${lane.maxReceiveCount} receives; ${p.region} prices read ${p.readOn}, free tiers not counted`,
+  };
+}

@@ -6,7 +6,8 @@
  * two never disagree.
  */
 import type { OnUploadConfig, Preset } from './config';
-import { imageCostBytes, type ImageShape, minimumMemoryMiB } from './memory-budget';
+import { type CpuArchitecture, type UploadLaneCost, uploadLaneCost } from './cost';
+import { imageCostBytes, type ImageShape, minimumMemoryMiB, PIPELINE_FACTOR } from './memory-budget';
 import { THROUGHPUT } from './timing';
 import { UsageError } from './validation';
 
@@ -69,23 +70,23 @@ function imageSeconds(megapixels: number, bytes: number): number {
  * The function's sizes for the largest image it accepts. One image is rendered at a time (the
  * handler's contract), so memory covers one: the project's memory model (core/memory-budget.ts)
  * of the worst decode at maxPixels and maxBytes read, never less than one vCPU's worth. Fails
- * with one line naming the setting when Lambda cannot hold or finish such an image.
+ * with one line naming the setting when no Lambda function can hold such an image.
  */
 export function uploadLaneSizes(onUpload: Pick<OnUploadConfig, 'maxPixels' | 'maxBytes'>): UploadLaneSizes {
   const shape: ImageShape = { width: onUpload.maxPixels, height: 1, ...WORST_SHAPE_PER_PIXEL };
   const needed = minimumMemoryMiB(imageCostBytes(shape, onUpload.maxBytes));
   if (needed > LAMBDA_MAX_MEMORY_MIB) {
+    // Name the setting that weighs most: the original held whole, or its decode.
+    const decoded = onUpload.maxPixels * WORST_SHAPE_PER_PIXEL.bands * WORST_SHAPE_PER_PIXEL.bytesPerSample * PIPELINE_FACTOR;
+    const [field, value] = onUpload.maxBytes > decoded ? ['onUpload.maxBytes', onUpload.maxBytes] : ['onUpload.maxPixels', onUpload.maxPixels];
     throw new UsageError(
-      `onUpload.maxPixels: ${onUpload.maxPixels} (with onUpload.maxBytes ${onUpload.maxBytes}) needs about ${needed.toLocaleString('en-US')} MiB to render, more than Lambda's ${LAMBDA_MAX_MEMORY_MIB.toLocaleString('en-US')} MB: lower onUpload.maxPixels (larger images are left for the night)`,
+      `${field}: ${value}: an image of ${onUpload.maxPixels} pixels and ${onUpload.maxBytes} bytes needs about ${needed.toLocaleString('en-US')} MiB to render, more than Lambda's ${LAMBDA_MAX_MEMORY_MIB.toLocaleString('en-US')} MB: lower ${field} (larger images are left for the night)`,
     );
   }
   const worst = imageSeconds(onUpload.maxPixels / 1e6, onUpload.maxBytes) * UPLOAD_LANE.safetyFactor;
-  const batchSize = Math.min(UPLOAD_LANE.batchSize, Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - UPLOAD_LANE.overheadSeconds) / worst));
-  if (batchSize < 1) {
-    const readShare = onUpload.maxBytes / (1024 * 1024) / UPLOAD_LANE.readMiBPerSecond;
-    const field = readShare > renderSeconds(onUpload.maxPixels / 1e6) ? `onUpload.maxBytes: ${onUpload.maxBytes}` : `onUpload.maxPixels: ${onUpload.maxPixels}`;
-    throw new UsageError(`${field}: such an image may take ${Math.ceil(worst)} s to read and render, more than Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s timeout: lower it (larger images are left for the night)`);
-  }
+  // Whatever fits in 10,240 MB is read and rendered well within 900 s (about 480 s at worst, a
+  // 7.7 GiB original), so a batch of one always fits; larger originals make smaller batches.
+  const batchSize = Math.max(1, Math.min(UPLOAD_LANE.batchSize, Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - UPLOAD_LANE.overheadSeconds) / worst)));
   const timeoutSeconds = Math.ceil(UPLOAD_LANE.overheadSeconds + worst * batchSize);
   return {
     memoryMiB: Math.max(ONE_VCPU_MIB, needed),
@@ -113,4 +114,13 @@ export function uploadLoopProblem(sameBucket: { readonly field: string; readonly
   const open = renditionPrefixes(presets).filter((prefix) => !excludePrefixes.some((excluded) => prefix.startsWith(excluded)));
   if (open.length === 0) return undefined;
   return `${sameBucket.field}: ${JSON.stringify(sameBucket.value)} holds the renditions too, so every rendition written on upload would notify the upload lane again (a loop): keep the renditions in their own bucket, or add ${JSON.stringify(open)} to filter.excludePrefixes`;
+}
+
+/** The upload the README prices: a 12-MP JPEG of about 5 MiB, as the benchmark's corpus (README, "Performance"). */
+export const TYPICAL_UPLOAD = { megapixels: 12, bytes: 5 * 1024 * 1024 } as const;
+
+/** What a thousand typical uploads cost in the lane as configured: its sizes, priced (core/cost.ts). */
+export function uploadsCostPerThousand(onUpload: Pick<OnUploadConfig, 'maxPixels' | 'maxBytes'>, architecture: CpuArchitecture): UploadLaneCost {
+  const sizes = uploadLaneSizes(onUpload);
+  return uploadLaneCost({ architecture, memoryMiB: sizes.memoryMiB, secondsPerImage: sizes.secondsPerImage(TYPICAL_UPLOAD.megapixels, TYPICAL_UPLOAD.bytes), maxReceiveCount: sizes.maxReceiveCount });
 }
