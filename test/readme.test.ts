@@ -4,6 +4,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { onUploadSchema } from '../core/config';
+import { TYPICAL_UPLOAD, uploadLaneSizes, uploadsCostPerThousand } from '../core/upload-lane';
 import { ROOT } from './support/processes';
 
 const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -43,4 +45,17 @@ it('finds the links it checks', () => {
   expect(brokenBecause('README.md', '../shared/DESIGN.md')).toBe('leaves the repository');
   expect(brokenBecause('docs/design.md', '../README.md')).toBeUndefined();
   expect(brokenBecause('README.md', 'docs/missing.md')).toBe('names no file');
+});
+
+it('prices a thousand uploads in "Rendering on upload" as the cost model does', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Rendering on upload'), readme.indexOf("## The operator's view"));
+  const defaults = onUploadSchema.parse({});
+  const [x86, arm] = (['x86_64', 'arm64'] as const).map((a) => uploadsCostPerThousand(defaults, a));
+  const sizes = uploadLaneSizes(defaults);
+  const usd = (n: number) => `$${n.toFixed(3)}`;
+  expect(section).toContain(`about **${usd(x86!.totalUsd)} per thousand uploads** on x86_64 and **${usd(arm!.totalUsd)}** on arm64`);
+  expect(section).toContain(`${x86!.invocations.toLocaleString('en-US')} invocations of ${sizes.memoryMiB.toLocaleString('en-US')} MB for ${sizes.secondsPerImage(TYPICAL_UPLOAD.megapixels, TYPICAL_UPLOAD.bytes).toFixed(2)} s each`);
+  expect(section).toContain(`${x86!.sqsRequests.toLocaleString('en-US')} SQS requests`);
+  expect(section).toContain(`(the defaults: ${sizes.memoryMiB.toLocaleString('en-US')} MB,\na ${sizes.timeoutSeconds} s timeout for a batch of the largest images, a ${sizes.visibilityTimeoutSeconds} s visibility timeout`);
 });
