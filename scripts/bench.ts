@@ -40,7 +40,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfig } from '../core/config';
-import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, usdPerMillionImages } from '../core/cost';
+import { FARGATE_PRICES, fargateRates, runCost, S3_REQUEST_PRICES, UPLOAD_LANE_PRICES, uploadLaneCost, usdPerMillionImages } from '../core/cost';
+import { TYPICAL_UPLOAD, uploadLaneSizes, uploadsCostPerThousand } from '../core/upload-lane';
 import { compareKeys, runKeys } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
@@ -656,6 +657,13 @@ function report(
   );
   process.stdout.write(
     `with S3 requests: ${Object.entries(total.requests).map(([k, v]) => `${v.toLocaleString('en-US')} ${k.toUpperCase()}`).join(', ')} for 1 M new images (${renditionsPerImage} renditions each, backups in ${parts.config.backup.storageClass}) = $${fmt(total.requestsUsd, 2)} of requests (S3 prices read ${S3_REQUEST_PRICES.readOn}, ${S3_REQUEST_PRICES.region}); $${summary.usd_per_million_images_total} per million images in all (the backup's compute not counted)\n`,
+  );
+  // The upload lane (issue 29) at its default size: the model's render time, and this run's measured CPU per image on one vCPU.
+  const lane = uploadLaneSizes(parts.config.onUpload);
+  const modelled = uploadsCostPerThousand(parts.config.onUpload, 'x86_64');
+  const measured = uploadLaneCost({ architecture: 'x86_64', memoryMiB: lane.memoryMiB, maxReceiveCount: lane.maxReceiveCount, secondsPerImage: summary.cpu_s_per_image + lane.secondsPerImage(0, TYPICAL_UPLOAD.bytes) });
+  process.stdout.write(
+    `upload lane: $${fmt(modelled.totalUsd, 3)} per thousand uploads (${modelled.basis}); at this run's ${summary.cpu_s_per_image} CPU-s an image: $${fmt(measured.totalUsd, 3)} (Lambda and SQS prices read ${UPLOAD_LANE_PRICES.readOn})\n`,
   );
   process.stdout.write(`bench took ${fmt(parts.minutes, 1)} min\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
