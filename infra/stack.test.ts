@@ -61,7 +61,8 @@ const statementsOf = (logicalIdPrefix: string) =>
 const actionsOf = (st: { Action: string | string[] }) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
 /** The pipeline configuration as the deployment writes it to the work bucket: the asset Source.jsonData staged (deploy-time values as its markers). */
 const deployedConfig = (synthesized: Synthesized): Record<string, any> => {
-  const asset = readdirSync(synthesized.outdir).find((d) => d.startsWith('asset.') && readdirSync(join(synthesized.outdir, d)).some((f) => /^pipeline-[0-9a-f]{16}\.json$/.test(f)))!;
+  // Some assets are files (the AWS CLI layer's .zip): only folders are listed.
+  const asset = readdirSync(synthesized.outdir, { withFileTypes: true }).find((d) => d.isDirectory() && d.name.startsWith('asset.') && readdirSync(join(synthesized.outdir, d.name)).some((f) => /^pipeline-[0-9a-f]{16}\.json$/.test(f)))!.name;
   const file = readdirSync(join(synthesized.outdir, asset)).find((f) => f.startsWith('pipeline-'))!;
   return JSON.parse(readFileSync(join(synthesized.outdir, asset, file), 'utf8'));
 };
