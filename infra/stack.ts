@@ -124,6 +124,7 @@ export class NightshiftStack extends Stack {
       ? new UploadLane(this, 'UploadLane', {
           corpus: this.storage.corpus,
           corpusKey: this.storage.corpusKey,
+          corpusRegion: config.corpus.region,
           corpusField: { field: 'corpus.bucketName', value: config.corpus.bucketName ?? '(the corpus bucket the stack creates)' },
           renditions: this.storage.renditions,
           table: this.imagesTable,

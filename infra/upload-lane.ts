@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -27,6 +27,8 @@ const ROOT = join(__dirname, '..');
 export interface UploadLaneProps {
   /** The bucket whose uploads are rendered: read only, and it notifies the lane. */
   readonly corpus: s3.IBucket;
+  /** corpus.region: an existing corpus bucket's region, when it is not the stack's. @default the stack's */
+  readonly corpusRegion?: string;
   /** The corpus's SSE-KMS key, when it has one: the function may decrypt with it, through S3. */
   readonly corpusKey?: kms.IKey;
   /** The configuration field and value that name the corpus bucket, for the loop guard's line. */
@@ -81,6 +83,7 @@ export class UploadLane extends Construct {
   constructor(scope: Construct, id: string, props: UploadLaneProps) {
     super(scope, id);
     guardAgainstLoop(props);
+    guardRegion(this, props.corpusRegion);
     this.sizes = uploadLaneSizes(props.onUpload);
     [this.queue, this.deadLetters] = this.queues();
     // s3:ObjectCreated:* is PUT, POST, Copy and CompleteMultipartUpload; s3:ObjectRemoved:* is
@@ -163,6 +166,16 @@ function guardAgainstLoop(props: UploadLaneProps): void {
   const same = JSON.stringify(stack.resolve(props.corpus.bucketName)) === JSON.stringify(stack.resolve(props.renditions.bucketName));
   const problem = uploadLoopProblem(same ? props.corpusField : undefined, props.presets, props.excludePrefixes);
   if (problem) throw new UsageError(problem);
+}
+
+/**
+ * S3 notifies only a destination in the bucket's own Region (S3 user guide, "Amazon S3 event
+ * notifications", supported destinations): a corpus elsewhere cannot feed this stack's queue.
+ */
+function guardRegion(scope: Construct, corpusRegion: string | undefined): void {
+  const region = Stack.of(scope).region;
+  if (corpusRegion === undefined || Token.isUnresolved(region) || corpusRegion === region) return;
+  throw new UsageError(`corpus.region: "${corpusRegion}": S3 sends a bucket's events only to a queue in the bucket's own Region, and this stack deploys to ${region}: deploy the stack to ${corpusRegion}, or set onUpload.enabled to false`);
 }
 
 /**

@@ -202,15 +202,16 @@ describe('off by default', () => {
   }, 180_000);
 });
 
-describe('never a loop', () => {
+describe('what synth refuses: a loop, a corpus in another Region', () => {
   /** A lane whose renditions are written to the corpus bucket itself. */
-  const laneOnOneBucket = (excludePrefixes: string[]) => () => {
+  const laneOnOneBucket = (excludePrefixes: string[], corpusRegion?: string) => () => {
     const stack = new Stack(new App(), 'Loop', { env: { account: '123456789012', region: 'eu-west-1' } });
     const bucket = s3.Bucket.fromBucketName(stack, 'Photos', 'photos');
     const config = parsePipelineConfig({ buckets: { corpus: 'photos', renditions: 'photos', backup: 'b0b', work: 'w0w' } });
     return new UploadLane(stack, 'Lane', {
       corpus: bucket,
       corpusField: { field: 'corpus.bucketName', value: 'photos' },
+      corpusRegion,
       renditions: bucket,
       table: new ImagesTable(stack, 'Table'),
       pipelineConfig: new PipelineConfigObject(stack, 'Config', { bucket: new s3.Bucket(stack, 'Work'), config, logRetention: logs.RetentionDays.ONE_DAY }),
@@ -232,6 +233,13 @@ describe('never a loop', () => {
 
   it('builds when the function drops every rendition prefix (filter.excludePrefixes)', () => {
     expect(laneOnOneBucket(['large/', 'web/', 'small/', 'thumb/'])()).toBeInstanceOf(UploadLane);
+  });
+
+  it('stops synth with one line naming corpus.region when the corpus is in another Region than the queue', () => {
+    // S3 user guide, "Amazon S3 event notifications": the destination must be in the bucket's Region.
+    expect(laneOnOneBucket(['large/', 'web/', 'small/', 'thumb/'], 'us-west-2')).toThrow(
+      /^corpus\.region: "us-west-2": S3 sends a bucket's events only to a queue in the bucket's own Region, and this stack deploys to eu-west-1: deploy the stack to us-west-2, or set onUpload\.enabled to false$/,
+    );
   });
 });
 
