@@ -3,6 +3,7 @@
  * and its dead letters, the event source, the function's size and role, cdk-nag, the loop guard,
  * and nothing of it when onUpload is off.
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,10 @@ describe('event source and function', () => {
     expect(readdirSync(join(s.outdir, asset, 'node_modules', '@img')).sort()).toEqual(['colour', 'sharp-libvips-linux-x64', 'sharp-linux-x64']);
     for (const name of ['sharp', 'detect-libc', 'semver', 'heic-decode', 'libheif-js']) expect([name, bundled(name)]).toEqual([name, true]);
     expect(statSync(join(s.outdir, asset, 'index.js')).isFile()).toBe(true);
+    // sharp loads from the bundle alone (no node_modules above the synth's temporary folder) and decodes with its libvips.
+    const loaded = execFileSync(process.execPath, ['-e', "const sharp = require('sharp'); sharp({ create: { width: 2, height: 2, channels: 3, background: '#000' } }).png().toBuffer().then((b) => console.log(require.resolve('sharp'), sharp.versions.vips, b.length > 0))"], { cwd: join(s.outdir, asset), encoding: 'utf8' });
+    const [resolved, vips, decoded] = loaded.trim().split(' ');
+    expect([resolved!.startsWith(join(s.outdir, asset, 'node_modules', 'sharp', '')), vips, decoded]).toEqual([true, expect.stringMatching(/^\d+\.\d+\.\d+$/), 'true']);
   });
 });
 
