@@ -217,6 +217,7 @@ function acknowledgeNotificationsHandler(scope: Construct): void {
     if (!child.node.id.startsWith('BucketNotificationsHandler')) continue;
     acknowledge(child, {
       [LAMBDA_BASIC_EXECUTION]: 'CDK\'s BucketNotifications handler writes its own logs with the AWS-managed minimum policy, at deploy time only.',
+      'AwsSolutions-L1': 'CDK\'s BucketNotifications handler runs the Python runtime CDK pins for it, at deploy time only.',
     });
   }
 }
