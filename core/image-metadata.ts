@@ -263,3 +263,25 @@ function descriptionOf(view: DataView, tag: { offset: number; size: number } | u
 function triangleArea(a: readonly number[], b: readonly number[], c: readonly number[]): number {
   return Math.abs(a[0]! * (b[1]! - c[1]!) + b[0]! * (c[1]! - a[1]!) + c[0]! * (a[1]! - b[1]!)) / 2;
 }
+
+// ---- The uploader's focal point ----
+
+/** User metadata an uploader sets to say where a crop keeps the picture (`x-amz-meta-focal-point: 0.42,0.31`). */
+export const FOCAL_POINT_META = 'focal-point';
+
+export interface FocalPoint {
+  /** 0 (left) to 1 (right) of the displayed image. */
+  readonly x: number;
+  /** 0 (top) to 1 (bottom). */
+  readonly y: number;
+}
+
+/** `"x,y"`, each from 0 to 1; anything else is an error sentence (the crop falls back to the preset's position). */
+export function parseFocalPoint(value: string): FocalPoint | { error: string } {
+  const match = /^\s*(\d*\.?\d+)\s*,\s*(\d*\.?\d+)\s*$/.exec(value);
+  const [x, y] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!(x >= 0 && x <= 1 && y >= 0 && y <= 1)) {
+    return { error: `x-amz-meta-${FOCAL_POINT_META} ${JSON.stringify(value.slice(0, 40))} is not "x,y" with each from 0 to 1 (e.g. "0.42,0.31"): cropped by the preset's position instead` };
+  }
+  return { x, y };
+}
