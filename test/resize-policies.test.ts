@@ -18,6 +18,9 @@ import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import { renditionRecipe } from '../core/recipe';
 import { imageRecordSchema, type ImageRecord } from '../core/records/record';
+import { buildReport } from '../core/report';
+import { renderReportHtml } from '../core/report-html';
+import type { ShardResult } from '../core/results';
 import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
 import { getJson } from '../adapters/s3';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
@@ -41,6 +44,7 @@ let dynamo: EmbeddedDynamo;
 let client: DynamoDBClient;
 let store: ImageRecordStore<ImageRecord>;
 let tmp: string;
+let plan: Plan;
 
 /** A flat grey 600×300 JPEG with a red disc centred at (cx, 150). */
 async function disc(cx: number): Promise<Buffer> {
@@ -79,7 +83,7 @@ beforeAll(async () => {
     ...extra,
   });
   expect(await runJob('catalog', env({ NIGHTSHIFT_INPUT: '{}' }))).toMatchObject({ code: 0, stderr: '' });
-  const plan = await getJson<Plan>(s3, buckets.work, runKeys('pol-1').plan);
+  plan = await getJson<Plan>(s3, buckets.work, runKeys('pol-1').plan);
   for (const op of plan.shardOperations) {
     for (let shard = 0; shard < plan.shardCount; shard++) {
       const run = await runJob(op, env({ AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '1' }));
@@ -113,6 +117,18 @@ describe('the resize job applies the policies', () => {
     expect(r).toMatchObject({ status: 'rendered', animated: true, pages: 5, rendering: { motion: 'first-frame', notes: [{ code: 'animation-over-budget', message: expect.stringContaining('5 frames of 64×48') }] } });
     const got = await s3.send(new GetObjectCommand({ Bucket: buckets.renditions, Key: renditionKey('small', 'pol/anim.gif', 'webp') }));
     expect((await sharp(Buffer.from(await got.Body!.transformToByteArray())).metadata()).pages ?? 1).toBe(1);
+  });
+
+  it('the shard results and the report count the images a policy could not serve, by reason, naming them', async () => {
+    const results: ShardResult[] = [];
+    for (let shard = 0; shard < plan.shardCount; shard++) results.push(await getJson<ShardResult>(s3, buckets.work, runKeys('pol-1').result('resize', shard)));
+    expect(results.flatMap((r) => r.noted ?? []).sort((a, b) => a.code.localeCompare(b.code))).toEqual([
+      { key: 'pol/anim.gif', code: 'animation-over-budget', message: expect.stringContaining('resize.maxAnimatedPixels') },
+      { key: 'pol/bad-focal.jpg', code: 'focal-point-invalid', message: expect.stringContaining('x-amz-meta-focal-point') },
+    ]);
+    const report = buildReport(plan, results, { trigger: 'schedule', startedAt: '2026-12-04T02:00:00.000Z', finishedAt: '2026-12-04T02:05:00.000Z', catalogPromoted: true });
+    expect(report.operations.resize!.notedByCode).toEqual({ 'animation-over-budget': 1, 'focal-point-invalid': 1 });
+    expect(renderReportHtml(report)).toContain('<code>animation-over-budget</code> 1 · <code>focal-point-invalid</code> 1');
   });
 
   it('writes each rendition with its recipe, policies included', async () => {

@@ -179,11 +179,12 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
   const admitted = await admit(s, item, body, tally);
   if (!admitted) return;
   if (notes) notes.facts = admitted.facts;
+  let caveats: readonly { code: string; message: string }[] = [];
   try {
     const rendered = await renderDue(s, item, body, due.presets, admitted.facts, object, tally);
     if (!rendered) return;
     if (notes) [notes.placeholder, notes.rendering] = [rendered.placeholder, rendered.rendering];
-    for (const note of rendered.rendering.notes ?? []) s.log.info('rendering note', { key: item.key, code: note.code, message: note.message });
+    caveats = rendered.rendering.notes ?? [];
     try {
       await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
     } catch (error) {
@@ -193,6 +194,8 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     admitted.release();
   }
   tally.processed();
+  // Rendered, but a policy could not be applied as configured: the report counts it, the record says why.
+  for (const c of caveats) tally.note(item.key, c.code, c.message);
   s.log.debug('rendered', { key: item.key, renditions: due.keys.size });
 }
 
