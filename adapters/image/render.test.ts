@@ -70,7 +70,7 @@ describe('render (resize kernel)', () => {
     expect(size('large')).toEqual(['300x2000', '300x2000']); // never enlarged
   });
 
-  it('writes every preset × format at the right size, never enlarged, metadata stripped, sRGB', async () => {
+  it('writes every preset × format at the right size, never enlarged, sRGB, adding no metadata to a source that has none', async () => {
     const input = await photoJpeg(1600, 1200, 1);
     const { source, renditions } = await render(input, presets, options);
     expect(source).toMatchObject({ format: 'jpeg', width: 1600, height: 1200 });
