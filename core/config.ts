@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseWith } from './validation';
 
-export const OUTPUT_FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const;
+export const OUTPUT_FORMATS = ['jpeg', 'webp', 'avif', 'png', 'gif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const FITS = ['inside', 'cover', 'contain', 'fill', 'outside'] as const;
@@ -29,7 +29,7 @@ export const MOTION_POLICIES = ['animate', 'first-frame'] as const;
 export type MotionPolicy = (typeof MOTION_POLICIES)[number];
 
 /** Formats that carry an animation; the others take the first frame. */
-export const ANIMATED_FORMATS: readonly OutputFormat[] = ['webp'];
+export const ANIMATED_FORMATS: readonly OutputFormat[] = ['webp', 'gif'];
 
 /** Formats with a quality setting (PNG is lossless). */
 const QUALITY_FORMATS = ['jpeg', 'webp', 'avif'] as const;

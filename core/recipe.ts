@@ -21,17 +21,17 @@ type RecipeSettings = EncoderSettings & PolicySettings;
 
 /** The quality a format is encoded at: the preset's own for the format, else its `quality`. */
 export function qualityOf(preset: Pick<Preset, 'quality' | 'formatQuality'>, format: OutputFormat): number {
-  return format === 'png' ? preset.quality : (preset.formatQuality?.[format] ?? preset.quality);
+  return format === 'png' || format === 'gif' ? preset.quality : (preset.formatQuality?.[format] ?? preset.quality);
 }
 
 /**
  * The recipe as it was before the rendering policies existed, readable in the S3 console:
  * `v1 w320 h- inside q80 webp e4`. Settings a format does not use are left out (PNG has no
- * quality; only WebP and AVIF have an effort), so changing them re-renders nothing. Renditions
+ * quality, nor has GIF; only WebP and AVIF have an effort), so changing them re-renders nothing. Renditions
  * made before the policies carry exactly this text.
  */
 export function baseRecipe(preset: Preset, format: OutputFormat, encoder: EncoderSettings): string {
-  const quality = format === 'png' ? 'q-' : `q${qualityOf(preset, format)}`;
+  const quality = format === 'png' || format === 'gif' ? 'q-' : `q${qualityOf(preset, format)}`;
   const effort = format === 'webp' ? ` e${encoder.webpEffort}` : format === 'avif' ? ` e${encoder.avifEffort}` : '';
   return `v${RENDERER_VERSION} w${preset.width} h${preset.height ?? '-'} ${preset.fit} ${quality} ${format}${effort}`;
 }
@@ -39,7 +39,7 @@ export function baseRecipe(preset: Preset, format: OutputFormat, encoder: Encode
 /**
  * The policies that change this rendition's pixels or bytes, space-separated after the base:
  * ` colour:<auto|srgb|preserve> meta:<strip|group+group…> [anim:<animate|first-frame>/<maxAnimatedPixels>] [pos:<position>] [lossless:alpha]`.
- * `anim` only for formats that animate (WebP), `pos` only for `fit: cover` (the one fit that
+ * `anim` only for formats that animate (WebP, GIF), `pos` only for `fit: cover` (the one fit that
  * crops by position), `lossless` only for WebP when the preset asks: changing a policy re-renders
  * the renditions it affects and no other.
  */

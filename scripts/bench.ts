@@ -169,7 +169,7 @@ const PEERS = {
   sort: () => has('sort', ['--version'], /GNU coreutils/),
 };
 
-const EXT = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' } as const;
+const EXT = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png', gif: 'gif' } as const;
 
 /**
  * The peers' size for a preset: its box, shrink only, the same box nightshift fits the displayed

@@ -269,6 +269,14 @@ describe('motion: resize.animated', () => {
     expect(dominant.g).toBeGreaterThan(200); // frame 0 is (0, 255, 90)
   });
 
+  it('a preset asking for GIF gets an animated GIF with the same frames and delays', async () => {
+    const input = await animation('webp', 240, 160, delays);
+    const { renditions } = await render(input, [{ ...inside(['gif', 'jpeg'], 120), name: 'gif' }], options);
+    const gif = renditions.find((r) => r.format === 'gif')!;
+    const meta = await sharp(gif.data).metadata();
+    expect([meta.format, meta.pages, meta.delay, gif.width, gif.height]).toEqual(['gif', 6, delays, 120, 80]);
+  });
+
   it('above resize.maxAnimatedPixels renders the first frame, and says why', async () => {
     const input = await animation('gif', 240, 160, delays);
     const { renditions, rendering } = await render(input, [inside(['webp'], 200)], { ...options, maxAnimatedPixels: 240 * 160 * 6 - 1 });

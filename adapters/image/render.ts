@@ -441,6 +441,9 @@ async function encode(ctx: RenderContext, pixels: Pixels, preset: Preset, format
       case 'png':
         image = image.png();
         break;
+      case 'gif':
+        image = image.gif(animated ? { loop: ctx.source.loop ?? 0, delay: [...(ctx.source.delay ?? [])] } : {});
+        break;
     }
     const { data, info } = await image.toBuffer({ resolveWithObject: true });
     const height = animated && 'level' in pixels && pixels.level.pageHeight ? pixels.level.pageHeight : (info.pageHeight ?? info.height);
