@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Preset } from '../../core/config';
 import { profileFacts, readExif } from '../../core/image-metadata';
-import { render, type RenderOptions } from './render';
+import { inspect, render, type RenderOptions } from './render';
 
 const options: RenderOptions = { maxPixels: 100_000_000, failOn: 'warning', webpEffort: 2, avifEffort: 2, colour: 'auto', metadata: ['rights'], animated: 'animate', maxAnimatedPixels: 50_000_000 };
 const inside = (formats: Preset['formats'], width = 64): Preset => ({ name: 'small', width, height: width, fit: 'inside', formats, quality: 95 });
@@ -135,6 +135,7 @@ describe('colour: resize.colour', () => {
   it('auto: a 16-bit Adobe RGB source renders to Display P3 through a 16-bit pipeline, keeping what P3 holds', async () => {
     expect(profileFacts((await sharp(adobeSource).metadata()).icc!)).toMatchObject({ rgb: true, wideGamut: true });
     expect((await sharp(adobeSource).metadata()).depth).toBe('ushort');
+    expect(await inspect(p3Source, options)).toMatchObject({ bytesPerSample: 2, plan: { colour: 'p3' } }); // the 16-bit pipeline, budgeted as such
     const source = lab(p3Green.map((v) => v * 255), 'p3');
     const { renditions, rendering } = await render(adobeSource, [inside(['jpeg', 'webp'])], options);
     expect(rendering.colour).toBe('display-p3');
@@ -267,6 +268,13 @@ describe('motion: resize.animated', () => {
     expect([jpeg.width, jpeg.height, (await sharp(jpeg.data).metadata()).pages ?? 1]).toEqual([200, 133, 1]);
     const { dominant } = await sharp(jpeg.data).stats();
     expect(dominant.g).toBeGreaterThan(200); // frame 0 is (0, 255, 90)
+  });
+
+  it('sizes the decode the memory budget admits for every frame an animation decodes, and none it does not', async () => {
+    const input = await animation('gif', 240, 160, delays);
+    expect(await inspect(input, options)).toMatchObject({ pages: 6, decodedCopies: 6 });
+    expect(await inspect(input, { ...options, animated: 'first-frame' })).toMatchObject({ pages: 6, decodedCopies: 1 });
+    expect(await inspect(input, { ...options, maxAnimatedPixels: 1000 })).toMatchObject({ pages: 6, decodedCopies: 1 });
   });
 
   it('a preset asking for GIF gets an animated GIF with the same frames and delays', async () => {
