@@ -76,7 +76,7 @@ export interface ImageRecord extends Partial<SourceDetails> {
   /** Only when `status` is not `rendered`: the report's code and one sentence. */
   readonly reason?: RecordReason;
   readonly placeholder?: Placeholder;
-  /** Only on a rendered record written by a renderer that has the policies. */
+  /** When this run rendered the image; a record backfilled from current renditions, which renders nothing, has none. */
   readonly rendering?: RenderingNotes;
   /** Every rendition that exists for the current `etag` (none for most failures). */
   readonly renditions: readonly RenditionRecord[];
