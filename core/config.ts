@@ -6,11 +6,33 @@
 import { z } from 'zod';
 import { parseWith } from './validation';
 
-export const OUTPUT_FORMATS = ['jpeg', 'webp', 'avif', 'png'] as const;
+export const OUTPUT_FORMATS = ['jpeg', 'webp', 'avif', 'png', 'gif'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const FITS = ['inside', 'cover', 'contain', 'fill', 'outside'] as const;
 export type Fit = (typeof FITS)[number];
+
+/** Where a cropping preset (`fit: cover`) keeps the picture: sharp's strategies, or a gravity. */
+export const GRAVITIES = ['centre', 'north', 'northeast', 'east', 'southeast', 'south', 'southwest', 'west', 'northwest'] as const;
+export const POSITIONS = ['attention', 'entropy', ...GRAVITIES] as const;
+export type Position = (typeof POSITIONS)[number];
+
+/** `auto`: wide-gamut sources render to Display P3, the rest to sRGB; `preserve` keeps the source's profile. */
+export const COLOUR_POLICIES = ['auto', 'srgb', 'preserve'] as const;
+export type ColourPolicy = (typeof COLOUR_POLICIES)[number];
+
+/** The embedded metadata a rendition may keep, by group (core/image-metadata.ts lists each group's fields). */
+export const METADATA_GROUPS = ['rights', 'camera', 'capture-time', 'serial-numbers', 'location'] as const;
+export type MetadataGroup = (typeof METADATA_GROUPS)[number];
+
+export const MOTION_POLICIES = ['animate', 'first-frame'] as const;
+export type MotionPolicy = (typeof MOTION_POLICIES)[number];
+
+/** Formats that carry an animation; the others take the first frame. */
+export const ANIMATED_FORMATS: readonly OutputFormat[] = ['webp', 'gif'];
+
+/** Formats with a quality setting (PNG is lossless). */
+const QUALITY_FORMATS = ['jpeg', 'webp', 'avif'] as const;
 
 /** Input formats sharp decodes that nightshift accepts, by sharp's `metadata().format` name. */
 export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heif'] as const;
@@ -50,6 +72,12 @@ export const presetSchema = z.strictObject({
   formats: z.array(z.enum(OUTPUT_FORMATS)).min(1).refine((f) => new Set(f).size === f.length, 'each format once'),
   /** Encoder quality, 1-100, for every format of the preset (PNG ignores it). */
   quality: z.number().int().min(1).max(100).default(80),
+  /** A format's own quality, over `quality` (e.g. `{ "avif": 55 }`: AVIF looks as good at a lower number). */
+  formatQuality: z.partialRecord(z.enum(QUALITY_FORMATS), z.number().int().min(1).max(100)).optional(),
+  /** Where `fit: cover` crops (default `attention`: sharp's saliency). An uploader's focal point (`x-amz-meta-focal-point`) comes first. */
+  position: z.enum(POSITIONS).optional(),
+  /** WebP renditions of sources with transparency are lossless (PNG always is). */
+  lossless: z.boolean().optional(),
 });
 export type Preset = z.output<typeof presetSchema>;
 
@@ -281,6 +309,14 @@ export const pipelineConfigSchema = z.strictObject({
       failOn: z.enum(['none', 'truncated', 'error', 'warning']).default('warning'),
       /** Cache-Control written on every rendition (see RENDITION_CACHE_CONTROL). */
       cacheControl: z.string().min(1).default(RENDITION_CACHE_CONTROL),
+      /** Colour: `auto` renders wide-gamut sources to Display P3 (profile embedded), the rest to sRGB; `srgb` always sRGB; `preserve` keeps the source's profile. */
+      colour: z.enum(COLOUR_POLICIES).default('auto'),
+      /** Embedded metadata kept: these groups (rights = copyright, artist/creator, credit), or `strip`. GPS, serial numbers and thumbnails go unless listed. */
+      metadata: z.union([z.literal('strip'), z.array(z.enum(METADATA_GROUPS)).min(1).refine((g) => new Set(g).size === g.length, 'each group once')]).default(['rights']),
+      /** Animated GIF/WebP sources: an animated WebP (`animate`), or the first frame only. JPEG, AVIF and PNG always take the first frame. */
+      animated: z.enum(MOTION_POLICIES).default('animate'),
+      /** Above this many frames × width × height an animation renders as its first frame (the record says why): decoding every frame takes memory. */
+      maxAnimatedPixels: z.number().int().min(1).default(50_000_000),
     })
     .prefault({}),
   compute: computeLimitsSchema,

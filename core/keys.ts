@@ -79,8 +79,8 @@ export function extensionOf(key: string): string {
   return stem.length < key.length ? key.slice(stem.length + 1).toLowerCase() : '';
 }
 
-const FORMAT_EXTENSION: Record<OutputFormat, string> = { jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png' };
-export const FORMAT_CONTENT_TYPE: Record<OutputFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif', png: 'image/png' };
+const FORMAT_EXTENSION: Record<OutputFormat, string> = { jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png', gif: 'gif' };
+export const FORMAT_CONTENT_TYPE: Record<OutputFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif', png: 'image/png', gif: 'image/gif' };
 
 /** `<preset>/<source key without extension>.<format>` */
 export function renditionKey(preset: string, sourceKey: string, format: OutputFormat): string {

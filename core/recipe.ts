@@ -5,7 +5,7 @@
  * source's ETag and its recipe both match, so a changed preset is work with no flag.
  */
 import { createHash } from 'node:crypto';
-import type { OutputFormat, PipelineConfig, Preset } from './config';
+import { ANIMATED_FORMATS, type OutputFormat, type PipelineConfig, type Preset } from './config';
 
 /**
  * The rendering pipeline's own version: bump it when the same preset would render different
@@ -15,21 +15,51 @@ import type { OutputFormat, PipelineConfig, Preset } from './config';
 export const RENDERER_VERSION = 1;
 
 type EncoderSettings = Pick<PipelineConfig['resize'], 'webpEffort' | 'avifEffort'>;
+/** The rendering policies (config resize.colour, metadata, animated, maxAnimatedPixels). */
+export type PolicySettings = Pick<PipelineConfig['resize'], 'colour' | 'metadata' | 'animated' | 'maxAnimatedPixels'>;
+type RecipeSettings = EncoderSettings & PolicySettings;
+
+/** The quality a format is encoded at: the preset's own for the format, else its `quality`. */
+export function qualityOf(preset: Pick<Preset, 'quality' | 'formatQuality'>, format: OutputFormat): number {
+  return format === 'png' || format === 'gif' ? preset.quality : (preset.formatQuality?.[format] ?? preset.quality);
+}
 
 /**
- * One rendition's recipe, readable in the S3 console: `v1 w320 h- inside q80 webp e4`. Settings a
- * format does not use are left out (PNG has no quality; only WebP and AVIF have an effort), so
- * changing them re-renders nothing.
+ * The recipe as it was before the rendering policies existed, readable in the S3 console:
+ * `v1 w320 h- inside q80 webp e4`. Settings a format does not use are left out (PNG has no
+ * quality, nor has GIF; only WebP and AVIF have an effort), so changing them re-renders nothing. Renditions
+ * made before the policies carry exactly this text.
  */
-export function renditionRecipe(preset: Preset, format: OutputFormat, encoder: EncoderSettings): string {
-  const quality = format === 'png' ? 'q-' : `q${preset.quality}`;
+export function baseRecipe(preset: Preset, format: OutputFormat, encoder: EncoderSettings): string {
+  const quality = format === 'png' || format === 'gif' ? 'q-' : `q${qualityOf(preset, format)}`;
   const effort = format === 'webp' ? ` e${encoder.webpEffort}` : format === 'avif' ? ` e${encoder.avifEffort}` : '';
   return `v${RENDERER_VERSION} w${preset.width} h${preset.height ?? '-'} ${preset.fit} ${quality} ${format}${effort}`;
 }
 
+/**
+ * The policies that change this rendition's pixels or bytes, space-separated after the base:
+ * ` colour:<auto|srgb|preserve> meta:<strip|group+group…> [anim:<animate|first-frame>/<maxAnimatedPixels>] [pos:<position>] [lossless:alpha]`.
+ * `anim` only for formats that animate (WebP, GIF), `pos` only for `fit: cover` (the one fit that
+ * crops by position), `lossless` only for WebP when the preset asks: changing a policy re-renders
+ * the renditions it affects and no other.
+ */
+export function policySuffix(preset: Preset, format: OutputFormat, policies: PolicySettings): string {
+  const meta = policies.metadata === 'strip' ? 'strip' : [...policies.metadata].sort().join('+');
+  let suffix = ` colour:${policies.colour} meta:${meta}`;
+  if (ANIMATED_FORMATS.includes(format)) suffix += ` anim:${policies.animated}${policies.animated === 'animate' ? `/${policies.maxAnimatedPixels}` : ''}`;
+  if (preset.fit === 'cover') suffix += ` pos:${preset.position ?? 'attention'}`;
+  if (format === 'webp' && preset.lossless) suffix += ' lossless:alpha';
+  return suffix;
+}
+
+/** One rendition's recipe: the base (baseRecipe) and the policies that apply to it (policySuffix). */
+export function renditionRecipe(preset: Preset, format: OutputFormat, settings: RecipeSettings): string {
+  return baseRecipe(preset, format, settings) + policySuffix(preset, format, settings);
+}
+
 /** A preset's recipes (every format's) as 8 hex digits: what the catalogue records once the preset is rendered. */
-export function presetDigest(preset: Preset, encoder: EncoderSettings): string {
-  const recipes = preset.formats.map((f) => renditionRecipe(preset, f, encoder)).join('\n');
+export function presetDigest(preset: Preset, settings: RecipeSettings): string {
+  const recipes = preset.formats.map((f) => renditionRecipe(preset, f, settings)).join('\n');
   return createHash('sha256').update(recipes).digest('hex').slice(0, 8);
 }
 

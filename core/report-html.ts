@@ -106,7 +106,7 @@ ${report.interrupted ? `<p class="notice"><b>Previous run:</b> ${escapeHtml(inte
 <div class="card"><b class="${report.failed.total ? 'bad' : ''}">${n(report.failed.total)}</b>failures</div>
 </div>
 ${report.dryRunPlan ? dryRunSection(report.dryRunPlan) : ''}
-${skipsSection(report)}
+${skipsSection(report)}${notesSection(report)}
 ${ops.length ? `<h2>Operations</h2><table><tr><th></th><th>processed</th><th>skipped</th><th>failed</th><th>bytes read</th><th>bytes written</th><th>output size</th><th>slowest shard</th></tr>${totals}</table>` : ''}
 ${shardCharts(report)}
 ${renditionChart(report)}
@@ -213,6 +213,13 @@ function skipsSection(report: Report): string {
   const more = Object.values(report.operations).some((t) => Object.entries(t.skippedByCode).some(([code, count]) => code !== 'up-to-date' && count > SKIPS_NAMED));
   const counts = Object.entries(report.operations).flatMap(([op, t]) => Object.entries(t.skippedByCode).filter(([code]) => code !== 'up-to-date').map(([code, count]) => `${op} ${escapeHtml(code)} ${n(count)}`));
   return `<h2 id="skipped">Left alone, and why</h2><p class="meta">${counts.join(' · ')}${more ? ` (the first ${SKIPS_NAMED} of each reason are named)` : ''}</p><table><tr><th>operation</th><th>reason</th><th>key</th><th>detail</th></tr>${rows}</table>`;
+}
+
+/** Images rendered with a rendering policy not applied as configured (an animation over its budget, an invalid focal point), by reason. */
+function notesSection(report: Report): string {
+  const counts = Object.entries(report.operations).flatMap(([, t]) => Object.entries(t.notedByCode ?? {}).map(([code, count]) => `<code>${escapeHtml(code)}</code> ${n(count)}`));
+  if (counts.length === 0) return '';
+  return `<h2 id="rendering-notes">Rendered, with a policy not applied</h2><p class="meta">${counts.join(' · ')}: each image's record (<code>rendering.notes</code>) says why.</p>`;
 }
 
 /** A dry run's plan: what a real run would do, per action, what it would take, and its list of keys. */

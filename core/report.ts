@@ -32,6 +32,8 @@ export interface OperationTotals {
   maxShardMs: number;
   skippedByCode: Record<string, number>;
   failedByCode: Record<string, number>;
+  /** Rendered, with a rendering policy not applied as configured, by reason (ShardResult.notedByCode). */
+  notedByCode?: Record<string, number>;
 }
 
 export interface ReportFailure {
@@ -287,6 +289,7 @@ export class ReportFold {
     const byCode = r.skippedByCode ?? r.skipped.reduce<Record<string, number>>((acc, s) => ((acc[s.code] = (acc[s.code] ?? 0) + 1), acc), {});
     for (const [code, count] of Object.entries(byCode)) t.skippedByCode[code] = (t.skippedByCode[code] ?? 0) + count;
     for (const f of r.failures) t.failedByCode[f.code] = (t.failedByCode[f.code] ?? 0) + 1;
+    for (const [code, count] of Object.entries(r.notedByCode ?? {})) (t.notedByCode ??= {})[code] = (t.notedByCode[code] ?? 0) + count;
     for (const [name, o] of Object.entries(r.outputs ?? {})) {
       const acc = (this.renditions[name] ??= { count: 0, bytes: 0 });
       acc.count += o.count;

@@ -31,6 +31,10 @@ export interface ShardResult {
    */
   readonly skipped: readonly Skip[];
   readonly failures: readonly Failure[];
+  /** Rendered, but a rendering policy could not be applied as configured (e.g. animation-over-budget), by reason (resize only). */
+  readonly notedByCode?: Readonly<Record<string, number>>;
+  /** A sample of SKIP_SAMPLE_PER_CODE keys for each of those reasons, with the sentence the record carries. */
+  readonly noted?: readonly Skip[];
   /** A dry run: what a real run would do in this shard, by action (every key in `plannedList`). */
   readonly wouldDo?: Partial<Record<PlannedAction['action'], WouldDo>>;
   /** A dry run: runs/<runId>/planned/<operation>/<shard>.jsonl, one PlannedAction a line. */
@@ -91,6 +95,8 @@ export class ShardTally {
   readonly skipped: Skip[] = [];
   readonly skippedByCode: Record<string, number> = {};
   readonly failures: Failure[] = [];
+  readonly noted: Skip[] = [];
+  readonly notedByCode: Record<string, number> = {};
   readonly outputs: Record<string, { count: number; bytes: number }> = {};
   readonly pruned: Pruned[] = [];
   /** A dry run's actions (a shard's worth, at most its manifest) and their totals. */
@@ -112,6 +118,12 @@ export class ShardTally {
     this.counts.skipped++;
     const seen = (this.skippedByCode[code] = (this.skippedByCode[code] ?? 0) + 1);
     if (seen <= SKIP_SAMPLE_PER_CODE || NOT_DONE_SKIP_CODES.has(code)) this.skipped.push(message === undefined ? { key, code } : { key, code, message });
+  }
+
+  /** A processed item that a rendering policy could not serve as configured: counted by reason, a sample named (the image's record has the rest). */
+  note(key: string, code: string, message: string): void {
+    const seen = (this.notedByCode[code] = (this.notedByCode[code] ?? 0) + 1);
+    if (seen <= SKIP_SAMPLE_PER_CODE) this.noted.push({ key, code, message });
   }
 
   /** A dry run found work a real run would do: skipped (code dry-run), counted, and listed. */

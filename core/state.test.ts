@@ -1,7 +1,7 @@
 import type { CatalogRecord } from './catalog';
 import { parsePipelineConfig } from './config';
 import { compareKeys } from './keys';
-import { presetDigest, presetDigests, renditionRecipe } from './recipe';
+import { baseRecipe, presetDigest, presetDigests, renditionRecipe } from './recipe';
 import { type Ownership, planObject, promotedLine, promotedRecords, pruneDecision, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
 
 const config = parsePipelineConfig({
@@ -20,13 +20,29 @@ const done = (record: CatalogRecord, state: StateRecord['done']): StateRecord =>
 describe('recipes', () => {
   it('name every parameter that changes a rendition, and only those', () => {
     const thumb = config.presets[0]!;
-    expect(renditionRecipe(thumb, 'webp', config.resize)).toBe('v1 w320 h- inside q80 webp e4');
-    expect(renditionRecipe(thumb, 'jpeg', { webpEffort: 6, avifEffort: 9 })).toBe('v1 w320 h- inside q80 jpeg');
-    expect(renditionRecipe({ ...thumb, quality: 50 }, 'png', config.resize)).toBe('v1 w320 h- inside q- png');
+    expect(baseRecipe(thumb, 'webp', config.resize)).toBe('v1 w320 h- inside q80 webp e4');
+    expect(baseRecipe(thumb, 'jpeg', { webpEffort: 6, avifEffort: 9 })).toBe('v1 w320 h- inside q80 jpeg');
+    expect(baseRecipe({ ...thumb, quality: 50 }, 'png', config.resize)).toBe('v1 w320 h- inside q- png');
     expect(presetDigest(thumb, config.resize)).toMatch(/^[0-9a-f]{8}$/);
     expect(presetDigest({ ...thumb, width: 321 }, config.resize)).not.toBe(presetDigest(thumb, config.resize));
     expect(presetDigest({ ...thumb, formats: ['jpeg', 'webp', 'avif'] }, config.resize)).not.toBe(presetDigest(thumb, config.resize));
-    expect(presetDigest(thumb, { webpEffort: 2, avifEffort: 4 })).not.toBe(presetDigest(thumb, config.resize));
+    expect(presetDigest(thumb, { ...config.resize, webpEffort: 2 })).not.toBe(presetDigest(thumb, config.resize));
+  });
+
+  it('add to the base the policies that change each rendition, and only those (a policy change re-renders what it affects)', () => {
+    const thumb = config.presets[0]!;
+    const square = { ...thumb, height: 320, fit: 'cover' as const };
+    expect(renditionRecipe(thumb, 'jpeg', config.resize)).toBe('v1 w320 h- inside q80 jpeg colour:auto meta:rights');
+    expect(renditionRecipe(thumb, 'webp', config.resize)).toBe('v1 w320 h- inside q80 webp e4 colour:auto meta:rights anim:animate/50000000');
+    expect(renditionRecipe(square, 'jpeg', config.resize)).toBe('v1 w320 h320 cover q80 jpeg colour:auto meta:rights pos:attention');
+    expect(renditionRecipe({ ...square, position: 'north', lossless: true }, 'webp', { ...config.resize, metadata: ['location', 'rights'], animated: 'first-frame' })).toBe(
+      'v1 w320 h320 cover q80 webp e4 colour:auto meta:location+rights anim:first-frame pos:north lossless:alpha',
+    );
+    expect(renditionRecipe({ ...thumb, formatQuality: { avif: 55 } }, 'avif', { ...config.resize, metadata: 'strip', colour: 'srgb' })).toBe('v1 w320 h- inside q55 avif e4 colour:srgb meta:strip');
+    // The animation budget and a crop's position touch only the renditions they shape.
+    expect(renditionRecipe(thumb, 'jpeg', { ...config.resize, maxAnimatedPixels: 1 })).toBe(renditionRecipe(thumb, 'jpeg', config.resize));
+    expect(renditionRecipe({ ...thumb, position: 'north' }, 'jpeg', config.resize)).toBe(renditionRecipe(thumb, 'jpeg', config.resize));
+    expect(presetDigest(thumb, { ...config.resize, colour: 'srgb' })).not.toBe(presetDigest(thumb, config.resize));
   });
 });
 

@@ -27,7 +27,7 @@ export async function collectGallery(s3: S3Client, config: PipelineConfig, plan:
   const keys = await sampleKeys(s3, config, plan, notProcessed);
   // The smallest preset, in its most compact format, makes the thumbnail.
   const smallest = [...presets].sort((a, b) => a.width - b.width)[0]!;
-  const thumbFormat = (['webp', 'avif', 'jpeg', 'png'] as const).find((f) => smallest.formats.includes(f))!;
+  const thumbFormat = (['webp', 'avif', 'jpeg', 'png', 'gif'] as const).find((f) => smallest.formats.includes(f))!;
   const limit = pLimit(16);
   let budget = GALLERY_BYTES;
   const items = await Promise.all(

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api] [--records N] [--seconds S] [--clients C]`:
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats] [--records N] [--seconds S] [--clients C]`:
  * nightshift against real peers, side by side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
@@ -22,6 +22,9 @@
  *   `--records` records (default 100,000; the table is cached under .nightshift/bench/), then
  *   `--clients` concurrent clients (default 200) for `--seconds` (default 30): requests per second,
  *   p50/p95/p99 latency, errors (must be 0). `--only api` runs it alone.
+ * - formats (scripts/bench/formats.ts): each output format's bytes and CPU per image (JPEG, WebP,
+ *   AVIF, PNG; lossless WebP on transparent sources), rendered by the kernel with the configured
+ *   efforts: what each format costs. `--only formats` runs it alone (`--images`: photographs, default 6).
  *
  * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
  * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
@@ -51,6 +54,7 @@ import { UsageError } from '../core/validation';
 import { buildJobBundle, LOCAL_JOB_BUNDLE } from '../jobs/build';
 import { startEmbeddedS3 } from '../local/s3-server';
 import { apiSection, type ApiSummary } from './bench/api-load';
+import { formatsSection } from './bench/formats';
 import { largeImages, mostAdmittedAtOnce } from './bench/large-images';
 import { RECORDS_BUCKET, recordsSection, type RecordsSummary } from './bench/records';
 import { measure, type Measured, median } from './bench/measure';
@@ -62,8 +66,8 @@ const ROOT = join(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
 const TSX = require.resolve('tsx/cli');
 const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
-const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api] [--records N] [--seconds S] [--clients C]';
-const SECTIONS = ['large', 'records', 'api'] as const;
+const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats] [--records N] [--seconds S] [--clients C]';
+const SECTIONS = ['large', 'records', 'api', 'formats'] as const;
 
 interface Options {
   readonly quick: boolean;
@@ -166,7 +170,7 @@ const PEERS = {
   sort: () => has('sort', ['--version'], /GNU coreutils/),
 };
 
-const EXT = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png' } as const;
+const EXT = { jpeg: 'jpg', webp: 'webp', avif: 'avif', png: 'png', gif: 'gif' } as const;
 
 /**
  * The peers' size for a preset: its box, shrink only, the same box nightshift fits the displayed
@@ -396,8 +400,13 @@ async function main(): Promise<void> {
       process.stdout.write(`${r.lines.join('\n')}\n`);
       return r;
     };
+    const formats = async () => {
+      const r = await formatsSection(opts.quick ? 2 : Math.min(opts.images, 6));
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      return r;
+    };
     if (opts.only) {
-      const r = await { large, records, api }[opts.only]();
+      const r = await { large, records, api, formats }[opts.only]();
       process.stdout.write(`${JSON.stringify(r.summary)}\n`);
       rmSync(work, { recursive: true, force: true });
       return;
@@ -534,6 +543,7 @@ async function main(): Promise<void> {
     const recordsResult = await records();
     const apiResult = await api();
     const largeResult = await large();
+    await formats();
     report(rows, {
       resize: [resizeRows.inmemory, resizeRows.job, resizeRows.vips, resizeRows.magick],
       backup: [backupRows.job, backupRows.rclone],

@@ -82,7 +82,7 @@ describe('every night after the first (embedded runtime, configured through cdk.
       expect(await widthOf(s, 'tiny/a.jpeg')).toBe(48);
       expect(await widthOf(s, 'big/a.jpeg')).toBe(300);
       const tinyHead = await head(s, B.renditions, 'tiny/a.jpeg');
-      expect(tinyHead.Metadata).toMatchObject({ recipe: 'v1 w48 h- inside q80 jpeg' });
+      expect(tinyHead.Metadata).toMatchObject({ recipe: 'v1 w48 h- inside q80 jpeg colour:auto meta:rights' });
       expect(tinyHead.ETag).not.toBe(before['tiny/a.jpeg']);
       // The unchanged preset was not written again.
       expect((await head(s, B.renditions, 'mid/a.webp')).ETag).toBe(before['mid/a.webp']);

@@ -17,7 +17,7 @@ import { renderReportHtml } from '../core/report-html';
 import type { ShardResult } from '../core/results';
 import { putText } from '../adapters/s3';
 import { collectGallery } from '../functions/gallery';
-import { render } from '../adapters/image/render';
+import { render, renderOptionsOf } from '../adapters/image/render';
 import { launchChromium } from '../scripts/lib/chromium';
 import { photoJpeg } from '../local/sample/images';
 import { samplePlan } from './support/fixtures';
@@ -45,7 +45,7 @@ beforeAll(async () => {
   // Three images rendered for real; the fourth failed.
   const outputs: Record<string, { count: number; bytes: number }> = {};
   for (const [i, key] of KEYS.slice(0, 3).entries()) {
-    const { renditions } = await render(await photoJpeg(1600, 1200, 40 + i), config.presets, { maxPixels: 1e8, failOn: 'warning', webpEffort: 2, avifEffort: 2 });
+    const { renditions } = await render(await photoJpeg(1600, 1200, 40 + i), config.presets, { ...renderOptionsOf(config), webpEffort: 2, avifEffort: 2 });
     for (const r of renditions) {
       await server.s3.send(new PutObjectCommand({ Bucket: buckets.renditions, Key: renditionKey(r.preset, key, r.format), Body: r.data, ContentType: FORMAT_CONTENT_TYPE[r.format], Metadata: { width: String(r.width), height: String(r.height) } }));
       const o = (outputs[`${r.preset}/${r.format}`] ??= { count: 0, bytes: 0 });

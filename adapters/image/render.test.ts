@@ -3,7 +3,7 @@ import { DEFAULT_PRESETS, type Preset } from '../../core/config';
 import { animatedGif, cmykJpeg, flatPng, heicPhoto, heicRotated, heicStub, orientedJpeg, photoJpeg, png16WithAlpha, svgWithExternalReference, tinyPdf } from '../../local/sample/images';
 import { inspect, presetScale, render, RenderError, type RenderOptions } from './render';
 
-const options: RenderOptions = { maxPixels: 100_000_000, failOn: 'warning', webpEffort: 2, avifEffort: 2 };
+const options: RenderOptions = { maxPixels: 100_000_000, failOn: 'warning', webpEffort: 2, avifEffort: 2, colour: 'auto', metadata: ['rights'], animated: 'animate', maxAnimatedPixels: 50_000_000 };
 const presets: Preset[] = DEFAULT_PRESETS.map((p) => ({ ...p, formats: [...p.formats] }));
 
 async function renderError(input: Buffer, opts = options): Promise<RenderError> {
@@ -70,7 +70,7 @@ describe('render (resize kernel)', () => {
     expect(size('large')).toEqual(['300x2000', '300x2000']); // never enlarged
   });
 
-  it('writes every preset × format at the right size, never enlarged, metadata stripped, sRGB', async () => {
+  it('writes every preset × format at the right size, never enlarged, sRGB, adding no metadata to a source that has none', async () => {
     const input = await photoJpeg(1600, 1200, 1);
     const { source, renditions } = await render(input, presets, options);
     expect(source).toMatchObject({ format: 'jpeg', width: 1600, height: 1200 });
@@ -129,10 +129,10 @@ describe('render (resize kernel)', () => {
     expect(Math.min(r!, g!, b!)).toBeGreaterThan(245);
   });
 
-  it('renders the first frame of an animated GIF', async () => {
+  it('renders the first frame of an animated GIF when resize.animated is first-frame', async () => {
     const input = await animatedGif(300, 200, 120);
     expect(await inspect(input, options)).toMatchObject({ format: 'gif', pages: 120, width: 300, height: 200 });
-    const { renditions } = await render(input, [{ name: 'thumb', width: 320, fit: 'inside', formats: ['webp'], quality: 80 }], options);
+    const { renditions } = await render(input, [{ name: 'thumb', width: 320, fit: 'inside', formats: ['webp'], quality: 80 }], { ...options, animated: 'first-frame' });
     expect(renditions[0]).toMatchObject({ width: 300, height: 200 });
     expect((await sharp(renditions[0]!.data).metadata()).pages ?? 1).toBe(1);
   });

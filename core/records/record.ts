@@ -18,6 +18,22 @@ export interface RecordReason {
   readonly message: string;
 }
 
+/**
+ * What the rendering policies did for this image (core/config.ts resize.colour, metadata,
+ * animated; a preset's position): the colour space of its renditions, whether its WebP renditions
+ * animate, each cropping preset's position, and what a policy could not do, with a reason.
+ */
+export interface RenderingNotes {
+  /** `srgb`, `display-p3` (a wide-gamut source under `auto`), or `source-profile` (`preserve`). */
+  readonly colour: 'srgb' | 'display-p3' | 'source-profile';
+  /** Only for an animated source: `animated` WebP renditions, or the `first-frame`. */
+  readonly motion?: 'animated' | 'first-frame';
+  /** Each cropping preset's position: attention, entropy, a gravity, or `focal-point 0.42,0.31`. */
+  readonly framing?: Readonly<Record<string, string>>;
+  /** Each thing a policy could not do (e.g. `animation-over-budget`, `focal-point-invalid`). */
+  readonly notes?: readonly RecordReason[];
+}
+
 export interface Placeholder {
   /** A ThumbHash, base64 (core/records/placeholder.ts). */
   readonly thumbhash: string;
@@ -60,6 +76,8 @@ export interface ImageRecord extends Partial<SourceDetails> {
   /** Only when `status` is not `rendered`: the report's code and one sentence. */
   readonly reason?: RecordReason;
   readonly placeholder?: Placeholder;
+  /** When this run rendered the image; a record backfilled from current renditions, which renders nothing, has none. */
+  readonly rendering?: RenderingNotes;
   /** Every rendition that exists for the current `etag` (none for most failures). */
   readonly renditions: readonly RenditionRecord[];
   readonly runId: string;
@@ -172,12 +190,13 @@ export function renditionRecord(r: WrittenRendition, deliveryBaseUrl?: string): 
 
 const itemFacts = (item: ItemFacts) => ({ key: item.key, etag: item.etag, size: item.size, lastModified: item.lastModified });
 
-export function renderedRecord(item: ItemFacts, source: SourceDetails, placeholder: Placeholder, renditions: readonly WrittenRendition[], context: RecordContext): RenderedRecord {
+export function renderedRecord(item: ItemFacts, source: SourceDetails, placeholder: Placeholder, renditions: readonly WrittenRendition[], context: RecordContext, rendering?: RenderingNotes): RenderedRecord {
   return {
     ...itemFacts(item),
     status: 'rendered',
     ...sourceFields(source),
     placeholder: { thumbhash: placeholder.thumbhash, color: placeholder.color },
+    ...(rendering ? { rendering } : {}),
     renditions: renditions.map((r) => renditionRecord(r, context.deliveryBaseUrl)),
     runId: context.runId,
     updatedAt: context.updatedAt,
@@ -261,8 +280,15 @@ const placeholderSchema = z.strictObject({
 
 const reasonSchema = z.strictObject({ code: z.string().min(1), message: z.string().min(1) });
 
+const renderingSchema = z.strictObject({
+  colour: z.enum(['srgb', 'display-p3', 'source-profile']),
+  motion: z.enum(['animated', 'first-frame']).optional(),
+  framing: z.record(z.string(), z.string().min(1)).optional(),
+  notes: z.array(reasonSchema).optional(),
+});
+
 export const imageRecordSchema = z.discriminatedUnion('status', [
-  z.strictObject({ ...common, ...sourceShape, status: z.literal('rendered'), placeholder: placeholderSchema, renditions: z.array(renditionRecordSchema).min(1) }),
+  z.strictObject({ ...common, ...sourceShape, status: z.literal('rendered'), placeholder: placeholderSchema, rendering: renderingSchema.optional(), renditions: z.array(renditionRecordSchema).min(1) }),
   z.strictObject({
     ...common,
     ...Object.fromEntries(Object.entries(sourceShape).map(([k, v]) => [k, v.optional()])),

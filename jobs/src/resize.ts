@@ -18,12 +18,12 @@ import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '
 import { renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
-import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, skippedRecord, type WrittenRendition } from '../../core/records/record';
+import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, type RenderingNotes, skippedRecord, type WrittenRendition } from '../../core/records/record';
 import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
 import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
-import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
+import { inspect, type ObjectFacts, render, RenderError, renderOptionsOf, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
 import { backfillRecord, renditionFromHead } from './backfill';
@@ -58,6 +58,8 @@ interface ResizeShard {
 interface ItemNotes {
   facts?: SourceFacts;
   placeholder?: Placeholder;
+  /** What the rendering policies did (the record's `rendering`). */
+  rendering?: RenderingNotes;
   /** Renditions written now, with the ETag S3 answered. */
   readonly written: WrittenRendition[];
   /** Renditions already current (their HEAD); undefined when none was asked (the catalogue said all are current). */
@@ -77,7 +79,7 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
     plan,
     config,
     presets: config.presets.filter((p) => plan.presets.includes(p.name)),
-    options: { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort },
+    options: renderOptionsOf(config),
     log: ctx.log.child({ shard: ctx.shard, operation: 'resize' }),
     ...(isDenseWork(plan) ? { listings: new Map<string, ListingCursor>() } : {}),
     budget: new MemoryBudget(budgetBytes(ctx.memoryMiB)),
@@ -151,7 +153,7 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   }
   const renditions = [...notes.written, ...(notes.current ?? [])].sort((a, b) => compareKeys(a.key, b.key));
   if (!source || !notes.placeholder || renditions.length === 0) return undefined;
-  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context) };
+  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context, notes.rendering) };
 }
 
 /** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
@@ -171,15 +173,18 @@ const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => prese
 async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<void> {
   const due = await dueRenditions(s, item, tally, notes);
   if (!due) return;
-  const body = await readSource(s, item, tally);
-  if (!body) return;
+  const read = await readSource(s, item, tally);
+  if (!read) return;
+  const { body, object } = read;
   const admitted = await admit(s, item, body, tally);
   if (!admitted) return;
   if (notes) notes.facts = admitted.facts;
+  let caveats: readonly { code: string; message: string }[] = [];
   try {
-    const rendered = await renderDue(s, item, body, due.presets, admitted.facts, tally);
+    const rendered = await renderDue(s, item, body, due.presets, admitted.facts, object, tally);
     if (!rendered) return;
-    if (notes) notes.placeholder = rendered.placeholder;
+    if (notes) [notes.placeholder, notes.rendering] = [rendered.placeholder, rendered.rendering];
+    caveats = rendered.rendering.notes ?? [];
     try {
       await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
     } catch (error) {
@@ -189,6 +194,8 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     admitted.release();
   }
   tally.processed();
+  // Rendered, but a policy could not be applied as configured: the report counts it, the record says why.
+  for (const c of caveats) tally.note(item.key, c.code, c.message);
   s.log.debug('rendered', { key: item.key, renditions: due.keys.size });
 }
 
@@ -215,8 +222,12 @@ async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, 
   return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)) };
 }
 
-/** The original, pinned to its catalogued ETag; undefined when its outcome is already on the tally (changed, gone, archived, wrong type). */
-async function readSource(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<Buffer | undefined> {
+/**
+ * The original, pinned to its catalogued ETag, and its user metadata (an uploader's focal point:
+ * GetObject returns it, S3 API reference, GetObject response "x-amz-meta-*"); undefined when its
+ * outcome is already on the tally (changed, gone, archived, wrong type).
+ */
+async function readSource(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<{ body: Buffer; object: ObjectFacts } | undefined> {
   try {
     const got = await s.ctx.s3.send(new GetObjectCommand({ Bucket: s.config.buckets.corpus, Key: item.key, IfMatch: item.etag }));
     const type = (got.ContentType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -227,7 +238,7 @@ async function readSource(s: ResizeShard, item: WorkItem, tally: ShardTally): Pr
     }
     const body = await bodyBytes(got.Body as AsyncIterable<Uint8Array>, got.ContentLength);
     tally.bytesRead += body.length;
-    return body;
+    return { body, object: { metadata: got.Metadata ?? {} } };
   } catch (error) {
     sourceReadOutcome(tally, item.key, error, 'read-failed');
     return undefined;
@@ -278,9 +289,9 @@ async function admit(s: ResizeShard, item: WorkItem, body: Buffer, tally: ShardT
 }
 
 /** Every due preset × format of the image; undefined when its failure is on the tally. */
-async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: readonly Preset[], facts: SourceFacts, tally: ShardTally): Promise<Rendered | undefined> {
+async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: readonly Preset[], facts: SourceFacts, object: ObjectFacts, tally: ShardTally): Promise<Rendered | undefined> {
   try {
-    return await render(body, presets, s.options, facts);
+    return await render(body, presets, s.options, facts, object);
   } catch (error) {
     if (error instanceof RenderError) return void tally.fail(failure(item.key, error.code, error.message));
     throw error;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import sharp from 'sharp';
 import { parsePipelineConfig } from '../../core/config';
-import { render } from '../../adapters/image/render';
+import { render, renderOptionsOf } from '../../adapters/image/render';
 
 async function main(): Promise<void> {
   const [inFlight, threads] = process.argv.slice(2).map(Number);
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     .slice(0, 16)
     .map((n) => readFileSync(join(dir, n)));
   const config = parsePipelineConfig({ buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
-  const options = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
+  const options = renderOptionsOf(config);
   sharp.concurrency(threads);
   const limit = pLimit(inFlight);
   const started = Date.now();

@@ -10,13 +10,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { parsePipelineConfig } from '../../core/config';
-import { render } from '../../adapters/image/render';
+import { render, renderOptionsOf } from '../../adapters/image/render';
 
 async function main(): Promise<void> {
   const [dir, resultPath] = process.argv.slice(2);
   if (!dir || !resultPath) throw new Error('usage: inmemory-worker <corpusDir> <result.json>');
   const config = parsePipelineConfig(JSON.parse(process.env.NIGHTSHIFT_CONFIG ?? '{}'));
-  const options = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
+  const options = renderOptionsOf(config);
   const images = readdirSync(dir)
     .filter((name) => !name.startsWith('.'))
     .sort()

@@ -15,7 +15,7 @@ import { setTimeout } from 'node:timers';
 import sharp from 'sharp';
 import { parsePipelineConfig } from '../../core/config';
 import { placeholderFrom } from '../../adapters/image/placeholder';
-import { render, resizeFor } from '../../adapters/image/render';
+import { render, renderOptionsOf, resizeFor } from '../../adapters/image/render';
 import { photoPixels } from '../../local/sample/images';
 
 const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -36,7 +36,7 @@ export interface PlaceholderCost {
 
 export async function placeholderCost(count: number): Promise<PlaceholderCost> {
   const config = parsePipelineConfig({ buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
-  const options = { maxPixels: config.filter.maxPixels, failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
+  const options = renderOptionsOf(config);
   const smallest = [...config.presets].sort((a, b) => a.width - b.width)[0]!;
   // A job computes thousands: warm the JIT (ThumbHash's encoder is JavaScript) and libvips first.
   const warm = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#808080' } }).webp().toBuffer();

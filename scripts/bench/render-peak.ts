@@ -10,8 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { DEFAULT_PRESETS } from '../../core/config';
-import { inspect, render } from '../../adapters/image/render';
+import { DEFAULT_PRESETS, parsePipelineConfig } from '../../core/config';
+import { inspect, render, renderOptionsOf } from '../../adapters/image/render';
 
 const KINDS: Record<string, (image: sharp.Sharp) => sharp.Sharp> = {
   jpeg: (i) => i.jpeg({ quality: 85 }),
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const input = readFileSync(file);
   const facts = await inspect(input, { maxPixels: Number.MAX_SAFE_INTEGER });
   const beforeMb = process.resourceUsage().maxRSS / 1024;
-  await render(input, DEFAULT_PRESETS, { maxPixels: Number.MAX_SAFE_INTEGER, failOn: 'warning', webpEffort: 4, avifEffort: 4 });
+  await render(input, DEFAULT_PRESETS, { ...renderOptionsOf(parsePipelineConfig({ buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } })), maxPixels: Number.MAX_SAFE_INTEGER });
   const peakMb = process.resourceUsage().maxRSS / 1024;
   const decodedMb = (facts.width * facts.height * facts.bands * facts.bytesPerSample) / 2 ** 20;
   process.stdout.write(`${JSON.stringify({ file, mp: (facts.width * facts.height) / 1e6, bands: facts.bands, bytesPerSample: facts.bytesPerSample, fileMb: input.length / 2 ** 20, beforeMb, peakMb, decodedMb, factor: (peakMb - beforeMb) / decodedMb })}\n`);
