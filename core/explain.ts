@@ -155,7 +155,7 @@ export function boundWords(p: Pick<Preset, 'width' | 'height' | 'fit'>): string 
   return `${p.width}×${p.height} (${p.fit})`;
 }
 
-/** What changed between two definitions of a preset, in plain words ("; " between changes). */
+/** What changed between two definitions of a preset, in plain words (" and " between changes). */
 export function describeChange(before: Preset, encBefore: Encoder, after: Preset, encAfter: Encoder): string {
   const changes: string[] = [];
   const was = (what: string, a: string | number, b: string | number) => a !== b && changes.push(`${what} was ${a}, now ${b}`);
@@ -165,19 +165,24 @@ export function describeChange(before: Preset, encBefore: Encoder, after: Preset
   was('formats', before.formats.join('+'), after.formats.join('+'));
   if (after.formats.includes('webp')) was('WebP effort', encBefore.webpEffort, encAfter.webpEffort);
   if (after.formats.includes('avif')) was('AVIF effort', encBefore.avifEffort, encAfter.avifEffort);
-  return changes.length > 0 ? changes.join('; ') : 'its rendering policies changed';
+  return changes.length > 0 ? changes.join(' and ') : 'its rendering policies changed';
 }
 
-/** One line per explanation, for the plan's text and the dry run. */
-export function explanationLines(x: Explanation, due: { readonly new: number; readonly replaced: number }): string[] {
-  const lines: string[] = [];
-  for (const c of x.presetChanges) lines.push(`${c.preset}: ${c.change}: re-renders ${count(c.images, 'image')}${estimateWords(c)}`);
-  for (const p of x.newPresets) lines.push(`${p.preset}: rendered for ${count(p.images, 'image')} for the first time`);
-  if (due.new > 0) lines.push(`${count(due.new, 'new image')}`);
-  if (due.replaced > 0) lines.push(`${n(due.replaced)} due because their originals were replaced`);
-  if (x.retried > 0) lines.push(`${n(x.retried)} retried from earlier runs (failed or partial)`);
-  if (x.adoption) lines.push(`${count(x.adoption.renditions, 'rendition')} of ${count(x.adoption.images, 'image')} made before the rendering policies are kept; adopting them (renditions.adoptPolicies: true, or a full run) would re-render them${estimateWords(x.adoption)}`);
-  for (const r of x.removedPresets) lines.push(removedWords(r));
+/**
+ * The explanations as labelled lines, the same in the plan's text, the dry run and the email: the
+ * changed presets in one line, why the rest is due in another, then adoption and removed presets.
+ */
+export function explanationLines(x: Explanation, due: { readonly new: number; readonly changed: number }): { label: string; text: string }[] {
+  const lines: { label: string; text: string }[] = [];
+  const presets = [
+    ...x.presetChanges.map((c) => `${c.preset}: ${c.change}: re-renders ${count(c.images, 'image')}${estimateWords(c)}`),
+    ...x.newPresets.map((p) => `${p.preset}: new, rendered for ${count(p.images, 'image')}`),
+  ];
+  if (presets.length > 0) lines.push({ label: 'Presets', text: presets.join('; ') });
+  const why = [due.new > 0 && count(due.new, 'new image'), due.changed > 0 && `${n(due.changed)} due because their originals were replaced`, x.retried > 0 && `${n(x.retried)} retried from earlier runs (failed or partial)`].filter(Boolean);
+  if (why.length > 0) lines.push({ label: 'Due', text: why.join('; ') });
+  if (x.adoption) lines.push({ label: 'Policies', text: `${count(x.adoption.renditions, 'rendition')} of ${count(x.adoption.images, 'image')} made before the rendering policies are kept; adopting the policies for them (renditions.adoptPolicies: true, or a full run) would re-render them${estimateWords(x.adoption)}` });
+  for (const r of x.removedPresets) lines.push({ label: r.action === 'held' ? 'HELD' : 'Removed', text: removedWords(r) });
   return lines;
 }
 
@@ -187,6 +192,18 @@ export function removedWords(r: RemovedPreset): string {
   return r.action === 'pruned'
     ? `preset ${JSON.stringify(r.preset)} removed (renditions.removePresets): its ${what} pruned`
     : `preset ${JSON.stringify(r.preset)} dropped from presets: its ${what} held; to delete them, add renditions.removePresets: [${JSON.stringify(r.preset)}] to the configuration`;
+}
+
+/**
+ * Presets the promoted catalogue holds renditions of that the configuration drops without
+ * confirming it (renditions.removePresets): what a local run refuses before it starts.
+ */
+export function unconfirmedRemovals(state: PresetsState | undefined, config: Pick<PipelineConfig, 'presets' | 'renditions'>): RemovedPreset[] {
+  if (!state) return [];
+  const formats = new Map(state.presets.map((p) => [p.name, p.formats.length]));
+  return Object.entries(state.images)
+    .filter(([preset, images]) => images > 0 && !config.presets.some((p) => p.name === preset) && !config.renditions.removePresets.includes(preset))
+    .map(([preset, images]) => ({ preset, images, ...(formats.has(preset) ? { renditions: images * formats.get(preset)! } : {}), action: 'held' as const }));
 }
 
 /** The refusal of a dry run or a local run whose configuration drops presets that still have renditions: one line. */

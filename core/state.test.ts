@@ -164,7 +164,12 @@ describe('a removed preset is never dropped silently', () => {
     const plan = planObject(rec('a.jpg'), withSmall(), owner, night({ configured, removePresets: ['small'] }));
     expect(plan.work).toMatchObject({ change: 'unchanged', backup: false, presets: [], prunePresets: ['small'] });
     expect(plan.held).toBeUndefined();
-    expect(plan.next.done?.renditions).toEqual(digests);
+    // Recorded until promotion sees them pruned: forgotten then, kept to prune again when the prune failed.
+    expect(plan.next.done?.renditions).toEqual(withSmall().done?.renditions);
+    expect(promotedLine(plan.next, undefined, false, { all: ['small'], pruned: ['small'] })?.done?.renditions).toEqual(digests);
+    expect(promotedLine(plan.next, new Set(['resize']), false, { all: ['small'], pruned: ['small'] })?.done).toEqual({ backup: true, renditions: { small: 'abcd0123' } });
+    // Held ones survive a failed render too.
+    expect(promotedLine(withSmall(), new Set(['resize']), false, { all: ['small'], pruned: [] })?.done?.renditions).toEqual({ small: 'abcd0123' });
     const backupOnly = planObject(rec('a.jpg'), withSmall(), owner, night({ configured, removePresets: ['small'], operations: ['backup'] }));
     expect(backupOnly.work).toBeUndefined();
     expect(backupOnly.next.done?.renditions).toEqual(withSmall().done?.renditions);

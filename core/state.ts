@@ -118,10 +118,9 @@ export function planObject(record: CatalogRecord, previous: StateRecord | undefi
       }
     } else if (rendering && (run.full || !sameVersion)) resizeSkip = { code: 'too-large', message: ownership.message };
   }
-  // A removed preset's renditions outlive a replaced version: held ones stay recorded, pruned ones go (only with resize).
+  // A removed preset's renditions outlive a replaced version: they stay recorded until promotion sees them pruned (promotedLine).
   const pruning = rendering ? removal.confirmed : [];
   for (const p of [...removal.held, ...removal.confirmed]) renditions[p] = previous!.done!.renditions![p]!;
-  for (const p of pruning) delete renditions[p];
 
   // `done` is always written, `{}` when nothing is: a record without it comes from an earlier version (see above).
   const done: { backup?: true; renditions?: Record<string, string> } = {};
@@ -194,19 +193,29 @@ export type UndoneOps = ReadonlySet<'backup' | 'resize'>;
  * back, so the next night does it again. A tombstone the run pruned is dropped; one it did not
  * prune (the prune failed, was held by the guard, or resize did not run) is kept for the next night.
  */
-export function promotedLine(record: StateRecord, undone: UndoneOps | undefined, pruned: boolean): StateRecord | undefined {
+export function promotedLine(record: StateRecord, undone: UndoneOps | undefined, pruned: boolean, removed: RemovedPresets = NO_REMOVED): StateRecord | undefined {
   if (record.deleted) {
     if (record.pruning && pruned && !undone?.has('resize')) return undefined;
     const { pruning: _p, ...kept } = record;
     return kept;
   }
-  if (!undone) return record;
+  const failed = undone?.has('resize') === true;
+  if (!undone && !Object.keys(record.done?.renditions ?? {}).some((p) => removed.pruned.includes(p))) return record;
   const { done, ...rest } = record;
-  const backup = undone.has('backup') ? undefined : done?.backup;
-  // A failed render's presets may be half written: forget them all; the job finds the current ones by their recipes.
-  const renditions = undone.has('resize') ? undefined : done?.renditions;
-  return { ...rest, done: { ...(backup ? { backup } : {}), ...(renditions ? { renditions } : {}) } };
+  const backup = undone?.has('backup') ? undefined : done?.backup;
+  // A failed render's presets may be half written: forget them all (the job finds the current ones by their
+  // recipes), but not a removed preset's: its renditions are still there, to hold or prune again.
+  // A removed preset pruned without failure is forgotten.
+  const renditions = Object.fromEntries(Object.entries(done?.renditions ?? {}).filter(([p]) => (failed ? removed.all.includes(p) : !removed.pruned.includes(p))));
+  return { ...rest, done: { ...(backup ? { backup } : {}), ...(Object.keys(renditions).length > 0 ? { renditions } : {}) } };
 }
+
+/** The presets dropped from the configuration that a run met (plan.json `explain`), and those whose renditions it pruned (resize ran). */
+export interface RemovedPresets {
+  readonly all: readonly string[];
+  readonly pruned: readonly string[];
+}
+const NO_REMOVED: RemovedPresets = { all: [], pruned: [] };
 
 /**
  * The run's catalogue as promoted (promotedLine per record), joined in key order with what the run
@@ -214,7 +223,7 @@ export function promotedLine(record: StateRecord, undone: UndoneOps | undefined,
  * undone key out of order, or one the catalogue lacks, would promote unfinished work as done:
  * both are errors, never skipped.
  */
-export async function* promotedRecords(records: AsyncIterable<StateRecord>, undone: AsyncIterable<readonly [string, UndoneOps]>, pruned: boolean): AsyncGenerator<StateRecord> {
+export async function* promotedRecords(records: AsyncIterable<StateRecord>, undone: AsyncIterable<readonly [string, UndoneOps]>, pruned: boolean, removed?: RemovedPresets): AsyncGenerator<StateRecord> {
   const pending = undone[Symbol.asyncIterator]();
   let next = await pending.next();
   const advance = async (last: string) => {
@@ -228,7 +237,7 @@ export async function* promotedRecords(records: AsyncIterable<StateRecord>, undo
       ops = next.value[1];
       await advance(record.key);
     }
-    const kept = promotedLine(record, ops, pruned);
+    const kept = promotedLine(record, ops, pruned, removed);
     if (kept) yield kept;
   }
   if (!next.done) throw new Error(`undone key ${JSON.stringify(next.value[0])} is not in the run's catalogue (after its last record)`);
