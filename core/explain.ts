@@ -158,7 +158,7 @@ export function boundWords(p: Pick<Preset, 'width' | 'height' | 'fit'>): string 
 /** What changed between two definitions of a preset, in plain words (" and " between changes). */
 export function describeChange(before: Preset, encBefore: Encoder, after: Preset, encAfter: Encoder): string {
   const changes: string[] = [];
-  const was = (what: string, a: string | number, b: string | number) => a !== b && changes.push(`${what} was ${a}, now ${b}`);
+  const was = (what: string, a: string | number, b: string | number) => a !== b && changes.push(`${what} ${what === 'formats' ? 'were' : 'was'} ${a}, now ${b}`);
   was('bound', boundWords(before), boundWords(after));
   if (before.fit !== after.fit && boundWords(before) === boundWords(after)) was('fit', before.fit, after.fit);
   was('quality', before.quality, after.quality);
