@@ -52,7 +52,7 @@ describe('the plan explains its work', () => {
     counter.add({ done: { renditions: { web: 'a', small: 'b' } } });
     counter.add({ done: { renditions: { web: 'a' } } });
     counter.add({});
-    expect(counter.state('r1', config)).toMatchObject({ runId: 'r1', images: { web: 2, small: 1 }, presets: config.presets });
+    expect(counter.state('r1', config, previous)).toMatchObject({ runId: 'r1', images: { web: 2, small: 1 }, presets: [...config.presets, previous.presets[1]] });
   });
 });
 

@@ -34,9 +34,11 @@ export class PresetImageCounter {
   add(record: { readonly done?: { readonly renditions?: Readonly<Record<string, string>> } }): void {
     for (const p of Object.keys(record.done?.renditions ?? {})) this.images[p] = (this.images[p] ?? 0) + 1;
   }
-  state(runId: string, config: Pick<PipelineConfig, 'presets' | 'resize'>): PresetsState {
+  /** The configured presets, and the previous definitions of removed presets whose renditions are still held. */
+  state(runId: string, config: Pick<PipelineConfig, 'presets' | 'resize'>, previous: PresetsState | undefined): PresetsState {
     const encoder = { webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
-    return { runId, presets: config.presets, encoder, digests: Object.fromEntries(config.presets.map((p) => [p.name, presetDigest(p, encoder)])), images: this.images };
+    const held = (previous?.presets ?? []).filter((p) => !config.presets.some((c) => c.name === p.name) && (this.images[p.name] ?? 0) > 0);
+    return { runId, presets: [...config.presets, ...held], encoder, digests: Object.fromEntries(config.presets.map((p) => [p.name, presetDigest(p, encoder)])), images: this.images };
   }
 }
 
@@ -188,7 +190,7 @@ export function explanationLines(x: Explanation, due: { readonly new: number; re
 
 /** A removed preset, held or pruned, in one line. */
 export function removedWords(r: RemovedPreset): string {
-  const what = r.renditions !== undefined ? `${count(r.renditions, 'rendition')} (${count(r.images, 'image')})` : `the renditions of ${count(r.images, 'image')}`;
+  const what = r.renditions !== undefined ? `${count(r.renditions, 'rendition')} (${count(r.images, 'image')})` : `renditions of ${count(r.images, 'image')}`;
   return r.action === 'pruned'
     ? `preset ${JSON.stringify(r.preset)} removed (renditions.removePresets): its ${what} pruned`
     : `preset ${JSON.stringify(r.preset)} dropped from presets: its ${what} held; to delete them, add renditions.removePresets: [${JSON.stringify(r.preset)}] to the configuration`;

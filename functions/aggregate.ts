@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pMapIterable } from 'p-map';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
 import { runKeys, STATE_CATALOG_KEY, STATE_PRESETS_KEY } from '../core/keys';
-import { PresetImageCounter } from '../core/explain';
+import { PresetImageCounter, type PresetsState } from '../core/explain';
 import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold, runMetrics, shouldPromoteCatalog, type Superseded, SUPERSEDED_WORDS, type Trigger, undoneInShard } from '../core/report';
 import { promotedRecords, type RemovedPresets, type StateRecord, type UndoneOps } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
@@ -20,7 +20,7 @@ import type { RecordsReport } from '../core/records/feed';
 import { InvalidationPlanner } from '../core/records/invalidation';
 import { type CdnTarget, cdnTarget, invalidationRequest } from '../adapters/cdn';
 import { emitMetrics } from '../adapters/metrics';
-import { errorText, etagOf, getJson, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
+import { errorText, etagOf, getJson, getJsonIfExists, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 import { readStart } from './ledger';
@@ -314,7 +314,8 @@ async function writeMerged(ctx: FunctionContext, plan: Plan, planned: string | n
     }
   })();
   await uploadStream(ctx.s3, work, STATE_CATALOG_KEY, lines, 'application/x-ndjson', planned ? { ifMatch: planned } : { ifNoneMatch: '*' }, { [PROMOTED_BY]: plan.runId });
-  await putJson(ctx.s3, work, STATE_PRESETS_KEY, presets.state(plan.runId, ctx.config));
+  const previousPresets = (await getJsonIfExists<PresetsState>(ctx.s3, work, STATE_PRESETS_KEY))?.value;
+  await putJson(ctx.s3, work, STATE_PRESETS_KEY, presets.state(plan.runId, ctx.config, previousPresets));
 }
 
 /** The presets dropped from the configuration the run met, and those whose renditions it pruned (resize ran): promotion forgets those. */
