@@ -255,7 +255,7 @@ export type OnUploadConfig = z.output<typeof onUploadSchema>;
 export function removedPresetsAreGone(config: { presets: readonly { name: string }[]; renditions: { removePresets: readonly string[] } }, ctx: z.RefinementCtx): void {
   for (const [i, name] of config.renditions.removePresets.entries()) {
     if (config.presets.some((p) => p.name === name)) {
-      ctx.addIssue({ code: 'custom', path: ['renditions', 'removePresets', i], message: `${JSON.stringify(name)} is still in presets: remove it from presets to delete its renditions, or from renditions.removePresets to keep it` });
+      ctx.addIssue({ code: 'custom', path: ['renditions', 'removePresets', i], input: name, message: `a preset dropped from presets (${JSON.stringify(name)} is still there: remove it from presets to delete its renditions, or from renditions.removePresets to keep them)` });
     }
   }
 }

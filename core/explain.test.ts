@@ -58,6 +58,6 @@ describe('the plan explains its work', () => {
 
 describe('renditions.removePresets', () => {
   it('refuses a preset that is still configured, in one line naming the field', () => {
-    expect(() => parsePipelineConfig({ buckets, presets: [web], renditions: { removePresets: ['web'] } })).toThrow(/renditions\.removePresets\[0\].*"web" is still in presets/);
+    expect(() => parsePipelineConfig({ buckets, presets: [web], renditions: { removePresets: ['web'] } })).toThrow(/renditions\.removePresets\[0\]: expected a preset dropped from presets \("web" is still there: .*\), received "web"/);
   });
 });
