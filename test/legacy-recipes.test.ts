@@ -25,8 +25,17 @@ const policy = { ...recipePolicy };
 let server: TestS3;
 let tmp: string;
 
+const jobEnv = (runId: string, renditions: object, input: object, configured: object[] = presets) => ({
+  AWS_ENDPOINT_URL_S3: server.endpoint,
+  AWS_REGION: 'us-east-1',
+  NIGHTSHIFT_RUN_ID: runId,
+  NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, presets: configured, renditions }),
+  NIGHTSHIFT_TMPDIR: tmp,
+  NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'], ...input }),
+});
+
 async function night(runId: string, renditions: object = {}, input: object = {}): Promise<Plan> {
-  const env = { AWS_ENDPOINT_URL_S3: server.endpoint, AWS_REGION: 'us-east-1', NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify({ buckets, presets, renditions }), NIGHTSHIFT_TMPDIR: tmp, NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'], ...input }) };
+  const env = jobEnv(runId, renditions, input);
   expect(await main(['catalog'], env)).toBe(0);
   const plan = await getJson<Plan>(server.s3, 'work', runKeys(runId).plan);
   for (let i = 0; i < plan.shardCount; i++) expect(await main(['resize'], { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) })).toBe(0);
@@ -76,4 +85,25 @@ describe('renditions made before the rendering policies', () => {
     expect(adopted.explain?.presetChanges).toEqual([expect.objectContaining({ preset: 'thumb', change: 'adopting the rendering policies', images: 1 })]);
     expect((await head('thumb/b.jpeg')).Metadata?.recipe).toBe(`${baseRecipe(thumb, 'jpeg', { webpEffort: 4, avifEffort: 4 })} cAuto`);
   }, 120_000);
+});
+
+describe('the catalog job and a preset dropped from the configuration', () => {
+  it('refuses a dry run (exit 2, one line naming the confirmation) and holds the renditions in a run', async () => {
+    const other = [{ name: 'other', width: 32, formats: ['jpeg'] }];
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    let code;
+    try {
+      code = await main(['catalog'], jobEnv('dropped-dry', {}, { dryRun: true }, other));
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(code).toBe(2);
+    const error = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === 'error')!;
+    expect(error.msg).toMatch(/^presets: the configuration drops "thumb", which still has renditions \("thumb" has renditions of 3 images\): to delete them, set renditions.removePresets: \["thumb"\]/);
+    expect(await main(['catalog'], jobEnv('dropped-run', {}, {}, other))).toBe(0);
+    const plan = await getJson<Plan>(server.s3, 'work', runKeys('dropped-run').plan);
+    expect(plan.explain?.removedPresets).toEqual([{ preset: 'thumb', images: 3, action: 'held' }]);
+  }, 60_000);
 });
