@@ -32,6 +32,8 @@ export interface WorkItem extends CatalogRecord {
   readonly presets: readonly string[];
   /** Reason this item must not be resized (it still gets backed up), e.g. a rendition-key collision. */
   readonly resizeSkip?: { readonly code: string; readonly message: string };
+  /** Presets removed from the configuration (confirmed in renditions.removePresets) whose renditions of this image resize deletes. */
+  readonly prunePresets?: readonly string[];
 }
 
 export function toLine(value: unknown): string {

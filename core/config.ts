@@ -134,6 +134,16 @@ export const renditionsSchema = z
     pruneDeleted: z.boolean().default(true),
     /** If one night would prune the renditions of more than this share of the catalogue, prune nothing and say so (rclone's --max-delete); confirm with the input {"confirmPrune": true}. */
     maxPruneShare: z.number().min(0).max(1).default(0.05),
+    /**
+     * Renditions made before the rendering policies existed stay current (an upgrade re-renders
+     * nothing) until a `full` run, or until this adopts the policies' defaults for them too.
+     */
+    adoptPolicies: z.boolean().default(false),
+    /**
+     * Presets dropped from `presets` whose renditions are to be deleted: a preset that still has
+     * renditions is never dropped silently (the run refuses or holds it until it is named here).
+     */
+    removePresets: z.array(presetName).default([]).refine((p) => new Set(p).size === p.length, 'each preset once'),
   })
   .prefault({});
 
@@ -269,6 +279,15 @@ export const onUploadSchema = z
   .prefault({});
 export type OnUploadConfig = z.output<typeof onUploadSchema>;
 
+/** renditions.removePresets names presets dropped from `presets`: one still configured is a contradiction. */
+export function removedPresetsAreGone(config: { presets: readonly { name: string }[]; renditions: { removePresets: readonly string[] } }, ctx: z.RefinementCtx): void {
+  for (const [i, name] of config.renditions.removePresets.entries()) {
+    if (config.presets.some((p) => p.name === name)) {
+      ctx.addIssue({ code: 'custom', path: ['renditions', 'removePresets', i], input: name, message: `a preset dropped from presets (${JSON.stringify(name)} is still there: remove it from presets to delete its renditions, or from renditions.removePresets to keep them)` });
+    }
+  }
+}
+
 export const pipelineConfigSchema = z.strictObject({
   buckets: z.strictObject({
     corpus: bucketName,
@@ -342,7 +361,7 @@ export const pipelineConfigSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-});
+}).superRefine(removedPresetsAreGone);
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
 

@@ -11,6 +11,7 @@ import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERS
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
 import type { RunCost } from './cost';
+import { explanationLines } from './explain';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
 export const SUBJECT_MAX_CHARS = 99;
@@ -130,6 +131,7 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     field('Scope', `${report.prefix ? `prefix ${report.prefix}` : 'whole corpus'}${report.full ? ', full run' : ''}; presets ${report.presets.join(', ')}`),
     '',
     ...catalogueLines(report.objects, report.deleted),
+    ...whyLines(report.explain, report.objects),
     ...(report.dryRunPlan
       ? dryRunPlanLines(report.dryRunPlan)
       : [
@@ -239,6 +241,11 @@ export function pruneLines(report: Pick<Report, 'prune' | 'dryRun' | 'trigger'>,
   return lines;
 }
 
+/** Why the work was due, and presets held or removed (core/explain.ts), one field a line. */
+function whyLines(explain: Plan['explain'], counts: Pick<Plan['counts'], 'new' | 'changed'>): string[] {
+  return explain ? explanationLines(explain, counts).map((l) => field(l.label, l.text)) : [];
+}
+
 /** The email when the plan found nothing to do. */
 export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt: string; finishedAt: string; interrupted?: InterruptedRun; superseded?: Superseded }, links: EmailLinks = {}): Email {
   const ms = Date.parse(meta.finishedAt) - Date.parse(meta.startedAt);
@@ -260,6 +267,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     field('Scope', `${plan.prefix ? `prefix ${plan.prefix}` : 'whole corpus'}${plan.dryRun ? ', dry run' : ''}`),
     '',
     ...catalogueLines(plan.counts, plan.deleted),
+    ...whyLines(plan.explain, plan.counts),
     ...(plan.warnings ?? []).map((w) => field('WARNING', w)),
     ...pruneLines({ trigger: meta.trigger, dryRun: plan.dryRun, prune: { originals: 0, renditions: 0, held: plan.prune?.held ?? 0, share: plan.prune?.share ?? 0, maxShare: plan.prune?.maxShare ?? 0, pruned: [] } }),
     '',

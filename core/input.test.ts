@@ -90,7 +90,7 @@ describe('pipeline configuration', () => {
   });
 
   it('names an unknown output format and a bad bucket name', () => {
-    const e = validationErrorOf(() => parsePipelineConfig({ buckets: { ...config.buckets, backup: 'Bad_Bucket' }, presets: [{ name: 'x', width: 10, formats: ['gif'] }] }));
+    const e = validationErrorOf(() => parsePipelineConfig({ buckets: { ...config.buckets, backup: 'Bad_Bucket' }, presets: [{ name: 'x', width: 10, formats: ['bmp'] }] }));
     const fields = e.problems.map((p) => p.field).sort();
     expect(fields).toEqual(['config.buckets.backup', 'config.presets[0].formats[0]']);
     expect(e.message).toContain('"Bad_Bucket"');

@@ -8,6 +8,8 @@ import type { OutputFormat } from './config';
 
 /** The work-bucket key of the last good catalogue, promoted by aggregate after a successful run. */
 export const STATE_CATALOG_KEY = 'state/catalog.jsonl';
+/** The presets the promoted catalogue's renditions were made with (core/explain.ts PresetsState), written with it. */
+export const STATE_PRESETS_KEY = 'state/presets.json';
 
 /**
  * The work-bucket key of a deployed pipeline configuration, named by a digest of `content` (what

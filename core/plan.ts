@@ -6,6 +6,7 @@
 import type { Operation, ShardOperation } from './input';
 import type { RunCost } from './cost';
 import type { PlanTiming } from './timing';
+import type { Explanation } from './explain';
 
 export interface PlanCounts {
   /** Objects listed under the run's prefix. */
@@ -54,6 +55,8 @@ export interface Plan {
   readonly stateCatalogEtag?: string | null;
   /** Renditions of deleted originals: how many this run prunes, and how many the guard held. */
   readonly prune?: PrunePlan;
+  /** Why the work is due: changed presets (what changed, images, time, cost), retries, legacy renditions kept, removed presets. Absent from older plans. */
+  readonly explain?: Explanation;
   /** True when there is no work for any requested shard operation. */
   readonly nothingToDo: boolean;
   /** What the operator should know before trusting the run (e.g. a prefix that matched nothing). */

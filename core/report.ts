@@ -74,6 +74,8 @@ export interface Report {
   readonly prune: PruneReport;
   /** What the plan expected: duration on the configured compute, whether it fits, and cost. */
   readonly estimate?: Plan['estimate'];
+  /** Why the work was due (the plan's explanations: core/explain.ts). */
+  readonly explain?: Plan['explain'];
   /** The run before this one, when it never ended: this run redid its unfinished work. */
   readonly interrupted?: InterruptedRun;
   /** Originals deleted since the last run, named (a sample, and the list of all). */
@@ -372,6 +374,7 @@ export class ReportFold {
       catalogPromoted: meta.catalogPromoted,
       ...(meta.superseded ? { superseded: meta.superseded } : {}),
       estimate: plan.estimate,
+      ...(plan.explain ? { explain: plan.explain } : {}),
       ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
       ...(plan.deleted ? { deleted: plan.deleted } : {}),
       ...(skips.length ? { skips } : {}),

@@ -1,7 +1,7 @@
 import type { CatalogRecord } from './catalog';
 import { parsePipelineConfig } from './config';
 import { compareKeys } from './keys';
-import { baseRecipe, presetDigest, presetDigests, renditionRecipe } from './recipe';
+import { baseRecipe, legacyDigests, presetDigest, presetDigests, recipePolicy, renditionRecipe } from './recipe';
 import { type Ownership, planObject, promotedLine, promotedRecords, pruneDecision, pruneItem, type RunChoices, type StateRecord, type StemMember, StemOwnership, tombstone } from './state';
 
 const config = parsePipelineConfig({
@@ -113,6 +113,82 @@ describe('planObject: what a night does for one object', () => {
     expect(first.work).toMatchObject({ backup: true, presets: [], resizeSkip: { code: 'too-large' } });
     expect(planObject(rec('a.jpg'), first.next, large, night()).work).toBeUndefined();
     expect(planObject(rec('a.jpg'), first.next, owner, night()).work).toMatchObject({ presets: ['thumb', 'web'] });
+  });
+});
+
+describe('upgrading costs nothing by surprise: renditions made before the policies', () => {
+  // A stand-in for a rendering policy (the recipe's policy suffix), so that today's recipe differs from the bare base recipe.
+  const policy = { ...recipePolicy };
+  beforeEach(() => {
+    recipePolicy.suffix = () => ' cAuto';
+  });
+  afterEach(() => Object.assign(recipePolicy, policy));
+  const withPolicy = (adoptPolicies = false) => parsePipelineConfig({ ...config, renditions: { ...config.renditions, adoptPolicies } });
+  const choices = (c = withPolicy(), full = false) => night({ full, digests: presetDigests(c), legacy: legacyDigests(c, full) });
+  const legacyState = (c = withPolicy()) => done(rec('a.jpg'), { backup: true, renditions: Object.fromEntries(Object.entries(legacyDigests(c, false)).map(([p, l]) => [p, l.digest])) });
+
+  it('keeps them current (and their digest) until adoption is asked, and counts what adopting would re-render', () => {
+    const thumb = config.presets[0]!;
+    expect(renditionRecipe(thumb, 'webp', config.resize)).toBe(`${baseRecipe(thumb, 'webp', config.resize)} cAuto`);
+    const plan = planObject(rec('a.jpg'), legacyState(), owner, choices());
+    expect(plan.work).toBeUndefined();
+    expect(plan.next.done).toEqual(legacyState().done);
+    expect(plan.why?.legacyKept).toEqual(['thumb', 'web']);
+  });
+
+  it('renders new and replaced images with the new recipe', () => {
+    expect(planObject(rec('b.jpg'), undefined, owner, choices()).next.done?.renditions).toEqual(presetDigests(withPolicy()));
+    const replaced = planObject(rec('a.jpg', '"e2"'), legacyState(), owner, choices());
+    expect(replaced.work).toMatchObject({ change: 'changed', presets: ['thumb', 'web'] });
+    expect(replaced.next.done?.renditions).toEqual(presetDigests(withPolicy()));
+  });
+
+  it('re-renders them on a full run, or with renditions.adoptPolicies, and says they were legacy', () => {
+    const full = planObject(rec('a.jpg'), legacyState(), owner, choices(withPolicy(), true));
+    expect(full.work).toMatchObject({ presets: ['thumb', 'web'] });
+    const adopt = withPolicy(true);
+    const adopted = planObject(rec('a.jpg'), legacyState(adopt), owner, choices(adopt));
+    expect(adopted.work).toMatchObject({ change: 'unchanged', presets: ['thumb', 'web'] });
+    expect(adopted.why).toMatchObject({ recipe: ['thumb', 'web'], legacy: ['thumb', 'web'], legacyKept: [] });
+    expect(adopted.next.done?.renditions).toEqual(presetDigests(adopt));
+  });
+
+  it('re-renders them when the operator set a policy away from its defaults', () => {
+    recipePolicy.defaults = (preset) => preset.name !== 'web';
+    const plan = planObject(rec('a.jpg'), legacyState(), owner, choices());
+    expect(plan.work).toMatchObject({ presets: ['web'] });
+    expect(plan.why?.legacyKept).toEqual(['thumb']);
+  });
+});
+
+describe('a removed preset is never dropped silently', () => {
+  const configured = ['thumb', 'web'];
+  const withSmall = () => done(rec('a.jpg'), { backup: true, renditions: { ...digests, small: 'abcd0123' } });
+
+  it('holds the renditions of a removed preset, kept in the state, until its removal is confirmed', () => {
+    const plan = planObject(rec('a.jpg'), withSmall(), owner, night({ configured }));
+    expect(plan.work).toBeUndefined();
+    expect(plan.held).toEqual(['small']);
+    expect(plan.next.done?.renditions).toEqual(withSmall().done?.renditions);
+    // A replaced original still holds them: their keys are still there.
+    const replaced = planObject(rec('a.jpg', '"e2"'), withSmall(), owner, night({ configured }));
+    expect(replaced.held).toEqual(['small']);
+    expect(replaced.next.done?.renditions).toEqual({ ...digests, small: 'abcd0123' });
+  });
+
+  it('prunes a confirmed removal in that run, and forgets it; only with resize', () => {
+    const plan = planObject(rec('a.jpg'), withSmall(), owner, night({ configured, removePresets: ['small'] }));
+    expect(plan.work).toMatchObject({ change: 'unchanged', backup: false, presets: [], prunePresets: ['small'] });
+    expect(plan.held).toBeUndefined();
+    // Recorded until promotion sees them pruned: forgotten then, kept to prune again when the prune failed.
+    expect(plan.next.done?.renditions).toEqual(withSmall().done?.renditions);
+    expect(promotedLine(plan.next, undefined, false, { all: ['small'], pruned: ['small'] })?.done?.renditions).toEqual(digests);
+    expect(promotedLine(plan.next, new Set(['resize']), false, { all: ['small'], pruned: ['small'] })?.done).toEqual({ backup: true, renditions: { small: 'abcd0123' } });
+    // Held ones survive a failed render too.
+    expect(promotedLine(withSmall(), new Set(['resize']), false, { all: ['small'], pruned: [] })?.done?.renditions).toEqual({ small: 'abcd0123' });
+    const backupOnly = planObject(rec('a.jpg'), withSmall(), owner, night({ configured, removePresets: ['small'], operations: ['backup'] }));
+    expect(backupOnly.work).toBeUndefined();
+    expect(backupOnly.next.done?.renditions).toEqual(withSmall().done?.renditions);
   });
 });
 

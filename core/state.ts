@@ -39,6 +39,34 @@ export interface RunChoices {
   readonly force: boolean;
   /** Each configured preset's recipe digest. */
   readonly digests: Readonly<Record<string, string>>;
+  /**
+   * The digest renditions made before the rendering policies carry, for each preset where it
+   * differs from today's, and whether they are current (core/recipe.ts legacyDigests).
+   */
+  readonly legacy?: Readonly<Record<string, LegacyDigest>>;
+  /** Every configured preset (not only the run's): a preset an image has renditions of and that is not here was removed. */
+  readonly configured?: readonly string[];
+  /** Removed presets whose renditions are to be deleted (renditions.removePresets); other removed presets' renditions are held. */
+  readonly removePresets?: readonly string[];
+}
+
+export interface LegacyDigest {
+  readonly digest: string;
+  /** Kept current: no `full` run, renditions.adoptPolicies off, the preset's policies at their defaults. */
+  readonly current: boolean;
+}
+
+/** Why an object is work, for the plan's explanations (core/explain.ts): computed with its plan, once. */
+export interface DueWhy {
+  /** Presets due because their rendition carries another recipe (a changed preset or policy); `legacy` those made before the policies. */
+  readonly recipe: readonly string[];
+  readonly legacy: readonly string[];
+  /** Presets due with no rendition recorded for this version (a new preset, or work an earlier run left undone). */
+  readonly missing: readonly string[];
+  /** The backup is due for an unchanged version (left undone by an earlier run). */
+  readonly backupMissing: boolean;
+  /** Presets whose renditions made before the policies are kept current (what adopting them would re-render). */
+  readonly legacyKept: readonly string[];
 }
 
 /** How an object stands towards its rendition keys, decided across the images that share them. */
@@ -49,6 +77,10 @@ export interface ObjectPlan {
   readonly work?: WorkItem;
   /** The object's line in the run's catalogue: its state once the run's work for it is done. */
   readonly next: StateRecord;
+  /** Why it is work, or what it keeps (legacy renditions, held removed presets); absent when neither. */
+  readonly why?: DueWhy;
+  /** Removed presets this object holds renditions of, not confirmed for removal: kept, and counted. */
+  readonly held?: readonly string[];
 }
 
 /**
@@ -60,8 +92,9 @@ export interface ObjectPlan {
 export function planObject(record: CatalogRecord, previous: StateRecord | undefined, ownership: Ownership, run: RunChoices): ObjectPlan {
   const sameVersion = previous !== undefined && !previous.deleted && previous.etag === record.etag && previous.size === record.size;
   const legacy = sameVersion && previous.done === undefined && previous.collidesWith === undefined;
-  const had: ObjectState = !sameVersion ? {} : legacy ? { backup: true, renditions: { ...run.digests } } : (previous.done ?? {});
+  const had: ObjectState = !sameVersion ? {} : legacy ? { backup: true, renditions: { ...run.digests, ...currentLegacy(run) } } : (previous.done ?? {});
   const change: WorkItem['change'] = previous === undefined || previous.deleted ? 'new' : sameVersion ? 'unchanged' : 'changed';
+  const removal = removedPresets(previous, run);
 
   const backingUp = run.operations.includes('backup');
   const rendering = run.operations.includes('resize');
@@ -72,8 +105,8 @@ export function planObject(record: CatalogRecord, previous: StateRecord | undefi
   let collidesWith: string | undefined;
   if (ownership.role === 'owner') {
     if (rendering) {
-      presets = run.presets.filter((p) => run.full || had.renditions?.[p] !== run.digests[p]);
-      for (const p of run.presets) renditions[p] = run.digests[p]!;
+      presets = run.presets.filter((p) => run.full || !isCurrent(had, p, run));
+      for (const p of presets) renditions[p] = run.digests[p]!;
     }
   } else {
     // Renditions are the owner's: this object has none, and says why once per version.
@@ -85,15 +118,51 @@ export function planObject(record: CatalogRecord, previous: StateRecord | undefi
       }
     } else if (rendering && (run.full || !sameVersion)) resizeSkip = { code: 'too-large', message: ownership.message };
   }
+  // A removed preset's renditions outlive a replaced version: they stay recorded until promotion sees them pruned (promotedLine).
+  const pruning = rendering ? removal.confirmed : [];
+  for (const p of [...removal.held, ...removal.confirmed]) renditions[p] = previous!.done!.renditions![p]!;
 
   // `done` is always written, `{}` when nothing is: a record without it comes from an earlier version (see above).
   const done: { backup?: true; renditions?: Record<string, string> } = {};
   if (had.backup || backingUp) done.backup = true;
   if (Object.keys(renditions).length > 0) done.renditions = renditions;
   const next: StateRecord = { ...record, done, ...(collidesWith !== undefined ? { collidesWith } : {}) };
-  if (!backup && presets.length === 0 && !resizeSkip) return { next };
-  const work: WorkItem = { ...record, change, backup, presets, ...(resizeSkip ? { resizeSkip } : {}) };
-  return { work, next };
+  const why = dueWhy(had, change, presets, backup, ownership.role === 'owner' && rendering ? run : undefined);
+  const notes = { ...(why ? { why } : {}), ...(removal.held.length > 0 ? { held: removal.held } : {}) };
+  if (!backup && presets.length === 0 && !resizeSkip && pruning.length === 0) return { next, ...notes };
+  const work: WorkItem = { ...record, change, backup, presets, ...(resizeSkip ? { resizeSkip } : {}), ...(pruning.length > 0 ? { prunePresets: pruning } : {}) };
+  return { work, next, ...notes };
+}
+
+/** A preset's renditions are current: rendered with today's recipe, or before the policies while those are kept (RunChoices.legacy). */
+function isCurrent(had: ObjectState, preset: string, run: RunChoices): boolean {
+  const digest = had.renditions?.[preset];
+  return digest !== undefined && (digest === run.digests[preset] || (run.legacy?.[preset]?.current === true && digest === run.legacy[preset].digest));
+}
+
+const currentLegacy = (run: RunChoices) => Object.fromEntries(Object.entries(run.legacy ?? {}).flatMap(([p, l]) => (l.current ? [[p, l.digest]] : [])));
+
+/** The removed presets (not configured) an image has renditions of, by whether their removal is confirmed. */
+function removedPresets(previous: StateRecord | undefined, run: RunChoices): { held: string[]; confirmed: string[] } {
+  if (!run.configured || !previous?.done?.renditions || previous.deleted) return { held: [], confirmed: [] };
+  const removed = Object.keys(previous.done.renditions).filter((p) => !run.configured!.includes(p));
+  const confirmed = removed.filter((p) => run.removePresets?.includes(p));
+  return { held: removed.filter((p) => !confirmed.includes(p)), confirmed };
+}
+
+/** Why an unchanged image's presets and backup are due (a new or replaced one is due whole), and which legacy renditions it keeps. */
+function dueWhy(had: ObjectState, change: WorkItem['change'], presets: readonly string[], backup: boolean, run: RunChoices | undefined): DueWhy | undefined {
+  const legacyKept = run ? run.presets.filter((p) => !presets.includes(p) && run.legacy?.[p]?.current === true && had.renditions?.[p] === run.legacy[p].digest) : [];
+  if (change !== 'unchanged' || run?.full) return legacyKept.length > 0 ? { recipe: [], legacy: [], missing: [], backupMissing: false, legacyKept } : undefined;
+  const recorded = presets.filter((p) => had.renditions?.[p] !== undefined);
+  const why: DueWhy = {
+    recipe: recorded,
+    legacy: recorded.filter((p) => had.renditions![p] === run!.legacy?.[p]?.digest),
+    missing: presets.filter((p) => had.renditions?.[p] === undefined),
+    backupMissing: backup && had.backup !== true,
+    legacyKept,
+  };
+  return why.recipe.length + why.missing.length + why.legacyKept.length > 0 || why.backupMissing ? why : undefined;
 }
 
 /**
@@ -124,19 +193,29 @@ export type UndoneOps = ReadonlySet<'backup' | 'resize'>;
  * back, so the next night does it again. A tombstone the run pruned is dropped; one it did not
  * prune (the prune failed, was held by the guard, or resize did not run) is kept for the next night.
  */
-export function promotedLine(record: StateRecord, undone: UndoneOps | undefined, pruned: boolean): StateRecord | undefined {
+export function promotedLine(record: StateRecord, undone: UndoneOps | undefined, pruned: boolean, removed: RemovedPresets = NO_REMOVED): StateRecord | undefined {
   if (record.deleted) {
     if (record.pruning && pruned && !undone?.has('resize')) return undefined;
     const { pruning: _p, ...kept } = record;
     return kept;
   }
-  if (!undone) return record;
+  const failed = undone?.has('resize') === true;
+  if (!undone && !Object.keys(record.done?.renditions ?? {}).some((p) => removed.pruned.includes(p))) return record;
   const { done, ...rest } = record;
-  const backup = undone.has('backup') ? undefined : done?.backup;
-  // A failed render's presets may be half written: forget them all; the job finds the current ones by their recipes.
-  const renditions = undone.has('resize') ? undefined : done?.renditions;
-  return { ...rest, done: { ...(backup ? { backup } : {}), ...(renditions ? { renditions } : {}) } };
+  const backup = undone?.has('backup') ? undefined : done?.backup;
+  // A failed render's presets may be half written: forget them all (the job finds the current ones by their
+  // recipes), but not a removed preset's: its renditions are still there, to hold or prune again.
+  // A removed preset pruned without failure is forgotten.
+  const renditions = Object.fromEntries(Object.entries(done?.renditions ?? {}).filter(([p]) => (failed ? removed.all.includes(p) : !removed.pruned.includes(p))));
+  return { ...rest, done: { ...(backup ? { backup } : {}), ...(Object.keys(renditions).length > 0 ? { renditions } : {}) } };
 }
+
+/** The presets dropped from the configuration that a run met (plan.json `explain`), and those whose renditions it pruned (resize ran). */
+export interface RemovedPresets {
+  readonly all: readonly string[];
+  readonly pruned: readonly string[];
+}
+const NO_REMOVED: RemovedPresets = { all: [], pruned: [] };
 
 /**
  * The run's catalogue as promoted (promotedLine per record), joined in key order with what the run
@@ -144,7 +223,7 @@ export function promotedLine(record: StateRecord, undone: UndoneOps | undefined,
  * undone key out of order, or one the catalogue lacks, would promote unfinished work as done:
  * both are errors, never skipped.
  */
-export async function* promotedRecords(records: AsyncIterable<StateRecord>, undone: AsyncIterable<readonly [string, UndoneOps]>, pruned: boolean): AsyncGenerator<StateRecord> {
+export async function* promotedRecords(records: AsyncIterable<StateRecord>, undone: AsyncIterable<readonly [string, UndoneOps]>, pruned: boolean, removed?: RemovedPresets): AsyncGenerator<StateRecord> {
   const pending = undone[Symbol.asyncIterator]();
   let next = await pending.next();
   const advance = async (last: string) => {
@@ -158,7 +237,7 @@ export async function* promotedRecords(records: AsyncIterable<StateRecord>, undo
       ops = next.value[1];
       await advance(record.key);
     }
-    const kept = promotedLine(record, ops, pruned);
+    const kept = promotedLine(record, ops, pruned, removed);
     if (kept) yield kept;
   }
   if (!next.done) throw new Error(`undone key ${JSON.stringify(next.value[0])} is not in the run's catalogue (after its last record)`);

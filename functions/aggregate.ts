@@ -6,9 +6,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { pMapIterable } from 'p-map';
 import { mergeForPromotion, parseRecordLine, toLine } from '../core/catalog';
-import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
+import { runKeys, STATE_CATALOG_KEY, STATE_PRESETS_KEY } from '../core/keys';
+import { PresetImageCounter, type PresetsState } from '../core/explain';
 import { dryRunPlan, failureCsvRow, FAILURES_CSV_HEADER, type Report, ReportFold, runMetrics, shouldPromoteCatalog, type Superseded, SUPERSEDED_WORDS, type Trigger, undoneInShard } from '../core/report';
-import { promotedRecords, type StateRecord, type UndoneOps } from '../core/state';
+import { promotedRecords, type RemovedPresets, type StateRecord, type UndoneOps } from '../core/state';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardOperation } from '../core/input';
 import type { Plan } from '../core/plan';
@@ -19,7 +20,7 @@ import type { RecordsReport } from '../core/records/feed';
 import { InvalidationPlanner } from '../core/records/invalidation';
 import { type CdnTarget, cdnTarget, invalidationRequest } from '../adapters/cdn';
 import { emitMetrics } from '../adapters/metrics';
-import { errorText, etagOf, getJson, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
+import { errorText, etagOf, getJson, getJsonIfExists, headIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, putJson, putText, readLines, readLinesIfExists, uploadStream } from '../adapters/s3';
 import { type FunctionContext, functionContext } from './context';
 import { collectGallery } from './gallery';
 import { readStart } from './ledger';
@@ -303,9 +304,22 @@ async function writeMerged(ctx: FunctionContext, plan: Plan, planned: string | n
   const current = await readLines(ctx.s3, work, keys.catalog);
   // Streamed from the run's catalogue to the state, through the merge: no /tmp copy (Lambda's is
   // 10 GB at most) and memory of a few upload parts, whatever the corpus.
-  const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), promotedRecords(parse(keys.catalog)(current), undone, pruned), plan.prefix);
+  const merged = mergeForPromotion(parse(STATE_CATALOG_KEY)(previous), promotedRecords(parse(keys.catalog)(current), undone, pruned, removedPresetsOf(plan)), plan.prefix);
+  // The presets the catalogue's renditions were made with, and how many images hold each, counted as it streams.
+  const presets = new PresetImageCounter();
   const lines = (async function* () {
-    for await (const record of merged) yield toLine(record);
+    for await (const record of merged) {
+      presets.add(record);
+      yield toLine(record);
+    }
   })();
   await uploadStream(ctx.s3, work, STATE_CATALOG_KEY, lines, 'application/x-ndjson', planned ? { ifMatch: planned } : { ifNoneMatch: '*' }, { [PROMOTED_BY]: plan.runId });
+  const previousPresets = (await getJsonIfExists<PresetsState>(ctx.s3, work, STATE_PRESETS_KEY))?.value;
+  await putJson(ctx.s3, work, STATE_PRESETS_KEY, presets.state(plan.runId, ctx.config, previousPresets));
+}
+
+/** The presets dropped from the configuration the run met, and those whose renditions it pruned (resize ran): promotion forgets those. */
+function removedPresetsOf(plan: Plan): RemovedPresets {
+  const removed = plan.explain?.removedPresets ?? [];
+  return { all: removed.map((r) => r.preset), pruned: plan.arrayJobs.resize ? removed.filter((r) => r.action === 'pruned').map((r) => r.preset) : [] };
 }

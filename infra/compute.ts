@@ -27,8 +27,9 @@ export interface ComputeProps {
    */
   readonly pipelineConfig: PipelineConfigObject;
   /**
-   * The resize job deletes the renditions of deleted originals (renditions.pruneDeleted): the job
-   * role may delete objects of the renditions bucket, and of no other bucket.
+   * The resize job deletes the renditions of deleted originals (renditions.pruneDeleted) and of
+   * removed presets (renditions.removePresets): the job role may delete objects of the renditions
+   * bucket, and of no other bucket.
    * @default true
    */
   readonly pruneRenditions?: boolean;

@@ -8,7 +8,7 @@
  * stops `cdk synth` with a message naming the key, the value and the fix.
  */
 import { z } from 'zod';
-import { apiConfigSchema, deliveryConfigSchema, EXECUTION_TIMEOUT_HOURS, filterSchema, JOB_DEFAULTS, pipelineConfigSchema, type PipelineConfig, presetSchema, renditionsSchema, shardSchema, sortSchema } from '../core/config';
+import { apiConfigSchema, deliveryConfigSchema, EXECUTION_TIMEOUT_HOURS, filterSchema, JOB_DEFAULTS, pipelineConfigSchema, type PipelineConfig, presetSchema, removedPresetsAreGone, renditionsSchema, shardSchema, sortSchema } from '../core/config';
 import { CRON_HELP, CronError, isTimeZone, parseCron } from '../core/cron';
 import { parseWith, showValue, ValidationError } from '../core/validation';
 
@@ -166,7 +166,7 @@ export const stackConfigSchema = z.strictObject({
   api: apiConfigSchema,
   /** Where renditions are served from: an optional CloudFront distribution, or a base URL (issue 28). */
   delivery: deliveryConfigSchema,
-});
+}).superRefine(removedPresetsAreGone);
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
 

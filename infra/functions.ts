@@ -6,7 +6,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { STATE_CATALOG_KEY } from '../core/keys';
+import { STATE_CATALOG_KEY, STATE_PRESETS_KEY } from '../core/keys';
 import { LEASE_KEY } from '../core/lease';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
 import type { PipelineConfigObject } from './pipeline-config';
@@ -100,6 +100,8 @@ export class Functions extends Construct {
     // fails (a refused If-Match among them), which needs s3:AbortMultipartUpload on the key, or S3
     // answers 403 and the parts stay billed until the lifecycle rule (S3 API reference, AbortMultipartUpload).
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ sid: 'RunArtefactsAndPromotion', actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], resources: [work.arnForObjects('runs/*'), work.arnForObjects(STATE_CATALOG_KEY)] }));
+    // The presets the promoted catalogue was rendered with (core/explain.ts PresetsState): read and written with it, a small PUT.
+    this.aggregate.addToRolePolicy(new iam.PolicyStatement({ sid: 'PromotedPresets', actions: ['s3:GetObject', 's3:PutObject'], resources: [work.arnForObjects(STATE_PRESETS_KEY)] }));
     // The report's gallery reads a sample of renditions (read only). ListBucket makes a missing
     // rendition a 404 rather than a 403.
     this.aggregate.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.storage.renditions.arnForObjects('*')] }));

@@ -274,6 +274,24 @@ describe('IAM: least privilege', () => {
     }
   });
 
+  it('lets the resize job delete renditions when a preset removal is confirmed, even with pruning off', () => {
+    const removing = synth({ presets: [{ name: 'web', width: 1280, formats: ['jpeg'] }], renditions: { pruneDeleted: false, removePresets: ['small'] } });
+    try {
+      const role = Object.entries(removing.template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ComputeJobRole'));
+      const actions = role.flatMap(([, p]) => (p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((st) => [st.Action].flat()));
+      expect(actions).toContain('s3:DeleteObject');
+    } finally {
+      rmSync(removing.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets aggregate read and write state/presets.json beside the catalogue it promotes', () => {
+    const statements = Object.entries(s.json.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('Functionsaggregate'))
+      .flatMap(([, r]) => (r.Properties!.PolicyDocument as { Statement: { Sid?: string; Action: string | string[]; Resource: unknown }[] }).Statement);
+    expect(statements.find((st) => st.Sid === 'PromotedPresets')).toMatchObject({ Action: ['s3:GetObject', 's3:PutObject'], Resource: { 'Fn::Join': ['', [expect.anything(), '/state/presets.json']] } });
+  });
+
   it('grants no delete at all when pruning is off (renditions.pruneDeleted: false)', () => {
     const keep = synth({ renditions: { pruneDeleted: false } });
     try {

@@ -78,7 +78,8 @@ export class NightshiftStack extends Stack {
       storage: this.storage,
       jobs,
       pipelineConfig: pipelineConfigObject,
-      pruneRenditions: config.renditions.pruneDeleted,
+      // A confirmed preset removal (renditions.removePresets) deletes renditions too.
+      pruneRenditions: config.renditions.pruneDeleted || config.renditions.removePresets.length > 0,
       inventory: config.corpus.inventory,
       spot: config.compute.spot,
       maxVcpus: config.compute.maxVcpus,

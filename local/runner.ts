@@ -13,9 +13,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { LOCAL_EVENTS_ENV } from '../core/run-event';
 import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } from '../core/config';
-import { pipelineConfigKey, runKeys } from '../core/keys';
+import { pipelineConfigKey, runKeys, STATE_PRESETS_KEY } from '../core/keys';
+import { type PresetsState, removalRefusal, unconfirmedRemovals } from '../core/explain';
 import { LEASE_KEY, type RunLease } from '../core/lease';
-import { showValue, ValidationError } from '../core/validation';
+import { showValue, UsageError, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, n } from '../core/format';
 import { type Report, runMetrics } from '../core/report';
@@ -120,6 +121,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const config = parsePipelineConfig({ ...options.config, buckets: LOCAL_BUCKETS });
     const run: LocalRun = { runId, startTime, dataDir, config, s3, s3Endpoint, dynamoEndpoint: records.endpoint, server, outbox, options, progressOut };
     await prepareCorpus(run);
+    await refuseUnconfirmedRemovals(run);
     const configPointer = await publishConfig(run);
     const definition = synthesizeLocalDefinition(config, join(dataDir, 'cdk.out'));
     await buildJobBundle(LOCAL_JOB_BUNDLE);
@@ -194,6 +196,17 @@ interface LocalRun {
   readonly outbox: Outbox;
   readonly options: LocalRunOptions;
   readonly progressOut: (text: string) => void;
+}
+
+/**
+ * A configuration that drops presets that still have renditions is refused here, in one line
+ * (exit 2), before anything runs: locally the operator is there to confirm it or undo it. A
+ * deployed run holds those renditions instead and says so in its email.
+ */
+async function refuseUnconfirmedRemovals({ s3, config }: LocalRun): Promise<void> {
+  const state = (await getJsonIfExists<PresetsState>(s3, config.buckets.work, STATE_PRESETS_KEY))?.value;
+  const refusal = removalRefusal(unconfirmedRemovals(state, config));
+  if (refusal) throw new UsageError(refusal);
 }
 
 /** The buckets, and the corpus: a folder imported, or the sample seeded into an empty one. */

@@ -17,7 +17,8 @@ import { type CatalogLine, lineKey } from '../../core/catalog-line';
 import { CatalogLineReader } from '../../core/line-files';
 import { CatalogLineSorter } from '../../core/linesort';
 import { diffLines, type LineDiffEntry } from '../../core/line-diff';
-import { runKeys, STATE_CATALOG_KEY } from '../../core/keys';
+import { runKeys, STATE_CATALOG_KEY, STATE_PRESETS_KEY } from '../../core/keys';
+import { explain, type Explanation, type PresetsState, removalRefusal } from '../../core/explain';
 import { pruneDecision, type PruneDecision } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
@@ -26,7 +27,7 @@ import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { UsageError, ValidationError } from '../../core/validation';
-import { downloadFileIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
+import { downloadFileIfExists, getJsonIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { WorkListWriter } from './work-list';
 
@@ -63,11 +64,13 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // 1. List and filter: what passes goes into the external sort, what does not is written down.
   const { sorter, skippedFile, source } = await listAndFilter(ctx, input, dir, counts, bytes);
   log.info('listed', { listed: counts.listed, selected: sorter.stats.records, skipped: counts.skipped });
-  // 2. The last good catalogue, to diff against.
+  // 2. The last good catalogue, to diff against, and the presets it was rendered with.
   const previous = await readPreviousCatalog(ctx, input.prefix, dir);
+  const previousPresets = (await getJsonIfExists<PresetsState>(ctx.s3, ctx.config.buckets.work, STATE_PRESETS_KEY))?.value;
   // 3. Each object's work, from its state, in key order.
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
-  const work = await writeWorkList(ctx, input, dir, { counts, bytes }, diffLines(sorter.sorted(), previous.lines(), repeated), log);
+  const work = await writeWorkList(ctx, input, dir, { counts, bytes }, diffLines(sorter.sorted(), previous.lines(), repeated), log, previousPresets);
+  const explanation = explainWork(ctx, input, work, previousPresets, bytes.selected / Math.max(1, counts.selected), log);
   // 4. The prune guard.
   const prune = guardPrune(ctx, input, { candidates: work.pruneCandidates, catalogued: previous.records }, counts, log);
   log.info('diffed', { new: counts.new, changed: counts.changed, unchanged: counts.unchanged, deleted: counts.deleted, work: counts.work, prune, previous: previous.records, sort: sorter.stats });
@@ -75,7 +78,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const shards = await writeArtefacts(ctx, input, work, skippedFile.path, { counts, bytes }, prune.originals > 0);
   const warnings = [counts.listed === 0 && input.prefix !== '' ? await emptyPrefixWarning(ctx, input.prefix) : undefined, source.warning];
   const { due, deletedSample } = work;
-  const plan = planOf(ctx, input, { counts, bytes, previousRecords: previous.records, previousEtag: previous.etag, prune, due, deletedSample, source, warnings }, shards, (Date.now() - started) / 1000, log);
+  const plan = planOf(ctx, input, { counts, bytes, previousRecords: previous.records, previousEtag: previous.etag, prune, due, deletedSample, source, warnings, explanation }, shards, (Date.now() - started) / 1000, log);
   // Stopped meanwhile (main lets the uploads abort): no plan, the retry redoes the pass.
   if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
   await putText(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
@@ -116,8 +119,8 @@ async function readPreviousCatalog(ctx: JobContext, prefix: string, dir: string)
 }
 
 /** Decides each object's work from the diff, in key order, and writes it down (work-list.ts). */
-async function writeWorkList(ctx: JobContext, input: RunInput, dir: string, tally: { counts: PlanCounts; bytes: Bytes }, entries: Iterable<LineDiffEntry>, log: JobContext['log']): Promise<WorkListWriter> {
-  const work = new WorkListWriter(dir, ctx.config, input, tally.counts, tally.bytes, log);
+async function writeWorkList(ctx: JobContext, input: RunInput, dir: string, tally: { counts: PlanCounts; bytes: Bytes }, entries: Iterable<LineDiffEntry>, log: JobContext['log'], previousPresets: PresetsState | undefined): Promise<WorkListWriter> {
+  const work = new WorkListWriter(dir, ctx.config, input, tally.counts, tally.bytes, log, previousPresets);
   let seen = 0;
   for (const entry of entries) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
@@ -125,6 +128,18 @@ async function writeWorkList(ctx: JobContext, input: RunInput, dir: string, tall
   }
   await work.close();
   return work;
+}
+
+/**
+ * Why the work is due (core/explain.ts). A dry run refuses a configuration that drops presets
+ * that still have renditions (exit 2): the operator is there to confirm or undo it. A run holds them.
+ */
+function explainWork(ctx: JobContext, input: RunInput, work: WorkListWriter, previousPresets: PresetsState | undefined, bytesPerImage: number, log: JobContext['log']): Explanation {
+  const explanation = explain(work.reasons.counts, previousPresets, ctx.config, bytesPerImage);
+  const held = explanation.removedPresets.filter((r) => r.action === 'held');
+  if (input.dryRun && held.length > 0) throw new UsageError(removalRefusal(held)!);
+  if (held.length > 0) log.warn('renditions of presets dropped from the configuration are held until renditions.removePresets confirms it', { held });
+  return explanation;
 }
 
 /** The prune guard (core/state.ts pruneDecision); what it lets through counts as work. */
@@ -169,6 +184,7 @@ interface PlanFacts {
   readonly deletedSample: readonly string[];
   readonly source: CatalogSource;
   readonly warnings: readonly (string | undefined)[];
+  readonly explanation: Explanation;
 }
 
 /** plan.json: the facts, the array jobs to run, and the run's expected duration and cost (core/timing.ts, core/cost.ts). */
@@ -205,6 +221,7 @@ function planOf(ctx: JobContext, input: RunInput, facts: PlanFacts, shards: numb
     previousCatalogRecords: facts.previousRecords,
     stateCatalogEtag: facts.previousEtag ?? null,
     prune: facts.prune,
+    explain: facts.explanation,
     nothingToDo: shards === 0,
     ...(counts.deleted > 0 ? { deleted: { sample: [...facts.deletedSample], list: runKeys(ctx.runId).deleted } } : {}),
     source: { kind: source.kind, ...(source.kind === 'inventory' ? { manifest: source.manifest, createdAt: source.createdAt } : {}) },

@@ -10,12 +10,12 @@
  * HEAD returns). On dense work (a first or full run: see isDenseWork) each preset × format's key
  * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, PutObjectCommand } from '@aws-sdk/client-s3';
 import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
 import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
-import { renditionRecipe } from '../../core/recipe';
+import { acceptsLegacy, baseRecipe, renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
 import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, type RenderingNotes, skippedRecord, type WrittenRendition } from '../../core/records/record';
@@ -95,8 +95,16 @@ export async function resizeJob(ctx: JobContext, plan: Plan): Promise<ShardOutco
 
 const recipe = (s: ResizeShard, preset: Preset, format: OutputFormat) => renditionRecipe(preset, format, s.config.resize);
 
+/**
+ * A rendition's recipe is today's, or (while the catalogue keeps them current: core/recipe.ts
+ * acceptsLegacy) the base recipe a rendition made before the rendering policies carries.
+ */
+const isCurrentRecipe = (s: ResizeShard, w: Wanted, carried: string | undefined) =>
+  carried === recipe(s, w.preset, w.format) || (carried === baseRecipe(w.preset, w.format, s.config.resize) && acceptsLegacy(w.preset, s.config, s.plan.full));
+
 async function handle(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
   if (item.change === 'deleted') return prune(s, item, tally);
+  if (item.prunePresets && !(await pruneRemovedPresets(s, item, tally))) return;
   if (!s.records) return resizeItem(s, item, tally);
   const notes: ItemNotes = { written: [] };
   const watched = watchOutcome(tally);
@@ -346,7 +354,7 @@ async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[
       if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return undefined;
       try {
         const head = await s.ctx.s3.send(new HeadObjectCommand({ Bucket: s.config.buckets.renditions, Key: w.key }));
-        const current = head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(s, w.preset, w.format);
+        const current = head.Metadata?.[SOURCE_ETAG_META] === etag && isCurrentRecipe(s, w, head.Metadata?.[RECIPE_META]);
         return current ? renditionFromHead(w, head) : undefined;
       } catch (error) {
         if (isNotFound(error)) return undefined;
@@ -357,48 +365,15 @@ async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[
 }
 
 /**
- * A deleted original's renditions: for each preset it was rendered with, the listing of
- * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
- * too); each is deleted only if it was made from this original (its source ETag) and is still
- * the object that HEAD saw (DeleteObject with If-Match), so a rendition another image wrote in
- * the meantime is never deleted. Its record is deleted with them.
+ * A deleted original's renditions: for each preset it was rendered with, those made from this
+ * original (its source ETag) are deleted (deleteRenditions). Its record is deleted with them.
  */
 async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
-  const { ctx, config, plan, log } = s;
+  const { plan, log } = s;
   const etag = item.etag.replaceAll('"', '');
-  const stem = stripExtension(item.key);
-  const deleted: string[] = [];
+  let deleted: string[];
   try {
-    for (const preset of item.presets) {
-      const prefix = `${preset}/${stem}.`;
-      for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
-        for (const listed of page.objects) {
-          const key = listed.Key!;
-          if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
-          const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
-            if (isNotFound(error)) return undefined;
-            throw error;
-          });
-          if (head?.Metadata?.[SOURCE_ETAG_META] !== etag) continue;
-          if (plan.dryRun) {
-            deleted.push(key);
-            continue;
-          }
-          try {
-            await ctx.s3.send(new DeleteObjectCommand({ Bucket: config.buckets.renditions, Key: key, IfMatch: head.ETag }));
-            deleted.push(key);
-          } catch (error) {
-            // Rewritten since the HEAD (412) or gone already (404): not this original's to delete.
-            // 409 ConditionalRequestConflict: another conditional write to the key was in flight
-            // (S3 user guide, "How to prevent object overwrites with conditional writes"), so
-            // whose rendition it is cannot be told now: the prune fails (retryable), keeping the
-            // original's tombstone, and the next run checks again.
-            if (isConditionalConflict(error)) throw new Error(`another conditional write to ${key} was in progress (409 ConditionalRequestConflict): left for the next run`);
-            if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
-          }
-        }
-      }
-    }
+    deleted = await deleteRenditions(s, item, item.presets, (head) => head.Metadata?.[SOURCE_ETAG_META] === etag);
     // The record goes in the same step (if it still describes this version), so that an
     // application never finds a record whose renditions are gone.
     await s.records?.remove(item);
@@ -409,4 +384,65 @@ async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise
   if (deleted.length === 0) return tally.skip(item.key, 'nothing-to-prune', 'the original was deleted and no rendition made from it was found');
   tally.prunedRenditions(item.key, deleted);
   log.info('pruned', { key: item.key, renditions: deleted.length });
+}
+
+/**
+ * The renditions of presets removed from the configuration and confirmed in
+ * renditions.removePresets: every one under the image's stem, whichever version of it made them
+ * (the stem is this image's: it owned it). False when the failure is on the tally.
+ */
+async function pruneRemovedPresets(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<boolean> {
+  try {
+    const deleted = await deleteRenditions(s, item, item.prunePresets ?? [], () => true);
+    s.log.info(s.plan.dryRun ? 'would prune the renditions of removed presets' : 'pruned the renditions of removed presets', { key: item.key, presets: item.prunePresets, renditions: deleted.length });
+    return true;
+  } catch (error) {
+    tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of removed presets (${item.prunePresets!.join(', ')}): ${errorText(error)}`));
+    return false;
+  }
+}
+
+/**
+ * For each preset, the listing of `<preset>/<stem>.` finds the image's renditions in every format
+ * (a format since removed from the preset too); each that `matches` its HEAD is deleted only if it
+ * is still the object that HEAD saw (DeleteObject with If-Match), so a rendition another image
+ * wrote in the meantime is never deleted. A dry run deletes nothing. Returns the keys deleted.
+ */
+async function deleteRenditions(s: ResizeShard, item: WorkItem, presets: readonly string[], matches: (head: HeadObjectCommandOutput) => boolean): Promise<string[]> {
+  const { ctx, config, plan } = s;
+  const stem = stripExtension(item.key);
+  const deleted: string[] = [];
+  for (const preset of presets) {
+    const prefix = `${preset}/${stem}.`;
+    for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
+      for (const listed of page.objects) {
+        const key = listed.Key!;
+        if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
+        const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        });
+        if (!head || !matches(head)) continue;
+        if (plan.dryRun || (await deleteIfUnchanged(s, key, head.ETag))) deleted.push(key);
+      }
+    }
+  }
+  return deleted;
+}
+
+/** Deletes a rendition if it is still the object its HEAD saw; false when it was rewritten or is gone. */
+async function deleteIfUnchanged(s: ResizeShard, key: string, etag: string | undefined): Promise<boolean> {
+  try {
+    await s.ctx.s3.send(new DeleteObjectCommand({ Bucket: s.config.buckets.renditions, Key: key, IfMatch: etag }));
+    return true;
+  } catch (error) {
+    // Rewritten since the HEAD (412) or gone already (404): not ours to delete.
+    // 409 ConditionalRequestConflict: another conditional write to the key was in flight
+    // (S3 user guide, "How to prevent object overwrites with conditional writes"), so
+    // whose rendition it is cannot be told now: the prune fails (retryable), keeping the
+    // state that it is due, and the next run checks again.
+    if (isConditionalConflict(error)) throw new Error(`another conditional write to ${key} was in progress (409 ConditionalRequestConflict): left for the next run`);
+    if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
+    return false;
+  }
 }

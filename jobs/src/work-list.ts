@@ -13,7 +13,8 @@ import { JsonLinesWriter } from '../../core/jsonl';
 import { lineRecord } from '../../core/catalog-line';
 import { CatalogLineWriter } from '../../core/line-files';
 import { type LineDiffEntry } from '../../core/line-diff';
-import { presetDigests } from '../../core/recipe';
+import { legacyDigests, presetDigests } from '../../core/recipe';
+import { DueTally, type PresetsState } from '../../core/explain';
 import { DELETED_SAMPLE, type PlanCounts } from '../../core/plan';
 import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices, type StateRecord, StemOwnership, tombstone } from '../../core/state';
 import type { Logger } from '../../adapters/log';
@@ -36,6 +37,8 @@ export class WorkListWriter {
   pruneCandidates = 0;
   /** What the work list asks of each job, for the cost estimate. */
   readonly due = { backups: 0, images: 0, renditions: 0 };
+  /** Why the work is due, and what is held (core/explain.ts). */
+  readonly reasons: DueTally;
   private readonly run: RunChoices;
   private readonly formatsOf: Map<string, number>;
   private readonly owners: StemOwnership<Entry>;
@@ -47,13 +50,24 @@ export class WorkListWriter {
     private readonly counts: PlanCounts,
     private readonly bytes: { selected: number; work: number },
     log: Logger,
+    previousPresets?: PresetsState,
   ) {
     this.catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
     this.workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
     this.pruneFile = new JsonLinesWriter(join(dir, 'prune.jsonl'));
     this.deletedFile = new JsonLinesWriter(join(dir, 'deleted.jsonl'));
-    this.run = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
+    this.run = {
+      operations: input.operations,
+      presets: input.presets,
+      full: input.full,
+      force: input.force,
+      digests: presetDigests(config),
+      legacy: legacyDigests(config, input.full),
+      configured: config.presets.map((p) => p.name),
+      removePresets: config.renditions.removePresets,
+    };
     this.formatsOf = new Map(config.presets.map((p) => [p.name, p.formats.length]));
+    this.reasons = new DueTally(this.formatsOf, previousPresets && new Set(previousPresets.presets.map((p) => p.name)));
     this.owners = new StemOwnership<Entry>(OWNERSHIP_WINDOW, (key) => log.warn('too many keys share rendition stems at once: deciding ownership by key order', { key }));
   }
 
@@ -101,8 +115,9 @@ export class WorkListWriter {
       this.counts.selected++;
       this.bytes.selected += record.size;
       const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : owner !== undefined ? { role: 'collision', owner } : { role: 'owner' };
-      const { work, next } = planObject(record, entry.previous, ownership, this.run);
+      const { work, next, why, held } = planObject(record, entry.previous, ownership, this.run);
       this.catalogFile.writeText(JSON.stringify(next));
+      this.reasons.add(why, held, work?.prunePresets);
       if (!work) continue;
       if (work.backup) this.due.backups++;
       if (work.presets.length > 0) {
