@@ -64,15 +64,19 @@ export function runSubject(report: Pick<Report, 'dryRun' | 'superseded' | 'dryRu
   const dry = report.dryRunPlan;
   if (dry) return subjectLine(`nightshift: DRY RUN, would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}`);
   if (report.dryRun) return subjectLine(`nightshift: DRY RUN, ${count(c.due, 'image')} with work due`);
+  const flags = [report.superseded && 'SUPERSEDED', c.held > 0 && 'run HELD (prune guard)'].filter(Boolean);
+  return subjectLine(`nightshift: ${[...flags, countWords(c)].join(', ')}`);
+}
+
+/** The counts that matter, in a few words: the subject's, and each line of `nightshift history`. */
+export function countWords(c: RunCounts): string {
   const parts = [
     c.rendered > 0 && `${n(c.rendered)} rendered`,
     c.backedUp > 0 && c.rendered === 0 && `${n(c.backedUp)} backed up`,
     c.pruned > 0 && prunedWords(c),
     c.failed > 0 && `${n(c.failed)} failed`,
   ].filter((x): x is string => Boolean(x));
-  const what = parts.length ? parts.join(', ') : c.due > 0 ? `${count(c.due, 'image')} checked, all current` : 'nothing to do';
-  const flags = [report.superseded && 'SUPERSEDED', c.held > 0 && 'run HELD (prune guard)'].filter(Boolean);
-  return subjectLine(`nightshift: ${[...flags, what].join(', ')}`);
+  return parts.length ? parts.join(', ') : c.due > 0 ? `${count(c.due, 'image')} checked, all current` : 'nothing to do';
 }
 
 /** SNS subjects: printable ASCII, one line, under 100 characters. */
