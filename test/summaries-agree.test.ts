@@ -49,6 +49,9 @@ async function night(extra: string[] = []) {
   expect(run.stderr).toContain(`Subject: ${email.subject}\n`);
   expect(line.subject).toBe(email.subject);
   expect(line.durationMs).toBe(report.durationMs);
+  // Timed from the execution's start, after the CLI's start-up (servers, synth, bundle), which status gives apart.
+  expect(line.startedAt).toBe(report.startedAt);
+  expect(line.startupMs).toBeGreaterThan(0);
   expect(email.text).toContain(`(${duration(line.durationMs!)})`);
   // The outcome status gives is the email's Status line and report.html's badge; its lead, the email's first line.
   expect(email.text).toContain(`Status     ${line.outcome}\n`);

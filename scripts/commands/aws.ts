@@ -124,7 +124,9 @@ export async function historyCommand(values: Record<string, unknown>): Promise<n
     const bucket = await workBucketOf(sfn, values, stateMachineArn);
     // ListExecutions lists newest first (Step Functions API reference, ListExecutions).
     const { executions = [] } = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: limit }));
-    const lines = await Promise.all(executions.map((e) => deployedRun(s3, bucket, { ...e, executionArn: e.executionArn! })));
+    // ExecutionListItem has no error or cause: a run that did not succeed is described for its reason.
+    const facts = (e: (typeof executions)[number]) => (e.status === 'SUCCEEDED' || e.status === 'RUNNING' ? e : sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn })));
+    const lines = await Promise.all(executions.map(async (e) => deployedRun(s3, bucket, { ...(await facts(e)), executionArn: e.executionArn! })));
     return printRuns(lines, values, (r) => [historyLine(r)]);
   } catch (error) {
     throw explain(error);
