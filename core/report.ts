@@ -486,8 +486,8 @@ export interface RunCounts {
   readonly held: number;
 }
 
-/** Skip codes that are not a reason to tell: done already, or a dry run's "would do". */
-const NOT_SKIPS = new Set(['up-to-date', 'dry-run']);
+/** Skip codes that are not a reason to tell: done already, a dry run's "would do", a deleted original's backup (kept). */
+const NOT_SKIPS = new Set(['up-to-date', 'dry-run', 'original-deleted']);
 
 /** What an operation did, in the summaries' words: done, already current, skipped (by reason), failed. */
 export function operationCounts(t: OperationTotals, prunes = 0): { done: number; current: number; skipped: Record<string, number>; failed: number } {

@@ -169,7 +169,7 @@ describe('aggregate and notify after a run', () => {
 
   it('sends exactly one email per run, whatever is retried', async () => {
     const event = { runId, trigger: 'console' as const, startedAt: '2026-11-22T10:00:00.000Z', kind: 'report' as const, executionArn: 'arn:aws:states:us-east-1:000000000000:execution:nightshift:fn-run-1' };
-    expect(await notify(event)).toMatchObject({ sent: true, subject: expect.stringMatching(/^nightshift 2026-11-22 10:00 UTC: 4 images, 1 failed, /) });
+    expect(await notify(event)).toMatchObject({ sent: true, subject: 'nightshift: 3 rendered, 1 failed' });
     const [email, ...rest] = await inbox();
     expect(rest).toEqual([]);
     expect(email!.Subject).toMatch(/4 images, 1 failed/);
@@ -242,7 +242,7 @@ describe('two writers at once', () => {
     await inbox();
     expect(await notify({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z', kind: 'report' })).toMatchObject({ sent: true });
     const [email] = await inbox();
-    expect(email!.Subject).toMatch(/^nightshift 2026-11-22 12:00 UTC: SUPERSEDED, /);
+    expect(email!.Subject).toMatch(/^nightshift: SUPERSEDED, /);
     expect(email!.Message).toContain("\n\nThis run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer).");
     expect(email!.Message).toContain("Catalogue  superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-newer)");
   }, 120_000);
@@ -406,7 +406,7 @@ describe('a run without work, superseded', () => {
     await inbox();
     await notify({ runId: 'fn-run-quiet', trigger: 'console', startedAt: '2026-11-23T06:30:00.000Z', kind: 'nothing-to-do' });
     const [email] = await inbox();
-    expect(email!.Subject).toMatch(/^nightshift 2026-11-23 06:30 UTC: SUPERSEDED, /);
+    expect(email!.Subject).toMatch(/^nightshift: SUPERSEDED, /);
     expect(email!.Message).toContain("This run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (fn-run-d).");
   }, 120_000);
 });

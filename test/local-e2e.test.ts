@@ -110,13 +110,13 @@ describe('nightshift local (npm start)', () => {
     const eml = readFileSync(first.json.email!, 'utf8');
     const { headers, subject, text: body, html } = await readEml(eml);
     expect(headers).toMatchObject({ from: 'nightshift <nightshift@localhost>', to: 'operator@nightshift.local' });
-    expect(subject).toMatch(new RegExp(`^nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
+    expect(subject).toMatch(new RegExp(`^nightshift: \\d+ rendered, ${failing} failed$`));
     expect(headers.date).toMatch(/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/);
-    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 not rendered \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
-    expect(body).toContain('too-many-pixels');
+    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 skipped \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
+    expect(body).toContain('pixel-limit');
     // The HTML alternative carries the same first sentence and the same lines.
     expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);
-    expect(html).toContain('too-many-pixels');
+    expect(html).toContain('pixel-limit');
     expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
   });
 
@@ -153,7 +153,7 @@ describe('nightshift local (npm start)', () => {
     });
     const third = await local();
     expect(third.code).toBe(0);
-    expect(third.json.counts).toMatchObject({ work: 2, processed: 2, failed: 0, backedUp: 2 });
+    expect(third.json.counts).toMatchObject({ due: 2, rendered: 2, failed: 0, backedUp: 2 });
   }, 120_000);
 
   it('--dry-run writes nothing outside runs/<runId>/', async () => {
@@ -163,7 +163,7 @@ describe('nightshift local (npm start)', () => {
     });
     const dry = await local(['--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.json.counts).toMatchObject({ work: 1, processed: 0 });
+    expect(dry.json.counts).toMatchObject({ due: 1, rendered: 0 });
     await inspect(async (server) => {
       expect(await keys(server, B.renditions)).toEqual(before.renditions);
       expect(await keys(server, B.backup)).toEqual(before.backup);
@@ -209,7 +209,7 @@ describe('nightshift local, other cases', () => {
     writeFileSync(join(folder, '.DS_Store'), 'junk');
     const run = await cli(['local', '--data-dir', join(data, 'imported'), '--json', '--import', folder]);
     expect(run.code).toBe(0);
-    expect(run.json.counts).toMatchObject({ listed: 2, work: 2, processed: 2 });
+    expect(run.json.counts).toMatchObject({ listed: 2, due: 2, rendered: 2 });
     expect(run.stderr).toContain('Imported 2 file(s)');
   }, 120_000);
 
