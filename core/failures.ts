@@ -60,10 +60,10 @@ const LOOSER_FAIL_ON = 'or set resize.failOn to "none" to render what is there';
  * format), which the report keeps, folded, for whoever needs the detail.
  */
 export const FAILURE_CAUSES: readonly { readonly cause: string; readonly pattern: RegExp; readonly advice: string }[] = [
+  { cause: 'jpeg-truncated', pattern: /premature end of (JPEG (image|file)|input file)/i, advice: `the JPEG is truncated: the file ends before the image data does; re-upload it, ${LOOSER_FAIL_ON}` },
   { cause: 'warning-as-error', pattern: /Warning treated as error due to failOn/i, advice: 'libvips warned while decoding and resize.failOn is "warning", the strictest setting: the file is slightly damaged; re-export it, or set resize.failOn to "error" to render it anyway' },
   { cause: 'pixel-limit', pattern: /pixel limit|pixels exceeds the limit/i, advice: 'the image has more pixels than filter.maxPixels allows (it is backed up, not rendered); raise filter.maxPixels if the resize job has the memory for it' },
   { cause: 'not-accepted-format', pattern: /^content is \w+, not one of/, advice: 'the content is an image format nightshift does not render (sniffed from the bytes, not the name); convert it to JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIC, or leave it out with filter rules' },
-  { cause: 'jpeg-truncated', pattern: /premature end of (JPEG (image|file)|input file)/i, advice: `the JPEG is truncated: the file ends before the image data does; re-upload it, ${LOOSER_FAIL_ON}` },
   { cause: 'jpeg-corrupt', pattern: /Corrupt JPEG data|VipsJpeg/i, advice: `the JPEG's data is damaged part-way through; re-export or re-upload it, ${LOOSER_FAIL_ON}` },
   { cause: 'png-corrupt', pattern: /vipspng|libpng|pngload|spng/i, advice: `the PNG is damaged or cut short (libpng could not read it); re-export or re-upload it, ${LOOSER_FAIL_ON}` },
   { cause: 'gif-corrupt', pattern: /gifload|giflib|cgif/i, advice: 'the GIF is damaged or cut short (its data ends early); re-export or re-upload it' },

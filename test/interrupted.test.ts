@@ -101,7 +101,7 @@ describe('a run killed with SIGKILL in the middle of its work', () => {
     const latest = await cli(['status', 'latest', '--local']);
     const newest = runRecordIds(data).at(-1)!;
     expect(latest.code).toBe(0);
-    expect(latest.stdout).toMatch(new RegExp(`^${newest}  SUCCEEDED  started .*\\n  Email: nightshift .*: nothing new`));
+    expect(latest.stdout).toMatch(new RegExp(`^${newest}  NOTHING TO DO  started .*\\n  nothing to do\\n  Email: nightshift: nothing to do\\n`));
   });
 
   it('an unknown run id is a usage error', async () => {

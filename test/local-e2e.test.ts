@@ -349,7 +349,7 @@ describe('every night after the first', () => {
 });
 
 describe('the CLI', () => {
-  it.each(['local', 'serve', 'run', 'status', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
+  it.each(['local', 'serve', 'run', 'status', 'history', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
     const run = await cli(command === 'serve' ? ['local', 'serve', '--help'] : [command, '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: nightshift /);
