@@ -127,7 +127,9 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     const tasks = localTasks(run, configPointer);
     const checkActiveRuns = async () => ({ Executions: await localListExecutionsReleasingLease(s3, config.buckets.work, localStateMachineArn(server.region)) });
     // The execution starts now, after the start-up (servers, corpus, synth, bundle): its start is
-    // what the report, the email, `status` and `history` time the run from, as in AWS.
+    // what the report, the email, `status` and `history` time the run from, as in AWS. (The
+    // interpreter stamps $$.Execution.StartTime itself as it starts: the report's start replaces
+    // this one once there is a report.)
     const execution = { startedAt: new Date().toISOString() };
     note({ execution });
     const outcome = await withRunMarker({ ...run, startTime: execution.startedAt }, () =>
@@ -136,7 +138,8 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
         onState: (state) => note({ state }),
       }),
     );
-    note({ execution: { ...execution, finishedAt: new Date().toISOString() } });
+    const executionEnd = new Date().toISOString();
+    note({ execution: { ...execution, finishedAt: executionEnd } });
     const { status, history, error: failure } = outcome;
     if (status === 'ABORTED') {
       const reason = String(options.signal?.reason ?? 'aborted');
@@ -145,7 +148,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       return { runId, status, history, error: failure };
     }
     const result = await summarise(run, outcome, tasks.plan(), out);
-    note({ status, finishedAt: new Date().toISOString(), subject: result.emailSubject, email: result.email, report: result.report, ...result.summary, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
+    note({ status, finishedAt: new Date().toISOString(), subject: result.emailSubject, email: result.email, report: result.report, ...result.summary, execution: { startedAt: result.executionStartedAt ?? execution.startedAt, finishedAt: executionEnd }, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
     return { runId, status, report: result.report, email: result.email, emailText: result.emailText, counts: result.counts, history, error: failure };
   } catch (error) {
     note({ status: 'FAILED', finishedAt: new Date().toISOString(), reason: (error as Error).message });
@@ -385,7 +388,7 @@ async function summarise(run: LocalRun, outcome: WorkflowOutcome, plan: Plan | u
   if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
   if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
   if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
-  return { report, email: email?.path, emailSubject: email?.subject, emailText: email?.text, counts, summary };
+  return { report, email: email?.path, emailSubject: email?.subject, emailText: email?.text, counts, summary, executionStartedAt: r?.startedAt };
 }
 
 /**
