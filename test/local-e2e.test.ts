@@ -69,7 +69,7 @@ describe('nightshift local (npm start)', () => {
     expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
     const corpus = await corpusPromise;
     const selected = corpus.filter((o) => !o.catalog);
-    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, work: selected.length } });
+    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, due: selected.length } });
     expect(first.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'ScopeWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
     expect(first.stderr).toMatch(/resize +\[#+\] 2\/2 shards/);
     expect(first.stderr).toContain('Report: '); // with --json, people read stderr and scripts the last stdout line
@@ -135,14 +135,16 @@ describe('nightshift local (npm start)', () => {
     const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report;
     expect(report.skips).toContainEqual({ operation: 'resize', code: 'rendition-key-collision', key: 'photos/beach.png', message: expect.stringContaining('renditions of "photos/beach.jpg" already use the same keys') });
     const html = readFileSync(first.json.report!, 'utf8');
-    expect(html).toContain('<h2 id="skipped">Left alone, and why</h2>');
-    expect(html).toMatch(/<td><code>rendition-key-collision<\/code><\/td><td class="key"><span class="key" title="photos\/beach.png">.*<\/span><\/td><td>renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
+    // Summarised by reason with its count, the keys folded under it.
+    expect(html).toContain('<h2 id="skipped">Skipped, by reason</h2>');
+    expect(html).toMatch(/<td>resize<\/td><td><code>rendition-key-collision<\/code><\/td><td>1<\/td><td><details><summary>1 key<\/summary><ul><li><span class="key" title="photos\/beach.png">.*<\/span> <span class="meta">renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
   });
 
   it('finds nothing to do on the second run', async () => {
     const second = await local();
     expect(second.code).toBe(0);
-    expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { work: 0 }, report: null });
+    // A night with nothing to do writes its report too.
+    expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { due: 0, rendered: 0 }, report: expect.stringMatching(/report\.html$/) });
     expect(second.json.history).toContain('NotifyNothingToDo');
     expect(second.stderr).toContain('Nothing to do: no images with work due');
   }, 120_000);
