@@ -109,6 +109,7 @@ describe('the run email', () => {
     // The nothing-to-do email of a held night (work was only the held prune) says the same.
     const heldPlan = { ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, work: 0 }, prune: { enabled: true, originals: 0, held: 40, share: 0.4, maxShare: 0.1 } };
     expect(nothingToDoEmail(heldPlan, { ...meta, trigger: 'local' }).text).toContain('`nightshift local --confirm-prune`');
+    expect(nothingToDoEmail(heldPlan, { ...meta, trigger: 'local' }).subject).toBe('nightshift: run HELD (prune guard)');
   });
 
   it('says "none failed" when nothing failed', () => {

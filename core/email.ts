@@ -298,7 +298,9 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     '',
     ...linkLines(links),
   ];
-  const what = [meta.superseded && 'SUPERSEDED', (plan.prune?.held ?? 0) > 0 && 'run HELD (prune guard)', plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : 'nothing to do'].filter(Boolean).join(', ');
+  // A held prune is the news of a night that had only deletions to do: said instead of "nothing to do".
+  const held = (plan.prune?.held ?? 0) > 0;
+  const what = [meta.superseded && 'SUPERSEDED', held && 'run HELD (prune guard)', plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : !held && 'nothing to do'].filter(Boolean).join(', ');
   return { subject: subjectLine(`nightshift: ${what}`), text: `${lines.join('\n')}\n` };
 }
 
