@@ -41,10 +41,10 @@ function expectSnsRules(email: { subject: string; text: string }) {
 describe('the run email', () => {
   it('says what happened in the subject and the first sentence', () => {
     const email = runEmail(report(3));
-    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 12,408 images, 3 failed, 41 min');
+    expect(email.subject).toBe('nightshift: 12,405 rendered, 3 failed');
     expect(email.text.split('\n')[0]).toBe('12,408 images with work due: 12,405 rendered, 12,408 backed up, 3 failed, see below.');
     expect(email.text).toContain('Trigger    schedule');
-    expect(email.text).toContain('Resize     12,405 rendered, 0 skipped, 3 failed (read 4.7 GiB, wrote 954 MiB)');
+    expect(email.text).toContain('Resize     12,405 rendered, 0 already current, 0 skipped, 3 failed (read 4.7 GiB, wrote 954 MiB)');
     expectSnsRules(email);
   });
 
@@ -65,7 +65,19 @@ describe('the run email', () => {
         resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'rendition-key-collision': 1 }, failedByCode: {} },
       },
     };
-    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 not rendered (rendition-key-collision 1), none failed.');
+    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 skipped (rendition-key-collision 1), none failed.');
+  });
+
+  it('counts a night of only deletions as pruned, never as rendered, in the subject, the lead and the Resize line', () => {
+    const prunePlan = { ...plan, counts: { ...plan.counts, new: 0, changed: 0, deleted: 2, work: 2, prune: 2 } };
+    const pruned = [{ key: 'a.jpg', renditions: ['web/a.jpg', 'thumb/a.jpg'] }, { key: 'b.jpg', renditions: ['web/b.jpg'] }];
+    const resize: ShardResult = { ...shard('resize', 0), counts: { items: 2, processed: 2, skipped: 0, failed: 0 }, pruned };
+    const backup: ShardResult = { ...shard('backup', 0), counts: { items: 2, processed: 0, skipped: 2, failed: 0 }, skippedByCode: { 'up-to-date': 2 } };
+    const email = runEmail(buildReport(prunePlan, [backup, resize], meta));
+    expect(email.subject).toBe('nightshift: 3 renditions of 2 deleted originals pruned');
+    expect(email.text.split('\n')[0]).toBe('0 images with work due: 0 rendered, 0 backed up, 2 already current, 3 renditions of 2 deleted originals pruned, none failed.');
+    expect(email.text).toContain('Resize     0 rendered, 0 already current, 0 skipped, 0 failed');
+    expect(email.text).not.toMatch(/\b0 images,|\b[1-9]\d* rendered/);
   });
 
   it('writes a count of one with its noun in the singular: "1 image", "1 S3 request", "1 rendition of 1 deleted original"', () => {
@@ -77,7 +89,7 @@ describe('the run email', () => {
     };
     const single = buildReport(onePlan, [one('backup'), one('resize')], meta);
     const email = runEmail(single);
-    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: 1 image, 0 failed, 41 min');
+    expect(email.subject).toBe('nightshift: 1 rendered');
     expect(email.text).toContain('1 S3 request $');
     expect(email.text).toContain('Catalogue  1 object listed');
     expect(email.text).not.toMatch(/\b1 (images|S3 requests|objects)\b/);
@@ -97,6 +109,7 @@ describe('the run email', () => {
     // The nothing-to-do email of a held night (work was only the held prune) says the same.
     const heldPlan = { ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, work: 0 }, prune: { enabled: true, originals: 0, held: 40, share: 0.4, maxShare: 0.1 } };
     expect(nothingToDoEmail(heldPlan, { ...meta, trigger: 'local' }).text).toContain('`nightshift local --confirm-prune`');
+    expect(nothingToDoEmail(heldPlan, { ...meta, trigger: 'local' }).subject).toBe('nightshift: run HELD (prune guard)');
   });
 
   it('says "none failed" when nothing failed', () => {
@@ -122,18 +135,18 @@ describe('the run email', () => {
 
   it('says a run was superseded by a newer one, in the subject, under the first line and on the Catalogue line', () => {
     const email = runEmail(report(0, { catalogPromoted: false, superseded: { by: 'sched-2026-11-23' } }));
-    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: SUPERSEDED, 12,408 images, 0 failed, 41 min');
+    expect(email.subject).toBe('nightshift: SUPERSEDED, 12,408 rendered');
     expect(email.text.split('\n').slice(1, 3)).toEqual(['', "This run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (sched-2026-11-23). What it did is kept; what the newer run did not cover is planned again by the next run."]);
     expect(email.text).toContain("Catalogue  superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands (sched-2026-11-23); tomorrow compares against it");
     const quiet = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, { ...meta, superseded: {} });
-    expect(quiet.subject).toBe('nightshift 2026-11-22 02:00 UTC: SUPERSEDED, nothing new (1,200,000 images checked), 41 min');
+    expect(quiet.subject).toBe('nightshift: SUPERSEDED, nothing to do');
     expect(quiet.text).toContain("\n\nThis run was superseded by a newer run: its catalogue was not promoted; the newer run's catalogue stands. What it did is kept;");
     expectSnsRules(email);
   });
 
   it('says when there is nothing to do', () => {
     const email = nothingToDoEmail({ ...plan, shardCount: 0, nothingToDo: true, counts: { ...plan.counts, new: 0, changed: 0, work: 0 } }, meta);
-    expect(email.subject).toBe('nightshift 2026-11-22 02:00 UTC: nothing new (1,200,000 images checked), 41 min');
+    expect(email.subject).toBe('nightshift: nothing to do');
     expect(email.text.split('\n')[0]).toBe('Nothing to do: no images with work due among the 1,200,000 selected.');
     expectSnsRules(email);
   });

@@ -7,7 +7,8 @@
 import { LEASE_KEY } from './lease';
 import { type InterruptedRun, interruptedWords } from './last-run';
 import type { Plan } from './plan';
-import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
+import { catalogueOutcome, type DryRunPlan, operationCounts, type OperationTotals, outcomeOf, planRunCounts, type Report, type RunCounts, runCounts, skippedTotal, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
+import { adviceOf } from './failures';
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
 import type { RunCost } from './cost';
@@ -33,25 +34,50 @@ export interface EmailLinks {
   readonly changes?: string;
 }
 
+/** Skips by reason: "too-large 1, rendition-key-collision 2". */
+export const skipReasons = (skipped: Readonly<Record<string, number>>) => Object.entries(skipped).map(([code, c]) => `${code} ${n(c)}`).join(', ');
+
+/** What the prune did, in a clause: "6 renditions of 2 deleted originals pruned". */
+export const prunedWords = (c: Pick<RunCounts, 'pruned' | 'prunedRenditions'>) => `${count(c.prunedRenditions, 'rendition')} of ${count(c.pruned, 'deleted original')} pruned`;
+
 /**
  * What happened to the images, in words that claim no work that was not done: rendered, backed
- * up, already current, skipped (by reason), failed; each only when it happened.
+ * up, already current, skipped (by reason), pruned, failed; each only when it happened.
  */
-export function outcomeWords(report: Pick<Report, 'operations' | 'prune'>, failedObjects: number): string {
-  const resize = report.operations.resize;
-  const backup = report.operations.backup;
-  const rendered = (resize?.processed ?? 0) - report.prune.originals;
-  const current = Math.max(resize?.skippedByCode['up-to-date'] ?? 0, backup?.skippedByCode['up-to-date'] ?? 0);
-  const skips = Object.entries(resize?.skippedByCode ?? {}).filter(([code]) => code !== 'up-to-date' && code !== 'dry-run');
-  const skipped = skips.reduce((sum, [, count]) => sum + count, 0);
+export function outcomeWords(report: Pick<Report, 'operations'>, c: RunCounts): string {
+  const skipped = skippedTotal(c);
   const parts = [
-    resize && `${n(rendered)} rendered`,
-    backup && `${n(backup.processed)} backed up`,
-    current > 0 && `${n(current)} already current`,
-    skipped > 0 && `${n(skipped)} not rendered (${skips.map(([code, count]) => `${code} ${n(count)}`).join(', ')})`,
-    failedObjects > 0 ? `${n(failedObjects)} failed, see below` : 'none failed',
+    report.operations.resize && `${n(c.rendered)} rendered`,
+    report.operations.backup && `${n(c.backedUp)} backed up`,
+    c.current > 0 && `${n(c.current)} already current`,
+    skipped > 0 && `${n(skipped)} skipped (${skipReasons(c.skipped)})`,
+    c.pruned > 0 && prunedWords(c),
+    c.failed > 0 ? `${n(c.failed)} failed, see below` : 'none failed',
   ].filter((x): x is string => Boolean(x));
   return parts.join(', ');
+}
+
+/**
+ * The subject: what happened in a few words and the most important number, from the same counts
+ * as the body ("nightshift: 1,204 rendered, 3 failed", "nightshift: run HELD (prune guard)").
+ */
+export function runSubject(report: Pick<Report, 'dryRun' | 'superseded' | 'dryRunPlan'>, c: RunCounts): string {
+  const dry = report.dryRunPlan;
+  if (dry) return subjectLine(`nightshift: DRY RUN, would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}`);
+  if (report.dryRun) return subjectLine(`nightshift: DRY RUN, ${count(c.due, 'image')} with work due`);
+  const flags = [report.superseded && 'SUPERSEDED', c.held > 0 && 'run HELD (prune guard)'].filter(Boolean);
+  return subjectLine(`nightshift: ${[...flags, countWords(c)].join(', ')}`);
+}
+
+/** The counts that matter, in a few words: the subject's, and each line of `nightshift history`. */
+export function countWords(c: RunCounts): string {
+  const parts = [
+    c.rendered > 0 && `${n(c.rendered)} rendered`,
+    c.backedUp > 0 && c.rendered === 0 && `${n(c.backedUp)} backed up`,
+    c.pruned > 0 && prunedWords(c),
+    c.failed > 0 && `${n(c.failed)} failed`,
+  ].filter((x): x is string => Boolean(x));
+  return parts.length ? parts.join(', ') : c.due > 0 ? `${count(c.due, 'image')} checked, all current` : 'nothing to do';
 }
 
 /** SNS subjects: printable ASCII, one line, under 100 characters. */
@@ -98,33 +124,21 @@ function supersededLines(superseded: Superseded | undefined): string[] {
 
 /** The email after a run that got to Aggregate (with or without per-object failures). */
 export function runEmail(report: Report, links: EmailLinks = {}): Email {
-  // The work list holds images to back up or render, and deleted originals to prune: the lead counts images.
-  const work = report.objects.work - (report.objects.prune ?? 0);
-  const resize = report.operations.resize;
-  const backup = report.operations.backup;
-  const failed = report.failed.total;
-  const failedObjects = report.failed.objects;
-  const what = `${plural(work, 'image')} with work due${report.full ? ' (full run)' : ''}`;
+  const c = runCounts(report);
+  const what = `${count(c.due, 'image')} with work due${report.full ? ' (full run)' : ''}`;
   const lead = report.dryRunPlan
     ? `Dry run: ${dryRunWords(report.dryRunPlan)}. Nothing was written outside the run's folder.`
     : report.dryRun
-      ? `Dry run: ${n(work)} ${what} would be processed; nothing was written outside the run's folder.`
-      : `${n(work)} ${what}: ${outcomeWords(report, failedObjects)}.`;
-  const dry = report.dryRunPlan;
-  const subject = subjectLine(
-    dry
-      ? `nightshift ${utcMinute(report.startedAt)}: DRY RUN, would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}, ${duration(report.durationMs)}`
-      : `nightshift ${utcMinute(report.startedAt)}: ${report.dryRun ? 'DRY RUN, ' : ''}${report.superseded ? 'SUPERSEDED, ' : ''}${count(work, 'image')}, ${n(failedObjects)} failed, ${duration(report.durationMs)}`,
-  );
-  const opLine = (label: string, t: typeof resize, verb: string, extra: string) =>
-    t ? [field(label, `${n(t.processed)} ${verb}, ${n(t.skipped)} skipped, ${n(t.failed)} failed${extra}`)] : [];
+      ? `Dry run: ${what} would be processed; nothing was written outside the run's folder.`
+      : `${what}: ${outcomeWords(report, c)}.`;
+  const subject = runSubject(report, c);
   const lines = [
     lead,
     ...supersededLines(report.superseded),
     ...interruptedLines(report.interrupted),
     '',
     field('Run', report.runId),
-    field('Status', report.status === 'SUCCEEDED' ? 'succeeded' : report.status === 'NOTHING_TO_DO' ? 'nothing to do' : 'completed with failures'),
+    field('Status', outcomeOf(report, c)),
     field('Trigger', TRIGGER[report.trigger]),
     field('Started', utcMinute(report.startedAt)),
     field('Finished', `${utcMinute(report.finishedAt)} (${duration(report.durationMs)})`),
@@ -135,24 +149,43 @@ export function runEmail(report: Report, links: EmailLinks = {}): Email {
     ...(report.dryRunPlan
       ? dryRunPlanLines(report.dryRunPlan)
       : [
-          ...opLine('Backup', backup, 'copied', backup ? ` (${bytes(backup.bytesWritten)} copied server-side)` : ''),
-          ...opLine('Resize', resize, 'rendered', resize ? ` (read ${bytes(resize.bytesRead)}, wrote ${bytes(resize.bytesWritten)})` : ''),
+          ...operationLines(report),
           ...pruneLines(report),
           ...recordsLines(report.records, links),
           ...estimateLines(report.estimate),
         ]),
     field('Catalogue', catalogueOutcome(report)),
   ];
+  const failed = report.failed.total;
   if (failed > 0) {
     lines.push('', `Failures: ${n(failed)} in all. Most frequent reasons:`);
     for (const r of report.failed.reasons.slice(0, 10)) {
-      lines.push(`  ${r.operation.padEnd(7)} ${r.code.padEnd(20)} ${n(r.count).padStart(7)}   e.g. ${r.examples.map((k) => JSON.stringify(k)).join(', ')}`);
+      lines.push(`  ${r.operation.padEnd(7)} ${(r.cause ?? r.code).padEnd(20)} ${n(r.count).padStart(7)}   e.g. ${r.examples.map((k) => JSON.stringify(k)).join(', ')}`);
+      lines.push(`          ${r.advice ?? adviceOf(r.code)}`);
     }
     const { retryable } = report.failed;
     if (retryable > 0) lines.push(`  ${n(retryable)} of them may succeed on a rerun (transient); the rest need the source fixed.`);
   }
   lines.push('', ...linkLines(links));
   return fit({ subject, text: `${lines.join('\n')}\n` });
+}
+
+/**
+ * Backup and Resize, one line each, in the lead's words: done, already current, skipped (by
+ * reason), failed, and the bytes. Resize counts images rendered; pruned originals have their line.
+ */
+function operationLines(report: Report): string[] {
+  const line = (label: string, op: 'backup' | 'resize', verb: string, prunes: number, extra: (t: OperationTotals) => string) => {
+    const t = report.operations[op];
+    if (!t) return [];
+    const o = operationCounts(t, prunes);
+    const skipped = skippedTotal(o);
+    return [field(label, `${n(o.done)} ${verb}, ${n(o.current)} already current, ${n(skipped)} skipped${skipped ? ` (${skipReasons(o.skipped)})` : ''}, ${n(o.failed)} failed${extra(t)}`)];
+  };
+  return [
+    ...line('Backup', 'backup', 'copied', 0, (t) => ` (${bytes(t.bytesWritten)} copied server-side)`),
+    ...line('Resize', 'resize', 'rendered', report.prune.originals, (t) => ` (read ${bytes(t.bytesRead)}, wrote ${bytes(t.bytesWritten)})`),
+  ];
 }
 
 /** What the run did to the image records, in one line with where its change feed is, and the CDN invalidation that followed. */
@@ -260,7 +293,7 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     ...interruptedLines(meta.interrupted),
     '',
     field('Run', plan.runId),
-    field('Status', 'nothing to do'),
+    field('Status', outcomeOf({ status: 'NOTHING_TO_DO', dryRun: plan.dryRun, superseded: meta.superseded }, planRunCounts(plan))),
     field('Trigger', TRIGGER[meta.trigger]),
     field('Started', utcMinute(meta.startedAt)),
     field('Finished', `${utcMinute(meta.finishedAt)} (${duration(ms)})`),
@@ -273,8 +306,10 @@ export function nothingToDoEmail(plan: Plan, meta: { trigger: Trigger; startedAt
     '',
     ...linkLines(links),
   ];
-  const what = `${meta.superseded ? 'SUPERSEDED, ' : ''}${plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : `nothing new (${count(plan.counts.selected, 'image')} checked)`}`;
-  return { subject: subjectLine(`nightshift ${utcMinute(meta.startedAt)}: ${what}, ${duration(ms)}`), text: `${lines.join('\n')}\n` };
+  // A held prune is the news of a night that had only deletions to do: said instead of "nothing to do".
+  const held = (plan.prune?.held ?? 0) > 0;
+  const what = [meta.superseded && 'SUPERSEDED', held && 'run HELD (prune guard)', plan.warnings?.length ? `WARNING, no object matched prefix ${plan.prefix}` : !held && 'nothing to do'].filter(Boolean).join(', ');
+  return { subject: subjectLine(`nightshift: ${what}`), text: `${lines.join('\n')}\n` };
 }
 
 export interface WorkflowFailure {

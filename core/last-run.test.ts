@@ -22,7 +22,7 @@ describe('the run before this one', () => {
 
   it('is said in one sentence that names the run, its start, the state and what it means', () => {
     expect(interruptedWords(interruptedRun({ ...last, dryRun: true }, { plan, results: {}, report: false }))).toBe(
-      'Run run-a (started 2026-11-30 02:00 UTC, a dry run) was interrupted in Work (1,200 objects with work due; backup 0 of 4 shards, resize 0 of 4 shards) and sent no email: it was killed, stopped or timed out. Nothing it wrote is lost and its catalogue was not promoted, so this run planned its unfinished work again; what it had already written counts as already current.',
+      'Run run-a (started 2026-11-30 02:00 UTC, a dry run) was interrupted in Backup and Resize (1,200 objects with work due; backup 0 of 4 shards, resize 0 of 4 shards) and sent no email: it was killed, stopped or timed out. Nothing it wrote is lost and its catalogue was not promoted, so this run planned its unfinished work again; what it had already written counts as already current.',
     );
   });
 });

@@ -59,10 +59,13 @@ export function interruptedRun(last: LastRun, progress: RunProgress): Interrupte
   return { ...base, stoppedIn: allWritten ? 'Aggregate' : 'Work', progress: `${n(plan.work)} objects with work due; ${written.join(', ') || 'no operations'}` };
 }
 
+/** The stages in the words the email's lines and the progress display use: the Work state runs Backup and Resize. */
+const STAGE_WORDS: Record<InterruptedRun['stoppedIn'], string> = { Plan: 'Plan', Work: 'Backup and Resize', Aggregate: 'Aggregate', Notify: 'Notify' };
+
 /** The email's and the report's sentence about it. */
 export function interruptedWords(run: InterruptedRun): string {
   return (
-    `Run ${run.runId} (started ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC${run.dryRun ? ', a dry run' : ''}) was interrupted in ${run.stoppedIn} (${run.progress}) and sent no email: ` +
+    `Run ${run.runId} (started ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC${run.dryRun ? ', a dry run' : ''}) was interrupted in ${STAGE_WORDS[run.stoppedIn]} (${run.progress}) and sent no email: ` +
     'it was killed, stopped or timed out. Nothing it wrote is lost and its catalogue was not promoted, so this run planned its unfinished work again; what it had already written counts as already current.'
   );
 }

@@ -81,7 +81,7 @@ describe('report', () => {
   });
 
   it('ranks failure reasons by frequency with example keys', () => {
-    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${String(i).padStart(2, '0')}`, code: i % 3 ? ('decode-failed' as const) : ('too-many-pixels' as const), message: '', retryable: i < 5 }));
+    const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${String(i).padStart(2, '0')}`, code: i % 3 ? ('decode-failed' as const) : ('too-many-pixels' as const), message: i % 3 ? 'VipsJpeg: premature end of JPEG image' : '', retryable: i < 5 }));
     const r = result('resize', 0, 30, many);
     const folded = buildReport({ ...plan, shardCount: 1, shardOperations: ['resize'], counts: { ...plan.counts, work: 30 } }, [r], { trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false });
     expect(folded.failed).toEqual({
@@ -89,8 +89,9 @@ describe('report', () => {
       objects: 30,
       retryable: 5,
       reasons: [
-        { operation: 'resize', code: 'decode-failed', count: 20, examples: ['k01', 'k02', 'k04'] },
-        { operation: 'resize', code: 'too-many-pixels', count: 10, examples: ['k00', 'k03', 'k06'] },
+        // Explained by their cause (core/failures.ts), the raw message kept on each failure.
+        { operation: 'resize', code: 'decode-failed', cause: 'jpeg-truncated', advice: expect.stringMatching(/^the JPEG is truncated: /), count: 20, examples: ['k01', 'k02', 'k04'] },
+        { operation: 'resize', code: 'too-many-pixels', cause: 'too-many-pixels', advice: 'width × height exceeds filter.maxPixels', count: 10, examples: ['k00', 'k03', 'k06'] },
       ],
     });
   });

@@ -9,9 +9,10 @@ import { compareKeys, runKeys } from './keys';
 import { type RunCost, runCost, type StorageClassPriced } from './cost';
 import { isDenseWork, type Plan, type PlanCounts } from './plan';
 import type { MetricUnit } from './metrics';
-import { NOT_DONE_SKIP_CODES } from './failures';
+import { adviceOf, explainFailure, NOT_DONE_SKIP_CODES } from './failures';
 import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
 import { CHANGE_KINDS } from './records/changes';
+import { n } from './format';
 import { emptyChangeCounts, type RecordsReport } from './records/feed';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
@@ -40,6 +41,9 @@ export interface ReportFailure {
   readonly key: string;
   readonly operation: ShardOperation;
   readonly code: string;
+  /** The known cause (core/failures.ts explainFailure), or the code: what the email and report.html explain. Absent from older reports. */
+  readonly cause?: string;
+  /** The raw message (libvips', S3's…), kept for the detail. */
   readonly message: string;
   readonly retryable: boolean;
 }
@@ -86,6 +90,8 @@ export interface Report {
   readonly skips?: readonly ReportSkip[];
   /** The image records the run changed, its change feed, and the CDN invalidation (issue 28). Absent from dry runs and older reports. */
   readonly records?: RecordsReport;
+  /** The plan's warnings (e.g. a prefix that matched nothing). */
+  readonly warnings?: readonly string[];
 }
 
 export interface ReportSkip {
@@ -193,10 +199,13 @@ export const PRUNED_NAMED = 1_000;
 /** Example keys kept per failure reason. */
 const REASON_EXAMPLES = 3;
 
-/** Why objects failed: one entry per operation and code, most frequent first. */
+/** Why objects failed: one entry per operation and cause, most frequent first. */
 export interface FailureReason {
   readonly operation: ShardOperation;
   readonly code: string;
+  /** The cause's stable code, and its one sentence with what to do. */
+  readonly cause: string;
+  readonly advice: string;
   readonly count: number;
   /** The first keys that failed so, in key order. */
   readonly examples: readonly string[];
@@ -224,7 +233,7 @@ export class ReportFold {
   private readonly renditions: Record<string, { count: number; bytes: number }> = {};
   private readonly shards: Report['shards'][number][] = [];
   private readonly failures: ReportFailure[] = [];
-  private readonly reasons = new Map<string, { operation: ShardOperation; code: string; count: number; examples: string[] }>();
+  private readonly reasons = new Map<string, { operation: ShardOperation; code: string; cause: string; advice: string; count: number; examples: string[] }>();
   private readonly failed = { total: 0, objects: 0, retryable: 0 };
   private readonly skips: ReportSkip[] = [];
   private readonly named = new Map<string, number>();
@@ -258,7 +267,7 @@ export class ReportFold {
         return;
       }
       this.addResult(r);
-      for (const f of r.failures) mine.push({ key: f.key, operation: r.operation, code: f.code, message: f.message, retryable: f.retryable });
+      for (const f of r.failures) mine.push({ key: f.key, operation: r.operation, code: f.code, cause: explainFailure(f).cause, message: f.message, retryable: f.retryable });
     });
     const order = this.plan.shardOperations;
     mine.sort((a, b) => compareKeys(a.key, b.key) || order.indexOf(a.operation) - order.indexOf(b.operation));
@@ -267,8 +276,9 @@ export class ReportFold {
       if (f.retryable) this.failed.retryable++;
       if (i === 0 || mine[i - 1]!.key !== f.key) this.failed.objects++;
       if (this.failures.length < FAILURES_NAMED) this.failures.push(f);
-      const id = `${f.operation}\u0000${f.code}`;
-      const reason = this.reasons.get(id) ?? { operation: f.operation, code: f.code, count: 0, examples: [] };
+      const cause = f.cause ?? f.code;
+      const id = `${f.operation}\u0000${cause}`;
+      const reason = this.reasons.get(id) ?? { operation: f.operation, code: f.code, cause, advice: adviceOf(cause), count: 0, examples: [] };
       reason.count++;
       if (reason.examples.length < REASON_EXAMPLES) reason.examples.push(f.key);
       this.reasons.set(id, reason);
@@ -351,7 +361,7 @@ export class ReportFold {
     const { plan } = this;
     const skips = [...this.skips].sort((a, b) => (a.operation === b.operation ? (a.code === b.code ? compareKeys(a.key, b.key) : a.code < b.code ? -1 : 1) : a.operation < b.operation ? -1 : 1));
     const shards = [...this.shards].sort((a, b) => (a.operation === b.operation ? a.shard - b.shard : a.operation < b.operation ? -1 : 1));
-    const reasons = [...this.reasons.values()].sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation) || a.code.localeCompare(b.code));
+    const reasons = [...this.reasons.values()].sort((a, b) => b.count - a.count || a.operation.localeCompare(b.operation) || a.cause.localeCompare(b.cause));
     const status: RunStatus = plan.nothingToDo ? 'NOTHING_TO_DO' : this.failed.total > 0 ? 'COMPLETED_WITH_FAILURES' : 'SUCCEEDED';
     return {
       runId: plan.runId,
@@ -377,6 +387,7 @@ export class ReportFold {
       ...(plan.explain ? { explain: plan.explain } : {}),
       ...(meta.interrupted ? { interrupted: meta.interrupted } : {}),
       ...(plan.deleted ? { deleted: plan.deleted } : {}),
+      ...(plan.warnings?.length ? { warnings: plan.warnings } : {}),
       ...(skips.length ? { skips } : {}),
       // A dry run writes no records.
       ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, feed: runKeys(plan.runId).changeFeed } }),
@@ -458,6 +469,75 @@ export function failureCsvRow(f: ReportFailure, bucket: string): string {
 }
 
 /**
+ * The run's counts, computed once from the report: the email, report.html, the terminal, `status`
+ * and `history` all say these. Images, not work items: a deleted original whose renditions were
+ * pruned is processed work for resize, but it is counted as pruned, never as rendered.
+ */
+export interface RunCounts {
+  readonly listed: number;
+  /** Images with backup or render work due (the prunes of deleted originals are not among them). */
+  readonly due: number;
+  readonly rendered: number;
+  readonly backedUp: number;
+  /** Images whose outputs were already current. */
+  readonly current: number;
+  /** Images skipped, by reason (too large, a rendition key collision, archived…): not done, not failed. */
+  readonly skipped: Readonly<Record<string, number>>;
+  /** Images that failed at least one operation. */
+  readonly failed: number;
+  /** Deleted originals whose renditions were pruned, and those renditions. */
+  readonly pruned: number;
+  readonly prunedRenditions: number;
+  /** Deleted originals whose renditions the prune guard kept. */
+  readonly held: number;
+}
+
+/** Skip codes that are not a reason to tell: done already, a dry run's "would do", a deleted original's backup (kept). */
+const NOT_SKIPS = new Set(['up-to-date', 'dry-run', 'original-deleted']);
+
+/** What an operation did, in the summaries' words: done, already current, skipped (by reason), failed. */
+export function operationCounts(t: OperationTotals, prunes = 0): { done: number; current: number; skipped: Record<string, number>; failed: number } {
+  const skipped = Object.fromEntries(Object.entries(t.skippedByCode).filter(([code, c]) => !NOT_SKIPS.has(code) && c > 0));
+  return { done: t.processed - prunes, current: t.skippedByCode['up-to-date'] ?? 0, skipped, failed: t.failed };
+}
+
+export function runCounts(report: Pick<Report, 'objects' | 'operations' | 'prune' | 'failed'>): RunCounts {
+  const { resize, backup } = report.operations;
+  const r = resize && operationCounts(resize, report.prune.originals);
+  const b = backup && operationCounts(backup);
+  return {
+    listed: report.objects.listed,
+    due: report.objects.work - (report.objects.prune ?? 0),
+    rendered: r?.done ?? 0,
+    backedUp: b?.done ?? 0,
+    current: Math.max(r?.current ?? 0, b?.current ?? 0),
+    skipped: r?.skipped ?? b?.skipped ?? {},
+    failed: report.failed.objects,
+    pruned: report.prune.originals,
+    prunedRenditions: report.prune.renditions,
+    held: report.prune.held,
+  };
+}
+
+/** A night the plan found nothing to do: the same counts, nothing done. */
+export function planRunCounts(plan: Pick<Plan, 'counts' | 'prune'>): RunCounts {
+  return { listed: plan.counts.listed, due: plan.counts.work - (plan.counts.prune ?? 0), rendered: 0, backedUp: 0, current: 0, skipped: {}, failed: 0, pruned: 0, prunedRenditions: 0, held: plan.prune?.held ?? 0 };
+}
+
+export const skippedTotal = (c: Pick<RunCounts, 'skipped'>) => Object.values(c.skipped).reduce((a, b) => a + b, 0);
+
+/**
+ * The outcome the counts give, in one phrase: what `status` and `history` print, and report.html's
+ * badge. Never a plain SUCCEEDED for a night with failures or a held prune.
+ */
+export function outcomeOf(report: Pick<Report, 'status' | 'dryRun' | 'superseded'>, counts: RunCounts): string {
+  const held = counts.held > 0 ? ' (prune HELD)' : '';
+  if (report.status === 'NOTHING_TO_DO') return `NOTHING TO DO${held}`;
+  const base = report.superseded ? 'SUPERSEDED' : report.dryRun ? 'DRY RUN' : 'SUCCEEDED';
+  return `${base}${counts.failed > 0 ? ` with ${n(counts.failed)} failed` : ''}${held}`;
+}
+
+/**
  * The run's figures as published to CloudWatch (embedded metric format, by aggregate) and printed
  * by a local run: one definition, so the dashboard and the terminal never disagree.
  */
@@ -465,8 +545,7 @@ export function runMetrics(report: Report): Record<string, { value: number; unit
   const resize = report.operations.resize;
   const backup = report.operations.backup;
   return {
-    // A pruned original is processed work for resize, but not an image rendered.
-    ImagesProcessed: { value: (resize?.processed ?? 0) - report.prune.originals, unit: 'Count' },
+    ImagesProcessed: { value: runCounts(report).rendered, unit: 'Count' },
     RenditionsPruned: { value: report.prune.renditions, unit: 'Count' },
     ImagesFailed: { value: resize?.failed ?? 0, unit: 'Count' },
     BackupsCopied: { value: backup?.processed ?? 0, unit: 'Count' },

@@ -4,9 +4,10 @@
  */
 import { type Email, nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
 import { runKeys } from '../core/keys';
-import type { Report, Trigger } from '../core/report';
+import { type Report, ReportFold, type ReportMeta, shouldPromoteCatalog, type Trigger } from '../core/report';
+import { renderReportHtml } from '../core/report-html';
 import type { Plan } from '../core/plan';
-import { getJson, getJsonIfExists } from '../adapters/s3';
+import { getJson, getJsonIfExists, putJson, putText } from '../adapters/s3';
 import type { PromotionRecord } from './aggregate';
 import { emailLinks, functionContext } from './context';
 import { releaseLease } from './lease';
@@ -23,6 +24,16 @@ export interface NotifyEvent {
   readonly kind: 'report' | 'nothing-to-do' | 'skipped';
   /** For `skipped`: the run this one gave way to. */
   readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
+}
+
+/**
+ * A night with nothing to do writes its report too (report.json and report.html, from the plan):
+ * `status`, `history` and the local runner read the same counts on every night.
+ */
+async function writeQuietReport(ctx: ReturnType<typeof functionContext>, plan: Plan, meta: Omit<ReportMeta, 'catalogPromoted'>): Promise<void> {
+  const report = new ReportFold(plan).report({ ...meta, catalogPromoted: !meta.superseded && shouldPromoteCatalog(plan) });
+  const keys = runKeys(plan.runId);
+  await Promise.all([putJson(ctx.s3, ctx.config.buckets.work, keys.report, report), putText(ctx.s3, ctx.config.buckets.work, keys.reportHtml, renderReportHtml(report), 'text/html')]);
 }
 
 export async function handler(event: NotifyEvent): Promise<Published> {
@@ -44,7 +55,11 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;
   const superseded = (await getJsonIfExists<PromotionRecord>(ctx.s3, work, keys.promotion))?.value.superseded;
-  const quiet = nothingToDoEmail(plan, { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted, superseded }, emailLinks(ctx, event.runId, event.executionArn, false));
+  const meta = { trigger: event.trigger, startedAt: event.startedAt, finishedAt: new Date().toISOString(), interrupted, superseded };
+  await writeQuietReport(ctx, plan, meta);
+  // The report is there; a night with nothing to do has no failures.csv or change feed.
+  const links = { ...emailLinks(ctx, event.runId, event.executionArn, true), failuresCsv: undefined, changes: undefined };
+  const quiet = nothingToDoEmail(plan, meta, links);
   const email: Email = await announceRun(ctx, quiet, { runId: event.runId, status: 'NOTHING_TO_DO' });
   const published = await publishOnce(ctx, event.runId, email);
   await recordEnd(ctx, event.runId, 'nothing-to-do');

@@ -7,6 +7,8 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { RunCounts } from '../core/report';
+import type { RunLine } from '../core/run-status';
 
 export type LocalRunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
@@ -25,7 +27,16 @@ export interface LocalRunRecord {
   readonly report?: string;
   /** Why it stopped, for FAILED and ABORTED runs: "SIGTERM", "States.TaskFailed: …". */
   readonly reason?: string;
+  /** The execution: it starts after the CLI's start-up (servers, synth, bundle), and is what the run is timed by. */
+  readonly execution?: { readonly startedAt: string; readonly finishedAt?: string };
+  /** From the run's report, when it has one: the counts, the outcome they give, and the duration the email says. */
+  readonly counts?: RunCounts;
+  readonly outcome?: string;
+  readonly durationMs?: number;
 }
+
+/** What a finished run's report says, kept in its record for `status` and `history`. */
+export type RunSummary = Required<Pick<LocalRunRecord, 'counts' | 'outcome' | 'durationMs'>>;
 
 const dirOf = (dataDir: string) => join(dataDir, 'runs');
 
@@ -77,4 +88,28 @@ export function isAlive(pid: number): boolean {
 /** A RUNNING record whose process is gone was interrupted (kill -9, a crash, a power cut). */
 export function interrupted(record: LocalRunRecord): boolean {
   return record.status === 'RUNNING' && record.host === hostname() && !isAlive(record.pid);
+}
+
+/** A record as `status` and `history` show it (core/run-status.ts): the execution's times, the report's counts. */
+export function runLineOf(record: LocalRunRecord): RunLine {
+  const status = interrupted(record) ? 'INTERRUPTED' : record.status;
+  const startedAt = record.execution?.startedAt ?? record.startedAt;
+  const finishedAt = record.execution?.finishedAt ?? record.finishedAt ?? null;
+  const durationMs = record.durationMs ?? (finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null);
+  const reason =
+    status === 'INTERRUPTED' ? `its process (pid ${record.pid}) is gone: it was killed or crashed, and sent no email; the next run says so and redoes what it did not finish` : (record.reason ?? null);
+  return {
+    runId: record.runId,
+    where: 'local',
+    status,
+    outcome: status === 'SUCCEEDED' && record.outcome ? record.outcome : `${status}${record.state && status !== 'SUCCEEDED' ? ` in ${record.state}` : ''}`,
+    startedAt,
+    finishedAt,
+    durationMs,
+    ...(record.execution ? { startupMs: Date.parse(record.execution.startedAt) - Date.parse(record.startedAt) } : {}),
+    counts: record.counts ?? null,
+    subject: record.subject ?? null,
+    report: record.report ?? null,
+    reason,
+  };
 }

@@ -19,7 +19,7 @@ import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, UsageError, ValidationError } from '../core/validation';
 import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, n } from '../core/format';
-import { type Report, runMetrics } from '../core/report';
+import { outcomeOf, planRunCounts, type Report, type RunCounts, runCounts, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
 import { createS3Client, getJson, getJsonIfExists, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
@@ -41,7 +41,7 @@ import { LOCAL_EMAIL, synthesizeLocalDefinition } from './definition';
 import { type Outbox, openOutbox } from './outbox';
 import { ProgressDisplay } from './progress';
 import { claimDataDir, dataDirOwner } from './data-dir';
-import { isAlive, type LocalRunRecord, newRunRecord, writeRunRecord } from './run-records';
+import { isAlive, type LocalRunRecord, newRunRecord, type RunSummary, writeRunRecord } from './run-records';
 import { type EmbeddedS3, startEmbeddedS3 } from './s3-server';
 import { dynamoDataDir, ensureImageTable, startEmbeddedDynamo } from './dynamodb-server';
 import { createDynamoClient } from '../adapters/dynamodb';
@@ -82,7 +82,8 @@ export interface LocalRunResult {
   /** The run's email as an .eml file. */
   readonly email?: string;
   readonly emailText?: string;
-  readonly counts?: Record<string, number>;
+  /** The run's counts (core/report.ts runCounts), the same the email and report.html say. */
+  readonly counts?: RunCounts;
   /** States entered, in order (the execution history). */
   readonly history: readonly string[];
   readonly error?: { readonly Error: string; readonly Cause: string };
@@ -127,12 +128,20 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     await buildJobBundle(LOCAL_JOB_BUNDLE);
     const tasks = localTasks(run, configPointer);
     const checkActiveRuns = async () => ({ Executions: await localListExecutionsReleasingLease(s3, config.buckets.work, localStateMachineArn(server.region)) });
-    const outcome = await withRunMarker(run, () =>
-      executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, startTime, {
+    // The execution starts now, after the start-up (servers, corpus, synth, bundle): its start is
+    // what the report, the email, `status` and `history` time the run from, as in AWS. (The
+    // interpreter stamps $$.Execution.StartTime itself as it starts: the report's start replaces
+    // this one once there is a report.)
+    const execution = { startedAt: new Date().toISOString() };
+    note({ execution });
+    const outcome = await withRunMarker({ ...run, startTime: execution.startedAt }, () =>
+      executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, execution.startedAt, {
         signal: options.signal,
         onState: (state) => note({ state }),
       }),
     );
+    const executionEnd = new Date().toISOString();
+    note({ execution: { ...execution, finishedAt: executionEnd } });
     const { status, history, error: failure } = outcome;
     if (status === 'ABORTED') {
       const reason = String(options.signal?.reason ?? 'aborted');
@@ -141,7 +150,7 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
       return { runId, status, history, error: failure };
     }
     const result = await summarise(run, outcome, tasks.plan(), out);
-    note({ status, finishedAt: new Date().toISOString(), subject: result.emailSubject, email: result.email, report: result.report, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
+    note({ status, finishedAt: new Date().toISOString(), subject: result.emailSubject, email: result.email, report: result.report, ...result.summary, execution: { startedAt: result.executionStartedAt ?? execution.startedAt, finishedAt: executionEnd }, ...(failure ? { reason: `${failure.Error}: ${failure.Cause}` } : {}) });
     return { runId, status, report: result.report, email: result.email, emailText: result.emailText, counts: result.counts, history, error: failure };
   } catch (error) {
     note({ status: 'FAILED', finishedAt: new Date().toISOString(), reason: (error as Error).message });
@@ -379,13 +388,11 @@ async function summarise(run: LocalRun, outcome: WorkflowOutcome, plan: Plan | u
   const emails = await run.outbox.drain(runId, [LOCAL_EMAIL]);
   const reportDir = join(dataDir, 'reports', runId);
   const report = await copyReport(run.s3, run.config, runId, reportDir);
-  let counts: Record<string, number> | undefined;
-  let metrics: ReturnType<typeof runMetrics> | undefined;
-  if (report) {
-    const r = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report; // copied beside report.html just now
-    metrics = runMetrics(r);
-    counts = { listed: r.objects.listed, work: r.objects.work, processed: r.operations.resize?.processed ?? 0, skipped: r.operations.resize?.skipped ?? 0, failed: r.failures.length, backedUp: r.operations.backup?.processed ?? 0 };
-  } else if (plan) counts = { listed: plan.counts.listed, work: plan.counts.work, processed: 0, skipped: 0, failed: 0, backedUp: 0 };
+  // The counts every summary says, computed once from report.json (copied beside report.html just now).
+  const r = report ? (JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as Report) : undefined;
+  const metrics = r && runMetrics(r);
+  const counts = r ? runCounts(r) : plan && planRunCounts(plan);
+  const summary: RunSummary | undefined = r && counts ? { counts, outcome: outcomeOf(r, counts), durationMs: r.durationMs } : undefined;
 
   const email = emails.at(-1);
   const failure = outcome.error;
@@ -394,7 +401,7 @@ async function summarise(run: LocalRun, outcome: WorkflowOutcome, plan: Plan | u
   if (report) out(`Report: ${relative(process.cwd(), report)}\n`);
   if (metrics) out(`Metrics (as published to CloudWatch in AWS): ${Object.entries(metrics).map(([name, m]) => `${name} ${m.unit === 'Bytes' ? bytes(m.value) : m.unit === 'Seconds' ? `${m.value} s` : n(m.value)}`).join(', ')}\n`);
   if (failure) out(`Run ${runId} FAILED: ${failure.Error}: ${failure.Cause}\nJob logs: ${relative(process.cwd(), join(dataDir, 'logs', runId))}\n`);
-  return { report, email: email?.path, emailSubject: email?.subject, emailText: email?.text, counts };
+  return { report, email: email?.path, emailSubject: email?.subject, emailText: email?.text, counts, summary, executionStartedAt: r?.startedAt };
 }
 
 /**

@@ -88,13 +88,37 @@ const COMMANDS: Record<string, Command> = {
   },
   status: {
     summary: 'show a run: an execution ARN or "latest"; with --local, a local run id or "latest", whatever its outcome',
-    examples: ['nightshift status latest', 'nightshift status latest --local', 'nightshift status arn:aws:states:eu-west-1:123456789012:execution:Nightshift-workflow:cli-20261122T020000Z'],
-    options: { local: { type: 'boolean', description: 'the last local run' }, 'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' }, stack: { type: 'string', description: 'default Nightshift' }, 'data-dir': { type: 'string', description: 'default .nightshift' } },
+    examples: ['nightshift status latest', 'nightshift status latest --local --json', 'nightshift status arn:aws:states:eu-west-1:123456789012:execution:Nightshift-workflow:cli-20261122T020000Z'],
+    options: {
+      local: { type: 'boolean', description: 'a local run (nightshift local)' },
+      json: { type: 'boolean', description: 'one line of JSON: {runId, where, status, outcome, startedAt, finishedAt, durationMs, counts, subject, report, reason} (README "status and history")' },
+      'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' },
+      stack: { type: 'string', description: 'default Nightshift' },
+      'work-bucket': { type: 'string', description: 'where the run reports are (default: read from the state machine\'s definition)' },
+      'data-dir': { type: 'string', description: 'default .nightshift' },
+    },
     positionals: true,
     async run(values, positionals) {
       const { statusCommand } = require('./commands/aws') as typeof import('./commands/aws');
       if (positionals.length > 1) throw new UsageError(`status takes one run: an execution ARN, a local run id or "latest", received ${positionals.length} (${positionals.join(' ')})`);
       return statusCommand(values, positionals[0] ?? 'latest');
+    },
+  },
+  history: {
+    summary: 'the last runs, newest first, one line each: when, outcome, counts, duration (deployed; with --local, local runs)',
+    examples: ['nightshift history', 'nightshift history --local --limit 5', 'nightshift history --json'],
+    options: {
+      local: { type: 'boolean', description: 'local runs (nightshift local)' },
+      limit: { type: 'string', description: 'how many runs (default 10)' },
+      json: { type: 'boolean', description: 'one line of JSON: an array of runs in the shape of status --json' },
+      'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' },
+      stack: { type: 'string', description: 'default Nightshift' },
+      'work-bucket': { type: 'string', description: 'where the run reports are (default: read from the state machine\'s definition)' },
+      'data-dir': { type: 'string', description: 'default .nightshift' },
+    },
+    async run(values) {
+      const { historyCommand } = require('./commands/aws') as typeof import('./commands/aws');
+      return historyCommand(values);
     },
   },
   schedule: {

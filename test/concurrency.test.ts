@@ -58,7 +58,7 @@ it('lets exactly one of two simultaneous runs work; the other is skipped with an
   expect([worker.code, skipped.code]).toEqual([0, 0]);
   expect(skipped.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'NotifySkipped', 'Done']);
   expect(worker.json.history).toContain('Aggregate');
-  expect(worker.json.counts).toMatchObject({ work: 8, processed: 8 });
+  expect(worker.json.counts).toMatchObject({ due: 8, rendered: 8 });
   const eml = readFileSync(skipped.json.email!, 'utf8');
   const email = await readEml(eml);
   expect(email.subject).toContain(`skipped, run ${worker.json.runId} in progress`);

@@ -115,7 +115,7 @@ describe('a bad night costs nothing', () => {
       expect(state.trim().split('\n').map(done)).toEqual([['night/1.jpg', true, 4], ['night/2.jpg', true, 0], ['night/3.jpg', true, 4]]);
       const next = await run(server.endpoint, 'next-night');
       expect(next.code).toBe(0);
-      expect(next.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0, backedUp: 0 });
+      expect(next.json.counts).toMatchObject({ due: 1, rendered: 1, failed: 0, backedUp: 0 });
       expect((await listing(server, B.renditions, 'thumb/night/')).size).toBe(6); // 3 images × JPEG + WebP
     } finally {
       await outage.close();
@@ -153,7 +153,7 @@ describe('a bad night costs nothing', () => {
       // Restored: the next night does both.
       const restored = await run(server.endpoint, 'restored-night');
       expect(restored.code).toBe(0);
-      expect(restored.json.counts).toMatchObject({ work: 1, processed: 1, failed: 0, backedUp: 1 });
+      expect(restored.json.counts).toMatchObject({ due: 1, rendered: 1, failed: 0, backedUp: 1 });
     } finally {
       await tier.close();
       await server.stop();

@@ -85,7 +85,7 @@ describe('a run killed with SIGKILL in the middle of its work', () => {
   it('is named by the next run, in its email and its report, with the state it reached', async () => {
     expect(next.code).toBe(0);
     const text = await emailOf(next.json.runId);
-    expect(text.split('\n')[2]).toMatch(new RegExp(`^Previous run: Run ${killed} \\(started .* UTC\\) was interrupted in Work \\(\\d+ objects with work due; backup \\d of \\d shards, resize \\d of \\d shards\\) and sent no email`));
+    expect(text.split('\n')[2]).toMatch(new RegExp(`^Previous run: Run ${killed} \\(started .* UTC\\) was interrupted in Backup and Resize \\(\\d+ objects with work due; backup \\d of \\d shards, resize \\d of \\d shards\\) and sent no email`));
     const report = JSON.parse(readFileSync(join(data, 'reports', next.json.runId, 'report.json'), 'utf8')) as Report;
     expect(report.interrupted).toMatchObject({ runId: killed, stoppedIn: 'Work' });
     expect(readFileSync(join(data, 'reports', next.json.runId, 'report.html'), 'utf8')).toContain(`<b>Previous run:</b> Run ${killed}`);
@@ -101,7 +101,7 @@ describe('a run killed with SIGKILL in the middle of its work', () => {
     const latest = await cli(['status', 'latest', '--local']);
     const newest = runRecordIds(data).at(-1)!;
     expect(latest.code).toBe(0);
-    expect(latest.stdout).toMatch(new RegExp(`^${newest}  SUCCEEDED  started .*\\n  Email: nightshift .*: nothing new`));
+    expect(latest.stdout).toMatch(new RegExp(`^${newest}  NOTHING TO DO  started .*\\n  nothing to do\\n  Email: nightshift: nothing to do\\n`));
   });
 
   it('an unknown run id is a usage error', async () => {

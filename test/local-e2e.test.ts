@@ -69,7 +69,7 @@ describe('nightshift local (npm start)', () => {
     expect({ code: first.code, stderr: first.code === 0 ? '' : first.stderr }).toEqual({ code: 0, stderr: '' });
     const corpus = await corpusPromise;
     const selected = corpus.filter((o) => !o.catalog);
-    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, work: selected.length } });
+    expect(first.json).toMatchObject({ status: 'SUCCEEDED', runId: expect.stringMatching(/^local-\d{8}T\d{6}Z-[0-9a-f]{4}$/), counts: { listed: corpus.length, due: selected.length } });
     expect(first.json.history).toEqual(['CheckActiveRuns', 'Prepare', 'AnotherRunActive', 'Plan', 'ReadPlan', 'HasWork', 'ScopeWork', 'Work', 'BackupRequested', 'ResizeRequested', 'Backup', 'Resize', 'Aggregate', 'Notify', 'Done']);
     expect(first.stderr).toMatch(/resize +\[#+\] 2\/2 shards/);
     expect(first.stderr).toContain('Report: '); // with --json, people read stderr and scripts the last stdout line
@@ -110,13 +110,13 @@ describe('nightshift local (npm start)', () => {
     const eml = readFileSync(first.json.email!, 'utf8');
     const { headers, subject, text: body, html } = await readEml(eml);
     expect(headers).toMatchObject({ from: 'nightshift <nightshift@localhost>', to: 'operator@nightshift.local' });
-    expect(subject).toMatch(new RegExp(`^nightshift \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC: \\d+ images, ${failing} failed, `));
+    expect(subject).toMatch(new RegExp(`^nightshift: \\d+ rendered, ${failing} failed$`));
     expect(headers.date).toMatch(/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/);
-    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 not rendered \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
-    expect(body).toContain('too-many-pixels');
+    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 skipped \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
+    expect(body).toContain('pixel-limit');
     // The HTML alternative carries the same first sentence and the same lines.
     expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);
-    expect(html).toContain('too-many-pixels');
+    expect(html).toContain('pixel-limit');
     expect(readFileSync(first.json.report!, 'utf8')).toContain(`<title>nightshift ${first.json.runId}</title>`);
   });
 
@@ -135,14 +135,16 @@ describe('nightshift local (npm start)', () => {
     const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report;
     expect(report.skips).toContainEqual({ operation: 'resize', code: 'rendition-key-collision', key: 'photos/beach.png', message: expect.stringContaining('renditions of "photos/beach.jpg" already use the same keys') });
     const html = readFileSync(first.json.report!, 'utf8');
-    expect(html).toContain('<h2 id="skipped">Left alone, and why</h2>');
-    expect(html).toMatch(/<td><code>rendition-key-collision<\/code><\/td><td class="key"><span class="key" title="photos\/beach.png">.*<\/span><\/td><td>renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
+    // Summarised by reason with its count, the keys folded under it.
+    expect(html).toContain('<h2 id="skipped">Skipped, by reason</h2>');
+    expect(html).toMatch(/<td>resize<\/td><td><code>rendition-key-collision<\/code><\/td><td>1<\/td><td><details><summary>1 key<\/summary><ul><li><span class="key" title="photos\/beach.png">.*<\/span> <span class="meta">renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
   });
 
   it('finds nothing to do on the second run', async () => {
     const second = await local();
     expect(second.code).toBe(0);
-    expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { work: 0 }, report: null });
+    // A night with nothing to do writes its report too.
+    expect(second.json).toMatchObject({ status: 'SUCCEEDED', counts: { due: 0, rendered: 0 }, report: expect.stringMatching(/report\.html$/) });
     expect(second.json.history).toContain('NotifyNothingToDo');
     expect(second.stderr).toContain('Nothing to do: no images with work due');
   }, 120_000);
@@ -153,7 +155,7 @@ describe('nightshift local (npm start)', () => {
     });
     const third = await local();
     expect(third.code).toBe(0);
-    expect(third.json.counts).toMatchObject({ work: 2, processed: 2, failed: 0, backedUp: 2 });
+    expect(third.json.counts).toMatchObject({ due: 2, rendered: 2, failed: 0, backedUp: 2 });
   }, 120_000);
 
   it('--dry-run writes nothing outside runs/<runId>/', async () => {
@@ -163,7 +165,7 @@ describe('nightshift local (npm start)', () => {
     });
     const dry = await local(['--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.json.counts).toMatchObject({ work: 1, processed: 0 });
+    expect(dry.json.counts).toMatchObject({ due: 1, rendered: 0 });
     await inspect(async (server) => {
       expect(await keys(server, B.renditions)).toEqual(before.renditions);
       expect(await keys(server, B.backup)).toEqual(before.backup);
@@ -209,7 +211,7 @@ describe('nightshift local, other cases', () => {
     writeFileSync(join(folder, '.DS_Store'), 'junk');
     const run = await cli(['local', '--data-dir', join(data, 'imported'), '--json', '--import', folder]);
     expect(run.code).toBe(0);
-    expect(run.json.counts).toMatchObject({ listed: 2, work: 2, processed: 2 });
+    expect(run.json.counts).toMatchObject({ listed: 2, due: 2, rendered: 2 });
     expect(run.stderr).toContain('Imported 2 file(s)');
   }, 120_000);
 
@@ -349,7 +351,7 @@ describe('every night after the first', () => {
 });
 
 describe('the CLI', () => {
-  it.each(['local', 'serve', 'run', 'status', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
+  it.each(['local', 'serve', 'run', 'status', 'history', 'schedule', 'synth'])('%s --help shows usage and examples', async (command) => {
     const run = await cli(command === 'serve' ? ['local', 'serve', '--help'] : [command, '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Usage: nightshift /);

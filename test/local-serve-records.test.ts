@@ -99,7 +99,7 @@ const records = new Map<string, ImageRecord>();
 
 it('a run while serve serves: the API answers each image\'s record, in the contract\'s shape', async () => {
   first = await night(['--import', join(dir, 'pics')]);
-  expect({ code: first.code, counts: first.json?.counts }).toMatchObject({ code: 0, counts: { listed: 4, processed: 3, failed: 1 } });
+  expect({ code: first.code, counts: first.json?.counts }).toMatchObject({ code: 0, counts: { listed: 4, rendered: 3, failed: 1 } });
   for (const key of Object.values(KEYS)) {
     const got = await getRecord(key);
     expect({ key, status: got.status }).toEqual({ key, status: 200 });

@@ -56,7 +56,7 @@ beforeAll(async () => {
   const manifest = (keys: string[]) => keys.map((key) => `${JSON.stringify({ key, size: 1000, etag: '"e"', lastModified: '2026-11-22T00:00:00.000Z', storageClass: 'STANDARD', change: 'new' })}\n`).join('');
   await putText(server.s3, buckets.work, runKeys(plan.runId).shard(0), manifest(KEYS.slice(0, 2)), 'application/x-ndjson');
   await putText(server.s3, buckets.work, runKeys(plan.runId).shard(1), manifest(KEYS.slice(2)), 'application/x-ndjson');
-  const result = (operation: 'backup' | 'resize', shard: number, keys: string[], failed: string[]): ShardResult => ({
+  const result = (operation: 'backup' | 'resize', shard: number, keys: string[], failed: string[], skips = false): ShardResult => ({
     runId: plan.runId,
     operation,
     shard,
@@ -65,14 +65,16 @@ beforeAll(async () => {
     startedAt: '2026-11-22T02:00:10.000Z',
     finishedAt: '2026-11-22T02:03:10.000Z',
     durationMs: (shard + 1) * 60_000,
-    counts: { items: keys.length, processed: keys.length - failed.length, skipped: 0, failed: failed.length },
+    // Resize skipped one more image (too large to decode): a skip summarised by reason.
+    counts: { items: keys.length + (skips ? 1 : 0), processed: keys.length - failed.length, skipped: skips ? 1 : 0, failed: failed.length },
     bytesRead: 9_000_000,
     bytesWritten: operation === 'resize' && shard === 0 ? Object.values(outputs).reduce((n, o) => n + o.bytes, 0) : 0,
     ...(operation === 'resize' && shard === 0 ? { outputs } : {}),
-    skipped: [],
+    skipped: skips ? [{ key: 'photos/huge.tif', code: 'too-large', message: '9 GB, larger than filter.maxBytes' }] : [],
+    ...(skips ? { skippedByCode: { 'too-large': 1 } } : {}),
     failures: failed.map((key) => ({ key, code: 'decode-failed', message: 'VipsJpeg: premature end of JPEG file', retryable: false })),
   });
-  const results = [result('backup', 0, KEYS.slice(0, 2), []), result('backup', 1, KEYS.slice(2), []), result('resize', 0, KEYS.slice(0, 2), []), result('resize', 1, KEYS.slice(2), FAILED)];
+  const results = [result('backup', 0, KEYS.slice(0, 2), []), result('backup', 1, KEYS.slice(2), []), result('resize', 0, KEYS.slice(0, 2), []), result('resize', 1, KEYS.slice(2), FAILED, true)];
   const report = buildReport(plan, results, { trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:05:00.000Z', catalogPromoted: true });
   const gallery = await collectGallery(server.s3, config, plan, report);
   reportPath = join(dir, 'report.html');
@@ -102,9 +104,9 @@ describe('report.html in headless Chromium', () => {
   it('shows the status, the totals, the charts, the gallery thumbnails and the failures', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await page.goto(pathToFileURL(reportPath).href);
-    expect(await page.locator('h1 .status').first().textContent()).toBe('Completed with failures');
+    expect(await page.locator('h1 .status').first().textContent()).toBe(`SUCCEEDED with ${FAILED.length} failed`);
     const resizeRow = page.locator('table tr', { has: page.locator('th', { hasText: /^resize$/ }) });
-    expect((await resizeRow.locator('td').allTextContents()).slice(0, 3)).toEqual(['3', '0', String(FAILED.length)]);
+    expect((await resizeRow.locator('td').allTextContents()).slice(0, 4)).toEqual(['3', '0', '1', String(FAILED.length)]);
     // Three charts (time per shard for each operation, rendition bytes) and the failure reasons: bars with width.
     const charts = page.locator('svg[role=img]');
     expect(await charts.count()).toBe(4);
@@ -121,9 +123,37 @@ describe('report.html in headless Chromium', () => {
       [true, 320],
     ]);
     expect(await page.locator('.tile .key', { hasText: 'photos/ünïcode <b>.jpg' }).count()).toBe(1);
-    expect(await page.locator('.tile.failed').first().textContent()).toContain('decode-failed: VipsJpeg: premature end of JPEG file');
+    expect(await page.locator('.tile.failed').first().textContent()).toContain('jpeg-truncated: the JPEG is truncated: the file ends before the image data does');
     expect((await page.locator('#failures ~ table td.key').allTextContents()).length).toBe(FAILED.length);
     expect(await page.locator('a[href="failures.csv"]').count()).toBe(1);
+    await page.close();
+  });
+
+  it('reads from the top: failures with their readable reason first, skips summarised by reason, the gallery collapsible below', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(reportPath).href);
+    const top = async (selector: string) => (await page.locator(selector).first().boundingBox())!.y;
+    const [failures, skipped, gallery, operations] = [await top('#failures'), await top('#skipped'), await top('#gallery'), await top('h2:text-is("Operations")')];
+    expect(failures).toBeLessThan(skipped);
+    expect(skipped).toBeLessThan(gallery);
+    expect(gallery).toBeLessThan(operations);
+    // The first failure is on the first screen, its readable reason shown and the raw message folded away.
+    expect(failures).toBeLessThan(900);
+    const first = page.locator('#failures ~ table tr', { has: page.locator('td.key') }).first();
+    expect(await first.locator('td').nth(1).textContent()).toBe('jpeg-truncated');
+    const raw = first.locator('details.raw pre');
+    expect(await raw.isVisible()).toBe(false);
+    await first.locator('details.raw summary').click();
+    expect(await raw.textContent()).toBe('VipsJpeg: premature end of JPEG file');
+    expect(await raw.isVisible()).toBe(true);
+    // Skips by reason with a count, the keys folded; not a table of every key at the bottom.
+    const skipRow = page.locator('#skipped ~ table tr', { has: page.locator('code', { hasText: 'too-large' }) });
+    expect((await skipRow.locator('td').allTextContents()).slice(0, 3)).toEqual(['resize', 'too-large', '1']);
+    expect(await page.locator('#skipped ~ table .key', { hasText: 'photos/huge.tif' }).isVisible()).toBe(false);
+    // The gallery folds away in one click.
+    expect(await page.locator('#gallery .gallery img').first().isVisible()).toBe(true);
+    await page.locator('#gallery > summary').click();
+    expect(await page.locator('#gallery .gallery img').first().isVisible()).toBe(false);
     await page.close();
   });
 

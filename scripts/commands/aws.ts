@@ -1,10 +1,17 @@
 /** `nightshift run` and `nightshift status`: the deployed workflow, through the Step Functions API. */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { DescribeExecutionCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { duration, utcMinute } from '../../core/format';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, DescribeStateMachineCommand, ListExecutionsCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { runSubject } from '../../core/email';
+import { runKeys } from '../../core/keys';
+import { outcomeOf, type Report, runCounts } from '../../core/report';
+import { historyLine, type RunLine, statusLines } from '../../core/run-status';
+import { createS3Client, getJsonIfExists } from '../../adapters/s3';
+import { STATE } from '../../infra/workflow';
+import { duration } from '../../core/format';
 import { stateMachineNameOf } from '../../infra/stack';
-import { interrupted, readRunRecord, runRecordIds } from '../../local/run-records';
+import { readRunRecord, runLineOf, runRecordIds } from '../../local/run-records';
 import { UsageError } from '../../core/validation';
 import { checkFlags } from '../lib/flags';
 import { projectConfig } from '../lib/project-config';
@@ -77,45 +84,134 @@ export async function runCommand(values: Record<string, unknown>, input: Record<
 }
 
 export async function statusCommand(values: Record<string, unknown>, which: string): Promise<number> {
-  if (values.local) return localStatus(resolve((values['data-dir'] as string | undefined) ?? '.nightshift'), which);
+  if (values.local) return printRuns(localRun(dataDirOf(values), which), values, statusLines);
   if (which !== 'latest' && !which.startsWith('arn:')) throw new UsageError(`expected an execution ARN or "latest" (or, with --local, a local run id), received "${which}"`);
   const sfn = client();
+  const s3 = createS3Client();
   try {
     let executionArn = which;
-    if (which === 'latest') {
-      const stateMachineArn = await findStateMachine(sfn, values);
+    const stateMachineArn = which === 'latest' ? await findStateMachine(sfn, values) : undefined;
+    if (stateMachineArn) {
       const { executions } = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 }));
       if (!executions?.length) throw new Error('the state machine has no executions yet: start one with nightshift run');
       executionArn = executions[0]!.executionArn!;
     }
     const e = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    process.stdout.write(`${e.name}  ${e.status}  started ${e.startDate?.toISOString()}${e.stopDate ? `, ${duration(e.stopDate.getTime() - e.startDate!.getTime())}` : ''}\n  ${consoleLink(executionArn)}\n`);
-    if (e.error) process.stdout.write(`  ${e.error}: ${e.cause ?? ''}\n`);
-    return 0;
+    const bucket = await workBucketOf(sfn, values, e.stateMachineArn!);
+    const line = await deployedRun(s3, bucket, { ...e, executionArn, error: e.error, cause: e.cause });
+    return printRuns(line, values, (r) => [...statusLines(r), `  ${consoleLink(executionArn)}`]);
   } catch (error) {
     throw explain(error);
   } finally {
     sfn.destroy();
+    s3.destroy();
   }
 }
 
+/** `nightshift history`: the last runs, newest first, one line each (or a JSON array). */
+export async function historyCommand(values: Record<string, unknown>): Promise<number> {
+  const limit = values.limit === undefined ? 10 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, received "${String(values.limit)}"`);
+  if (values.local) {
+    const dataDir = dataDirOf(values);
+    const ids = runRecordIds(dataDir).slice(-limit).reverse();
+    return printRuns(ids.map((id) => runLineOf(readRunRecord(dataDir, id)!)), values, (r) => [historyLine(r)]);
+  }
+  const sfn = client();
+  const s3 = createS3Client();
+  try {
+    const stateMachineArn = await findStateMachine(sfn, values);
+    const bucket = await workBucketOf(sfn, values, stateMachineArn);
+    // ListExecutions lists newest first (Step Functions API reference, ListExecutions).
+    const { executions = [] } = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: limit }));
+    // ExecutionListItem has no error or cause: a run that did not succeed is described for its reason.
+    const facts = (e: (typeof executions)[number]) => (e.status === 'SUCCEEDED' || e.status === 'RUNNING' ? e : sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn })));
+    const lines = await Promise.all(executions.map(async (e) => deployedRun(s3, bucket, { ...(await facts(e)), executionArn: e.executionArn! })));
+    return printRuns(lines, values, (r) => [historyLine(r)]);
+  } catch (error) {
+    throw explain(error);
+  } finally {
+    sfn.destroy();
+    s3.destroy();
+  }
+}
+
+const dataDirOf = (values: Record<string, unknown>) => resolve((values['data-dir'] as string | undefined) ?? '.nightshift');
+
+/** Prints runs as text, or with --json as one JSON value: an object for `status` (one run), an array for `history`. */
+function printRuns(runs: RunLine | RunLine[], values: Record<string, unknown>, text: (r: RunLine) => string[]): number {
+  const list = Array.isArray(runs) ? runs : [runs];
+  if (values.json) process.stdout.write(`${JSON.stringify(runs)}\n`);
+  else process.stdout.write(list.length ? `${list.flatMap(text).join('\n')}\n` : 'no runs yet\n');
+  return 0;
+}
+
 /** A local run from its record (local/run-records.ts): any outcome, interrupted ones included. */
-function localStatus(dataDir: string, which: string): number {
+function localRun(dataDir: string, which: string): RunLine {
   const ids = runRecordIds(dataDir);
   if (ids.length === 0) throw new Error(`no local run yet in ${dataDir}: run nightshift local (or npm start)`);
   const runId = which === 'latest' ? ids.at(-1)! : which;
   const record = readRunRecord(dataDir, runId);
   if (!record) throw new UsageError(`no local run ${JSON.stringify(which)} in ${dataDir}: give a run id such as ${ids.at(-1)} (the latest), or "latest"`);
-  const lost = interrupted(record);
-  const status = lost ? 'INTERRUPTED' : record.status;
-  const took = record.finishedAt ? `, ${duration(Date.parse(record.finishedAt) - Date.parse(record.startedAt))}` : '';
-  const lines = [`${record.runId}  ${status}${record.state && record.status !== 'SUCCEEDED' ? ` in ${record.state}` : ''}  started ${utcMinute(record.startedAt)}${took}`];
-  if (lost) lines.push(`  Its process (pid ${record.pid}) is gone: it was killed or crashed, and sent no email. The next run says so and redoes what it did not finish.`);
-  else if (record.status === 'RUNNING') lines.push(`  Running now (pid ${record.pid} on ${record.host}).`);
-  if (record.reason) lines.push(`  ${record.status === 'ABORTED' ? 'Stopped by' : 'Reason'}: ${record.reason}`);
-  if (record.subject) lines.push(`  Email: ${record.subject}`);
-  if (record.report) lines.push(`  Report: ${record.report}`);
-  if (record.email) lines.push(`  ${record.email}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
+  return runLineOf(record);
+}
+
+/**
+ * The work bucket of the deployed stack: --work-bucket, else the bucket its ReadPlan state reads
+ * the plan from, in the definition DescribeStateMachine answers (Step Functions API reference,
+ * DescribeStateMachine: `definition`, the Amazon States Language as a string).
+ */
+async function workBucketOf(sfn: SFNClient, values: Record<string, unknown>, stateMachineArn: string): Promise<string> {
+  if (typeof values['work-bucket'] === 'string') return values['work-bucket'];
+  const { definition } = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
+  const bucket = findStateBucket(JSON.parse(definition ?? '{}') as AslStates, STATE.readPlan);
+  if (!bucket) throw new UsageError(`cannot find the work bucket in the definition of ${stateMachineArn}: pass --work-bucket (the stack's WorkBucket output)`);
+  return bucket;
+}
+
+interface AslStates {
+  readonly States?: Record<string, { readonly Parameters?: { readonly Bucket?: unknown }; readonly Branches?: AslStates[]; readonly Iterator?: AslStates; readonly ItemProcessor?: AslStates }>;
+}
+
+function findStateBucket(asl: AslStates, name: string): string | undefined {
+  for (const [stateName, state] of Object.entries(asl.States ?? {})) {
+    if (stateName === name && typeof state.Parameters?.Bucket === 'string') return state.Parameters.Bucket;
+    for (const inner of [...(state.Branches ?? []), ...(state.Iterator ? [state.Iterator] : []), ...(state.ItemProcessor ? [state.ItemProcessor] : [])]) {
+      const found = findStateBucket(inner, name);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+interface ExecutionFacts {
+  readonly executionArn: string;
+  readonly name?: string;
+  readonly status?: string;
+  readonly startDate?: Date;
+  readonly stopDate?: Date;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** A deployed run: the execution, and the counts and duration of its report in the work bucket (runs/<name>/report.json). */
+async function deployedRun(s3: S3Client, bucket: string, e: ExecutionFacts): Promise<RunLine> {
+  const runId = e.name!;
+  const keys = runKeys(runId);
+  const report = (await getJsonIfExists<Report>(s3, bucket, keys.report))?.value;
+  const counts = report ? runCounts(report) : null;
+  const status = e.status ?? 'UNKNOWN';
+  return {
+    runId,
+    where: 'aws',
+    status,
+    outcome: report && counts && status === 'SUCCEEDED' ? outcomeOf(report, counts) : status,
+    startedAt: (report?.startedAt ? new Date(report.startedAt) : e.startDate!).toISOString(),
+    finishedAt: e.stopDate?.toISOString() ?? null,
+    durationMs: report?.durationMs ?? (e.stopDate && e.startDate ? e.stopDate.getTime() - e.startDate.getTime() : null),
+    counts,
+    subject: report && counts ? runSubject(report, counts) : null,
+    report: report ? `s3://${bucket}/${keys.reportHtml}` : null,
+    reason: e.error ? `${e.error}: ${e.cause ?? ''}` : null,
+  };
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ROOT } from './processes';
+import type { RunCounts } from '../../core/report';
 
 const TSX = require.resolve('tsx/cli');
 
@@ -11,7 +12,7 @@ export interface LocalJson {
   status: string;
   report: string | null;
   email: string | null;
-  counts: Record<string, number> | null;
+  counts: RunCounts | null;
   history: string[];
 }
 
