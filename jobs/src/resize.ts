@@ -10,11 +10,11 @@
  * HEAD returns). On dense work (a first or full run: see isDenseWork) each preset × format's key
  * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
-import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
+import { compareKeys, renditionKey, stripExtension } from '../../core/keys';
 import { renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
@@ -24,14 +24,12 @@ import { type ShardTally } from '../../core/results';
 import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
+import { putRendition, RECIPE_META, SOURCE_ETAG_META } from '../../adapters/image/renditions';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
 import { backfillRecord, renditionFromHead } from './backfill';
 
-/** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
-export const SOURCE_ETAG_META = 'source-etag';
-/** User-metadata name of the recipe a rendition was made with (`x-amz-meta-recipe`). */
-export const RECIPE_META = 'recipe';
+export { RECIPE_META, SOURCE_ETAG_META } from '../../adapters/image/renditions';
 
 /** The file extension of each format's renditions, to recognise them in a listing. */
 const RENDITION_EXTENSIONS = new Set(OUTPUT_FORMATS.map((f) => renditionKey('p', 'x', f).slice('p/x.'.length)));
@@ -287,23 +285,13 @@ async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: 
   }
 }
 
-/** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
+/** Each rendition with the source ETag and recipe it was made from, which a later run compares (adapters/image/renditions.ts). */
 async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      const key = renditionKey(r.preset, item.key, r.format);
-      const put = await s.ctx.s3.send(
-        new PutObjectCommand({
-          Bucket: s.config.buckets.renditions,
-          Key: key,
-          Body: r.data,
-          ContentType: FORMAT_CONTENT_TYPE[r.format],
-          CacheControl: s.config.resize.cacheControl,
-          Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(s, presetsUsed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
-        }),
-      );
+      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!);
       tally.output(`${r.preset}/${r.format}`, r.data.length);
-      notes?.written.push({ preset: r.preset, format: r.format, key, width: r.width, height: r.height, bytes: r.data.length, etag: put.ETag! });
+      notes?.written.push(written);
     }),
   );
 }
