@@ -1,12 +1,29 @@
 /**
- * The upload lane's handler (issue 29): SQS messages carrying S3 event notifications, answered
- * with a partial batch response. Skeleton: the contract the stack (infra) builds against; the
- * handler itself lands with the upload lane.
+ * The upload lane's handler (issue 29): SQS messages carrying S3 event notifications (core/s3-event.ts),
+ * answered with a partial batch response. Events arrive late, twice and out of order (S3 user
+ * guide, "Amazon S3 Event Notifications"; SQS developer guide, "Amazon SQS standard queues": at-least-once
+ * delivery), so each acts on the object's current state, never the event's: an ObjectCreated whose
+ * ETag is no longer current does nothing (the newer version's event follows), an ObjectRemoved of
+ * an object that exists again does nothing.
+ *
+ * What the lane leaves to the night gets a `skipped` record with reason LEFT_FOR_NIGHT and the measured
+ * size; the night renders it as any new image (its catalogue sees no current renditions).
  */
+import { GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { filterRecord, type CatalogRecord } from '../core/catalog';
+import type { PipelineConfig } from '../core/config';
+import { parseS3EventMessage, type ObjectEvent } from '../core/s3-event';
+import { isTombstone, renderedRecord, skippedRecord, sourceDetails, type ImageRecord, type RecordContext, type Tombstone } from '../core/records/record';
+import { recordTime } from '../core/records/table';
+import type { PutRecordsResult } from '../adapters/dynamodb';
+import { errorText, isNotFound, isPreconditionFailed } from '../adapters/s3';
+import { inspect, render, RenderError, sourceDetailsOf, type RenderOptions } from '../adapters/image/render';
+import { putRendition } from '../adapters/image/renditions';
+import type { Logger } from '../adapters/log';
 
 /** The SQS event a Lambda event source delivers (only the fields used). */
 export interface SqsEvent {
-  readonly Records: readonly { readonly messageId: string; readonly body: string }[];
+  readonly Records: readonly { readonly messageId: string; readonly body: string; readonly attributes?: { readonly ApproximateReceiveCount?: string } }[];
 }
 
 /** Lambda's partial batch response (ReportBatchItemFailures): the messages to retry. */
@@ -15,3 +32,153 @@ export interface SqsBatchResponse {
 }
 
 export type UploadHandler = (event: SqsEvent) => Promise<SqsBatchResponse>;
+
+/** The record reason of an image the lane leaves to the nightly run. */
+export const LEFT_FOR_NIGHT = 'left-for-night';
+/** Records the lane writes carry this runId: the night and the API tell them from a run's. */
+export const UPLOAD_RUN_ID = 'upload-lane';
+/**
+ * Receives of a message after which the lane stops retrying it and leaves the image to the night
+ * (its record says so). Below the queue's maxReceiveCount (infra/upload-lane.ts), so a message
+ * reaches the DLQ only when even that record could not be written.
+ */
+export const UPLOAD_LAST_ATTEMPT = 3;
+
+/** Stored records: images and the lane's tombstones (which carry the removed version's Last-Modified). */
+export type LaneRecord = ImageRecord | (Tombstone & { readonly lastModified: string });
+
+/** The records the lane reads and writes (adapters/dynamodb.ts ImageRecordStore). */
+export interface LaneRecordStore {
+  getRecord(key: string): Promise<LaneRecord | undefined>;
+  putRecords(records: readonly LaneRecord[]): Promise<PutRecordsResult>;
+}
+
+export interface UploadLaneDeps {
+  readonly s3: S3Client;
+  readonly records: LaneRecordStore;
+  readonly config: PipelineConfig;
+  readonly deliveryBaseUrl?: string;
+  readonly log: Logger;
+  /** Test seam: called after the renditions are written, before the original is checked again. */
+  readonly afterWrite?: (key: string) => Promise<void>;
+}
+
+/** Re-renders after finding the original replaced meanwhile, at most this often per message. */
+const MAX_PASSES = 3;
+
+export function uploadHandler(deps: UploadLaneDeps): UploadHandler {
+  return async (event) => {
+    const failures: { itemIdentifier: string }[] = [];
+    for (const message of event.Records) {
+      const receives = Number(message.attributes?.ApproximateReceiveCount ?? '1');
+      try {
+        for (const e of parseS3EventMessage(message.body)) await handleEvent(deps, e, receives);
+      } catch (error) {
+        deps.log.warn('upload event failed', { messageId: message.messageId, receives, error: errorText(error) });
+        failures.push({ itemIdentifier: message.messageId });
+      }
+    }
+    return { batchItemFailures: failures };
+  };
+}
+
+async function handleEvent(deps: UploadLaneDeps, e: ObjectEvent, receives: number): Promise<void> {
+  if (e.bucket !== deps.config.buckets.corpus) return;
+  if (e.kind === 'removed') return removed(deps, e.key);
+  let head = await headOf(deps, e.key);
+  if (!head || head.ETag !== e.etag) return; // gone or replaced since: the later event acts
+  for (let pass = 1; head; pass++) {
+    if (pass > MAX_PASSES) throw new Error(`${e.key} was replaced during each of ${MAX_PASSES} renders`);
+    const current = await created(deps, e.key, head, receives);
+    head = current ? undefined : await headOf(deps, e.key);
+  }
+}
+
+/** The object's HEAD, or undefined when it is gone. */
+async function headOf(deps: UploadLaneDeps, key: string): Promise<HeadObjectCommandOutput | undefined> {
+  try {
+    return await deps.s3.send(new HeadObjectCommand({ Bucket: deps.config.buckets.corpus, Key: key }));
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+const catalogRecordOf = (key: string, head: HeadObjectCommandOutput): CatalogRecord => ({
+  key,
+  size: head.ContentLength ?? 0,
+  etag: head.ETag!,
+  lastModified: recordTime(new Date(Math.floor(head.LastModified!.getTime() / 1000) * 1000).toISOString()),
+  storageClass: head.StorageClass ?? 'STANDARD',
+});
+
+const context = (deps: UploadLaneDeps): RecordContext => ({ runId: UPLOAD_RUN_ID, updatedAt: new Date().toISOString(), ...(deps.deliveryBaseUrl ? { deliveryBaseUrl: deps.deliveryBaseUrl } : {}) });
+
+/**
+ * One version of an original: selected as the night selects (filter, excludePrefixes), rendered or
+ * left for the night, its record written. False when the original was replaced meanwhile: the
+ * renditions just written may have overwritten the newer version's, so the caller renders again.
+ */
+async function created(deps: UploadLaneDeps, key: string, head: HeadObjectCommandOutput, receives: number): Promise<boolean> {
+  const item = catalogRecordOf(key, head);
+  if (filterRecord(item, deps.config.filter)) return true;
+  const { onUpload } = deps.config;
+  if (item.size > onUpload.maxBytes) return leave(deps, item, `${item.size} bytes, above onUpload.maxBytes (${onUpload.maxBytes})`);
+  if (receives >= UPLOAD_LAST_ATTEMPT) return leave(deps, item, `receive ${receives} of its event (onUpload gives up at ${UPLOAD_LAST_ATTEMPT}); ${item.size} bytes`);
+  let body: Buffer;
+  try {
+    const got = await deps.s3.send(new GetObjectCommand({ Bucket: deps.config.buckets.corpus, Key: key, IfMatch: item.etag }));
+    body = Buffer.from(await got.Body!.transformToByteArray());
+  } catch (error) {
+    if (isPreconditionFailed(error) || isNotFound(error)) return false;
+    throw error;
+  }
+  return renderAndRecord(deps, item, body);
+}
+
+async function renderAndRecord(deps: UploadLaneDeps, item: CatalogRecord, body: Buffer): Promise<boolean> {
+  const { config } = deps;
+  const options: RenderOptions = { maxPixels: Math.min(config.onUpload.maxPixels, config.filter.maxPixels), failOn: config.resize.failOn, webpEffort: config.resize.webpEffort, avifEffort: config.resize.avifEffort };
+  let facts;
+  try {
+    facts = await inspect(body, { maxPixels: Number.MAX_SAFE_INTEGER });
+  } catch (error) {
+    if (error instanceof RenderError) return leave(deps, item, `${error.message}; ${item.size} bytes`);
+    throw error;
+  }
+  const pixels = facts.width * facts.height * facts.pages;
+  if (pixels > options.maxPixels) return leave(deps, item, `${facts.width}×${facts.height} (${pixels} pixels), above onUpload.maxPixels (${options.maxPixels})`, sourceDetailsOf(facts));
+  const rendered = await render(body, config.presets, options, facts).catch((error: unknown) => {
+    if (error instanceof RenderError) return error;
+    throw error;
+  });
+  if (rendered instanceof RenderError) return leave(deps, item, `${rendered.message}; ${item.size} bytes`, sourceDetailsOf(facts));
+  const written = await Promise.all(rendered.renditions.map((r) => putRendition(deps.s3, config, item, r, config.presets.find((p) => p.name === r.preset)!)));
+  await deps.afterWrite?.(item.key);
+  if ((await headOf(deps, item.key))?.ETag !== item.etag) return false;
+  const record = renderedRecord(item, sourceDetailsOf(facts), rendered.placeholder, written.sort((a, b) => (a.key < b.key ? -1 : 1)), context(deps));
+  await deps.records.putRecords([record]);
+  deps.log.info('rendered on upload', { key: item.key, renditions: written.length });
+  return true;
+}
+
+/** The image's record says the night renders it, and why (its measured size). */
+async function leave(deps: UploadLaneDeps, item: CatalogRecord, message: string, source?: ReturnType<typeof sourceDetails>): Promise<true> {
+  await deps.records.putRecords([skippedRecord(item, { code: LEFT_FOR_NIGHT, message }, context(deps), source)]);
+  deps.log.info('left for the night', { key: item.key, message });
+  return true;
+}
+
+/**
+ * An original removed: if it is really gone, its record becomes a tombstone (the API answers 404
+ * at once); its renditions wait for the night's prune. The tombstone carries the removed version's
+ * ETag and Last-Modified, so a newer original's record supersedes it whichever is written last.
+ */
+async function removed(deps: UploadLaneDeps, key: string): Promise<void> {
+  if (await headOf(deps, key)) return;
+  const previous = await deps.records.getRecord(key);
+  if (!previous || isTombstone(previous)) return;
+  const tombstone = { key, status: 'removed', etag: previous.etag, lastModified: previous.lastModified, runId: UPLOAD_RUN_ID, updatedAt: new Date().toISOString() } as const;
+  await deps.records.putRecords([tombstone]);
+  deps.log.info('tombstoned on removal', { key });
+}
