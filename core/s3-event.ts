@@ -50,8 +50,8 @@ export interface ObjectEvent {
   readonly eventTime: string;
 }
 
-/** Keys in events are URL-encoded as in an HTML form (a space is `+`). */
-export const encodeEventKey = (key: string): string => encodeURIComponent(key).replace(/%20/g, '+');
+/** Keys in events are URL-encoded as in an HTML form (a space is `+`), the `/` between folders kept. */
+export const encodeEventKey = (key: string): string => encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 export const decodeEventKey = (key: string): string => decodeURIComponent(key.replace(/\+/g, ' '));
 
 /** The object events of one message body; [] for the test event; throws on anything else. */

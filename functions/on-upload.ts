@@ -51,6 +51,7 @@ export type LaneRecord = ImageRecord | (Tombstone & { readonly lastModified: str
 export interface LaneRecordStore {
   getRecord(key: string): Promise<LaneRecord | undefined>;
   putRecords(records: readonly LaneRecord[]): Promise<PutRecordsResult>;
+  replaceRecord(record: LaneRecord, etag: string): Promise<boolean>;
 }
 
 export interface UploadLaneDeps {
@@ -157,14 +158,28 @@ async function renderAndRecord(deps: UploadLaneDeps, item: CatalogRecord, body: 
   await deps.afterWrite?.(item.key);
   if ((await headOf(deps, item.key))?.ETag !== item.etag) return false;
   const record = renderedRecord(item, sourceDetailsOf(facts), rendered.placeholder, written.sort((a, b) => (a.key < b.key ? -1 : 1)), context(deps));
-  await deps.records.putRecords([record]);
+  await writeRecord(deps, record);
   deps.log.info('rendered on upload', { key: item.key, renditions: written.length });
   return true;
 }
 
+/**
+ * The record, unless the table holds a newer version's (adapters/dynamodb.ts). A record of the
+ * same second with another ETag stays there (which came first is unknowable from S3's times),
+ * but the lane knows: when HEAD says this version is the current object, it replaces exactly
+ * that record; if that one changed meanwhile, the message fails and its retry looks again.
+ */
+async function writeRecord(deps: UploadLaneDeps, record: ImageRecord): Promise<void> {
+  if ((await deps.records.putRecords([record])).written.length > 0) return;
+  const stored = await deps.records.getRecord(record.key);
+  if (!stored || stored.lastModified !== record.lastModified || stored.etag === record.etag) return;
+  if ((await headOf(deps, record.key))?.ETag !== record.etag) return;
+  if (!(await deps.records.replaceRecord(record, stored.etag))) throw new Error(`the record of ${record.key} changed while the lane wrote it`);
+}
+
 /** The image's record says the night renders it, and why (its measured size). */
 async function leave(deps: UploadLaneDeps, item: CatalogRecord, message: string, source?: ReturnType<typeof sourceDetails>): Promise<true> {
-  await deps.records.putRecords([skippedRecord(item, { code: LEFT_FOR_NIGHT, message }, context(deps), source)]);
+  await writeRecord(deps, skippedRecord(item, { code: LEFT_FOR_NIGHT, message }, context(deps), source));
   deps.log.info('left for the night', { key: item.key, message });
   return true;
 }
