@@ -16,7 +16,8 @@ import { parseS3EventMessage, type ObjectEvent } from '../core/s3-event';
 import { isTombstone, renderedRecord, skippedRecord, sourceDetails, type ImageRecord, type RecordContext, type Tombstone } from '../core/records/record';
 import { recordTime } from '../core/records/table';
 import type { PutRecordsResult } from '../adapters/dynamodb';
-import { errorText, isNotFound, isPreconditionFailed } from '../adapters/s3';
+import { errorText, isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
+import { laneMarkerKey, type LaneRemoval } from '../core/upload-lane';
 import { inspect, render, RenderError, sourceDetailsOf, type RenderOptions } from '../adapters/image/render';
 import { putRendition } from '../adapters/image/renditions';
 import type { Logger } from '../adapters/log';
@@ -186,13 +187,17 @@ async function leave(deps: UploadLaneDeps, item: CatalogRecord, message: string,
 
 /**
  * An original removed: if it is really gone, its record becomes a tombstone (the API answers 404
- * at once); its renditions wait for the night's prune. The tombstone carries the removed version's
+ * at once); its renditions wait for the night's prune, which a marker in the work bucket tells of
+ * (core/upload-lane.ts). The tombstone carries the removed version's
  * ETag and Last-Modified, so a newer original's record supersedes it whichever is written last.
  */
 async function removed(deps: UploadLaneDeps, key: string): Promise<void> {
   if (await headOf(deps, key)) return;
   const previous = await deps.records.getRecord(key);
   if (!previous || isTombstone(previous)) return;
+  // The marker first: a tombstone without one would leave its renditions to no prune (a retry finds the tombstone and stops).
+  const removal: LaneRemoval = { key, etag: previous.etag, lastModified: previous.lastModified };
+  await putJson(deps.s3, deps.config.buckets.work, laneMarkerKey(key), removal);
   const tombstone = { key, status: 'removed', etag: previous.etag, lastModified: previous.lastModified, runId: UPLOAD_RUN_ID, updatedAt: new Date().toISOString() } as const;
   await deps.records.putRecords([tombstone]);
   deps.log.info('tombstoned on removal', { key });

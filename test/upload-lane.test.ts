@@ -15,8 +15,10 @@ import { createS3Client } from '../adapters/s3';
 import { createLogger } from '../adapters/log';
 import { LEFT_FOR_NIGHT, uploadHandler, type LaneRecord } from '../functions/on-upload';
 import { LOCAL_BUCKETS } from '../local/runner';
+import { LANE_REMOVED_PREFIX } from '../core/upload-lane';
 import { photoJpeg, tinyPdf } from '../local/sample/images';
 import { ROOT } from './support/processes';
+import { runCli } from './support/cli';
 
 const buckets = LOCAL_BUCKETS;
 /** The configuration, as a --config file holds it (cdk.json's context.nightshift). */
@@ -214,5 +216,52 @@ describe('the lane', () => {
     expect(await store.getRecord('private/x.jpg')).toBeUndefined();
     expect(await store.getRecord('lane/notes.txt')).toBeUndefined();
     expect(await renditionsOf('private/x.')).toEqual([]);
+  });
+});
+
+interface NightReport {
+  operations: { resize?: { processed: number; skippedByCode: Record<string, number>; bytesWritten: number } };
+  renditions: Record<string, { count: number }>;
+  prune: { originals: number; pruned: { key: string; renditions: string[] }[]; held: number };
+}
+
+/** A night on the embedded runtime, beside the serve (it uses the serve's servers). */
+async function night(): Promise<{ report: NightReport; email: string }> {
+  const run = await runCli(['local', '--json', '--config', 'config.json', '--data-dir', join(dir, '.nightshift')], { cwd: dir });
+  expect({ code: run.code, status: run.json?.status }).toEqual({ code: 0, status: 'SUCCEEDED' });
+  return { report: JSON.parse(readFileSync(run.json.report!.replace(/\.html$/, '.json'), 'utf8')) as NightReport, email: readFileSync(run.json.email!, 'utf8') };
+}
+
+describe('the night after the lane', () => {
+  test('renders and writes nothing for images done on upload, renders those left for the night, prunes the renditions of tombstoned images (also never catalogued ones) and drops their tombstones', async () => {
+    await put('night/done.jpg', await photoJpeg(300, 200, 20));
+    await put('night/huge.jpg', await photoJpeg(800, 600, 21));
+    await put('night/brief.jpg', await photoJpeg(200, 200, 22)); // uploaded and deleted the same day: no catalogue lists it
+    await settled();
+    await remove('night/brief.jpg');
+    await settled();
+    const done = await store.getRecord('night/done.jpg');
+    const doneHeads = await Promise.all((await renditionsOf('night/done.')).map((k) => s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: k }))));
+    expect(await store.getRecord('night/huge.jpg')).toMatchObject({ status: 'skipped', reason: { code: LEFT_FOR_NIGHT } });
+    expect(await store.getRecord('night/brief.jpg')).toMatchObject({ status: 'removed' });
+    expect(await renditionsOf('night/brief.')).toHaveLength(3);
+    const markers = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: buckets.work, Prefix: LANE_REMOVED_PREFIX }))).Contents ?? []).map((o) => o.Key);
+    expect(await markers()).toContain(`${LANE_REMOVED_PREFIX}night/brief.jpg`);
+
+    const { report } = await night();
+    // Done on upload: the same record (the lane's), the same rendition objects.
+    expect(await store.getRecord('night/done.jpg')).toEqual(done);
+    const after = await Promise.all((await renditionsOf('night/done.')).map((k) => s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: k }))));
+    expect(after.map((h) => h.ETag)).toEqual(doneHeads.map((h) => h.ETag));
+    expect(after.map((h) => h.LastModified)).toEqual(doneHeads.map((h) => h.LastModified));
+    // Left for the night: rendered now.
+    expect(await store.getRecord('night/huge.jpg')).toMatchObject({ status: 'rendered', width: 800, height: 600 });
+    expect(await renditionsOf('night/huge.')).toHaveLength(3);
+    // Tombstoned: renditions pruned, tombstone gone (the API still answers 404).
+    expect(await renditionsOf('night/brief.')).toEqual([]);
+    expect(report.prune.pruned.map((p) => p.key)).toContain('night/brief.jpg');
+    expect(await store.getRecord('night/brief.jpg')).toBeUndefined();
+    expect((await api('night/brief.jpg')).statusCode).toBe(404);
+    expect(await markers()).not.toContain(`${LANE_REMOVED_PREFIX}night/brief.jpg`);
   });
 });

@@ -117,9 +117,17 @@ export class ShardRecords {
     this.changes[line.change]++;
   }
 
-  /** A deleted original's record goes (if still of that version), with a `removed` line. */
+  /**
+   * A deleted original's record goes (if still of that version), with a `removed` line; the upload
+   * lane's tombstone of that version too, without one (the lane answered 404 for it already).
+   */
   async remove(item: WorkItem): Promise<void> {
-    const previous = live((await getRecords<StoredRecord>(this.client, this.table, [item.key])).get(item.key));
+    const stored = (await getRecords<StoredRecord>(this.client, this.table, [item.key])).get(item.key);
+    if (stored && isTombstone(stored)) {
+      if (stored.etag === item.etag) await this.store.deleteRecord(item.key, item.etag);
+      return;
+    }
+    const previous = live(stored);
     if (!previous || previous.etag !== item.etag) return;
     if (!(await this.store.deleteRecord(item.key, item.etag))) return;
     const line = decideChange(previous, REMOVED);

@@ -21,7 +21,8 @@ import { type Failure, failure } from '../../core/failures';
 import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, skippedRecord, type WrittenRendition } from '../../core/records/record';
 import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
-import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { errorText, getJsonIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { laneMarkerKey, type LaneRemoval } from '../../core/upload-lane';
 import type { JobContext } from './context';
 import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
 import { putRendition, RECIPE_META, SOURCE_ETAG_META } from '../../adapters/image/renditions';
@@ -333,6 +334,16 @@ async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[
   );
 }
 
+/** The upload lane's removal marker of this version of the original, if there is one. */
+async function dropLaneMarker(s: ResizeShard, item: WorkItem): Promise<void> {
+  const marker = await getJsonIfExists<LaneRemoval>(s.ctx.s3, s.config.buckets.work, laneMarkerKey(item.key));
+  if (marker?.value.etag !== item.etag) return;
+  await s.ctx.s3.send(new DeleteObjectCommand({ Bucket: s.config.buckets.work, Key: laneMarkerKey(item.key), IfMatch: marker.etag })).catch((error: unknown) => {
+    // Rewritten meanwhile (another removal) or gone: not this prune's.
+    if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
+  });
+}
+
 /**
  * A deleted original's renditions: for each preset it was rendered with, the listing of
  * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
@@ -377,8 +388,10 @@ async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise
       }
     }
     // The record goes in the same step (if it still describes this version), so that an
-    // application never finds a record whose renditions are gone.
+    // application never finds a record whose renditions are gone; then the upload lane's marker
+    // of this removal, if any (core/upload-lane.ts), its prune done.
     await s.records?.remove(item);
+    if (!plan.dryRun) await dropLaneMarker(s, item);
   } catch (error) {
     return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
   }
