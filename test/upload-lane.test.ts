@@ -265,3 +265,29 @@ describe('the night after the lane', () => {
     expect(await markers()).not.toContain(`${LANE_REMOVED_PREFIX}night/brief.jpg`);
   });
 });
+
+describe('an upload while the night renders the same key', () => {
+  // Newest wins whichever finishes last: the lane checks the original after writing and renders
+  // again if it was replaced; the night's rendition PUTs are conditional on what its HEAD saw (S3
+  // user guide, "How to prevent object overwrites with conditional writes"), and the record keeps
+  // the newer Last-Modified (adapters/dynamodb.ts).
+  test('several keys replaced at several moments of the night (and after it): renditions and record of the newest original', async () => {
+    const keys = [0, 1, 2, 3, 4, 5].map((i) => `race/k${i}.jpg`);
+    for (const [i, key] of keys.entries()) await put(key, await photoJpeg(1600, 1200, 30 + i)); // above maxPixels: the night renders them
+    await settled();
+    const nightDone = night();
+    const newer = await Promise.all(keys.slice(0, 5).map((k) => photoJpeg(300, 200, 40 + keys.indexOf(k))));
+    const moments = [0, 250, 700, 1500, 3000];
+    await Promise.all(moments.map(async (ms, i) => (await new Promise((r) => setTimeout(r, ms)), put(keys[i]!, newer[i]!))));
+    await nightDone;
+    await put(keys[5]!, await photoJpeg(300, 200, 50)); // the last moment: after the night
+    await settled();
+    for (const key of keys) {
+      const current = (await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: key }))).ETag!;
+      expect({ key, record: await store.getRecord(key) }).toMatchObject({ key, record: { status: 'rendered', etag: current, width: 300 } });
+      const renditions = await renditionsOf(key.replace(/\.jpg$/, '.'));
+      expect(renditions).toHaveLength(3);
+      for (const r of renditions) expect({ r, source: await sourceEtagOf(r) }).toEqual({ r, source: current.replaceAll('"', '') });
+    }
+  });
+});

@@ -15,8 +15,11 @@ export const SOURCE_ETAG_META = 'source-etag';
 /** User-metadata name of the recipe a rendition was made with (`x-amz-meta-recipe`). */
 export const RECIPE_META = 'recipe';
 
+/** A conditional write (S3 API reference, PutObject If-Match / If-None-Match): 412 PreconditionFailed when it does not hold. */
+export type RenditionCondition = { readonly ifMatch: string } | { readonly ifNoneMatch: '*' };
+
 /** Writes one rendition of `source` (its ETag as S3 gives it) with its Content-Type, Cache-Control and metadata. */
-export async function putRendition(s3: S3Client, config: Pick<PipelineConfig, 'buckets' | 'resize'>, source: { key: string; etag: string }, r: Rendition, preset: Preset): Promise<WrittenRendition> {
+export async function putRendition(s3: S3Client, config: Pick<PipelineConfig, 'buckets' | 'resize'>, source: { key: string; etag: string }, r: Rendition, preset: Preset, condition?: RenditionCondition): Promise<WrittenRendition> {
   const key = renditionKey(r.preset, source.key, r.format);
   const put = await s3.send(
     new PutObjectCommand({
@@ -25,6 +28,8 @@ export async function putRendition(s3: S3Client, config: Pick<PipelineConfig, 'b
       Body: r.data,
       ContentType: FORMAT_CONTENT_TYPE[r.format],
       CacheControl: config.resize.cacheControl,
+      ...(condition && 'ifMatch' in condition ? { IfMatch: condition.ifMatch } : {}),
+      ...(condition && 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : {}),
       Metadata: { [SOURCE_ETAG_META]: source.etag.replaceAll('"', ''), [RECIPE_META]: renditionRecipe(preset, r.format, config.resize), width: String(r.width), height: String(r.height) },
     }),
   );

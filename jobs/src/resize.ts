@@ -25,7 +25,7 @@ import { errorText, getJsonIfExists, isConditionalConflict, isNotFound, isPrecon
 import { laneMarkerKey, type LaneRemoval } from '../../core/upload-lane';
 import type { JobContext } from './context';
 import { inspect, render, RenderError, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
-import { putRendition, RECIPE_META, SOURCE_ETAG_META } from '../../adapters/image/renditions';
+import { putRendition, RECIPE_META, type RenditionCondition, SOURCE_ETAG_META } from '../../adapters/image/renditions';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
 import { backfillRecord, renditionFromHead } from './backfill';
@@ -180,8 +180,9 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     if (!rendered) return;
     if (notes) notes.placeholder = rendered.placeholder;
     try {
-      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
+      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, due.seen, notes);
     } catch (error) {
+      if (s.config.onUpload.enabled && (isPreconditionFailed(error) || isConditionalConflict(error))) return tally.fail(failure(item.key, 'source-changed', 'a newer original was rendered on upload while this one rendered: its renditions stay'));
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
   } finally {
@@ -195,15 +196,16 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
  * The presets to render and the rendition keys to write, or undefined when the item's outcome is
  * already on the tally (skipped, up to date, a dry run's plan, or the check failed).
  */
-async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
+async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string>; seen: Seen } | undefined> {
   if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
   const due = s.presets.filter((p) => item.presets.includes(p.name));
   if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
+  const seen: Seen = new Map();
   // A record lists every rendition: the current ones of presets not due are asked too.
   const wanted = wantedOf(notes ? s.presets : due, item);
   let stale;
   try {
-    const outputs = await staleOutputs(s, item, wanted);
+    const outputs = await staleOutputs(s, item, wanted, seen);
     stale = outputs.stale.filter((w) => due.includes(w.preset));
     if (notes) notes.current = outputs.current;
   } catch (error) {
@@ -211,7 +213,7 @@ async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, 
   }
   if (stale.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
   if (s.plan.dryRun) return void tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
-  return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)) };
+  return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)), seen };
 }
 
 /** The original, pinned to its catalogued ETag; undefined when its outcome is already on the tally (changed, gone, archived, wrong type). */
@@ -286,11 +288,28 @@ async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: 
   }
 }
 
+/**
+ * The rendition as this job saw it (its ETag, or null: absent), kept by HEAD or the listing; not
+ * asked (a forced run): undefined.
+ */
+type Seen = Map<string, string | null>;
+
+/**
+ * With the upload lane on, the lane may write a newer original's rendition between this job's
+ * HEAD and its PUT: the PUT is conditional on what the HEAD saw (S3 user guide, "How to prevent
+ * object overwrites with conditional writes"), so the night never overwrites it; the lane's own
+ * writes are last by construction (functions/on-upload.ts checks the original after writing).
+ */
+function laneCondition(s: ResizeShard, seen: string | null | undefined): RenditionCondition | undefined {
+  if (!s.config.onUpload.enabled || seen === undefined) return undefined;
+  return seen === null ? { ifNoneMatch: '*' } : { ifMatch: seen };
+}
+
 /** Each rendition with the source ETag and recipe it was made from, which a later run compares (adapters/image/renditions.ts). */
-async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, notes?: ItemNotes): Promise<void> {
+async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, seen: Seen, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!);
+      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!, laneCondition(s, seen.get(renditionKey(r.preset, item.key, r.format))));
       tally.output(`${r.preset}/${r.format}`, r.data.length);
       notes?.written.push(written);
     }),
@@ -309,25 +328,26 @@ function listingOf(s: ResizeShard, preset: string, format: string): ListingCurso
  * The wanted renditions that are missing, or were made from another version of the source or with
  * another recipe (stale), and the rest as their HEAD describes them (current).
  */
-async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: Wanted[]): Promise<{ stale: Wanted[]; current: WrittenRendition[] }> {
+async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: Wanted[], seen?: Seen): Promise<{ stale: Wanted[]; current: WrittenRendition[] }> {
   if (s.plan.force) return { stale: wanted, current: [] };
-  const found = await currentRenditions(s, item, wanted, true);
+  const found = await currentRenditions(s, item, wanted, true, seen);
   return { stale: wanted.filter((_, i) => !found[i]), current: found.filter((r): r is WrittenRendition => r !== undefined) };
 }
 
 /** Each wanted rendition if it carries this source ETag, its recipe and its size (HEAD); on dense work, only those the listing shows are asked. */
-async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[], listed = false): Promise<(WrittenRendition | undefined)[]> {
+async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[], listed = false, seen?: Seen): Promise<(WrittenRendition | undefined)[]> {
   const etag = item.etag.replaceAll('"', '');
   return Promise.all(
     wanted.map(async (w) => {
       // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
-      if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return undefined;
+      if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return void seen?.set(w.key, null);
       try {
         const head = await s.ctx.s3.send(new HeadObjectCommand({ Bucket: s.config.buckets.renditions, Key: w.key }));
+        seen?.set(w.key, head.ETag ?? null);
         const current = head.Metadata?.[SOURCE_ETAG_META] === etag && head.Metadata?.[RECIPE_META] === recipe(s, w.preset, w.format);
         return current ? renditionFromHead(w, head) : undefined;
       } catch (error) {
-        if (isNotFound(error)) return undefined;
+        if (isNotFound(error)) return void seen?.set(w.key, null);
         throw error;
       }
     }),
