@@ -10,6 +10,7 @@ import type { Plan } from './plan';
 import { catalogueOutcome, type DryRunPlan, type Report, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
+import { uploadLaneWords } from './upload-lane';
 import type { RunCost } from './cost';
 
 export const SNS_MESSAGE_MAX_BYTES = 262_144;
@@ -158,6 +159,7 @@ export function recordsLines(records: Report['records'], links: EmailLinks = {})
   if (!records) return [];
   return [
     field('Records', `${changeWords(records.changes)}; change feed ${links.changes ?? records.feed}`),
+    ...(uploadLaneWords(records.uploadLane) ? [field('On upload', uploadLaneWords(records.uploadLane)!)] : []),
     ...(records.invalidation ? [field('CDN', invalidationWords(records.invalidation))] : []),
   ];
 }

@@ -11,6 +11,7 @@
  * removals since the last prune, not by the corpus). The marker goes when its prune is done.
  */
 import { catalogLineFromText, compareLineKeys, type CatalogLine } from './catalog-line';
+import { count, n } from './format';
 import type { LineDiffEntry } from './line-diff';
 import type { StateRecord } from './state';
 
@@ -59,4 +60,49 @@ export function* withLaneRemovals(entries: Iterable<LineDiffEntry>, removals: re
     yield entry;
   }
   for (; i < lines.length; i++) yield { kind: 'deleted', previous: lines[i]!.line };
+}
+
+/** The record reason of an image the lane leaves to the nightly run. */
+export const LEFT_FOR_NIGHT = 'left-for-night';
+/** Records the lane writes carry this runId: the night tells them from a run's. */
+export const UPLOAD_RUN_ID = 'upload-lane';
+
+/** Why the lane left an image to the night; each message begins with its kind's words, which the night reads back. */
+export const LEFT_KINDS = {
+  'max-bytes': 'above onUpload.maxBytes',
+  'max-pixels': 'above onUpload.maxPixels',
+  retries: 'retried to its last receive',
+  undecodable: 'not decodable by the function',
+} as const;
+export type LeftKind = keyof typeof LEFT_KINDS;
+
+/** A left-for-night record's message: the kind's words, then what was measured. */
+export const leftMessage = (kind: LeftKind, measured: string): string => `${LEFT_KINDS[kind]}: ${measured}`;
+
+export function leftKindOf(message: string): LeftKind {
+  const kind = (Object.keys(LEFT_KINDS) as LeftKind[]).find((k) => message.startsWith(`${LEFT_KINDS[k]}:`));
+  return kind ?? 'undecodable';
+}
+
+/** Images of the night's work that the lane handled since the last run: rendered on upload, or left for the night by kind. */
+export interface UploadLaneCounts {
+  rendered: number;
+  left: Partial<Record<LeftKind, number>>;
+}
+
+export const emptyUploadLaneCounts = (): UploadLaneCounts => ({ rendered: 0, left: {} });
+
+export function addUploadLaneCounts(into: UploadLaneCounts, c: UploadLaneCounts | undefined): void {
+  if (!c) return;
+  into.rendered += c.rendered;
+  for (const [k, v] of Object.entries(c.left) as [LeftKind, number][]) into.left[k] = (into.left[k] ?? 0) + v;
+}
+
+/** "3 images rendered on upload; 2 left for the night (1 above onUpload.maxPixels, 1 not decodable by the function)", or undefined when the lane handled none. */
+export function uploadLaneWords(c: UploadLaneCounts | undefined): string | undefined {
+  const left = Object.entries(c?.left ?? {}).filter(([, v]) => v > 0) as [LeftKind, number][];
+  const leftTotal = left.reduce((sum, [, v]) => sum + v, 0);
+  if (!c || (c.rendered === 0 && leftTotal === 0)) return undefined;
+  const reasons = left.map(([k, v]) => `${n(v)} ${LEFT_KINDS[k]}`).join(', ');
+  return `${count(c.rendered, 'image')} rendered on upload since the last run; ${n(leftTotal)} left for the night${leftTotal > 0 ? ` (${reasons})` : ''}`;
 }

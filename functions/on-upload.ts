@@ -17,7 +17,7 @@ import { isTombstone, renderedRecord, skippedRecord, sourceDetails, type ImageRe
 import { recordTime } from '../core/records/table';
 import type { PutRecordsResult } from '../adapters/dynamodb';
 import { errorText, isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
-import { laneMarkerKey, type LaneRemoval } from '../core/upload-lane';
+import { LEFT_FOR_NIGHT, laneMarkerKey, type LaneRemoval, type LeftKind, leftMessage, UPLOAD_RUN_ID } from '../core/upload-lane';
 import { inspect, render, RenderError, sourceDetailsOf, type RenderOptions } from '../adapters/image/render';
 import { putRendition } from '../adapters/image/renditions';
 import type { Logger } from '../adapters/log';
@@ -34,10 +34,7 @@ export interface SqsBatchResponse {
 
 export type UploadHandler = (event: SqsEvent) => Promise<SqsBatchResponse>;
 
-/** The record reason of an image the lane leaves to the nightly run. */
-export const LEFT_FOR_NIGHT = 'left-for-night';
-/** Records the lane writes carry this runId: the night and the API tell them from a run's. */
-export const UPLOAD_RUN_ID = 'upload-lane';
+export { LEFT_FOR_NIGHT, UPLOAD_RUN_ID } from '../core/upload-lane';
 /**
  * Receives of a message after which the lane stops retrying it and leaves the image to the night
  * (its record says so). Below the queue's maxReceiveCount (infra/upload-lane.ts), so a message
@@ -125,8 +122,8 @@ async function created(deps: UploadLaneDeps, key: string, head: HeadObjectComman
   const item = catalogRecordOf(key, head);
   if (filterRecord(item, deps.config.filter)) return true;
   const { onUpload } = deps.config;
-  if (item.size > onUpload.maxBytes) return leave(deps, item, `${item.size} bytes, above onUpload.maxBytes (${onUpload.maxBytes})`);
-  if (receives >= UPLOAD_LAST_ATTEMPT) return leave(deps, item, `receive ${receives} of its event (onUpload gives up at ${UPLOAD_LAST_ATTEMPT}); ${item.size} bytes`);
+  if (item.size > onUpload.maxBytes) return leave(deps, item, 'max-bytes', `${item.size} bytes, above onUpload.maxBytes (${onUpload.maxBytes})`);
+  if (receives >= UPLOAD_LAST_ATTEMPT) return leave(deps, item, 'retries', `receive ${receives} of its event (the lane gives up at ${UPLOAD_LAST_ATTEMPT}); ${item.size} bytes`);
   let body: Buffer;
   try {
     const got = await deps.s3.send(new GetObjectCommand({ Bucket: deps.config.buckets.corpus, Key: key, IfMatch: item.etag }));
@@ -145,16 +142,16 @@ async function renderAndRecord(deps: UploadLaneDeps, item: CatalogRecord, body: 
   try {
     facts = await inspect(body, { maxPixels: Number.MAX_SAFE_INTEGER });
   } catch (error) {
-    if (error instanceof RenderError) return leave(deps, item, `${error.message}; ${item.size} bytes`);
+    if (error instanceof RenderError) return leave(deps, item, 'undecodable', `${error.message}; ${item.size} bytes`);
     throw error;
   }
   const pixels = facts.width * facts.height * facts.pages;
-  if (pixels > options.maxPixels) return leave(deps, item, `${facts.width}×${facts.height} (${pixels} pixels), above onUpload.maxPixels (${options.maxPixels})`, sourceDetailsOf(facts));
+  if (pixels > options.maxPixels) return leave(deps, item, 'max-pixels', `${facts.width}×${facts.height} (${pixels} pixels), above onUpload.maxPixels (${options.maxPixels})`, sourceDetailsOf(facts));
   const rendered = await render(body, config.presets, options, facts).catch((error: unknown) => {
     if (error instanceof RenderError) return error;
     throw error;
   });
-  if (rendered instanceof RenderError) return leave(deps, item, `${rendered.message}; ${item.size} bytes`, sourceDetailsOf(facts));
+  if (rendered instanceof RenderError) return leave(deps, item, 'undecodable', `${rendered.message}; ${item.size} bytes`, sourceDetailsOf(facts));
   const written = await Promise.all(rendered.renditions.map((r) => putRendition(deps.s3, config, item, r, config.presets.find((p) => p.name === r.preset)!)));
   await deps.afterWrite?.(item.key);
   if ((await headOf(deps, item.key))?.ETag !== item.etag) return false;
@@ -179,7 +176,8 @@ async function writeRecord(deps: UploadLaneDeps, record: ImageRecord): Promise<v
 }
 
 /** The image's record says the night renders it, and why (its measured size). */
-async function leave(deps: UploadLaneDeps, item: CatalogRecord, message: string, source?: ReturnType<typeof sourceDetails>): Promise<true> {
+async function leave(deps: UploadLaneDeps, item: CatalogRecord, kind: LeftKind, measured: string, source?: ReturnType<typeof sourceDetails>): Promise<true> {
+  const message = leftMessage(kind, measured);
   await writeRecord(deps, skippedRecord(item, { code: LEFT_FOR_NIGHT, message }, context(deps), source));
   deps.log.info('left for the night', { key: item.key, message });
   return true;

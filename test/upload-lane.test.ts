@@ -19,6 +19,7 @@ import { LANE_REMOVED_PREFIX } from '../core/upload-lane';
 import { photoJpeg, tinyPdf } from '../local/sample/images';
 import { ROOT } from './support/processes';
 import { runCli } from './support/cli';
+import { readEml } from './support/eml';
 
 const buckets = LOCAL_BUCKETS;
 /** The configuration, as a --config file holds it (cdk.json's context.nightshift). */
@@ -226,10 +227,11 @@ interface NightReport {
 }
 
 /** A night on the embedded runtime, beside the serve (it uses the serve's servers). */
-async function night(): Promise<{ report: NightReport; email: string }> {
-  const run = await runCli(['local', '--json', '--config', 'config.json', '--data-dir', join(dir, '.nightshift')], { cwd: dir });
+async function night(...flags: string[]): Promise<{ report?: NightReport; email: string }> {
+  const run = await runCli(['local', '--json', '--config', 'config.json', '--data-dir', join(dir, '.nightshift'), ...flags], { cwd: dir });
   expect({ code: run.code, status: run.json?.status }).toEqual({ code: 0, status: 'SUCCEEDED' });
-  return { report: JSON.parse(readFileSync(run.json.report!.replace(/\.html$/, '.json'), 'utf8')) as NightReport, email: readFileSync(run.json.email!, 'utf8') };
+  const report = run.json.report ? (JSON.parse(readFileSync(run.json.report.replace(/\.html$/, '.json'), 'utf8')) as NightReport) : undefined;
+  return { ...(report ? { report } : {}), email: run.json.email ? (await readEml(readFileSync(run.json.email, 'utf8'))).text : '' };
 }
 
 describe('the night after the lane', () => {
@@ -248,7 +250,9 @@ describe('the night after the lane', () => {
     const markers = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: buckets.work, Prefix: LANE_REMOVED_PREFIX }))).Contents ?? []).map((o) => o.Key);
     expect(await markers()).toContain(`${LANE_REMOVED_PREFIX}night/brief.jpg`);
 
-    const { report } = await night();
+    const { report, email } = await night();
+    // One line, derived from the shards' counts: done.jpg rendered on upload, huge.jpg left for the night (brief.jpg is gone).
+    expect(email).toContain('\nOn upload  1 image rendered on upload since the last run; 1 left for the night (1 above onUpload.maxPixels)\n');
     // Done on upload: the same record (the lane's), the same rendition objects.
     expect(await store.getRecord('night/done.jpg')).toEqual(done);
     const after = await Promise.all((await renditionsOf('night/done.')).map((k) => s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: k }))));
@@ -259,10 +263,22 @@ describe('the night after the lane', () => {
     expect(await renditionsOf('night/huge.')).toHaveLength(3);
     // Tombstoned: renditions pruned, tombstone gone (the API still answers 404).
     expect(await renditionsOf('night/brief.')).toEqual([]);
-    expect(report.prune.pruned.map((p) => p.key)).toContain('night/brief.jpg');
+    expect(report?.prune.pruned.map((p) => p.key)).toContain('night/brief.jpg');
     expect(await store.getRecord('night/brief.jpg')).toBeUndefined();
     expect((await api('night/brief.jpg')).statusCode).toBe(404);
     expect(await markers()).not.toContain(`${LANE_REMOVED_PREFIX}night/brief.jpg`);
+
+    // A catalogued image deleted: 404 at once, its renditions pruned by the next night, which counts no lane image again.
+    await remove('night/done.jpg');
+    await settled();
+    expect((await api('night/done.jpg')).statusCode).toBe(404);
+    expect(await renditionsOf('night/done.')).toHaveLength(3);
+    // One of the two catalogued images deleted is beyond renditions.maxPruneShare: the guard holds it unless confirmed.
+    const second = await night('--confirm-prune');
+    expect(await renditionsOf('night/done.')).toEqual([]);
+    expect(await store.getRecord('night/done.jpg')).toBeUndefined();
+    expect(await markers()).not.toContain(`${LANE_REMOVED_PREFIX}night/done.jpg`);
+    expect(second.email).not.toContain('On upload');
   });
 });
 

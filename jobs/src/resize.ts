@@ -142,15 +142,16 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   const context = s.records!.context(new Date().toISOString());
   const source = notes.facts && sourceDetailsOf(notes.facts);
   if (!outcome) return undefined;
-  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable };
+  const { change } = item;
+  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable, change };
   if ('skip' in outcome) {
     if (outcome.skip.code === 'up-to-date') return { backfill: item, build: () => backfill(s, item, notes.current) };
     if (outcome.skip.code === 'dry-run') return undefined;
-    return { record: skippedRecord(facts, { code: outcome.skip.code, message: outcome.skip.message ?? '' }, context, source) };
+    return { record: skippedRecord(facts, { code: outcome.skip.code, message: outcome.skip.message ?? '' }, context, source), change };
   }
   const renditions = [...notes.written, ...(notes.current ?? [])].sort((a, b) => compareKeys(a.key, b.key));
   if (!source || !notes.placeholder || renditions.length === 0) return undefined;
-  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context) };
+  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context), change };
 }
 
 /** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
