@@ -69,7 +69,8 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   const previous = await readPreviousCatalog(ctx, input.prefix, dir);
   // 3. Each object's work, from its state, in key order; the upload lane's removals among the deleted (core/upload-lane.ts).
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
-  const removals = await laneRemovals(ctx, input.prefix);
+  // Only with the lane on: a night without it sends no request more (markers left from a lane since turned off wait for it).
+  const removals = ctx.config.onUpload.enabled ? await laneRemovals(ctx, input.prefix) : [];
   const restored: string[] = [];
   const entries = withLaneRemovals(diffLines(sorter.sorted(), previous.lines(), repeated), removals, presetDigests(ctx.config), (r) => void restored.push(r.key));
   const work = await writeWorkList(ctx, input, dir, { counts, bytes }, entries, log);
