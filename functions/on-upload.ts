@@ -58,8 +58,8 @@ export interface UploadLaneDeps {
   readonly config: PipelineConfig;
   readonly deliveryBaseUrl?: string;
   readonly log: Logger;
-  /** Test seam: called after the renditions are written, before the original is checked again. */
-  readonly afterWrite?: (key: string) => Promise<void>;
+  /** Test seam: called after rendering, before the renditions are written (a race's moment). */
+  readonly beforeWrite?: (key: string) => Promise<void>;
 }
 
 /** Re-renders after finding the original replaced meanwhile, at most this often per message. */
@@ -152,8 +152,8 @@ async function renderAndRecord(deps: UploadLaneDeps, item: CatalogRecord, body: 
     throw error;
   });
   if (rendered instanceof RenderError) return leave(deps, item, 'undecodable', `${rendered.message}; ${item.size} bytes`, sourceDetailsOf(facts));
+  await deps.beforeWrite?.(item.key);
   const written = await Promise.all(rendered.renditions.map((r) => putRendition(deps.s3, config, item, r, config.presets.find((p) => p.name === r.preset)!)));
-  await deps.afterWrite?.(item.key);
   if ((await headOf(deps, item.key))?.ETag !== item.etag) return false;
   const record = renderedRecord(item, sourceDetailsOf(facts), rendered.placeholder, written.sort((a, b) => (a.key < b.key ? -1 : 1)), context(deps));
   await writeRecord(deps, record);

@@ -11,13 +11,15 @@ import { parsePipelineConfig } from '../core/config';
 import { imageRecordSchema } from '../core/records/record';
 import { decodeEventKey, parseS3EventMessage, type S3EventMessage, type S3EventRecord } from '../core/s3-event';
 import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
-import { createS3Client } from '../adapters/s3';
+import { createS3Client, getJson } from '../adapters/s3';
+import { runKeys } from '../core/keys';
 import { createLogger } from '../adapters/log';
 import { LEFT_FOR_NIGHT, uploadHandler, type LaneRecord } from '../functions/on-upload';
 import { LOCAL_BUCKETS } from '../local/runner';
 import { LANE_REMOVED_PREFIX } from '../core/upload-lane';
 import { photoJpeg, tinyPdf } from '../local/sample/images';
-import { ROOT } from './support/processes';
+import { ROOT, runJob, spawnJob } from './support/processes';
+import { startFaultProxy } from './support/fault-proxy';
 import { runCli } from './support/cli';
 import { readEml } from './support/eml';
 
@@ -283,7 +285,56 @@ describe('the night after the lane', () => {
   });
 });
 
+/** What a night's images must end with: record and every rendition of the current original. */
+async function expectNewest(key: string, width: number): Promise<void> {
+  const current = (await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: key }))).ETag!;
+  expect({ key, record: await store.getRecord(key) }).toMatchObject({ key, record: { status: 'rendered', etag: current, width } });
+  const renditions = await renditionsOf(key.replace(/\.jpg$/, '.'));
+  expect(renditions).toHaveLength(3);
+  for (const r of renditions) expect({ r, source: await sourceEtagOf(r) }).toEqual({ r, source: current.replaceAll('"', '') });
+}
+
 describe('an upload while the night renders the same key', () => {
+  test('the lane replaced between its render and its writes: it renders the newest again (deterministic moment)', async () => {
+    const key = 'race/self.jpg';
+    const a = await put(key, await photoJpeg(400, 300, 60));
+    await settled();
+    const eventA = eventsOf(key).filter((r) => r.s3.object.eTag === a.ETag!.replaceAll('"', ''));
+    // The serve's lane handled A; this handler gets A's event again and, at the moment between its
+    // render and its writes, B arrives and the serve's lane renders it completely.
+    const handler = uploadHandler({ s3, records: store, config, log, beforeWrite: async () => {
+      if (corpusWrites > 0 && (await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: key }))).ETag === a.ETag) {
+        await put(key, await photoJpeg(300, 200, 61));
+        await settled();
+      }
+    } });
+    expect(await handler({ Records: [{ messageId: 'self', body: message(eventA) }] })).toEqual({ batchItemFailures: [] });
+    await expectNewest(key, 300);
+  });
+
+  test('the night held at its rendition writes while the lane renders a newer original: the lane\'s stay (deterministic moment)', async () => {
+    const keys = ['race2/k0.jpg', 'race2/k1.jpg', 'race2/k2.jpg'];
+    for (const [i, key] of keys.entries()) await put(key, await photoJpeg(1600, 1200, 70 + i)); // above maxPixels: the night renders them
+    await settled();
+    const proxy = await startFaultProxy({ target: info.endpoint, rate: 0, hold: (method, path) => method === 'PUT' && path.startsWith(`/${buckets.renditions}/`) && path.includes('/race2/') });
+    try {
+      const runId = `race-${Date.now()}`;
+      const env = (extra: Record<string, string> = {}) => ({ AWS_ENDPOINT_URL_S3: proxy.endpoint, AWS_ENDPOINT_URL_DYNAMODB: info.dynamodb, NIGHTSHIFT_IMAGES_TABLE: 'nightshift-images', NIGHTSHIFT_RUN_ID: runId, NIGHTSHIFT_CONFIG: JSON.stringify(config), NIGHTSHIFT_TMPDIR: dir, ...extra });
+      expect(await runJob('catalog', env({ NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'], prefix: 'race2/' }) }))).toMatchObject({ code: 0 });
+      const plan = await getJson<{ shardCount: number }>(s3, buckets.work, runKeys(runId).plan);
+      const shards = Array.from({ length: plan.shardCount }, (_, i) => spawnJob('resize', env({ AWS_BATCH_JOB_ARRAY_INDEX: String(i), AWS_BATCH_JOB_ATTEMPT: '1' })).done);
+      while (proxy.stats.held === 0) await new Promise((r) => setTimeout(r, 20));
+      for (const [i, key] of keys.entries()) await put(key, await photoJpeg(300, 200, 80 + i));
+      await settled();
+      proxy.open();
+      for (const run of await Promise.all(shards)) expect(run.code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    for (const key of keys) await expectNewest(key, 300);
+  });
+
+
   // Newest wins whichever finishes last: the lane checks the original after writing and renders
   // again if it was replaced; the night's rendition PUTs are conditional on what its HEAD saw (S3
   // user guide, "How to prevent object overwrites with conditional writes"), and the record keeps
@@ -299,12 +350,6 @@ describe('an upload while the night renders the same key', () => {
     await nightDone;
     await put(keys[5]!, await photoJpeg(300, 200, 50)); // the last moment: after the night
     await settled();
-    for (const key of keys) {
-      const current = (await s3.send(new HeadObjectCommand({ Bucket: buckets.corpus, Key: key }))).ETag!;
-      expect({ key, record: await store.getRecord(key) }).toMatchObject({ key, record: { status: 'rendered', etag: current, width: 300 } });
-      const renditions = await renditionsOf(key.replace(/\.jpg$/, '.'));
-      expect(renditions).toHaveLength(3);
-      for (const r of renditions) expect({ r, source: await sourceEtagOf(r) }).toEqual({ r, source: current.replaceAll('"', '') });
-    }
+    for (const key of keys) await expectNewest(key, 300);
   });
 });
