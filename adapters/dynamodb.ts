@@ -16,7 +16,7 @@
  * the write units: DynamoDB developer guide, "Capacity management for transactions").
  */
 import { DynamoDBClient, type DynamoDBClientConfig, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { folderOf } from '../core/records/record';
 import { InvalidCursorError } from '../core/records/store';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, IMAGES_TABLE_NAME, TABLE_KEY, folderAttribute, recordTime } from '../core/records/table';
@@ -223,6 +223,22 @@ export class ImageRecordStore<R extends StoredRecord = StoredRecord> {
       start = out.LastEvaluatedKey;
     } while (start && items.length < limit);
     return { items, cursor: start ? encodeCursor(start) : null };
+  }
+
+  /**
+   * Puts `record` over exactly the stored record of `etag` (compare and swap): for a writer that saw
+   * its version is the current object while the table holds another of the same second, which
+   * putRecords leaves. False when the stored record is another by now.
+   */
+  async replaceRecord(record: R, etag: string): Promise<boolean> {
+    const item = { ...record, lastModified: recordTime(record.lastModified), [FOLDER_ATTR]: folderAttribute(folderOf(record.key)) };
+    try {
+      await this.doc.send(this.counted(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: '#etag = :etag', ExpressionAttributeNames: { '#etag': 'etag' }, ExpressionAttributeValues: { ':etag': etag } })));
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
 
   /** Deletes the record of `key` if it is still of `etag`: true when deleted, false when absent or of another version. */

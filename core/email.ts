@@ -11,6 +11,7 @@ import { catalogueOutcome, type DryRunPlan, operationCounts, type OperationTotal
 import { adviceOf } from './failures';
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
+import { uploadLaneWords } from './upload-lane';
 import type { RunCost } from './cost';
 import { explanationLines } from './explain';
 
@@ -193,6 +194,7 @@ export function recordsLines(records: Report['records'], links: EmailLinks = {})
   if (!records) return [];
   return [
     field('Records', `${changeWords(records.changes)}; change feed ${links.changes ?? records.feed}`),
+    ...(uploadLaneWords(records.uploadLane) ? [field('On upload', uploadLaneWords(records.uploadLane)!)] : []),
     ...(records.invalidation ? [field('CDN', invalidationWords(records.invalidation))] : []),
   ];
 }

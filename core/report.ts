@@ -13,6 +13,7 @@ import { adviceOf, explainFailure, NOT_DONE_SKIP_CODES } from './failures';
 import { type PlannedAction, type Pruned, type ShardResult, type WouldDo } from './results';
 import { CHANGE_KINDS } from './records/changes';
 import { n } from './format';
+import { addUploadLaneCounts, emptyUploadLaneCounts, uploadLaneWords } from './upload-lane';
 import { emptyChangeCounts, type RecordsReport } from './records/feed';
 
 export type Trigger = 'schedule' | 'console' | 'cli' | 'local';
@@ -241,6 +242,7 @@ export class ReportFold {
   private readonly prunedCount = { originals: 0, renditions: 0 };
   private readonly changes = emptyChangeCounts();
   private readonly recordWrites = { written: 0, superseded: 0, requests: 0 };
+  private readonly uploadLane = emptyUploadLaneCounts();
   private readonly would: Record<PlannedAction['action'], WouldDo> = { copy: emptyWould(), render: emptyWould(), prune: emptyWould() };
   /** The first missing results per operation (shard numbers), and how many in all. */
   private readonly missing: Partial<Record<ShardOperation, number[]>> = {};
@@ -333,6 +335,7 @@ export class ReportFold {
     this.recordWrites.written += r.records?.written ?? 0;
     this.recordWrites.superseded += r.records?.superseded ?? 0;
     this.recordWrites.requests += r.records?.requests ?? 0;
+    addUploadLaneCounts(this.uploadLane, r.uploadLane);
     this.shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
 
@@ -390,7 +393,7 @@ export class ReportFold {
       ...(plan.warnings?.length ? { warnings: plan.warnings } : {}),
       ...(skips.length ? { skips } : {}),
       // A dry run writes no records.
-      ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, feed: runKeys(plan.runId).changeFeed } }),
+      ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, feed: runKeys(plan.runId).changeFeed, ...(uploadLaneWords(this.uploadLane) ? { uploadLane: this.uploadLane } : {}) } }),
       prune: {
         originals: this.prunedCount.originals,
         renditions: this.prunedCount.renditions,

@@ -3,6 +3,7 @@
  * Every object a job is given ends up counted exactly once as processed, skipped or failed; skips
  * and failures carry a reason code (core/failures.ts).
  */
+import type { UploadLaneCounts } from './upload-lane';
 import type { ShardOperation } from './input';
 import { type Failure, NOT_DONE_SKIP_CODES, type Skip } from './failures';
 
@@ -45,6 +46,8 @@ export interface ShardResult {
   readonly changes?: ChangeCounts;
   /** Images whose renditions were all current but had no record: recorded without re-rendering. */
   readonly backfilled?: number;
+  /** Images of the shard the upload lane rendered, or left for the night (core/upload-lane.ts). */
+  readonly uploadLane?: UploadLaneCounts;
 }
 
 export interface RecordCounts {
@@ -103,7 +106,7 @@ export class ShardTally {
   readonly planned: PlannedAction[] = [];
   readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
   /** Set by a job that keeps image records (resize with a table). */
-  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number };
+  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number; uploadLane?: UploadLaneCounts };
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}

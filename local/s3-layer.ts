@@ -55,6 +55,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { s3EventRecord, type S3EventMessage, type S3EventName } from '../core/s3-event';
 
 type TagSet = [string, string][];
 
@@ -63,6 +64,16 @@ type ObjectRef = { bucket: string; key: string };
 
 /** A request header's value (the layer reads single-valued ones only). */
 const header = (req: IncomingMessage, name: string) => req.headers[name] as string | undefined;
+
+/**
+ * Where the layer sends S3 event notifications (S3 user guide, "Event message structure", version
+ * 2.1): one message per successful PutObject, CopyObject, CompleteMultipartUpload and DeleteObject
+ * of a bucket `buckets` names, as S3 sends them to a notification's queue.
+ */
+export interface S3Notify {
+  readonly buckets: readonly string[];
+  send(message: S3EventMessage): void;
+}
 
 export interface S3Layer {
   readonly port: number;
@@ -151,7 +162,7 @@ export function requestKind(req: Pick<IncomingMessage, 'method' | 'headers'>, on
  * write queue are shared by the short handlers inside it, one per S3 operation it corrects
  * (`handle` routes to them).
  */
-export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string }): Promise<S3Layer> {
+export async function startS3Layer(options: { upstreamPort: number; port?: number; file?: string; notify?: S3Notify }): Promise<S3Layer> {
   const saved = (options.file && existsSync(options.file) ? JSON.parse(readFileSync(options.file, 'utf8')) : {}) as { tags?: [string, TagSet][]; etags?: [string, string][]; classes?: [string, string][]; kms?: [string, Record<string, string>][] };
   const tags = new Map<string, TagSet>(saved.tags ?? []);
   /** Keys completed by a multipart upload → their S3 ETag. */
@@ -222,6 +233,30 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
       up.end();
     });
   const objectExists = async (bucket: string, key: string) => (await etagOf(bucket, key)) !== undefined;
+
+  /** S3 orders a key's events by sequencer, a hex string compared after padding: here a counter. */
+  let sequence = 0;
+  /** Sends the event of a write that succeeded (its ETag and size read back in its serialised step, so they are the write's). */
+  const emit = async (eventName: S3EventName, object: ObjectRef) => {
+    if (!options.notify?.buckets.includes(object.bucket)) return;
+    const sequencer = (++sequence).toString(16).toUpperCase().padStart(16, '0');
+    const created = eventName.startsWith('ObjectCreated:');
+    const facts = created ? await sizeAndEtagOf(object.bucket, object.key) : undefined;
+    options.notify.send({ Records: [s3EventRecord({ eventName, bucket: object.bucket, key: object.key, ...(facts ?? {}), sequencer, time: new Date() })] });
+  };
+  const sizeAndEtagOf = async (bucket: string, key: string) => {
+    const etag = await etagOf(bucket, key);
+    const size = await new Promise<number>((resolve, reject) => {
+      const path = `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+      const up = httpRequest({ host: '127.0.0.1', port: options.upstreamPort, method: 'HEAD', path, headers: { authorization: 'AWS4-HMAC-SHA256 Credential=nightshift/20260101/us-east-1/s3/aws4_request' } }, (answer) => {
+        answer.resume();
+        resolve(Number(answer.headers['content-length'] ?? 0));
+      });
+      up.on('error', reject);
+      up.end();
+    });
+    return etag === undefined ? undefined : { etag, size };
+  };
 
   // Writes to one key run one at a time: a conditional write's check and the write itself are one step.
   const writing = new Map<string, Promise<unknown>>();
@@ -419,6 +454,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         setKms(id, pendingUploads.get(uploadId)?.kms);
         pendingUploads.delete(uploadId);
         payload = Buffer.from(payload.toString('utf8').replace(/<ETag>[^<]*<\/ETag>/, `<ETag>${xmlEscape(etag)}</ETag>`));
+        await emit('ObjectCreated:CompleteMultipartUpload', object);
       }
       res.writeHead(answer.status, { ...answer.headers, 'content-length': String(payload.length) }).end(payload);
     });
@@ -442,6 +478,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         setEtag(id, etag); // a new object: its own ETag
         setClass(id, header(req, 'x-amz-storage-class')); // a copy without one is STANDARD, whatever its source's
         setKms(id, encrypted);
+        await emit(source ? 'ObjectCreated:Copy' : 'ObjectCreated:Put', object);
       }
     });
   }
@@ -457,6 +494,7 @@ export async function startS3Layer(options: { upstreamPort: number; port?: numbe
         setEtag(id, undefined);
         setClass(id, undefined);
         setKms(id, undefined);
+        await emit('ObjectRemoved:Delete', object);
       }
     });
   }

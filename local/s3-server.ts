@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareKeys } from '../core/keys';
 import { UsageError } from '../core/validation';
-import { startS3Layer } from './s3-layer';
+import { type S3Notify, startS3Layer } from './s3-layer';
 
 export interface EmbeddedS3Options {
   /** Where objects persist (SQLite). Default: in memory only. */
@@ -32,6 +32,8 @@ export interface EmbeddedS3Options {
   /** SNS topics to create if missing. */
   readonly topics?: readonly string[];
   readonly region?: string;
+  /** Where S3 event notifications of these buckets go (local/s3-layer.ts): the upload lane's queue. */
+  readonly notify?: S3Notify;
 }
 
 export interface EmbeddedS3 {
@@ -168,7 +170,7 @@ export async function startEmbeddedS3(options: EmbeddedS3Options = {}): Promise<
   const listening: string = await app.listen({ port: 0, host: '127.0.0.1' });
   let layer: Awaited<ReturnType<typeof startS3Layer>>;
   try {
-    layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined });
+    layer = await startS3Layer({ upstreamPort: Number(new URL(listening).port), port: options.port ?? 0, file: options.dataDir ? join(options.dataDir, 's3-layer.json') : undefined, ...(options.notify ? { notify: options.notify } : {}) });
   } catch (error) {
     await app.close();
     // Both commands that pass a port (`npm run s3`, `nightshift local serve`) take it as --port.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats] [--records N] [--seconds S] [--clients C]`:
+ * `npm run bench [-- --quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats|upload] [--records N] [--seconds S] [--clients C]`:
  * nightshift against real peers, side by side, in one run on this machine.
  *
  * - resize: nightshift's kernel in memory, the resize job end to end through the embedded S3
@@ -25,6 +25,8 @@
  * - formats (scripts/bench/formats.ts): each output format's bytes and CPU per image (JPEG, WebP,
  *   AVIF, PNG; lossless WebP on transparent sources), rendered by the kernel with the configured
  *   efforts: what each format costs. `--only formats` runs it alone (`--images`: photographs, default 6).
+ * - upload (scripts/bench/upload-lane.ts): the upload lane on this machine: upload-to-record p50/p95
+ *   for 12-MP JPEGs, and its CPU per image against the resize job's. `--only upload` runs it alone.
  *
  * Each section runs its rounds until its ratios are steady (scripts/bench/rounds.ts). Prints a
  * table, each ratio (peer time / nightshift time: above 1 means nightshift is faster) as the
@@ -57,6 +59,7 @@ import { apiSection, type ApiSummary } from './bench/api-load';
 import { formatsSection } from './bench/formats';
 import { largeImages, mostAdmittedAtOnce } from './bench/large-images';
 import { RECORDS_BUCKET, recordsSection, type RecordsSummary } from './bench/records';
+import { UPLOAD_BENCH_BUCKET, uploadSection } from './bench/upload-lane';
 import { measure, type Measured, median } from './bench/measure';
 import { anotherRound, type RoundPlan, roundPlan, roundRatios, summariseRatio } from './bench/rounds';
 import { photoPixels, prng } from '../local/sample/images';
@@ -66,8 +69,8 @@ const ROOT = join(__dirname, '..');
 const BENCH_DIR = join(ROOT, '.nightshift', 'bench');
 const TSX = require.resolve('tsx/cli');
 const INSTALL_PEERS = 'apt-get install libvips-tools imagemagick rclone';
-const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats] [--records N] [--seconds S] [--clients C]';
-const SECTIONS = ['large', 'records', 'api', 'formats'] as const;
+const USAGE = 'npm run bench -- [--quick] [--images N] [--rounds N] [--catalog-records N] [--only large|records|api|formats|upload] [--records N] [--seconds S] [--clients C]';
+const SECTIONS = ['large', 'records', 'api', 'formats', 'upload'] as const;
 
 interface Options {
   readonly quick: boolean;
@@ -348,7 +351,7 @@ async function main(): Promise<void> {
     `nightshift bench${opts.quick ? ' --quick' : ''}: ${cores} × ${cpus()[0]?.model.trim()}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips})\n`,
   );
 
-  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest', 'large', RECORDS_BUCKET] });
+  const server = await startEmbeddedS3({ buckets: ['corpus', 'renditions', 'work', 'backup-src', 'backup', 'rclone-dest', 'large', RECORDS_BUCKET, UPLOAD_BENCH_BUCKET] });
   const s3 = createS3Client({ endpoint: server.endpoint, maxAttempts: 3 }, {});
   const baseConfig = { presets: stack.presets, filter: stack.filter, resize: stack.resize, backup: stack.backup, shards: { targetObjects: 1_000_000, targetBytes: 2 ** 50 } };
   const config = parsePipelineConfig({ ...baseConfig, buckets: { corpus: 'corpus', renditions: 'renditions', backup: 'backup', work: 'work' } });
@@ -405,8 +408,13 @@ async function main(): Promise<void> {
       process.stdout.write(`${r.lines.join('\n')}\n`);
       return r;
     };
+    const uploadLane = async () => {
+      const r = await uploadSection({ s3, baseConfig, job, work, log, images: opts.quick ? 4 : 8 });
+      process.stdout.write(`${r.lines.join('\n')}\n`);
+      return r;
+    };
     if (opts.only) {
-      const r = await { large, records, api, formats }[opts.only]();
+      const r = await { large, records, api, formats, upload: uploadLane }[opts.only]();
       process.stdout.write(`${JSON.stringify(r.summary)}\n`);
       rmSync(work, { recursive: true, force: true });
       return;

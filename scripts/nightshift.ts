@@ -58,6 +58,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'keep the embedded S3 and DynamoDB servers running over the local data, with the image API and the gallery (same as: nightshift local serve)',
     examples: [
       'nightshift local serve --port 4566 --api-port 4599',
+      'nightshift local serve --on-upload',
       'aws --endpoint-url http://127.0.0.1:4566 s3 ls s3://nightshift-renditions/ --recursive',
       "curl 'http://127.0.0.1:4599/api/images?prefix=photos/&limit=10'",
     ],
@@ -65,7 +66,10 @@ const COMMANDS: Record<string, Command> = {
       port: { type: 'string', description: 'the S3 server\'s port on 127.0.0.1 (default: any free port)' },
       'api-port': { type: 'string', description: 'the image API\'s and the gallery\'s port on 127.0.0.1 (default: any free port)' },
       'data-dir': { type: 'string', description: 'default .nightshift' },
-      json: { type: 'boolean', description: 'first line: {"endpoint", "api", "dynamodb", "buckets"}' },
+      json: { type: 'boolean', description: 'first line: {"endpoint", "api", "dynamodb", "buckets"} (and "uploadLane", the lane\'s journal, with --on-upload)' },
+      'on-upload': { type: 'boolean', description: 'run the upload lane: writes to the corpus bucket render at once (also onUpload.enabled in the configuration)' },
+      config: { type: 'string', description: 'another cdk.json, or a JSON file in the shape of its context.nightshift, instead of the project\'s' },
+      context: { type: 'string', short: 'c', multiple: true, description: 'nightshift.<key>=<JSON value>, as cdk deploy -c takes it (repeatable)' },
     },
     async run(values) {
       const { serveCommand } = require('./commands/local') as typeof import('./commands/local');

@@ -8,6 +8,7 @@ import { count, n, plural } from '../format';
 import type { ChangeCounts } from '../results';
 import { CHANGE_KINDS } from './changes';
 import type { InvalidationPlan } from './invalidation';
+import type { UploadLaneCounts } from '../upload-lane';
 
 export interface RecordsReport {
   /** Originals whose record changed, by change (the lines of the change feed). */
@@ -20,6 +21,8 @@ export interface RecordsReport {
   readonly feed: string;
   /** The CDN invalidation after the run (delivery.cdn only). */
   readonly invalidation?: InvalidationReport;
+  /** Images of the run's work the upload lane handled since the last run (core/upload-lane.ts); absent when none. */
+  readonly uploadLane?: UploadLaneCounts;
 }
 
 export interface InvalidationReport extends Pick<InvalidationPlan, 'scope' | 'renditions' | 'cap'> {

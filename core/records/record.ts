@@ -96,6 +96,8 @@ export interface Tombstone {
   readonly key: string;
   readonly status: 'removed';
   readonly etag: string;
+  /** The removed version's (the upload lane's tombstones): a newer original's record supersedes it (adapters/dynamodb.ts). */
+  readonly lastModified?: string;
   readonly runId: string;
   readonly updatedAt: string;
 }

@@ -7,7 +7,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { _Object } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type _Object } from '@aws-sdk/client-s3';
+import { laneMarkerKey, type LaneRemoval, withLaneRemovals } from '../../core/upload-lane';
+import { presetDigests } from '../../core/recipe';
 import leven from 'leven';
 import { InventoryError } from '../../core/inventory';
 import { readInventory } from '../../adapters/inventory';
@@ -27,7 +29,7 @@ import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
 import { UsageError, ValidationError } from '../../core/validation';
-import { downloadFileIfExists, getJsonIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
+import { downloadFileIfExists, getJson, getJsonIfExists, listInParallel, listPages, putText, uploadFile } from '../../adapters/s3';
 import type { JobContext } from './context';
 import { WorkListWriter } from './work-list';
 
@@ -67,9 +69,13 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // 2. The last good catalogue, to diff against, and the presets it was rendered with.
   const previous = await readPreviousCatalog(ctx, input.prefix, dir);
   const previousPresets = (await getJsonIfExists<PresetsState>(ctx.s3, ctx.config.buckets.work, STATE_PRESETS_KEY))?.value;
-  // 3. Each object's work, from its state, in key order.
+  // 3. Each object's work, from its state, in key order; the upload lane's removals among the deleted (core/upload-lane.ts).
   const repeated = (key: string) => log.warn('the listing returned a key twice; counted once', { key });
-  const work = await writeWorkList(ctx, input, dir, { counts, bytes }, diffLines(sorter.sorted(), previous.lines(), repeated), log, previousPresets);
+  // Only with the lane on: a night without it sends no request more (markers left from a lane since turned off wait for it).
+  const removals = ctx.config.onUpload.enabled ? await laneRemovals(ctx, input.prefix) : [];
+  const restored: string[] = [];
+  const entries = withLaneRemovals(diffLines(sorter.sorted(), previous.lines(), repeated), removals, presetDigests(ctx.config), (r) => void restored.push(r.key));
+  const work = await writeWorkList(ctx, input, dir, { counts, bytes }, entries, log, previousPresets);
   const explanation = explainWork(ctx, input, work, previousPresets, bytes.selected / Math.max(1, counts.selected), log);
   // 4. The prune guard.
   const prune = guardPrune(ctx, input, { candidates: work.pruneCandidates, catalogued: previous.records }, counts, log);
@@ -82,6 +88,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   // Stopped meanwhile (main lets the uploads abort): no plan, the retry redoes the pass.
   if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
   await putText(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
+  if (!input.dryRun) await dropMarkers(ctx, restored);
   log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
   return plan;
 }
@@ -93,6 +100,20 @@ interface PreviousCatalog {
   /** Lines read so far under the prefix: all of them once `lines()` is exhausted. */
   readonly records: number;
   lines(): Generator<CatalogLine>;
+}
+
+/** The upload lane's removal markers under the run's prefix (core/upload-lane.ts), in key order. */
+async function laneRemovals(ctx: JobContext, prefix: string): Promise<LaneRemoval[]> {
+  const keys: string[] = [];
+  for await (const page of listPages(ctx.s3, { bucket: ctx.config.buckets.work, prefix: laneMarkerKey(prefix) })) keys.push(...page.objects.map((o) => o.Key!));
+  const read = pLimit(UPLOAD_CONCURRENCY);
+  return Promise.all(keys.map((k) => read(() => getJson<LaneRemoval>(ctx.s3, ctx.config.buckets.work, k))));
+}
+
+/** The markers of originals listed again (restored or uploaded anew): nothing of theirs to prune. */
+async function dropMarkers(ctx: JobContext, keys: readonly string[]): Promise<void> {
+  const drop = pLimit(UPLOAD_CONCURRENCY);
+  await Promise.all(keys.map((k) => drop(() => ctx.s3.send(new DeleteObjectCommand({ Bucket: ctx.config.buckets.work, Key: laneMarkerKey(k) })))));
 }
 
 /**

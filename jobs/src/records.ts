@@ -17,6 +17,7 @@ import { compareKeys, runKeys } from '../../core/keys';
 import type { ChangeCounts, RecordCounts, ShardTally } from '../../core/results';
 import { createDynamoClient, getRecords, ImageRecordStore, RECORDS_PER_REQUEST } from '../../adapters/dynamodb';
 import { putText } from '../../adapters/s3';
+import { addUploadLaneCounts, emptyUploadLaneCounts, LEFT_FOR_NIGHT, leftKindOf, UPLOAD_RUN_ID } from '../../core/upload-lane';
 import type { JobContext } from './context';
 
 /**
@@ -24,7 +25,7 @@ import type { JobContext } from './context';
  * (backfill). `unlessRecorded`: written only where the image has no record yet (a retryable
  * failure is work not done: an image keeps its previous record until its work is).
  */
-export type QueuedRecord = { readonly record: ImageRecord; readonly unlessRecorded?: boolean } | { readonly backfill: WorkItem; readonly build: () => Promise<ImageRecord | undefined> };
+export type QueuedRecord = { readonly record: ImageRecord; readonly unlessRecorded?: boolean; readonly change?: WorkItem['change'] } | { readonly backfill: WorkItem; readonly build: () => Promise<ImageRecord | undefined> };
 
 /** The job's records, or undefined (logged once) when no table is configured or the run is dry. */
 export function shardRecords(ctx: JobContext, dryRun: boolean, env: NodeJS.ProcessEnv = process.env): ShardRecords | undefined {
@@ -49,6 +50,7 @@ export class ShardRecords {
   private readonly counts: RecordCounts = { written: 0, superseded: 0, requests: 0 };
   private readonly changes: ChangeCounts = { added: 0, updated: 0, removed: 0, failed: 0 };
   private backfilled = 0;
+  private readonly uploadLane = emptyUploadLaneCounts();
 
   constructor(
     private readonly ctx: JobContext,
@@ -79,6 +81,7 @@ export class ShardRecords {
   /** One batch: previous records, backfills that are due, the changed records written, their lines kept. */
   private async write(batch: QueuedRecord[]): Promise<void> {
     const previous = await getRecords<StoredRecord>(this.client, this.table, batch.map(keyOf));
+    for (const q of batch) this.noteLane(q, previous.get(keyOf(q)));
     const records = await Promise.all(batch.map((q) => this.recordOf(q, live(previous.get(keyOf(q))))));
     const decided = records.flatMap((r) => (r ? [{ record: r, ...this.lineOf(live(previous.get(r.key)), r) }] : []));
     const changed = decided.filter((d) => d.line && !d.rewritten);
@@ -112,14 +115,34 @@ export class ShardRecords {
     return { line: { key: next.key, change: next.status === 'failed' ? 'failed' : 'updated', etag: next.etag, renditions: next.renditions.map((r) => r.key) }, rewritten: true };
   }
 
+  /**
+   * An image new or changed since the last run that the upload lane handled (its record of this
+   * version is the lane's): rendered on upload, or left for the night and why. Counted here, where
+   * the previous records are read anyway, once per version (the catalogue makes it work once).
+   */
+  private noteLane(q: QueuedRecord, stored: StoredRecord | undefined): void {
+    const [change, etag] = 'record' in q ? [q.change, q.record.etag] : [q.backfill.change, q.backfill.etag];
+    if (!stored || isTombstone(stored) || stored.runId !== UPLOAD_RUN_ID || stored.etag !== etag || (change !== 'new' && change !== 'changed')) return;
+    if (stored.status === 'rendered') this.uploadLane.rendered++;
+    else if (stored.reason?.code === LEFT_FOR_NIGHT) addUploadLaneCounts(this.uploadLane, { rendered: 0, left: { [leftKindOf(stored.reason.message)]: 1 } });
+  }
+
   private note(line: ChangeLine): void {
     this.lines.push(line);
     this.changes[line.change]++;
   }
 
-  /** A deleted original's record goes (if still of that version), with a `removed` line. */
+  /**
+   * A deleted original's record goes (if still of that version), with a `removed` line; the upload
+   * lane's tombstone of that version too, without one (the lane answered 404 for it already).
+   */
   async remove(item: WorkItem): Promise<void> {
-    const previous = live((await getRecords<StoredRecord>(this.client, this.table, [item.key])).get(item.key));
+    const stored = (await getRecords<StoredRecord>(this.client, this.table, [item.key])).get(item.key);
+    if (stored && isTombstone(stored)) {
+      if (stored.etag === item.etag) await this.store.deleteRecord(item.key, item.etag);
+      return;
+    }
+    const previous = live(stored);
     if (!previous || previous.etag !== item.etag) return;
     if (!(await this.store.deleteRecord(item.key, item.etag))) return;
     const line = decideChange(previous, REMOVED);
@@ -133,7 +156,7 @@ export class ShardRecords {
     const body = this.lines.sort((a, b) => compareKeys(a.key, b.key)).map((l) => `${JSON.stringify(l)}\n`).join('');
     await putText(this.ctx.s3, this.ctx.config.buckets.work, runKeys(this.ctx.runId).changes(this.ctx.shard), body, 'application/x-ndjson');
     this.counts.requests = this.store.requests();
-    tally.records = { counts: this.counts, changes: this.changes, backfilled: this.backfilled };
+    tally.records = { counts: this.counts, changes: this.changes, backfilled: this.backfilled, uploadLane: this.uploadLane };
   }
 }
 

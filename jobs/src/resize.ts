@@ -10,28 +10,27 @@
  * HEAD returns). On dense work (a first or full run: see isDenseWork) each preset × format's key
  * range is listed first, and only renditions the listing shows are HEADed: on a first run, none.
  */
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput } from '@aws-sdk/client-s3';
 import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
-import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
+import { compareKeys, renditionKey, stripExtension } from '../../core/keys';
 import { acceptsLegacy, baseRecipe, renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
 import { failedRecord, type ImageRecord, type Placeholder, renderedRecord, type RenderingNotes, skippedRecord, type WrittenRendition } from '../../core/records/record';
 import { budgetBytes, imageCostBytes, MemoryBudget, tooLargeForMemory } from '../../core/memory-budget';
 import { type ShardTally } from '../../core/results';
-import { errorText, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { errorText, getJsonIfExists, isConditionalConflict, isNotFound, isPreconditionFailed, listPages, ListingCursor } from '../../adapters/s3';
+import { laneMarkerKey, type LaneRemoval } from '../../core/upload-lane';
 import type { JobContext } from './context';
 import { inspect, type ObjectFacts, render, RenderError, renderOptionsOf, type Rendered, type RenderOptions, type Rendition, type SourceFacts, sourceDetailsOf } from '../../adapters/image/render';
+import { putRendition, RECIPE_META, type RenditionCondition, SOURCE_ETAG_META } from '../../adapters/image/renditions';
 import { runShard, type ShardOutcome, sourceReadOutcome } from './shard';
 import { shardRecords, type QueuedRecord, type ShardRecords } from './records';
 import { backfillRecord, renditionFromHead } from './backfill';
 
-/** User-metadata name of the source ETag on every rendition (`x-amz-meta-source-etag`). */
-export const SOURCE_ETAG_META = 'source-etag';
-/** User-metadata name of the recipe a rendition was made with (`x-amz-meta-recipe`). */
-export const RECIPE_META = 'recipe';
+export { RECIPE_META, SOURCE_ETAG_META } from '../../adapters/image/renditions';
 
 /** The file extension of each format's renditions, to recognise them in a listing. */
 const RENDITION_EXTENSIONS = new Set(OUTPUT_FORMATS.map((f) => renditionKey('p', 'x', f).slice('p/x.'.length)));
@@ -153,15 +152,16 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   const context = s.records!.context(new Date().toISOString());
   const source = notes.facts && sourceDetailsOf(notes.facts);
   if (!outcome) return undefined;
-  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable };
+  const { change } = item;
+  if ('fail' in outcome) return { record: failedRecord(facts, outcome.fail, context, source), unlessRecorded: outcome.fail.retryable, change };
   if ('skip' in outcome) {
     if (outcome.skip.code === 'up-to-date') return { backfill: item, build: () => backfill(s, item, notes.current) };
     if (outcome.skip.code === 'dry-run') return undefined;
-    return { record: skippedRecord(facts, { code: outcome.skip.code, message: outcome.skip.message ?? '' }, context, source) };
+    return { record: skippedRecord(facts, { code: outcome.skip.code, message: outcome.skip.message ?? '' }, context, source), change };
   }
   const renditions = [...notes.written, ...(notes.current ?? [])].sort((a, b) => compareKeys(a.key, b.key));
   if (!source || !notes.placeholder || renditions.length === 0) return undefined;
-  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context, notes.rendering) };
+  return { record: renderedRecord(facts, source, notes.placeholder, renditions, context, notes.rendering), change };
 }
 
 /** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
@@ -194,8 +194,9 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     if (notes) [notes.placeholder, notes.rendering] = [rendered.placeholder, rendered.rendering];
     caveats = rendered.rendering.notes ?? [];
     try {
-      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
+      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, due.seen, notes);
     } catch (error) {
+      if (s.config.onUpload.enabled && (isPreconditionFailed(error) || isConditionalConflict(error))) return tally.fail(failure(item.key, 'source-changed', 'a newer original was rendered on upload while this one rendered: its renditions stay'));
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
   } finally {
@@ -211,15 +212,16 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
  * The presets to render and the rendition keys to write, or undefined when the item's outcome is
  * already on the tally (skipped, up to date, a dry run's plan, or the check failed).
  */
-async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
+async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string>; seen: Seen } | undefined> {
   if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
   const due = s.presets.filter((p) => item.presets.includes(p.name));
   if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
+  const seen: Seen = new Map();
   // A record lists every rendition: the current ones of presets not due are asked too.
   const wanted = wantedOf(notes ? s.presets : due, item);
   let stale;
   try {
-    const outputs = await staleOutputs(s, item, wanted);
+    const outputs = await staleOutputs(s, item, wanted, seen);
     stale = outputs.stale.filter((w) => due.includes(w.preset));
     if (notes) notes.current = outputs.current;
   } catch (error) {
@@ -227,7 +229,7 @@ async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, 
   }
   if (stale.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition already carries this source ETag and its recipe');
   if (s.plan.dryRun) return void tally.would({ key: item.key, operation: 'resize', action: 'render', bytes: item.size, renditions: stale.length }, `would write ${stale.length} rendition(s)`);
-  return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)) };
+  return { presets: due.filter((p) => stale.some((st) => st.preset === p)), keys: new Set(stale.map((st) => st.key)), seen };
 }
 
 /**
@@ -306,23 +308,30 @@ async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: 
   }
 }
 
-/** Each rendition with the source ETag and recipe it was made from, which a later run compares. */
-async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, notes?: ItemNotes): Promise<void> {
+/**
+ * The rendition as this job saw it (its ETag, or null: absent), kept by HEAD or the listing; not
+ * asked (a forced run): undefined.
+ */
+type Seen = Map<string, string | null>;
+
+/**
+ * With the upload lane on, the lane may write a newer original's rendition between this job's
+ * HEAD and its PUT: the PUT is conditional on what the HEAD saw (S3 user guide, "How to prevent
+ * object overwrites with conditional writes"), so the night never overwrites it; the lane's own
+ * writes are last by construction (functions/on-upload.ts checks the original after writing).
+ */
+function laneCondition(s: ResizeShard, seen: string | null | undefined): RenditionCondition | undefined {
+  if (!s.config.onUpload.enabled || seen === undefined) return undefined;
+  return seen === null ? { ifNoneMatch: '*' } : { ifMatch: seen };
+}
+
+/** Each rendition with the source ETag and recipe it was made from, which a later run compares (adapters/image/renditions.ts). */
+async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, seen: Seen, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      const key = renditionKey(r.preset, item.key, r.format);
-      const put = await s.ctx.s3.send(
-        new PutObjectCommand({
-          Bucket: s.config.buckets.renditions,
-          Key: key,
-          Body: r.data,
-          ContentType: FORMAT_CONTENT_TYPE[r.format],
-          CacheControl: s.config.resize.cacheControl,
-          Metadata: { [SOURCE_ETAG_META]: item.etag.replaceAll('"', ''), [RECIPE_META]: recipe(s, presetsUsed.find((p) => p.name === r.preset)!, r.format), width: String(r.width), height: String(r.height) },
-        }),
-      );
+      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!, laneCondition(s, seen.get(renditionKey(r.preset, item.key, r.format))));
       tally.output(`${r.preset}/${r.format}`, r.data.length);
-      notes?.written.push({ preset: r.preset, format: r.format, key, width: r.width, height: r.height, bytes: r.data.length, etag: put.ETag! });
+      notes?.written.push(written);
     }),
   );
 }
@@ -339,29 +348,40 @@ function listingOf(s: ResizeShard, preset: string, format: string): ListingCurso
  * The wanted renditions that are missing, or were made from another version of the source or with
  * another recipe (stale), and the rest as their HEAD describes them (current).
  */
-async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: Wanted[]): Promise<{ stale: Wanted[]; current: WrittenRendition[] }> {
+async function staleOutputs(s: ResizeShard, item: WorkItem, wanted: Wanted[], seen?: Seen): Promise<{ stale: Wanted[]; current: WrittenRendition[] }> {
   if (s.plan.force) return { stale: wanted, current: [] };
-  const found = await currentRenditions(s, item, wanted, true);
+  const found = await currentRenditions(s, item, wanted, true, seen);
   return { stale: wanted.filter((_, i) => !found[i]), current: found.filter((r): r is WrittenRendition => r !== undefined) };
 }
 
 /** Each wanted rendition if it carries this source ETag, its recipe and its size (HEAD); on dense work, only those the listing shows are asked. */
-async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[], listed = false): Promise<(WrittenRendition | undefined)[]> {
+async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[], listed = false, seen?: Seen): Promise<(WrittenRendition | undefined)[]> {
   const etag = item.etag.replaceAll('"', '');
   return Promise.all(
     wanted.map(async (w) => {
       // undefined: the listing shows no such rendition; null: it cannot tell, so ask HEAD.
-      if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return undefined;
+      if (listed && s.listings && (await listingOf(s, w.preset.name, w.format).find(w.key)) === undefined) return void seen?.set(w.key, null);
       try {
         const head = await s.ctx.s3.send(new HeadObjectCommand({ Bucket: s.config.buckets.renditions, Key: w.key }));
+        seen?.set(w.key, head.ETag ?? null);
         const current = head.Metadata?.[SOURCE_ETAG_META] === etag && isCurrentRecipe(s, w, head.Metadata?.[RECIPE_META]);
         return current ? renditionFromHead(w, head) : undefined;
       } catch (error) {
-        if (isNotFound(error)) return undefined;
+        if (isNotFound(error)) return void seen?.set(w.key, null);
         throw error;
       }
     }),
   );
+}
+
+/** The upload lane's removal marker of this version of the original, if there is one. */
+async function dropLaneMarker(s: ResizeShard, item: WorkItem): Promise<void> {
+  const marker = await getJsonIfExists<LaneRemoval>(s.ctx.s3, s.config.buckets.work, laneMarkerKey(item.key));
+  if (marker?.value.etag !== item.etag) return;
+  await s.ctx.s3.send(new DeleteObjectCommand({ Bucket: s.config.buckets.work, Key: laneMarkerKey(item.key), IfMatch: marker.etag })).catch((error: unknown) => {
+    // Rewritten meanwhile (another removal) or gone: not this prune's.
+    if (!isPreconditionFailed(error) && !isNotFound(error)) throw error;
+  });
 }
 
 /**
@@ -375,8 +395,10 @@ async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise
   try {
     deleted = await deleteRenditions(s, item, item.presets, (head) => head.Metadata?.[SOURCE_ETAG_META] === etag);
     // The record goes in the same step (if it still describes this version), so that an
-    // application never finds a record whose renditions are gone.
+    // application never finds a record whose renditions are gone; then the upload lane's marker
+    // of this removal, if any (core/upload-lane.ts), its prune done.
     await s.records?.remove(item);
+    if (!plan.dryRun) await dropLaneMarker(s, item);
   } catch (error) {
     return tally.fail(failure(item.key, 'prune-failed', `pruning the renditions of a deleted original: ${errorText(error)}`));
   }

@@ -1,7 +1,12 @@
 /** `nightshift local` and `nightshift local serve`. */
 import { mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parsePipelineConfig } from '../../core/config';
+import { parsePipelineConfig, type PipelineConfig } from '../../core/config';
+import type { S3EventMessage } from '../../core/s3-event';
+import { createS3Client } from '../../adapters/s3';
+import { createLogger } from '../../adapters/log';
+import { uploadHandler, type LaneRecord } from '../../functions/on-upload';
+import { LocalUploadQueue } from '../../local/upload-queue';
 import { pipelineConfigOf } from '../../infra/config';
 import { LOCAL_EMAIL } from '../../local/definition';
 import { claimDataDir } from '../../local/data-dir';
@@ -54,6 +59,8 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
 }
 
 export async function serveCommand(values: Record<string, unknown>): Promise<number> {
+  const config = parsePipelineConfig({ ...pipelineConfigOf(projectConfig({ file: values.config as string | undefined, overrides: values.context as string[] | undefined, defaults: { notificationEmails: [LOCAL_EMAIL] } }), LOCAL_BUCKETS), buckets: LOCAL_BUCKETS });
+  const onUpload = Boolean(values['on-upload']) || config.onUpload.enabled;
   const port = portOption('--port', values.port);
   const apiPort = portOption('--api-port', values['api-port']);
   const dataDir = resolve((values['data-dir'] as string | undefined) ?? '.nightshift');
@@ -62,18 +69,18 @@ export async function serveCommand(values: Record<string, unknown>): Promise<num
   const claim = claimDataDir(dataDir, 'serve');
   let servers;
   try {
-    servers = await startServers(dataDir, port, apiPort);
+    servers = await startServers(dataDir, port, apiPort, onUpload ? config : undefined);
   } catch (error) {
     claim.release();
     throw error;
   }
   const { s3, dynamo, api } = servers;
   claim.setEndpoints({ endpoint: s3.endpoint, dynamodb: dynamo.endpoint });
-  const info = { endpoint: s3.endpoint, api: api.api, dynamodb: dynamo.endpoint, buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
+  const info = { endpoint: s3.endpoint, api: api.api, dynamodb: dynamo.endpoint, ...(onUpload ? { uploadLane: uploadLaneJournal(dataDir) } : {}), buckets: { corpus: LOCAL_BUCKETS.corpus, renditions: LOCAL_BUCKETS.renditions, backup: LOCAL_BUCKETS.backup, work: LOCAL_BUCKETS.work } };
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
   else printServing(info, dynamo.table, api.gallery);
   await new Promise<void>((done) => {
-    const stop = () => void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (claim.release(), done()));
+    const stop = () => void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (servers.lane?.stop(), claim.release(), done()));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
@@ -86,9 +93,18 @@ function portOption(flag: string, value: unknown): number {
   return port;
 }
 
-/** The embedded S3 and DynamoDB servers over the data directory, and the image API over the records; all or none. */
-async function startServers(dataDir: string, port: number, apiPort: number) {
-  const s3 = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
+/** Where `serve --on-upload` journals the lane's messages (local/upload-queue.ts). */
+export const uploadLaneJournal = (dataDir: string): string => join(dataDir, 'upload-lane.jsonl');
+
+/**
+ * The embedded S3 and DynamoDB servers over the data directory, and the image API over the
+ * records; all or none. With `lane` (the configuration), the corpus bucket's writes and deletes
+ * notify the upload lane's queue, which runs the lane's handler (functions/on-upload.ts).
+ */
+async function startServers(dataDir: string, port: number, apiPort: number, lane?: PipelineConfig) {
+  const queue = lane ? new LocalUploadQueue({ maxConcurrency: lane.onUpload.maxConcurrency, journal: uploadLaneJournal(dataDir) }) : undefined;
+  const notify = queue ? { notify: { buckets: [LOCAL_BUCKETS.corpus], send: (m: S3EventMessage) => queue.send(m) } } : {};
+  const s3 = await startEmbeddedS3({ port, dataDir: join(dataDir, 's3'), buckets: Object.values(LOCAL_BUCKETS), ...notify });
   let dynamo: EmbeddedDynamo | undefined;
   try {
     dynamo = await startEmbeddedDynamo({ dataDir: dynamoDataDir(dataDir) });
@@ -98,7 +114,9 @@ async function startServers(dataDir: string, port: number, apiPort: number) {
       client.destroy();
       throw error;
     });
-    return { s3, dynamo, api: { ...api, stop: () => api.stop().finally(() => client.destroy()) } };
+    const laneS3 = lane && createS3Client({ endpoint: s3.endpoint }, {});
+    if (queue && lane && laneS3) queue.start(uploadHandler({ s3: laneS3, records: new ImageRecordStore<LaneRecord>(client, dynamo.table), config: lane, log: createLogger({ function: 'on-upload' }, { write: (line) => process.stderr.write(line) }) }));
+    return { s3, dynamo, api: { ...api, stop: () => api.stop().finally(() => client.destroy()) }, ...(laneS3 ? { lane: { stop: () => laneS3.destroy() } } : {}) };
   } catch (error) {
     await dynamo?.stop();
     await s3.stop();
