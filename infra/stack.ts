@@ -128,6 +128,8 @@ export class NightshiftStack extends Stack {
           corpusRegion: config.corpus.region,
           corpusField: { field: 'corpus.bucketName', value: config.corpus.bucketName ?? '(the corpus bucket the stack creates)' },
           renditions: this.storage.renditions,
+          work: this.storage.work,
+          nightJobRole: this.compute.jobRole,
           table: this.imagesTable,
           pipelineConfig: pipelineConfigObject,
           onUpload: config.onUpload,

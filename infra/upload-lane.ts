@@ -14,7 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OnUploadConfig, Preset } from '../core/config';
 import type { CpuArchitecture } from '../core/cost';
-import { type UploadLaneSizes, uploadLaneSizes, uploadLoopProblem } from '../core/upload-lane';
+import { LANE_REMOVED_PREFIX, type UploadLaneSizes, uploadLaneSizes, uploadLoopProblem } from '../core/upload-lane';
 import { UsageError } from '../core/validation';
 import type { ImagesTable } from './images-table';
 import { acknowledge, ANY_RESOURCE, LAMBDA_BASIC_EXECUTION, wildcardResource } from './nag';
@@ -35,6 +35,10 @@ export interface UploadLaneProps {
   readonly corpusField: { readonly field: string; readonly value: string };
   /** Where renditions are written: never a bucket that notifies the lane (the loop guard). */
   readonly renditions: s3.IBucket;
+  /** The work bucket: the lane writes a removal marker per tombstone there (core/upload-lane.ts), which the night's jobs read and delete. */
+  readonly work: s3.IBucket;
+  /** The nightly jobs' role: the catalog job reads the removal markers, the resize job deletes each once its prune is done. */
+  readonly nightJobRole: iam.IRole;
   readonly table: ImagesTable;
   readonly pipelineConfig: PipelineConfigObject;
   readonly onUpload: OnUploadConfig;
@@ -190,6 +194,12 @@ function grantRunTimeAccess(fn: nodejs.NodejsFunction, props: UploadLaneProps): 
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject'], resources: [props.renditions.arnForObjects('*')] }));
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListForNotFound', actions: ['s3:ListBucket'], resources: [props.corpus.bucketArn, props.renditions.bucketArn] }));
   props.table.grantRecordUpdates(fn);
+  // Removal markers: the lane writes one per tombstone; the night lists them (ListBucket on the
+  // work bucket is the job role's already), reads them, and deletes each once its prune is done.
+  const markers = props.work.arnForObjects(`${LANE_REMOVED_PREFIX}*`);
+  fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteRemovalMarkers', actions: ['s3:PutObject'], resources: [markers] }));
+  props.nightJobRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'UploadLaneRemovalMarkers', actions: ['s3:GetObject', 's3:DeleteObject'], resources: [markers] }));
+  acknowledge(props.nightJobRole, { [wildcardResource(props.nightJobRole, props.work.bucketArn, `/${LANE_REMOVED_PREFIX}*`)]: 'The upload lane\'s removal markers, one per removed original, named by its key: read, then deleted once pruned.' });
   if (props.corpusKey) {
     // An SSE-KMS corpus: GetObject needs kms:Decrypt on its key (S3 user guide, "Using SSE-KMS", permissions), through S3 only.
     fn.addToRolePolicy(
@@ -205,6 +215,7 @@ function grantRunTimeAccess(fn: nodejs.NodejsFunction, props: UploadLaneProps): 
   acknowledge(fn, {
     [wildcardResource(fn, props.corpus.bucketArn, '/*')]: `Read-only on the corpus objects: ${byKey}.`,
     [wildcardResource(fn, props.renditions.bucketArn, '/*')]: `Writes (and HEADs) renditions under keys derived from the source key: ${byKey}; no delete.`,
+    [wildcardResource(fn, props.work.bucketArn, `/${LANE_REMOVED_PREFIX}*`)]: 'Writes a removal marker per removed original, named by its key, for the night\'s prune.',
   });
 }
 

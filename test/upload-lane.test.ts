@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -180,6 +181,15 @@ describe('IAM: least privilege', () => {
     expect(actions(of('ReadCorpus'))).toEqual(['s3:GetObject']);
     expect(actions(of('WriteRenditions'))).toEqual(['s3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(of('WriteRenditions').Resource)).toMatch(/StorageRenditions.*\/\*/);
+    // Removal markers: the lane writes them; the night's job role reads and deletes them, under that prefix only.
+    expect(actions(of('WriteRemovalMarkers'))).toEqual(['s3:PutObject']);
+    expect(JSON.stringify(of('WriteRemovalMarkers').Resource)).toMatch(/StorageWork.*\/upload-lane\/removed\/\*/);
+    const night = Object.entries(s.json.Resources)
+      .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith('ComputeJobRoleDefaultPolicy'))
+      .flatMap(([, r]) => r.Properties!.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Sid?: string }[])
+      .find((st) => st.Sid === 'UploadLaneRemovalMarkers')!;
+    expect(actions(night)).toEqual(['s3:DeleteObject', 's3:GetObject']);
+    expect(JSON.stringify(night.Resource)).toMatch(/StorageWork.*\/upload-lane\/removed\/\*/);
     expect(of('DecryptCorpus')).toMatchObject({ Resource: expect.stringContaining(':key/1234abcd-'), Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } } });
     const dynamo = statements().find((st) => actions(st).includes('dynamodb:PutItem'))!;
     expect(dynamo.Resource).toEqual({ 'Fn::GetAtt': [resourceId('AWS::DynamoDB::Table', 'ImagesTable'), 'Arn'] });
@@ -218,6 +228,8 @@ describe('what synth refuses: a loop, a corpus in another Region', () => {
       corpusField: { field: 'corpus.bucketName', value: 'photos' },
       corpusRegion,
       renditions: bucket,
+      work: s3.Bucket.fromBucketName(stack, 'WorkBucket', 'w0w'),
+      nightJobRole: new iam.Role(stack, 'JobRole', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') }),
       table: new ImagesTable(stack, 'Table'),
       pipelineConfig: new PipelineConfigObject(stack, 'Config', { bucket: new s3.Bucket(stack, 'Work'), config, logRetention: logs.RetentionDays.ONE_DAY }),
       onUpload: { ...config.onUpload, enabled: true },
