@@ -62,10 +62,10 @@ describe('the run email', () => {
       ...one,
       operations: {
         backup: { ...one.operations.backup!, ...{ shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'up-to-date': 1 }, failedByCode: {} } },
-        resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'rendition-key-collision': 1 }, failedByCode: {} },
+        resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'too-large': 1 }, failedByCode: {} },
       },
     };
-    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 not rendered (rendition-key-collision 1), none failed.');
+    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 not rendered (too-large 1), none failed.');
   });
 
   it('writes a count of one with its noun in the singular: "1 image", "1 S3 request", "1 rendition of 1 deleted original"', () => {

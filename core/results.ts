@@ -41,6 +41,8 @@ export interface ShardResult {
   readonly changes?: ChangeCounts;
   /** Images whose renditions were all current but had no record: recorded without re-rendering. */
   readonly backfilled?: number;
+  /** Images whose backfill failed (a read failed), in key order: not recorded, their `done.record` is taken back (core/report.ts undoneInShard). */
+  readonly unrecorded?: readonly string[];
 }
 
 export interface RecordCounts {
@@ -97,7 +99,7 @@ export class ShardTally {
   readonly planned: PlannedAction[] = [];
   readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
   /** Set by a job that keeps image records (resize with a table). */
-  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number };
+  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number; unrecorded: readonly string[] };
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}

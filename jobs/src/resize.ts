@@ -14,7 +14,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectComm
 import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
-import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, stripExtension } from '../../core/keys';
+import { compareKeys, FORMAT_CONTENT_TYPE, renditionKey, renditionPrefix } from '../../core/keys';
 import { renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
@@ -154,19 +154,17 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   return { record: renderedRecord(facts, source, notes.placeholder, renditions, context) };
 }
 
-/** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
+/** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none when it has none. Throws when a read fails (jobs/src/records.ts). */
 async function backfill(s: ResizeShard, item: WorkItem, known: WrittenRendition[] | undefined): Promise<ImageRecord | undefined> {
-  try {
-    const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
-    if (renditions.length === 0) return undefined;
-    return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
-  } catch (error) {
-    s.log.warn('no record backfilled', { key: item.key, error: errorText(error) });
-    return undefined;
-  }
+  const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
+  if (renditions.length === 0) return undefined;
+  return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
 }
 
-const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => presets.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
+/** The item's rendition key: under its stem, or disambiguated when another image held the stem (core/keys.ts renditionKey). */
+const keyOf = (item: WorkItem, preset: string, format: OutputFormat) => renditionKey(preset, item.key, format, item.collidesWith !== undefined);
+
+const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => presets.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: keyOf(item, preset.name, format) })));
 
 async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<void> {
   const due = await dueRenditions(s, item, tally, notes);
@@ -181,7 +179,7 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     if (!rendered) return;
     if (notes) notes.placeholder = rendered.placeholder;
     try {
-      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, notes);
+      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(keyOf(item, r.preset, r.format))), due.presets, tally, notes);
     } catch (error) {
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
     }
@@ -198,7 +196,8 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
  */
 async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string> } | undefined> {
   if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
-  const due = s.presets.filter((p) => item.presets.includes(p.name));
+  // A backfill checks every preset: what it finds not current after all is rendered.
+  const due = item.backfill ? [...s.presets] : s.presets.filter((p) => item.presets.includes(p.name));
   if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
   // A record lists every rendition: the current ones of presets not due are asked too.
   const wanted = wantedOf(notes ? s.presets : due, item);
@@ -291,7 +290,7 @@ async function renderDue(s: ResizeShard, item: WorkItem, body: Buffer, presets: 
 async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      const key = renditionKey(r.preset, item.key, r.format);
+      const key = keyOf(item, r.preset, r.format);
       const put = await s.ctx.s3.send(
         new PutObjectCommand({
           Bucket: s.config.buckets.renditions,
@@ -347,23 +346,24 @@ async function currentRenditions(s: ResizeShard, item: WorkItem, wanted: Wanted[
 
 /**
  * A deleted original's renditions: for each preset it was rendered with, the listing of
- * `<preset>/<stem>.` finds its renditions in every format (a format since removed from the preset
- * too); each is deleted only if it was made from this original (its source ETag) and is still
+ * `<preset>/<stem>.` (`<preset>/<key>/.` for disambiguated keys) finds its renditions in every
+ * format (a format since removed from the preset too); each is deleted only if it was made from
+ * this original (its source ETag) and is still
  * the object that HEAD saw (DeleteObject with If-Match), so a rendition another image wrote in
  * the meantime is never deleted. Its record is deleted with them.
  */
 async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
   const { ctx, config, plan, log } = s;
   const etag = item.etag.replaceAll('"', '');
-  const stem = stripExtension(item.key);
   const deleted: string[] = [];
   try {
     for (const preset of item.presets) {
-      const prefix = `${preset}/${stem}.`;
+      const prefix = renditionPrefix(preset, item.key, item.collidesWith !== undefined);
       for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
         for (const listed of page.objects) {
           const key = listed.Key!;
-          if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
+          // Another image's: `a.b.jpg` renders to `<preset>/a.b.*`, a newcomer `a.png` beside `a.jpg` to `<preset>/a.png/.*`.
+          if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue;
           const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
             if (isNotFound(error)) return undefined;
             throw error;

@@ -217,7 +217,7 @@ function shardResult(ctx: JobContext, operation: ShardOperation, plan: Plan, tal
     skippedByCode: tally.skippedByCode,
     skipped: tally.skipped,
     failures: tally.failures,
-    ...(tally.records ? { records: tally.records.counts, changes: tally.records.changes, backfilled: tally.records.backfilled } : {}),
+    ...(tally.records ? { records: tally.records.counts, changes: tally.records.changes, backfilled: tally.records.backfilled, ...(tally.records.unrecorded.length ? { unrecorded: tally.records.unrecorded } : {}) } : {}),
     ...(plan.dryRun ? { wouldDo: tally.wouldDo, plannedList: runKeys(ctx.runId).plannedShard(operation, ctx.shard) } : {}),
   };
 }

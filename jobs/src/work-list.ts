@@ -6,7 +6,7 @@
  * so a few entries may wait before they are written.
  */
 import { join } from 'node:path';
-import { type CatalogRecord, resizeSkipFor } from '../../core/catalog';
+import { type CatalogRecord, resizeSkipFor, workBytes } from '../../core/catalog';
 import type { PipelineConfig } from '../../core/config';
 import type { RunInput } from '../../core/input';
 import { JsonLinesWriter } from '../../core/jsonl';
@@ -19,7 +19,7 @@ import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices
 import type { Logger } from '../../adapters/log';
 
 type Entry =
-  | { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string } }
+  | { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string }; readonly keeps?: string }
   | { readonly kind: 'deleted'; readonly previous: StateRecord };
 
 /** Keys that may wait at once for their rendition stems' owner to be decided. */
@@ -47,12 +47,14 @@ export class WorkListWriter {
     private readonly counts: PlanCounts,
     private readonly bytes: { selected: number; work: number },
     log: Logger,
+    /** The jobs keep image records: images without one get backfill work. */
+    keepsRecords = false,
   ) {
     this.catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
     this.workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
     this.pruneFile = new JsonLinesWriter(join(dir, 'prune.jsonl'));
     this.deletedFile = new JsonLinesWriter(join(dir, 'deleted.jsonl'));
-    this.run = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config) };
+    this.run = { operations: input.operations, presets: input.presets, full: input.full, force: input.force, digests: presetDigests(config), records: keepsRecords };
     this.formatsOf = new Map(config.presets.map((p) => [p.name, p.formats.length]));
     this.owners = new StemOwnership<Entry>(OWNERSHIP_WINDOW, (key) => log.warn('too many keys share rendition stems at once: deciding ownership by key order', { key }));
   }
@@ -66,8 +68,8 @@ export class WorkListWriter {
         if (this.deletedSample.length < DELETED_SAMPLE) this.deletedSample.push(previous.key);
         await this.deletedFile.write({ key: previous.key, size: previous.size, etag: previous.etag });
       }
-      // A deleted original that owned renditions holds their keys until they are pruned.
-      if (this.config.renditions.pruneDeleted && prunablePresets(previous).length > 0) await this.decide(this.owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: true }));
+      // A deleted original that owned renditions holds their keys until they are pruned (disambiguated ones hold none).
+      if (this.config.renditions.pruneDeleted && prunablePresets(previous).length > 0) await this.decide(this.owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: previous.collidesWith === undefined }));
       return;
     }
     const record = lineRecord(entry.line);
@@ -75,8 +77,11 @@ export class WorkListWriter {
     const kind = !previous || previous.deleted ? 'new' : entry.kind;
     // An original too large to render owns no rendition keys.
     const tooLarge = resizeSkipFor(record, this.config.filter);
-    const holds = !tooLarge && previous !== undefined && !previous.deleted && previous.collidesWith === undefined;
-    await this.decide(this.owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}) }, { key: record.key, candidate: !tooLarge, holds }));
+    const current = !tooLarge && previous !== undefined && !previous.deleted;
+    // An image under disambiguated keys keeps them (stable keys, even once the stem's owner is gone): it takes no part in the stem's ownership.
+    const keeps = current ? previous.collidesWith : undefined;
+    const holds = current && keeps === undefined;
+    await this.decide(this.owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}), ...(keeps !== undefined ? { keeps } : {}) }, { key: record.key, candidate: !tooLarge && keeps === undefined, holds }));
   }
 
   /** Decides the entries still waiting, and closes the files. */
@@ -100,7 +105,8 @@ export class WorkListWriter {
       this.counts[entry.kind]++;
       this.counts.selected++;
       this.bytes.selected += record.size;
-      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : owner !== undefined ? { role: 'collision', owner } : { role: 'owner' };
+      const held = owner ?? entry.keeps;
+      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : held !== undefined ? { role: 'collision', owner: held } : { role: 'owner' };
       const { work, next } = planObject(record, entry.previous, ownership, this.run);
       this.catalogFile.writeText(JSON.stringify(next));
       if (!work) continue;
@@ -111,7 +117,8 @@ export class WorkListWriter {
       }
       await this.workFile.write(work);
       this.counts.work++;
-      this.bytes.work += record.size;
+      if (work.backfill) this.counts.backfill = (this.counts.backfill ?? 0) + 1;
+      this.bytes.work += workBytes(work);
     }
   }
 }
