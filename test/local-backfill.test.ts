@@ -93,6 +93,7 @@ it('records every image of a corpus rendered without records, rendering nothing,
   await s3.send(new PutObjectCommand({ Bucket: B.work, Key: STATE_CATALOG_KEY, Body: unmarked.map((r) => `${JSON.stringify(r)}\n`).join('') }));
 
   const second = await night();
+  expect({ work: second.plan.counts.work, backfill: second.plan.counts.backfill, nothingToDo: second.plan.nothingToDo }).toEqual({ work: 3, backfill: 3, nothingToDo: false });
   const report = await getJson<Report>(s3, B.work, runKeys(second.json.runId).report);
   const email = (await readEml(readFileSync(second.json.email!, 'utf8'))).text;
   // One story: the plan's count, the results' count, and the texts made from them.
