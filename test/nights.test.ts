@@ -177,5 +177,5 @@ describe('every night after the first (embedded runtime, configured through cdk.
     const settled = await night();
     expect(settled.plan).toMatchObject({ nothingToDo: true, counts: { work: 0 } });
     await s3(async (s) => expect((await state(s)).find((r) => r.key === 'e.jpg')).toMatchObject({ collidesWith: 'e.png' }));
-  }, 180_000);
+  }, 300_000);
 });
