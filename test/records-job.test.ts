@@ -15,6 +15,7 @@ import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
+import { undoneInShard } from '../core/report';
 import type { ChangeLine } from '../core/records/changes';
 import { imageRecordSchema, type ImageRecord } from '../core/records/record';
 import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
@@ -337,6 +338,32 @@ describe('60-image shards', () => {
       const { placeholder: _q, updatedAt: _v, ...was } = written.get(key)!;
       expect(rest).toEqual({ ...was, runId: 'many-3' });
     }
+  }, 300_000);
+
+  it('lists the images whose backfill could not be read in its result, so promotion takes back only their record marker', async () => {
+    // Shard 0 of many-1 again as run many-4: each item backfill work, as the catalogue plans it for an image with no record marker.
+    const work = manyBuckets.work;
+    const plan = await getJson<Plan>(s3, work, runKeys('many-1').plan);
+    const items = (await getText(s3, work, runKeys('many-1').shard(0))).split('\n').filter(Boolean).map((l) => ({ ...JSON.parse(l), change: 'unchanged', presets: [], backup: false, backfill: true }) as { key: string });
+    const broken = items.slice(0, 4).map((i) => i.key);
+    const bare = items.slice(0, 8).map((i) => i.key);
+    for (const key of bare) expect(await store.deleteRecord(key, (await record(key))!.etag)).toBe(true);
+    // Not dense (no listing): each rendition is HEADed, and only the backfill's GETs of the broken images' renditions fail.
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-4').plan, Body: JSON.stringify({ ...plan, runId: 'many-4', counts: { ...plan.counts, work: 0 } }) }));
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-4').shard(0), Body: items.map((i) => `${JSON.stringify(i)}\n`).join('') }));
+    // Their renditions' GETs (`/many-renditions/<preset>/many/img-000.webp`) answer 500 InternalError.
+    const stems = broken.map((k) => `/${k.replace(/\.jpg$/, '.')}`);
+    const proxy = await startFaultProxy({ target: s3server.endpoint, rate: 0, fail: (method, path) => method === 'GET' && path.startsWith(`/${manyBuckets.renditions}/`) && stems.some((st) => path.includes(st)) });
+    try {
+      const run = await runJob('resize', env('many-4', manyConfig, { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_S3_MAX_ATTEMPTS: '1', AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    } finally {
+      await proxy.close();
+    }
+    const [result] = await resizeResults('many-4', 1, work);
+    expect({ backfilled: result!.backfilled, unrecorded: result!.unrecorded, bytesWritten: result!.bytesWritten }).toEqual({ backfilled: bare.length - broken.length, unrecorded: broken, bytesWritten: 0 });
+    for (const key of bare) expect({ key, recorded: (await record(key)) !== undefined }).toEqual({ key, recorded: !broken.includes(key) });
+    expect(undoneInShard([result]).map(([k, ops]) => [k, [...ops]])).toEqual(broken.map((k) => [k, ['record']]));
   }, 300_000);
 });
 
