@@ -30,10 +30,23 @@ export interface WorkItem extends CatalogRecord {
   readonly backup: boolean;
   /** The presets to render: missing, or rendered with another recipe (every preset of the run when `full`). */
   readonly presets: readonly string[];
-  /** Reason this item must not be resized (it still gets backed up), e.g. a rendition-key collision. */
+  /** Reason this item must not be resized (it still gets backed up), e.g. too large to decode. */
   readonly resizeSkip?: { readonly code: string; readonly message: string };
   /** Presets removed from the configuration (confirmed in renditions.removePresets) whose renditions of this image resize deletes. */
   readonly prunePresets?: readonly string[];
+  /**
+   * Its renditions are current but it has no image record yet: resize writes the record from them
+   * (their HEADs, one GET of the smallest, one ranged GET of the original's header), rendering
+   * only what it finds not current after all.
+   */
+  readonly backfill?: true;
+  /** The image that held this one's rendition stem when it came: its renditions are under disambiguated keys (core/keys.ts renditionKey). */
+  readonly collidesWith?: string;
+}
+
+/** Bytes of an original the shard jobs read or copy for an item: none for a prune or a backfill alone (a header read). */
+export function workBytes(item: Pick<WorkItem, 'change' | 'size' | 'backup' | 'presets' | 'backfill'>): number {
+  return item.change === 'deleted' || (item.backfill && !item.backup && item.presets.length === 0) ? 0 : item.size;
 }
 
 export function toLine(value: unknown): string {

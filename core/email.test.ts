@@ -39,6 +39,18 @@ function expectSnsRules(email: { subject: string; text: string }) {
 }
 
 describe('the run email', () => {
+  it('says how many images the plan backfills, and how many records the backfill wrote, from their counts, in the right number', () => {
+    const backfilling = { ...plan, counts: { ...plan.counts, backfill: 1_234 } };
+    const resize = { ...shard('resize', 0), backfilled: 1_233, records: { written: 1_233, superseded: 0, requests: 50 }, changes: { added: 1_233, updated: 0, removed: 0, failed: 0 } };
+    const text = runEmail(buildReport(backfilling, [shard('backup', 0), resize], meta)).text;
+    expect(text).toContain('\n           1,234 images get their details recorded without re-rendering (backfill)\n');
+    expect(text).toMatch(/\nRecords +1,233 records changed: 1,233 added, 0 updated, 0 removed, 0 failed \(1,233 by backfill, without re-rendering\); change feed /);
+    const one = runEmail(buildReport({ ...plan, counts: { ...plan.counts, backfill: 1 } }, [shard('backup', 0), shard('resize', 0)], meta)).text;
+    expect(one).toContain('1 image gets its details recorded without re-rendering (backfill)');
+    expect(one).not.toContain('by backfill');
+    expect(runEmail(report(0)).text).not.toContain('backfill');
+  });
+
   it('says what happened in the subject and the first sentence', () => {
     const email = runEmail(report(3));
     expect(email.subject).toBe('nightshift: 12,405 rendered, 3 failed');
@@ -62,10 +74,10 @@ describe('the run email', () => {
       ...one,
       operations: {
         backup: { ...one.operations.backup!, ...{ shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'up-to-date': 1 }, failedByCode: {} } },
-        resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'rendition-key-collision': 1 }, failedByCode: {} },
+        resize: { shards: 1, items: 1, processed: 0, skipped: 1, failed: 0, bytesRead: 0, bytesWritten: 0, shardMs: 0, maxShardMs: 0, skippedByCode: { 'too-large': 1 }, failedByCode: {} },
       },
     };
-    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 skipped (rendition-key-collision 1), none failed.');
+    expect(runEmail(quiet).text.split('\n')[0]).toBe('1 image with work due: 0 rendered, 0 backed up, 1 already current, 1 skipped (too-large 1), none failed.');
   });
 
   it('counts a night of only deletions as pruned, never as rendered, in the subject, the lead and the Resize line', () => {

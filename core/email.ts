@@ -6,9 +6,9 @@
  */
 import { LEASE_KEY } from './lease';
 import { type InterruptedRun, interruptedWords } from './last-run';
-import type { Plan } from './plan';
 import { catalogueOutcome, type DryRunPlan, operationCounts, type OperationTotals, outcomeOf, planRunCounts, type Report, type RunCounts, runCounts, skippedTotal, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
 import { adviceOf } from './failures';
+import { backfillWords, type Plan } from './plan';
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
 import { uploadLaneWords } from './upload-lane';
@@ -110,6 +110,7 @@ function catalogueLines(objects: Report['objects'], deleted?: Report['deleted'],
     field('Catalogue', `${count(objects.listed, 'object')} listed: ${n(objects.new)} new, ${n(objects.changed)} changed, ${n(objects.unchanged)} unchanged, ${n(objects.deleted)} deleted since the last run`),
     ...(named.length ? [field('', `deleted: ${named.map((k) => JSON.stringify(k)).join(', ')}${more > 0 ? ` and ${n(more)} more (all in ${deleted!.list})` : ''}`)] : []),
     ...(skipped.length ? [field('', `left alone by the filter: ${skipped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}`)] : []),
+    ...(objects.backfill ? [field('', backfillWords(objects.backfill))] : []),
   ];
 }
 
@@ -193,7 +194,7 @@ function operationLines(report: Report): string[] {
 export function recordsLines(records: Report['records'], links: EmailLinks = {}): string[] {
   if (!records) return [];
   return [
-    field('Records', `${changeWords(records.changes)}; change feed ${links.changes ?? records.feed}`),
+    field('Records', `${changeWords(records.changes)}${records.backfilled ? ` (${n(records.backfilled)} by backfill, without re-rendering)` : ''}; change feed ${links.changes ?? records.feed}`),
     ...(uploadLaneWords(records.uploadLane) ? [field('On upload', uploadLaneWords(records.uploadLane)!)] : []),
     ...(records.invalidation ? [field('CDN', invalidationWords(records.invalidation))] : []),
   ];

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { compareKeys, copySource, extensionOf, keyBetween, renditionKey, runKeys, shardName, stripExtension } from './keys';
+import { compareKeys, copySource, extensionOf, keyBetween, renditionKey, renditionSource, runKeys, shardName, stripExtension } from './keys';
 
 describe('rendition keys', () => {
   it('replace the extension of the last segment only', () => {
@@ -10,6 +10,26 @@ describe('rendition keys', () => {
     expect(extensionOf('a/B.JPG')).toBe('jpg');
     expect(extensionOf('folder.d/noext')).toBe('');
     expect(stripExtension('a.tar.gz')).toBe('a.tar');
+  });
+
+  it('put a newcomer whose stem is held under keys no other image can have: its whole key, then "/." and the format', () => {
+    expect(renditionKey('thumb', 'photos/a.png', 'webp', true)).toBe('thumb/photos/a.png/.webp');
+    // Keeping the extension in the file name would meet a.png.jpg's keys; this does not.
+    expect(renditionKey('thumb', 'photos/a.png.jpg', 'webp')).toBe('thumb/photos/a.png.webp');
+    expect(renditionSource('photos/a.png/.webp')).toEqual({ key: 'photos/a.png' });
+    expect(renditionSource('photos/a.webp')).toEqual({ stem: 'photos/a' });
+    expect(renditionSource('x/.hidden.webp')).toEqual({ stem: 'x/.hidden' });
+    // Any two distinct image keys: a disambiguated key is never another image's key of either kind.
+    const segment = fc.stringMatching(/^[ab.]{1,6}$/);
+    const key = fc.array(segment, { minLength: 1, maxLength: 3 }).map((s) => s.join('/'));
+    // b: any key, or a's key or stem with one more extension (the near misses).
+    const pair = fc.tuple(key, key, fc.nat(2)).map(([a, c, pick]) => [a, [c, `${a}.${c.replaceAll('/', '')}`, `${stripExtension(a)}.${c.replaceAll('/', '')}`][pick]!] as const);
+    fc.assert(
+      fc.property(pair, fc.boolean(), ([a, b], disambiguated) => {
+        fc.pre(a !== b && extensionOf(a) !== '' && extensionOf(b) !== '');
+        expect(renditionKey('p', a, 'webp', true)).not.toBe(renditionKey('p', b, 'webp', disambiguated));
+      }),
+    );
   });
 
   it('run artefacts sit exactly where docs/design.md puts them', () => {

@@ -84,9 +84,30 @@ export function extensionOf(key: string): string {
 const FORMAT_EXTENSION: Record<OutputFormat, string> = { jpeg: 'jpeg', webp: 'webp', avif: 'avif', png: 'png', gif: 'gif' };
 export const FORMAT_CONTENT_TYPE: Record<OutputFormat, string> = { jpeg: 'image/jpeg', webp: 'image/webp', avif: 'image/avif', png: 'image/png', gif: 'image/gif' };
 
-/** `<preset>/<source key without extension>.<format>` */
-export function renditionKey(preset: string, sourceKey: string, format: OutputFormat): string {
-  return `${preset}/${stripExtension(sourceKey)}.${FORMAT_EXTENSION[format]}`;
+/**
+ * `<preset>/<source key without extension>.<format>`; for an image whose stem another image's
+ * renditions hold (`a.png` beside `a.jpg`, core/state.ts StemOwnership), `<preset>/<source key>/.<format>`.
+ * That form cannot meet any other image's keys: an owner's last segment is its stem's (never
+ * empty: a stem does not end with "/") followed by `.<format>`, so no owner key ends in `/.<format>`;
+ * and another newcomer's key holds its own, different, source key. Keeping the extension
+ * in the name (`a.png.webp`) would not do: `a.png.jpg` renders to that key.
+ */
+export function renditionKey(preset: string, sourceKey: string, format: OutputFormat, disambiguated = false): string {
+  return `${renditionPrefix(preset, sourceKey, disambiguated)}${FORMAT_EXTENSION[format]}`;
+}
+
+/** Every rendition key of one image and preset starts with this, followed by nothing but a format's extension. */
+export function renditionPrefix(preset: string, sourceKey: string, disambiguated = false): string {
+  return disambiguated ? `${preset}/${sourceKey}/.` : `${preset}/${stripExtension(sourceKey)}.`;
+}
+
+/**
+ * The source key a rendition key (after its `<preset>/`) was made from, without its extension for
+ * an owner's key (`a` of `a.webp`), whole for a disambiguated one (`a.png` of `a.png/.webp`).
+ */
+export function renditionSource(rest: string): { readonly stem: string } | { readonly key: string } {
+  const slash = rest.lastIndexOf('/');
+  return slash >= 0 && rest.indexOf('.', slash) === slash + 1 && rest.indexOf('.', slash + 2) < 0 ? { key: rest.slice(0, slash) } : { stem: stripExtension(rest) };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Operation, ShardOperation } from './input';
 import type { RunCost } from './cost';
 import type { PlanTiming } from './timing';
 import type { Explanation } from './explain';
+import { count } from './format';
 
 export interface PlanCounts {
   /** Objects listed under the run's prefix. */
@@ -22,6 +23,8 @@ export interface PlanCounts {
   work: number;
   /** Deleted originals whose renditions this run prunes (part of `work`). */
   prune?: number;
+  /** Images whose renditions are current but that have no record yet: recorded without re-rendering (part of `work`). */
+  backfill?: number;
   /** Listed objects left alone by the filter, by reason. */
   skipped: Record<string, number>;
 }
@@ -102,4 +105,9 @@ export const DENSE_WORK_SHARE = 0.05;
 
 export function isDenseWork(plan: Pick<Plan, 'full' | 'counts'>): boolean {
   return plan.full || plan.counts.work >= DENSE_WORK_SHARE * plan.counts.selected;
+}
+
+/** The plan's backfill (counts.backfill), as the plan's log and the email say it. */
+export function backfillWords(images: number): string {
+  return `${count(images, 'image')} ${images === 1 ? 'gets its' : 'get their'} details recorded without re-rendering (backfill)`;
 }

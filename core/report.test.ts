@@ -80,6 +80,14 @@ describe('report', () => {
     expect(undone.map(([k, ops]) => [k, [...ops]])).toEqual([['c.jpg', ['resize']]]);
   });
 
+  it('takes back the record of an image whose backfill failed, and nothing else of it; sums the backfilled records for the texts', () => {
+    const shard0 = results.filter((r) => r.shard === 0);
+    const withBackfill = shard0.map((r) => (r.operation === 'resize' ? { ...r, backfilled: 2, unrecorded: ['a0.jpg', 'b.jpg'], records: { written: 2, superseded: 0, requests: 1 }, changes: { added: 2, updated: 0, removed: 0, failed: 0 } } : r));
+    const undone = undoneInShard(withBackfill).map(([k, ops]) => [k, [...ops].sort()]);
+    expect(undone).toEqual(expect.arrayContaining([['a0.jpg', ['record']], ['b.jpg', ['record']]]));
+    expect(buildReport(plan, [...withBackfill, ...results.filter((r) => r.shard === 1)], { trigger: 'cli', startedAt: '', finishedAt: '', catalogPromoted: false }).records).toMatchObject({ backfilled: 2 });
+  });
+
   it('ranks failure reasons by frequency with example keys', () => {
     const many = Array.from({ length: 30 }, (_, i) => ({ key: `k${String(i).padStart(2, '0')}`, code: i % 3 ? ('decode-failed' as const) : ('too-many-pixels' as const), message: i % 3 ? 'VipsJpeg: premature end of JPEG image' : '', retryable: i < 5 }));
     const r = result('resize', 0, 30, many);

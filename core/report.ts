@@ -243,6 +243,7 @@ export class ReportFold {
   private readonly changes = emptyChangeCounts();
   private readonly recordWrites = { written: 0, superseded: 0, requests: 0 };
   private readonly uploadLane = emptyUploadLaneCounts();
+  private backfilled = 0;
   private readonly would: Record<PlannedAction['action'], WouldDo> = { copy: emptyWould(), render: emptyWould(), prune: emptyWould() };
   /** The first missing results per operation (shard numbers), and how many in all. */
   private readonly missing: Partial<Record<ShardOperation, number[]>> = {};
@@ -336,6 +337,7 @@ export class ReportFold {
     this.recordWrites.superseded += r.records?.superseded ?? 0;
     this.recordWrites.requests += r.records?.requests ?? 0;
     addUploadLaneCounts(this.uploadLane, r.uploadLane);
+    this.backfilled += r.backfilled ?? 0;
     this.shards.push({ operation: r.operation, shard: r.shard, attempt: r.attempt, durationMs: r.durationMs, items: r.counts.items, failed: r.counts.failed });
   }
 
@@ -393,7 +395,7 @@ export class ReportFold {
       ...(plan.warnings?.length ? { warnings: plan.warnings } : {}),
       ...(skips.length ? { skips } : {}),
       // A dry run writes no records.
-      ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, feed: runKeys(plan.runId).changeFeed, ...(uploadLaneWords(this.uploadLane) ? { uploadLane: this.uploadLane } : {}) } }),
+      ...(plan.dryRun ? {} : { records: { changes: { ...this.changes }, ...this.recordWrites, ...(this.backfilled ? { backfilled: this.backfilled } : {}), feed: runKeys(plan.runId).changeFeed, ...(uploadLaneWords(this.uploadLane) ? { uploadLane: this.uploadLane } : {}) } }),
       prune: {
         originals: this.prunedCount.originals,
         renditions: this.prunedCount.renditions,
@@ -427,12 +429,12 @@ export function checkCoverage(plan: Plan, results: readonly ShardResult[]): stri
 
 /**
  * What one shard's results left undone, by key and operation, in key order, so that promotion
- * takes that state back and tomorrow does it again: retryable failures, and skips that are not
- * done work (an archived object).
+ * takes that state back and tomorrow does it again: retryable failures, skips that are not
+ * done work (an archived object), and backfills that could not make the image's record (`record`).
  */
-export function undoneInShard(results: readonly (ShardResult | undefined)[]): [string, Set<ShardOperation>][] {
-  const undone = new Map<string, Set<ShardOperation>>();
-  const add = (key: string, op: ShardOperation) => {
+export function undoneInShard(results: readonly (ShardResult | undefined)[]): [string, Set<ShardOperation | 'record'>][] {
+  const undone = new Map<string, Set<ShardOperation | 'record'>>();
+  const add = (key: string, op: ShardOperation | 'record') => {
     const ops = undone.get(key);
     if (ops) ops.add(op);
     else undone.set(key, new Set([op]));
@@ -441,6 +443,7 @@ export function undoneInShard(results: readonly (ShardResult | undefined)[]): [s
     if (!r) continue;
     for (const f of r.failures) if (f.retryable) add(f.key, r.operation);
     for (const s of r.skipped) if (NOT_DONE_SKIP_CODES.has(s.code)) add(s.key, r.operation);
+    for (const key of r.unrecorded ?? []) add(key, 'record');
   }
   return [...undone].sort((a, b) => compareKeys(a[0], b[0]));
 }

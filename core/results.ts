@@ -48,6 +48,8 @@ export interface ShardResult {
   readonly backfilled?: number;
   /** Images of the shard the upload lane rendered, or left for the night (core/upload-lane.ts). */
   readonly uploadLane?: UploadLaneCounts;
+  /** Images whose backfill failed (a read failed), in key order: not recorded, their `done.record` is taken back (core/report.ts undoneInShard). */
+  readonly unrecorded?: readonly string[];
 }
 
 export interface RecordCounts {
@@ -106,7 +108,7 @@ export class ShardTally {
   readonly planned: PlannedAction[] = [];
   readonly wouldDo: Partial<Record<PlannedAction['action'], WouldDo>> = {};
   /** Set by a job that keeps image records (resize with a table). */
-  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number; uploadLane?: UploadLaneCounts };
+  records?: { counts: RecordCounts; changes: ChangeCounts; backfilled: number; unrecorded: readonly string[]; uploadLane?: UploadLaneCounts };
 
   /** `onFailure` sees each failure as it is recorded (the jobs log it with its key). */
   constructor(private readonly onFailure?: (failure: Failure) => void) {}

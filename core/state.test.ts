@@ -96,15 +96,46 @@ describe('planObject: what a night does for one object', () => {
     expect(planObject(rec('a.jpg'), rec('a.jpg'), owner, night())).toEqual({ next: { ...rec('a.jpg'), done: { backup: true, renditions: digests } } });
   });
 
-  it('reports a rendition-key collision once per version, and backs the newcomer up all the same', () => {
+  it('renders a newcomer whose stem another image holds under disambiguated keys, and keeps them there', () => {
     const lost: Ownership = { role: 'collision', owner: 'a.png' };
     const first = planObject(rec('a.jpg'), undefined, lost, night());
-    expect(first.work).toMatchObject({ backup: true, presets: [], resizeSkip: { code: 'rendition-key-collision' } });
-    expect(first.next).toMatchObject({ collidesWith: 'a.png', done: { backup: true } });
-    expect(first.next.done?.renditions).toBeUndefined();
+    expect(first.work).toMatchObject({ backup: true, presets: ['thumb', 'web'], collidesWith: 'a.png' });
+    expect(first.work).not.toHaveProperty('resizeSkip');
+    expect(first.next).toEqual({ ...rec('a.jpg'), collidesWith: 'a.png', done: { backup: true, renditions: digests } });
     expect(planObject(rec('a.jpg'), first.next, lost, night()).work).toBeUndefined();
-    // The owner went away: the newcomer owns the keys now, and renders.
-    expect(planObject(rec('a.jpg'), first.next, owner, night()).work).toMatchObject({ backup: false, presets: ['thumb', 'web'] });
+    // Replaced, it renders again under the same (disambiguated) keys.
+    expect(planObject(rec('a.jpg', '"e2"'), first.next, lost, night()).work).toMatchObject({ change: 'changed', presets: ['thumb', 'web'], collidesWith: 'a.png' });
+    // Its renditions went with it when it was deleted: the prune looks under the disambiguated keys.
+    expect(pruneItem(tombstone(first.next, true))).toMatchObject({ change: 'deleted', presets: ['thumb', 'web'], collidesWith: 'a.png' });
+    // Skipped as a collision by an earlier version (no renditions): rendered now.
+    const skippedBefore = { ...rec('a.jpg'), collidesWith: 'a.png', done: { backup: true as const } };
+    expect(planObject(rec('a.jpg'), skippedBefore, lost, night()).work).toMatchObject({ backup: false, presets: ['thumb', 'web'], collidesWith: 'a.png' });
+    // An owner that lost its stem (decided early, core/state.ts StemOwnership overflow) renders again under the other keys.
+    expect(planObject(rec('a.jpg'), done(rec('a.jpg'), { backup: true, renditions: digests }), lost, night()).work).toMatchObject({ presets: ['thumb', 'web'] });
+  });
+
+  it('gives an image without a record backfill work (record only, no render) when records are kept, and records it as done', () => {
+    const rendered = done(rec('a.jpg'), { backup: true, renditions: digests });
+    const { work, next } = planObject(rec('a.jpg'), rendered, owner, night({ records: true }));
+    expect(work).toEqual({ ...rec('a.jpg'), change: 'unchanged', backup: false, presets: [], backfill: true });
+    expect(next.done).toEqual({ backup: true, renditions: digests, record: true });
+    expect(planObject(rec('a.jpg'), next, owner, night({ records: true }))).toEqual({ next });
+    // A catalogue promoted before per-object state: backfilled too.
+    expect(planObject(rec('a.jpg'), rec('a.jpg'), owner, night({ records: true })).work).toMatchObject({ presets: [], backfill: true });
+    // Work that renders writes the record anyway: no backfill flag.
+    expect(planObject(rec('b.jpg'), undefined, owner, night({ records: true })).work).not.toHaveProperty('backfill');
+    // Without a table no record is written: the marker goes, and the next run with one backfills.
+    const without = planObject(rec('a.jpg'), next, owner, night());
+    expect(without).toEqual({ next: rendered });
+    expect(planObject(rec('a.jpg'), without.next, owner, night({ records: true })).work).toMatchObject({ backfill: true });
+    // A run that does not render keeps the marker as it is, and backfills nothing.
+    expect(planObject(rec('a.jpg'), rendered, owner, night({ records: true, operations: ['backup'] }))).toEqual({ next: rendered });
+    expect(planObject(rec('a.jpg'), next, owner, night({ operations: ['backup'] })).next.done).toEqual(next.done);
+    // An image too large to render gets its skipped record once.
+    const large: Ownership = { role: 'too-large', message: 'too big' };
+    const skipped = planObject(rec('c.jpg'), { ...rec('c.jpg'), done: { backup: true } }, large, night({ records: true }));
+    expect(skipped.work).toMatchObject({ presets: [], resizeSkip: { code: 'too-large' } });
+    expect(planObject(rec('c.jpg'), skipped.next, large, night({ records: true })).work).toBeUndefined();
   });
 
   it('skips rendering an image too large to decode, once, and renders it when the limit allows', () => {
@@ -200,6 +231,9 @@ describe('promotion: only done work is recorded', () => {
     expect(promotedLine(line, new Set(['backup' as const]), true)?.done).toEqual({ renditions: digests });
     expect(promotedLine(line, new Set(['resize' as const]), true)?.done).toEqual({ backup: true });
     expect(promotedLine(line, new Set(['resize', 'backup'] as const), true)?.done).toEqual({});
+    const recorded = done(rec('a.jpg'), { backup: true, renditions: digests, record: true });
+    expect(promotedLine(recorded, new Set(['record' as const]), true)?.done).toEqual({ backup: true, renditions: digests });
+    expect(promotedLine(recorded, new Set(['resize' as const]), true)?.done).toEqual({ backup: true });
   });
 
   it('drops a tombstone once pruned, and keeps it when the prune failed, was held or did not run', () => {

@@ -7,7 +7,10 @@
  * - `done.backup`: the backup holds this version.
  * - `done.renditions`: each preset rendered from this version, with the digest of the recipes it
  *   was rendered with (core/recipe.ts). A preset whose digest differs, or that is missing, is work.
- * - `collidesWith`: another image owns this one's rendition keys (reported the night it was found).
+ * - `done.record`: its image record (core/records/record.ts) was written for this version; an
+ *   image without it gets one, by backfill when its renditions are current (record only, no render).
+ * - `collidesWith`: another image held this one's rendition keys when it came: its renditions are
+ *   under disambiguated keys (core/keys.ts renditionKey), and stay there for as long as it exists.
  * - `deleted`: a tombstone. The original is gone and its renditions are still to be pruned;
  *   `pruning` marks a tombstone the run that wrote it prunes, so promotion drops it unless that failed.
  * Only done work is promoted: aggregate takes back the state of what failed (promotedLine).
@@ -19,6 +22,7 @@ import { compareKeys, stripExtension } from './keys';
 export interface ObjectState {
   readonly backup?: true;
   readonly renditions?: Readonly<Record<string, string>>;
+  readonly record?: true;
 }
 
 export interface StateRecord extends CatalogRecord {
@@ -48,6 +52,8 @@ export interface RunChoices {
   readonly configured?: readonly string[];
   /** Removed presets whose renditions are to be deleted (renditions.removePresets); other removed presets' renditions are held. */
   readonly removePresets?: readonly string[];
+  /** The jobs keep image records (a table is configured): an image without one is work. */
+  readonly records?: boolean;
 }
 
 export interface LegacyDigest {
@@ -69,7 +75,11 @@ export interface DueWhy {
   readonly legacyKept: readonly string[];
 }
 
-/** How an object stands towards its rendition keys, decided across the images that share them. */
+/**
+ * How an object stands towards its rendition keys, decided across the images that share them: it
+ * owns `<preset>/<stem>.*`, or it came when another image held them (`collision`, whose renditions
+ * go under disambiguated keys), or it is too large to render at all.
+ */
 export type Ownership = { readonly role: 'owner' } | { readonly role: 'collision'; readonly owner: string } | { readonly role: 'too-large'; readonly message: string };
 
 export interface ObjectPlan {
@@ -99,38 +109,50 @@ export function planObject(record: CatalogRecord, previous: StateRecord | undefi
   const backingUp = run.operations.includes('backup');
   const rendering = run.operations.includes('resize');
   const backup = backingUp && (run.full || had.backup !== true);
+  const collidesWith = ownership.role === 'collision' ? ownership.owner : undefined;
+  // Renditions made under the other kind of key (an owner that lost its stem) are not this image's now.
+  const moved = sameVersion && (previous.collidesWith !== undefined) !== (collidesWith !== undefined);
+  const rendered = moved ? undefined : had.renditions;
+  const hadNow: ObjectState = moved ? { ...had, renditions: undefined } : had;
   let presets: string[] = [];
   let resizeSkip: WorkItem['resizeSkip'];
-  let renditions: Record<string, string> = { ...had.renditions };
-  let collidesWith: string | undefined;
-  if (ownership.role === 'owner') {
+  let renditions: Record<string, string> = { ...rendered };
+  if (ownership.role !== 'too-large') {
     if (rendering) {
-      presets = run.presets.filter((p) => run.full || !isCurrent(had, p, run));
+      presets = run.presets.filter((p) => run.full || !isCurrent(hadNow, p, run));
       for (const p of presets) renditions[p] = run.digests[p]!;
     }
   } else {
-    // Renditions are the owner's: this object has none, and says why once per version.
     renditions = {};
-    if (ownership.role === 'collision') {
-      collidesWith = ownership.owner;
-      if (rendering && (run.full || !sameVersion || previous?.collidesWith !== ownership.owner)) {
-        resizeSkip = { code: 'rendition-key-collision', message: `renditions of ${JSON.stringify(ownership.owner)} already use the same keys (only the extension differs); it keeps them` };
-      }
-    } else if (rendering && (run.full || !sameVersion)) resizeSkip = { code: 'too-large', message: ownership.message };
+    if (rendering && (run.full || !sameVersion || (run.records && !had.record))) resizeSkip = { code: 'too-large', message: ownership.message };
   }
   // A removed preset's renditions outlive a replaced version: they stay recorded until promotion sees them pruned (promotedLine).
   const pruning = rendering ? removal.confirmed : [];
   for (const p of [...removal.held, ...removal.confirmed]) renditions[p] = previous!.done!.renditions![p]!;
+  // Renditions current, but no record yet (the first run with records): the record alone is due.
+  const backfill = rendering && run.records === true && had.record !== true && ownership.role !== 'too-large' && presets.length === 0;
+  // The marker says a record was written with this table: a run without one drops it, so the next run with a table backfills.
+  const recorded = rendering ? run.records === true : had.record === true;
 
   // `done` is always written, `{}` when nothing is: a record without it comes from an earlier version (see above).
-  const done: { backup?: true; renditions?: Record<string, string> } = {};
+  const done: { backup?: true; renditions?: Record<string, string>; record?: true } = {};
   if (had.backup || backingUp) done.backup = true;
   if (Object.keys(renditions).length > 0) done.renditions = renditions;
+  if (recorded) done.record = true;
   const next: StateRecord = { ...record, done, ...(collidesWith !== undefined ? { collidesWith } : {}) };
-  const why = dueWhy(had, change, presets, backup, ownership.role === 'owner' && rendering ? run : undefined);
+  const why = dueWhy(hadNow, change, presets, backup, ownership.role !== 'too-large' && rendering ? run : undefined);
   const notes = { ...(why ? { why } : {}), ...(removal.held.length > 0 ? { held: removal.held } : {}) };
-  if (!backup && presets.length === 0 && !resizeSkip && pruning.length === 0) return { next, ...notes };
-  const work: WorkItem = { ...record, change, backup, presets, ...(resizeSkip ? { resizeSkip } : {}), ...(pruning.length > 0 ? { prunePresets: pruning } : {}) };
+  if (!backup && presets.length === 0 && !resizeSkip && pruning.length === 0 && !backfill) return { next, ...notes };
+  const work: WorkItem = {
+    ...record,
+    change,
+    backup,
+    presets,
+    ...(resizeSkip ? { resizeSkip } : {}),
+    ...(pruning.length > 0 ? { prunePresets: pruning } : {}),
+    ...(backfill ? { backfill } : {}),
+    ...(collidesWith !== undefined ? { collidesWith } : {}),
+  };
   return { work, next, ...notes };
 }
 
@@ -173,20 +195,23 @@ export function prunablePresets(previous: StateRecord): string[] {
   return Object.keys(previous.done?.renditions ?? {});
 }
 
-/** A deleted original's work item: prune its renditions (resize); its backup is kept. */
+/** A deleted original's work item: prune its renditions (resize; under disambiguated keys with `collidesWith`); its backup is kept. */
 export function pruneItem(previous: StateRecord): WorkItem {
-  const { done: _done, deleted: _deleted, pruning: _pruning, collidesWith: _c, ...record } = previous;
+  const { done: _done, deleted: _deleted, pruning: _pruning, ...record } = previous;
   return { ...record, change: 'deleted', backup: false, presets: prunablePresets(previous) };
 }
 
-/** A deleted original's tombstone for the run's catalogue: kept until its renditions are pruned. */
+/** A deleted original's tombstone for the run's catalogue: kept until its renditions are pruned (it says where they are). */
 export function tombstone(previous: StateRecord, pruning: boolean): StateRecord {
-  const { pruning: _p, collidesWith: _c, ...rest } = previous;
+  const { pruning: _p, ...rest } = previous;
   return { ...rest, done: previous.done ?? {}, deleted: true, ...(pruning ? { pruning: true } : {}) };
 }
 
-/** What a run left undone for one key: the operations whose failures are worth retrying or whose skips are not done work. */
-export type UndoneOps = ReadonlySet<'backup' | 'resize'>;
+/**
+ * What a run left undone for one key: the operations whose failures are worth retrying or whose
+ * skips are not done work, and `record` when only its record could not be made (a backfill).
+ */
+export type UndoneOps = ReadonlySet<'backup' | 'resize' | 'record'>;
 
 /**
  * A run-catalogue line as promoted: the state of what the run did not finish (`undone`) is taken
@@ -207,7 +232,8 @@ export function promotedLine(record: StateRecord, undone: UndoneOps | undefined,
   // recipes), but not a removed preset's: its renditions are still there, to hold or prune again.
   // A removed preset pruned without failure is forgotten.
   const renditions = Object.fromEntries(Object.entries(done?.renditions ?? {}).filter(([p]) => (failed ? removed.all.includes(p) : !removed.pruned.includes(p))));
-  return { ...rest, done: { ...(backup ? { backup } : {}), ...(Object.keys(renditions).length > 0 ? { renditions } : {}) } };
+  const recorded = failed || undone?.has('record') ? undefined : done?.record;
+  return { ...rest, done: { ...(backup ? { backup } : {}), ...(Object.keys(renditions).length > 0 ? { renditions } : {}), ...(recorded ? { record: recorded } : {}) } };
 }
 
 /** The presets dropped from the configuration that a run met (plan.json `explain`), and those whose renditions it pruned (resize ran). */

@@ -76,8 +76,9 @@ async function sampleKeys(s3: S3Client, config: PipelineConfig, plan: Plan, notP
       for await (const text of await readLines(s3, config.buckets.work, manifest)) {
         const item = parseRecordLine<WorkItem>(text, `${manifest} line ${++line}`);
         // Read to the end (a manifest is a few hundred lines) so the response stream is drained.
-        // Rendered tonight: not skipped, not a prune, some preset due (older manifests have no `presets`).
-        const rendered = !item.resizeSkip && item.change !== 'deleted' && (item.presets === undefined || item.presets.length > 0);
+        // Rendered tonight: not skipped, not a prune, some preset due (older manifests have no `presets`);
+        // under its own stem's keys (a newcomer's disambiguated keys are left out of the sample).
+        const rendered = !item.resizeSkip && item.change !== 'deleted' && (item.presets === undefined || item.presets.length > 0) && item.collidesWith === undefined;
         if (keys.length < perShard && rendered && !notProcessed.has(item.key)) keys.push(item.key);
       }
       return keys;

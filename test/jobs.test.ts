@@ -126,9 +126,8 @@ describe('the jobs over a hostile corpus', () => {
     // What the workflow's array states read their timeouts from, and the run's estimate.
     expect(plan.timeouts).toEqual({ backup: 120 * 60 * 3 + 3600, resize: 240 * 60 * 3 + 3600 });
     expect(plan.estimate).toMatchObject({ fits: true, executionTimeoutSeconds: 86_400, arrayJobs: { backup: { waves: 1 }, resize: { waves: 1 } } });
-    // A first run: every selected object copied once, every one that owns its rendition keys read once; dense work lists rather than HEADs.
-    const rendered = selected().filter((o) => o.resize !== 'rendition-key-collision').length;
-    expect(plan.estimate.cost).toMatchObject({ requests: { copy: plan.counts.work, get: rendered, head: 0 }, totalUsd: expect.any(Number) });
+    // A first run: every selected object copied once and read once (the collision pair's newcomer too); dense work lists rather than HEADs.
+    expect(plan.estimate.cost).toMatchObject({ requests: { copy: plan.counts.work, get: selected().length, head: 0 }, totalUsd: expect.any(Number) });
     expect(plan.estimate.cost!.totalUsd).toBeGreaterThan(0);
     // Every skipped key with its reason in skipped.jsonl; the result keeps counts and a bounded sample (here: all of them).
     const expected = new Map(corpus.filter((o) => o.catalog).map((o) => [o.key, o.catalog!]));
@@ -169,7 +168,7 @@ describe('the jobs over a hostile corpus', () => {
       const h = meta.autoOrient.height;
       for (const preset of config.presets) {
         for (const format of preset.formats) {
-          const key = renditionKey(preset.name, o.key, format);
+          const key = renditionKey(preset.name, o.key, format, o.disambiguated);
           const got = await s3.send(new GetObjectCommand({ Bucket: buckets.renditions, Key: key }));
           expect({ key, type: got.ContentType, cache: got.CacheControl, etag: got.Metadata?.['source-etag'] }).toEqual({
             key,
@@ -188,7 +187,7 @@ describe('the jobs over a hostile corpus', () => {
 
   it('writes no rendition for an object that was not processed', async () => {
     const rendered = new Set(await keysOf(buckets.renditions));
-    const expected = new Set(selected().filter((o) => o.resize === 'processed').flatMap((o) => config.presets.flatMap((p) => p.formats.map((f) => renditionKey(p.name, o.key, f)))));
+    const expected = new Set(selected().filter((o) => o.resize === 'processed').flatMap((o) => config.presets.flatMap((p) => p.formats.map((f) => renditionKey(p.name, o.key, f, o.disambiguated)))));
     expect(rendered).toEqual(expected);
   });
 

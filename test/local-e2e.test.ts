@@ -84,9 +84,9 @@ describe('nightshift local (npm start)', () => {
       const resize = report.operations.resize!;
       expect(resize.processed + resize.skipped + resize.failed).toBe(selected.length);
       expect(resize.processed).toBe(selected.filter((o) => o.resize === 'processed').length);
-      expect(new Map(report.failures.map((f) => [f.key, f.code]))).toEqual(new Map(selected.filter((o) => o.resize !== 'processed' && o.resize !== 'rendition-key-collision').map((o) => [o.key, o.resize!])));
+      expect(new Map(report.failures.map((f) => [f.key, f.code]))).toEqual(new Map(selected.filter((o) => o.resize !== 'processed').map((o) => [o.key, o.resize!])));
       for (const o of selected.filter((x) => x.resize === 'processed')) {
-        const thumb = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: renditionKey('thumb', o.key, 'webp') }));
+        const thumb = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: renditionKey('thumb', o.key, 'webp', o.disambiguated) }));
         const meta = await sharp(Buffer.from(await thumb.Body!.transformToByteArray())).metadata();
         const source = await sharp(o.body).metadata();
         // The thumb preset fits a 320×320 box: the long side is 320 (or less: never enlarged).
@@ -106,13 +106,14 @@ describe('nightshift local (npm start)', () => {
   });
 
   it('writes the email as an .eml with the counts, and the report to disk', async () => {
-    const failing = (await corpusPromise).filter((o) => !o.catalog && o.resize !== 'processed' && o.resize !== 'rendition-key-collision').length;
+    const failing = (await corpusPromise).filter((o) => !o.catalog && o.resize !== 'processed').length;
     const eml = readFileSync(first.json.email!, 'utf8');
     const { headers, subject, text: body, html } = await readEml(eml);
     expect(headers).toMatchObject({ from: 'nightshift <nightshift@localhost>', to: 'operator@nightshift.local' });
     expect(subject).toMatch(new RegExp(`^nightshift: \\d+ rendered, ${failing} failed$`));
     expect(headers.date).toMatch(/^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d \+0000$/);
-    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, 1 skipped \\(rendition-key-collision 1\\), ${failing} failed, see below\\.`));
+    // The collision pair's newcomer is rendered like the rest: nothing is left unrendered without a failure.
+    expect(body).toMatch(new RegExp(`^\\d+ images with work due: \\d+ rendered, \\d+ backed up, ${failing} failed, see below\\.`));
     expect(body).toContain('pixel-limit');
     // The HTML alternative carries the same first sentence and the same lines.
     expect(html).toContain(`<p style="font-size:16px;font-weight:600">${body.split('\n')[0]}</p>`);
@@ -131,13 +132,18 @@ describe('nightshift local (npm start)', () => {
     expect(JSON.parse(request.Entries[0]!.Detail)).toEqual({ runId, status: report.status, counts: report.records!.changes, changes: { bucket: B.work, key: runKeys(runId).changeFeed, uri: `s3://${B.work}/${runKeys(runId).changeFeed}` } });
   });
 
-  it('names in the report what it left alone, with the reason: a collision names both keys', async () => {
+  it('renders the collision pair\'s newcomer under its own keys, the owner\'s left as they are, and reports it as rendered', async () => {
     const report = JSON.parse(readFileSync(join(data, '.nightshift', 'reports', first.json.runId, 'report.json'), 'utf8')) as Report;
-    expect(report.skips).toContainEqual({ operation: 'resize', code: 'rendition-key-collision', key: 'photos/beach.png', message: expect.stringContaining('renditions of "photos/beach.jpg" already use the same keys') });
-    const html = readFileSync(first.json.report!, 'utf8');
-    // Summarised by reason with its count, the keys folded under it.
-    expect(html).toContain('<h2 id="skipped">Skipped, by reason</h2>');
-    expect(html).toMatch(/<td>resize<\/td><td><code>rendition-key-collision<\/code><\/td><td>1<\/td><td><details><summary>1 key<\/summary><ul><li><span class="key" title="photos\/beach.png">.*<\/span> <span class="meta">renditions of &quot;photos\/beach.jpg&quot; already use the same keys/);
+    expect([...(report.skips ?? []), ...report.failures].filter((s) => s.key.startsWith('photos/beach.'))).toEqual([]);
+    await inspect(async (server) => {
+      for (const [key, rendition] of [
+        ['photos/beach.jpg', 'thumb/photos/beach.webp'],
+        ['photos/beach.png', 'thumb/photos/beach.png/.webp'],
+      ] as const) {
+        const [source, made] = await Promise.all([server.s3.send(new HeadObjectCommand({ Bucket: B.corpus, Key: key })), server.s3.send(new HeadObjectCommand({ Bucket: B.renditions, Key: rendition }))]);
+        expect({ rendition, from: made.Metadata?.['source-etag'] }).toEqual({ rendition, from: source.ETag!.replaceAll('"', '') });
+      }
+    });
   });
 
   it('finds nothing to do on the second run', async () => {

@@ -99,7 +99,7 @@ describe('every night after the first (embedded runtime, configured through cdk.
     expect(Object.fromEntries(Object.entries(forced.report.renditions).map(([k, v]) => [k, v.count]))).toEqual({ 'tiny/jpeg': 4, 'mid/webp': 4, 'big/jpeg': 4 });
   }, 120_000);
 
-  it('prunes a deleted original\'s renditions and keeps its backup; re-renders and re-backs-up a replaced one; never lets a newcomer take renditions', async () => {
+  it('prunes a deleted original\'s renditions and keeps its backup; re-renders and re-backs-up a replaced one; renders a newcomer beside the owner, never over it', async () => {
     const replaced = await photoPng(300, 400, 99);
     const owner = await s3(async (s) => {
       await s.s3.send(new DeleteObjectCommand({ Bucket: B.corpus, Key: 'b.jpg' }));
@@ -112,7 +112,8 @@ describe('every night after the first (embedded runtime, configured through cdk.
     const { report } = next;
     expect({ deleted: report.objects.deleted, new: report.objects.new, changed: report.objects.changed, prune: report.objects.prune }).toEqual({ deleted: 1, new: 1, changed: 1, prune: 1 });
     expect(report.prune).toMatchObject({ originals: 1, renditions: 3, held: 0, pruned: [{ key: 'b.jpg', renditions: ['tiny/b.jpeg', 'mid/b.webp', 'big/b.jpeg'] }] });
-    expect(report.operations.resize?.skippedByCode).toEqual({ 'rendition-key-collision': 1 });
+    // The newcomer is rendered like any image (under its own keys): nothing skipped, nothing failed.
+    expect(report.operations.resize).toMatchObject({ failed: 0, skipped: 0 });
     expect(report.operations.backup).toMatchObject({ processed: 2, failed: 0, skippedByCode: { 'original-deleted': 1 } });
     expect(next.email).toMatch(/\n +deleted: "b.jpg"\n/);
     expect(next.email).toContain('Pruned     3 renditions of 1 deleted original deleted (their backups are kept):\n  "b.jpg" (3)');
@@ -120,17 +121,19 @@ describe('every night after the first (embedded runtime, configured through cdk.
     await s3(async (s) => {
       const renditions = await keys(s, B.renditions);
       expect(renditions.filter((k) => k.includes('/b.'))).toEqual([]);
-      expect(renditions.filter((k) => k.includes('/e.'))).toEqual(['big/e.jpeg', 'mid/e.webp', 'tiny/e.jpeg']);
+      // e.png keeps <preset>/e.*; e.jpg renders under <preset>/e.jpg/.* (core/keys.ts renditionKey).
+      expect(renditions.filter((k) => k.includes('/e.'))).toEqual(['big/e.jpeg', 'big/e.jpg/.jpeg', 'mid/e.jpg/.webp', 'mid/e.webp', 'tiny/e.jpeg', 'tiny/e.jpg/.jpeg']);
       expect((await head(s, B.renditions, 'tiny/e.jpeg')).Metadata?.['source-etag']).toBe(owner);
+      expect((await head(s, B.renditions, 'tiny/e.jpg/.jpeg')).Metadata?.['source-etag']).toBe((await head(s, B.corpus, 'e.jpg')).ETag!.replaceAll('"', ''));
       expect(await keys(s, B.backup)).toEqual(['a.jpg', 'b.jpg', 'c.png', 'e.jpg', 'e.png']);
       const corpusC = await head(s, B.corpus, 'c.png');
       expect((await head(s, B.backup, 'c.png')).ETag).toBe(corpusC.ETag);
       expect((await head(s, B.renditions, 'tiny/c.jpeg')).Metadata?.['source-etag']).toBe(corpusC.ETag!.replaceAll('"', ''));
       const catalogue = await state(s);
       expect(catalogue.map((r) => r.key)).toEqual(['a.jpg', 'c.png', 'e.jpg', 'e.png']);
-      expect(catalogue.find((r) => r.key === 'e.jpg')).toMatchObject({ collidesWith: 'e.png', done: { backup: true } });
+      expect(catalogue.find((r) => r.key === 'e.jpg')).toMatchObject({ collidesWith: 'e.png', done: { backup: true, renditions: expect.any(Object) } });
     });
-    // The collision was reported once; the newcomer stays out of the owner's keys on every night after.
+    // The newcomer stays on its own keys, and out of the owner's, on every night after.
     const after = await night();
     expect(after.plan).toMatchObject({ nothingToDo: true, counts: { work: 0, unchanged: 4 } });
   }, 120_000);
@@ -168,5 +171,11 @@ describe('every night after the first (embedded runtime, configured through cdk.
       expect(await keys(s, B.backup)).toEqual(before.backups);
       expect((await state(s)).map((r) => r.key)).toEqual(before.catalogue.filter((k) => !gone.includes(k)));
     });
-  }, 180_000);
+    // The owner e.png is gone with its renditions; e.jpg keeps its disambiguated keys (stable: an
+    // application's stored URLs stay good), and the next night moves nothing.
+    expect(before.renditions.filter((k) => k.includes('/e.jpg/.'))).toHaveLength(3);
+    const settled = await night();
+    expect(settled.plan).toMatchObject({ nothingToDo: true, counts: { work: 0 } });
+    await s3(async (s) => expect((await state(s)).find((r) => r.key === 'e.jpg')).toMatchObject({ collidesWith: 'e.png' }));
+  }, 300_000);
 });

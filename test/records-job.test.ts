@@ -15,17 +15,19 @@ import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
 import type { Plan } from '../core/plan';
 import type { ShardResult } from '../core/results';
+import { undoneInShard } from '../core/report';
 import type { ChangeLine } from '../core/records/changes';
 import { imageRecordSchema, type ImageRecord } from '../core/records/record';
 import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
 import { getJson, getText } from '../adapters/s3';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
-import { animatedGif, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
+import { animatedGif, heicPhoto, heicRotated, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
 import { startFaultProxy } from './support/fault-proxy';
 import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
 
 const buckets = { corpus: 'rec-corpus', renditions: 'rec-renditions', backup: 'rec-backup', work: 'rec-work' };
-const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 0 } };
+// filter.maxBytes keeps rec/huge.jpg (about 300 KB) from being rendered: a skipped image, read by nothing.
+const configInput: PipelineConfigInput = { buckets, resize: { webpEffort: 0 }, filter: { maxBytes: 200_000 } };
 const DELIVERY = 'https://img.example.com/';
 
 let s3server: TestS3;
@@ -114,9 +116,15 @@ describe('records of one corpus across runs', () => {
       ['rec/alpha.png', await png16WithAlpha(120, 80)],
       ['rec/anim.gif', await animatedGif(64, 48, 5)],
       ['rec/truncated.jpg', await truncated()],
-      // pair.png renders to pair.jpg's keys: skipped (rendition-key-collision) by the catalogue.
+      ['rec/huge.jpg', await photoJpeg(1200, 900, 9)],
+      // pair.png's stem is pair.jpg's (first in key order): it renders under rec/pair.png/.<format>.
       ['rec/pair.jpg', await photoJpeg(300, 200, 3)],
       ['rec/pair.png', await photoPng(200, 300, 4)],
+      // As iPhones store them: HEVC in HEIF, and a portrait one (irot, a quarter turn).
+      ['rec/photo.heic', heicPhoto()],
+      ['rec/portrait.heic', heicRotated(1)],
+      // The other EXIF orientations (6 above): stored 400×200 or, from 5 on, 200×400.
+      ...(await Promise.all([1, 2, 3, 4, 5, 7, 8].map(async (o) => [`rec/orientation-${o}.jpg`, await orientedJpeg(400, 200, o)] as [string, Buffer]))),
     ];
     for (const [key, body] of corpus) etags.set(key, await put(buckets.corpus, key, body));
     first = await runPipeline('run-1');
@@ -136,11 +144,26 @@ describe('records of one corpus across runs', () => {
     expect(records.get('rec/alpha.png')).toMatchObject({ status: 'rendered', width: 120, height: 80, format: 'png', hasAlpha: true });
     expect(records.get('rec/anim.gif')).toMatchObject({ status: 'rendered', format: 'gif', animated: true, pages: 5, width: 64, height: 48 });
     expect(records.get('rec/pair.jpg')).toMatchObject({ status: 'rendered', hasAlpha: false, animated: false });
+    // Every orientation as displayed: 5 to 8 turn the stored image a quarter, so 400×200 always.
+    for (const o of [1, 2, 3, 4, 5, 7, 8]) {
+      const stored = await sharp(await orientedJpeg(400, 200, o)).metadata();
+      expect([stored.width, stored.height, stored.orientation]).toEqual([...(o >= 5 ? [200, 400] : [400, 200]), o]);
+      expect({ o, record: records.get(`rec/orientation-${o}.jpg`) }).toMatchObject({ o, record: { status: 'rendered', width: 400, height: 200, format: 'jpeg' } });
+    }
+    // HEIC: 400×300, and the portrait one displayed 300×400 (its renditions are portrait too).
+    expect(records.get('rec/photo.heic')).toMatchObject({ status: 'rendered', format: 'heif', width: 400, height: 300, hasAlpha: false, animated: false, pages: 1 });
+    expect(records.get('rec/portrait.heic')).toMatchObject({ status: 'rendered', format: 'heif', width: 300, height: 400 });
+    for (const x of records.get('rec/portrait.heic')!.renditions) expect({ key: x.key, portrait: x.height > x.width }).toEqual({ key: x.key, portrait: true });
     // The failure and the skip carry the report's code and message.
     const failure = first.resize.flatMap((r) => r.failures).find((f) => f.key === 'rec/truncated.jpg')!;
     expect(records.get('rec/truncated.jpg')).toMatchObject({ status: 'failed', reason: { code: 'decode-failed', message: failure.message }, renditions: [] });
-    const skip = first.resize.flatMap((r) => r.skipped).find((s) => s.key === 'rec/pair.png')!;
-    expect(records.get('rec/pair.png')).toMatchObject({ status: 'skipped', reason: { code: 'rendition-key-collision', message: skip.message } });
+    const skip = first.resize.flatMap((r) => r.skipped).find((s) => s.key === 'rec/huge.jpg')!;
+    expect(records.get('rec/huge.jpg')).toMatchObject({ status: 'skipped', reason: { code: 'too-large', message: skip.message }, renditions: [] });
+    // The collision pair: both rendered, each under its own keys, the owner's as they always were.
+    expect(records.get('rec/pair.png')).toMatchObject({ status: 'rendered', width: 200, height: 300, format: 'png' });
+    expect(records.get('rec/pair.jpg')!.renditions.map((x) => x.key)).toEqual(expect.arrayContaining(['thumb/rec/pair.webp']));
+    for (const x of records.get('rec/pair.png')!.renditions) expect(x.key).toBe(`${x.preset}/rec/pair.png/.${x.format}`);
+    expect(first.resize.flatMap((r) => r.skipped).map((s) => s.key)).toEqual(['rec/huge.jpg']);
     for (const [key, r] of records) expect({ key, etag: r.etag, runId: r.runId }).toEqual({ key, etag: etags.get(key), runId: 'run-1' });
     // Every rendition listed is in the bucket with that size and ETag, and every one of the image's is listed.
     for (const r of records.values()) {
@@ -175,32 +198,38 @@ describe('records of one corpus across runs', () => {
   it('updates replaced originals\' records (and only them) in the next run', async () => {
     const etag = await put(buckets.corpus, 'rec/alpha.png', await photoPng(90, 60, 11));
     const pair = await put(buckets.corpus, 'rec/pair.png', await photoPng(100, 150, 12));
+    const huge = await put(buckets.corpus, 'rec/huge.jpg', await photoJpeg(1200, 900, 10));
     const { plan, resize } = await runPipeline('run-2');
     expect(await record('rec/alpha.png')).toMatchObject({ etag, status: 'rendered', width: 90, height: 60, hasAlpha: false, runId: 'run-2' });
-    expect(await record('rec/pair.png')).toMatchObject({ etag: pair, status: 'skipped', runId: 'run-2' });
+    expect(await record('rec/pair.png')).toMatchObject({ etag: pair, status: 'rendered', width: 100, height: 150, runId: 'run-2' });
+    expect(await record('rec/huge.jpg')).toMatchObject({ etag: huge, status: 'skipped', runId: 'run-2' });
     expect(await changeLines('run-2', plan.shardCount)).toEqual([
       expect.objectContaining({ key: 'rec/alpha.png', change: 'updated', etag }),
+      expect.objectContaining({ key: 'rec/huge.jpg', change: 'updated', etag: huge }),
       expect.objectContaining({ key: 'rec/pair.png', change: 'updated', etag: pair }),
     ]);
     expect((await record('rec/anim.gif'))!.runId).toBe('run-1');
-    expect(resize.reduce((a, r) => a + r.records!.written, 0)).toBe(2);
+    expect(resize.reduce((a, r) => a + r.records!.written, 0)).toBe(3);
   });
 
   it('a redriven older run leaves the newer records (DynamoDB API reference, TransactWriteItems: ConditionExpression)', async () => {
     const newer = await record('rec/alpha.png');
     const newerPair = await record('rec/pair.png');
+    const newerHuge = await record('rec/huge.jpg');
     // run-1's shards again, as a Batch retry: its manifest has alpha.png's older ETag and Last-Modified.
     for (let shard = 0; shard < first.plan.shardCount; shard++) {
       const run = await runJob('resize', env('run-1', configInput, { AWS_BATCH_JOB_ARRAY_INDEX: String(shard), AWS_BATCH_JOB_ATTEMPT: '2' }));
       expect({ shard, code: run.code, stderr: run.stderr }).toEqual({ shard, code: 0, stderr: '' });
     }
-    // alpha.png's older version cannot be read (source-changed, retryable: the record stays as it
-    // is); pair.png's older one is skipped again without a read, and its record put is refused.
+    // alpha.png's and pair.png's older versions cannot be read (source-changed, retryable: the
+    // records stay as they are); huge.jpg's older one is skipped again without a read, and its record put is refused.
     expect(await record('rec/alpha.png')).toEqual(newer);
     expect(await record('rec/pair.png')).toEqual(newerPair);
+    expect(await record('rec/huge.jpg')).toEqual(newerHuge);
     const redriven = await resizeResults('run-1', first.plan.shardCount);
     expect(redriven.flatMap((r) => r.failures).map((f) => [f.key, f.code])).toEqual([
       ['rec/alpha.png', 'source-changed'],
+      ['rec/pair.png', 'source-changed'],
       ['rec/truncated.jpg', 'decode-failed'],
     ]);
     expect(redriven.reduce((a, r) => a + r.records!.superseded, 0)).toBe(1);
@@ -214,6 +243,7 @@ describe('records of one corpus across runs', () => {
       const { plan, resize } = await runPipeline('run-2b', configInput, { full: true }, { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_S3_MAX_ATTEMPTS: '1' });
       expect(resize.flatMap((r) => r.failures).map((f) => [f.key, f.code, f.retryable])).toEqual([
         ['rec/pair.jpg', 'read-failed', true],
+        ['rec/pair.png', 'read-failed', true],
         ['rec/truncated.jpg', 'decode-failed', false],
       ]);
       expect(await record('rec/pair.jpg')).toEqual(before);
@@ -223,14 +253,23 @@ describe('records of one corpus across runs', () => {
     }
   });
 
-  it('removes a deleted original\'s record with its renditions, in a removed change line', async () => {
+  it('removes a deleted original\'s record with its renditions, in a removed change line; a deleted newcomer takes its own renditions, never the owner\'s', async () => {
     const before = (await record('rec/rotated-6.jpg'))!;
-    await s3.send(new DeleteObjectCommand({ Bucket: buckets.corpus, Key: 'rec/rotated-6.jpg' }));
-    // One of six is more than renditions.maxPruneShare: confirmed, as an operator would.
+    const newcomer = (await record('rec/pair.png'))!;
+    const owner = (await record('rec/pair.jpg'))!;
+    for (const key of ['rec/rotated-6.jpg', 'rec/pair.png']) await s3.send(new DeleteObjectCommand({ Bucket: buckets.corpus, Key: key }));
+    // Two of seventeen is more than renditions.maxPruneShare: confirmed, as an operator would.
     const { plan } = await runPipeline('run-3', configInput, { confirmPrune: true });
     expect(await record('rec/rotated-6.jpg')).toBeUndefined();
-    for (const x of before.renditions) await expect(s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: x.key }))).rejects.toMatchObject({ name: 'NotFound' });
-    expect(await changeLines('run-3', plan.shardCount)).toEqual([{ key: 'rec/rotated-6.jpg', change: 'removed', etag: before.etag, renditions: before.renditions.map((x) => x.key) }]);
+    expect(await record('rec/pair.png')).toBeUndefined();
+    for (const x of [...before.renditions, ...newcomer.renditions]) await expect(s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: x.key }))).rejects.toMatchObject({ name: 'NotFound' });
+    // The owner keeps its record and every rendition, as they were.
+    expect(await record('rec/pair.jpg')).toEqual(owner);
+    for (const x of owner.renditions) expect((await s3.send(new HeadObjectCommand({ Bucket: buckets.renditions, Key: x.key }))).ETag).toBe(x.etag);
+    expect(await changeLines('run-3', plan.shardCount)).toEqual([
+      { key: 'rec/pair.png', change: 'removed', etag: newcomer.etag, renditions: newcomer.renditions.map((x) => x.key) },
+      { key: 'rec/rotated-6.jpg', change: 'removed', etag: before.etag, renditions: before.renditions.map((x) => x.key) },
+    ]);
   });
 });
 
@@ -300,6 +339,32 @@ describe('60-image shards', () => {
       const { placeholder: _q, updatedAt: _v, rendering: _r, ...was } = written.get(key)!;
       expect(rest).toEqual({ ...was, runId: 'many-3' });
     }
+  }, 300_000);
+
+  it('lists the images whose backfill could not be read in its result, so promotion takes back only their record marker', async () => {
+    // Shard 0 of many-1 again as run many-4: each item backfill work, as the catalogue plans it for an image with no record marker.
+    const work = manyBuckets.work;
+    const plan = await getJson<Plan>(s3, work, runKeys('many-1').plan);
+    const items = (await getText(s3, work, runKeys('many-1').shard(0))).split('\n').filter(Boolean).map((l) => ({ ...JSON.parse(l), change: 'unchanged', presets: [], backup: false, backfill: true }) as { key: string });
+    const broken = items.slice(0, 4).map((i) => i.key);
+    const bare = items.slice(0, 8).map((i) => i.key);
+    for (const key of bare) expect(await store.deleteRecord(key, (await record(key))!.etag)).toBe(true);
+    // Not dense (no listing): each rendition is HEADed, and only the backfill's GETs of the broken images' renditions fail.
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-4').plan, Body: JSON.stringify({ ...plan, runId: 'many-4', counts: { ...plan.counts, work: 0 } }) }));
+    await s3.send(new PutObjectCommand({ Bucket: work, Key: runKeys('many-4').shard(0), Body: items.map((i) => `${JSON.stringify(i)}\n`).join('') }));
+    // Their renditions' GETs (`/many-renditions/<preset>/many/img-000.webp`) answer 500 InternalError.
+    const stems = broken.map((k) => `/${k.replace(/\.jpg$/, '.')}`);
+    const proxy = await startFaultProxy({ target: s3server.endpoint, rate: 0, fail: (method, path) => method === 'GET' && path.startsWith(`/${manyBuckets.renditions}/`) && stems.some((st) => path.includes(st)) });
+    try {
+      const run = await runJob('resize', env('many-4', manyConfig, { AWS_ENDPOINT_URL_S3: proxy.endpoint, NIGHTSHIFT_S3_MAX_ATTEMPTS: '1', AWS_BATCH_JOB_ARRAY_INDEX: '0', AWS_BATCH_JOB_ATTEMPT: '1' }));
+      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+    } finally {
+      await proxy.close();
+    }
+    const [result] = await resizeResults('many-4', 1, work);
+    expect({ backfilled: result!.backfilled, unrecorded: result!.unrecorded, bytesWritten: result!.bytesWritten }).toEqual({ backfilled: bare.length - broken.length, unrecorded: broken, bytesWritten: 0 });
+    for (const key of bare) expect({ key, recorded: (await record(key)) !== undefined }).toEqual({ key, recorded: !broken.includes(key) });
+    expect(undoneInShard([result]).map(([k, ops]) => [k, [...ops]])).toEqual(broken.map((k) => [k, ['record']]));
   }, 300_000);
 });
 

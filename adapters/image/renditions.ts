@@ -19,8 +19,9 @@ export const RECIPE_META = 'recipe';
 export type RenditionCondition = { readonly ifMatch: string } | { readonly ifNoneMatch: '*' };
 
 /** Writes one rendition of `source` (its ETag as S3 gives it) with its Content-Type, Cache-Control and metadata. */
-export async function putRendition(s3: S3Client, config: Pick<PipelineConfig, 'buckets' | 'resize'>, source: { key: string; etag: string }, r: Rendition, preset: Preset, condition?: RenditionCondition): Promise<WrittenRendition> {
-  const key = renditionKey(r.preset, source.key, r.format);
+export async function putRendition(s3: S3Client, config: Pick<PipelineConfig, 'buckets' | 'resize'>, source: { key: string; etag: string; collidesWith?: string }, r: Rendition, preset: Preset, condition?: RenditionCondition): Promise<WrittenRendition> {
+  // A newcomer beside the image that holds its stem renders under disambiguated keys (core/keys.ts).
+  const key = renditionKey(r.preset, source.key, r.format, source.collidesWith !== undefined);
   const put = await s3.send(
     new PutObjectCommand({
       Bucket: config.buckets.renditions,

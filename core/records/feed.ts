@@ -17,6 +17,8 @@ export interface RecordsReport {
   readonly written: number;
   readonly superseded: number;
   readonly requests: number;
+  /** Records added by backfill (renditions current, no record yet): written without re-rendering. Absent when none. */
+  readonly backfilled?: number;
   /** runs/<runId>/changes.jsonl in the work bucket. */
   readonly feed: string;
   /** The CDN invalidation after the run (delivery.cdn only). */

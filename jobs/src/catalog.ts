@@ -14,7 +14,7 @@ import leven from 'leven';
 import { InventoryError } from '../../core/inventory';
 import { readInventory } from '../../adapters/inventory';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { type CatalogRecord, filterRecord, mergeByKey, SKIP_REASONS, type WorkItem } from '../../core/catalog';
+import { type CatalogRecord, filterRecord, mergeByKey, SKIP_REASONS, type WorkItem, workBytes } from '../../core/catalog';
 import { type CatalogLine, lineKey } from '../../core/catalog-line';
 import { CatalogLineReader } from '../../core/line-files';
 import { CatalogLineSorter } from '../../core/linesort';
@@ -24,7 +24,8 @@ import { explain, type Explanation, type PresetsState, removalRefusal } from '..
 import { pruneDecision, type PruneDecision } from '../../core/state';
 import { parseRunInput, type RunInput, shardOperations } from '../../core/input';
 import { JsonLinesWriter, readJsonLines } from '../../core/jsonl';
-import { isDenseWork, type Plan, type PlanCounts } from '../../core/plan';
+import { backfillWords, isDenseWork, type Plan, type PlanCounts } from '../../core/plan';
+import { IMAGES_TABLE_ENV } from '../../core/records/table';
 import { runCost } from '../../core/cost';
 import { ShardCutter, shardCount } from '../../core/shards';
 import { planTiming } from '../../core/timing';
@@ -89,7 +90,7 @@ async function buildPlan(ctx: JobContext, input: RunInput, dir: string, log: Job
   if (ctx.signal.aborted) throw new Error('stopped before the plan was written');
   await putText(ctx.s3, ctx.config.buckets.work, runKeys(ctx.runId).plan, `${JSON.stringify(plan, null, 2)}\n`, 'application/json');
   if (!input.dryRun) await dropMarkers(ctx, restored);
-  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun });
+  log.info('planned', { shardCount: plan.shardCount, work: counts.work, workBytes: bytes.work, shardOperations: plan.shardOperations, dryRun: plan.dryRun, ...(counts.backfill ? { backfill: backfillWords(counts.backfill) } : {}) });
   return plan;
 }
 
@@ -141,7 +142,8 @@ async function readPreviousCatalog(ctx: JobContext, prefix: string, dir: string)
 
 /** Decides each object's work from the diff, in key order, and writes it down (work-list.ts). */
 async function writeWorkList(ctx: JobContext, input: RunInput, dir: string, tally: { counts: PlanCounts; bytes: Bytes }, entries: Iterable<LineDiffEntry>, log: JobContext['log'], previousPresets: PresetsState | undefined): Promise<WorkListWriter> {
-  const work = new WorkListWriter(dir, ctx.config, input, tally.counts, tally.bytes, log, previousPresets);
+  // The resize job keeps records where the table is set, as it is for every job (jobs/src/records.ts shardRecords).
+  const work = new WorkListWriter(dir, ctx.config, input, tally.counts, tally.bytes, log, previousPresets, Boolean(process.env[IMAGES_TABLE_ENV]));
   let seen = 0;
   for (const entry of entries) {
     if (++seen % YIELD_EVERY_LINES === 0) await yieldToEventLoop();
@@ -298,8 +300,8 @@ async function writeShards(ctx: JobContext, items: AsyncIterable<WorkItem>, cutt
   let current = 0;
   let lines: string[] = [];
   for await (const item of items) {
-    // A prune reads nothing of the original: its bytes are not work.
-    const index = cutter.next(item.change === 'deleted' ? 0 : item.size);
+    // A prune reads nothing of the original, a backfill its header only: their bytes are not work.
+    const index = cutter.next(workBytes(item));
     while (index > current) {
       await putShard(current++, lines);
       lines = [];

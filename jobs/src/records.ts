@@ -16,7 +16,7 @@ import { IMAGES_TABLE_ENV } from '../../core/records/table';
 import { compareKeys, runKeys } from '../../core/keys';
 import type { ChangeCounts, RecordCounts, ShardTally } from '../../core/results';
 import { createDynamoClient, getRecords, ImageRecordStore, RECORDS_PER_REQUEST } from '../../adapters/dynamodb';
-import { putText } from '../../adapters/s3';
+import { putText, errorText } from '../../adapters/s3';
 import { addUploadLaneCounts, emptyUploadLaneCounts, LEFT_FOR_NIGHT, leftKindOf, UPLOAD_RUN_ID } from '../../core/upload-lane';
 import type { JobContext } from './context';
 
@@ -51,6 +51,8 @@ export class ShardRecords {
   private readonly changes: ChangeCounts = { added: 0, updated: 0, removed: 0, failed: 0 };
   private backfilled = 0;
   private readonly uploadLane = emptyUploadLaneCounts();
+  /** Backfills that failed (a read failed): the catalogue takes back their `done.record`, so the next run tries again. */
+  private readonly unrecorded: string[] = [];
 
   constructor(
     private readonly ctx: JobContext,
@@ -100,9 +102,15 @@ export class ShardRecords {
   private async recordOf(q: QueuedRecord, previous: ImageRecord | undefined): Promise<ImageRecord | undefined> {
     if ('record' in q) return q.unlessRecorded && previous ? undefined : q.record;
     if (previous && previous.etag === q.backfill.etag) return previous.runId === this.ctx.runId ? previous : undefined;
-    const record = await q.build();
-    if (record) this.backfilled++;
-    return record;
+    try {
+      const record = await q.build();
+      if (record) this.backfilled++;
+      return record;
+    } catch (error) {
+      this.ctx.log.warn('no record backfilled: the next run tries again', { key: q.backfill.key, error: errorText(error) });
+      this.unrecorded.push(q.backfill.key);
+      return undefined;
+    }
   }
 
   /**
@@ -156,7 +164,7 @@ export class ShardRecords {
     const body = this.lines.sort((a, b) => compareKeys(a.key, b.key)).map((l) => `${JSON.stringify(l)}\n`).join('');
     await putText(this.ctx.s3, this.ctx.config.buckets.work, runKeys(this.ctx.runId).changes(this.ctx.shard), body, 'application/x-ndjson');
     this.counts.requests = this.store.requests();
-    tally.records = { counts: this.counts, changes: this.changes, backfilled: this.backfilled, uploadLane: this.uploadLane };
+    tally.records = { counts: this.counts, changes: this.changes, backfilled: this.backfilled, unrecorded: this.unrecorded.sort(compareKeys), uploadLane: this.uploadLane };
   }
 }
 

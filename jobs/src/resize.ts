@@ -14,7 +14,7 @@ import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObje
 import { recordTime } from '../../core/records/table';
 import { OUTPUT_FORMATS, type OutputFormat, type Preset } from '../../core/config';
 import type { WorkItem } from '../../core/catalog';
-import { compareKeys, renditionKey, stripExtension } from '../../core/keys';
+import { compareKeys, renditionKey, renditionPrefix } from '../../core/keys';
 import { acceptsLegacy, baseRecipe, renditionRecipe } from '../../core/recipe';
 import { isDenseWork, type Plan } from '../../core/plan';
 import { type Failure, failure } from '../../core/failures';
@@ -164,19 +164,17 @@ function queuedRecord(s: ResizeShard, item: WorkItem, outcome: Outcome | undefin
   return { record: renderedRecord(facts, source, notes.placeholder, renditions, context, notes.rendering), change };
 }
 
-/** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none if that fails (logged). */
+/** A record for an image whose renditions are current: theirs, their HEADs when not known yet; none when it has none. Throws when a read fails (jobs/src/records.ts). */
 async function backfill(s: ResizeShard, item: WorkItem, known: WrittenRendition[] | undefined): Promise<ImageRecord | undefined> {
-  try {
-    const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
-    if (renditions.length === 0) return undefined;
-    return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
-  } catch (error) {
-    s.log.warn('no record backfilled', { key: item.key, error: errorText(error) });
-    return undefined;
-  }
+  const renditions = known ?? (await currentRenditions(s, item, wantedOf(s.presets, item))).filter((r): r is WrittenRendition => r !== undefined);
+  if (renditions.length === 0) return undefined;
+  return await backfillRecord(s.ctx.s3, s.config.buckets, recordFacts(item), renditions.sort((a, b) => compareKeys(a.key, b.key)), s.records!.context(new Date().toISOString()));
 }
 
-const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => presets.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: renditionKey(preset.name, item.key, format) })));
+/** The item's rendition key: under its stem, or disambiguated when another image held the stem (core/keys.ts renditionKey). */
+const keyOf = (item: WorkItem, preset: string, format: OutputFormat) => renditionKey(preset, item.key, format, item.collidesWith !== undefined);
+
+const wantedOf = (presets: readonly Preset[], item: WorkItem): Wanted[] => presets.flatMap((preset) => preset.formats.map((format) => ({ preset, format, key: keyOf(item, preset.name, format) })));
 
 async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<void> {
   const due = await dueRenditions(s, item, tally, notes);
@@ -194,7 +192,7 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
     if (notes) [notes.placeholder, notes.rendering] = [rendered.placeholder, rendered.rendering];
     caveats = rendered.rendering.notes ?? [];
     try {
-      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(renditionKey(r.preset, item.key, r.format))), due.presets, tally, due.seen, notes);
+      await writeRenditions(s, item, rendered.renditions.filter((r) => due.keys.has(keyOf(item, r.preset, r.format))), due.presets, tally, due.seen, notes);
     } catch (error) {
       if (s.config.onUpload.enabled && (isPreconditionFailed(error) || isConditionalConflict(error))) return tally.fail(failure(item.key, 'source-changed', 'a newer original was rendered on upload while this one rendered: its renditions stay'));
       return tally.fail(failure(item.key, 'write-failed', errorText(error)));
@@ -214,7 +212,8 @@ async function resizeItem(s: ResizeShard, item: WorkItem, tally: ShardTally, not
  */
 async function dueRenditions(s: ResizeShard, item: WorkItem, tally: ShardTally, notes?: ItemNotes): Promise<{ presets: Preset[]; keys: Set<string>; seen: Seen } | undefined> {
   if (item.resizeSkip) return void tally.skip(item.key, item.resizeSkip.code, item.resizeSkip.message);
-  const due = s.presets.filter((p) => item.presets.includes(p.name));
+  // A backfill checks every preset: what it finds not current after all is rendered.
+  const due = item.backfill ? [...s.presets] : s.presets.filter((p) => item.presets.includes(p.name));
   if (due.length === 0) return void tally.skip(item.key, 'up-to-date', 'every rendition is current (the catalogue says so): only the backup is due');
   const seen: Seen = new Map();
   // A record lists every rendition: the current ones of presets not due are asked too.
@@ -329,7 +328,7 @@ function laneCondition(s: ResizeShard, seen: string | null | undefined): Renditi
 async function writeRenditions(s: ResizeShard, item: WorkItem, renditions: readonly Rendition[], presetsUsed: readonly Preset[], tally: ShardTally, seen: Seen, notes?: ItemNotes): Promise<void> {
   await Promise.all(
     renditions.map(async (r) => {
-      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!, laneCondition(s, seen.get(renditionKey(r.preset, item.key, r.format))));
+      const written = await putRendition(s.ctx.s3, s.config, item, r, presetsUsed.find((p) => p.name === r.preset)!, laneCondition(s, seen.get(keyOf(item, r.preset, r.format))));
       tally.output(`${r.preset}/${r.format}`, r.data.length);
       notes?.written.push(written);
     }),
@@ -386,7 +385,8 @@ async function dropLaneMarker(s: ResizeShard, item: WorkItem): Promise<void> {
 
 /**
  * A deleted original's renditions: for each preset it was rendered with, those made from this
- * original (its source ETag) are deleted (deleteRenditions). Its record is deleted with them.
+ * original (its source ETag) are deleted (deleteRenditions), found under `<preset>/<stem>.`
+ * (`<preset>/<key>/.` for disambiguated keys). Its record is deleted with them.
  */
 async function prune(s: ResizeShard, item: WorkItem, tally: ShardTally): Promise<void> {
   const { plan, log } = s;
@@ -432,14 +432,14 @@ async function pruneRemovedPresets(s: ResizeShard, item: WorkItem, tally: ShardT
  */
 async function deleteRenditions(s: ResizeShard, item: WorkItem, presets: readonly string[], matches: (head: HeadObjectCommandOutput) => boolean): Promise<string[]> {
   const { ctx, config, plan } = s;
-  const stem = stripExtension(item.key);
   const deleted: string[] = [];
   for (const preset of presets) {
-    const prefix = `${preset}/${stem}.`;
+    const prefix = renditionPrefix(preset, item.key, item.collidesWith !== undefined);
     for await (const page of listPages(ctx.s3, { bucket: config.buckets.renditions, prefix })) {
       for (const listed of page.objects) {
         const key = listed.Key!;
-        if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue; // another image's (`a.b.jpg` renders to `<preset>/a.b.*`)
+        // Another image's: `a.b.jpg` renders to `<preset>/a.b.*`, a newcomer `a.png` beside `a.jpg` to `<preset>/a.png/.*`.
+        if (!RENDITION_EXTENSIONS.has(key.slice(prefix.length))) continue;
         const head = await ctx.s3.send(new HeadObjectCommand({ Bucket: config.buckets.renditions, Key: key })).catch((error: unknown) => {
           if (isNotFound(error)) return undefined;
           throw error;

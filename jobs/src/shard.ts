@@ -218,7 +218,15 @@ function shardResult(ctx: JobContext, operation: ShardOperation, plan: Plan, tal
     skipped: tally.skipped,
     failures: tally.failures,
     ...(Object.keys(tally.notedByCode).length > 0 ? { notedByCode: tally.notedByCode, noted: tally.noted } : {}),
-    ...(tally.records ? { records: tally.records.counts, changes: tally.records.changes, backfilled: tally.records.backfilled, ...(tally.records.uploadLane ? { uploadLane: tally.records.uploadLane } : {}) } : {}),
+    ...(tally.records
+      ? {
+          records: tally.records.counts,
+          changes: tally.records.changes,
+          backfilled: tally.records.backfilled,
+          ...(tally.records.unrecorded.length ? { unrecorded: tally.records.unrecorded } : {}),
+          ...(tally.records.uploadLane ? { uploadLane: tally.records.uploadLane } : {}),
+        }
+      : {}),
     ...(plan.dryRun ? { wouldDo: tally.wouldDo, plannedList: runKeys(ctx.runId).plannedShard(operation, ctx.shard) } : {}),
   };
 }

@@ -6,7 +6,7 @@
  * so a few entries may wait before they are written.
  */
 import { join } from 'node:path';
-import { type CatalogRecord, resizeSkipFor } from '../../core/catalog';
+import { type CatalogRecord, resizeSkipFor, workBytes } from '../../core/catalog';
 import type { PipelineConfig } from '../../core/config';
 import type { RunInput } from '../../core/input';
 import { JsonLinesWriter } from '../../core/jsonl';
@@ -20,7 +20,7 @@ import { type Ownership, planObject, pruneItem, prunablePresets, type RunChoices
 import type { Logger } from '../../adapters/log';
 
 type Entry =
-  | { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string } }
+  | { readonly record: CatalogRecord; readonly kind: 'new' | 'changed' | 'unchanged'; readonly previous?: StateRecord; readonly tooLarge?: { code: string; message: string }; readonly keeps?: string }
   | { readonly kind: 'deleted'; readonly previous: StateRecord };
 
 /** Keys that may wait at once for their rendition stems' owner to be decided. */
@@ -51,6 +51,8 @@ export class WorkListWriter {
     private readonly bytes: { selected: number; work: number },
     log: Logger,
     previousPresets?: PresetsState,
+    /** The jobs keep image records: images without one get backfill work. */
+    keepsRecords = false,
   ) {
     this.catalogFile = new CatalogLineWriter(join(dir, 'catalog.jsonl'));
     this.workFile = new JsonLinesWriter(join(dir, 'work.jsonl'));
@@ -65,6 +67,7 @@ export class WorkListWriter {
       legacy: legacyDigests(config, input.full),
       configured: config.presets.map((p) => p.name),
       removePresets: config.renditions.removePresets,
+      records: keepsRecords,
     };
     this.formatsOf = new Map(config.presets.map((p) => [p.name, p.formats.length]));
     this.reasons = new DueTally(this.formatsOf, previousPresets && new Set(previousPresets.presets.map((p) => p.name)));
@@ -80,8 +83,8 @@ export class WorkListWriter {
         if (this.deletedSample.length < DELETED_SAMPLE) this.deletedSample.push(previous.key);
         await this.deletedFile.write({ key: previous.key, size: previous.size, etag: previous.etag });
       }
-      // A deleted original that owned renditions holds their keys until they are pruned.
-      if (this.config.renditions.pruneDeleted && prunablePresets(previous).length > 0) await this.decide(this.owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: true }));
+      // A deleted original that owned renditions holds their keys until they are pruned (disambiguated ones hold none).
+      if (this.config.renditions.pruneDeleted && prunablePresets(previous).length > 0) await this.decide(this.owners.push({ kind: 'deleted', previous }, { key: previous.key, candidate: false, holds: previous.collidesWith === undefined }));
       return;
     }
     const record = lineRecord(entry.line);
@@ -89,8 +92,11 @@ export class WorkListWriter {
     const kind = !previous || previous.deleted ? 'new' : entry.kind;
     // An original too large to render owns no rendition keys.
     const tooLarge = resizeSkipFor(record, this.config.filter);
-    const holds = !tooLarge && previous !== undefined && !previous.deleted && previous.collidesWith === undefined;
-    await this.decide(this.owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}) }, { key: record.key, candidate: !tooLarge, holds }));
+    const current = !tooLarge && previous !== undefined && !previous.deleted;
+    // An image under disambiguated keys keeps them (stable keys, even once the stem's owner is gone): it takes no part in the stem's ownership.
+    const keeps = current ? previous.collidesWith : undefined;
+    const holds = current && keeps === undefined;
+    await this.decide(this.owners.push({ record, kind, ...(previous ? { previous } : {}), ...(tooLarge ? { tooLarge } : {}), ...(keeps !== undefined ? { keeps } : {}) }, { key: record.key, candidate: !tooLarge && keeps === undefined, holds }));
   }
 
   /** Decides the entries still waiting, and closes the files. */
@@ -114,7 +120,8 @@ export class WorkListWriter {
       this.counts[entry.kind]++;
       this.counts.selected++;
       this.bytes.selected += record.size;
-      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : owner !== undefined ? { role: 'collision', owner } : { role: 'owner' };
+      const keeper = owner ?? entry.keeps;
+      const ownership: Ownership = tooLarge ? { role: 'too-large', message: tooLarge.message } : keeper !== undefined ? { role: 'collision', owner: keeper } : { role: 'owner' };
       const { work, next, why, held } = planObject(record, entry.previous, ownership, this.run);
       this.catalogFile.writeText(JSON.stringify(next));
       this.reasons.add(why, held, work?.prunePresets);
@@ -126,7 +133,8 @@ export class WorkListWriter {
       }
       await this.workFile.write(work);
       this.counts.work++;
-      this.bytes.work += record.size;
+      if (work.backfill) this.counts.backfill = (this.counts.backfill ?? 0) + 1;
+      this.bytes.work += workBytes(work);
     }
   }
 }

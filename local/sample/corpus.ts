@@ -13,6 +13,8 @@ export interface CorpusObject {
   readonly catalog?: string;
   /** What resize does with a selected object: processed, or the skip/failure code. */
   readonly resize?: 'processed' | string;
+  /** Its stem is another image's: its renditions are under disambiguated keys (core/keys.ts renditionKey). */
+  readonly disambiguated?: true;
 }
 
 /** A key of exactly 1024 UTF-8 bytes (S3's maximum) made of two-byte characters. */
@@ -42,8 +44,8 @@ export async function hostileCorpus(options: CorpusOptions = {}): Promise<Corpus
   const objects: CorpusObject[] = [
     ...photos.map((body, i) => ({ key: `photos/2026/11/img_${String(i + 1).padStart(4, '0')}.jpg`, body, contentType: 'image/jpeg', resize: 'processed' })),
     { key: 'photos/beach.jpg', body: await photoJpeg(w, h, seed + 10), contentType: 'image/jpeg', resize: 'processed' },
-    // Renders to the same keys as photos/beach.jpg: backed up, not resized.
-    { key: 'photos/beach.png', body: await photoPng(640, 480, seed + 11), contentType: 'image/png', resize: 'rendition-key-collision' },
+    // Its stem is photos/beach.jpg's (first in key order): rendered under thumb/photos/beach.png/.webp and so on.
+    { key: 'photos/beach.png', body: await photoPng(640, 480, seed + 11), contentType: 'image/png', resize: 'processed', disambiguated: true },
     { key: 'photos/Sunset at the pier.PNG', body: await photoPng(900, 600, seed + 12), resize: 'processed' },
     { key: 'photos/x y+z%2F&=.jpg', body: await photoJpeg(640, 480, seed + 13), resize: 'processed' },
     { key: 'photos/caf\u00e9.jpg', body: await photoJpeg(500, 400, seed + 14), resize: 'processed' }, // NFC

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { runKeys, stripExtension } from '../../core/keys';
+import { renditionSource, runKeys, stripExtension } from '../../core/keys';
 import type { Report } from '../../core/report';
 import type { Plan } from '../../core/plan';
 import { getJson, getText, listPages } from '../../adapters/s3';
@@ -55,8 +55,12 @@ export async function expectRunInvariants(c: InvariantContext): Promise<void> {
 
   // No rendition whose source does not exist.
   const stems = new Set([...c.originals.keys()].map(stripExtension));
+  const hasSource = (key: string) => {
+    const source = renditionSource(key.slice(key.indexOf('/') + 1));
+    return 'key' in source ? c.originals.has(source.key) : stems.has(source.stem);
+  };
   for await (const page of listPages(c.s3, { bucket: c.buckets.renditions })) {
-    for (const o of page.objects) expect({ rendition: o.Key, hasSource: stems.has(stripExtension(o.Key!.slice(o.Key!.indexOf('/') + 1))) }).toEqual({ rendition: o.Key, hasSource: true });
+    for (const o of page.objects) expect({ rendition: o.Key, hasSource: hasSource(o.Key!) }).toEqual({ rendition: o.Key, hasSource: true });
   }
 
   // Exactly one final email for the run.
