@@ -118,7 +118,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** The program: one commander command per entry of COMMANDS (`serve` under `local`), each with its examples. */
-function program(): Program {
+export function program(): Program {
   const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
   const root = new Program('nightshift').enablePositionalOptions().description('nightly catalogue, backup and resize of an S3 image corpus').version(version);
   const commands = new Map<string, Program>();
