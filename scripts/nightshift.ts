@@ -199,8 +199,9 @@ if (require.main === module) {
     },
     (error: unknown) => {
       const e = error as Error;
-      const oneLine = e instanceof ValidationError ? e.message.split('\n').join(' ') : e.message;
-      process.stderr.write(`nightshift: ${oneLine}\n`);
+      // A ValidationError is one line; a UsageError may name several problems, one line each.
+      const lines = e instanceof ValidationError ? [e.message.split('\n').join(' ')] : e instanceof UsageError ? e.message.split('\n') : [e.message];
+      process.stderr.write(lines.map((line) => `nightshift: ${line}\n`).join(''));
       if (process.env.NIGHTSHIFT_DEBUG) process.stderr.write(`${e.stack}\n`);
       process.exitCode = e instanceof UsageError || e instanceof ValidationError ? 2 : 1;
     },

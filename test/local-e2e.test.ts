@@ -309,11 +309,34 @@ describe('one configuration for both runtimes', () => {
   it('stops on a bad configuration value with one line naming the key, exit 2', async () => {
     const run = await cli(['local', '-c', 'nightshift.resize.webpEffort=9']);
     expect(run.code).toBe(2);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain('nightshift.resize.webpEffort: expected');
-    expect(run.stderr).toContain('received 9');
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'nightshift: -c nightshift.resize.webpEffort: nightshift.resize.webpEffort = 9: expected a number <= 6. Give -c nightshift.resize.webpEffort=<JSON value> a valid value, then run the command again.',
+    ]);
     const missing = await cli(['local', '--config', join(data, 'no-such.json')]);
-    expect({ code: missing.code, line: missing.stderr.trim() }).toEqual({ code: 2, line: expect.stringMatching(/^nightshift: --config: cannot read .*no-such\.json as JSON/) });
+    expect({ code: missing.code, line: missing.stderr.trim() }).toEqual({ code: 2, line: expect.stringMatching(/^nightshift: --config \S*no-such\.json: cannot read it \(ENOENT\): give a cdk\.json/) });
+  });
+
+  it('names every problem of a configuration file on its own line: the file, the field, the value, the fix; a syntax error by line and column', async () => {
+    const file = join(data, 'edited.json');
+    // A cdk.json as a newcomer edits it: a misspelt key (leven's nearest known field is suggested), a value out of range.
+    writeFileSync(file, JSON.stringify({ context: { nightshift: { resize: { webpEfort: 2 }, shards: { targetObjects: -1 } } } }, null, 2));
+    const bad = await cli(['local', '--config', file]);
+    expect({ code: bad.code, lines: bad.stderr.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: expect.arrayContaining([
+        `nightshift: ${file}: nightshift.shards.targetObjects = -1: expected a number >= 1. Fix it in ${file} ("context" → "nightshift", or the file's top level), then run the command again.`,
+        `nightshift: ${file}: nightshift.resize.webpEfort = 2: no field named "webpEfort" here; did you mean "webpEffort"? Fix it in ${file} ("context" → "nightshift", or the file's top level), then run the command again.`,
+      ]),
+    });
+    expect(bad.stderr.trim().split('\n')).toHaveLength(2);
+    // The local user runs nothing of a deployment: no "cdk synth", no "deploy".
+    expect(bad.stderr).not.toMatch(/cdk synth|deploy/);
+    writeFileSync(file, '{\n  "context": {\n    "nightshift": {\n      "presets": [1,]\n    }\n  }\n}\n');
+    const syntax = await cli(['local', '--config', file]);
+    expect({ code: syntax.code, lines: syntax.stderr.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: [`nightshift: --config ${file}: not valid JSON at line 4, column 21 (Unexpected token ']'): correct it there (a comma after the last item, or a missing quote, comma or brace, is the usual cause)`],
+    });
   });
 });
 
