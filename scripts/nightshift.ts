@@ -25,7 +25,7 @@ const inputOptions = {
   presets: { type: 'string', description: 'presets, comma-separated (default: all configured)' },
   'dry-run': { type: 'boolean', description: 'plan and report, write nothing outside runs/<runId>/' },
   full: { type: 'boolean', description: 'ignore the last catalogue: every selected image is work (outputs that are current are still skipped)' },
-  force: { type: 'boolean', description: 'with --full: rewrite every output, current or not' },
+  force: { type: 'boolean', description: 'with --full: re-encode every rendition, current or not (backups that hold the version are not copied again)' },
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 

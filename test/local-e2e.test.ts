@@ -451,3 +451,48 @@ describe('the CLI', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ StartAt: 'CheckActiveRuns', States: { Plan: { Resource: 'arn:aws:states:::batch:submitJob.sync' } } });
   });
 });
+
+describe('--full --force, twice in a row', () => {
+  // A forced full run re-encodes every rendition; the same original and recipe give the same bytes
+  // (S3 ETags equal, the bodies compared too). Its backups are already current (the backup holds
+  // the catalogued version: same ETag, S3 user guide, "Checking object integrity"), so none is
+  // copied again: a copy would only add a version to the versioned bucket.
+  it('writes byte-identical renditions and copies no backup that is already current', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightshift-force-'));
+    try {
+      mkdirSync(join(dir, 'pics', 'sub'), { recursive: true });
+      for (const [i, name] of ['a.jpg', 'b.jpg', 'sub/c.jpg'].entries()) writeFileSync(join(dir, 'pics', name), await photoJpeg(640 + 40 * i, 480, 40 + i));
+      const night = (extra: string[]) => runCli(['local', '--json', '--data-dir', join(dir, '.nightshift'), ...extra], { cwd: dir });
+      const snapshot = async () => {
+        const server = await startTestS3([], join(dir, '.nightshift', 's3'));
+        try {
+          const bodies: Record<string, string> = {};
+          for (const key of await keys(server, B.renditions)) {
+            const got = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: key }));
+            bodies[key] = `${got.ETag} ${Buffer.from(await got.Body!.transformToByteArray()).toString('base64')}`;
+          }
+          const backups: Record<string, string> = {};
+          for await (const page of listPages(server.s3, { bucket: B.backup, prefix: '' })) for (const o of page.objects) backups[o.Key!] = `${o.ETag} ${o.LastModified?.toISOString()}`;
+          return { bodies, backups };
+        } finally {
+          await server.stop();
+        }
+      };
+      const first = await night(['--import', join(dir, 'pics')]);
+      expect({ code: first.code, backedUp: first.json.counts?.backedUp }).toEqual({ code: 0, backedUp: 3 });
+      const forced = [await night(['--full', '--force'])];
+      const before = await snapshot();
+      forced.push(await night(['--full', '--force']));
+      const after = await snapshot();
+      expect(forced.map((r) => ({ code: r.code, processed: r.json.counts?.processed, backedUp: r.json.counts?.backedUp }))).toEqual([
+        { code: 0, processed: 3, backedUp: 0 },
+        { code: 0, processed: 3, backedUp: 0 },
+      ]);
+      expect(Object.keys(before.bodies).length).toBeGreaterThanOrEqual(3);
+      expect(after.bodies).toEqual(before.bodies);
+      expect(after.backups).toEqual(before.backups);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
