@@ -16,7 +16,7 @@ import { parsePipelineConfig, type PipelineConfig, type PipelineConfigInput } fr
 import { pipelineConfigKey, runKeys } from '../core/keys';
 import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, ValidationError } from '../core/validation';
-import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
+import { LOCAL_IMPORT_ENV, LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
 import { bytes, count, n } from '../core/format';
 import { type Report, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
@@ -259,6 +259,8 @@ function localTasks(run: LocalRun, configPointer: string): LocalTasks {
     NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
     NIGHTSHIFT_LINKS: 'local',
     NIGHTSHIFT_LOCAL_REPORTS: join(dataDir, 'reports'),
+    // A skipped run that imported files says they are in the corpus, and how to render them.
+    ...(run.options.importDir ? { [LOCAL_IMPORT_ENV]: run.options.importDir } : {}),
     NIGHTSHIFT_METRICS: 'off',
     NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
     NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
