@@ -236,6 +236,9 @@ describe('nightshift local, other cases', () => {
       const body = (await readEml(readFileSync(run.json.email!, 'utf8'))).text;
       expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
       expect(body).toContain('exited with code 1 after 3 attempt(s)');
+      // What a local user does: run the command again; no console, no redrive, no deploy.
+      expect(body).toContain('Fix the cause, then run nightshift local again: it redoes only what is missing.');
+      expect(body).not.toMatch(/redrive|stepfunctions|deploy/i);
     } finally {
       await empty.stop();
     }
