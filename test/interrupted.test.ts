@@ -21,7 +21,7 @@ let tmp: string;
 let data: string;
 const cli = (args: string[]) => runCli([...args, '--data-dir', data], { cwd: tmp });
 
-/** Starts `npx nightshift local` as a user does (scripts/bin.js → tsx → the CLI). */
+/** Starts `npx nightshift local` as a user does (scripts/bin.js → node --import tsx → the CLI). */
 function startLocal(extra: string[] = []): ChildProcess {
   return spawn(process.execPath, [join(ROOT, 'scripts/bin.js'), 'local', '--data-dir', data, ...extra], { cwd: tmp, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: 'ignore' });
 }

@@ -78,9 +78,16 @@ export async function serveCommand(values: Record<string, unknown>): Promise<num
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
   else printServing(info, dynamo.table, api.gallery);
   await new Promise<void>((done) => {
-    const stop = () => void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (claim.release(), done()));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // As for a run: a repeated or forwarded signal changes nothing while the servers stop (with
+    // `once` it would end the process there, the data directory's claim left behind).
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (claim.release(), done()));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   return 0;
 }
