@@ -184,6 +184,23 @@ describe('the run email', () => {
     expectSnsRules(email);
   });
 
+  it('gives the advice that fits the kind of run that was skipped, with the command that starts it again', () => {
+    const base = { runId: 'local-20261122T020000Z-b1', activeRun: 'local-20261122T013000Z-a1', activeSince: meta.startedAt, startedAt: meta.startedAt, trigger: 'local' as const, workBucket: 'nightshift-work' };
+    const input = { prefix: '', operations: ['backup', 'resize'] as const, presets: ['thumb', 'web'], dryRun: false, full: false, force: false, confirmPrune: false };
+    const next = (ask: Parameters<typeof skippedEmail>[0]['ask'], runId = base.runId) => skippedEmail({ ...base, runId, ask }).text.split('\n').find((l) => l.startsWith('  '))!.trim();
+    const configuredPresets = ['thumb', 'web'];
+    // A plain run: the active run does its work.
+    expect(next({ input, configuredPresets })).toBe(`Nothing, usually: the active run covers the corpus. If it was a partial run (a prefix, some operations or presets, or a dry run), start this one again once it ends: nightshift local.`);
+    // A dry run planned nothing: the operator wanted its plan.
+    expect(next({ input: { ...input, dryRun: true, prefix: 'photos/2026/' }, configuredPresets })).toBe(`This dry run planned nothing. Once run ${base.activeRun} ends, start it again (nightshift local --prefix photos/2026/ --dry-run): its plan then counts what is left to do.`);
+    // --import copied files into the corpus that the active run may have listed too early.
+    expect(next({ input, configuredPresets, imported: '/home/me/Pictures' })).toBe(`The files imported from /home/me/Pictures are in the corpus, but run ${base.activeRun} may have listed it before they arrived. Once it ends, run nightshift local: it does whatever run ${base.activeRun} left undone (no need to import again).`);
+    // A partial or forced run asked for something the active run may not do.
+    expect(next({ input: { ...input, operations: ['resize'], presets: ['thumb'], full: true, force: true }, configuredPresets })).toBe(`This run's work (nightshift local --ops resize --presets thumb --full --force) was not done, and run ${base.activeRun} may not do it. Once it ends, start this one again: nightshift local --ops resize --presets thumb --full --force.`);
+    // In AWS the command is nightshift run.
+    expect(next({ input: { ...input, confirmPrune: true }, configuredPresets }, 'cli-20261122T020000Z-ab12')).toContain('start this one again: nightshift run --confirm-prune.');
+  });
+
   it('says how to clear the marker of a local run that was killed', () => {
     const email = skippedEmail({ runId: 'local-b', activeRun: 'local-a', activeSince: meta.startedAt, startedAt: meta.startedAt, trigger: 'local', workBucket: 'nightshift-work' });
     expect(email.text).toContain('If run local-a is not running any more (its process was killed), its marker s3://nightshift-work/running/local-a.json expires 2.5 minutes after its last heartbeat, or delete it now');

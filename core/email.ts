@@ -9,6 +9,7 @@ import { type InterruptedRun, interruptedWords } from './last-run';
 import { catalogueOutcome, type DryRunPlan, operationCounts, type OperationTotals, outcomeOf, planRunCounts, type Report, type RunCounts, runCounts, skippedTotal, type Superseded, SUPERSEDED_WORDS, type Trigger } from './report';
 import { adviceOf } from './failures';
 import { backfillWords, type Plan } from './plan';
+import { OPERATIONS, type RunInput } from './input';
 import { bytes, count, duration, n, plural, usd, utcMinute } from './format';
 import { changeWords, invalidationWords } from './records/feed';
 import { uploadLaneWords } from './upload-lane';
@@ -355,8 +356,52 @@ export function failureEmail(f: WorkflowFailure, links: EmailLinks = {}): Email 
 /** A local run's marker is stale this long after its last heartbeat (MARKER_EXPIRY_MS in local/runner.ts). */
 export const LOCAL_MARKER_EXPIRY_MINUTES = 2.5;
 
+/** The local runtime tells its functions the folder `--import` copied into the corpus (a deployment has none). */
+export const LOCAL_IMPORT_ENV = 'NIGHTSHIFT_LOCAL_IMPORT';
+
+/** What a skipped run was asked to do: its input as Prepare parsed it, and for a local run the folder it imported first. */
+export interface SkippedAsk {
+  readonly input?: RunInput;
+  /** The presets configured: a run given all of them is not a presets-limited run. */
+  readonly configuredPresets?: readonly string[];
+  /** `nightshift local --import <dir>`: the folder copied into the corpus before the run started. */
+  readonly imported?: string;
+}
+
+/** The command that starts this run again with what it was asked: `nightshift local --prefix a/ --dry-run`, or `nightshift run …` in AWS. */
+export function startAgainCommand(runId: string, ask: SkippedAsk = {}): string {
+  const i = ask.input;
+  const flags = i
+    ? [
+        i.prefix ? `--prefix ${shellWord(i.prefix)}` : '',
+        i.operations.length !== OPERATIONS.length ? `--ops ${i.operations.length ? i.operations.join(',') : "''"}` : '',
+        ask.configuredPresets && i.presets.length < ask.configuredPresets.length ? `--presets ${i.presets.join(',')}` : '',
+        i.dryRun ? '--dry-run' : '',
+        i.full ? '--full' : '',
+        i.force ? '--force' : '',
+        i.confirmPrune ? '--confirm-prune' : '',
+      ].filter(Boolean)
+    : [];
+  return [runId.startsWith('local-') ? 'nightshift local' : 'nightshift run', ...flags].join(' ');
+}
+
+const shellWord = (text: string) => (/^[\w./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * What the operator does about a skipped run, by what it was asked: a plain run's work is the
+ * active run's too; a dry run, a partial or forced run, or a local run that imported files first
+ * did something the active run does not, and starts again once it ends.
+ */
+function skippedAdvice(s: { runId: string; activeRun: string }, ask: SkippedAsk): string {
+  const again = startAgainCommand(s.runId, ask);
+  if (ask.imported !== undefined) return `The files imported from ${ask.imported} are in the corpus, but run ${s.activeRun} may have listed it before they arrived. Once it ends, run ${again}: it does whatever run ${s.activeRun} left undone (no need to import again).`;
+  if (ask.input?.dryRun) return `This dry run planned nothing. Once run ${s.activeRun} ends, start it again (${again}): its plan then counts what is left to do.`;
+  if (again.includes(' --')) return `This run's work (${again}) was not done, and run ${s.activeRun} may not do it. Once it ends, start this one again: ${again}.`;
+  return `Nothing, usually: the active run covers the corpus. If it was a partial run (a prefix, some operations or presets, or a dry run), start this one again once it ends: ${again}.`;
+}
+
 /** The email when a run gave way to another run that was still in progress. */
-export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: string; activeSince: string; leaseUntil?: string; startedAt: string; trigger: Trigger; workBucket?: string }, links: EmailLinks = {}): Email {
+export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: string; activeSince: string; leaseUntil?: string; startedAt: string; trigger: Trigger; workBucket?: string; ask?: SkippedAsk }, links: EmailLinks = {}): Email {
   // How to clear a run that is not really running any more: an AWS execution is stopped; a local
   // run's marker expires once its process stops beating (local/runner.ts), or is deleted.
   const clear = s.activeRun.startsWith('local-')
@@ -372,7 +417,7 @@ export function skippedEmail(s: { runId: string; activeRun: string; activeArn?: 
     field('Active run', s.activeRun),
     '',
     'Next:',
-    '  Nothing, usually: the active run covers the corpus. If it was a partial run (a prefix or some operations), start this one again once it ends.',
+    `  ${skippedAdvice(s, s.ask ?? {})}`,
     `  ${clear}`,
     '',
     ...linkLines(links),

@@ -39,7 +39,7 @@ export const runInputSchema = z.strictObject({
   dryRun: z.boolean().optional(),
   /** Treat every selected object as work (ignore last night's catalogue); outputs that are current are still skipped. Default: false. */
   full: z.boolean().optional(),
-  /** With `full`: rewrite every output, current or not (new backup versions, every rendition re-encoded). Default: false. */
+  /** With `full`: re-encode every rendition, current or not (a backup that holds the original's version is still not copied again). Default: false. */
   force: z.boolean().optional(),
   /** Prune tonight even when more than renditions.maxPruneShare of the corpus was deleted (the guard held an earlier night). Default: false. */
   confirmPrune: z.boolean().optional(),

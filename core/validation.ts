@@ -105,12 +105,43 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 export function parseWith<S extends z.ZodType>(schema: S, raw: unknown, root: string, fix?: string): z.output<S> {
   const result = schema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
-    const received = issue.code === 'unrecognized_keys' ? showValue(pick(issue.input, issue.keys[0])) : showValue(issue.input);
-    return { field: fieldPath(root, path), received, expected: describeIssue(issue) };
+  const problems = result.error.issues.flatMap((issue): FieldProblem[] => {
+    // One problem per unknown key, with the nearest field the schema knows there.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: fieldPath(root, [...issue.path, key]), received: showValue(pick(issue.input, key)), expected: unknownKey(key, knownKeys(schema, issue.path)) }));
+    return [{ field: fieldPath(root, issue.path), received: showValue(issue.input), expected: describeIssue(issue) }];
   });
   throw new ValidationError(root, problems, fix);
+}
+
+function unknownKey(key: string, known: readonly string[]): string {
+  const near = didYouMean(key, known);
+  if (near) return `no field named ${JSON.stringify(key)} here${near}`;
+  return known.length > 0 ? `no field named ${JSON.stringify(key)} here: the fields are ${known.join(', ')}` : `no field named ${JSON.stringify(key)} (check the spelling against the documented fields)`;
+}
+
+/** zod's definition of a schema, as far as walking it to a path needs. */
+interface SchemaDef {
+  readonly type: string;
+  readonly shape?: Record<string, { _zod: { def: SchemaDef } }>;
+  readonly innerType?: { _zod: { def: SchemaDef } };
+  readonly element?: { _zod: { def: SchemaDef } };
+  readonly in?: { _zod: { def: SchemaDef } };
+}
+
+/** The field names of the object schema at `path` (through optional, default, array and pipe wrappers); [] when there is none. */
+export function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let def: SchemaDef | undefined = (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+  const unwrap = () => {
+    while (def && (def.innerType || def.in)) def = (def.innerType ?? def.in)!._zod.def;
+  };
+  for (const part of path) {
+    unwrap();
+    if (def?.type === 'array' && typeof part === 'number') def = def.element?._zod.def;
+    else if (def?.type === 'object' && typeof part === 'string') def = def.shape?.[part]?._zod.def;
+    else return [];
+  }
+  unwrap();
+  return def?.type === 'object' && def.shape ? Object.keys(def.shape) : [];
 }
 
 function pick(value: unknown, key: string | undefined): unknown {

@@ -39,10 +39,16 @@ export async function handler(event: NotifyFailureEvent): Promise<{ resumeAt: st
   }
   const error = event.error.Error ?? 'UnknownError';
   const cause = readableCause(event.error.Cause ?? '(no cause given)');
+  // A local run (the embedded runtime) has no console to redrive from: its user runs the command again.
+  const local = event.runId.startsWith('local-');
   const rerun =
     error === 'InvalidInput'
-      ? 'Start a new execution with a corrected input (see the cause above).'
-      : `Fix the cause, then redrive this execution (console: Redrive; or aws stepfunctions redrive-execution --execution-arn ${event.executionArn ?? '<arn>'}): it resumes at ${event.state}. Or start a new run; either redoes only what is missing.`;
+      ? local
+        ? 'Run nightshift local again with corrected flags (see the cause above).'
+        : 'Start a new execution with a corrected input (see the cause above).'
+      : local
+        ? `Fix the cause, then run nightshift local again: it redoes only what is missing. The jobs' logs are in logs/${event.runId}/ of the data directory (.nightshift unless --data-dir).`
+        : `Fix the cause, then redrive this execution (console: Redrive; or aws stepfunctions redrive-execution --execution-arn ${event.executionArn ?? '<arn>'}): it resumes at ${event.state}. Or start a new run; either redoes only what is missing.`;
   const email = failureEmail({ runId: event.runId, state: event.state, error, cause, startedAt: event.startedAt, failedAt: new Date().toISOString(), rerun }, emailLinks(ctx, event.runId, event.executionArn, false));
   // One failure email per failure: a redriven run that fails again says so again. But once the
   // run's final email went out (Notify published, then failed), the operator has the outcome.

@@ -2,7 +2,8 @@
  * Notify: the one email of a run that reached its end, from report.json (after Aggregate) or
  * from plan.json (when the plan found nothing to do).
  */
-import { type Email, nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
+import { type Email, LOCAL_IMPORT_ENV, nothingToDoEmail, runEmail, skippedEmail } from '../core/email';
+import type { RunInput } from '../core/input';
 import { runKeys } from '../core/keys';
 import { type Report, ReportFold, type ReportMeta, shouldPromoteCatalog, type Trigger } from '../core/report';
 import { renderReportHtml } from '../core/report-html';
@@ -23,7 +24,7 @@ export interface NotifyEvent {
   /** `report`: after Aggregate; `nothing-to-do`: straight from the plan; `skipped`: another run was in progress. */
   readonly kind: 'report' | 'nothing-to-do' | 'skipped';
   /** For `skipped`: the run this one gave way to. */
-  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string; readonly input?: RunInput };
 }
 
 /**
@@ -50,7 +51,8 @@ export async function handler(event: NotifyEvent): Promise<Published> {
   }
   if (event.kind === 'skipped') {
     const skip = event.skip ?? { activeRun: 'another run', activeSince: event.startedAt };
-    return publishOnce(ctx, event.runId, skippedEmail({ runId: event.runId, ...skip, startedAt: event.startedAt, trigger: event.trigger, workBucket: work }, emailLinks(ctx, event.runId, event.executionArn, false)));
+    const ask = { input: event.skip?.input, configuredPresets: ctx.config.presets.map((p) => p.name), imported: ctx.env[LOCAL_IMPORT_ENV] || undefined };
+    return publishOnce(ctx, event.runId, skippedEmail({ runId: event.runId, ...skip, startedAt: event.startedAt, trigger: event.trigger, workBucket: work, ask }, emailLinks(ctx, event.runId, event.executionArn, false)));
   }
   const plan = await getJson<Plan>(ctx.s3, work, keys.plan);
   const interrupted = (await readStart(ctx, event.runId))?.interrupted;

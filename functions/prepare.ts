@@ -32,7 +32,7 @@ export interface Prepared {
   readonly startedAt: string;
   readonly executionArn: string;
   /** Set when another run is in progress: this run does nothing and says so. */
-  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string };
+  readonly skip?: { readonly activeRun: string; readonly activeArn?: string; readonly activeSince: string; readonly leaseUntil?: string; readonly input?: RunInput };
 }
 
 /** Step Functions names the error after `name`: the workflow's Catch reports it as the error. */
@@ -63,7 +63,8 @@ export async function handler(event: PrepareEvent): Promise<Prepared> {
   const start = skip ? undefined : await recordStart(ctx, { runId, executionArn: event.execution.Id, startedAt: event.execution.StartTime, dryRun: input.dryRun }, running.map((e) => e.name));
   if (start?.interrupted) ctx.log.info('the previous run never ended', { runId, interrupted: start.interrupted });
   ctx.log.info('run prepared', { runId, trigger, input, ...(skip ? { skippedFor: skip.activeRun } : {}) });
-  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(skip ? { skip } : {}) };
+  // The skip carries this run's input: the skipped email's advice depends on what the run was asked.
+  return { runId, input, trigger, startedAt: event.execution.StartTime, executionArn: event.execution.Id, ...(skip ? { skip: { ...skip, input } } : {}) };
 }
 
 /**

@@ -44,6 +44,14 @@ export class ProgressDisplay {
     else this.write(`${label(job)} ${ok ? 'done' : 'FAILED'} in ${duration(Date.now() - stage.started)}\n`);
   }
 
+  /** Objects each started job finished (as its children last reported), out of the objects it was given. */
+  done(): Partial<Record<JobName, { done: number; items: number }>> {
+    return Object.fromEntries([...this.stages.values()].map((stage) => {
+      const done = [...stage.children.values()].reduce((a, c) => a + c.done, 0);
+      return [stage.job, { done, items: Math.max(stage.items, done) }];
+    }));
+  }
+
   private draw(stage: Stage): void {
     this.lastDraw = Date.now();
     this.write(`\r\x1b[2K${this.line(stage)}`);

@@ -17,8 +17,8 @@ import { pipelineConfigKey, runKeys, STATE_PRESETS_KEY } from '../core/keys';
 import { type PresetsState, removalRefusal, unconfirmedRemovals } from '../core/explain';
 import { LEASE_KEY, type RunLease } from '../core/lease';
 import { showValue, UsageError, ValidationError } from '../core/validation';
-import { LOCAL_MARKER_EXPIRY_MINUTES } from '../core/email';
-import { bytes, n } from '../core/format';
+import { LOCAL_MARKER_EXPIRY_MINUTES, LOCAL_IMPORT_ENV } from '../core/email';
+import { bytes, n, count } from '../core/format';
 import { outcomeOf, planRunCounts, type Report, type RunCounts, runCounts, runMetrics } from '../core/report';
 import type { Plan } from '../core/plan';
 import type { ListedExecution } from '../core/trigger';
@@ -134,19 +134,22 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     // this one once there is a report.)
     const execution = { startedAt: new Date().toISOString() };
     note({ execution });
-    const outcome = await withRunMarker({ ...run, startTime: execution.startedAt }, () =>
-      executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, execution.startedAt, {
+    const outcome = await withRunMarker({ ...run, startTime: execution.startedAt }, async () => {
+      const ended = await executeWorkflow(definition, { ...tasks.handlers, [STATE.checkActiveRuns]: checkActiveRuns }, options.input ?? {}, runId, server.region, execution.startedAt, {
         signal: options.signal,
         onState: (state) => note({ state }),
-      }),
-    );
+      });
+      // Stopped: the job children finish stopping before the servers they write to go.
+      if (ended.status === 'ABORTED') await tasks.settled();
+      return ended;
+    });
     const executionEnd = new Date().toISOString();
     note({ execution: { ...execution, finishedAt: executionEnd } });
     const { status, history, error: failure } = outcome;
     if (status === 'ABORTED') {
       const reason = String(options.signal?.reason ?? 'aborted');
       note({ status, finishedAt: new Date().toISOString(), reason });
-      out(`\nRun ${runId} stopped (${reason}) in ${record.state ?? 'its first state'}: no email was sent. Nothing is lost: the next run finds this one interrupted, says so, and redoes what it did not finish.\n`);
+      out(`\n${stoppedLine(runId, reason, record.state, tasks.done())}\n`);
       return { runId, status, history, error: failure };
     }
     const result = await summarise(run, outcome, tasks.plan(), out);
@@ -162,6 +165,17 @@ export async function runLocal(options: LocalRunOptions = {}): Promise<LocalRunR
     await server.stop();
     claim?.release();
   }
+}
+
+/**
+ * The one line a stopped run prints: where it stopped, what it kept (each output is written whole,
+ * so whatever a job finished stays), and that the next run resumes from there.
+ */
+export function stoppedLine(runId: string, reason: string, state: string | undefined, done: ReturnType<ProgressDisplay['done']>): string {
+  const by = reason === 'SIGINT' ? 'Ctrl-C (SIGINT)' : reason;
+  const finished = (['backup', 'resize'] as const).filter((job) => done[job]).map((job) => `${job} ${n(done[job]!.done)} of ${count(done[job]!.items, 'object')}`);
+  const kept = finished.length > 0 ? `kept what its jobs finished (${finished.join(', ')})` : 'no image work had started, nothing to keep';
+  return `Run ${runId} stopped by ${by} in ${state ?? 'its start'}: ${kept}; no email was sent. The next run resumes it: nightshift local redoes only what this one did not finish.`;
 }
 
 /** Where the run's image records are: a DynamoDB endpoint, with the table there, and how to let it go. */
@@ -240,12 +254,21 @@ async function publishConfig({ s3, config }: LocalRun): Promise<string> {
   return `s3://${config.buckets.work}/${key}`;
 }
 
+interface LocalTasks {
+  readonly handlers: Record<string, (task: unknown) => Promise<unknown>>;
+  plan(): Plan | undefined;
+  /** Resolves when no task call is running any more. */
+  settled(): Promise<void>;
+  /** Objects each job finished, as its children last reported. */
+  done(): ReturnType<ProgressDisplay['done']>;
+}
+
 /**
  * The workflow's task states, run here: Batch tasks as child processes of the job bundle, Lambda
  * tasks as calls of the real handlers in the environment Lambda would give them, and the S3 read
  * of the plan. Also keeps the plan, for the progress display and the summary.
  */
-function localTasks(run: LocalRun, configPointer: string): { handlers: Record<string, (task: unknown) => Promise<unknown>>; plan(): Plan | undefined } {
+function localTasks(run: LocalRun, configPointer: string): LocalTasks {
   const { dataDir, s3, s3Endpoint, server, outbox } = run;
   // The functions' environment, as Lambda would set it: given to each handler call, not to the process.
   const { NIGHTSHIFT_CONFIG: _inline, ...inherited } = process.env;
@@ -259,6 +282,8 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
     NIGHTSHIFT_TOPIC_ARN: outbox.topicArn,
     NIGHTSHIFT_LINKS: 'local',
     NIGHTSHIFT_LOCAL_REPORTS: join(dataDir, 'reports'),
+    // A skipped run that imported files says they are in the corpus, and how to render them.
+    ...(run.options.importDir ? { [LOCAL_IMPORT_ENV]: run.options.importDir } : {}),
     NIGHTSHIFT_METRICS: 'off',
     NIGHTSHIFT_LOG_LEVEL: process.env.NIGHTSHIFT_LOG_LEVEL ?? 'warn',
     NIGHTSHIFT_TMPDIR: join(dataDir, 'tmp'),
@@ -290,7 +315,21 @@ function localTasks(run: LocalRun, configPointer: string): { handlers: Record<st
     [STATE.notifySkipped]: lambda(notify),
     [STATE.notifyFailure]: lambda(notifyFailure),
   };
-  return { handlers, plan: () => plan };
+  // A stopped execution leaves its task calls running (job children being stopped): the run waits
+  // for them before it lets its servers go, so that no child outlives the run.
+  const pending = new Set<Promise<unknown>>();
+  const tracked = Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      (task: unknown) => {
+        const call = handler(task);
+        pending.add(call);
+        void call.catch(() => undefined).finally(() => pending.delete(call));
+        return call;
+      },
+    ]),
+  );
+  return { handlers: tracked, plan: () => plan, settled: async () => void (await Promise.allSettled([...pending])), done: () => display.done() };
 }
 
 /** The image records' table and its endpoint, for the jobs and the functions alike. */
@@ -357,7 +396,8 @@ function batchTask(run: LocalRun, job: JobName, display: ProgressDisplay, plan: 
       display.finish(job, true);
       return result;
     } catch (error) {
-      display.finish(job, false);
+      // A job stopped with the run did not fail: the run's one line says what happened.
+      if (!options.signal?.aborted) display.finish(job, false);
       throw error;
     }
   };

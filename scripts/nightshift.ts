@@ -25,7 +25,7 @@ const inputOptions = {
   presets: { type: 'string', description: 'presets, comma-separated (default: all configured)' },
   'dry-run': { type: 'boolean', description: 'plan and report, write nothing outside runs/<runId>/' },
   full: { type: 'boolean', description: 'ignore the last catalogue: every selected image is work (outputs that are current are still skipped)' },
-  force: { type: 'boolean', description: 'with --full: rewrite every output, current or not' },
+  force: { type: 'boolean', description: 'with --full: re-encode every rendition, current or not (backups that hold the version are not copied again)' },
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
@@ -146,7 +146,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** The program: one commander command per entry of COMMANDS (`serve` under `local`), each with its examples. */
-function program(): Program {
+export function program(): Program {
   const version = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
   const root = new Program('nightshift').enablePositionalOptions().description('nightly catalogue, backup and resize of an S3 image corpus').version(version);
   const commands = new Map<string, Program>();
@@ -227,8 +227,9 @@ if (require.main === module) {
     },
     (error: unknown) => {
       const e = error as Error;
-      const oneLine = e instanceof ValidationError ? e.message.split('\n').join(' ') : e.message;
-      process.stderr.write(`nightshift: ${oneLine}\n`);
+      // A ValidationError is one line; a UsageError may name several problems, one line each.
+      const lines = e instanceof ValidationError ? [e.message.split('\n').join(' ')] : e instanceof UsageError ? e.message.split('\n') : [e.message];
+      process.stderr.write(lines.map((line) => `nightshift: ${line}\n`).join(''));
       if (process.env.NIGHTSHIFT_DEBUG) process.stderr.write(`${e.stack}\n`);
       process.exitCode = e instanceof UsageError || e instanceof ValidationError ? 2 : 1;
     },

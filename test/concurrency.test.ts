@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 it('lets exactly one of two simultaneous runs work; the other is skipped with an email naming it', async () => {
-  const run = (dir: string, endpoint: string) => runCli(['local', '--json', '--data-dir', join(tmp, dir), '--endpoint', endpoint], { cwd: tmp });
+  const run = (dir: string, endpoint: string, extra: string[] = []) => runCli(['local', '--json', '--data-dir', join(tmp, dir), '--endpoint', endpoint, ...extra], { cwd: tmp });
   const markers = async () => {
     const keys: string[] = [];
     for await (const page of listPages(server.s3, { bucket: B.work, prefix: 'running/' })) keys.push(...page.objects.map((o) => o.Key!));
@@ -52,7 +52,8 @@ it('lets exactly one of two simultaneous runs work; the other is skipped with an
   const deadline = Date.now() + 120_000;
   while (gate.stats.held === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   expect(await markers()).toHaveLength(1); // the first run is in progress, held at its first rendition
-  const skipped = await run('b', server.endpoint);
+  // The skipped run is a dry run: its advice is to start it again once the active run ends, not "nothing".
+  const skipped = await run('b', server.endpoint, ['--dry-run', '--prefix', 'p/']);
   gate.open();
   const worker = await first;
   expect([worker.code, skipped.code]).toEqual([0, 0]);
@@ -63,6 +64,7 @@ it('lets exactly one of two simultaneous runs work; the other is skipped with an
   const email = await readEml(eml);
   expect(email.subject).toContain(`skipped, run ${worker.json.runId} in progress`);
   expect(email.text).toMatch(new RegExp(`^Skipped: run ${worker.json.runId} was still in progress`));
+  expect(email.text).toContain(`\nNext:\n  This dry run planned nothing. Once run ${worker.json.runId} ends, start it again (nightshift local --prefix p/ --dry-run): its plan then counts what is left to do.\n`);
   // Both runs are over: no marker of a running run is left behind.
   expect(await markers()).toEqual([]);
   await expectRunInvariants({ s3: server.s3, buckets: B, runId: worker.json.runId, originals, outbox: join(tmp, 'a', 'outbox') });

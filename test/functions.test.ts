@@ -208,6 +208,15 @@ describe('two writers at once', () => {
     expect(await getJson(server.s3, 'work', `runs/${runId}/notified.json`)).toMatchObject({ status: 'sent', messageId: outcomes.find((o) => o.sent)!.messageId });
   });
 
+  it('tells a skipped local --import run that its files are in the corpus, and the command that renders them', async () => {
+    // The embedded runtime names the imported folder to its functions (local/runner.ts); Prepare passes the run's input with the skip.
+    const input = { prefix: '', operations: ['backup', 'resize'] as const, presets: ['thumb'], dryRun: false, full: false, force: false, confirmPrune: false };
+    const event = { runId: 'local-20261122T120000Z-b1', trigger: 'local' as const, startedAt: '2026-11-22T12:00:00.000Z', kind: 'skipped' as const, skip: { activeRun: 'local-20261122T115900Z-a1', activeSince: '2026-11-22T11:59:00.000Z', input } };
+    await withFunctionEnvironment({ ...process.env, NIGHTSHIFT_LOCAL_IMPORT: '/home/me/Pictures' }, () => notify(event));
+    const [email] = await inbox();
+    expect(email!.Message).toContain('\n  The files imported from /home/me/Pictures are in the corpus, but run local-20261122T115900Z-a1 may have listed it before they arrived. Once it ends, run nightshift local: it does whatever run local-20261122T115900Z-a1 left undone (no need to import again).\n');
+  });
+
   it('lets a retry send when the attempt that claimed the email failed to publish, or died sending it long ago', async () => {
     await putJson(server.s3, 'work', 'runs/fn-run-failed/notified.json', { status: 'failed', at: '2026-11-22T12:00:00.000Z' });
     await putJson(server.s3, 'work', 'runs/fn-run-stale/notified.json', { status: 'sending', at: new Date(Date.now() - CLAIM_STALE_MS - 60_000).toISOString() });

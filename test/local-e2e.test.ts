@@ -244,6 +244,9 @@ describe('nightshift local, other cases', () => {
       const body = (await readEml(readFileSync(run.json.email!, 'utf8'))).text;
       expect(body.split('\n')[0]).toMatch(/^Run failed in Plan: States\.TaskFailed\./);
       expect(body).toContain('exited with code 1 after 3 attempt(s)');
+      // What a local user does: run the command again; no console, no redrive, no deploy.
+      expect(body).toContain('Fix the cause, then run nightshift local again: it redoes only what is missing.');
+      expect(body).not.toMatch(/redrive|stepfunctions|deploy/i);
     } finally {
       await empty.stop();
     }
@@ -317,11 +320,34 @@ describe('one configuration for both runtimes', () => {
   it('stops on a bad configuration value with one line naming the key, exit 2', async () => {
     const run = await cli(['local', '-c', 'nightshift.resize.webpEffort=9']);
     expect(run.code).toBe(2);
-    expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain('nightshift.resize.webpEffort: expected');
-    expect(run.stderr).toContain('received 9');
+    expect(run.stderr.trim().split('\n')).toEqual([
+      'nightshift: -c nightshift.resize.webpEffort: nightshift.resize.webpEffort = 9: expected a number <= 6. Give -c nightshift.resize.webpEffort=<JSON value> a valid value, then run the command again.',
+    ]);
     const missing = await cli(['local', '--config', join(data, 'no-such.json')]);
-    expect({ code: missing.code, line: missing.stderr.trim() }).toEqual({ code: 2, line: expect.stringMatching(/^nightshift: --config: cannot read .*no-such\.json as JSON/) });
+    expect({ code: missing.code, line: missing.stderr.trim() }).toEqual({ code: 2, line: expect.stringMatching(/^nightshift: --config \S*no-such\.json: cannot read it \(ENOENT\): give a cdk\.json/) });
+  });
+
+  it('names every problem of a configuration file on its own line: the file, the field, the value, the fix; a syntax error by line and column', async () => {
+    const file = join(data, 'edited.json');
+    // A cdk.json as a newcomer edits it: a misspelt key (leven's nearest known field is suggested), a value out of range.
+    writeFileSync(file, JSON.stringify({ context: { nightshift: { resize: { webpEfort: 2 }, shards: { targetObjects: -1 } } } }, null, 2));
+    const bad = await cli(['local', '--config', file]);
+    expect({ code: bad.code, lines: bad.stderr.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: expect.arrayContaining([
+        `nightshift: ${file}: nightshift.shards.targetObjects = -1: expected a number >= 1. Fix it in ${file} ("context" → "nightshift", or the file's top level), then run the command again.`,
+        `nightshift: ${file}: nightshift.resize.webpEfort = 2: no field named "webpEfort" here; did you mean "webpEffort"? Fix it in ${file} ("context" → "nightshift", or the file's top level), then run the command again.`,
+      ]),
+    });
+    expect(bad.stderr.trim().split('\n')).toHaveLength(2);
+    // The local user runs nothing of a deployment: no "cdk synth", no "deploy".
+    expect(bad.stderr).not.toMatch(/cdk synth|deploy/);
+    writeFileSync(file, '{\n  "context": {\n    "nightshift": {\n      "presets": [1,]\n    }\n  }\n}\n');
+    const syntax = await cli(['local', '--config', file]);
+    expect({ code: syntax.code, lines: syntax.stderr.trim().split('\n') }).toEqual({
+      code: 2,
+      lines: [`nightshift: --config ${file}: not valid JSON at line 4, column 21 (Unexpected token ']'): correct it there (a comma after the last item, or a missing quote, comma or brace, is the usual cause)`],
+    });
   });
 });
 
@@ -435,4 +461,49 @@ describe('the CLI', () => {
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ StartAt: 'CheckActiveRuns', States: { Plan: { Resource: 'arn:aws:states:::batch:submitJob.sync' } } });
   });
+});
+
+describe('--full --force, twice in a row', () => {
+  // A forced full run re-encodes every rendition; the same original and recipe give the same bytes
+  // (S3 ETags equal, the bodies compared too). Its backups are already current (the backup holds
+  // the catalogued version: same ETag, S3 user guide, "Checking object integrity"), so none is
+  // copied again: a copy would only add a version to the versioned bucket.
+  it('writes byte-identical renditions and copies no backup that is already current', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nightshift-force-'));
+    try {
+      mkdirSync(join(dir, 'pics', 'sub'), { recursive: true });
+      for (const [i, name] of ['a.jpg', 'b.jpg', 'sub/c.jpg'].entries()) writeFileSync(join(dir, 'pics', name), await photoJpeg(640 + 40 * i, 480, 40 + i));
+      const night = (extra: string[]) => runCli(['local', '--json', '--data-dir', join(dir, '.nightshift'), ...extra], { cwd: dir });
+      const snapshot = async () => {
+        const server = await startTestS3([], join(dir, '.nightshift', 's3'));
+        try {
+          const bodies: Record<string, string> = {};
+          for (const key of await keys(server, B.renditions)) {
+            const got = await server.s3.send(new GetObjectCommand({ Bucket: B.renditions, Key: key }));
+            bodies[key] = `${got.ETag} ${Buffer.from(await got.Body!.transformToByteArray()).toString('base64')}`;
+          }
+          const backups: Record<string, string> = {};
+          for await (const page of listPages(server.s3, { bucket: B.backup, prefix: '' })) for (const o of page.objects) backups[o.Key!] = `${o.ETag} ${o.LastModified?.toISOString()}`;
+          return { bodies, backups };
+        } finally {
+          await server.stop();
+        }
+      };
+      const first = await night(['--import', join(dir, 'pics')]);
+      expect({ code: first.code, backedUp: first.json.counts?.backedUp }).toEqual({ code: 0, backedUp: 3 });
+      const forced = [await night(['--full', '--force'])];
+      const before = await snapshot();
+      forced.push(await night(['--full', '--force']));
+      const after = await snapshot();
+      expect(forced.map((r) => ({ code: r.code, rendered: r.json.counts?.rendered, backedUp: r.json.counts?.backedUp }))).toEqual([
+        { code: 0, rendered: 3, backedUp: 0 },
+        { code: 0, rendered: 3, backedUp: 0 },
+      ]);
+      expect(Object.keys(before.bodies).length).toBeGreaterThanOrEqual(3);
+      expect(after.bodies).toEqual(before.bodies);
+      expect(after.backups).toEqual(before.backups);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

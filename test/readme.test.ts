@@ -59,3 +59,43 @@ it('prices a thousand uploads in "Rendering on upload" as the cost model does', 
   expect(section).toContain(`${x86!.sqsRequests.toLocaleString('en-US')} SQS requests`);
   expect(section).toContain(`(the defaults: ${sizes.memoryMiB.toLocaleString('en-US')} MB,\na ${sizes.timeoutSeconds} s timeout for a batch of the largest images, a ${sizes.visibilityTimeoutSeconds} s visibility timeout`);
 });
+
+describe('the README and the CLI agree', () => {
+  // The program as the CLI builds it (commander): each command, `local serve` included, with its options.
+  const { program } = require('../scripts/nightshift') as typeof import('../scripts/nightshift');
+  type Cmd = ReturnType<typeof program>;
+  const walk = (c: Cmd, path: string[] = []): { path: string; command: Cmd }[] =>
+    c.commands.filter((s) => s.name() !== 'help').flatMap((s) => [{ path: [...path, s.name()].join(' '), command: s }, ...walk(s, [...path, s.name()])]);
+  const commands = walk(program());
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  /** The README's rows for a command in its table of commands: the lines that start with `| \`nightshift <path>` (not a subcommand's). */
+  const rows = (path: string) => {
+    const start = `| \`nightshift ${path}`;
+    return readme.split('\n').filter((l) => l.startsWith(start) && /^(`| [^a-z])/.test(l.slice(start.length)));
+  };
+
+  it('walks every command', () => {
+    expect(commands.map((c) => c.path)).toEqual(expect.arrayContaining(['local', 'local serve', 'run', 'status', 'schedule', 'synth']));
+  });
+
+  it.each(commands.map((c) => [c.path, c.command] as const))('nightshift %s: --help lists its flags, and its README row names each of them', (path, command) => {
+    const flags = command.options.map((o) => o.long!).filter(Boolean);
+    const help = command.helpInformation();
+    expect(flags.filter((f) => !help.includes(f))).toEqual([]);
+    const row = rows(path).join('\n');
+    expect({ path, row: row.length > 0 }).toEqual({ path, row: true });
+    expect({ path, missing: flags.filter((f) => !new RegExp(`${f}(?![a-z-])`).test(row)) }).toEqual({ path, missing: [] });
+  });
+
+  it.each(commands.filter((c) => c.command.options.some((o) => o.long === '--json')).map((c) => c.path))('nightshift %s --json: the README gives the shape of its output', (path) => {
+    // The shape: `--json` followed, in the same row, by the JSON object's members (`{"runId", …}`).
+    expect(rows(path).join('\n')).toMatch(/--json[^|]*\{"[a-zA-Z]+"/);
+  });
+
+  it('never suggests fetching the project from the public registry (npx nightshift outside the repository)', () => {
+    // `npx nightshift` finds this project only from inside its folder; elsewhere npx would download
+    // whatever package of that name the registry has. `npx --no` never downloads.
+    const text = readme.replace(/`npx --no nightshift[^`]*`/g, '');
+    expect(text.match(/npx nightshift[^\n]{0,40}/g) ?? []).toEqual([]);
+  });
+});

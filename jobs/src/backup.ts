@@ -3,8 +3,9 @@
  * (same key, configured storage class, the original's metadata and tags). Bytes never pass through the worker: CopyObject up to the
  * multipart threshold (S3 allows 5 GiB), UploadPartCopy above it. Every copy is pinned to the
  * catalogued version with CopySourceIfMatch and verified afterwards. A key whose backup already
- * holds this version is skipped (unless the run is `full` and `force`); a deleted original's
- * backup is kept.
+ * holds this version is skipped, in a forced run too: a copy of the same bytes would only add a
+ * version to the versioned bucket (`force` re-encodes renditions, which a new recipe or encoder can
+ * change; a backup is the original's bytes); a deleted original's backup is kept.
  *
  * Checking and verifying cost requests, and a request costs the worker more CPU (SDK, signing)
  * than S3 spends on the copy. When the work is sparse (a nightly run: a few new objects among
@@ -83,16 +84,13 @@ class BackupShard {
   async handle(item: WorkItem, tally: ShardTally): Promise<void> {
     if (item.change === 'deleted') return tally.skip(item.key, 'original-deleted', 'the original was deleted: its backup is kept');
     if (!item.backup) return tally.skip(item.key, 'up-to-date', 'the backup holds this version (the catalogue says so): only renditions are due');
-    // A forced full run copies again whatever the backup holds (a new version in a versioned bucket).
-    if (!this.plan.force) {
-      let existing: BackupState | undefined;
-      try {
-        existing = await this.existing(item);
-      } catch (error) {
-        return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
-      }
-      if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
+    let existing: BackupState | undefined;
+    try {
+      existing = await this.existing(item);
+    } catch (error) {
+      return tally.fail(failure(item.key, 'read-failed', `checking the existing backup: ${errorText(error)}`));
     }
+    if (existing && holdsVersion(existing, item)) return tally.skip(item.key, 'up-to-date', 'the backup already holds this version');
     if (this.plan.dryRun) return tally.would({ key: item.key, operation: 'backup', action: 'copy', bytes: item.size }, `would copy ${item.size} bytes`);
     return this.copy(item, tally);
   }

@@ -36,10 +36,15 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
   if (endpoint && !/^https?:\/\/[^/]+/.test(endpoint)) throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:9000, received "${endpoint}"`);
   const json = Boolean(values.json);
   // Ctrl-C or kill stops the run as StopExecution does in AWS: its job processes too, no email.
+  // `on`, not `once`: Ctrl-C reaches the whole process group and npx/npm pass it on as well, so
+  // one press arrives several times; a repeat changes nothing (the first one is being handled),
+  // where without a handler it would end the process on the spot, the run left RUNNING.
   const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => stop.abort(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) stop.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const result = await runLocal({
     signal: stop.signal,
     dataDir: values['data-dir'] as string | undefined,
@@ -51,10 +56,10 @@ export async function localCommand(values: Record<string, unknown>, input: Recor
     out: json ? (t) => process.stderr.write(t) : undefined,
   });
   if (json) process.stdout.write(`${JSON.stringify({ runId: result.runId, status: result.status, report: result.report ? resolve(result.report) : null, email: result.email ? resolve(result.email) : null, counts: result.counts ?? null, history: result.history })}\n`);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  // 128 + the signal's number, as a shell reports a process that a signal stopped.
-  if (result.status === 'ABORTED') return stop.signal.reason === 'SIGINT' ? 130 : 143;
+  // The handlers stay until the process exits: a signal that comes while it closes is a repeat too.
+  // 128 + the signal's number, as a shell reports a process that a signal stopped; also when the
+  // signal came after the run had ended (its summary printed): the user did press Ctrl-C.
+  if (stop.signal.aborted) return stop.signal.reason === 'SIGINT' ? 130 : 143;
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 
@@ -80,9 +85,16 @@ export async function serveCommand(values: Record<string, unknown>): Promise<num
   if (values.json) process.stdout.write(`${JSON.stringify(info)}\n`);
   else printServing(info, dynamo.table, api.gallery);
   await new Promise<void>((done) => {
-    const stop = () => void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (servers.lane?.stop(), claim.release(), done()));
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // As for a run: a repeated or forwarded signal changes nothing while the servers stop (with
+    // `once` it would end the process there, the data directory's claim left behind).
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void Promise.allSettled([api.stop(), dynamo.stop(), s3.stop()]).finally(() => (servers.lane?.stop(), claim.release(), done()));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   return 0;
 }
