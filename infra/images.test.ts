@@ -14,10 +14,10 @@ import { DELIVERY_ENV } from '../core/config';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, TABLE_KEY } from '../core/records/table';
 import { RUN_COMPLETED_EVENT } from '../core/run-event';
 import { validationErrorOf } from '../test/support/fixtures';
+import { FEATURE_FLAGS } from './feature-flags';
 import { parseStackConfig, type StackConfig } from './config';
 import { NightshiftStack } from './stack';
 
-const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 const emails = ['ops@example.com'];
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
@@ -36,7 +36,7 @@ interface Synthesized {
 
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-images-'));
-  const app = new App({ outdir, context: { ...cdkJson.context } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
   const stack = new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {

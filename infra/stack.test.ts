@@ -3,7 +3,7 @@
  * with every edit): the schedule, the jobs' retry strategies and timeouts, bucket hardening, IAM
  * scope, the topic's TLS policy, the alarms, cdk-nag, and the workflow's definition.
  */
-import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { App, Aspects, Size, Stack, Validations } from 'aws-cdk-lib';
@@ -15,13 +15,13 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator = require('asl-validator');
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
+import { FEATURE_FLAGS } from './feature-flags';
 import { parseStackConfig, type StackConfig } from './config';
 import { AwsLimits, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './limits';
 import { NightlySchedule } from './schedule';
 import { NightshiftStack } from './stack';
 import { STATE } from './workflow';
 
-const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 
 interface Synthesized {
   template: Template;
@@ -33,7 +33,7 @@ interface Synthesized {
 
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-cdk-'));
-  const app = new App({ outdir, context: { ...cdkJson.context } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
   const config = parseStackConfig({ notificationEmails: ['ops@example.com', 'oncall@example.com'], ...overrides });
   const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -61,7 +61,7 @@ const statementsOf = (logicalIdPrefix: string) =>
 const actionsOf = (st: { Action: string | string[] }) => (Array.isArray(st.Action) ? st.Action : [st.Action]);
 /** The pipeline configuration as the deployment writes it to the work bucket: the asset Source.jsonData staged (deploy-time values as its markers). */
 const deployedConfig = (synthesized: Synthesized): Record<string, any> => {
-  const asset = readdirSync(synthesized.outdir).find((d) => d.startsWith('asset.') && readdirSync(join(synthesized.outdir, d)).some((f) => /^pipeline-[0-9a-f]{16}\.json$/.test(f)))!;
+  const asset = readdirSync(synthesized.outdir).find((d) => d.startsWith('asset.') && statSync(join(synthesized.outdir, d)).isDirectory() && readdirSync(join(synthesized.outdir, d)).some((f) => /^pipeline-[0-9a-f]{16}\.json$/.test(f)))!;
   const file = readdirSync(join(synthesized.outdir, asset)).find((f) => f.startsWith('pipeline-'))!;
   return JSON.parse(readFileSync(join(synthesized.outdir, asset, file), 'utf8'));
 };
@@ -686,5 +686,73 @@ describe('workflow definition (synthesized ASL)', () => {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: Match.anyValue() },
       TracingConfiguration: { Enabled: true },
     });
+  });
+});
+
+describe('the network: nothing billed while idle unless asked for', () => {
+  const subnetIdsOf = (synthesized: Synthesized, isPublic: boolean) =>
+    Object.entries(synthesized.template.findResources('AWS::EC2::Subnet'))
+      .filter(([, r]) => (r.Properties.MapPublicIpOnLaunch === true) === isPublic)
+      .map(([id]) => id)
+      .sort();
+  const computeSubnetsOf = (synthesized: Synthesized) =>
+    Object.values(synthesized.template.findResources('AWS::Batch::ComputeEnvironment')).map((r) => (r.Properties.ComputeResources.Subnets as { Ref: string }[]).map((x) => x.Ref).sort());
+  const standingCostOf = (synthesized: Synthesized) => (synthesized.template.toJSON().Outputs as Record<string, { Value: string }>).StandingCost!.Value;
+
+  it('runs the jobs in public subnets, each task with a public IP, no inbound rule, no NAT gateway, the S3 and DynamoDB gateway endpoints', () => {
+    // A Fargate task in a public subnet reaches ECR, CloudWatch Logs and the AWS APIs through its
+    // public IP (Amazon ECS developer guide, "Amazon ECS task networking options for Fargate";
+    // AWS Batch API reference, NetworkConfiguration: assignPublicIp, DISABLED by default).
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::InternetGateway', 1);
+    const publicSubnets = subnetIdsOf(s, true);
+    expect(publicSubnets).toHaveLength(2);
+    expect(subnetIdsOf(s, false)).toEqual([]);
+    expect(computeSubnetsOf(s)).toEqual([publicSubnets, publicSubnets]);
+    const defs = Object.values(s.template.findResources('AWS::Batch::JobDefinition'));
+    expect(defs.map((d) => d.Properties.ContainerProperties.NetworkConfiguration)).toEqual([{ AssignPublicIp: 'ENABLED' }, { AssignPublicIp: 'ENABLED' }, { AssignPublicIp: 'ENABLED' }]);
+    const [group] = Object.values(s.template.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('nightshift Batch jobs') } }));
+    expect(group!.Properties.SecurityGroupIngress).toBeUndefined();
+    s.template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    const endpoints = Object.values(s.template.findResources('AWS::EC2::VPCEndpoint')).map((e) => [e.Properties.VpcEndpointType, JSON.stringify(e.Properties.ServiceName).match(/\.(s3|dynamodb)"/)?.[1]]);
+    expect(endpoints.sort()).toEqual([['Gateway', 'dynamodb'], ['Gateway', 's3']]);
+    expect(standingCostOf(s)).not.toContain('NAT');
+  });
+
+  it('keeps private subnets behind one NAT gateway as an option (compute.network "private-nat"), cdk-nag clean, its cost in the standing cost', () => {
+    const nat = synth({ compute: { network: 'private-nat' } });
+    try {
+      nat.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+      const privateSubnets = subnetIdsOf(nat, false);
+      expect(privateSubnets).toHaveLength(2);
+      expect(computeSubnetsOf(nat)).toEqual([privateSubnets, privateSubnets]);
+      for (const d of Object.values(nat.template.findResources('AWS::Batch::JobDefinition'))) expect(d.Properties.ContainerProperties.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
+      const plugin = nat.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
+      expect(plugin?.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)) ?? []).toEqual([]);
+      // $0.045 an hour, 730 hours a month (aws.amazon.com/vpc/pricing, "NAT Gateway pricing").
+      expect(standingCostOf(nat)).toContain('1 NAT gateway $32.85');
+      expect(standingCostOf(nat)).toContain('plus $0.045/GB through the NAT gateway');
+    } finally {
+      rmSync(nat.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs in an existing VPC (compute.vpcId): its public subnets, no VPC or NAT gateway of its own', () => {
+    // Vpc.fromLookup answers CDK's dummy VPC until `cdk synth` has looked the real one up: public subnets s-12345 and s-67890.
+    const existing = synth({ compute: { vpcId: 'vpc-0123456789abcdef0' } });
+    try {
+      existing.template.resourceCountIs('AWS::EC2::VPC', 0);
+      existing.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      expect(computeSubnetsOf(existing)).toEqual([['s-12345', 's-67890'], ['s-12345', 's-67890']]);
+    } finally {
+      rmSync(existing.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('states the standing cost from the resources the template has, each billed type counted', () => {
+    const counts = (type: string) => Object.keys(s.template.findResources(type)).length;
+    const alarms = counts('AWS::CloudWatch::Alarm');
+    expect(alarms).toBeGreaterThan(0);
+    expect(standingCostOf(s)).toMatch(new RegExp(`^about \\$\\d+\\.\\d\\d a month while idle: ${counts('AWS::KMS::Key')} KMS keys? \\$[\\d.]+, ${alarms} CloudWatch alarms \\$[\\d.]+, ${counts('AWS::CloudWatch::Dashboard')} CloudWatch dashboard \\$3\\.00 \\(`));
   });
 });
