@@ -252,7 +252,7 @@ export function standingCost(resourceCounts: Readonly<Record<string, number>>): 
   return {
     items,
     monthlyUsd: items.reduce((sum, i) => sum + i.monthlyUsd, 0),
-    basis: `${STANDING_PRICES.region} prices (${STANDING_PRICES.readOn}) before free tiers${nat}; stored bytes (S3, DynamoDB, logs) billed as stored`,
+    basis: `${STANDING_PRICES.region} prices of ${STANDING_PRICES.readOn}, before free tiers${nat}; stored bytes (S3, DynamoDB, logs) billed as stored`,
   };
 }
 

@@ -689,6 +689,8 @@ describe('workflow definition (synthesized ASL)', () => {
   });
 });
 
+const standingCostOf = (synthesized: Synthesized) => (synthesized.template.toJSON().Outputs as Record<string, { Value: string }>).StandingCost!.Value;
+
 describe('the network: nothing billed while idle unless asked for', () => {
   const subnetIdsOf = (synthesized: Synthesized, isPublic: boolean) =>
     Object.entries(synthesized.template.findResources('AWS::EC2::Subnet'))
@@ -696,8 +698,7 @@ describe('the network: nothing billed while idle unless asked for', () => {
       .map(([id]) => id)
       .sort();
   const computeSubnetsOf = (synthesized: Synthesized) =>
-    Object.values(synthesized.template.findResources('AWS::Batch::ComputeEnvironment')).map((r) => (r.Properties.ComputeResources.Subnets as { Ref: string }[]).map((x) => x.Ref).sort());
-  const standingCostOf = (synthesized: Synthesized) => (synthesized.template.toJSON().Outputs as Record<string, { Value: string }>).StandingCost!.Value;
+    Object.values(synthesized.template.findResources('AWS::Batch::ComputeEnvironment')).map((r) => (r.Properties.ComputeResources.Subnets as (string | { Ref: string })[]).map((x) => (typeof x === 'string' ? x : x.Ref)).sort());
 
   it('runs the jobs in public subnets, each task with a public IP, no inbound rule, no NAT gateway, the S3 and DynamoDB gateway endpoints', () => {
     // A Fargate task in a public subnet reaches ECR, CloudWatch Logs and the AWS APIs through its
@@ -754,5 +755,40 @@ describe('the network: nothing billed while idle unless asked for', () => {
     const alarms = counts('AWS::CloudWatch::Alarm');
     expect(alarms).toBeGreaterThan(0);
     expect(standingCostOf(s)).toMatch(new RegExp(`^about \\$\\d+\\.\\d\\d a month while idle: ${counts('AWS::KMS::Key')} KMS keys? \\$[\\d.]+, ${alarms} CloudWatch alarms \\$[\\d.]+, ${counts('AWS::CloudWatch::Dashboard')} CloudWatch dashboard \\$3\\.00 \\(`));
+  });
+});
+
+describe("the README's deploy section and tear down, against the template", () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const section = (heading: string) => {
+    const start = readme.indexOf(`\n${heading}\n`);
+    expect(start).toBeGreaterThan(-1);
+    const level = heading.split(' ')[0]!;
+    const end = readme.slice(start + heading.length + 2).search(new RegExp(`^#{1,${level.length}} `, 'm'));
+    return readme.slice(start, end < 0 ? undefined : start + heading.length + 2 + end);
+  };
+
+  it('states what the stack costs idle, as the template counts it', () => {
+    expect(section('### What it costs while idle')).toContain(`\n${standingCostOf(s)}\n`);
+  });
+
+  it('names every resource cdk destroy leaves behind, and only those', () => {
+    // Retained: DeletionPolicy Retain (CloudFormation user guide, "DeletionPolicy attribute").
+    const names: [RegExp, string][] = [
+      [/^StorageCorpus/, 'the corpus bucket'],
+      [/^StorageRenditions/, 'the renditions bucket'],
+      [/^StorageBackup/, 'the backup bucket'],
+      [/^StorageWork/, 'the work bucket'],
+      [/^StorageAccessLogs/, 'the access-log bucket'],
+      [/^DeliveryLogs/, 'the CloudFront log bucket'],
+      [/^ImagesTable/, 'the images table'],
+      [/^NotificationsTopicKey/, 'the KMS key'],
+    ];
+    const retained = Object.entries(s.json.Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter(([, r]) => r.DeletionPolicy === 'Retain');
+    expect(retained.length).toBeGreaterThan(5);
+    const named = new Set(retained.map(([id, r]) => (r.Type === 'AWS::Logs::LogGroup' ? 'the log groups' : (names.find(([re]) => re.test(id))?.[1] ?? `unnamed: ${id} (${r.Type})`))));
+    const rows = [...section('## Tear down').matchAll(/^\| (the [^(|]+?) ?(?:\(|\|)/gm)].map((m) => m[1]!.trim());
+    expect([...named].filter((n) => !rows.includes(n))).toEqual([]);
+    expect(rows.filter((r) => !names.some(([, n]) => n === r) && r !== 'the log groups')).toEqual([]);
   });
 });
