@@ -782,7 +782,7 @@ describe("the README's deploy section and tear down, against the template", () =
       [/^StorageAccessLogs/, 'the access-log bucket'],
       [/^DeliveryLogs/, 'the CloudFront log bucket'],
       [/^ImagesTable/, 'the images table'],
-      [/^NotificationsTopicKey/, 'the KMS key'],
+      [/^NotificationsTopicKey/, 'the KMS key of the topic'],
     ];
     const retained = Object.entries(s.json.Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter(([, r]) => r.DeletionPolicy === 'Retain');
     expect(retained.length).toBeGreaterThan(5);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { configFromContext } from '../../infra/config';
 import { UsageError } from '../../core/validation';
 
+export const PROJECT_CDK_JSON = join(__dirname, '..', '..', 'cdk.json');
+
 /**
  * The configuration `cdk synth` and `cdk deploy` read: cdk.json's context.nightshift (or a
  * `--config` file instead: another cdk.json, or the "nightshift" object alone), then
@@ -11,15 +13,8 @@ import { UsageError } from '../../core/validation';
  * tries locally is what deploys.
  */
 export function projectConfig(options: { file?: string; overrides?: readonly string[]; defaults?: Record<string, unknown> } = {}) {
-  const context: Record<string, unknown> = { ...(JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context };
-  if (options.file) {
-    try {
-      const file = JSON.parse(readFileSync(options.file, 'utf8')) as { context?: { nightshift?: unknown } } | null;
-      context.nightshift = file && typeof file === 'object' && file.context && typeof file.context === 'object' ? file.context.nightshift : file;
-    } catch (error) {
-      throw new UsageError(`--config: cannot read ${options.file} as JSON (${(error as Error).message}): give a cdk.json, or a file in the shape of its "context" → "nightshift"`);
-    }
-  }
+  // With --config the project's cdk.json is not read at all: not its "nightshift", nor its "nightshift.<key>" entries.
+  const context: Record<string, unknown> = options.file ? { nightshift: configFile(options.file) } : { ...(JSON.parse(readFileSync(PROJECT_CDK_JSON, 'utf8')) as { context: Record<string, unknown> }).context };
   for (const override of options.overrides ?? []) {
     const at = override.indexOf('=');
     const key = at > 0 ? override.slice(0, at) : '';
@@ -28,4 +23,14 @@ export function projectConfig(options: { file?: string; overrides?: readonly str
   }
   if (options.defaults) context.nightshift = { ...options.defaults, ...(context.nightshift as Record<string, unknown> | undefined) };
   return configFromContext((k) => context[k], Object.keys(context));
+}
+
+/** A --config file: another cdk.json (its context.nightshift), or the "nightshift" object alone. */
+function configFile(file: string): unknown {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { context?: { nightshift?: unknown } } | null;
+    return parsed && typeof parsed === 'object' && parsed.context && typeof parsed.context === 'object' ? parsed.context.nightshift : parsed;
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${file} as JSON (${(error as Error).message}): give a cdk.json, or a file in the shape of its "context" → "nightshift"`);
+  }
 }

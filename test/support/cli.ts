@@ -1,6 +1,8 @@
 /** Runs the nightshift CLI as a process, the way a user does. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './processes';
 
@@ -23,9 +25,30 @@ export interface CliRun {
   json: LocalJson;
 }
 
-/** `closedStdout`: the reader of stdout is gone before the first line (`nightshift … | true`). */
-export async function runCli(args: readonly string[], options: { cwd: string; env?: Record<string, string>; closedStdout?: boolean }): Promise<CliRun> {
-  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), ...args], {
+/**
+ * The configuration every test runs with unless it gives its own `--config`: the defaults the
+ * tests expect, never the project's cdk.json, which is the operator's to edit.
+ */
+export const TEST_CONFIG = { notificationEmails: ['ops@example.com'], schedule: { cron: 'cron(0 2 * * ? *)' } };
+const CONFIGURED = new Set(['local', 'schedule', 'synth']);
+let testConfigFile: string | undefined;
+
+/** The arguments with `--config <the test configuration>` added where the command reads one and the test gave none. */
+export function withTestConfig(args: readonly string[]): string[] {
+  if (!CONFIGURED.has(args[0] ?? '') || args[1] === 'serve' || args.includes('--config')) return [...args];
+  if (!testConfigFile) {
+    testConfigFile = join(mkdtempSync(join(tmpdir(), 'nightshift-test-config-')), 'cdk.json');
+    writeFileSync(testConfigFile, JSON.stringify({ context: { nightshift: TEST_CONFIG } }));
+  }
+  return [...args, '--config', testConfigFile];
+}
+
+/**
+ * `closedStdout`: the reader of stdout is gone before the first line (`nightshift … | true`).
+ * `root`: another copy of the project to run the CLI of.
+ */
+export async function runCli(args: readonly string[], options: { cwd: string; env?: Record<string, string>; closedStdout?: boolean; root?: string }): Promise<CliRun> {
+  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(options.root ?? ROOT, 'scripts/nightshift.ts'), ...withTestConfig(args)], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
