@@ -15,6 +15,7 @@ import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, TABLE_KEY } from '../core/
 import { RUN_COMPLETED_EVENT } from '../core/run-event';
 import { validationErrorOf } from '../test/support/fixtures';
 import { FEATURE_FLAGS } from './feature-flags';
+import { keepingStderr } from '../test/support/stderr';
 import { parseStackConfig, type StackConfig } from './config';
 import { NightshiftStack } from './stack';
 
@@ -40,7 +41,7 @@ function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Syn
   const stack = new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
-    app.synth();
+    keepingStderr(() => app.synth());
   } catch (error) {
     // cdk-nag's errors stop synth with the report (below) written: the test reads it.
     if (!/Validation failed|A copy of this report can be found/.test((error as Error).message)) throw error;

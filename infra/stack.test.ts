@@ -16,6 +16,7 @@ import aslValidator = require('asl-validator');
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
 import { FEATURE_FLAGS } from './feature-flags';
+import { keepingStderr } from '../test/support/stderr';
 import { parseStackConfig, type StackConfig } from './config';
 import { AwsLimits, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './limits';
 import { NightlySchedule } from './schedule';
@@ -38,7 +39,7 @@ function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Syn
   const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
-    app.synth();
+    keepingStderr(() => app.synth());
   } catch (error) {
     if (!/Validation failed/.test((error as Error).message)) throw error;
   }
