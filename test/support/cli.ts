@@ -1,9 +1,10 @@
 /** Runs the nightshift CLI as a process, the way a user does. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ROOT } from './processes';
 
 const TSX = require.resolve('tsx/cli');
@@ -61,4 +62,28 @@ export async function runCli(args: readonly string[], options: { cwd: string; en
   const [code] = (await once(child, 'exit')) as [number | null];
   const last = stdout.trim().split('\n').at(-1) ?? '';
   return { code, stdout, stderr, json: (last.startsWith('{') ? JSON.parse(last) : undefined) as LocalJson };
+}
+
+export interface ServeInfo {
+  endpoint: string;
+  api: string;
+  dynamodb: string;
+  buckets: Record<string, string>;
+}
+
+/**
+ * `nightshift local serve --json` over a data directory, up: its first line read. Its stderr is
+ * kept (never the test runner's terminal), for the error when it exits before that line.
+ */
+export async function startServe(dataDir: string, cwd: string): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
+  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', dataDir], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const line = await Promise.race([
+    once(createInterface({ input: child.stdout! }), 'line').then(([l]) => l as string),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`nightshift local serve exited with ${code} before its first line: ${stderr}`);
+    }),
+  ]);
+  return { child, info: JSON.parse(line) as ServeInfo, stderr: () => stderr };
 }
