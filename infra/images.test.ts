@@ -38,7 +38,8 @@ interface Synthesized {
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-images-'));
   const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
-  const stack = new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } });
+  // Assets are bundled as the constructs are made (CDK's "Bundling asset" lines), and checked as the app synthesizes.
+  const stack = keepingStderr(() => new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } }));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
     keepingStderr(() => app.synth());

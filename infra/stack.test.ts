@@ -36,7 +36,8 @@ function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Syn
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-cdk-'));
   const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
   const config = parseStackConfig({ notificationEmails: ['ops@example.com', 'oncall@example.com'], ...overrides });
-  const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
+  // Assets are bundled as the constructs are made (CDK's "Bundling asset" lines), and checked as the app synthesizes.
+  const stack = keepingStderr(() => new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } }));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
     keepingStderr(() => app.synth());
