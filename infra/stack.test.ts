@@ -32,9 +32,9 @@ interface Synthesized {
   outdir: string;
 }
 
-function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
+function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}, context: Record<string, unknown> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-cdk-'));
-  const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS, ...context } });
   const config = parseStackConfig({ notificationEmails: ['ops@example.com', 'oncall@example.com'], ...overrides });
   // Assets are bundled as the constructs are made (CDK's "Bundling asset" lines), and checked as the app synthesizes.
   const stack = keepingStderr(() => new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } }));
@@ -741,12 +741,25 @@ describe('the network: nothing billed while idle unless asked for', () => {
   });
 
   it('runs in an existing VPC (compute.vpcId): its public subnets, no VPC or NAT gateway of its own', () => {
-    // Vpc.fromLookup answers CDK's dummy VPC until `cdk synth` has looked the real one up: public subnets s-12345 and s-67890.
-    const existing = synth({ compute: { vpcId: 'vpc-0123456789abcdef0' } });
+    // The lookup's answer, as `cdk synth` caches it in cdk.context.json after asking EC2 (the vpc-provider context key).
+    const subnet = (id: string, az: string) => ({ subnetId: id, cidr: '10.1.0.0/24', availabilityZone: az, routeTableId: id.replace('subnet', 'rtb') });
+    const lookup = {
+      'vpc-provider:account=123456789012:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true': {
+        vpcId: 'vpc-0123456789abcdef0',
+        vpcCidrBlock: '10.1.0.0/16',
+        availabilityZones: [],
+        subnetGroups: [
+          { name: 'Public', type: 'Public', subnets: [subnet('subnet-0aaaaaaaaaaaaaaa1', 'eu-west-1a'), subnet('subnet-0bbbbbbbbbbbbbbb2', 'eu-west-1b')] },
+          { name: 'Private', type: 'Private', subnets: [subnet('subnet-0ccccccccccccccc3', 'eu-west-1a'), subnet('subnet-0ddddddddddddddd4', 'eu-west-1b')] },
+        ],
+      },
+    };
+    const existing = synth({ compute: { vpcId: 'vpc-0123456789abcdef0' } }, lookup);
     try {
       existing.template.resourceCountIs('AWS::EC2::VPC', 0);
       existing.template.resourceCountIs('AWS::EC2::NatGateway', 0);
-      expect(computeSubnetsOf(existing)).toEqual([['s-12345', 's-67890'], ['s-12345', 's-67890']]);
+      const publicSubnets = ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'];
+      expect(computeSubnetsOf(existing)).toEqual([publicSubnets, publicSubnets]);
     } finally {
       rmSync(existing.outdir, { recursive: true, force: true });
     }
