@@ -1,4 +1,4 @@
-import { billedInvalidationPaths, FARGATE_PRICES, RECORD_PRICES, recordWriteUnits, runCost, S3_REQUEST_PRICES } from './cost';
+import { billedInvalidationPaths, FARGATE_PRICES, RECORD_PRICES, recordWriteUnits, runCost, S3_REQUEST_PRICES, standingCost, standingCostLine } from './cost';
 
 const compute = { architecture: 'x86_64' as const, spot: true, backup: { vcpu: 0.5, memoryMiB: 1024 }, resize: { vcpu: 2, memoryMiB: 4096 } };
 
@@ -47,5 +47,27 @@ describe('a run\'s cost estimate', () => {
     expect(billedInvalidationPaths(1000)).toBe(967);
     expect(billedInvalidationPaths(1000, 0)).toBe(1000);
     expect(billedInvalidationPaths(10, 1000)).toBe(0);
+  });
+});
+
+describe('what the stack costs while idle', () => {
+  it('bills a NAT gateway by the hour, a KMS key, alarms and dashboards by the month, and nothing else', () => {
+    // aws.amazon.com/vpc/pricing: $0.045 per NAT gateway-hour, 730 hours a month.
+    const c = standingCost({ 'AWS::EC2::NatGateway': 1, 'AWS::KMS::Key': 1, 'AWS::CloudWatch::Alarm': 4, 'AWS::CloudWatch::Dashboard': 1, 'AWS::Lambda::Function': 9, 'AWS::S3::Bucket': 5 });
+    expect(c.items.map((i) => [i.noun, i.count, Number(i.monthlyUsd.toFixed(2))])).toEqual([
+      ['NAT gateway', 1, 32.85],
+      ['KMS key', 1, 1],
+      ['CloudWatch alarm', 4, 0.4],
+      ['CloudWatch dashboard', 1, 3],
+    ]);
+    expect(c.monthlyUsd).toBeCloseTo(37.25, 10);
+    expect(standingCostLine(c)).toMatch(/^about \$37\.25 a month while idle: 1 NAT gateway \$32\.85, 1 KMS key \$1\.00, 4 CloudWatch alarms \$0\.40, 1 CloudWatch dashboard \$3\.00 \(.*plus \$0\.045\/GB through the NAT gateway/);
+  });
+
+  it('says nothing is billed when nothing standing is there', () => {
+    const c = standingCost({ 'AWS::Lambda::Function': 3 });
+    expect(c.items).toEqual([]);
+    expect(standingCostLine(c)).toMatch(/^about \$0\.00 a month while idle \(/);
+    expect(standingCostLine(c)).not.toContain('NAT');
   });
 });

@@ -1,3 +1,5 @@
+import { count } from './format';
+
 /**
  * What a million images cost to resize on Fargate Spot, from measured throughput. Fargate bills
  * the vCPUs and memory a task reserves for as long as it runs (per second), so the cost of an
@@ -254,4 +256,67 @@ export function uploadLaneCost(lane: { readonly architecture: CpuArchitecture; r
     totalUsd: lambdaUsd + sqsUsd,
     basis: `Lambda ${lane.architecture} at ${lane.memoryMiB} MB, ${lane.secondsPerImage.toFixed(2)} s an image, ${(100 * (lane.failedShare ?? UPLOAD_FAILED_SHARE)).toFixed(0)} % of uploads failing ${lane.maxReceiveCount} receives; ${p.region} prices read ${p.readOn}, free tiers not counted`,
   };
+}
+
+/** How the Batch jobs reach AWS: public subnets with a public IP per task, or private subnets behind a NAT gateway. */
+export type JobNetwork = 'public' | 'private-nat';
+
+/**
+ * What the stack costs while no run is running, us-east-1, USD: the resources billed by the hour
+ * or the month whether used or not. Everything else is billed per use (Fargate, Lambda, Step
+ * Functions, requests) or per byte stored (S3, DynamoDB, logs), and costs nothing idle and empty.
+ * NAT gateway: per hour provisioned plus per GB processed (aws.amazon.com/vpc/pricing, "NAT
+ * Gateway pricing"); a customer managed KMS key: per month (aws.amazon.com/kms/pricing); a
+ * standard-resolution alarm and a custom dashboard: per month (aws.amazon.com/cloudwatch/pricing;
+ * the first 10 alarms and 3 dashboards of an account are free, not counted here). A task's public
+ * IPv4 address is billed per hour while the task runs (aws.amazon.com/vpc/pricing, "Public IPv4
+ * address"): a run cost, not a standing one. Gateway endpoints for S3 and DynamoDB are free.
+ */
+export const STANDING_PRICES = {
+  region: 'us-east-1',
+  readOn: '2026-12-04',
+  source: 'aws.amazon.com/vpc/pricing, aws.amazon.com/kms/pricing, aws.amazon.com/cloudwatch/pricing',
+  hoursPerMonth: 730,
+  natGatewayHourUsd: 0.045,
+  natGatewayGbUsd: 0.045,
+  kmsKeyMonthUsd: 1,
+  alarmMonthUsd: 0.1,
+  dashboardMonthUsd: 3,
+  publicIpv4HourUsd: 0.005,
+} as const;
+
+/** The CloudFormation resource types billed while idle, and what one costs a month. */
+const STANDING_RESOURCES: Record<string, { readonly noun: string; readonly monthUsd: number }> = {
+  'AWS::EC2::NatGateway': { noun: 'NAT gateway', monthUsd: STANDING_PRICES.natGatewayHourUsd * STANDING_PRICES.hoursPerMonth },
+  'AWS::KMS::Key': { noun: 'KMS key', monthUsd: STANDING_PRICES.kmsKeyMonthUsd },
+  'AWS::CloudWatch::Alarm': { noun: 'CloudWatch alarm', monthUsd: STANDING_PRICES.alarmMonthUsd },
+  'AWS::CloudWatch::Dashboard': { noun: 'CloudWatch dashboard', monthUsd: STANDING_PRICES.dashboardMonthUsd },
+};
+
+export interface StandingCost {
+  /** Each billed resource type: how many the stack has and their monthly cost. */
+  readonly items: readonly { readonly type: string; readonly noun: string; readonly count: number; readonly monthlyUsd: number }[];
+  readonly monthlyUsd: number;
+  /** What is not included, and the prices' date. */
+  readonly basis: string;
+}
+
+/** The monthly standing cost of a stack with these resources (resource type → count, as in its template). */
+export function standingCost(resourceCounts: Readonly<Record<string, number>>): StandingCost {
+  const items = Object.entries(STANDING_RESOURCES)
+    .filter(([type]) => (resourceCounts[type] ?? 0) > 0)
+    .map(([type, { noun, monthUsd }]) => ({ type, noun, count: resourceCounts[type]!, monthlyUsd: resourceCounts[type]! * monthUsd }));
+  const nat = (resourceCounts['AWS::EC2::NatGateway'] ?? 0) > 0 ? `, plus $${STANDING_PRICES.natGatewayGbUsd}/GB through the NAT gateway` : '';
+  return {
+    items,
+    monthlyUsd: items.reduce((sum, i) => sum + i.monthlyUsd, 0),
+    basis: `${STANDING_PRICES.region} prices of ${STANDING_PRICES.readOn}, before free tiers${nat}; stored bytes (S3, DynamoDB, logs) billed as stored`,
+  };
+}
+
+/** `about $4.60 a month while idle: 1 KMS key $1.00, 6 CloudWatch alarms $0.60, …`: one line, from standingCost. */
+export function standingCostLine(c: StandingCost): string {
+  const usd = (x: number) => `$${x.toFixed(2)}`;
+  const items = c.items.map((i) => `${count(i.count, i.noun)} ${usd(i.monthlyUsd)}`).join(', ');
+  return `about ${usd(c.monthlyUsd)} a month while idle${items ? `: ${items}` : ''} (${c.basis})`;
 }

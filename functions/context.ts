@@ -79,6 +79,15 @@ function configOf(env: NodeJS.ProcessEnv): PipelineConfig {
   return parsePipelineConfig(JSON.parse(env.NIGHTSHIFT_CONFIG), 'NIGHTSHIFT_CONFIG');
 }
 
+/** Where the functions' log lines go: stdout (CloudWatch Logs in Lambda) unless a test or the local runtime keeps them. */
+let logWrite: ((line: string) => void) | undefined;
+
+/** For tests and the local runtime: send the functions' log lines to `write` (undefined: stdout again). */
+export function setFunctionLogWrite(write: ((line: string) => void) | undefined): void {
+  logWrite = write;
+  cached = undefined;
+}
+
 /** One context per Lambda container (or per local run); `env` is read on first use. */
 export function functionContext(env: NodeJS.ProcessEnv = currentEnv()): FunctionContext {
   if (cached && cached.env === env) return cached;
@@ -88,7 +97,7 @@ export function functionContext(env: NodeJS.ProcessEnv = currentEnv()): Function
     config,
     s3: createS3Client({}, env),
     sns: new SNSClient({ region: env.AWS_REGION ?? 'us-east-1', maxAttempts: 5, ...(endpoint ? { endpoint } : {}), ...(endpoint && !env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'nightshift', secretAccessKey: 'nightshift' } } : {}) }),
-    log: createLogger({ function: env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, {}, env),
+    log: createLogger({ function: env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, logWrite ? { write: logWrite } : {}, env),
     env,
   };
   return cached;

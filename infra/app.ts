@@ -7,10 +7,11 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ValidationError } from '../core/validation';
 import { configFromContext } from './config';
+import { FEATURE_FLAGS } from './feature-flags';
 import { LimitsError } from './limits';
 import { NightshiftStack } from './stack';
 
-const app = new App();
+const app = new App({ context: { ...FEATURE_FLAGS } });
 let config;
 try {
   config = configFromContext((key) => app.node.tryGetContext(key), Object.keys(app.node.getAllContext?.() ?? {}));

@@ -7,7 +7,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { CpuArchitecture } from '../core/cost';
+import type { CpuArchitecture, JobNetwork } from '../core/cost';
 import type { StackConfig } from './config';
 import { acknowledge, ANY_RESOURCE, wildcardResource } from './nag';
 import type { JobName } from '../core/jobs';
@@ -53,8 +53,17 @@ export interface ComputeProps {
    */
   readonly architecture?: CpuArchitecture;
   /**
-   * The VPC to run in (its private subnets with egress).
-   * @default - a new VPC: two AZs, one NAT gateway, an S3 gateway endpoint, flow logs on
+   * How the tasks reach ECR, CloudWatch Logs and the AWS APIs. "public": public subnets and a
+   * public IP per task, through the VPC's internet gateway (free; Amazon ECS developer guide,
+   * "Amazon ECS task networking options for Fargate": a task in a public subnet pulls its image
+   * through its public IP; AWS Batch API reference, NetworkConfiguration, assignPublicIp).
+   * "private-nat": private subnets behind one NAT gateway, billed every hour (core/cost.ts).
+   * @default 'public'
+   */
+  readonly network?: JobNetwork;
+  /**
+   * The VPC to run in: its public subnets, or its private subnets with egress (network "private-nat").
+   * @default - a new VPC: two AZs, the free S3 and DynamoDB gateway endpoints, flow logs on; a NAT gateway only with "private-nat"
    */
   readonly vpc?: ec2.IVpc;
   /**
@@ -85,9 +94,11 @@ export class Compute extends Construct {
   constructor(scope: Construct, id: string, props: ComputeProps) {
     super(scope, id);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    this.vpc = props.vpc ?? this.newVpc(retention);
+    const network = props.network ?? 'public';
+    this.vpc = props.vpc ?? this.newVpc(retention, network);
+    // No inbound rule: a public IP receives nothing the group does not allow (replies to the tasks' own requests only).
     const securityGroup = new ec2.SecurityGroup(this, 'JobSecurityGroup', { vpc: this.vpc, description: 'nightshift Batch jobs: no inbound, outbound HTTPS to AWS APIs', allowAllOutbound: true });
-    const subnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    const subnets = { subnetType: network === 'public' ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS };
     const environments: batch.OrderedComputeEnvironment[] = [];
     if (props.spot ?? true) {
       environments.push({
@@ -116,7 +127,7 @@ export class Compute extends Construct {
         file: 'jobs/Dockerfile',
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       });
-    const make = (job: JobName) => this.jobDefinition(job, props, image, arm);
+    const make = (job: JobName) => this.jobDefinition(job, props, image, arm, network === 'public');
     this.jobDefinitions = { catalog: make('catalog'), backup: make('backup'), resize: make('resize') };
     for (const definition of Object.values(this.jobDefinitions)) {
       // A job may start as soon as its definition exists: not before the configuration it reads does.
@@ -128,7 +139,7 @@ export class Compute extends Construct {
   }
 
   /** One job's definition: its size, the image's command for it, and the environment every job gets. */
-  private jobDefinition(job: JobName, props: ComputeProps, image: ecs.ContainerImage, arm: boolean): batch.EcsJobDefinition {
+  private jobDefinition(job: JobName, props: ComputeProps, image: ecs.ContainerImage, arm: boolean, publicIp: boolean): batch.EcsJobDefinition {
     const size = props.jobs[job];
     return new batch.EcsJobDefinition(this, `${job[0]!.toUpperCase()}${job.slice(1)}Job`, {
       container: new batch.EcsFargateContainerDefinition(this, `${job}Container`, {
@@ -147,6 +158,8 @@ export class Compute extends Construct {
         // that has no handler yet, so a stop during start-up would end in SIGKILL (137), not 143.
         linuxParameters: new batch.LinuxParameters(this, `${job}Linux`, { initProcessEnabled: true }),
         fargatePlatformVersion: ecs.FargatePlatformVersion.LATEST,
+        // In a public subnet a task without a public IP reaches nothing outside the VPC: not ECR, so its image never pulls.
+        assignPublicIp: publicIp,
         fargateCpuArchitecture: arm ? ecs.CpuArchitecture.ARM64 : ecs.CpuArchitecture.X86_64,
         fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
         // The catalog's external sort spills to /tmp (compute.catalog.storageGiB, 100 GiB unless set); Fargate gives 20 GiB when unset.
@@ -159,16 +172,19 @@ export class Compute extends Construct {
     });
   }
 
-  private newVpc(retention: logs.RetentionDays): ec2.Vpc {
+  private newVpc(retention: logs.RetentionDays, network: JobNetwork): ec2.Vpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
-      natGateways: 1,
-      subnetConfiguration: [
-        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        { name: 'jobs', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
-      ],
-      // Image bytes to and from S3 go through the free gateway endpoint, not the NAT gateway.
-      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+      natGateways: network === 'private-nat' ? 1 : 0,
+      subnetConfiguration:
+        network === 'private-nat'
+          ? [
+              { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+              { name: 'jobs', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+            ]
+          : [{ name: 'jobs', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
+      // Image bytes to and from S3 and the image records go through the free gateway endpoints, never a NAT gateway.
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 }, DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB } },
       flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogs', { retention })), trafficType: ec2.FlowLogTrafficType.ALL } },
     });
     return vpc;

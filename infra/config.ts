@@ -139,7 +139,13 @@ export const stackConfigSchema = z.strictObject({
        * (AWS Batch API reference, RuntimePlatform).
        */
       architecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
-      /** An existing VPC (its private subnets with egress are used). Left out: the stack creates one with flow logs. */
+      /**
+       * Where the jobs' tasks get their network. "public" (the default, nothing billed while idle):
+       * public subnets, each task a public IP and a security group with no inbound rule. "private-nat":
+       * private subnets behind one NAT gateway, billed by the hour whether or not a job runs (core/cost.ts, STANDING_PRICES).
+       */
+      network: z.enum(['public', 'private-nat']).default('public'),
+      /** An existing VPC: its public subnets (network "public") or its private subnets with egress ("private-nat"). Left out: the stack creates one with flow logs. */
       vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/).optional(),
       // 100 GiB: room for the sort of a catalogue of about 250 million objects.
       catalog: jobSchema(JOB_DEFAULTS.catalog, 100),

@@ -14,10 +14,11 @@ import { DELIVERY_ENV } from '../core/config';
 import { FOLDER_ATTR, FOLDER_INDEX, IMAGES_TABLE_ENV, TABLE_KEY } from '../core/records/table';
 import { RUN_COMPLETED_EVENT } from '../core/run-event';
 import { validationErrorOf } from '../test/support/fixtures';
+import { FEATURE_FLAGS } from './feature-flags';
+import { keepingStderr } from '../test/support/stderr';
 import { parseStackConfig, type StackConfig } from './config';
 import { NightshiftStack } from './stack';
 
-const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 const emails = ['ops@example.com'];
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
@@ -36,11 +37,12 @@ interface Synthesized {
 
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-images-'));
-  const app = new App({ outdir, context: { ...cdkJson.context } });
-  const stack = new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
+  // Assets are bundled as the constructs are made (CDK's "Bundling asset" lines), and checked as the app synthesizes.
+  const stack = keepingStderr(() => new NightshiftStack(app, 'Nightshift', { config: parseStackConfig({ notificationEmails: emails, ...overrides }), env: { account: '123456789012', region: 'eu-west-1' } }));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
-    app.synth();
+    keepingStderr(() => app.synth());
   } catch (error) {
     // cdk-nag's errors stop synth with the report (below) written: the test reads it.
     if (!/Validation failed|A copy of this report can be found/.test((error as Error).message)) throw error;

@@ -15,13 +15,14 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator = require('asl-validator');
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AslDefinition, allStates, definitionFromTemplate, successors } from './asl';
+import { FEATURE_FLAGS } from './feature-flags';
+import { keepingStderr } from '../test/support/stderr';
 import { parseStackConfig, type StackConfig } from './config';
 import { AwsLimits, LAMBDA_ENVIRONMENT_LIMIT_BYTES } from './limits';
 import { NightlySchedule } from './schedule';
 import { NightshiftStack } from './stack';
 import { STATE } from './workflow';
 
-const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 
 interface Synthesized {
   template: Template;
@@ -31,14 +32,15 @@ interface Synthesized {
   outdir: string;
 }
 
-function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}): Synthesized {
+function synth(overrides: Partial<Record<keyof StackConfig, unknown>> = {}, context: Record<string, unknown> = {}): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-cdk-'));
-  const app = new App({ outdir, context: { ...cdkJson.context } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS, ...context } });
   const config = parseStackConfig({ notificationEmails: ['ops@example.com', 'oncall@example.com'], ...overrides });
-  const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
+  // Assets are bundled as the constructs are made (CDK's "Bundling asset" lines), and checked as the app synthesizes.
+  const stack = keepingStderr(() => new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } }));
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   try {
-    app.synth();
+    keepingStderr(() => app.synth());
   } catch (error) {
     if (!/Validation failed/.test((error as Error).message)) throw error;
   }
@@ -705,5 +707,122 @@ describe('workflow definition (synthesized ASL)', () => {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true, Destinations: Match.anyValue() },
       TracingConfiguration: { Enabled: true },
     });
+  });
+});
+
+const standingCostOf = (synthesized: Synthesized) => (synthesized.template.toJSON().Outputs as Record<string, { Value: string }>).StandingCost!.Value;
+
+describe('the network: nothing billed while idle unless asked for', () => {
+  const subnetIdsOf = (synthesized: Synthesized, isPublic: boolean) =>
+    Object.entries(synthesized.template.findResources('AWS::EC2::Subnet'))
+      .filter(([, r]) => (r.Properties.MapPublicIpOnLaunch === true) === isPublic)
+      .map(([id]) => id)
+      .sort();
+  const computeSubnetsOf = (synthesized: Synthesized) =>
+    Object.values(synthesized.template.findResources('AWS::Batch::ComputeEnvironment')).map((r) => (r.Properties.ComputeResources.Subnets as (string | { Ref: string })[]).map((x) => (typeof x === 'string' ? x : x.Ref)).sort());
+
+  it('runs the jobs in public subnets, each task with a public IP, no inbound rule, no NAT gateway, the S3 and DynamoDB gateway endpoints', () => {
+    // A Fargate task in a public subnet reaches ECR, CloudWatch Logs and the AWS APIs through its
+    // public IP (Amazon ECS developer guide, "Amazon ECS task networking options for Fargate";
+    // AWS Batch API reference, NetworkConfiguration: assignPublicIp, DISABLED by default).
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::InternetGateway', 1);
+    const publicSubnets = subnetIdsOf(s, true);
+    expect(publicSubnets).toHaveLength(2);
+    expect(subnetIdsOf(s, false)).toEqual([]);
+    expect(computeSubnetsOf(s)).toEqual([publicSubnets, publicSubnets]);
+    const defs = Object.values(s.template.findResources('AWS::Batch::JobDefinition'));
+    expect(defs.map((d) => d.Properties.ContainerProperties.NetworkConfiguration)).toEqual([{ AssignPublicIp: 'ENABLED' }, { AssignPublicIp: 'ENABLED' }, { AssignPublicIp: 'ENABLED' }]);
+    const [group] = Object.values(s.template.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('nightshift Batch jobs') } }));
+    expect(group!.Properties.SecurityGroupIngress).toBeUndefined();
+    s.template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+    const endpoints = Object.values(s.template.findResources('AWS::EC2::VPCEndpoint')).map((e) => [e.Properties.VpcEndpointType, JSON.stringify(e.Properties.ServiceName).match(/\.(s3|dynamodb)"/)?.[1]]);
+    expect(endpoints.sort()).toEqual([['Gateway', 'dynamodb'], ['Gateway', 's3']]);
+    expect(standingCostOf(s)).not.toContain('NAT');
+  });
+
+  it('keeps private subnets behind one NAT gateway as an option (compute.network "private-nat"), cdk-nag clean, its cost in the standing cost', () => {
+    const nat = synth({ compute: { network: 'private-nat' } });
+    try {
+      nat.template.resourceCountIs('AWS::EC2::NatGateway', 1);
+      const privateSubnets = subnetIdsOf(nat, false);
+      expect(privateSubnets).toHaveLength(2);
+      expect(computeSubnetsOf(nat)).toEqual([privateSubnets, privateSubnets]);
+      for (const d of Object.values(nat.template.findResources('AWS::Batch::JobDefinition'))) expect(d.Properties.ContainerProperties.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
+      const plugin = nat.report?.pluginReports.find((p) => p.pluginName === 'AwsSolutions');
+      expect(plugin?.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)) ?? []).toEqual([]);
+      // $0.045 an hour, 730 hours a month (aws.amazon.com/vpc/pricing, "NAT Gateway pricing").
+      expect(standingCostOf(nat)).toContain('1 NAT gateway $32.85');
+      expect(standingCostOf(nat)).toContain('plus $0.045/GB through the NAT gateway');
+    } finally {
+      rmSync(nat.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs in an existing VPC (compute.vpcId): its public subnets, no VPC or NAT gateway of its own', () => {
+    // The lookup's answer, as `cdk synth` caches it in cdk.context.json after asking EC2 (the vpc-provider context key).
+    const subnet = (id: string, az: string) => ({ subnetId: id, cidr: '10.1.0.0/24', availabilityZone: az, routeTableId: id.replace('subnet', 'rtb') });
+    const lookup = {
+      'vpc-provider:account=123456789012:filter.vpc-id=vpc-0123456789abcdef0:region=eu-west-1:returnAsymmetricSubnets=true': {
+        vpcId: 'vpc-0123456789abcdef0',
+        vpcCidrBlock: '10.1.0.0/16',
+        availabilityZones: [],
+        subnetGroups: [
+          { name: 'Public', type: 'Public', subnets: [subnet('subnet-0aaaaaaaaaaaaaaa1', 'eu-west-1a'), subnet('subnet-0bbbbbbbbbbbbbbb2', 'eu-west-1b')] },
+          { name: 'Private', type: 'Private', subnets: [subnet('subnet-0ccccccccccccccc3', 'eu-west-1a'), subnet('subnet-0ddddddddddddddd4', 'eu-west-1b')] },
+        ],
+      },
+    };
+    const existing = synth({ compute: { vpcId: 'vpc-0123456789abcdef0' } }, lookup);
+    try {
+      existing.template.resourceCountIs('AWS::EC2::VPC', 0);
+      existing.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      const publicSubnets = ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'];
+      expect(computeSubnetsOf(existing)).toEqual([publicSubnets, publicSubnets]);
+    } finally {
+      rmSync(existing.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('states the standing cost from the resources the template has, each billed type counted', () => {
+    const counts = (type: string) => Object.keys(s.template.findResources(type)).length;
+    const alarms = counts('AWS::CloudWatch::Alarm');
+    expect(alarms).toBeGreaterThan(0);
+    expect(standingCostOf(s)).toMatch(new RegExp(`^about \\$\\d+\\.\\d\\d a month while idle: ${counts('AWS::KMS::Key')} KMS keys? \\$[\\d.]+, ${alarms} CloudWatch alarms \\$[\\d.]+, ${counts('AWS::CloudWatch::Dashboard')} CloudWatch dashboard \\$3\\.00 \\(`));
+  });
+});
+
+describe("the README's deploy section and tear down, against the template", () => {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const section = (heading: string) => {
+    const start = readme.indexOf(`\n${heading}\n`);
+    expect(start).toBeGreaterThan(-1);
+    const level = heading.split(' ')[0]!;
+    const end = readme.slice(start + heading.length + 2).search(new RegExp(`^#{1,${level.length}} `, 'm'));
+    return readme.slice(start, end < 0 ? undefined : start + heading.length + 2 + end);
+  };
+
+  it('states what the stack costs idle, as the template counts it', () => {
+    expect(section('### What it costs while idle')).toContain(`\n${standingCostOf(s)}\n`);
+  });
+
+  it('names every resource cdk destroy leaves behind, and only those', () => {
+    // Retained: DeletionPolicy Retain (CloudFormation user guide, "DeletionPolicy attribute").
+    const names: [RegExp, string][] = [
+      [/^StorageCorpus/, 'the corpus bucket'],
+      [/^StorageRenditions/, 'the renditions bucket'],
+      [/^StorageBackup/, 'the backup bucket'],
+      [/^StorageWork/, 'the work bucket'],
+      [/^StorageAccessLogs/, 'the access-log bucket'],
+      [/^DeliveryLogs/, 'the CloudFront log bucket'],
+      [/^ImagesTable/, 'the images table'],
+      [/^NotificationsTopicKey/, 'the KMS key of the topic'],
+    ];
+    const retained = Object.entries(s.json.Resources as Record<string, { Type: string; DeletionPolicy?: string }>).filter(([, r]) => r.DeletionPolicy === 'Retain');
+    expect(retained.length).toBeGreaterThan(5);
+    const named = new Set(retained.map(([id, r]) => (r.Type === 'AWS::Logs::LogGroup' ? 'the log groups' : (names.find(([re]) => re.test(id))?.[1] ?? `unnamed: ${id} (${r.Type})`))));
+    const rows = [...section('## Tear down').matchAll(/^\| (the [^(|]+?) ?(?:\(|\|)/gm)].map((m) => m[1]!.trim());
+    expect([...named].filter((n) => !rows.includes(n))).toEqual([]);
+    expect(rows.filter((r) => !names.some(([, n]) => n === r) && r !== 'the log groups')).toEqual([]);
   });
 });

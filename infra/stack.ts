@@ -1,9 +1,10 @@
-import { Aspects, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, CfnResource, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DELIVERY_ENV } from '../core/config';
+import { standingCost, standingCostLine } from '../core/cost';
 import { IMAGES_TABLE_ENV } from '../core/records/table';
 import { Compute } from './compute';
 import { pipelineConfigOf, type StackConfig } from './config';
@@ -84,6 +85,7 @@ export class NightshiftStack extends Stack {
       spot: config.compute.spot,
       maxVcpus: config.compute.maxVcpus,
       architecture: config.compute.architecture,
+      network: config.compute.network,
       vpc: config.compute.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: config.compute.vpcId }) : undefined,
       image: props.jobImage,
       logRetention,
@@ -163,5 +165,14 @@ export class NightshiftStack extends Stack {
     new CfnOutput(this, 'WorkBucket', { value: this.storage.work.bucketName });
     new CfnOutput(this, 'TopicArn', { value: this.notifications.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
+    // Counted from the resources the template has, once every construct is added (core/cost.ts, STANDING_PRICES).
+    new CfnOutput(this, 'StandingCost', { value: Lazy.string({ produce: () => standingCostLine(standingCost(this.resourceCounts())) }), description: 'What the stack costs a month with no run running' });
+  }
+
+  /** Resource type → how many the stack synthesizes. */
+  resourceCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const c of this.node.findAll()) if (CfnResource.isCfnResource(c)) counts[c.cfnResourceType] = (counts[c.cfnResourceType] ?? 0) + 1;
+    return counts;
   }
 }

@@ -4,13 +4,12 @@
  * skipped (the local runtime runs the sources), and the work bucket's reference resolved to the
  * local bucket's name.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { App, type CfnElement } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type { PipelineConfig } from '../core/config';
 import { type AslDefinition, definitionFromTemplate } from '../infra/asl';
 import { parseStackConfig } from '../infra/config';
+import { FEATURE_FLAGS } from '../infra/feature-flags';
 import { NightshiftStack } from '../infra/stack';
 
 export const LOCAL_EMAIL = 'operator@nightshift.local';
@@ -22,9 +21,8 @@ export function synthesizeLocalDefinition(config: PipelineConfig, outdir: string
 
 /** The definition exactly as the stack deploys it, for this configuration and the local buckets. */
 export function synthesizeDefinition(config: PipelineConfig, outdir: string): AslDefinition {
-  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
   // An empty bundling list skips NodejsFunction and Docker asset builds: only the definition is wanted.
-  const app = new App({ outdir, context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS, 'aws:cdk:bundling-stacks': [] } });
   const stackConfig = parseStackConfig({
     notificationEmails: [LOCAL_EMAIL],
     corpus: { bucketName: config.buckets.corpus },

@@ -29,6 +29,8 @@ const inputOptions = {
   'confirm-prune': { type: 'boolean', description: 'prune the renditions of deleted originals even beyond renditions.maxPruneShare' },
 } satisfies Record<string, Option>;
 
+const configOption: Option = { type: 'string', description: 'another cdk.json, or a JSON file in the shape of its context.nightshift, instead of the project\'s' };
+
 const COMMANDS: Record<string, Command> = {
   local: {
     summary: 'run the whole pipeline on this machine, on the embedded S3 server',
@@ -42,7 +44,7 @@ const COMMANDS: Record<string, Command> = {
     ],
     options: {
       ...inputOptions,
-      config: { type: 'string', description: 'another cdk.json, or a JSON file in the shape of its context.nightshift, instead of the project\'s' },
+      config: configOption,
       context: { type: 'string', short: 'c', multiple: true, description: 'nightshift.<key>=<JSON value>, as cdk deploy -c takes it (repeatable)' },
       import: { type: 'string', description: 'copy this folder into the local corpus first (keys = relative paths)' },
       endpoint: { type: 'string', description: 'an S3-compatible endpoint instead of the embedded server (or AWS_ENDPOINT_URL_S3)' },
@@ -128,7 +130,7 @@ const COMMANDS: Record<string, Command> = {
   schedule: {
     summary: 'the configured schedule and its next five run times, in UTC and in your time zone',
     examples: ['nightshift schedule', 'TZ=Asia/Tokyo nightshift schedule --count 3'],
-    options: { count: { type: 'string', description: 'how many run times (default 5)' } },
+    options: { count: { type: 'string', description: 'how many run times (default 5)' }, config: configOption },
     async run(values) {
       const { scheduleCommand } = require('./commands/schedule') as typeof import('./commands/schedule');
       return scheduleCommand(values);
@@ -137,10 +139,10 @@ const COMMANDS: Record<string, Command> = {
   synth: {
     summary: 'print the workflow definition (Amazon States Language) synthesized from the stack',
     examples: ['nightshift synth > workflow.asl.json'],
-    options: {},
-    async run() {
+    options: { config: configOption },
+    async run(values) {
       const { synthCommand } = require('./commands/schedule') as typeof import('./commands/schedule');
-      return synthCommand();
+      return synthCommand(values);
     },
   },
 };

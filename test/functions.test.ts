@@ -16,7 +16,7 @@ import type { Plan } from '../core/plan';
 import { etagOf, getJson, getText, putJson, putText } from '../adapters/s3';
 import { LAST_RUN_KEY, type LastRun } from '../core/last-run';
 import { handler as aggregate } from '../functions/aggregate';
-import { functionContext, resetFunctionContext, withFunctionEnvironment, withPipelineConfig } from '../functions/context';
+import { functionContext, resetFunctionContext, setFunctionLogWrite, withFunctionEnvironment, withPipelineConfig } from '../functions/context';
 import { handler as prepareEntry } from '../functions/entry/prepare';
 import { recordEnd } from '../functions/ledger';
 import { handler as notify } from '../functions/notify';
@@ -55,6 +55,8 @@ async function runJobs(runId: string, input: object): Promise<Plan> {
 
 const execution = (name: string, start = '2026-11-22T10:17:00.000Z') => ({ Id: `arn:aws:states:us-east-1:000000000000:execution:nightshift:${name}`, Name: name, StartTime: start });
 
+const logged: Record<string, unknown>[] = [];
+
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-fn-'));
   server = await startTestS3(Object.values(buckets));
@@ -75,6 +77,8 @@ beforeAll(async () => {
     NIGHTSHIFT_LOCAL_EVENTS: join(tmp, 'events'),
   });
   resetFunctionContext();
+  // The functions' log lines are kept for the tests to read, never printed among the runner's output.
+  setFunctionLogWrite((line) => logged.push(JSON.parse(line) as Record<string, unknown>));
   for (const [i, key] of ['a/1.jpg', 'a/2.jpg', 'b/3.jpg'].entries()) await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: key, Body: await photoJpeg(320, 240, i) }));
   const whole = await photoJpeg(320, 240, 9);
   await server.s3.send(new PutObjectCommand({ Bucket: 'corpus', Key: 'b/broken.jpg', Body: whole.subarray(0, 500) }));
@@ -82,6 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = saved;
+  setFunctionLogWrite(undefined);
   resetFunctionContext();
   sqs?.destroy();
   await server?.stop();
@@ -244,6 +249,7 @@ describe('two writers at once', () => {
 
     const summary = await aggregate({ runId: 'fn-run-older', trigger: 'console', startedAt: '2026-11-22T12:00:00.000Z' });
     expect(summary).toMatchObject({ runId: 'fn-run-older', catalogPromoted: false, superseded: true });
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'warn', runId: 'fn-run-older', by: 'fn-run-newer' }));
     // Nothing of the newer run's was touched: the same object, byte for byte.
     const after = await server.s3.send(new GetObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY }));
     expect([after.ETag, await after.Body!.transformToString()]).toEqual([newer.ETag, newerText]);

@@ -4,16 +4,15 @@
  * as a process, curl-like requests with the key URL-encoded once by the client. The Lambda entry
  * (functions/entry/images-api.ts) is run over the same table.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
 import { IMAGES_TABLE_ENV, IMAGES_TABLE_NAME } from '../core/records/table';
 import { eventForRequest, type HttpApiEvent, type HttpApiResult } from '../functions/images-api';
-import { ROOT } from './support/processes';
+import { startServe } from './support/cli';
 
 interface ServeInfo {
   endpoint: string;
@@ -48,9 +47,7 @@ let info: ServeInfo;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nightshift-serve-api-'));
-  serve = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', join(dir, '.nightshift')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: serve.stdout! }), 'line')) as [string];
-  info = JSON.parse(line) as ServeInfo;
+  ({ child: serve, info } = await startServe(join(dir, '.nightshift'), dir));
   const client = createDynamoClient({ endpoint: info.dynamodb, maxAttempts: 2 }, {});
   await new ImageRecordStore(client, IMAGES_TABLE_NAME).putRecords(KEYS.map(record));
   client.destroy();

@@ -8,12 +8,11 @@
  * Every assertion on records fails when the jobs write none (NIGHTSHIFT_IMAGES_TABLE unset for the
  * job processes in local/runner.ts): the GETs answer 404 and the feed is empty.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { thumbHashToDataURL, thumbHashToRGBA } from 'thumbhash';
@@ -23,8 +22,7 @@ import { type ImageRecord, imageRecordSchema } from '../core/records/record';
 import type { Report } from '../core/report';
 import { LOCAL_BUCKETS } from '../local/runner';
 import { orientedJpeg, photoJpeg, png16WithAlpha } from '../local/sample/images';
-import { runCli } from './support/cli';
-import { ROOT } from './support/processes';
+import { runCli, startServe } from './support/cli';
 
 interface ServeInfo {
   endpoint: string;
@@ -79,9 +77,7 @@ async function exists(bucket: string, key: string): Promise<boolean> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nightshift-serve-records-'));
   await writeCorpus(join(dir, 'pics'));
-  serve = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', join(dir, '.nightshift')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: serve.stdout! }), 'line')) as [string];
-  info = JSON.parse(line) as ServeInfo;
+  ({ child: serve, info } = await startServe(join(dir, '.nightshift'), dir));
   s3 = createS3Client({ endpoint: info.endpoint });
 }, 120_000);
 

@@ -30,6 +30,6 @@ describe('runtime', () => {
 
   it('has CI check types before it runs the tests', () => {
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
-    expect(ci).toMatch(/npm run typecheck\n(.*\n)*npm test/);
+    expect(ci).toMatch(/npm run typecheck\n(.*\n)*run npm test\nrun npm run test:slow\n/);
   });
 });

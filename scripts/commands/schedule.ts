@@ -13,7 +13,7 @@ import { isoInZone } from '../../core/format';
 export async function scheduleCommand(values: Record<string, unknown>): Promise<number> {
   const count = values.count === undefined ? 5 : Number(values.count);
   if (!Number.isInteger(count) || count < 1 || count > 100) throw new UsageError(`--count must be a whole number from 1 to 100, received "${String(values.count)}"`);
-  const { schedule } = projectConfig();
+  const { schedule } = projectConfig({ file: values.config as string | undefined });
   if (!schedule.enabled) {
     process.stdout.write('The schedule is disabled (schedule.enabled: false): runs start only from the console or `nightshift run`.\n');
     return 0;
@@ -29,10 +29,10 @@ export async function scheduleCommand(values: Record<string, unknown>): Promise<
   return 0;
 }
 
-export async function synthCommand(): Promise<number> {
+export async function synthCommand(values: Record<string, unknown> = {}): Promise<number> {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-synth-'));
   try {
-    const config = projectConfig();
+    const config = projectConfig({ file: values.config as string | undefined });
     const definition = synthesizeDefinition(parsePipelineConfig({ buckets: LOCAL_BUCKETS, presets: config.presets, filter: config.filter, sort: config.sort, shards: config.shards, backup: config.backup, resize: config.resize }), outdir);
     process.stdout.write(`${JSON.stringify(definition, null, 2)}\n`);
     return 0;

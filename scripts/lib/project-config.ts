@@ -5,7 +5,9 @@ import { configFromContext } from '../../infra/config';
 import { describeJsonError } from '../../core/json-position';
 import { type FieldProblem, UsageError, ValidationError } from '../../core/validation';
 
-const CDK_JSON = join(__dirname, '..', '..', 'cdk.json');
+/** The project's cdk.json (the CDK app's configuration), read unless --config gives another file. */
+export const PROJECT_CDK_JSON = join(__dirname, '..', '..', 'cdk.json');
+const CDK_JSON = PROJECT_CDK_JSON;
 
 /**
  * The configuration `cdk synth` and `cdk deploy` read: cdk.json's context.nightshift (or a
@@ -15,7 +17,8 @@ const CDK_JSON = join(__dirname, '..', '..', 'cdk.json');
  * where the value came from (the file or the -c), the field, the value and the fix.
  */
 export function projectConfig(options: { file?: string; overrides?: readonly string[]; defaults?: Record<string, unknown> } = {}) {
-  const context: Record<string, unknown> = { ...(readJson(CDK_JSON, relative(process.cwd(), CDK_JSON) || 'cdk.json') as { context?: Record<string, unknown> }).context };
+  // With --config the project's cdk.json is not read at all: not its "nightshift", nor its "nightshift.<key>" entries.
+  const context: Record<string, unknown> = options.file ? {} : { ...(readJson(CDK_JSON, relative(process.cwd(), CDK_JSON) || 'cdk.json') as { context?: Record<string, unknown> }).context };
   if (options.file) {
     const file = readJson(options.file, `--config ${options.file}`) as { context?: { nightshift?: unknown } } | null;
     context.nightshift = file && typeof file === 'object' && file.context && typeof file.context === 'object' ? file.context.nightshift : file;
