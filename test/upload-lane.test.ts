@@ -18,6 +18,7 @@ import { DEFAULT_PRESETS, type OnUploadConfig, parsePipelineConfig } from '../co
 import { uploadLaneSizes, UPLOAD_LANE } from '../core/upload-lane';
 import { UsageError } from '../core/validation';
 import { parseStackConfig, type StackConfig } from '../infra/config';
+import { FEATURE_FLAGS } from '../infra/feature-flags';
 import { ImagesTable } from '../infra/images-table';
 import { PipelineConfigObject } from '../infra/pipeline-config';
 import { nativeModuleDirs } from '../infra/sharp-bundling';
@@ -25,7 +26,6 @@ import { NightshiftStack } from '../infra/stack';
 import { UploadLane } from '../infra/upload-lane';
 import { ROOT } from './support/processes';
 
-const cdkJson = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
 
 interface Synthesized {
   template: Template;
@@ -36,7 +36,8 @@ interface Synthesized {
 
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>>): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-upload-'));
-  const app = new App({ outdir, context: { ...cdkJson.context } });
+  // The CDK feature flags the app sets (infra/feature-flags.ts), never the user's cdk.json.
+  const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
   const config = parseStackConfig({ notificationEmails: ['ops@example.com'], ...overrides });
   const stack = new NightshiftStack(app, 'Nightshift', { config, env: { account: '123456789012', region: 'eu-west-1' } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
