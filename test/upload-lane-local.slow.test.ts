@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,7 +17,8 @@ import { LEFT_FOR_NIGHT, uploadHandler, type LaneRecord } from '../functions/on-
 import { LOCAL_BUCKETS } from '../local/runner';
 import { LANE_REMOVED_PREFIX } from '../core/upload-lane';
 import { photoJpeg, tinyPdf } from '../local/sample/images';
-import { ROOT, runJob, spawnJob } from './support/processes';
+import { startServe } from './support/cli';
+import { runJob, spawnJob } from './support/processes';
 import { startFaultProxy } from './support/fault-proxy';
 import { runCli } from './support/cli';
 import { readEml } from './support/eml';
@@ -58,9 +58,10 @@ let corpusWrites = 0;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'upload-lane-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify(configFile));
-  serve = spawn(process.execPath, [require.resolve('tsx/cli'), '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--on-upload', '--config', 'config.json', '--data-dir', join(dir, '.nightshift')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: serve.stdout! }), 'line')) as [string];
-  info = JSON.parse(line) as ServeInfo;
+  // Its stderr (the lane's log lines) is kept by the helper, not printed among the test results.
+  const started = await startServe(join(dir, '.nightshift'), dir, ['--on-upload', '--config', 'config.json']);
+  serve = started.child;
+  info = started.info as unknown as ServeInfo;
   s3 = createS3Client({ endpoint: info.endpoint, maxAttempts: 3 }, {});
   client = createDynamoClient({ endpoint: info.dynamodb, maxAttempts: 3 }, {});
   store = new ImageRecordStore<LaneRecord>(client, 'nightshift-images');

@@ -76,8 +76,8 @@ export interface ServeInfo {
  * `nightshift local serve --json` over a data directory, up: its first line read. Its stderr is
  * kept (never the test runner's terminal), for the error when it exits before that line.
  */
-export async function startServe(dataDir: string, cwd: string): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
-  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', dataDir], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServe(dataDir: string, cwd: string, extra: readonly string[] = []): Promise<{ child: ChildProcess; info: ServeInfo; stderr: () => string }> {
+  const child = spawn(process.execPath, [TSX, '--disable-warning=ExperimentalWarning', join(ROOT, 'scripts/nightshift.ts'), 'local', 'serve', '--json', '--data-dir', dataDir, ...extra], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const line = await Promise.race([
