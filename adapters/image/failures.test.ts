@@ -84,6 +84,19 @@ describe('render failures a person understands', () => {
     });
   }, 120_000);
 
+  it('keeps libheif\'s own words in a HEIC failure\'s raw message (libheif says them with console.log only), and prints nothing', async () => {
+    const cut = (await hostileCorpus()).find((o) => o.key === 'hostile/cut-short.heic')!;
+    const printed: unknown[][] = [];
+    const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args));
+    try {
+      const error = (await renderFailure(cut.body))!;
+      expect(error.message).toMatch(/^HEIC: .*(iloc box|end of file|Invalid input).*\(HEIF processing error\)$/s);
+    } finally {
+      log.mockRestore();
+    }
+    expect(printed).toEqual([]);
+  });
+
   it('gives the truncated JPEG advice that works: with resize.failOn "none" the same file renders', async () => {
     const jpeg = await photoJpeg(300, 200, 4);
     const cut = jpeg.subarray(0, jpeg.length / 2);

@@ -196,12 +196,43 @@ async function decodeHeic(input: Buffer): Promise<Level> {
   // Loaded on the first HEIC only: libheif's WebAssembly costs every job's start-up otherwise.
   const decode = (await import('heic-decode')).default;
   try {
-    image = await decode({ buffer: input });
+    image = await withHeifReports(() => decode({ buffer: input }));
   } catch (error) {
-    throw new RenderError('decode-failed', `HEIC: ${(error as Error).message}`);
+    const why = lastHeifReport;
+    lastHeifReport = undefined;
+    throw new RenderError('decode-failed', `HEIC: ${why ? `${why} (${(error as Error).message})` : (error as Error).message}`);
   }
   const data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
   return { data, info: { width: image.width, height: image.height, channels: 4 } as sharp.OutputInfo, sixteenBits: false };
+}
+
+/**
+ * libheif (WebAssembly) says why a decode failed only with console.log ("Decoding image failed",
+ * then an object with its message) before failing with "HEIF processing error". While a HEIC
+ * decodes, that report is kept off stdout (the job's log lines are JSON) and becomes the failure's
+ * message. libheif logs and fails in the same task, and the decode's rejection is handled before
+ * any other task runs, so the last report is the failing decode's.
+ */
+let heicDecodes = 0;
+let lastHeifReport: string | undefined;
+let consoleLog: typeof console.log = console.log;
+
+function captureHeifReport(...args: unknown[]): void {
+  if (args[0] !== 'Decoding image failed') return consoleLog(...args);
+  const detail = args[2] as { message?: unknown } | undefined;
+  lastHeifReport = typeof detail?.message === 'string' ? detail.message.trim() : undefined;
+}
+
+async function withHeifReports<T>(decode: () => Promise<T>): Promise<T> {
+  if (heicDecodes++ === 0) {
+    consoleLog = console.log;
+    console.log = captureHeifReport;
+  }
+  try {
+    return await decode();
+  } finally {
+    if (--heicDecodes === 0) console.log = consoleLog;
+  }
 }
 
 /** The scale (≤ 1) a preset needs relative to the displayed source: presets needing more come first. */
