@@ -199,6 +199,7 @@ export const LEFT_KINDS = {
   'max-pixels': 'above onUpload.maxPixels',
   retries: 'retried to its last receive',
   undecodable: 'not decodable by the function',
+  'shared-stem': 'shares its rendition keys with another image',
 } as const;
 export type LeftKind = keyof typeof LEFT_KINDS;
 

@@ -16,7 +16,8 @@ import { parseS3EventMessage, type ObjectEvent } from '../core/s3-event';
 import { isTombstone, renderedRecord, skippedRecord, sourceDetails, type ImageRecord, type RecordContext, type Tombstone } from '../core/records/record';
 import { recordTime } from '../core/records/table';
 import type { PutRecordsResult } from '../adapters/dynamodb';
-import { errorText, isNotFound, isPreconditionFailed, putJson } from '../adapters/s3';
+import { errorText, isNotFound, isPreconditionFailed, listPages, putJson } from '../adapters/s3';
+import { extensionOf, stripExtension } from '../core/keys';
 import { LEFT_FOR_NIGHT, laneMarkerKey, type LaneRemoval, type LeftKind, leftMessage, UPLOAD_RUN_ID } from '../core/upload-lane';
 import { inspect, type ObjectFacts, render, RenderError, renderOptionsOf, sourceDetailsOf, type RenderOptions } from '../adapters/image/render';
 import { putRendition } from '../adapters/image/renditions';
@@ -124,6 +125,8 @@ async function created(deps: UploadLaneDeps, key: string, head: HeadObjectComman
   const { onUpload } = deps.config;
   if (item.size > onUpload.maxBytes) return leave(deps, item, 'max-bytes', `${item.size} bytes, above onUpload.maxBytes (${onUpload.maxBytes})`);
   if (receives >= UPLOAD_LAST_ATTEMPT) return leave(deps, item, 'retries', `receive ${receives} of its event (the lane gives up at ${UPLOAD_LAST_ATTEMPT}); ${item.size} bytes`);
+  const sibling = await stemSibling(deps, key);
+  if (sibling !== undefined) return leave(deps, item, 'shared-stem', `${JSON.stringify(sibling)} renders to the same keys (only the extension differs): the night decides which keeps them; ${item.size} bytes`);
   let body: Buffer;
   let object: ObjectFacts;
   try {
@@ -136,6 +139,21 @@ async function created(deps: UploadLaneDeps, key: string, head: HeadObjectComman
     throw error;
   }
   return renderAndRecord(deps, item, body, object);
+}
+
+/**
+ * Another image of the corpus with this one's stem (`a.png` beside `a.jpg`): their renditions
+ * would share keys. Which keeps them, and which renders under disambiguated keys, is the night's
+ * decision (it knows which came first: jobs/src/work-list.ts); the lane never writes over them.
+ */
+async function stemSibling(deps: UploadLaneDeps, key: string): Promise<string | undefined> {
+  const stem = stripExtension(key);
+  const { extensions } = deps.config.filter;
+  for await (const page of listPages(deps.s3, { bucket: deps.config.buckets.corpus, prefix: `${stem}.` })) {
+    const other = page.objects.map((o) => o.Key!).find((k) => k !== key && stripExtension(k) === stem && extensions.includes(extensionOf(k)));
+    if (other !== undefined) return other;
+  }
+  return undefined;
 }
 
 async function renderAndRecord(deps: UploadLaneDeps, item: CatalogRecord, body: Buffer, object: ObjectFacts): Promise<boolean> {

@@ -192,6 +192,7 @@ function grantRunTimeAccess(fn: nodejs.NodejsFunction, props: UploadLaneProps): 
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ReadCorpus', actions: ['s3:GetObject'], resources: [props.corpus.arnForObjects('*')] }));
   // Renditions: written with PutObject (conditional writes included); HEADed to see which are current.
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'WriteRenditions', actions: ['s3:GetObject', 's3:PutObject'], resources: [props.renditions.arnForObjects('*')] }));
+  // ListBucket: a deleted key answers 404 rather than 403, and the lane lists an upload's stem for another image sharing its rendition keys.
   fn.addToRolePolicy(new iam.PolicyStatement({ sid: 'ListForNotFound', actions: ['s3:ListBucket'], resources: [props.corpus.bucketArn, props.renditions.bucketArn] }));
   props.table.grantRecordUpdates(fn);
   // Removal markers: the lane writes one per tombstone; the night lists them (ListBucket on the

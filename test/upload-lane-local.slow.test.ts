@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import sharp from 'sharp';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parsePipelineConfig } from '../core/config';
 import { imageRecordSchema } from '../core/records/record';
@@ -210,6 +211,19 @@ describe('the lane', () => {
     expect(await store.getRecord('lane/bytes.jpg')).toMatchObject({ status: 'skipped', reason: { code: LEFT_FOR_NIGHT, message: expect.stringContaining(`${body.length} bytes, above onUpload.maxBytes (1000)`) } });
     await uploadHandler({ s3, records: store, config, log })({ Records: [{ messageId: 'y', body: bodyOf, attributes: { ApproximateReceiveCount: '3' } }] });
     expect(await store.getRecord('lane/bytes.jpg')).toMatchObject({ status: 'skipped', reason: { code: LEFT_FOR_NIGHT, message: expect.stringContaining('receive 3') } });
+  });
+
+  test('an image that shares its rendition keys with another (a.png beside a.jpg) is left for the night, the other\'s renditions untouched', async () => {
+    await put('pair/a.jpg', await photoJpeg(120, 90, 10));
+    await settled();
+    const owner = await renditionsOf('pair/a.');
+    expect(owner.length).toBeGreaterThan(0);
+    const etags = await Promise.all(owner.map(sourceEtagOf));
+    await s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key: 'pair/a.png', Body: await sharp({ create: { width: 60, height: 40, channels: 4, background: '#0a0' } }).png().toBuffer(), ContentType: 'image/png' }));
+    corpusWrites++;
+    await settled();
+    expect(await store.getRecord('pair/a.png')).toMatchObject({ status: 'skipped', reason: { code: LEFT_FOR_NIGHT, message: expect.stringContaining('"pair/a.jpg" renders to the same keys') } });
+    expect(await Promise.all(owner.map(sourceEtagOf))).toEqual(etags);
   });
 
   test('objects the night would not select are not handled (filter, excludePrefixes)', async () => {
