@@ -59,14 +59,17 @@ export function outcomeWords(report: Pick<Report, 'operations'>, c: RunCounts): 
   return parts.join(', ');
 }
 
+/** How a dry run's subject begins; what follows is what a run would do. */
+export const DRY_RUN_SUBJECT = 'nightshift: DRY RUN, ';
+
 /**
  * The subject: what happened in a few words and the most important number, from the same counts
  * as the body ("nightshift: 1,204 rendered, 3 failed", "nightshift: run HELD (prune guard)").
  */
 export function runSubject(report: Pick<Report, 'dryRun' | 'superseded' | 'dryRunPlan'>, c: RunCounts): string {
   const dry = report.dryRunPlan;
-  if (dry) return subjectLine(`nightshift: DRY RUN, would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}`);
-  if (report.dryRun) return subjectLine(`nightshift: DRY RUN, ${count(c.due, 'image')} with work due`);
+  if (dry) return subjectLine(`${DRY_RUN_SUBJECT}would back up ${n(dry.copy.objects)} and render ${count(dry.render.objects, 'image')}`);
+  if (report.dryRun) return subjectLine(`${DRY_RUN_SUBJECT}${count(c.due, 'image')} with work due`);
   const flags = [report.superseded && 'SUPERSEDED', c.held > 0 && 'run HELD (prune guard)'].filter(Boolean);
   return subjectLine(`nightshift: ${[...flags, countWords(c)].join(', ')}`);
 }

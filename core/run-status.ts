@@ -3,7 +3,7 @@
  * outcome the counts give, the counts, and the execution's duration (the one the email and
  * report.json say). The JSON shape of `status --json` and of each `history --json` entry.
  */
-import { countWords } from './email';
+import { countWords, DRY_RUN_SUBJECT } from './email';
 import { duration, utcMinute } from './format';
 import type { RunCounts } from './report';
 
@@ -34,7 +34,16 @@ export interface RunLine {
 /** `2026-11-22 02:00 UTC  SUCCEEDED with 3 failed  1,204 rendered, 3 failed  41 min  <runId>` */
 export function historyLine(r: RunLine): string {
   const took = r.durationMs === null ? (r.status === 'RUNNING' ? 'running' : '-') : duration(r.durationMs);
-  return [utcMinute(r.startedAt), r.outcome.padEnd(26), (r.counts ? countWords(r.counts) : '-').padEnd(44), took.padStart(8), r.runId].join('  ');
+  return [utcMinute(r.startedAt), r.outcome.padEnd(26), (didWords(r) ?? '-').padEnd(44), took.padStart(8), r.runId].join('  ');
+}
+
+/**
+ * What the run did, in the subject's words: a dry run did nothing, so its words are what a run
+ * would do, as its subject says them (from the plan's counts: "would back up 0 and render 37 images").
+ */
+function didWords(r: RunLine): string | undefined {
+  if (r.outcome === 'DRY RUN' && r.subject?.startsWith(DRY_RUN_SUBJECT)) return r.subject.slice(DRY_RUN_SUBJECT.length);
+  return r.counts ? countWords(r.counts) : undefined;
 }
 
 /** `status` in words: the run, its outcome and duration, then what it did. */
@@ -42,7 +51,7 @@ export function statusLines(r: RunLine): string[] {
   const took = r.durationMs === null ? '' : `, ${duration(r.durationMs)}${r.startupMs !== undefined ? ` (after ${duration(r.startupMs)} of start-up)` : ''}`;
   return [
     `${r.runId}  ${r.outcome}  started ${utcMinute(r.startedAt)}${took}`,
-    ...(r.counts ? [`  ${countWords(r.counts)}`] : []),
+    ...(didWords(r) !== undefined ? [`  ${didWords(r)}`] : []),
     ...(r.reason ? [`  ${r.status === 'ABORTED' ? 'Stopped by' : 'Reason'}: ${r.reason}`] : []),
     ...(r.subject ? [`  Email: ${r.subject}`] : []),
     ...(r.report ? [`  Report: ${r.report}`] : []),
