@@ -276,7 +276,11 @@ function skipsSection(report: Report): string {
 
 /** Images rendered with a rendering policy not applied as configured (an animation over its budget, an invalid focal point), by reason. */
 function notesSection(report: Report): string {
-  const counts = Object.entries(report.operations).flatMap(([, t]) => Object.entries(t.notedByCode ?? {}).map(([code, count]) => `<code>${escapeHtml(code)}</code> ${n(count)}`));
+  // The most frequent first, then by name: the shards' results arrive in any order.
+  const counts = Object.entries(report.operations)
+    .flatMap(([, t]) => Object.entries(t.notedByCode ?? {}))
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([code, count]) => `<code>${escapeHtml(code)}</code> ${n(count)}`);
   if (counts.length === 0) return '';
   return `<h2 id="rendering-notes">Rendered, with a policy not applied</h2><p class="meta">${counts.join(' · ')}: each image's record (<code>rendering.notes</code>) says why.</p>`;
 }

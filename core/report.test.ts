@@ -1,4 +1,5 @@
 import { buildReport, checkCoverage, csvField, FAILURES_NAMED, failuresCsv, ReportFold, shouldPromoteCatalog, undoneInShard } from './report';
+import { renderReportHtml } from './report-html';
 import { SKIP_SAMPLE_PER_CODE, ShardTally, type ShardResult } from './results';
 import { samplePlan } from '../test/support/fixtures';
 
@@ -130,5 +131,22 @@ describe('report', () => {
     const fold = new ReportFold(plan);
     fold.add(0, [undefined, results[2]]);
     expect(fold.gaps()).toEqual(['backup: no result for shard 0', '1 of 2 shards read']);
+  });
+});
+
+describe('the report page lists the rendering notes in one order, whatever order the shards finished in', () => {
+  const noted = (shard: number, notedByCode: Record<string, number>): ShardResult => ({ ...result('resize', shard, 3, []), notedByCode });
+  const notes = (shards: ShardResult[]) => {
+    const html = renderReportHtml(buildReport(plan, shards, { trigger: 'schedule', startedAt: '2026-11-22T02:00:00.000Z', finishedAt: '2026-11-22T02:41:00.000Z', catalogPromoted: true }));
+    return /<h2 id="rendering-notes">[^<]*<\/h2><p class="meta">(.*?): each image/.exec(html)?.[1];
+  };
+
+  it('the most frequent first, then by name', () => {
+    const focal = noted(0, { 'focal-point-invalid': 1 });
+    const animation = noted(1, { 'animation-over-budget': 1 });
+    const byName = '<code>animation-over-budget</code> 1 · <code>focal-point-invalid</code> 1';
+    expect(notes([focal, animation])).toBe(byName);
+    expect(notes([animation, focal])).toBe(byName);
+    expect(notes([noted(1, { 'animation-over-budget': 1, 'focal-point-invalid': 1 }), noted(0, { 'focal-point-invalid': 2 })])).toBe('<code>focal-point-invalid</code> 3 · <code>animation-over-budget</code> 1');
   });
 });
