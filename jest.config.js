@@ -25,7 +25,7 @@ module.exports = {
       { tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', rootDir: '.', isolatedModules: true } },
     ],
   },
-  // ESM-only packages (p-limit, p-map, hyparquet and theirs, thumbhash, commander 15): let ts-jest turn them into CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(commander|p-limit|p-map|yocto-queue|hyparquet|hyparquet-compressors|hyparquet-writer|hysnappy|fzstd|thumbhash)/)'],
+  // ESM-only packages (p-limit, p-map, hyparquet and theirs, thumbhash): let ts-jest turn them into CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!(p-limit|p-map|yocto-queue|hyparquet|hyparquet-compressors|hyparquet-writer|hysnappy|fzstd|thumbhash)/)'],
   testTimeout: 120_000,
 };

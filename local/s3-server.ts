@@ -15,11 +15,12 @@
  * conditional requests, multipart ETags, storage classes, URL-encoded listings and object tags
  * (test/s3-contract.test.ts pins them).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareKeys } from '../core/keys';
 import { UsageError } from '../core/validation';
+import { fauxqsDist } from './embedded/index';
 import { type S3Notify, startS3Layer } from './s3-layer';
 
 export interface EmbeddedS3Options {
@@ -48,14 +49,6 @@ export interface EmbeddedS3 {
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- fauxqs's internals are untyped ESM modules */
-function fauxqsDist(): string {
-  for (const dir of require.resolve.paths('fauxqs') ?? []) {
-    const dist = join(dir, 'fauxqs', 'dist');
-    if (existsSync(join(dist, 'app.js'))) return dist;
-  }
-  throw new Error('fauxqs is not installed: run `npm ci` in the project folder.');
-}
-
 const load = (dist: string, file: string): Promise<any> => import(pathToFileURL(join(dist, file)).href);
 
 /** Each bucket's keys in S3 order, with the bucket's change count they were sorted at. */
