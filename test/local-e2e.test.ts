@@ -22,7 +22,7 @@ import { LOCAL_BUCKETS } from '../local/runner';
 import { hostileCorpus } from '../local/sample/corpus';
 import { photoJpeg } from '../local/sample/images';
 import { type CliRun, runCli } from './support/cli';
-import { ROOT, startTestS3, type TestS3 } from './support/processes';
+import { ROOT, startTestS3, type TestS3, withLocalS3 } from './support/processes';
 
 const B = LOCAL_BUCKETS;
 let data: string;
@@ -32,13 +32,8 @@ const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, {
 const local = (extra: string[] = [], env?: Record<string, string>) => cli(['local', '--data-dir', join(data, '.nightshift'), '--json', ...extra], env);
 
 /** The embedded server over the run's data, for looking at the results through the S3 API. */
-async function inspect<T>(fn: (s: TestS3) => Promise<T>): Promise<T> {
-  const server = await startTestS3([], join(data, '.nightshift', 's3'));
-  try {
-    return await fn(server);
-  } finally {
-    await server.stop();
-  }
+function inspect<T>(fn: (s: TestS3) => Promise<T>): Promise<T> {
+  return withLocalS3(join(data, '.nightshift'), fn);
 }
 
 async function keys(server: TestS3, bucket: string, prefix = ''): Promise<string[]> {

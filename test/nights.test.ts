@@ -18,7 +18,7 @@ import { getJson, getText, listPages } from '../adapters/s3';
 import { LOCAL_BUCKETS as B } from '../local/runner';
 import { photoJpeg, photoPng } from '../local/sample/images';
 import { type CliRun, runCli } from './support/cli';
-import { startTestS3, type TestS3 } from './support/processes';
+import { type TestS3, withLocalS3 } from './support/processes';
 
 let dir: string;
 const tiny = { name: 'tiny', width: 64, formats: ['jpeg'] };
@@ -39,13 +39,8 @@ async function night(extra: string[] = []): Promise<CliRun & { report: Report; e
 }
 
 /** The embedded server over the nights' data, for the operator's changes and for reading results. */
-async function s3<T>(fn: (s: TestS3) => Promise<T>): Promise<T> {
-  const server = await startTestS3([], join(dir, '.nightshift', 's3'));
-  try {
-    return await fn(server);
-  } finally {
-    await server.stop();
-  }
+function s3<T>(fn: (s: TestS3) => Promise<T>): Promise<T> {
+  return withLocalS3(join(dir, '.nightshift'), fn);
 }
 
 async function keys(s: TestS3, bucket: string): Promise<string[]> {

@@ -16,18 +16,13 @@ import { LOCAL_BUCKETS } from '../local/runner';
 import { photoJpeg } from '../local/sample/images';
 import { readEml } from './support/eml';
 import { runCli } from './support/cli';
-import { startTestS3 } from './support/processes';
+import { type TestS3, withLocalS3 } from './support/processes';
 
 let data: string;
 const dataDir = () => join(data, '.nightshift');
 
-async function corpus(change: (s3: Awaited<ReturnType<typeof startTestS3>>['s3']) => Promise<void>): Promise<void> {
-  const server = await startTestS3([], join(dataDir(), 's3'));
-  try {
-    await change(server.s3);
-  } finally {
-    await server.stop();
-  }
+function corpus(change: (s3: TestS3['s3']) => Promise<void>): Promise<void> {
+  return withLocalS3(dataDir(), (server) => change(server.s3));
 }
 
 /** One night through the CLI, and every surface that tells it. */

@@ -19,6 +19,20 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
+/**
+ * The embedded S3 server over a local run's data (`<nightshiftDir>/s3`, as `nightshift local
+ * --data-dir <nightshiftDir>` keeps it), for `fn` to read or change through the S3 API; stopped
+ * after, so that the next run has the data to itself.
+ */
+export async function withLocalS3<T>(nightshiftDir: string, fn: (s: TestS3) => Promise<T>): Promise<T> {
+  const server = await startTestS3([], join(nightshiftDir, 's3'));
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** Starts the embedded S3 server in its own process on 127.0.0.1 with the given buckets. */
 export async function startTestS3(buckets: readonly string[], dataDir?: string): Promise<TestS3> {
   const args = [TSX, join(ROOT, 'local/serve.ts'), ...buckets.flatMap((b) => ['--bucket', b]), ...(dataDir ? ['--data-dir', dataDir] : [])];
