@@ -1,5 +1,5 @@
 /**
- * The CDK app: `npx cdk synth` / `npx cdk deploy`. Configuration comes from cdk.json's context
+ * The CDK app: `npm run synth` / `npm run deploy` (the CDK CLI, package.json). Configuration comes from cdk.json's context
  * (key "nightshift") with -c nightshift.<key>=<value> overrides; an invalid value stops here with
  * a message naming the key, the value and the fix.
  */

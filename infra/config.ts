@@ -2,7 +2,7 @@
  * The stack's configuration: one validated object, read from the `nightshift` key of cdk.json's
  * context and overridable per key on the command line:
  *
- *   npx cdk deploy -c nightshift.notificationEmails='["ops@example.com"]' -c nightshift.schedule.cron='cron(30 1 * * ? *)'
+ *   npm run deploy -- -c nightshift.notificationEmails='["ops@example.com"]' -c nightshift.schedule.cron='cron(30 1 * * ? *)'
  *
  * Every key but `notificationEmails` has a default (README, "Configuration"). An invalid value
  * stops `cdk synth` with a message naming the key, the value and the fix.

@@ -45,7 +45,7 @@ async function findStateMachine(sfn: SFNClient, values: Record<string, unknown>)
     if (found) return found.stateMachineArn!;
     token = page.nextToken;
   } while (token);
-  throw new Error(`no state machine named ${name} in this account and region: deploy the stack first (npx cdk deploy), or pass --state-machine-arn`);
+  throw new Error(`no state machine named ${name} in this account and region: deploy the stack first (npm run deploy), or pass --state-machine-arn`);
 }
 
 const consoleLink = (arn: string) => {
