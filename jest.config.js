@@ -12,6 +12,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>'],
   testMatch: ['**/*.test.ts'],
+  // What `npm run synth` leaves in cdk.out (bundled assets, each with a copy of package.json) is no
+  // module of the project: without this, jest warns of a "Haste module naming collision" after a synth.
+  modulePathIgnorePatterns: ['<rootDir>/cdk.out/'],
   testPathIgnorePatterns: ['/node_modules/', '/cdk.out/', '/.nightshift/', '\\.scale\\.test\\.ts$', '\\.slow\\.test\\.ts$', ...SLOW.map((p) => `<rootDir>/${escape(p)}$`)],
   // One worker per core (jest's default leaves one core idle: a single worker on 2 cores). The
   // suites wait on the servers and jobs they spawn as much as they compute.

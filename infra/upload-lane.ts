@@ -152,6 +152,8 @@ export class UploadLane extends Construct {
         sourceMap: true,
         externalModules: [...NATIVE_EXTERNALS],
         forceDockerBundling: false,
+        // As the other functions (infra/functions.ts): esbuild's timing lines and bundle-size warnings say nothing a deployer acts on; an error still stops synth.
+        logLevel: nodejs.LogLevel.ERROR,
         commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: (_input, output) => copyIntoBundle(modules, root, output) },
       },
     });

@@ -34,11 +34,32 @@ const jobEnv = (runId: string, renditions: object, input: object, configured: ob
   NIGHTSHIFT_INPUT: JSON.stringify({ operations: ['resize'], ...input }),
 });
 
+/**
+ * A job through its entry point in this process. Its log (JSON lines on stdout, as CloudWatch
+ * reads them) is kept for the test, not printed beside a passing run.
+ */
+async function job(name: 'catalog' | 'resize', env: NodeJS.ProcessEnv): Promise<{ code: number; log: string[] }> {
+  const log: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => (log.push(String(chunk)), true)) as typeof process.stdout.write;
+  try {
+    return { code: await main([name], env), log };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+/** Exit 0, or the end of the job's log in the failure. */
+async function succeeds(name: 'catalog' | 'resize', env: NodeJS.ProcessEnv): Promise<void> {
+  const run = await job(name, env);
+  expect({ code: run.code, log: run.code === 0 ? [] : run.log.slice(-10) }).toEqual({ code: 0, log: [] });
+}
+
 async function night(runId: string, renditions: object = {}, input: object = {}): Promise<Plan> {
   const env = jobEnv(runId, renditions, input);
-  expect(await main(['catalog'], env)).toBe(0);
+  await succeeds('catalog', env);
   const plan = await getJson<Plan>(server.s3, 'work', runKeys(runId).plan);
-  for (let i = 0; i < plan.shardCount; i++) expect(await main(['resize'], { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) })).toBe(0);
+  for (let i = 0; i < plan.shardCount; i++) await succeeds('resize', { ...env, AWS_BATCH_JOB_ARRAY_INDEX: String(i) });
   // Every item succeeded: promotion is the run's catalogue as it is (functions/aggregate.ts).
   await server.s3.send(new CopyObjectCommand({ Bucket: 'work', Key: STATE_CATALOG_KEY, CopySource: `work/${runKeys(runId).catalog}` }));
   return plan;
@@ -92,19 +113,11 @@ describe('renditions made before the rendering policies', () => {
 describe('the catalog job and a preset dropped from the configuration', () => {
   it('refuses a dry run (exit 2, one line naming the confirmation) and holds the renditions in a run', async () => {
     const other = [{ name: 'other', width: 32, formats: ['jpeg'] }];
-    const lines: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
-    let code;
-    try {
-      code = await main(['catalog'], jobEnv('dropped-dry', {}, { dryRun: true }, other));
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, log } = await job('catalog', jobEnv('dropped-dry', {}, { dryRun: true }, other));
     expect(code).toBe(2);
-    const error = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === 'error')!;
+    const error = log.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === 'error')!;
     expect(error.msg).toMatch(/^presets: the configuration drops "thumb", which still has renditions \("thumb" has renditions of 3 images\): to delete them, set renditions.removePresets: \["thumb"\]/);
-    expect(await main(['catalog'], jobEnv('dropped-run', {}, {}, other))).toBe(0);
+    await succeeds('catalog', jobEnv('dropped-run', {}, {}, other));
     const plan = await getJson<Plan>(server.s3, 'work', runKeys('dropped-run').plan);
     expect(plan.explain?.removedPresets).toEqual([{ preset: 'thumb', images: 3, action: 'held' }]);
   }, 60_000);

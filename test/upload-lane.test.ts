@@ -34,7 +34,29 @@ interface Synthesized {
   outdir: string;
 }
 
+/**
+ * Runs `fn` (a synth, or building a stack: bundling happens there) with what the CDK writes straight
+ * to stderr, past jest, kept from the output: its "Bundling asset <path>..." line per function, and
+ * nothing else (anything else fails the test).
+ */
+function quietly<T>(fn: () => T): T {
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    spy.mockRestore();
+  }
+  expect(written.join('').split('\n').filter((line) => line !== '' && !/^Bundling asset \S+\.\.\.$/.test(line))).toEqual([]);
+  return result;
+}
+
 function synth(overrides: Partial<Record<keyof StackConfig, unknown>>): Synthesized {
+  return quietly(() => synthesize(overrides));
+}
+
+function synthesize(overrides: Partial<Record<keyof StackConfig, unknown>>): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'nightshift-upload-'));
   // The CDK feature flags the app sets (infra/feature-flags.ts), never the user's cdk.json.
   const app = new App({ outdir, context: { ...FEATURE_FLAGS } });
@@ -220,7 +242,7 @@ describe('off by default', () => {
 
 describe('what synth refuses: a loop, a corpus in another Region', () => {
   /** A lane whose renditions are written to the corpus bucket itself. */
-  const laneOnOneBucket = (excludePrefixes: string[], corpusRegion?: string) => () => {
+  const laneOnOneBucket = (excludePrefixes: string[], corpusRegion?: string) => () => quietly(() => {
     const stack = new Stack(new App(), 'Loop', { env: { account: '123456789012', region: 'eu-west-1' } });
     const bucket = s3.Bucket.fromBucketName(stack, 'Photos', 'photos');
     const config = parsePipelineConfig({ buckets: { corpus: 'photos', renditions: 'photos', backup: 'b0b', work: 'w0w' } });
@@ -241,7 +263,7 @@ describe('what synth refuses: a loop, a corpus in another Region', () => {
       environment: {},
       logRetention: logs.RetentionDays.ONE_DAY,
     });
-  };
+  });
 
   it('stops synth with one line naming the field, the value and the fix when renditions would notify the lane', () => {
     const build = laneOnOneBucket(['large/', 'web/']);
