@@ -31,6 +31,14 @@ const inputOptions = {
 
 const configOption: Option = { type: 'string', description: 'another cdk.json, or a JSON file in the shape of its context.nightshift, instead of the project\'s' };
 
+/** Where `status` and `history` read runs from: a deployed stack's (the default), or with --local, a local data folder. */
+const RUN_SOURCE_OPTIONS = {
+  'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' },
+  stack: { type: 'string', description: 'default Nightshift' },
+  'work-bucket': { type: 'string', description: 'where the run reports are (default: read from the state machine\'s definition)' },
+  'data-dir': { type: 'string', description: 'default .nightshift' },
+} satisfies Record<string, Option>;
+
 const COMMANDS: Record<string, Command> = {
   local: {
     summary: 'run the whole pipeline on this machine, on the embedded S3 server',
@@ -98,10 +106,7 @@ const COMMANDS: Record<string, Command> = {
     options: {
       local: { type: 'boolean', description: 'a local run (nightshift local)' },
       json: { type: 'boolean', description: 'one line of JSON: {runId, where, status, outcome, startedAt, finishedAt, durationMs, counts, subject, report, reason} (README "status and history")' },
-      'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' },
-      stack: { type: 'string', description: 'default Nightshift' },
-      'work-bucket': { type: 'string', description: 'where the run reports are (default: read from the state machine\'s definition)' },
-      'data-dir': { type: 'string', description: 'default .nightshift' },
+      ...RUN_SOURCE_OPTIONS,
     },
     positionals: true,
     async run(values, positionals) {
@@ -117,10 +122,7 @@ const COMMANDS: Record<string, Command> = {
       local: { type: 'boolean', description: 'local runs (nightshift local)' },
       limit: { type: 'string', description: 'how many runs (default 10)' },
       json: { type: 'boolean', description: 'one line of JSON: an array of runs in the shape of status --json' },
-      'state-machine-arn': { type: 'string', description: 'default: <stack>-workflow' },
-      stack: { type: 'string', description: 'default Nightshift' },
-      'work-bucket': { type: 'string', description: 'where the run reports are (default: read from the state machine\'s definition)' },
-      'data-dir': { type: 'string', description: 'default .nightshift' },
+      ...RUN_SOURCE_OPTIONS,
     },
     async run(values) {
       const { historyCommand } = require('./commands/aws') as typeof import('./commands/aws');
