@@ -22,6 +22,9 @@ it('synthesizes offline with locally bundled functions', () => {
   try {
     const run = cdk(['-o', out]);
     expect({ status: run.status, stderr: run.status === 0 ? '' : run.stderr }).toEqual({ status: 0, stderr: '' });
+    // The CLI's closing note on unset feature flags: the README says what it means for a deployer.
+    const flagsNote = /\d+ feature flags are not configured/.exec(run.stderr + run.stdout);
+    if (flagsNote) expect(readFileSync(join(ROOT, 'README.md'), 'utf8').replace(/\s+/g, ' ')).toContain('"N feature flags are not configured": nothing to do.');
     const template = JSON.parse(readFileSync(join(out, 'Nightshift.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function').length).toBeGreaterThanOrEqual(4);
     const bundles = readdirSync(out).filter((d) => d.startsWith('asset.') && existsSync(join(out, d, 'index.js')));
