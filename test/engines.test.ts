@@ -7,7 +7,7 @@
  * from package.json and the lock files; the install itself is checked by .ci/run on a fresh clone.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './support/processes';
@@ -95,6 +95,16 @@ describe('local/embedded/install.cjs', () => {
   it('does nothing in a production install (--omit=dev), which has neither the local runtime nor its Node', () => {
     const npm = fakeNpm();
     const result = run({ npm_execpath: npm.npm, npm_config_omit: 'dev' });
+    expect(result.status).toBe(0);
+    expect(() => npm.args()).toThrow(/ENOENT/);
+  });
+
+  it('does nothing where the devDependencies were left out another way (NODE_ENV=production): no node devDependency', () => {
+    const copy = mkdtempSync(join(tmpdir(), 'nightshift-prod-'));
+    mkdirSync(join(copy, 'local', 'embedded'), { recursive: true });
+    copyFileSync(script, join(copy, 'local', 'embedded', 'install.cjs'));
+    const npm = fakeNpm();
+    const result = spawnSync(process.execPath, [join(copy, 'local', 'embedded', 'install.cjs')], { env: { PATH: process.env.PATH ?? '', npm_execpath: npm.npm }, encoding: 'utf8' });
     expect(result.status).toBe(0);
     expect(() => npm.args()).toThrow(/ENOENT/);
   });

@@ -10,10 +10,13 @@
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
+// A production install (`--omit=dev`, or NODE_ENV=production, which npm does not pass on) has no
+// devDependencies: neither the project's Node 24 nor the local runtime these servers belong to.
 const omitted = (process.env.npm_config_omit || '').split(/[\s,]+/);
-if (omitted.includes('dev')) {
-  // A production install (`--omit=dev`) has no local runtime: neither the Node 24 nor the tests.
+if (omitted.includes('dev') || !existsSync(join(__dirname, '..', '..', 'node_modules', 'node', 'package.json'))) {
   process.exit(0);
 }
 
