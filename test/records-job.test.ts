@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { runKeys, STATE_CATALOG_KEY } from '../core/keys';
@@ -18,12 +17,12 @@ import type { ShardResult } from '../core/results';
 import { undoneInShard } from '../core/report';
 import type { ChangeLine } from '../core/records/changes';
 import { imageRecordSchema, type ImageRecord } from '../core/records/record';
-import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
+import type { ImageRecordStore } from '../adapters/dynamodb';
 import { getJson, getText } from '../adapters/s3';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 import { animatedGif, heicPhoto, heicRotated, orientedJpeg, photoJpeg, photoPng, png16WithAlpha } from '../local/sample/images';
 import { startFaultProxy } from './support/fault-proxy';
-import { runJob, spawnJob, startTestS3, type TestS3 } from './support/processes';
+import { runJob, spawnJob, type TestS3 } from './support/processes';
+import { type RecordServers, startRecordServers } from './support/record-servers';
 
 const buckets = { corpus: 'rec-corpus', renditions: 'rec-renditions', backup: 'rec-backup', work: 'rec-work' };
 // filter.maxBytes keeps rec/huge.jpg (about 300 KB) from being rendered: a skipped image, read by nothing.
@@ -32,15 +31,12 @@ const DELIVERY = 'https://img.example.com/';
 
 let s3server: TestS3;
 let s3: S3Client;
-let dynamo: EmbeddedDynamo;
-let client: DynamoDBClient;
+let servers: RecordServers;
 let store: ImageRecordStore<ImageRecord>;
 let tmp: string;
 
 const env = (runId: string, config: PipelineConfigInput, extra: Record<string, string> = {}) => ({
-  AWS_ENDPOINT_URL_S3: s3server.endpoint,
-  AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-  NIGHTSHIFT_IMAGES_TABLE: dynamo.table,
+  ...servers.jobEnv,
   NIGHTSHIFT_DELIVERY_BASE_URL: DELIVERY,
   NIGHTSHIFT_RUN_ID: runId,
   NIGHTSHIFT_CONFIG: JSON.stringify(config),
@@ -88,17 +84,13 @@ const record = async (key: string) => store.getRecord(key);
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-records-'));
-  s3server = await startTestS3([...Object.values(buckets), ...Object.values(manyBuckets), ...Object.values(stopBuckets)]);
+  servers = await startRecordServers([...Object.values(buckets), ...Object.values(manyBuckets), ...Object.values(stopBuckets)]);
+  ({ s3server, store } = servers);
   s3 = s3server.s3;
-  dynamo = await startEmbeddedDynamo();
-  client = createDynamoClient({ endpoint: dynamo.endpoint, maxAttempts: 3 }, {});
-  store = new ImageRecordStore<ImageRecord>(client, dynamo.table);
 }, 60_000);
 
 afterAll(async () => {
-  client?.destroy();
-  await dynamo?.stop();
-  await s3server?.stop();
+  await servers?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -11,7 +11,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import sharp from 'sharp';
 import { parsePipelineConfig, type PipelineConfigInput } from '../core/config';
 import { renditionKey, runKeys, STATE_CATALOG_KEY } from '../core/keys';
@@ -21,11 +20,11 @@ import { imageRecordSchema, type ImageRecord } from '../core/records/record';
 import { buildReport } from '../core/report';
 import { renderReportHtml } from '../core/report-html';
 import type { ShardResult } from '../core/results';
-import { createDynamoClient, ImageRecordStore } from '../adapters/dynamodb';
+import type { ImageRecordStore } from '../adapters/dynamodb';
 import { getJson } from '../adapters/s3';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../local/dynamodb-server';
 import { animatedGif } from '../local/sample/images';
-import { runJob, startTestS3, type TestS3 } from './support/processes';
+import { runJob, type TestS3 } from './support/processes';
+import { type RecordServers, startRecordServers } from './support/record-servers';
 
 const buckets = { corpus: 'pol-corpus', renditions: 'pol-renditions', backup: 'pol-backup', work: 'pol-work' };
 const configInput: PipelineConfigInput = {
@@ -40,8 +39,7 @@ const config = parsePipelineConfig(configInput);
 
 let s3server: TestS3;
 let s3: S3Client;
-let dynamo: EmbeddedDynamo;
-let client: DynamoDBClient;
+let servers: RecordServers;
 let store: ImageRecordStore<ImageRecord>;
 let tmp: string;
 let plan: Plan;
@@ -62,11 +60,9 @@ async function redShare(key: string): Promise<number> {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'nightshift-policies-'));
-  s3server = await startTestS3(Object.values(buckets));
+  servers = await startRecordServers(Object.values(buckets));
+  ({ s3server, store } = servers);
   s3 = s3server.s3;
-  dynamo = await startEmbeddedDynamo();
-  client = createDynamoClient({ endpoint: dynamo.endpoint, maxAttempts: 3 }, {});
-  store = new ImageRecordStore<ImageRecord>(client, dynamo.table);
   const put = (Key: string, Body: Buffer, Metadata?: Record<string, string>) => s3.send(new PutObjectCommand({ Bucket: buckets.corpus, Key, Body, ...(Metadata ? { Metadata } : {}) }));
   // The disc sits left: attention finds it; the uploader's focal point says the right side.
   await put('pol/plain.jpg', await disc(90));
@@ -74,9 +70,7 @@ beforeAll(async () => {
   await put('pol/bad-focal.jpg', await disc(90), { 'focal-point': 'left' });
   await put('pol/anim.gif', await animatedGif(64, 48, 5)); // 5 frames: over the 4-frame budget
   const env = (extra: Record<string, string> = {}) => ({
-    AWS_ENDPOINT_URL_S3: s3server.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    NIGHTSHIFT_IMAGES_TABLE: dynamo.table,
+    ...servers.jobEnv,
     NIGHTSHIFT_RUN_ID: 'pol-1',
     NIGHTSHIFT_CONFIG: JSON.stringify(configInput),
     NIGHTSHIFT_TMPDIR: tmp,
@@ -94,9 +88,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  client?.destroy();
-  await dynamo?.stop();
-  await s3server?.stop();
+  await servers?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
